@@ -1,0 +1,624 @@
+/* vmkeep create | pin | define | layout */
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "domain-xml.h"
+#include "output.h"
+#include "pin.h"
+#include "spec.h"
+#include "validate.h"
+#include "vk-error.h"
+
+/* Read FILE, or stdin for "-". */
+static char *
+read_input (const char *path, gsize *len, GError **error)
+{
+  char *text = NULL;
+  g_autoptr(GError) local = NULL;
+  if (g_str_equal (path, "-"))
+    {
+      g_autoptr(GIOChannel) ch = g_io_channel_unix_new (STDIN_FILENO);
+      if (g_io_channel_read_to_end (ch, &text, len, &local) != G_IO_STATUS_NORMAL)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                       _("cannot read the domain XML from standard input: %s"),
+                       local ? local->message : "?");
+          return NULL;
+        }
+      return text;
+    }
+  if (!g_file_get_contents (path, &text, len, &local))
+    {
+      g_set_error (error, VK_ERROR,
+                   g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT)
+                     ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
+                   _("cannot read %s: %s"), path, local->message);
+      return NULL;
+    }
+  return text;
+}
+
+static xmlDocPtr
+load_and_pin (VkCli *cli, const char *path, gboolean relayout, GError **error)
+{
+  gsize len = 0;
+  g_autofree char *text = read_input (path, &len, error);
+  if (text == NULL)
+    return NULL;
+  g_autoptr(xmlDoc) doc = vk_xml_parse (text, len,
+                                        g_str_equal (path, "-") ? "<stdin>" : path, error);
+  if (doc == NULL)
+    return NULL;
+  VkPinOptions opts = { .policy = cli->cfg->policy, .relayout = relayout };
+  if (!vk_pin (doc, &opts, error))
+    return NULL;
+  return g_steal_pointer (&doc);
+}
+
+static void
+print_violations (GPtrArray *v, const char *domain)
+{
+  for (guint i = 0; i < v->len; i++)
+    {
+      VkViolation *x = v->pdata[i];
+      g_printerr (_("%s: %s%s%s %s\n"), domain, x->device, x->address ? " at " : "",
+                  x->address ? x->address : "", x->message);
+    }
+}
+
+/* After libvirt accepted a definition, read it back: libvirt may have added
+ * devices of its own or moved ours. Any violation undoes the define. */
+static gboolean
+define_verified (VkCli *cli, VkConn *conn, xmlDocPtr doc, VkDomain **out,
+                 GError **error)
+{
+  g_autofree char *name = vk_domain_name (doc);
+  g_autofree char *xml = vk_xml_format (doc);
+  g_autoptr(VkDomain) old = vk_domain_try_lookup (conn, name);
+  g_autofree char *old_xml = NULL;
+  if (old != NULL)
+    {
+      if (!vk_domain_is_persistent (old))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("domain '%s' exists as a transient domain; stop it or pick "
+                         "another name"), name);
+          return FALSE;
+        }
+      old_xml = vk_domain_xml (old, TRUE, error);
+      if (old_xml == NULL)
+        return FALSE;
+    }
+
+  g_autoptr(VkDomain) dom = NULL;
+  if (!vk_domain_define (conn, xml, &dom, error))
+    return FALSE;
+
+  g_autoptr(GError) local = NULL;
+  g_autofree char *back = vk_domain_xml (dom, TRUE, &local);
+  g_autoptr(xmlDoc) back_doc = back ? vk_xml_parse (back, -1, name, &local) : NULL;
+  g_autoptr(GPtrArray) v = back_doc ? vk_layout_check (back_doc, &cli->cfg->policy, &local)
+                                    : NULL;
+  if (v != NULL && v->len == 0)
+    {
+      *out = g_steal_pointer (&dom);
+      return TRUE;
+    }
+
+  /* Undo: put back what was there, or remove what we defined. */
+  g_autoptr(GError) undo = NULL;
+  if (old_xml != NULL)
+    {
+      g_autoptr(VkDomain) again = NULL;
+      vk_domain_define (conn, old_xml, &again, &undo);
+    }
+  else
+    vk_domain_undefine (dom, FALSE, &undo);
+
+  if (v == NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  print_violations (v, name);
+  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+               g_dngettext (GETTEXT_PACKAGE,
+                            "libvirt placed %u device of '%s' against the slot policy "
+                            "(listed above); the definition was %s",
+                            "libvirt placed %u devices of '%s' against the slot policy "
+                            "(listed above); the definition was %s", v->len),
+               v->len, name,
+               undo ? _("NOT rolled back: fix it by hand")
+                    : old_xml ? _("restored to what it was") : _("removed again"));
+  return FALSE;
+}
+
+static char *
+resolve_virt_type (VkCli *cli, const char *requested, gboolean connect, GError **error)
+{
+  const char *want = requested ? requested : cli->cfg->virt_type;
+  if (g_str_equal (want, "kvm") || g_str_equal (want, "qemu"))
+    return g_strdup (want);
+  if (!g_str_equal (want, "auto"))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("--virt-type '%s' is not known; use auto, kvm or qemu"), want);
+      return NULL;
+    }
+  if (connect)
+    {
+      VkConn *conn = vk_cli_connect (cli, error);
+      if (conn == NULL)
+        return NULL;
+      return vk_conn_best_virt_type (conn, error);
+    }
+  return g_strdup (g_file_test ("/dev/kvm", G_FILE_TEST_EXISTS) ? "kvm" : "qemu");
+}
+
+gboolean
+vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
+{
+  g_autofree char *memory = NULL, *boot = NULL, *machine = NULL, *virt_type = NULL;
+  g_autofree char *serial_log = NULL, *firmware = NULL, *uuid = NULL;
+  g_auto(GStrv) disks = NULL, nics = NULL;
+  int vcpus = 1;
+  gboolean shared = FALSE, start = FALSE, print_xml = FALSE, rng = FALSE;
+  gboolean watchdog = FALSE, no_balloon = FALSE, secure_boot = FALSE, tpm = FALSE;
+  const GOptionEntry entries[] = {
+    { "memory", 'm', 0, G_OPTION_ARG_STRING, &memory, N_("Guest memory (512M, 2G; plain numbers are MiB)"), N_("SIZE") },
+    { "vcpus", 0, 0, G_OPTION_ARG_INT, &vcpus, N_("Virtual CPUs (default 1)"), N_("N") },
+    { "disk", 0, 0, G_OPTION_ARG_STRING_ARRAY, &disks, N_("Disk: PATH or path=P[,target=vdX][,bus=virtio|sata|scsi][,format=qcow2|raw][,readonly=on]"), N_("DISK") },
+    { "nic", 0, 0, G_OPTION_ARG_STRING_ARRAY, &nics, N_("NIC: bridge=B|network=N|tap=T[,mac=M][,model=virtio][,queues=Q][,tap=T]"), N_("NIC") },
+    { "boot", 0, 0, G_OPTION_ARG_STRING, &boot, N_("kernel=K[,initrd=I][,cmdline=ARGS], uefi or bios"), N_("BOOT") },
+    { "firmware", 0, 0, G_OPTION_ARG_STRING, &firmware, N_("Firmware: bios or uefi"), N_("FW") },
+    { "secure-boot", 0, 0, G_OPTION_ARG_NONE, &secure_boot, N_("UEFI Secure Boot (q35, enables SMM)"), NULL },
+    { "tpm", 0, 0, G_OPTION_ARG_NONE, &tpm, N_("Add a TPM 2.0 (tpm-crb, swtpm emulator)"), NULL },
+    { "machine", 0, 0, G_OPTION_ARG_STRING, &machine, N_("Machine type: q35 or pc (default from vmkeep.conf)"), N_("TYPE") },
+    { "virt-type", 0, 0, G_OPTION_ARG_STRING, &virt_type, N_("auto, kvm or qemu (TCG)"), N_("TYPE") },
+    { "shared-memory", 0, 0, G_OPTION_ARG_NONE, &shared, N_("Shared memory backing (needed for virtiofs)"), NULL },
+    { "serial-log", 0, 0, G_OPTION_ARG_FILENAME, &serial_log, N_("Write the serial console to FILE"), N_("FILE") },
+    { "rng", 0, 0, G_OPTION_ARG_NONE, &rng, N_("Add a virtio RNG fed from /dev/urandom"), NULL },
+    { "watchdog", 0, 0, G_OPTION_ARG_NONE, &watchdog, N_("Add an i6300esb watchdog"), NULL },
+    { "no-balloon", 0, 0, G_OPTION_ARG_NONE, &no_balloon, N_("No memory balloon"), NULL },
+    { "uuid", 0, 0, G_OPTION_ARG_STRING, &uuid, N_("Domain UUID (default: random)"), N_("UUID") },
+    { "start", 0, 0, G_OPTION_ARG_NONE, &start, N_("Start the VM once defined"), NULL },
+    { "print-xml", 0, 0, G_OPTION_ARG_NONE, &print_xml, N_("Only print the pinned domain XML"), NULL },
+    { NULL },
+  };
+  const VkCommand *cmd = &vk_commands[0];
+  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+      !vk_cli_expect_args ("create", argc, 1, 1, _("the VM NAME"), error))
+    return FALSE;
+
+  g_autoptr(VkSpec) spec = vk_spec_new ();
+  spec->name = g_strdup (argv[1]);
+  if (!vk_validate_name ("domain name", spec->name, error))
+    return FALSE;
+  if (memory == NULL)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("vmkeep create: --memory is required (e.g. --memory 2G)"));
+      return FALSE;
+    }
+  if (!vk_parse_size_mib ("--memory", memory, &spec->memory_mib, error))
+    return FALSE;
+  if (vcpus < 1)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("--vcpus %d is out of range (1 to 288)"), vcpus);
+      return FALSE;
+    }
+  spec->vcpus = vcpus;
+  spec->machine = cli->cfg->machine;
+  if (machine != NULL && !vk_machine_from_string (machine, &spec->machine, error))
+    return FALSE;
+  for (gsize i = 0; disks && disks[i]; i++)
+    {
+      VkDiskSpec *d = NULL;
+      if (!vk_disk_spec_parse (disks[i], &d, error))
+        return FALSE;
+      g_ptr_array_add (spec->disks, d);
+    }
+  for (gsize i = 0; nics && nics[i]; i++)
+    {
+      VkNicSpec *n = NULL;
+      if (!vk_nic_spec_parse (nics[i], &n, error))
+        return FALSE;
+      g_ptr_array_add (spec->nics, n);
+    }
+  if (boot != NULL && !vk_spec_parse_boot (spec, boot, error))
+    return FALSE;
+  if (firmware != NULL)
+    {
+      if (g_str_equal (firmware, "uefi"))
+        spec->firmware = VK_FIRMWARE_UEFI;
+      else if (g_str_equal (firmware, "bios"))
+        spec->firmware = VK_FIRMWARE_BIOS;
+      else
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                       _("--firmware '%s' is not known; use bios or uefi"), firmware);
+          return FALSE;
+        }
+    }
+  spec->secure_boot = secure_boot;
+  spec->tpm = tpm;
+  spec->shared_memory = shared;
+  spec->serial_log = g_strdup (serial_log);
+  spec->rng = rng;
+  spec->watchdog = watchdog;
+  spec->balloon = !no_balloon;
+  if (uuid != NULL)
+    {
+      if (!g_uuid_string_is_valid (uuid))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                       _("--uuid '%s' is not a UUID (8-4-4-4-12 hex digits)"), uuid);
+          return FALSE;
+        }
+      spec->uuid = g_strdup (uuid);
+    }
+  if (serial_log != NULL && !g_path_is_absolute (serial_log))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("--serial-log '%s' must be an absolute path"), serial_log);
+      return FALSE;
+    }
+  g_free (spec->virt_type);
+  spec->virt_type = resolve_virt_type (cli, virt_type, !print_xml, error);
+  if (spec->virt_type == NULL)
+    return FALSE;
+  if (!vk_spec_validate (spec, error))
+    return FALSE;
+
+  g_autoptr(xmlDoc) doc = vk_spec_to_xml (spec, error);
+  if (doc == NULL)
+    return FALSE;
+  VkPinOptions opts = { .policy = cli->cfg->policy };
+  if (!vk_pin (doc, &opts, error))
+    return FALSE;
+
+  if (print_xml)
+    {
+      g_autofree char *xml = vk_xml_format (doc);
+      fputs (xml, stdout);
+      return TRUE;
+    }
+
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL)
+    return FALSE;
+  g_autoptr(VkDomain) existing = vk_domain_try_lookup (conn, spec->name);
+  if (existing != NULL)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("a domain named '%s' already exists; pick another name or "
+                     "'vmkeep undefine %s' first"), spec->name, spec->name);
+      return FALSE;
+    }
+  for (guint i = 0; i < spec->nics->len; i++)
+    {
+      VkNicSpec *n = spec->nics->pdata[i];
+      if (n->kind == VK_NET_NETWORK && !vk_conn_network_exists (conn, n->source, NULL, NULL))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                       _("libvirt network '%s' not found; 'virsh net-list --all' "
+                         "shows the networks"), n->source);
+          return FALSE;
+        }
+      if (n->kind == VK_NET_BRIDGE && g_str_has_prefix (vk_conn_uri (conn), "qemu:///system"))
+        {
+          g_autofree char *sys = g_build_filename ("/sys/class/net", n->source, "bridge", NULL);
+          if (!g_file_test (sys, G_FILE_TEST_IS_DIR))
+            {
+              g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                           _("bridge '%s' not found on this host; create it "
+                             "(ip link add %s type bridge) or pick another --nic bridge="),
+                           n->source, n->source);
+              return FALSE;
+            }
+        }
+    }
+  g_autoptr(VkDomain) dom = NULL;
+  if (!define_verified (cli, conn, doc, &dom, error))
+    return FALSE;
+  if (start && !vk_domain_start (dom, FALSE, error))
+    return FALSE;
+
+  if (cli->json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autofree char *u = vk_domain_get_uuid (dom);
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "name");
+      json_builder_add_string_value (b, spec->name);
+      json_builder_set_member_name (b, "uuid");
+      json_builder_add_string_value (b, u);
+      json_builder_set_member_name (b, "started");
+      json_builder_add_boolean_value (b, start);
+      json_builder_end_object (b);
+      vk_json_print_builder (b);
+    }
+  else
+    vk_cli_info (cli, start ? _("Domain '%s' created and started") : _("Domain '%s' created"),
+                 spec->name);
+  return TRUE;
+}
+
+gboolean
+vk_cmd_pin (VkCli *cli, int argc, char **argv, GError **error)
+{
+  gboolean relayout = FALSE;
+  const GOptionEntry entries[] = {
+    { "relayout", 0, 0, G_OPTION_ARG_NONE, &relayout,
+      N_("Move devices placed against the policy instead of failing"), NULL },
+    { NULL },
+  };
+  if (!vk_cli_parse (&vk_commands[1], entries, &argc, &argv, error) ||
+      !vk_cli_expect_args ("pin", argc, 1, 1, _("FILE (or - for standard input)"), error))
+    return FALSE;
+  g_autoptr(xmlDoc) doc = load_and_pin (cli, argv[1], relayout, error);
+  if (doc == NULL)
+    return FALSE;
+  g_autofree char *xml = vk_xml_format (doc);
+  fputs (xml, stdout);
+  return TRUE;
+}
+
+gboolean
+vk_cmd_define (VkCli *cli, int argc, char **argv, GError **error)
+{
+  gboolean relayout = FALSE;
+  const GOptionEntry entries[] = {
+    { "relayout", 0, 0, G_OPTION_ARG_NONE, &relayout,
+      N_("Move devices placed against the policy instead of failing"), NULL },
+    { NULL },
+  };
+  if (!vk_cli_parse (&vk_commands[2], entries, &argc, &argv, error) ||
+      !vk_cli_expect_args ("define", argc, 1, 1, _("FILE (or - for standard input)"), error))
+    return FALSE;
+  g_autoptr(xmlDoc) doc = load_and_pin (cli, argv[1], relayout, error);
+  if (doc == NULL)
+    return FALSE;
+  g_autofree char *name = vk_domain_name (doc);
+  if (!vk_validate_name ("domain name", name, error))
+    return FALSE;
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL)
+    return FALSE;
+  g_autoptr(VkDomain) dom = NULL;
+  if (!define_verified (cli, conn, doc, &dom, error))
+    return FALSE;
+  if (cli->json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autofree char *u = vk_domain_get_uuid (dom);
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "name");
+      json_builder_add_string_value (b, name);
+      json_builder_set_member_name (b, "uuid");
+      json_builder_add_string_value (b, u);
+      json_builder_end_object (b);
+      vk_json_print_builder (b);
+    }
+  else
+    vk_cli_info (cli, _("Domain '%s' defined, layout verified"), name);
+  return TRUE;
+}
+
+static void
+row_strings (VkLayoutRow *r, char **slot, char **addr, char **acpi)
+{
+  *slot = r->root_slot <= 0x1f ? g_strdup_printf ("0x%02x", r->root_slot) : g_strdup ("?");
+  *addr = r->bus <= 0xff && r->slot <= 0x1f
+            ? g_strdup_printf ("0000:%02x:%02x.%x", r->bus, r->slot, r->function)
+            : g_strdup (_("(none)"));
+  *acpi = r->acpi_index >= 0 ? g_strdup_printf ("%d", r->acpi_index) : NULL;
+}
+
+gboolean
+vk_cmd_layout (VkCli *cli, int argc, char **argv, GError **error)
+{
+  gboolean check = FALSE, all = FALSE, inactive = FALSE;
+  const GOptionEntry entries[] = {
+    { "check", 0, 0, G_OPTION_ARG_NONE, &check,
+      N_("Audit against the policy; exit 5 listing every violation"), NULL },
+    { "all", 0, 0, G_OPTION_ARG_NONE, &all, N_("Every defined domain"), NULL },
+    { "inactive", 0, 0, G_OPTION_ARG_NONE, &inactive,
+      N_("Use the persistent definition even when the domain runs"), NULL },
+    { NULL },
+  };
+  if (!vk_cli_parse (&vk_commands[3], entries, &argc, &argv, error))
+    return FALSE;
+  if (!all && !vk_cli_expect_args ("layout", argc, 1, -1, _("a DOMAIN (or --all)"), error))
+    return FALSE;
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL)
+    return FALSE;
+
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  if (all)
+    {
+      g_autoptr(GPtrArray) infos = vk_conn_list_domains (conn, TRUE, error);
+      if (infos == NULL)
+        return FALSE;
+      for (guint i = 0; i < infos->len; i++)
+        g_ptr_array_add (names, g_strdup (((VkDomainInfo *) infos->pdata[i])->name));
+    }
+  for (int i = 1; i < argc; i++)
+    g_ptr_array_add (names, g_strdup (argv[i]));
+
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  json_builder_begin_array (b);
+  int worst = 0;
+  guint total_violations = 0;
+  g_autofree char *last_error = NULL;
+
+  for (guint n = 0; n < names->len; n++)
+    {
+      const char *name = names->pdata[n];
+      g_autoptr(GError) local = NULL;
+      g_autoptr(VkDomain) dom = NULL;
+      g_autofree char *xml = NULL;
+      g_autoptr(xmlDoc) doc = NULL;
+      g_autoptr(GPtrArray) rows = NULL;
+      g_autoptr(GPtrArray) viol = NULL;
+
+      if (!vk_domain_lookup (conn, name, &dom, &local) ||
+          (xml = vk_domain_xml (dom, inactive || vk_domain_state (dom, NULL) != VK_STATE_RUNNING,
+                                &local)) == NULL ||
+          (doc = vk_xml_parse (xml, -1, name, &local)) == NULL ||
+          (rows = vk_layout_table (doc, &cli->cfg->policy, &local)) == NULL ||
+          (viol = vk_layout_check (doc, &cli->cfg->policy, &local)) == NULL)
+        {
+          if (names->len > 1)
+            g_printerr ("vmkeep: error: %s: %s\n", name, local->message);
+          worst = MAX (worst, vk_error_exit_code (local));
+          g_free (last_error);
+          last_error = g_strdup (local->message);
+          continue;
+        }
+      total_violations += viol->len;
+      if (viol->len > 0)
+        worst = MAX (worst, VK_ERROR_REFUSED);
+
+      if (cli->json)
+        {
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "domain");
+          json_builder_add_string_value (b, name);
+          json_builder_set_member_name (b, "compliant");
+          json_builder_add_boolean_value (b, viol->len == 0);
+          json_builder_set_member_name (b, "devices");
+          json_builder_begin_array (b);
+          for (guint i = 0; i < rows->len; i++)
+            {
+              VkLayoutRow *r = rows->pdata[i];
+              g_autofree char *slot = NULL, *addr = NULL, *acpi = NULL;
+              row_strings (r, &slot, &addr, &acpi);
+              json_builder_begin_object (b);
+              json_builder_set_member_name (b, "slot");
+              json_builder_add_string_value (b, slot);
+              json_builder_set_member_name (b, "address");
+              json_builder_add_string_value (b, addr);
+              json_builder_set_member_name (b, "bus");
+              json_builder_add_int_value (b, r->bus);
+              json_builder_set_member_name (b, "kind");
+              json_builder_add_string_value (b, r->kind);
+              json_builder_set_member_name (b, "device");
+              json_builder_add_string_value (b, r->device);
+              json_builder_set_member_name (b, "alias");
+              if (r->alias)
+                json_builder_add_string_value (b, r->alias);
+              else
+                json_builder_add_null_value (b);
+              json_builder_set_member_name (b, "mac");
+              if (r->mac)
+                json_builder_add_string_value (b, r->mac);
+              else
+                json_builder_add_null_value (b);
+              json_builder_set_member_name (b, "acpi_index");
+              if (r->acpi_index >= 0)
+                json_builder_add_int_value (b, r->acpi_index);
+              else
+                json_builder_add_null_value (b);
+              json_builder_set_member_name (b, "ok");
+              json_builder_add_boolean_value (b, r->ok);
+              json_builder_end_object (b);
+            }
+          json_builder_end_array (b);
+          json_builder_set_member_name (b, "violations");
+          json_builder_begin_array (b);
+          for (guint i = 0; i < viol->len; i++)
+            {
+              VkViolation *v = viol->pdata[i];
+              json_builder_begin_object (b);
+              json_builder_set_member_name (b, "device");
+              json_builder_add_string_value (b, v->device);
+              json_builder_set_member_name (b, "address");
+              if (v->address)
+                json_builder_add_string_value (b, v->address);
+              else
+                json_builder_add_null_value (b);
+              json_builder_set_member_name (b, "message");
+              json_builder_add_string_value (b, v->message);
+              json_builder_end_object (b);
+            }
+          json_builder_end_array (b);
+          json_builder_end_object (b);
+          continue;
+        }
+
+      if (!check || names->len > 1)
+        {
+          if (names->len > 1)
+            printf ("%s:\n", name);
+          g_autoptr(VkTable) t = vk_table_new (_("SLOT"), _("ADDRESS"), _("DEVICE"),
+                                               _("ALIAS"), _("MAC"), _("ACPI"),
+                                               _("POLICY"), NULL);
+          for (guint i = 0; i < rows->len; i++)
+            {
+              VkLayoutRow *r = rows->pdata[i];
+              g_autofree char *slot = NULL, *addr = NULL, *acpi = NULL;
+              row_strings (r, &slot, &addr, &acpi);
+              vk_table_add (t, slot, addr, r->device, r->alias, r->mac, acpi,
+                            r->ok ? _("ok") : _("VIOLATION"));
+            }
+          if (!check || !cli->quiet)
+            vk_table_print (t, stdout);
+        }
+      if (check || viol->len > 0)
+        {
+          for (guint i = 0; i < viol->len; i++)
+            {
+              VkViolation *v = viol->pdata[i];
+              printf (_("%s: violation: %s%s%s %s\n"), name, v->device,
+                      v->address ? " at " : "", v->address ? v->address : "", v->message);
+            }
+          if (viol->len == 0 && !cli->quiet)
+            printf (_("%s: layout complies with the slot policy\n"), name);
+        }
+      if (names->len > 1)
+        printf ("\n");
+    }
+  json_builder_end_array (b);
+  if (cli->json)
+    {
+      g_autoptr(JsonNode) root = json_builder_get_root (b);
+      if (names->len == 1 && !all)
+        {
+          JsonArray *arr = json_node_get_array (root);
+          if (json_array_get_length (arr) == 1)
+            {
+              g_autoptr(JsonNode) one = json_node_copy (json_array_get_element (arr, 0));
+              vk_json_print (one);
+            }
+          else
+            vk_json_print (root);
+        }
+      else
+        vk_json_print (root);
+    }
+
+  if (worst == VK_ERROR_REFUSED && check)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   g_dngettext (GETTEXT_PACKAGE,
+                                "%u violation of the slot policy found; 'vmkeep pin "
+                                "--relayout' on the domain XML moves the devices",
+                                "%u violations of the slot policy found; 'vmkeep pin "
+                                "--relayout' on the domain XML moves the devices",
+                                total_violations), total_violations);
+      return FALSE;
+    }
+  if (worst != 0 && worst != VK_ERROR_REFUSED)
+    {
+      g_set_error (error, VK_ERROR, worst, "%s", last_error);
+      return FALSE;
+    }
+  return TRUE;
+}

@@ -1,0 +1,236 @@
+/* vmkeep list | start | stop | undefine */
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <stdio.h>
+
+#include "commands.h"
+#include "output.h"
+#include "vk-error.h"
+
+/* Batch commands go on past a failing domain and end with the worst code. */
+typedef struct {
+  int worst;
+  guint failed;
+  char *first;
+} Batch;
+
+static void
+batch_fail (Batch *b, const char *name, GError *e)
+{
+  g_printerr ("vmkeep: error: %s\n", e->message);
+  int code = vk_error_exit_code (e);
+  b->worst = MAX (b->worst, code);
+  b->failed++;
+  if (b->first == NULL)
+    b->first = g_strdup (name);
+}
+
+static gboolean
+batch_finish (Batch *b, const char *verb, guint total, GError **error)
+{
+  if (b->failed == 0)
+    {
+      g_free (b->first);
+      return TRUE;
+    }
+  g_set_error (error, VK_ERROR, b->worst,
+               _("%s failed for %u of %u domains (first: %s); see the messages above"),
+               verb, b->failed, total, b->first);
+  g_free (b->first);
+  return FALSE;
+}
+
+gboolean
+vk_cmd_list (VkCli *cli, int argc, char **argv, GError **error)
+{
+  gboolean all = FALSE;
+  const GOptionEntry entries[] = {
+    { "all", 'a', 0, G_OPTION_ARG_NONE, &all, N_("Include domains that are not running"), NULL },
+    { NULL },
+  };
+  const VkCommand *cmd = vk_command_find (1, (char *[]) { "list", NULL }, &(int) { 0 });
+  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+      !vk_cli_expect_args ("list", argc, 0, 0, _("no arguments"), error))
+    return FALSE;
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL)
+    return FALSE;
+  g_autoptr(GPtrArray) infos = vk_conn_list_domains (conn, all, error);
+  if (infos == NULL)
+    return FALSE;
+
+  if (cli->json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      json_builder_begin_array (b);
+      for (guint i = 0; i < infos->len; i++)
+        {
+          VkDomainInfo *d = infos->pdata[i];
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "name");
+          json_builder_add_string_value (b, d->name);
+          json_builder_set_member_name (b, "uuid");
+          json_builder_add_string_value (b, d->uuid);
+          json_builder_set_member_name (b, "state");
+          json_builder_add_string_value (b, d->state);
+          json_builder_set_member_name (b, "id");
+          if (d->id >= 0)
+            json_builder_add_int_value (b, d->id);
+          else
+            json_builder_add_null_value (b);
+          json_builder_set_member_name (b, "persistent");
+          json_builder_add_boolean_value (b, d->persistent);
+          json_builder_set_member_name (b, "managed_save");
+          json_builder_add_boolean_value (b, d->managed_save);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+      vk_json_print_builder (b);
+      return TRUE;
+    }
+  g_autoptr(VkTable) t = vk_table_new (_("ID"), _("NAME"), _("STATE"), _("SAVED"), NULL);
+  for (guint i = 0; i < infos->len; i++)
+    {
+      VkDomainInfo *d = infos->pdata[i];
+      g_autofree char *id = d->id >= 0 ? g_strdup_printf ("%d", d->id) : NULL;
+      vk_table_add (t, id, d->name, d->state, d->managed_save ? _("managed") : NULL);
+    }
+  vk_table_print (t, stdout);
+  return TRUE;
+}
+
+gboolean
+vk_cmd_start (VkCli *cli, int argc, char **argv, GError **error)
+{
+  gboolean paused = FALSE;
+  const GOptionEntry entries[] = {
+    { "paused", 0, 0, G_OPTION_ARG_NONE, &paused, N_("Leave the domain paused"), NULL },
+    { NULL },
+  };
+  const VkCommand *cmd = vk_command_find (1, (char *[]) { "start", NULL }, &(int) { 0 });
+  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+      !vk_cli_expect_args ("start", argc, 1, -1, _("a DOMAIN"), error))
+    return FALSE;
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL)
+    return FALSE;
+  Batch b = { 0 };
+  for (int i = 1; i < argc; i++)
+    {
+      g_autoptr(GError) local = NULL;
+      g_autoptr(VkDomain) dom = NULL;
+      if (!vk_domain_lookup (conn, argv[i], &dom, &local))
+        {
+          batch_fail (&b, argv[i], local);
+          continue;
+        }
+      if (vk_domain_state (dom, NULL) == VK_STATE_RUNNING)
+        {
+          vk_cli_info (cli, _("Domain '%s' is already running"), argv[i]);
+          continue;
+        }
+      if (!vk_domain_start (dom, paused, &local))
+        {
+          batch_fail (&b, argv[i], local);
+          continue;
+        }
+      vk_cli_info (cli, _("Domain '%s' started"), argv[i]);
+    }
+  return batch_finish (&b, _("start"), argc - 1, error);
+}
+
+gboolean
+vk_cmd_stop (VkCli *cli, int argc, char **argv, GError **error)
+{
+  int timeout = 60;
+  gboolean force = FALSE;
+  const GOptionEntry entries[] = {
+    { "timeout", 't', 0, G_OPTION_ARG_INT, &timeout,
+      N_("Seconds to wait for a graceful shutdown (default 60; 0 = none)"), N_("S") },
+    { "force", 'f', 0, G_OPTION_ARG_NONE, &force,
+      N_("Force the domain off when the timeout passes"), NULL },
+    { NULL },
+  };
+  const VkCommand *cmd = vk_command_find (1, (char *[]) { "stop", NULL }, &(int) { 0 });
+  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+      !vk_cli_expect_args ("stop", argc, 1, -1, _("a DOMAIN"), error))
+    return FALSE;
+  if (timeout < 0 || timeout > 86400)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("--timeout %d is out of range (0 to 86400 seconds)"), timeout);
+      return FALSE;
+    }
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL)
+    return FALSE;
+  Batch b = { 0 };
+  for (int i = 1; i < argc; i++)
+    {
+      g_autoptr(GError) local = NULL;
+      g_autoptr(VkDomain) dom = NULL;
+      if (!vk_domain_lookup (conn, argv[i], &dom, &local) ||
+          !vk_domain_stop (dom, timeout, force, &local))
+        {
+          batch_fail (&b, argv[i], local);
+          continue;
+        }
+      vk_cli_info (cli, _("Domain '%s' stopped"), argv[i]);
+    }
+  return batch_finish (&b, _("stop"), argc - 1, error);
+}
+
+gboolean
+vk_cmd_undefine (VkCli *cli, int argc, char **argv, GError **error)
+{
+  gboolean force = FALSE, keep_nvram = FALSE;
+  const GOptionEntry entries[] = {
+    { "force", 'f', 0, G_OPTION_ARG_NONE, &force,
+      N_("Force a running domain off first"), NULL },
+    { "keep-nvram", 0, 0, G_OPTION_ARG_NONE, &keep_nvram,
+      N_("Keep the UEFI variable store file"), NULL },
+    { NULL },
+  };
+  const VkCommand *cmd = vk_command_find (1, (char *[]) { "undefine", NULL }, &(int) { 0 });
+  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+      !vk_cli_expect_args ("undefine", argc, 1, -1, _("a DOMAIN"), error))
+    return FALSE;
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL)
+    return FALSE;
+  Batch b = { 0 };
+  for (int i = 1; i < argc; i++)
+    {
+      g_autoptr(GError) local = NULL;
+      g_autoptr(VkDomain) dom = NULL;
+      if (!vk_domain_lookup (conn, argv[i], &dom, &local))
+        {
+          batch_fail (&b, argv[i], local);
+          continue;
+        }
+      if (vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF)
+        {
+          if (!force)
+            {
+              g_set_error (&local, VK_ERROR, VK_ERROR_REFUSED,
+                           _("domain '%s' is running; stop it first ('vmkeep stop %s') "
+                             "or pass --force to force it off"), argv[i], argv[i]);
+              batch_fail (&b, argv[i], local);
+              continue;
+            }
+          if (!vk_domain_destroy (dom, &local))
+            {
+              batch_fail (&b, argv[i], local);
+              continue;
+            }
+        }
+      if (!vk_domain_undefine (dom, !keep_nvram, &local))
+        {
+          batch_fail (&b, argv[i], local);
+          continue;
+        }
+      vk_cli_info (cli, _("Domain '%s' undefined"), argv[i]);
+    }
+  return batch_finish (&b, _("undefine"), argc - 1, error);
+}

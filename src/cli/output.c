@@ -1,0 +1,108 @@
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "output.h"
+
+struct _VkTable {
+  guint ncols;
+  GPtrArray *rows; /* GStrv; row 0 holds the headings */
+};
+
+VkTable *
+vk_table_new (const char *first_heading, ...)
+{
+  VkTable *t = g_new0 (VkTable, 1);
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  va_list ap;
+  va_start (ap, first_heading);
+  for (const char *h = first_heading; h != NULL; h = va_arg (ap, const char *))
+    {
+      g_strv_builder_add (b, h);
+      t->ncols++;
+    }
+  va_end (ap);
+  t->rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+  g_ptr_array_add (t->rows, g_strv_builder_end (b));
+  return t;
+}
+
+void
+vk_table_add (VkTable *t, ...)
+{
+  char **row = g_new0 (char *, t->ncols + 1);
+  va_list ap;
+  va_start (ap, t);
+  for (guint i = 0; i < t->ncols; i++)
+    {
+      const char *c = va_arg (ap, const char *);
+      row[i] = g_strdup (c && *c ? c : "-");
+    }
+  va_end (ap);
+  g_ptr_array_add (t->rows, row);
+}
+
+void
+vk_table_print (VkTable *t, FILE *out)
+{
+  g_autofree glong *width = g_new0 (glong, t->ncols);
+  for (guint r = 0; r < t->rows->len; r++)
+    {
+      char **row = t->rows->pdata[r];
+      for (guint c = 0; c < t->ncols; c++)
+        width[c] = MAX (width[c], g_utf8_strlen (row[c], -1));
+    }
+  for (guint r = 0; r < t->rows->len; r++)
+    {
+      char **row = t->rows->pdata[r];
+      GString *line = g_string_new (NULL);
+      for (guint c = 0; c < t->ncols; c++)
+        {
+          g_string_append (line, row[c]);
+          if (c + 1 < t->ncols)
+            for (glong pad = g_utf8_strlen (row[c], -1); pad < width[c] + 2; pad++)
+              g_string_append_c (line, ' ');
+        }
+      fprintf (out, "%s\n", line->str);
+      if (r == 0)
+        {
+          glong total = 0;
+          for (guint c = 0; c < t->ncols; c++)
+            total += width[c] + (c + 1 < t->ncols ? 2 : 0);
+          for (glong i = 0; i < total; i++)
+            fputc ('-', out);
+          fputc ('\n', out);
+        }
+      g_string_free (line, TRUE);
+    }
+}
+
+void
+vk_table_free (VkTable *t)
+{
+  if (t == NULL)
+    return;
+  g_ptr_array_unref (t->rows);
+  g_free (t);
+}
+
+void
+vk_json_print (JsonNode *node)
+{
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  json_generator_set_pretty (gen, TRUE);
+  json_generator_set_indent (gen, 2);
+  json_generator_set_root (gen, node);
+  g_autofree char *text = json_generator_to_data (gen, NULL);
+  printf ("%s\n", text);
+  fflush (stdout);
+}
+
+void
+vk_json_print_builder (JsonBuilder *b)
+{
+  g_autoptr(JsonNode) root = json_builder_get_root (b);
+  vk_json_print (root);
+}

@@ -1,0 +1,23 @@
+/* vmkeep — human tables and JSON documents on stdout. */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _VkTable VkTable;
+
+/* Columns as a NULL-terminated list of (translated) headings. */
+VkTable *vk_table_new (const char *first_heading, ...) G_GNUC_NULL_TERMINATED;
+/* One row; as many cells as headings; NULL prints as "-". */
+void vk_table_add (VkTable *t, ...);
+void vk_table_print (VkTable *t, FILE *out);
+void vk_table_free (VkTable *t);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkTable, vk_table_free)
+
+/* Print `node` as one pretty JSON document with a trailing newline. */
+void vk_json_print (JsonNode *node);
+void vk_json_print_builder (JsonBuilder *b);
+
+G_END_DECLS

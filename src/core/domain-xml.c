@@ -1,0 +1,221 @@
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <libxml/parser.h>
+#include <libxml/xmlsave.h>
+#include <string.h>
+
+#include "domain-xml.h"
+#include "vk-error.h"
+
+static void
+silence_xml_errors (void *ctx, const char *msg, ...)
+{
+}
+
+xmlDocPtr
+vk_xml_parse (const char *text, gssize len, const char *source, GError **error)
+{
+  if (len < 0)
+    len = strlen (text);
+  xmlSetGenericErrorFunc (NULL, silence_xml_errors);
+  xmlDocPtr doc = xmlReadMemory (text, (int) len, source, NULL,
+                                 XML_PARSE_NONET | XML_PARSE_NOBLANKS |
+                                 XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+  if (doc == NULL)
+    {
+      const xmlError *e = xmlGetLastError ();
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("%s is not well-formed XML (line %d: %s); fix the file and retry"),
+                   source, e ? e->line : 0,
+                   e && e->message ? g_strchomp (g_strdup (e->message)) : "?");
+      return NULL;
+    }
+  return doc;
+}
+
+xmlDocPtr
+vk_xml_parse_file (const char *path, GError **error)
+{
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  g_autoptr(GError) local = NULL;
+  if (!g_file_get_contents (path, &text, &len, &local))
+    {
+      g_set_error (error, VK_ERROR,
+                   g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT)
+                     ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
+                   "%s", local->message);
+      return NULL;
+    }
+  return vk_xml_parse (text, len, path, error);
+}
+
+char *
+vk_xml_format (xmlDocPtr doc)
+{
+  xmlBufferPtr buf = xmlBufferCreate ();
+  xmlSaveCtxtPtr ctx = xmlSaveToBuffer (buf, "UTF-8",
+                                        XML_SAVE_FORMAT | XML_SAVE_NO_DECL);
+  xmlSaveDoc (ctx, doc);
+  xmlSaveClose (ctx);
+  char *out = g_strdup ((const char *) xmlBufferContent (buf));
+  xmlBufferFree (buf);
+  return out;
+}
+
+char *
+vk_xml_node_format (xmlNodePtr node)
+{
+  xmlBufferPtr buf = xmlBufferCreate ();
+  xmlNodeDump (buf, node->doc, node, 0, 1);
+  char *out = g_strdup_printf ("%s\n", (const char *) xmlBufferContent (buf));
+  xmlBufferFree (buf);
+  return out;
+}
+
+xmlNodePtr
+vk_xml_child (xmlNodePtr parent, const char *name)
+{
+  if (parent == NULL)
+    return NULL;
+  for (xmlNodePtr c = parent->children; c != NULL; c = c->next)
+    if (c->type == XML_ELEMENT_NODE && xmlStrEqual (c->name, BAD_CAST name))
+      return c;
+  return NULL;
+}
+
+char *
+vk_xml_prop (xmlNodePtr node, const char *name)
+{
+  if (node == NULL)
+    return NULL;
+  xmlChar *v = xmlGetProp (node, BAD_CAST name);
+  if (v == NULL)
+    return NULL;
+  char *out = g_strdup ((const char *) v);
+  xmlFree (v);
+  return out;
+}
+
+char *
+vk_xml_child_prop (xmlNodePtr node, const char *child, const char *name)
+{
+  return vk_xml_prop (vk_xml_child (node, child), name);
+}
+
+char *
+vk_xml_child_text (xmlNodePtr node, const char *child)
+{
+  xmlNodePtr c = vk_xml_child (node, child);
+  if (c == NULL)
+    return NULL;
+  xmlChar *v = xmlNodeGetContent (c);
+  char *out = g_strdup (v ? (const char *) v : "");
+  xmlFree (v);
+  return out;
+}
+
+gboolean
+vk_xml_prop_uint (xmlNodePtr node, const char *name, guint *out)
+{
+  g_autofree char *v = vk_xml_prop (node, name);
+  if (v == NULL || *v == '\0')
+    return FALSE;
+  char *end = NULL;
+  guint64 n = g_ascii_strtoull (v, &end, 0);
+  if (end == v || *end != '\0' || n > G_MAXUINT)
+    return FALSE;
+  *out = (guint) n;
+  return TRUE;
+}
+
+xmlNodePtr
+vk_domain_root (xmlDocPtr doc, GError **error)
+{
+  xmlNodePtr root = xmlDocGetRootElement (doc);
+  if (root == NULL || !xmlStrEqual (root->name, BAD_CAST "domain"))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("%s is not a libvirt domain definition (its root element "
+                     "is <%s>, expected <domain>)"),
+                   doc->URL ? (const char *) doc->URL : "the input",
+                   root ? (const char *) root->name : "nothing");
+      return NULL;
+    }
+  return root;
+}
+
+xmlNodePtr
+vk_domain_devices (xmlDocPtr doc)
+{
+  xmlNodePtr root = xmlDocGetRootElement (doc);
+  xmlNodePtr devs = vk_xml_child (root, "devices");
+  if (devs == NULL)
+    devs = xmlNewChild (root, NULL, BAD_CAST "devices", NULL);
+  return devs;
+}
+
+char *
+vk_domain_name (xmlDocPtr doc)
+{
+  return vk_xml_child_text (xmlDocGetRootElement (doc), "name");
+}
+
+gboolean
+vk_domain_machine (xmlDocPtr doc, VkMachine *out, GError **error)
+{
+  xmlNodePtr root = vk_domain_root (doc, error);
+  if (root == NULL)
+    return FALSE;
+  g_autofree char *m = vk_xml_child_prop (vk_xml_child (root, "os"), "type", "machine");
+  return vk_machine_from_string (m, out, error);
+}
+
+void
+vk_xml_remove_address (xmlNodePtr dev)
+{
+  xmlNodePtr a;
+  while ((a = vk_xml_child (dev, "address")) != NULL)
+    {
+      xmlUnlinkNode (a);
+      xmlFreeNode (a);
+    }
+}
+
+void
+vk_xml_set_pci_address (xmlNodePtr dev, guint bus, guint slot, guint function)
+{
+  char buf[16];
+  vk_xml_remove_address (dev);
+  xmlNodePtr a = xmlNewChild (dev, NULL, BAD_CAST "address", NULL);
+  xmlSetProp (a, BAD_CAST "type", BAD_CAST "pci");
+  xmlSetProp (a, BAD_CAST "domain", BAD_CAST "0x0000");
+  g_snprintf (buf, sizeof buf, "0x%02x", bus);
+  xmlSetProp (a, BAD_CAST "bus", BAD_CAST buf);
+  g_snprintf (buf, sizeof buf, "0x%02x", slot);
+  xmlSetProp (a, BAD_CAST "slot", BAD_CAST buf);
+  g_snprintf (buf, sizeof buf, "0x%x", function);
+  xmlSetProp (a, BAD_CAST "function", BAD_CAST buf);
+}
+
+gboolean
+vk_xml_get_pci_address (xmlNodePtr dev, guint *domain, guint *bus, guint *slot,
+                        guint *function)
+{
+  xmlNodePtr a = vk_xml_child (dev, "address");
+  g_autofree char *type = vk_xml_prop (a, "type");
+  if (a == NULL || type == NULL || !g_str_equal (type, "pci"))
+    return FALSE;
+  guint d = 0, b = 0, s = 0, f = 0;
+  vk_xml_prop_uint (a, "domain", &d);
+  vk_xml_prop_uint (a, "bus", &b);
+  if (!vk_xml_prop_uint (a, "slot", &s))
+    return FALSE;
+  vk_xml_prop_uint (a, "function", &f);
+  *domain = d;
+  *bus = b;
+  *slot = s;
+  *function = f;
+  return TRUE;
+}

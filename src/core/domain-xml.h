@@ -1,0 +1,50 @@
+/* vmkeep — libxml2 helpers for libvirt domain documents (pure). */
+#pragma once
+
+#include <glib.h>
+#include <libxml/tree.h>
+
+#include "pci-layout.h"
+
+G_BEGIN_DECLS
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlDoc, xmlFreeDoc)
+
+/* libxml2 with the options vmkeep needs everywhere: no network, no entity
+ * expansion, blanks dropped so the output can be re-indented. */
+xmlDocPtr vk_xml_parse (const char *text, gssize len, const char *source,
+                        GError **error);
+xmlDocPtr vk_xml_parse_file (const char *path, GError **error);
+/* Indented with two spaces, without the XML declaration. */
+char *vk_xml_format (xmlDocPtr doc);
+char *vk_xml_node_format (xmlNodePtr node);
+
+/* First element child called `name`, or NULL. */
+xmlNodePtr vk_xml_child (xmlNodePtr parent, const char *name);
+/* Attribute value (g_free), NULL when absent. */
+char *vk_xml_prop (xmlNodePtr node, const char *name);
+/* Attribute of the first child `child` of `node`. */
+char *vk_xml_child_prop (xmlNodePtr node, const char *child, const char *name);
+/* Text content of the first child `child`. */
+char *vk_xml_child_text (xmlNodePtr node, const char *child);
+/* Integer attribute (decimal or 0x hex); FALSE when absent or malformed. */
+gboolean vk_xml_prop_uint (xmlNodePtr node, const char *name, guint *out);
+
+/* The <domain> root, or an error naming `source`. */
+xmlNodePtr vk_domain_root (xmlDocPtr doc, GError **error);
+/* <devices>, created when missing. */
+xmlNodePtr vk_domain_devices (xmlDocPtr doc);
+char *vk_domain_name (xmlDocPtr doc);
+
+/* Machine type of a domain document (os/type/@machine; missing = pc). */
+gboolean vk_domain_machine (xmlDocPtr doc, VkMachine *out, GError **error);
+
+/* Set (replace) <address type='pci'> on a device element. */
+void vk_xml_set_pci_address (xmlNodePtr dev, guint bus, guint slot,
+                             guint function);
+/* Read <address type='pci'>; FALSE when the device has no PCI address. */
+gboolean vk_xml_get_pci_address (xmlNodePtr dev, guint *domain, guint *bus,
+                                 guint *slot, guint *function);
+void vk_xml_remove_address (xmlNodePtr dev);
+
+G_END_DECLS

@@ -1,0 +1,188 @@
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+
+#include "validate.h"
+#include "vk-config.h"
+#include "vk-error.h"
+
+VkConfig *
+vk_config_new (void)
+{
+  VkConfig *cfg = g_new0 (VkConfig, 1);
+  cfg->virt_type = g_strdup ("auto");
+  cfg->machine = VK_MACHINE_Q35;
+  vk_layout_policy_init_defaults (&cfg->policy);
+  cfg->store_dir = g_strdup (VK_STOREDIR);
+  cfg->jobs = 2;
+  return cfg;
+}
+
+void
+vk_config_free (VkConfig *cfg)
+{
+  if (cfg == NULL)
+    return;
+  g_free (cfg->uri);
+  g_free (cfg->virt_type);
+  g_free (cfg->store_dir);
+  g_free (cfg->source);
+  g_free (cfg);
+}
+
+const char *
+vk_config_default_path (void)
+{
+  const char *env = g_getenv (VK_CONFIG_ENV);
+  if (env != NULL && *env != '\0')
+    return env;
+  return VK_CONFDIR "/vmkeep.conf";
+}
+
+static const char *const known_keys[] = {
+  "uri", "virt-type", "machine", "nic-slots", "device-slots",
+  "spare-nic-ports", "spare-device-ports", "store", "jobs", NULL,
+};
+
+static gboolean
+bad_value (GError **error, const char *path, const char *key, GError *cause)
+{
+  g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+               _("%s: key '%s': %s (see vmkeep.conf(5))"), path, key,
+               cause->message);
+  g_error_free (cause);
+  return FALSE;
+}
+
+gboolean
+vk_config_load (VkConfig *cfg, const char *path, gboolean must_exist,
+                GError **error)
+{
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  g_autoptr(GError) local = NULL;
+
+  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &local))
+    {
+      if (!must_exist && g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return TRUE;
+      g_set_error (error, VK_ERROR,
+                   g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT)
+                     ? VK_ERROR_NOT_FOUND : VK_ERROR_USAGE,
+                   _("cannot read configuration %s: %s; fix the file or point "
+                     "VMKEEP_CONFIG at another one"), path, local->message);
+      return FALSE;
+    }
+
+  gsize ngroups = 0;
+  g_auto(GStrv) groups = g_key_file_get_groups (kf, &ngroups);
+  for (gsize i = 0; i < ngroups; i++)
+    if (!g_str_equal (groups[i], VK_CONFIG_GROUP))
+      {
+        g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                     _("%s: unknown group [%s]; vmkeep reads only [%s] "
+                       "(see vmkeep.conf(5))"), path, groups[i], VK_CONFIG_GROUP);
+        return FALSE;
+      }
+  if (ngroups == 0)
+    {
+      g_free (cfg->source);
+      cfg->source = g_strdup (path);
+      return TRUE;
+    }
+
+  g_auto(GStrv) keys = g_key_file_get_keys (kf, VK_CONFIG_GROUP, NULL, NULL);
+  for (gsize i = 0; keys != NULL && keys[i] != NULL; i++)
+    if (!g_strv_contains (known_keys, keys[i]))
+      {
+        g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                     _("%s: unknown key '%s' in [%s] (see vmkeep.conf(5) for "
+                       "the keys vmkeep knows)"), path, keys[i], VK_CONFIG_GROUP);
+        return FALSE;
+      }
+
+  for (gsize i = 0; keys != NULL && keys[i] != NULL; i++)
+    {
+      const char *key = keys[i];
+      g_autofree char *raw = g_key_file_get_string (kf, VK_CONFIG_GROUP, key, NULL);
+      g_autofree char *val = g_strstrip (g_strdup (raw ? raw : ""));
+      GError *cause = NULL;
+
+      if (g_str_equal (key, "uri"))
+        {
+          g_free (cfg->uri);
+          cfg->uri = *val ? g_strdup (val) : NULL;
+        }
+      else if (g_str_equal (key, "virt-type"))
+        {
+          if (!g_str_equal (val, "auto") && !g_str_equal (val, "kvm") &&
+              !g_str_equal (val, "qemu"))
+            {
+              g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                           _("%s: key 'virt-type' is '%s'; use auto, kvm or qemu"),
+                           path, val);
+              return FALSE;
+            }
+          g_free (cfg->virt_type);
+          cfg->virt_type = g_strdup (val);
+        }
+      else if (g_str_equal (key, "machine"))
+        {
+          if (!g_str_equal (val, "pc") && !g_str_equal (val, "q35"))
+            {
+              g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                           _("%s: key 'machine' is '%s'; use pc or q35"), path, val);
+              return FALSE;
+            }
+          cfg->machine = g_str_equal (val, "q35") ? VK_MACHINE_Q35 : VK_MACHINE_PC;
+        }
+      else if (g_str_equal (key, "nic-slots") || g_str_equal (key, "device-slots"))
+        {
+          VkSlotRange *r = g_str_equal (key, "nic-slots") ? &cfg->policy.nic
+                                                          : &cfg->policy.dev;
+          if (!vk_parse_slot_range (key, val, &r->first, &r->last, &cause))
+            return bad_value (error, path, key, cause);
+        }
+      else if (g_str_equal (key, "spare-nic-ports") ||
+               g_str_equal (key, "spare-device-ports") ||
+               g_str_equal (key, "jobs"))
+        {
+          guint64 n = 0;
+          guint64 lo = g_str_equal (key, "jobs") ? 1 : 0;
+          guint64 hi = g_str_equal (key, "jobs") ? 64 : 31;
+          if (!vk_parse_uint (key, val, lo, hi, &n, &cause))
+            return bad_value (error, path, key, cause);
+          if (g_str_equal (key, "jobs"))
+            cfg->jobs = n;
+          else if (g_str_equal (key, "spare-nic-ports"))
+            cfg->policy.spare_nic_ports = n;
+          else
+            cfg->policy.spare_dev_ports = n;
+        }
+      else if (g_str_equal (key, "store"))
+        {
+          if (!g_path_is_absolute (val))
+            {
+              g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                           _("%s: key 'store' is '%s'; it must be an absolute path"),
+                           path, val);
+              return FALSE;
+            }
+          g_free (cfg->store_dir);
+          cfg->store_dir = g_strdup (val);
+        }
+    }
+
+  {
+    GError *cause = NULL;
+    if (!vk_layout_policy_validate (&cfg->policy, &cause))
+      {
+        g_set_error (error, VK_ERROR, VK_ERROR_USAGE, "%s: %s", path, cause->message);
+        g_error_free (cause);
+        return FALSE;
+      }
+  }
+  g_free (cfg->source);
+  cfg->source = g_strdup (path);
+  return TRUE;
+}

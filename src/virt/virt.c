@@ -1,0 +1,469 @@
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <string.h>
+
+#include "virt.h"
+#include "vk-error.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (virConnect, virConnectClose)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (virDomain, virDomainFree)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (virNetwork, virNetworkFree)
+
+struct _VkConn {
+  virConnectPtr conn;
+  char *uri;
+};
+
+struct _VkDomain {
+  virDomainPtr dom;
+  char *name;
+};
+
+/* libvirt prints every error to stderr by default; vmkeep reports each
+ * failure once, from main(). */
+static void
+quiet_libvirt (void *data, virErrorPtr err)
+{
+}
+
+static int
+code_for (int vir_code)
+{
+  switch (vir_code)
+    {
+    case VIR_ERR_NO_DOMAIN:
+    case VIR_ERR_NO_NETWORK:
+    case VIR_ERR_NO_STORAGE_POOL:
+    case VIR_ERR_NO_STORAGE_VOL:
+    case VIR_ERR_NO_DOMAIN_SNAPSHOT:
+    case VIR_ERR_NO_NODE_DEVICE:
+      return VK_ERROR_NOT_FOUND;
+    case VIR_ERR_XML_ERROR:
+    case VIR_ERR_XML_DETAIL:
+    case VIR_ERR_CONFIG_UNSUPPORTED:
+    case VIR_ERR_INVALID_ARG:
+      return VK_ERROR_USAGE;
+    default:
+      return VK_ERROR_FAILED;
+    }
+}
+
+/* Turn libvirt's last error into a GError prefixed with what we tried. */
+static gboolean G_GNUC_PRINTF (2, 3)
+vir_fail (GError **error, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *what = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  virErrorPtr e = virGetLastError ();
+  int code = e ? code_for (e->code) : VK_ERROR_FAILED;
+  g_set_error (error, VK_ERROR, code, "%s: %s", what,
+               e && e->message ? e->message : _("unknown libvirt error"));
+  virResetLastError ();
+  return FALSE;
+}
+
+gboolean
+vk_conn_open (const char *uri, VkConn **out, GError **error)
+{
+  virSetErrorFunc (NULL, quiet_libvirt);
+  virConnectPtr c = virConnectOpen (uri);
+  if (c == NULL)
+    {
+      vir_fail (error, _("cannot connect to libvirt at %s (is libvirtd running? "
+                         "check -c URI / uri= in vmkeep.conf)"),
+                uri ? uri : _("the default URI"));
+      if (error && *error)
+        (*error)->code = VK_ERROR_FAILED;
+      return FALSE;
+    }
+  VkConn *vc = g_new0 (VkConn, 1);
+  vc->conn = c;
+  char *u = virConnectGetURI (c);
+  vc->uri = g_strdup (u ? u : uri);
+  free (u);
+  *out = vc;
+  return TRUE;
+}
+
+void
+vk_conn_free (VkConn *vc)
+{
+  if (vc == NULL)
+    return;
+  virConnectClose (vc->conn);
+  g_free (vc->uri);
+  g_free (vc);
+}
+
+const char *
+vk_conn_uri (VkConn *vc)
+{
+  return vc->uri;
+}
+
+char *
+vk_conn_best_virt_type (VkConn *vc, GError **error)
+{
+  char *caps = virConnectGetDomainCapabilities (vc->conn, NULL, "x86_64", NULL,
+                                                "kvm", 0);
+  if (caps != NULL)
+    {
+      free (caps);
+      return g_strdup ("kvm");
+    }
+  virResetLastError ();
+  return g_strdup ("qemu");
+}
+
+static char *
+version_string (unsigned long v)
+{
+  return g_strdup_printf ("%lu.%lu.%lu", v / 1000000, (v / 1000) % 1000, v % 1000);
+}
+
+char *
+vk_conn_libvirt_version (VkConn *vc)
+{
+  unsigned long v = 0;
+  if (virConnectGetLibVersion (vc->conn, &v) < 0)
+    {
+      virResetLastError ();
+      return g_strdup ("unknown");
+    }
+  return version_string (v);
+}
+
+char *
+vk_conn_hv_version (VkConn *vc)
+{
+  unsigned long v = 0;
+  if (virConnectGetVersion (vc->conn, &v) < 0)
+    {
+      virResetLastError ();
+      return g_strdup ("unknown");
+    }
+  return version_string (v);
+}
+
+char *
+vk_conn_hostname (VkConn *vc)
+{
+  char *h = virConnectGetHostname (vc->conn);
+  if (h == NULL)
+    {
+      virResetLastError ();
+      return g_strdup (g_get_host_name ());
+    }
+  char *out = g_strdup (h);
+  free (h);
+  return out;
+}
+
+static VkDomain *
+wrap (virDomainPtr d)
+{
+  VkDomain *vd = g_new0 (VkDomain, 1);
+  vd->dom = d;
+  vd->name = g_strdup (virDomainGetName (d));
+  return vd;
+}
+
+void
+vk_domain_free (VkDomain *vd)
+{
+  if (vd == NULL)
+    return;
+  virDomainFree (vd->dom);
+  g_free (vd->name);
+  g_free (vd);
+}
+
+VkDomain *
+vk_domain_try_lookup (VkConn *vc, const char *name)
+{
+  virDomainPtr d = virDomainLookupByName (vc->conn, name);
+  if (d == NULL)
+    d = virDomainLookupByUUIDString (vc->conn, name);
+  virResetLastError ();
+  return d ? wrap (d) : NULL;
+}
+
+gboolean
+vk_domain_lookup (VkConn *vc, const char *name, VkDomain **out, GError **error)
+{
+  VkDomain *vd = vk_domain_try_lookup (vc, name);
+  if (vd == NULL)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                   _("domain '%s' not found on %s; 'vmkeep list --all' shows the "
+                     "defined domains"), name, vc->uri);
+      return FALSE;
+    }
+  *out = vd;
+  return TRUE;
+}
+
+const char *
+vk_domain_get_name (VkDomain *vd)
+{
+  return vd->name;
+}
+
+char *
+vk_domain_get_uuid (VkDomain *vd)
+{
+  char buf[VIR_UUID_STRING_BUFLEN];
+  if (virDomainGetUUIDString (vd->dom, buf) < 0)
+    {
+      virResetLastError ();
+      return NULL;
+    }
+  return g_strdup (buf);
+}
+
+static const char *
+state_label (int st)
+{
+  switch (st)
+    {
+    case VIR_DOMAIN_RUNNING: return "running";
+    case VIR_DOMAIN_BLOCKED: return "blocked";
+    case VIR_DOMAIN_PAUSED: return "paused";
+    case VIR_DOMAIN_SHUTDOWN: return "in shutdown";
+    case VIR_DOMAIN_SHUTOFF: return "shut off";
+    case VIR_DOMAIN_CRASHED: return "crashed";
+    case VIR_DOMAIN_PMSUSPENDED: return "pmsuspended";
+    default: return "unknown";
+    }
+}
+
+VkDomainState
+vk_domain_state (VkDomain *vd, const char **label)
+{
+  int st = 0, reason = 0;
+  if (virDomainGetState (vd->dom, &st, &reason, 0) < 0)
+    {
+      virResetLastError ();
+      st = VIR_DOMAIN_NOSTATE;
+    }
+  if (label)
+    *label = state_label (st);
+  switch (st)
+    {
+    case VIR_DOMAIN_RUNNING:
+    case VIR_DOMAIN_BLOCKED:
+    case VIR_DOMAIN_SHUTDOWN:
+      return VK_STATE_RUNNING;
+    case VIR_DOMAIN_PAUSED:
+      return VK_STATE_PAUSED;
+    case VIR_DOMAIN_SHUTOFF:
+    case VIR_DOMAIN_CRASHED:
+      return VK_STATE_SHUTOFF;
+    default:
+      return VK_STATE_OTHER;
+    }
+}
+
+gboolean
+vk_domain_is_persistent (VkDomain *vd)
+{
+  return virDomainIsPersistent (vd->dom) == 1;
+}
+
+gboolean
+vk_domain_has_managed_save (VkDomain *vd)
+{
+  int r = virDomainHasManagedSaveImage (vd->dom, 0);
+  if (r < 0)
+    virResetLastError ();
+  return r == 1;
+}
+
+char *
+vk_domain_xml (VkDomain *vd, gboolean inactive, GError **error)
+{
+  char *x = virDomainGetXMLDesc (vd->dom, inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
+  if (x == NULL)
+    {
+      vir_fail (error, _("cannot read the XML of domain '%s'"), vd->name);
+      return NULL;
+    }
+  char *out = g_strdup (x);
+  free (x);
+  return out;
+}
+
+gboolean
+vk_domain_define (VkConn *vc, const char *xml, VkDomain **out, GError **error)
+{
+  virDomainPtr d = virDomainDefineXMLFlags (vc->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
+  if (d == NULL)
+    return vir_fail (error, _("libvirt refused the domain definition"));
+  *out = wrap (d);
+  return TRUE;
+}
+
+gboolean
+vk_domain_undefine (VkDomain *vd, gboolean remove_nvram, GError **error)
+{
+  unsigned int flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                       VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+                       VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA;
+  flags |= remove_nvram ? VIR_DOMAIN_UNDEFINE_NVRAM : VIR_DOMAIN_UNDEFINE_KEEP_NVRAM;
+  if (virDomainUndefineFlags (vd->dom, flags) < 0)
+    {
+      /* Drivers without NVRAM support (the test driver) refuse the flag. */
+      virResetLastError ();
+      if (virDomainUndefineFlags (vd->dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE) < 0 &&
+          virDomainUndefine (vd->dom) < 0)
+        return vir_fail (error, _("cannot undefine domain '%s'"), vd->name);
+    }
+  return TRUE;
+}
+
+gboolean
+vk_domain_start (VkDomain *vd, gboolean paused, GError **error)
+{
+  if (virDomainCreateWithFlags (vd->dom, paused ? VIR_DOMAIN_START_PAUSED : 0) < 0)
+    return vir_fail (error, _("cannot start domain '%s'"), vd->name);
+  return TRUE;
+}
+
+gboolean
+vk_domain_destroy (VkDomain *vd, GError **error)
+{
+  if (virDomainDestroy (vd->dom) < 0)
+    return vir_fail (error, _("cannot force off domain '%s'"), vd->name);
+  return TRUE;
+}
+
+gboolean
+vk_domain_stop (VkDomain *vd, guint timeout_s, gboolean force, GError **error)
+{
+  if (vk_domain_state (vd, NULL) == VK_STATE_SHUTOFF)
+    return TRUE;
+  if (timeout_s > 0 && virDomainShutdown (vd->dom) < 0)
+    {
+      if (!force)
+        return vir_fail (error, _("cannot ask domain '%s' to shut down"), vd->name);
+      virResetLastError ();
+    }
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_s * G_USEC_PER_SEC;
+  while (timeout_s > 0 && g_get_monotonic_time () < deadline)
+    {
+      if (vk_domain_state (vd, NULL) == VK_STATE_SHUTOFF)
+        return TRUE;
+      g_usleep (200 * 1000);
+    }
+  if (vk_domain_state (vd, NULL) == VK_STATE_SHUTOFF)
+    return TRUE;
+  if (!force)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                   _("domain '%s' did not shut down within %u s; the guest may "
+                     "ignore ACPI: retry with a longer --timeout or use --force"),
+                   vd->name, timeout_s);
+      return FALSE;
+    }
+  return vk_domain_destroy (vd, error);
+}
+
+void
+vk_domain_info_free (VkDomainInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->name);
+  g_free (info->uuid);
+  g_free (info->state);
+  g_free (info);
+}
+
+static gint
+cmp_info (gconstpointer a, gconstpointer b)
+{
+  const VkDomainInfo *x = *(VkDomainInfo *const *) a, *y = *(VkDomainInfo *const *) b;
+  return g_strcmp0 (x->name, y->name);
+}
+
+GPtrArray *
+vk_conn_list_domains (VkConn *vc, gboolean all, GError **error)
+{
+  virDomainPtr *doms = NULL;
+  unsigned int flags = all ? 0 : VIR_CONNECT_LIST_DOMAINS_ACTIVE;
+  int n = virConnectListAllDomains (vc->conn, &doms, flags);
+  if (n < 0)
+    {
+      vir_fail (error, _("cannot list domains on %s"), vc->uri);
+      return NULL;
+    }
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) vk_domain_info_free);
+  for (int i = 0; i < n; i++)
+    {
+      g_autoptr(VkDomain) vd = wrap (doms[i]);
+      VkDomainInfo *info = g_new0 (VkDomainInfo, 1);
+      const char *label;
+      info->name = g_strdup (vd->name);
+      info->uuid = vk_domain_get_uuid (vd);
+      vk_domain_state (vd, &label);
+      info->state = g_strdup (label);
+      info->id = (int) virDomainGetID (vd->dom);
+      if (info->id == (int) (unsigned int) -1)
+        info->id = -1;
+      info->persistent = vk_domain_is_persistent (vd);
+      info->managed_save = vk_domain_has_managed_save (vd);
+      g_ptr_array_add (out, info);
+    }
+  free (doms);
+  g_ptr_array_sort (out, cmp_info);
+  return out;
+}
+
+static unsigned int
+affect_flags (gboolean live, gboolean config)
+{
+  unsigned int f = 0;
+  if (live)
+    f |= VIR_DOMAIN_AFFECT_LIVE;
+  if (config)
+    f |= VIR_DOMAIN_AFFECT_CONFIG;
+  return f;
+}
+
+gboolean
+vk_domain_attach (VkDomain *vd, const char *xml, gboolean live, gboolean config,
+                  GError **error)
+{
+  if (virDomainAttachDeviceFlags (vd->dom, xml, affect_flags (live, config)) < 0)
+    return vir_fail (error, _("cannot attach the device to domain '%s'"), vd->name);
+  return TRUE;
+}
+
+gboolean
+vk_domain_detach (VkDomain *vd, const char *xml, gboolean live, gboolean config,
+                  GError **error)
+{
+  if (virDomainDetachDeviceFlags (vd->dom, xml, affect_flags (live, config)) < 0)
+    return vir_fail (error, _("cannot detach the device from domain '%s'"), vd->name);
+  return TRUE;
+}
+
+gboolean
+vk_conn_network_exists (VkConn *vc, const char *name, gboolean *active, GError **error)
+{
+  virNetworkPtr n = virNetworkLookupByName (vc->conn, name);
+  if (n == NULL)
+    {
+      virResetLastError ();
+      return FALSE;
+    }
+  if (active)
+    *active = virNetworkIsActive (n) == 1;
+  virNetworkFree (n);
+  return TRUE;
+}

@@ -1,0 +1,83 @@
+/* vmkeep — the libvirt layer. The only code that includes libvirt: every
+ * libvirt error becomes a GError here, once, with VK_ERROR codes chosen so
+ * the CLI's exit status follows DESIGN.md (not found = 4, ...). The types
+ * below are opaque so src/cli never sees a libvirt header. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _VkConn VkConn;
+typedef struct _VkDomain VkDomain;
+
+gboolean vk_conn_open (const char *uri, VkConn **out, GError **error);
+void vk_conn_free (VkConn *conn);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkConn, vk_conn_free)
+const char *vk_conn_uri (VkConn *conn);
+/* "kvm" when the hypervisor offers KVM for x86_64, else "qemu". */
+char *vk_conn_best_virt_type (VkConn *conn, GError **error);
+/* libvirt and hypervisor versions as "9.0.0" strings. */
+char *vk_conn_libvirt_version (VkConn *conn);
+char *vk_conn_hv_version (VkConn *conn);
+char *vk_conn_hostname (VkConn *conn);
+
+void vk_domain_free (VkDomain *dom);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkDomain, vk_domain_free)
+
+/* By name or UUID; VK_ERROR_NOT_FOUND when there is no such domain. */
+gboolean vk_domain_lookup (VkConn *conn, const char *name, VkDomain **out,
+                           GError **error);
+/* NULL (no error) when absent. */
+VkDomain *vk_domain_try_lookup (VkConn *conn, const char *name);
+const char *vk_domain_get_name (VkDomain *dom);
+char *vk_domain_get_uuid (VkDomain *dom);
+
+typedef enum {
+  VK_STATE_OTHER,
+  VK_STATE_RUNNING,
+  VK_STATE_PAUSED,
+  VK_STATE_SHUTOFF,
+} VkDomainState;
+VkDomainState vk_domain_state (VkDomain *dom, const char **label);
+gboolean vk_domain_is_persistent (VkDomain *dom);
+gboolean vk_domain_has_managed_save (VkDomain *dom);
+
+/* Domain XML; `inactive` = the persistent definition. */
+char *vk_domain_xml (VkDomain *dom, gboolean inactive, GError **error);
+
+gboolean vk_domain_define (VkConn *conn, const char *xml, VkDomain **out,
+                           GError **error);
+/* Undefine, removing managed save and NVRAM with it when asked. */
+gboolean vk_domain_undefine (VkDomain *dom, gboolean remove_nvram,
+                             GError **error);
+gboolean vk_domain_start (VkDomain *dom, gboolean paused, GError **error);
+/* ACPI shutdown, waiting up to timeout_s for shut off; then destroy when
+ * `force`, else VK_ERROR_FAILED saying how to force it. */
+gboolean vk_domain_stop (VkDomain *dom, guint timeout_s, gboolean force,
+                         GError **error);
+gboolean vk_domain_destroy (VkDomain *dom, GError **error);
+
+typedef struct {
+  char *name;
+  char *uuid;
+  char *state;
+  int id;                  /* -1 when not running */
+  gboolean persistent;
+  gboolean managed_save;
+} VkDomainInfo;
+void vk_domain_info_free (VkDomainInfo *info);
+/* Sorted by name. */
+GPtrArray *vk_conn_list_domains (VkConn *conn, gboolean all, GError **error);
+
+/* Device changes; `live`/`config` map to VIR_DOMAIN_AFFECT_*. */
+gboolean vk_domain_attach (VkDomain *dom, const char *xml, gboolean live,
+                           gboolean config, GError **error);
+gboolean vk_domain_detach (VkDomain *dom, const char *xml, gboolean live,
+                           gboolean config, GError **error);
+
+/* Does the host have a network / bridge by this name? */
+gboolean vk_conn_network_exists (VkConn *conn, const char *name, gboolean *active,
+                                 GError **error);
+
+G_END_DECLS
