@@ -59,84 +59,6 @@ load_and_pin (VkCli *cli, const char *path, gboolean relayout, GError **error)
   return g_steal_pointer (&doc);
 }
 
-static void
-print_violations (GPtrArray *v, const char *domain)
-{
-  for (guint i = 0; i < v->len; i++)
-    {
-      VkViolation *x = v->pdata[i];
-      g_printerr (_("%s: %s%s%s %s\n"), domain, x->device, x->address ? " at " : "",
-                  x->address ? x->address : "", x->message);
-    }
-}
-
-/* After libvirt accepted a definition, read it back: libvirt may have added
- * devices of its own or moved ours. Any violation undoes the define. */
-static gboolean
-define_verified (VkCli *cli, VkConn *conn, xmlDocPtr doc, VkDomain **out,
-                 GError **error)
-{
-  g_autofree char *name = vk_domain_name (doc);
-  g_autofree char *xml = vk_xml_format (doc);
-  g_autoptr(VkDomain) old = vk_domain_try_lookup (conn, name);
-  g_autofree char *old_xml = NULL;
-  if (old != NULL)
-    {
-      if (!vk_domain_is_persistent (old))
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                       _("domain '%s' exists as a transient domain; stop it or pick "
-                         "another name"), name);
-          return FALSE;
-        }
-      old_xml = vk_domain_xml (old, TRUE, error);
-      if (old_xml == NULL)
-        return FALSE;
-    }
-
-  g_autoptr(VkDomain) dom = NULL;
-  if (!vk_domain_define (conn, xml, &dom, error))
-    return FALSE;
-
-  g_autoptr(GError) local = NULL;
-  g_autofree char *back = vk_domain_xml (dom, TRUE, &local);
-  g_autoptr(xmlDoc) back_doc = back ? vk_xml_parse (back, -1, name, &local) : NULL;
-  g_autoptr(GPtrArray) v = back_doc ? vk_layout_check (back_doc, &cli->cfg->policy, &local)
-                                    : NULL;
-  if (v != NULL && v->len == 0)
-    {
-      *out = g_steal_pointer (&dom);
-      return TRUE;
-    }
-
-  /* Undo: put back what was there, or remove what we defined. */
-  g_autoptr(GError) undo = NULL;
-  if (old_xml != NULL)
-    {
-      g_autoptr(VkDomain) again = NULL;
-      vk_domain_define (conn, old_xml, &again, &undo);
-    }
-  else
-    vk_domain_undefine (dom, FALSE, &undo);
-
-  if (v == NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local));
-      return FALSE;
-    }
-  print_violations (v, name);
-  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-               g_dngettext (GETTEXT_PACKAGE,
-                            "libvirt placed %u device of '%s' against the slot policy "
-                            "(listed above); the definition was %s",
-                            "libvirt placed %u devices of '%s' against the slot policy "
-                            "(listed above); the definition was %s", v->len),
-               v->len, name,
-               undo ? _("NOT rolled back: fix it by hand")
-                    : old_xml ? _("restored to what it was") : _("removed again"));
-  return FALSE;
-}
-
 static char *
 resolve_virt_type (VkCli *cli, const char *requested, gboolean connect, GError **error)
 {
@@ -303,28 +225,11 @@ vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
   for (guint i = 0; i < spec->nics->len; i++)
     {
       VkNicSpec *n = spec->nics->pdata[i];
-      if (n->kind == VK_NET_NETWORK && !vk_conn_network_exists (conn, n->source, NULL, NULL))
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
-                       _("libvirt network '%s' not found; 'virsh net-list --all' "
-                         "shows the networks"), n->source);
-          return FALSE;
-        }
-      if (n->kind == VK_NET_BRIDGE && g_str_has_prefix (vk_conn_uri (conn), "qemu:///system"))
-        {
-          g_autofree char *sys = g_build_filename ("/sys/class/net", n->source, "bridge", NULL);
-          if (!g_file_test (sys, G_FILE_TEST_IS_DIR))
-            {
-              g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
-                           _("bridge '%s' not found on this host; create it "
-                             "(ip link add %s type bridge) or pick another --nic bridge="),
-                           n->source, n->source);
-              return FALSE;
-            }
-        }
+      if (n->kind != VK_NET_TAP && !vk_cli_check_nic_source (conn, n->kind, n->source, error))
+        return FALSE;
     }
   g_autoptr(VkDomain) dom = NULL;
-  if (!define_verified (cli, conn, doc, &dom, error))
+  if (!vk_cli_define_verified (cli, conn, doc, &dom, error))
     return FALSE;
   if (start && !vk_domain_start (dom, FALSE, error))
     return FALSE;
@@ -391,7 +296,7 @@ vk_cmd_define (VkCli *cli, int argc, char **argv, GError **error)
   if (conn == NULL)
     return FALSE;
   g_autoptr(VkDomain) dom = NULL;
-  if (!define_verified (cli, conn, doc, &dom, error))
+  if (!vk_cli_define_verified (cli, conn, doc, &dom, error))
     return FALSE;
   if (cli->json)
     {

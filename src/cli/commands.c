@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "commands.h"
+#include "domain-xml.h"
+#include "pin.h"
+#include "spec.h"
 #include "vk-error.h"
 
 const VkCommand vk_commands[] = {
@@ -23,6 +26,10 @@ const VkCommand vk_commands[] = {
     N_("Shut domains down gracefully, forcing them off after a timeout if asked"),
     vk_cmd_stop },
   { "undefine", N_("DOMAIN"), N_("Remove a domain's definition"), vk_cmd_undefine },
+  { "nic add", N_("DOMAIN --bridge B|--network N|--tap T [--mac M] [--queues Q] [--live] [--config]"),
+    N_("Add a NIC at the next slot of the NIC range"), vk_cmd_nic_add },
+  { "nic remove", N_("DOMAIN MAC|ALIAS [--live] [--config]"),
+    N_("Remove a NIC and free its slot"), vk_cmd_nic_remove },
   { NULL, NULL, NULL, NULL },
 };
 
@@ -109,4 +116,124 @@ vk_cli_info (VkCli *cli, const char *fmt, ...)
   va_end (ap);
   printf ("%s\n", msg);
   fflush (stdout);
+}
+
+static void
+print_violations (GPtrArray *v, const char *domain)
+{
+  for (guint i = 0; i < v->len; i++)
+    {
+      VkViolation *x = v->pdata[i];
+      g_printerr (_("%s: %s%s%s %s\n"), domain, x->device, x->address ? " at " : "",
+                  x->address ? x->address : "", x->message);
+    }
+}
+
+/* After libvirt accepted a definition, read it back: libvirt may have added
+ * devices of its own or moved ours. Any violation undoes the define. */
+gboolean
+vk_cli_define_verified (VkCli *cli, VkConn *conn, xmlDocPtr doc, VkDomain **out,
+                 GError **error)
+{
+  g_autofree char *name = vk_domain_name (doc);
+  g_autofree char *xml = vk_xml_format (doc);
+  g_autoptr(VkDomain) old = vk_domain_try_lookup (conn, name);
+  g_autofree char *old_xml = NULL;
+  if (old != NULL)
+    {
+      if (!vk_domain_is_persistent (old))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("domain '%s' exists as a transient domain; stop it or pick "
+                         "another name"), name);
+          return FALSE;
+        }
+      old_xml = vk_domain_xml (old, TRUE, error);
+      if (old_xml == NULL)
+        return FALSE;
+    }
+
+  g_autoptr(VkDomain) dom = NULL;
+  if (!vk_domain_define (conn, xml, &dom, error))
+    return FALSE;
+
+  g_autoptr(GError) local = NULL;
+  g_autofree char *back = vk_domain_xml (dom, TRUE, &local);
+  g_autoptr(xmlDoc) back_doc = back ? vk_xml_parse (back, -1, name, &local) : NULL;
+  g_autoptr(GPtrArray) v = back_doc ? vk_layout_check (back_doc, &cli->cfg->policy, &local)
+                                    : NULL;
+  if (v != NULL && v->len == 0)
+    {
+      *out = g_steal_pointer (&dom);
+      return TRUE;
+    }
+
+  /* Undo: put back what was there, or remove what we defined. */
+  g_autoptr(GError) undo = NULL;
+  if (old_xml != NULL)
+    {
+      g_autoptr(VkDomain) again = NULL;
+      vk_domain_define (conn, old_xml, &again, &undo);
+    }
+  else
+    vk_domain_undefine (dom, FALSE, &undo);
+
+  if (v == NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  print_violations (v, name);
+  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+               g_dngettext (GETTEXT_PACKAGE,
+                            "libvirt placed %u device of '%s' against the slot policy "
+                            "(listed above); the definition was %s",
+                            "libvirt placed %u devices of '%s' against the slot policy "
+                            "(listed above); the definition was %s", v->len),
+               v->len, name,
+               undo ? _("NOT rolled back: fix it by hand")
+                    : old_xml ? _("restored to what it was") : _("removed again"));
+  return FALSE;
+}
+
+
+xmlDocPtr
+vk_cli_domain_doc (VkDomain *dom, gboolean inactive, GError **error)
+{
+  g_autofree char *xml = vk_domain_xml (dom, inactive, error);
+  if (xml == NULL)
+    return NULL;
+  return vk_xml_parse (xml, -1, vk_domain_get_name (dom), error);
+}
+
+gboolean
+vk_cli_check_nic_source (VkConn *conn, int kind, const char *name, GError **error)
+{
+  const char *uri = vk_conn_uri (conn);
+  if (kind == VK_NET_NETWORK)
+    {
+      if (!vk_conn_network_exists (conn, name, NULL, NULL))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                       _("libvirt network '%s' not found; 'virsh net-list --all' "
+                         "shows the networks"), name);
+          return FALSE;
+        }
+      return TRUE;
+    }
+  /* Bridges and TAPs are host interfaces: only checkable when libvirt runs
+   * on this host. */
+  if (kind == VK_NET_BRIDGE &&
+      (g_str_has_prefix (uri, "qemu:///") || g_str_has_prefix (uri, "qemu+unix:///")))
+    {
+      g_autofree char *sys = g_build_filename ("/sys/class/net", name, "bridge", NULL);
+      if (!g_file_test (sys, G_FILE_TEST_IS_DIR))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                       _("bridge '%s' not found on this host; create it (ip link add "
+                         "%s type bridge) or pick another bridge"), name, name);
+          return FALSE;
+        }
+    }
+  return TRUE;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <libxml/tree.h>
 
 #include "virt.h"
 #include "vk-config.h"
@@ -46,6 +47,18 @@ gboolean vk_cli_expect_args (const char *cmd, int argc, int min, int max,
 /* Informational message (stdout, not in --json or -q mode). */
 void vk_cli_info (VkCli *cli, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 
+/* Define `doc` (already pinned), read it back from libvirt and check the
+ * policy held; on a violation the previous definition is restored (or the
+ * new one removed) and VK_ERROR_REFUSED says what libvirt moved. */
+gboolean vk_cli_define_verified (VkCli *cli, VkConn *conn, xmlDocPtr doc,
+                                 VkDomain **out, GError **error);
+/* The domain's live (or, with `inactive`, persistent) XML as a document. */
+xmlDocPtr vk_cli_domain_doc (VkDomain *dom, gboolean inactive, GError **error);
+
+/* Does the NIC's host side exist (VkNetKind `kind`)? VK_ERROR_NOT_FOUND. */
+gboolean vk_cli_check_nic_source (VkConn *conn, int kind, const char *name,
+                                  GError **error);
+
 /* Command groups. */
 gboolean vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_pin (VkCli *cli, int argc, char **argv, GError **error);
@@ -55,5 +68,7 @@ gboolean vk_cmd_list (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_start (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_stop (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_undefine (VkCli *cli, int argc, char **argv, GError **error);
+gboolean vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error);
+gboolean vk_cmd_nic_remove (VkCli *cli, int argc, char **argv, GError **error);
 
 G_END_DECLS

@@ -1,0 +1,406 @@
+/* vmkeep nic add | nic remove
+ *
+ * A NIC is placed by the same policy as at create time: pc takes the lowest
+ * free slot of the NIC range, q35 the next empty NIC root port, so a
+ * hot-added NIC is named sequentially in the guest (ens5 after ens4, eno3
+ * after eno2) instead of landing behind the other devices. */
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "domain-xml.h"
+#include "output.h"
+#include "pin.h"
+#include "spec.h"
+#include "validate.h"
+#include "vk-error.h"
+
+/* Every MAC in a domain document, normalised. */
+static void
+collect_macs (xmlDocPtr doc, GPtrArray *out)
+{
+  if (doc == NULL)
+    return;
+  xmlNodePtr devs = vk_domain_devices (doc);
+  for (xmlNodePtr n = devs->children; n; n = n->next)
+    {
+      if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "interface"))
+        continue;
+      g_autofree char *mac = vk_xml_child_prop (n, "mac", "address");
+      if (mac)
+        g_ptr_array_add (out, g_ascii_strdown (mac, -1));
+    }
+}
+
+/* The <interface> whose MAC or alias is `key`. */
+static xmlNodePtr
+find_nic (xmlDocPtr doc, const char *key)
+{
+  if (doc == NULL)
+    return NULL;
+  g_autofree char *want = g_ascii_strdown (key, -1);
+  xmlNodePtr devs = vk_domain_devices (doc);
+  for (xmlNodePtr n = devs->children; n; n = n->next)
+    {
+      if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "interface"))
+        continue;
+      g_autofree char *mac = vk_xml_child_prop (n, "mac", "address");
+      g_autofree char *alias = vk_xml_child_prop (n, "alias", "name");
+      g_autofree char *lmac = mac ? g_ascii_strdown (mac, -1) : NULL;
+      if (g_strcmp0 (lmac, want) == 0 || g_strcmp0 (alias, key) == 0)
+        return n;
+    }
+  return NULL;
+}
+
+static char *
+nic_address (xmlNodePtr iface)
+{
+  guint d, b, s, f;
+  if (iface == NULL || !vk_xml_get_pci_address (iface, &d, &b, &s, &f))
+    return NULL;
+  return g_strdup_printf ("%04x:%02x:%02x.%x", d, b, s, f);
+}
+
+/* Live and persistent definitions must agree on where the NIC goes, or the
+ * next cold boot would move it. */
+static gboolean
+agree (VkNicPlacement *a, VkNicPlacement *b, const char *name, GError **error)
+{
+  if (a->bus == b->bus && a->slot == b->slot)
+    return TRUE;
+  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+               _("the running and the persistent definition of '%s' disagree on the "
+                 "next free NIC slot (live 0000:%02x:%02x.0, persistent "
+                 "0000:%02x:%02x.0); add the NIC with --config and restart the VM, "
+                 "or make the definitions agree first"),
+               name, a->bus, a->slot, b->bus, b->slot);
+  return FALSE;
+}
+
+static void
+print_nic_json (const char *domain, const char *mac, const char *addr, guint acpi,
+                gboolean live, gboolean config, const char *action)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "domain");
+  json_builder_add_string_value (b, domain);
+  json_builder_set_member_name (b, "action");
+  json_builder_add_string_value (b, action);
+  json_builder_set_member_name (b, "mac");
+  json_builder_add_string_value (b, mac);
+  json_builder_set_member_name (b, "address");
+  if (addr)
+    json_builder_add_string_value (b, addr);
+  else
+    json_builder_add_null_value (b);
+  if (acpi > 0)
+    {
+      json_builder_set_member_name (b, "acpi_index");
+      json_builder_add_int_value (b, acpi);
+    }
+  json_builder_set_member_name (b, "live");
+  json_builder_add_boolean_value (b, live);
+  json_builder_set_member_name (b, "config");
+  json_builder_add_boolean_value (b, config);
+  json_builder_end_object (b);
+  vk_json_print_builder (b);
+}
+
+gboolean
+vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
+{
+  g_autofree char *bridge = NULL, *network = NULL, *tap = NULL, *mac_arg = NULL;
+  g_autofree char *model = NULL, *target = NULL;
+  int queues = 0;
+  gboolean live = FALSE, config = FALSE;
+  const GOptionEntry entries[] = {
+    { "bridge", 0, 0, G_OPTION_ARG_STRING, &bridge, N_("Connect to this host bridge"), N_("BRIDGE") },
+    { "network", 0, 0, G_OPTION_ARG_STRING, &network, N_("Connect to this libvirt network"), N_("NETWORK") },
+    { "tap", 0, 0, G_OPTION_ARG_STRING, &tap, N_("Use this existing TAP device (type ethernet)"), N_("TAP") },
+    { "target", 0, 0, G_OPTION_ARG_STRING, &target, N_("Name of the TAP libvirt creates for a bridge/network NIC"), N_("TAP") },
+    { "mac", 0, 0, G_OPTION_ARG_STRING, &mac_arg, N_("MAC address (default: generated)"), N_("MAC") },
+    { "model", 0, 0, G_OPTION_ARG_STRING, &model, N_("virtio (default), e1000e, e1000 or rtl8139"), N_("MODEL") },
+    { "queues", 0, 0, G_OPTION_ARG_INT, &queues, N_("virtio-net queue pairs"), N_("Q") },
+    { "live", 0, 0, G_OPTION_ARG_NONE, &live, N_("Hot-plug into the running VM"), NULL },
+    { "config", 0, 0, G_OPTION_ARG_NONE, &config, N_("Add to the persistent definition"), NULL },
+    { NULL },
+  };
+  int words;
+  const VkCommand *cmd = vk_command_find (2, (char *[]) { "nic", "add", NULL }, &words);
+  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+      !vk_cli_expect_args ("nic add", argc, 1, 1, _("the DOMAIN"), error))
+    return FALSE;
+  const char *name = argv[1];
+
+  int given = (bridge != NULL) + (network != NULL) + (tap != NULL);
+  if (given != 1)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("vmkeep nic add: give exactly one of --bridge, --network or --tap"));
+      return FALSE;
+    }
+  /* Reuse the --nic parser so both commands accept the same values. */
+  g_autoptr(GString) spec_text = g_string_new (NULL);
+  g_string_append_printf (spec_text, "%s=%s", bridge ? "bridge" : network ? "network" : "tap",
+                          bridge ? bridge : network ? network : tap);
+  if (mac_arg)
+    g_string_append_printf (spec_text, ",mac=%s", mac_arg);
+  if (model)
+    g_string_append_printf (spec_text, ",model=%s", model);
+  if (queues != 0)
+    g_string_append_printf (spec_text, ",queues=%d", queues);
+  if (target)
+    g_string_append_printf (spec_text, ",tap=%s", target);
+  if (queues < 0 || (mac_arg && strchr (mac_arg, ',')) || (target && strchr (target, ',')))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("vmkeep nic add: --queues must be positive and names may not contain ','"));
+      return FALSE;
+    }
+  g_autoptr(VkNicSpec) nic = NULL;
+  if (!vk_nic_spec_parse (spec_text->str, &nic, error))
+    return FALSE;
+
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL)
+    return FALSE;
+  g_autoptr(VkDomain) dom = NULL;
+  if (!vk_domain_lookup (conn, name, &dom, error))
+    return FALSE;
+  gboolean running = vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF;
+  gboolean persistent = vk_domain_is_persistent (dom);
+  if (!live && !config)
+    {
+      live = running;
+      config = persistent;
+    }
+  if (live && !running)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("domain '%s' is not running, so --live cannot hot-plug; use --config"),
+                   name);
+      return FALSE;
+    }
+  if (config && !persistent)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("domain '%s' is transient, so --config has nothing to change; use --live"),
+                   name);
+      return FALSE;
+    }
+  if (nic->kind != VK_NET_TAP && !vk_cli_check_nic_source (conn, nic->kind, nic->source, error))
+    return FALSE;
+
+  g_autoptr(xmlDoc) live_doc = live ? vk_cli_domain_doc (dom, FALSE, error) : NULL;
+  if (live && live_doc == NULL)
+    return FALSE;
+  g_autoptr(xmlDoc) cfg_doc = config ? vk_cli_domain_doc (dom, TRUE, error) : NULL;
+  if (config && cfg_doc == NULL)
+    return FALSE;
+
+  g_autoptr(GPtrArray) macs = g_ptr_array_new_with_free_func (g_free);
+  collect_macs (live_doc, macs);
+  collect_macs (cfg_doc, macs);
+  if (nic->mac && g_ptr_array_find_with_equal_func (macs, nic->mac, g_str_equal, NULL))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("MAC %s is already used by a NIC of '%s'; every NIC needs its own "
+                     "MAC: pick another --mac or leave it out to generate one"),
+                   nic->mac, name);
+      return FALSE;
+    }
+  g_ptr_array_add (macs, NULL);
+
+  const VkLayoutPolicy *policy = &cli->cfg->policy;
+  VkNicPlacement pl_live = { 0 }, pl_cfg = { 0 }, *pl;
+  if (live && !vk_place_new_nic (live_doc, policy, FALSE, &pl_live, error))
+    return FALSE;
+  if (config && !vk_place_new_nic (cfg_doc, policy, !live, &pl_cfg, error))
+    return FALSE;
+  if (live && config && !agree (&pl_live, &pl_cfg, name, error))
+    return FALSE;
+  pl = live ? &pl_live : &pl_cfg;
+  guint acpi = MAX (live ? pl_live.acpi_index : 0, config ? pl_cfg.acpi_index : 0);
+
+  g_autoptr(GError) local = NULL;
+  xmlNodePtr iface = vk_nic_spec_to_xml (nic, (const char *const *) macs->pdata, error);
+  if (iface == NULL)
+    return FALSE;
+  g_autoptr(xmlDoc) holder = xmlNewDoc (BAD_CAST "1.0");
+  xmlDocSetRootElement (holder, iface);
+  vk_xml_set_pci_address (iface, pl->bus, pl->slot, 0);
+  {
+    char buf[16];
+    g_snprintf (buf, sizeof buf, "%u", acpi);
+    xmlNodePtr a = xmlNewChild (iface, NULL, BAD_CAST "acpi", NULL);
+    xmlSetProp (a, BAD_CAST "index", BAD_CAST buf);
+  }
+  g_autofree char *mac = vk_xml_child_prop (iface, "mac", "address");
+  g_autofree char *addr = nic_address (iface);
+
+  if (!live && pl_cfg.port != NULL)
+    {
+      /* A config-only add on q35 with no spare port: the new root port and
+       * the NIC go into the persistent definition together. */
+      xmlNodePtr devs = vk_domain_devices (cfg_doc);
+      xmlAddChild (devs, pl_cfg.port);
+      pl_cfg.port = NULL;
+      xmlAddChild (devs, xmlCopyNode (iface, 1));
+      g_autoptr(VkDomain) redefined = NULL;
+      if (!vk_cli_define_verified (cli, conn, cfg_doc, &redefined, error))
+        return FALSE;
+    }
+  else
+    {
+      g_autofree char *xml = vk_xml_node_format (iface);
+      if (!vk_domain_attach (dom, xml, live, config, &local))
+        {
+          /* Never retry blindly: the add may have happened with its reply
+           * lost. Look at what the domain has now and say so. */
+          g_autoptr(GError) ignored = NULL;
+          g_autoptr(xmlDoc) now_live = live ? vk_cli_domain_doc (dom, FALSE, &ignored) : NULL;
+          g_autoptr(xmlDoc) now_cfg = config ? vk_cli_domain_doc (dom, TRUE, &ignored) : NULL;
+          gboolean in_live = find_nic (now_live, mac) != NULL;
+          gboolean in_cfg = find_nic (now_cfg, mac) != NULL;
+          if ((!live || in_live) && (!config || in_cfg))
+            g_clear_error (&local); /* it did happen */
+          else
+            {
+              g_set_error (error, VK_ERROR, vk_error_exit_code (local),
+                           _("%s (after the failure the NIC %s is %s in the running VM "
+                             "and %s in the persistent definition)"),
+                           local->message, mac,
+                           live ? (in_live ? _("present") : _("absent")) : _("not asked for"),
+                           config ? (in_cfg ? _("present") : _("absent")) : _("not asked for"));
+              return FALSE;
+            }
+        }
+      g_clear_pointer (&pl_cfg.port, xmlFreeNode);
+    }
+
+  /* Prove it: the NIC is where we put it. */
+  g_autoptr(xmlDoc) check = vk_cli_domain_doc (dom, !live, error);
+  if (check == NULL)
+    return FALSE;
+  g_autofree char *got = nic_address (find_nic (check, mac));
+  if (g_strcmp0 (got, addr) != 0)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                   _("libvirt put NIC %s of '%s' at %s instead of %s; remove it with "
+                     "'vmkeep nic remove %s %s'"), mac, name, got ? got : _("no address"),
+                   addr, name, mac);
+      return FALSE;
+    }
+
+  if (cli->json)
+    print_nic_json (name, mac, addr, acpi, live, config, "added");
+  else
+    vk_cli_info (cli, _("NIC %s added to '%s' at %s (ACPI index %u; %s)"), mac, name, addr,
+                 acpi, live && config ? _("live and persistent") : live ? _("live only")
+                                                                         : _("persistent only"));
+  return TRUE;
+}
+
+gboolean
+vk_cmd_nic_remove (VkCli *cli, int argc, char **argv, GError **error)
+{
+  gboolean live = FALSE, config = FALSE;
+  int timeout = 20;
+  const GOptionEntry entries[] = {
+    { "live", 0, 0, G_OPTION_ARG_NONE, &live, N_("Hot-unplug from the running VM"), NULL },
+    { "config", 0, 0, G_OPTION_ARG_NONE, &config, N_("Remove from the persistent definition"), NULL },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, N_("Seconds to wait for the guest to release the NIC (default 20)"), N_("S") },
+    { NULL },
+  };
+  int words;
+  const VkCommand *cmd = vk_command_find (2, (char *[]) { "nic", "remove", NULL }, &words);
+  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+      !vk_cli_expect_args ("nic remove", argc, 2, 2, _("DOMAIN and the NIC's MAC or alias"), error))
+    return FALSE;
+  const char *name = argv[1], *key = argv[2];
+
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL)
+    return FALSE;
+  g_autoptr(VkDomain) dom = NULL;
+  if (!vk_domain_lookup (conn, name, &dom, error))
+    return FALSE;
+  gboolean running = vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF;
+  gboolean persistent = vk_domain_is_persistent (dom);
+  if (!live && !config)
+    {
+      live = running;
+      config = persistent;
+    }
+  if (live && !running)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("domain '%s' is not running, so --live cannot unplug; use --config"), name);
+      return FALSE;
+    }
+  g_autoptr(xmlDoc) live_doc = live ? vk_cli_domain_doc (dom, FALSE, error) : NULL;
+  if (live && live_doc == NULL)
+    return FALSE;
+  g_autoptr(xmlDoc) cfg_doc = config ? vk_cli_domain_doc (dom, TRUE, error) : NULL;
+  if (config && cfg_doc == NULL)
+    return FALSE;
+  xmlNodePtr in_live = find_nic (live_doc, key);
+  xmlNodePtr in_cfg = find_nic (cfg_doc, key);
+  if ((live && !in_live) || (config && !in_cfg))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                   _("'%s' has no NIC with MAC or alias '%s'%s; 'vmkeep layout %s' lists its NICs"),
+                   name, key,
+                   live && !in_live ? _(" in the running VM") : _(" in its persistent definition"),
+                   name);
+      return FALSE;
+    }
+  xmlNodePtr nic = in_live ? in_live : in_cfg;
+  g_autofree char *mac = vk_xml_child_prop (nic, "mac", "address");
+  g_autofree char *addr = nic_address (nic);
+  g_autofree char *xml = vk_xml_node_format (nic);
+
+  g_autoptr(GError) local = NULL;
+  if (!vk_domain_detach (dom, xml, live, config, &local))
+    {
+      g_autoptr(GError) ignored = NULL;
+      g_autoptr(xmlDoc) now_live = live ? vk_cli_domain_doc (dom, FALSE, &ignored) : NULL;
+      g_autoptr(xmlDoc) now_cfg = config ? vk_cli_domain_doc (dom, TRUE, &ignored) : NULL;
+      if ((live && find_nic (now_live, mac)) || (config && find_nic (now_cfg, mac)))
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+    }
+  /* Unplug needs the guest's cooperation; wait until it let go. */
+  gint64 deadline = g_get_monotonic_time () + (gint64) MAX (timeout, 0) * G_USEC_PER_SEC;
+  while (live)
+    {
+      g_autoptr(xmlDoc) now = vk_cli_domain_doc (dom, FALSE, error);
+      if (now == NULL)
+        return FALSE;
+      if (find_nic (now, mac) == NULL)
+        break;
+      if (g_get_monotonic_time () > deadline)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                       _("the guest of '%s' has not released NIC %s within %d s; it is "
+                         "still plugged in (the guest may not handle hot-unplug: retry "
+                         "later or remove it with --config and restart)"),
+                       name, mac, timeout);
+          return FALSE;
+        }
+      g_usleep (250 * 1000);
+    }
+  if (cli->json)
+    print_nic_json (name, mac, addr, 0, live, config, "removed");
+  else
+    vk_cli_info (cli, _("NIC %s removed from '%s' (slot %s is free again)"), mac, name,
+                 addr ? addr : "-");
+  return TRUE;
+}
