@@ -30,6 +30,8 @@ const VkCommand vk_commands[] = {
     N_("Add a NIC at the next slot of the NIC range"), vk_cmd_nic_add },
   { "nic remove", N_("DOMAIN MAC|ALIAS [--live] [--config]"),
     N_("Remove a NIC and free its slot"), vk_cmd_nic_remove },
+  { "tag", N_("DOMAIN add|remove|list [TAG...]"),
+    N_("Tag domains for batch selection (hibernate --tag)"), vk_cmd_tag },
   { NULL, NULL, NULL, NULL },
 };
 

@@ -68,6 +68,9 @@ gboolean vk_cmd_list (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_start (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_stop (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_undefine (VkCli *cli, int argc, char **argv, GError **error);
+gboolean vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error);
+/* Tags stored in the domain's vmkeep metadata (sorted). */
+GPtrArray *vk_cli_domain_tags (VkDomain *dom, GError **error);
 gboolean vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_nic_remove (VkCli *cli, int argc, char **argv, GError **error);
 

@@ -5,22 +5,13 @@
 #include <libvirt/virterror.h>
 #include <string.h>
 
-#include "virt.h"
+#include "virt-private.h"
 #include "vk-error.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (virConnect, virConnectClose)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (virDomain, virDomainFree)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (virNetwork, virNetworkFree)
 
-struct _VkConn {
-  virConnectPtr conn;
-  char *uri;
-};
-
-struct _VkDomain {
-  virDomainPtr dom;
-  char *name;
-};
 
 /* libvirt prints every error to stderr by default; vmkeep reports each
  * failure once, from main(). */
@@ -52,8 +43,8 @@ code_for (int vir_code)
 }
 
 /* Turn libvirt's last error into a GError prefixed with what we tried. */
-static gboolean G_GNUC_PRINTF (2, 3)
-vir_fail (GError **error, const char *fmt, ...)
+gboolean
+vk_vir_fail (GError **error, const char *fmt, ...)
 {
   va_list ap;
   va_start (ap, fmt);
@@ -74,7 +65,7 @@ vk_conn_open (const char *uri, VkConn **out, GError **error)
   virConnectPtr c = virConnectOpen (uri);
   if (c == NULL)
     {
-      vir_fail (error, _("cannot connect to libvirt at %s (is libvirtd running? "
+      vk_vir_fail (error, _("cannot connect to libvirt at %s (is libvirtd running? "
                          "check -c URI / uri= in vmkeep.conf)"),
                 uri ? uri : _("the default URI"));
       if (error && *error)
@@ -290,7 +281,7 @@ vk_domain_xml (VkDomain *vd, gboolean inactive, GError **error)
   char *x = virDomainGetXMLDesc (vd->dom, inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
   if (x == NULL)
     {
-      vir_fail (error, _("cannot read the XML of domain '%s'"), vd->name);
+      vk_vir_fail (error, _("cannot read the XML of domain '%s'"), vd->name);
       return NULL;
     }
   char *out = g_strdup (x);
@@ -303,7 +294,7 @@ vk_domain_define (VkConn *vc, const char *xml, VkDomain **out, GError **error)
 {
   virDomainPtr d = virDomainDefineXMLFlags (vc->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
   if (d == NULL)
-    return vir_fail (error, _("libvirt refused the domain definition"));
+    return vk_vir_fail (error, _("libvirt refused the domain definition"));
   *out = wrap (d);
   return TRUE;
 }
@@ -321,7 +312,7 @@ vk_domain_undefine (VkDomain *vd, gboolean remove_nvram, GError **error)
       virResetLastError ();
       if (virDomainUndefineFlags (vd->dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE) < 0 &&
           virDomainUndefine (vd->dom) < 0)
-        return vir_fail (error, _("cannot undefine domain '%s'"), vd->name);
+        return vk_vir_fail (error, _("cannot undefine domain '%s'"), vd->name);
     }
   return TRUE;
 }
@@ -330,7 +321,7 @@ gboolean
 vk_domain_start (VkDomain *vd, gboolean paused, GError **error)
 {
   if (virDomainCreateWithFlags (vd->dom, paused ? VIR_DOMAIN_START_PAUSED : 0) < 0)
-    return vir_fail (error, _("cannot start domain '%s'"), vd->name);
+    return vk_vir_fail (error, _("cannot start domain '%s'"), vd->name);
   return TRUE;
 }
 
@@ -338,7 +329,7 @@ gboolean
 vk_domain_destroy (VkDomain *vd, GError **error)
 {
   if (virDomainDestroy (vd->dom) < 0)
-    return vir_fail (error, _("cannot force off domain '%s'"), vd->name);
+    return vk_vir_fail (error, _("cannot force off domain '%s'"), vd->name);
   return TRUE;
 }
 
@@ -350,7 +341,7 @@ vk_domain_stop (VkDomain *vd, guint timeout_s, gboolean force, GError **error)
   if (timeout_s > 0 && virDomainShutdown (vd->dom) < 0)
     {
       if (!force)
-        return vir_fail (error, _("cannot ask domain '%s' to shut down"), vd->name);
+        return vk_vir_fail (error, _("cannot ask domain '%s' to shut down"), vd->name);
       virResetLastError ();
     }
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_s * G_USEC_PER_SEC;
@@ -399,7 +390,7 @@ vk_conn_list_domains (VkConn *vc, gboolean all, GError **error)
   int n = virConnectListAllDomains (vc->conn, &doms, flags);
   if (n < 0)
     {
-      vir_fail (error, _("cannot list domains on %s"), vc->uri);
+      vk_vir_fail (error, _("cannot list domains on %s"), vc->uri);
       return NULL;
     }
   GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) vk_domain_info_free);
@@ -440,7 +431,7 @@ vk_domain_attach (VkDomain *vd, const char *xml, gboolean live, gboolean config,
                   GError **error)
 {
   if (virDomainAttachDeviceFlags (vd->dom, xml, affect_flags (live, config)) < 0)
-    return vir_fail (error, _("cannot attach the device to domain '%s'"), vd->name);
+    return vk_vir_fail (error, _("cannot attach the device to domain '%s'"), vd->name);
   return TRUE;
 }
 
@@ -449,7 +440,7 @@ vk_domain_detach (VkDomain *vd, const char *xml, gboolean live, gboolean config,
                   GError **error)
 {
   if (virDomainDetachDeviceFlags (vd->dom, xml, affect_flags (live, config)) < 0)
-    return vir_fail (error, _("cannot detach the device from domain '%s'"), vd->name);
+    return vk_vir_fail (error, _("cannot detach the device from domain '%s'"), vd->name);
   return TRUE;
 }
 

@@ -81,3 +81,41 @@ gboolean vk_conn_network_exists (VkConn *conn, const char *name, gboolean *activ
                                  GError **error);
 
 G_END_DECLS
+
+/* ---- save / restore (hibernate, wake, clone) ---------------------------- */
+
+G_BEGIN_DECLS
+
+/* libvirt managed save; the domain stops. On failure libvirt keeps it
+ * running. */
+gboolean vk_domain_managed_save (VkDomain *dom, gboolean bypass_cache,
+                                 GError **error);
+gboolean vk_domain_managed_save_remove (VkDomain *dom, GError **error);
+/* The domain XML inside the managed save image. */
+char *vk_domain_managed_save_xml (VkDomain *dom, GError **error);
+/* Save to `path` (libvirt's format); `dxml` may replace the XML stored. */
+gboolean vk_domain_save_to (VkDomain *dom, const char *path, const char *dxml,
+                            gboolean bypass_cache, GError **error);
+/* Restore from `path` (a file or FIFO); `dxml` may replace the XML
+ * (ABI-compatible changes only). */
+gboolean vk_conn_restore (VkConn *conn, const char *path, const char *dxml,
+                          gboolean paused, gboolean bypass_cache, GError **error);
+char *vk_conn_save_image_xml (VkConn *conn, const char *path, GError **error);
+
+/* Progress of the running job: bytes of guest memory processed and total;
+ * FALSE when there is no job (yet). */
+gboolean vk_domain_job_progress (VkDomain *dom, guint64 *processed,
+                                 guint64 *total, guint64 *bytes_per_s);
+
+/* The domain's vmkeep metadata element (XML text) or NULL when none. */
+char *vk_domain_get_metadata (VkDomain *dom, const char *ns_uri, GError **error);
+/* Replace it (persistent and, when running, live). NULL removes it. */
+gboolean vk_domain_set_metadata (VkDomain *dom, const char *xml, const char *key,
+                                 const char *ns_uri, GError **error);
+/* Pause / resume. */
+gboolean vk_domain_suspend (VkDomain *dom, GError **error);
+gboolean vk_domain_resume (VkDomain *dom, GError **error);
+/* Memory size in KiB of the definition (live when running). */
+guint64 vk_domain_memory_kib (VkDomain *dom);
+
+G_END_DECLS

@@ -1,0 +1,23 @@
+/* vmkeep — disk image files: probing, copying, qcow2 backing chains (pure:
+ * reads and writes only the files it is handed). */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* "qcow2" when the file starts with the qcow2 magic, else "raw". */
+char *vk_disk_probe_format (const char *path, GError **error);
+
+/* The backing file recorded in a qcow2 header (NULL and no error when it
+ * has none or is not qcow2). */
+gboolean vk_qcow2_backing_file (const char *path, char **backing, GError **error);
+
+/* Copy `src` to a new file `dst` (O_EXCL: never overwrites), as cheaply as
+ * the filesystem allows: reflink (FICLONE), then copy_file_range (in-kernel,
+ * sparse-friendly on most filesystems), then read/write. fsynced, `mode`.
+ * On failure `dst` is removed. */
+gboolean vk_file_clone (const char *src, const char *dst, guint mode,
+                        GError **error);
+
+G_END_DECLS

@@ -1,0 +1,218 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileutil.h"
+#include "store.h"
+#include "vk-error.h"
+
+char *
+vk_store_managed_dir (const char *root)
+{
+  return g_build_filename (root, "managed", NULL);
+}
+
+char *
+vk_store_managed_sidecar (const char *root, const char *uuid)
+{
+  g_autofree char *file = g_strdup_printf ("%s.xml", uuid);
+  return g_build_filename (root, "managed", file, NULL);
+}
+
+char *
+vk_store_images_dir (const char *root)
+{
+  return g_build_filename (root, "images", NULL);
+}
+
+char *
+vk_store_image_dir (const char *root, const char *name)
+{
+  return g_build_filename (root, "images", name, NULL);
+}
+
+char *
+vk_store_locks_dir (const char *root)
+{
+  return g_build_filename (root, "locks", NULL);
+}
+
+GPtrArray *
+vk_store_list_images (const char *root, GError **error)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *dir = vk_store_images_dir (root);
+  g_autoptr(GError) local = NULL;
+  g_autoptr(GDir) d = g_dir_open (dir, 0, &local);
+  if (d == NULL)
+    {
+      if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return out;
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot read the image store %s: %s"),
+                   dir, local->message);
+      g_ptr_array_unref (out);
+      return NULL;
+    }
+  const char *n;
+  while ((n = g_dir_read_name (d)) != NULL)
+    {
+      if (n[0] == '.')
+        continue;
+      g_autofree char *sidecar = g_build_filename (dir, n, VK_STORE_SIDECAR, NULL);
+      if (g_file_test (sidecar, G_FILE_TEST_IS_REGULAR))
+        g_ptr_array_add (out, g_strdup (n));
+    }
+  g_ptr_array_sort (out, (GCompareFunc) g_strcmp0);
+  return out;
+}
+
+char *
+vk_store_partial_new (const char *root, const char *name, int *lock_fd, GError **error)
+{
+  g_autofree char *images = vk_store_images_dir (root);
+  if (!vk_dir_ensure_private (images, error))
+    return NULL;
+  g_autofree char *tmpl = g_strdup_printf ("%s/.%s" VK_STORE_PARTIAL "XXXXXX", images, name);
+  if (g_mkdtemp_full (tmpl, 0700) == NULL)
+    {
+      int e = errno;
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                   _("cannot create a working directory in %s: %s"), images, g_strerror (e));
+      return NULL;
+    }
+  g_autofree char *lock = g_build_filename (tmpl, ".lock", NULL);
+  int fd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0 || flock (fd, LOCK_EX | LOCK_NB) < 0)
+    {
+      int e = errno;
+      if (fd >= 0)
+        close (fd);
+      vk_rm_rf (tmpl, NULL);
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot lock %s: %s"), lock,
+                   g_strerror (e));
+      return NULL;
+    }
+  *lock_fd = fd;
+  return g_steal_pointer (&tmpl);
+}
+
+gboolean
+vk_store_partial_commit (const char *root, const char *partial, const char *name,
+                         int lock_fd, GError **error)
+{
+  g_autofree char *final = vk_store_image_dir (root, name);
+  g_autofree char *lock = g_build_filename (partial, ".lock", NULL);
+  g_unlink (lock);
+  /* renameat2(RENAME_NOREPLACE): never replace an image that appeared
+   * meanwhile. */
+  if (renameat2 (AT_FDCWD, partial, AT_FDCWD, final, RENAME_NOREPLACE) < 0)
+    {
+      int e = errno;
+      close (lock_fd);
+      g_set_error (error, VK_ERROR, e == EEXIST ? VK_ERROR_REFUSED : VK_ERROR_FAILED,
+                   e == EEXIST ? _("image '%s' already exists in %s; pick another --image "
+                                   "name or remove it with 'vmkeep image rm %s'")
+                               : _("cannot publish image '%s' in %s: %s"),
+                   name, root, e == EEXIST ? name : g_strerror (e));
+      return FALSE;
+    }
+  g_autofree char *parent = vk_store_images_dir (root);
+  int dfd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0)
+    {
+      fsync (dfd);
+      close (dfd);
+    }
+  close (lock_fd);
+  return TRUE;
+}
+
+void
+vk_store_partial_abort (const char *partial, int lock_fd)
+{
+  vk_rm_rf (partial, NULL);
+  if (lock_fd >= 0)
+    close (lock_fd);
+}
+
+gboolean
+vk_rm_rf (const char *path, GError **error)
+{
+  struct stat st;
+  if (lstat (path, &st) < 0)
+    return errno == ENOENT ? TRUE : (g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                                                  "%s: %s", path, g_strerror (errno)),
+                                     FALSE);
+  if (S_ISDIR (st.st_mode))
+    {
+      g_autoptr(GDir) d = g_dir_open (path, 0, NULL);
+      const char *n;
+      while (d && (n = g_dir_read_name (d)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, n, NULL);
+          if (!vk_rm_rf (child, error))
+            return FALSE;
+        }
+      if (rmdir (path) < 0)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot remove %s: %s"), path,
+                       g_strerror (errno));
+          return FALSE;
+        }
+      return TRUE;
+    }
+  if (unlink (path) < 0)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot remove %s: %s"), path,
+                   g_strerror (errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+vk_store_cleanup (const char *root, GPtrArray *removed, GError **error)
+{
+  g_autofree char *images = vk_store_images_dir (root);
+  g_autofree char *managed = vk_store_managed_dir (root);
+  g_autoptr(GPtrArray) tmp = NULL;
+  gboolean ok = TRUE;
+
+  g_autoptr(GDir) d = g_dir_open (images, 0, NULL);
+  const char *n;
+  while (d && (n = g_dir_read_name (d)) != NULL)
+    {
+      if (n[0] != '.' || strstr (n, VK_STORE_PARTIAL) == NULL)
+        continue;
+      g_autofree char *p = g_build_filename (images, n, NULL);
+      g_autofree char *lock = g_build_filename (p, ".lock", NULL);
+      int fd = open (lock, O_RDWR | O_CLOEXEC);
+      if (fd >= 0 && flock (fd, LOCK_EX | LOCK_NB) < 0)
+        {
+          close (fd); /* still being written by another vmkeep */
+          continue;
+        }
+      if (vk_rm_rf (p, NULL) && removed)
+        g_ptr_array_add (removed, g_strdup (p));
+      if (fd >= 0)
+        close (fd);
+    }
+  const char *dirs[] = { images, managed };
+  for (gsize i = 0; i < G_N_ELEMENTS (dirs); i++)
+    {
+      g_autoptr(GPtrArray) names = NULL;
+      if (!vk_tmp_cleanup (dirs[i], &names, ok ? error : NULL))
+        ok = FALSE;
+      for (guint j = 0; names && removed && j < names->len; j++)
+        g_ptr_array_add (removed, g_build_filename (dirs[i], names->pdata[j], NULL));
+    }
+  return ok;
+}

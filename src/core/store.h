@@ -1,0 +1,50 @@
+/* vmkeep — the store: where hibernate state and sidecars live.
+ *
+ *   STORE/managed/<uuid>.xml          sidecar of a libvirt managed save
+ *   STORE/images/NAME/state.sav       libvirt save image (virsh restore-able)
+ *   STORE/images/NAME/image.xml       sidecar
+ *   STORE/images/NAME/disks/TARGET.*  disks frozen at save time
+ *   STORE/images/.NAME.partial-XXXXXX image being written (never listed)
+ *   STORE/locks/<uuid>.lock           per-VM lock
+ *
+ * An image becomes visible only by the final rename of its partial
+ * directory, so a crash never leaves a half-written image listed. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define VK_STORE_STATE "state.sav"
+#define VK_STORE_SIDECAR "image.xml"
+#define VK_STORE_PARTIAL ".partial-"
+
+char *vk_store_managed_dir (const char *root);
+char *vk_store_managed_sidecar (const char *root, const char *uuid);
+char *vk_store_images_dir (const char *root);
+char *vk_store_image_dir (const char *root, const char *name);
+char *vk_store_locks_dir (const char *root);
+
+/* Names of complete images, sorted. A missing store is an empty list. */
+GPtrArray *vk_store_list_images (const char *root, GError **error);
+
+/* A new private partial directory for image NAME (0700) holding a lock
+ * file, so cleanup in another process leaves it alone while we work.
+ * `*lock_fd` stays open until commit/abort. */
+char *vk_store_partial_new (const char *root, const char *name, int *lock_fd,
+                            GError **error);
+/* Rename the partial directory to images/NAME; fails (VK_ERROR_REFUSED)
+ * when NAME exists, never replacing it. Closes lock_fd. */
+gboolean vk_store_partial_commit (const char *root, const char *partial,
+                                  const char *name, int lock_fd, GError **error);
+/* Remove a partial directory and everything in it; closes lock_fd. */
+void vk_store_partial_abort (const char *partial, int lock_fd);
+
+/* Remove what interrupted runs left: unlocked partial image directories and
+ * stale temp files in managed/ and images/. Names removed go to `removed`. */
+gboolean vk_store_cleanup (const char *root, GPtrArray *removed, GError **error);
+
+/* rm -rf for a directory vmkeep owns (does not follow symlinks). */
+gboolean vk_rm_rf (const char *path, GError **error);
+
+G_END_DECLS

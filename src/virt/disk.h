@@ -1,0 +1,16 @@
+/* vmkeep — host-side disk plumbing (qemu-img). */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* New qcow2 `overlay` backed by `base` (format `base_fmt`); never replaces
+ * an existing file (VK_ERROR_REFUSED). */
+gboolean vk_disk_create_overlay (const char *overlay, const char *base,
+                                 const char *base_fmt, GError **error);
+/* Atomically replace `path` by a fresh overlay backed by `base`. */
+gboolean vk_disk_replace_with_overlay (const char *path, const char *base,
+                                       const char *base_fmt, GError **error);
+
+G_END_DECLS
