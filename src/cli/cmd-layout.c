@@ -3,6 +3,7 @@
 
 #include <glib/gi18n.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -79,6 +80,65 @@ resolve_virt_type (VkCli *cli, const char *requested, gboolean connect, GError *
       return vk_conn_best_virt_type (conn, error);
     }
   return g_strdup (g_file_test ("/dev/kvm", G_FILE_TEST_EXISTS) ? "kvm" : "qemu");
+}
+
+/* libvirt picks OVMF from the host's firmware descriptors and runs swtpm
+ * for an emulated TPM; say which Debian package is missing before defining
+ * a VM that could never start. */
+static gboolean
+check_host_firmware (const VkSpec *spec, GError **error)
+{
+  if (spec->firmware == VK_FIRMWARE_UEFI)
+    {
+      const char *dir = g_getenv ("VMKEEP_FIRMWARE_DIR");
+      if (dir == NULL || *dir == '\0')
+        dir = "/usr/share/qemu/firmware";
+      gboolean uefi = FALSE, secure = FALSE;
+      g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+      const char *n;
+      while (d && (n = g_dir_read_name (d)) != NULL)
+        {
+          if (!g_str_has_suffix (n, ".json"))
+            continue;
+          g_autofree char *path = g_build_filename (dir, n, NULL);
+          g_autofree char *text = NULL;
+          if (!g_file_get_contents (path, &text, NULL, NULL))
+            continue;
+          if (strstr (text, "\"uefi\"") == NULL || strstr (text, "x86_64") == NULL)
+            continue;
+          uefi = TRUE;
+          if (strstr (text, "\"secure-boot\"") != NULL)
+            secure = TRUE;
+        }
+      if (!uefi)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                       _("no UEFI firmware for x86_64 found in %s; install Debian's "
+                         "'ovmf' package (apt-get install ovmf)"), dir);
+          return FALSE;
+        }
+      if (spec->secure_boot && !secure)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                       _("no Secure Boot capable UEFI firmware found in %s; install "
+                         "Debian's 'ovmf' package (apt-get install ovmf)"), dir);
+          return FALSE;
+        }
+    }
+  if (spec->tpm)
+    {
+      g_autofree char *swtpm = g_find_program_in_path ("swtpm");
+      g_autofree char *setup = g_find_program_in_path ("swtpm_setup");
+      if (swtpm == NULL || setup == NULL)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                       _("--tpm needs the swtpm emulator (%s not found in PATH); install "
+                         "Debian's 'swtpm' and 'swtpm-tools' packages"),
+                       swtpm == NULL ? "swtpm" : "swtpm_setup");
+          return FALSE;
+        }
+    }
+  return TRUE;
 }
 
 gboolean
@@ -195,6 +255,9 @@ vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
   if (spec->virt_type == NULL)
     return FALSE;
   if (!vk_spec_validate (spec, error))
+    return FALSE;
+
+  if (!check_host_firmware (spec, error))
     return FALSE;
 
   g_autoptr(xmlDoc) doc = vk_spec_to_xml (spec, error);

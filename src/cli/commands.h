@@ -68,6 +68,8 @@ gboolean vk_cmd_list (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_start (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_stop (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_undefine (VkCli *cli, int argc, char **argv, GError **error);
+gboolean vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error);
+gboolean vk_cmd_wake (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error);
 /* Tags stored in the domain's vmkeep metadata (sorted). */
 GPtrArray *vk_cli_domain_tags (VkDomain *dom, GError **error);

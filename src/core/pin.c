@@ -41,7 +41,9 @@ typedef struct {
   char *ctrl_model;
   gboolean root_port;  /* pcie-root-port (one slot 0 behind it) */
   int root_slot;       /* -1 unknown */
-  gboolean bad;
+  gboolean bad;        /* address breaks the policy */
+  gboolean bad_acpi;   /* NIC ACPI index missing, out of range or taken */
+  gboolean dropping;   /* controller being removed by relayout */
   int acpi;            /* NIC ACPI index, -1 none */
 } Dev;
 
@@ -141,12 +143,13 @@ classify (Scan *s, xmlNodePtr n, Dev *d)
           g_free (d->mac);
           d->mac = low;
         }
-      d->pcie = m == NULL || streq0 (m, "virtio") || g_str_has_prefix (m, "virtio") ||
+      /* No <model> means rtl8139 to libvirt: conventional PCI. */
+      d->pcie = streq0 (m, "virtio") || g_str_has_prefix (m ? m : "", "virtio") ||
                 streq0 (m, "e1000e") || streq0 (type, "hostdev");
       xmlNodePtr acpi = vk_xml_child (n, "acpi");
       guint idx;
       if (acpi != NULL && vk_xml_prop_uint (acpi, "index", &idx))
-        d->acpi = idx;
+        d->acpi = MIN (idx, 16384);   /* anything above 16383 is refused */
       d->desc = g_strdup_printf ("interface %s", d->mac ? d->mac : _("(no MAC)"));
       return TRUE;
     }
@@ -213,11 +216,18 @@ classify (Scan *s, xmlNodePtr n, Dev *d)
     {
       if (!streq0 (type, "pci"))
         return FALSE;
-      xmlNodePtr src = vk_xml_child (n, "source");
+      /* <source><address domain= bus= slot= function=/>: unlike a
+       * device's own address it carries no type='pci'. */
+      xmlNodePtr src = vk_xml_child (vk_xml_child (n, "source"), "address");
       guint dd = 0, bb = 0, ss = 0, ff = 0;
       g_autofree char *host = NULL;
-      if (vk_xml_get_pci_address (src, &dd, &bb, &ss, &ff))
-        host = fmt_addr (dd, bb, ss, ff);
+      if (src != NULL && vk_xml_prop_uint (src, "bus", &bb) &&
+          vk_xml_prop_uint (src, "slot", &ss))
+        {
+          vk_xml_prop_uint (src, "domain", &dd);
+          vk_xml_prop_uint (src, "function", &ff);
+          host = fmt_addr (dd, bb, ss, ff);
+        }
       d->kind = K_HOSTDEV;
       d->sort_key = g_strdup (host ? host : "");
       d->desc = g_strdup_printf ("hostdev %s", host ? host : "?");
@@ -256,7 +266,9 @@ classify (Scan *s, xmlNodePtr n, Dev *d)
       if (vt == NULL)
         vt = g_strdup ("vga"); /* libvirt's default model */
       d->kind = K_OTHER;
-      d->pcie = streq0 (vt, "virtio");
+      /* Firmware finds the primary display on the root bus; behind a
+       * bridge it depends on VGA routing the guest may not do. */
+      d->pcie = FALSE;
       d->sort_key = g_strdup ("0video");
       d->desc = g_strdup_printf ("video %s", vt);
       return TRUE;
@@ -385,20 +397,60 @@ root_slot_of (Scan *s, Dev *d)
   return -1;
 }
 
-/* Chipset-fixed functions libvirt places by itself and that the policy
- * leaves alone: pc IDE 01.1 and PIIX3 USB 01.2, q35 SATA 1f.2. */
+/* Functions of the chipset itself, which the policy leaves where the
+ * chipset has them: pc IDE 01.1 and PIIX3 USB 01.2, q35 SATA 1f.2. libvirt
+ * refuses the first controller of these kinds at any other address
+ * ("Primary IDE controller must have PCI address 0:0:1.1"), so this is
+ * also where pin puts them. */
 static gboolean
-chipset_function_ok (Scan *s, Dev *d)
+chipset_home (Scan *s, Dev *d, guint *slot, guint *fn)
 {
-  if (!d->has_addr || d->bus != 0)
+  if (d->kind != K_CONTROLLER)
     return FALSE;
   g_autofree char *type = vk_xml_prop (d->node, "type");
   g_autofree char *model = vk_xml_prop (d->node, "model");
-  if (s->machine == VK_MACHINE_PC)
-    return d->slot == 1 && ((d->fn == 1 && streq0 (type, "ide")) ||
-                            (d->fn == 2 && streq0 (type, "usb") &&
-                             (model == NULL || streq0 (model, "piix3-uhci"))));
-  return d->slot == 0x1f && d->fn == 2 && streq0 (type, "sata");
+  guint index = 0;
+  vk_xml_prop_uint (d->node, "index", &index);
+  if (index != 0)
+    return FALSE;
+  if (s->machine == VK_MACHINE_PC && streq0 (type, "ide"))
+    {
+      *slot = 0x01;
+      *fn = 1;
+    }
+  else if (s->machine == VK_MACHINE_PC && streq0 (type, "usb") &&
+           (model == NULL || streq0 (model, "piix3-uhci")))
+    {
+      *slot = 0x01;
+      *fn = 2;
+    }
+  else if (s->machine == VK_MACHINE_Q35 && streq0 (type, "sata"))
+    {
+      *slot = 0x1f;
+      *fn = 2;
+    }
+  else
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+chipset_function_ok (Scan *s, Dev *d)
+{
+  guint slot, fn;
+  return d->has_addr && chipset_home (s, d, &slot, &fn) && d->domain == 0 &&
+         d->bus == 0 && d->slot == slot && d->fn == fn;
+}
+
+/* A NIC whose ACPI index is wrong keeps its address: relayout gives it a
+ * new index, it does not move it. */
+static void
+add_acpi_violation (Scan *s, Dev *d, const char *message)
+{
+  gboolean bad = d->bad;
+  add_violation (s, d, message);
+  d->bad = bad;
+  d->bad_acpi = TRUE;
 }
 
 static void
@@ -406,6 +458,7 @@ check_addresses (Scan *s, gboolean report_unaddressed)
 {
   g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr(GHashTable) acpi_seen = g_hash_table_new (NULL, NULL);
+  g_autoptr(GHashTable) function0 = g_hash_table_new (NULL, NULL);
   const VkLayoutPolicy *p = &s->policy;
 
   for (guint i = 0; i < s->devs->len; i++)
@@ -430,6 +483,8 @@ check_addresses (Scan *s, gboolean report_unaddressed)
           continue;
         }
       g_hash_table_insert (seen, g_steal_pointer (&key), d);
+      if (d->fn == 0)
+        g_hash_table_insert (function0, GUINT_TO_POINTER (d->bus << 8 | d->slot), d);
 
       if (d->domain != 0)
         {
@@ -440,8 +495,14 @@ check_addresses (Scan *s, gboolean report_unaddressed)
       d->root_slot = root_slot_of (s, d);
       if (d->root_slot < 0)
         {
-          g_autofree char *m = g_strdup_printf (_("sits on bus 0x%02x, which no "
-                                                  "PCI controller provides"), d->bus);
+          Dev *parent = g_hash_table_lookup (s->ctrl_by_index, GUINT_TO_POINTER (d->bus));
+          g_autofree char *m = NULL;
+          if (parent != NULL && !parent->has_addr)
+            m = g_strdup_printf (_("sits behind %s, which has no PCI address itself"),
+                                 parent->desc);
+          else
+            m = g_strdup_printf (_("sits on bus 0x%02x, which no PCI controller "
+                                   "provides"), d->bus);
           add_violation (s, d, m);
           continue;
         }
@@ -460,7 +521,27 @@ check_addresses (Scan *s, gboolean report_unaddressed)
       guint rs = d->root_slot;
       gboolean in_nic = vk_slot_in_range (&p->nic, rs);
       gboolean in_dev = vk_slot_in_range (&p->dev, rs);
-      if (d->kind == K_NIC)
+      guint home_slot, home_fn;
+      if (chipset_home (s, d, &home_slot, &home_fn))
+        {
+          if (!chipset_function_ok (s, d))
+            {
+              g_autofree char *m = g_strdup_printf (
+                _("belongs at 0000:00:%02x.%x, where the %s chipset has it; "
+                  "libvirt refuses it anywhere else"),
+                home_slot, home_fn, vk_machine_to_string (s->machine));
+              add_violation (s, d, m);
+            }
+          continue;
+        }
+      if (vk_slot_is_chipset (s->machine, rs))
+        {
+          g_autofree char *m = g_strdup_printf (
+            _("is on root slot 0x%02x, which belongs to the %s chipset"),
+            rs, vk_machine_to_string (s->machine));
+          add_violation (s, d, m);
+        }
+      else if (d->kind == K_NIC)
         {
           if (!in_nic)
             {
@@ -469,10 +550,14 @@ check_addresses (Scan *s, gboolean report_unaddressed)
                   "0x%02x-0x%02x (nic-slots)"), rs, p->nic.first, p->nic.last);
               add_violation (s, d, m);
             }
+          else if (s->machine == VK_MACHINE_Q35 && d->pcie && d->bus == 0)
+            add_violation (s, d, _("is a PCI Express NIC directly on the q35 root bus, "
+                                   "where it can never be unplugged; it needs its own "
+                                   "pcie-root-port in the NIC range"));
         }
       else if (d->kind == K_PORT)
         {
-          if (d->bus != 0 ? FALSE : (!in_nic && !in_dev))
+          if (d->bus == 0 && !in_nic && !in_dev)
             {
               g_autofree char *m = g_strdup_printf (
                 _("is on root slot 0x%02x, outside both the NIC range 0x%02x-0x%02x "
@@ -481,42 +566,69 @@ check_addresses (Scan *s, gboolean report_unaddressed)
               add_violation (s, d, m);
             }
         }
-      else if (!chipset_function_ok (s, d))
+      else if (!in_dev)
         {
-          if (vk_slot_is_chipset (s->machine, rs))
-            {
-              g_autofree char *m = g_strdup_printf (
-                _("is on root slot 0x%02x, which belongs to the %s chipset"),
-                rs, vk_machine_to_string (s->machine));
-              add_violation (s, d, m);
-            }
-          else if (!in_dev)
-            {
-              g_autofree char *m = g_strdup_printf (
-                in_nic ? _("is on root slot 0x%02x, in the NIC range 0x%02x-0x%02x "
-                           "reserved for NICs; non-NIC devices go to 0x%02x-0x%02x")
-                       : _("is on root slot 0x%02x, outside the device range "
-                           "0x%02x-0x%02x (device-slots)"),
-                rs, in_nic ? p->nic.first : p->dev.first,
-                in_nic ? p->nic.last : p->dev.last, p->dev.first, p->dev.last);
-              add_violation (s, d, m);
-            }
+          g_autofree char *m = g_strdup_printf (
+            in_nic ? _("is on root slot 0x%02x, in the NIC range 0x%02x-0x%02x "
+                       "reserved for NICs; non-NIC devices go to 0x%02x-0x%02x")
+                   : _("is on root slot 0x%02x, outside the device range "
+                       "0x%02x-0x%02x (device-slots)"),
+            rs, in_nic ? p->nic.first : p->dev.first,
+            in_nic ? p->nic.last : p->dev.last, p->dev.first, p->dev.last);
+          add_violation (s, d, m);
+        }
+    }
+
+  /* A guest finds a slot through its function 0: a device on another
+   * function of a slot without one is invisible, and so is one whose
+   * function 0 is about to be moved away. */
+  for (guint i = 0; i < s->devs->len; i++)
+    {
+      Dev *d = s->devs->pdata[i];
+      if (!d->has_addr || d->fn == 0 || d->bad || d->domain != 0 ||
+          chipset_function_ok (s, d) ||
+          (d->bus == 0 && vk_slot_is_chipset (s->machine, d->slot)))
+        continue;
+      Dev *f0 = g_hash_table_lookup (function0, GUINT_TO_POINTER (d->bus << 8 | d->slot));
+      if (f0 == NULL)
+        {
+          g_autofree char *m = g_strdup_printf (
+            _("is function %u of slot 0x%02x on bus 0x%02x, which has no function 0, "
+              "so the guest never sees it"), d->fn, d->slot, d->bus);
+          add_violation (s, d, m);
+        }
+      else if (f0->bad)
+        {
+          g_autofree char *m = g_strdup_printf (
+            _("is function %u of the slot of %s, which is misplaced; a slot "
+              "without function 0 is invisible to the guest"), d->fn, f0->desc);
+          add_violation (s, d, m);
         }
     }
 
   for (guint i = 0; i < s->devs->len; i++)
     {
       Dev *d = s->devs->pdata[i];
-      if (d->kind != K_NIC || !report_unaddressed)
+      if (d->kind != K_NIC)
         continue;
       if (d->acpi < 0)
-        add_violation (s, d, _("has no ACPI index, so the guest may not name it "
-                               "predictably (eno1, eno2, ...); run 'vmkeep pin'"));
+        {
+          if (report_unaddressed)
+            add_acpi_violation (s, d, _("has no ACPI index, so the guest may not "
+                                        "name it predictably (eno1, eno2, ...); "
+                                        "run 'vmkeep pin'"));
+        }
+      else if (d->acpi == 0 || d->acpi > 16383)
+        {
+          g_autofree char *m = g_strdup_printf (_("has ACPI index %d; an ACPI index "
+                                                  "goes from 1 to 16383"), d->acpi);
+          add_acpi_violation (s, d, m);
+        }
       else if (!g_hash_table_add (acpi_seen, GINT_TO_POINTER (d->acpi)))
         {
           g_autofree char *m = g_strdup_printf (_("has ACPI index %d, which another "
                                                   "NIC has too"), d->acpi);
-          add_violation (s, d, m);
+          add_acpi_violation (s, d, m);
         }
     }
 }
@@ -607,15 +719,26 @@ new_controller (const char *type, guint index, const char *model)
   return c;
 }
 
+/* With `report`, only say what libvirt would add (for layout --check). */
+static gboolean
+implicit (Scan *report, const char *message)
+{
+  if (report != NULL)
+    add_violation (report, NULL, message);
+  return report == NULL;
+}
+
 /* Make every device libvirt would add by itself explicit, so it is placed
- * (or disabled) by policy instead of by libvirt. Returns the number added. */
-static guint
-add_implicit_devices (xmlDocPtr doc, VkMachine machine)
+ * (or disabled) by policy instead of by libvirt; with `report`, list them
+ * as violations instead. */
+static void
+add_implicit_devices (xmlDocPtr doc, VkMachine machine, Scan *report)
 {
   xmlNodePtr devs = vk_domain_devices (doc);
-  guint added = 0;
 
-  if (!has_element (devs, "controller", "usb"))
+  if (!has_element (devs, "controller", "usb") &&
+      implicit (report, _("no <controller type='usb'>: libvirt adds one at "
+                          "an address of its choosing; run 'vmkeep pin'")))
     {
       const char *model = !needs_usb (devs) ? "none"
                           : machine == VK_MACHINE_Q35 ? "qemu-xhci" : "piix3-uhci";
@@ -623,38 +746,77 @@ add_implicit_devices (xmlDocPtr doc, VkMachine machine)
       if (machine == VK_MACHINE_PC && g_str_equal (model, "piix3-uhci"))
         vk_xml_set_pci_address (c, 0, 1, 2);
       xmlAddChild (devs, c);
-      added++;
     }
-  if (!has_element (devs, "memballoon", NULL))
+  if (!has_element (devs, "memballoon", NULL) &&
+      implicit (report, _("no <memballoon>: libvirt adds a virtio balloon at "
+                          "an address of its choosing; run 'vmkeep pin'")))
     {
       xmlNodePtr b = xmlNewChild (devs, NULL, BAD_CAST "memballoon", NULL);
       xmlSetProp (b, BAD_CAST "model", BAD_CAST "virtio");
-      added++;
     }
-  if (has_element (devs, "graphics", NULL) && !has_element (devs, "video", NULL))
+  if (has_element (devs, "graphics", NULL) && !has_element (devs, "video", NULL) &&
+      implicit (report, _("<graphics> without <video>: libvirt adds a video "
+                          "device at an address of its choosing; run 'vmkeep pin'")))
     {
       xmlNodePtr v = xmlNewChild (devs, NULL, BAD_CAST "video", NULL);
       xmlNodePtr m = xmlNewChild (v, NULL, BAD_CAST "model", NULL);
       xmlSetProp (m, BAD_CAST "type", BAD_CAST "vga");
-      added++;
     }
-  if (needs_virtio_serial (devs) && !has_element (devs, "controller", "virtio-serial"))
-    {
-      xmlAddChild (devs, new_controller ("virtio-serial", 0, NULL));
-      added++;
-    }
-  if (has_disk_bus (devs, "scsi") && !has_element (devs, "controller", "scsi"))
-    {
-      xmlAddChild (devs, new_controller ("scsi", 0, "virtio-scsi"));
-      added++;
-    }
+  if (needs_virtio_serial (devs) && !has_element (devs, "controller", "virtio-serial") &&
+      implicit (report, _("a virtio channel or console without <controller "
+                          "type='virtio-serial'>: libvirt adds one at an address "
+                          "of its choosing; run 'vmkeep pin'")))
+    xmlAddChild (devs, new_controller ("virtio-serial", 0, NULL));
+  if ((has_disk_bus (devs, "scsi") || has_element (devs, "hostdev", "scsi")) &&
+      !has_element (devs, "controller", "scsi") &&
+      implicit (report, _("a SCSI disk or hostdev without <controller type='scsi'>: "
+                          "libvirt adds one at an address of its choosing; run "
+                          "'vmkeep pin'")))
+    xmlAddChild (devs, new_controller ("scsi", 0, "virtio-scsi"));
+  /* q35 has its SATA controller built in (00:1f.2); pc gets an AHCI card */
   if (machine == VK_MACHINE_PC && has_disk_bus (devs, "sata") &&
-      !has_element (devs, "controller", "sata"))
+      !has_element (devs, "controller", "sata") &&
+      implicit (report, _("a SATA disk without <controller type='sata'>: libvirt "
+                          "adds one at an address of its choosing; run 'vmkeep pin'")))
+    xmlAddChild (devs, new_controller ("sata", 0, NULL));
+}
+
+/* libvirt numbers a PCI controller given without index by itself; pin
+ * needs the bus numbers before it places anything behind them. */
+static void
+number_pci_controllers (xmlDocPtr doc)
+{
+  xmlNodePtr devs = vk_domain_devices (doc);
+  g_autoptr(GHashTable) used = g_hash_table_new (NULL, NULL);
+  for (xmlNodePtr n = devs->children; n != NULL; n = n->next)
     {
-      xmlAddChild (devs, new_controller ("sata", 0, NULL));
-      added++;
+      g_autofree char *type = vk_xml_prop (n, "type");
+      guint idx;
+      if (n->type == XML_ELEMENT_NODE && xmlStrEqual (n->name, BAD_CAST "controller") &&
+          streq0 (type, "pci") && vk_xml_prop_uint (n, "index", &idx))
+        g_hash_table_add (used, GUINT_TO_POINTER (idx));
     }
-  return added;
+  guint next = 1;
+  for (xmlNodePtr n = devs->children; n != NULL; n = n->next)
+    {
+      g_autofree char *type = vk_xml_prop (n, "type");
+      g_autofree char *model = vk_xml_prop (n, "model");
+      g_autofree char *index = vk_xml_prop (n, "index");
+      char buf[16];
+      if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "controller") ||
+          !streq0 (type, "pci") || index != NULL)
+        continue;
+      guint idx = 0;
+      if (!streq0 (model, "pci-root") && !streq0 (model, "pcie-root"))
+        {
+          while (g_hash_table_contains (used, GUINT_TO_POINTER (next)))
+            next++;
+          idx = next;
+        }
+      g_hash_table_add (used, GUINT_TO_POINTER (idx));
+      g_snprintf (buf, sizeof buf, "%u", idx);
+      xmlSetProp (n, BAD_CAST "index", BAD_CAST buf);
+    }
 }
 
 static guint
@@ -813,8 +975,10 @@ place_device (Placer *pl, Dev *d, GError **error)
       vk_xml_set_pci_address (d->node, port->ctrl_index, 0, 0);
       g_hash_table_add (pl->occupied, GUINT_TO_POINTER (port->ctrl_index));
       d->has_addr = TRUE;
+      d->domain = 0;
       d->bus = port->ctrl_index;
       d->slot = 0;
+      d->fn = 0;
       d->root_slot = port->slot;
       return TRUE;
     }
@@ -824,8 +988,10 @@ place_device (Placer *pl, Dev *d, GError **error)
   vk_slot_allocator_reserve (pl->alloc, slot, 0, d->desc, NULL);
   vk_xml_set_pci_address (d->node, 0, slot, 0);
   d->has_addr = TRUE;
+  d->domain = 0;
   d->bus = 0;
   d->slot = slot;
+  d->fn = 0;
   d->root_slot = slot;
   return TRUE;
 }
@@ -893,19 +1059,28 @@ violations_text (GPtrArray *v)
 static void
 drop_controller (Scan *s, Dev *ctrl)
 {
+  /* Collected first: dropping a controller behind this one removes it
+   * from s->devs, which must not happen under a running index (a switch's
+   * downstream ports sit side by side). `dropping` stops a bus loop. */
+  g_autoptr(GPtrArray) behind = g_ptr_array_new ();
+  ctrl->dropping = TRUE;
   for (guint i = 0; i < s->devs->len; i++)
     {
       Dev *d = s->devs->pdata[i];
-      if (d != ctrl && d->has_addr && d->bus == (guint) ctrl->ctrl_index)
+      if (d != ctrl && !d->dropping && d->has_addr &&
+          d->bus == (guint) ctrl->ctrl_index)
+        g_ptr_array_add (behind, d);
+    }
+  for (guint i = 0; i < behind->len; i++)
+    {
+      Dev *d = behind->pdata[i];
+      if (d->kind == K_PORT)
+        drop_controller (s, d);
+      else
         {
-          if (d->kind == K_PORT)
-            drop_controller (s, d);
-          else
-            {
-              vk_xml_remove_address (d->node);
-              d->has_addr = FALSE;
-              d->bad = FALSE;
-            }
+          vk_xml_remove_address (d->node);
+          d->has_addr = FALSE;
+          d->bad = FALSE;
         }
     }
   g_hash_table_remove (s->ctrl_by_index, GUINT_TO_POINTER (ctrl->ctrl_index));
@@ -915,9 +1090,91 @@ drop_controller (Scan *s, Dev *ctrl)
   g_ptr_array_remove (s->devs, ctrl);
 }
 
+/* Bus controllers given without address (hand-written XML asks for
+ * hot-plug ports with a bare <controller type='pci' model='pcie-root-port'/>)
+ * go on the root bus before anything is checked, so what sits behind them
+ * is judged by where they end up: into the NIC range when a NIC sits
+ * behind one, else into the device range, where an empty one is a spare. */
+static gboolean
+place_bus_controllers (Scan *s, GError **error)
+{
+  g_autoptr(VkSlotAllocator) alloc = NULL;
+  for (guint i = 0; i < s->devs->len; i++)
+    {
+      Dev *d = s->devs->pdata[i];
+      if (d->kind != K_PORT || d->has_addr)
+        continue;
+      gboolean on_root = s->machine == VK_MACHINE_Q35
+                           ? d->root_port || streq0 (d->ctrl_model, "dmi-to-pci-bridge")
+                           : streq0 (d->ctrl_model, "pci-bridge");
+      if (!on_root)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                       _("%s has no PCI address; vmkeep places only pcie-root-port "
+                         "and dmi-to-pci-bridge (q35) or pci-bridge (pc) controllers "
+                         "by itself: give it an <address> or remove it"), d->desc);
+          return FALSE;
+        }
+      if (alloc == NULL)
+        {
+          alloc = vk_slot_allocator_new (s->machine);
+          /* conflicts among these are reported by check_addresses */
+          for (guint j = 0; j < s->devs->len; j++)
+            {
+              Dev *o = s->devs->pdata[j];
+              if (o->has_addr && o->bus == 0)
+                vk_slot_allocator_reserve (alloc, o->slot, o->fn, o->desc, NULL);
+            }
+        }
+      gboolean nic = FALSE;
+      for (guint j = 0; j < s->devs->len; j++)
+        {
+          Dev *o = s->devs->pdata[j];
+          if (o->kind == K_NIC && o->has_addr && o->bus == (guint) d->ctrl_index)
+            nic = TRUE;
+        }
+      guint slot;
+      if (!vk_slot_allocator_next (alloc, nic ? &s->policy.nic : &s->policy.dev,
+                                   d->desc, nic ? "nic-slots" : "device-slots",
+                                   &slot, error))
+        return FALSE;
+      vk_slot_allocator_reserve (alloc, slot, 0, d->desc, NULL);
+      vk_xml_set_pci_address (d->node, 0, slot, 0);
+      d->has_addr = TRUE;
+      d->domain = 0;
+      d->bus = 0;
+      d->slot = slot;
+      d->fn = 0;
+      d->root_slot = slot;
+    }
+  return TRUE;
+}
+
+/* ACPI index of a NIC on `root_slot`: its position in the NIC range
+ * (0x03 -> 1, 0x04 -> 2, ...) so the guest's name (eno2) follows the slot
+ * (ens4) even after a NIC in the middle was removed and re-added; the next
+ * index above all used ones when that one is taken. */
+static int
+acpi_for_slot (const VkLayoutPolicy *p, int root_slot, GHashTable *used)
+{
+  int want = root_slot - (int) p->nic.first + 1;
+  if (root_slot >= 0 && want >= 1 && want <= 16383 &&
+      !g_hash_table_contains (used, GINT_TO_POINTER (want)))
+    return want;
+  int max = 0;
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, used);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    max = MAX (max, GPOINTER_TO_INT (key));
+  return max + 1;
+}
+
 static gboolean
 pin_scanned (Scan *s, gboolean relayout, GError **error)
 {
+  if (!place_bus_controllers (s, error))
+    return FALSE;
   check_addresses (s, FALSE);
   if (s->violations->len > 0)
     {
@@ -927,9 +1184,9 @@ pin_scanned (Scan *s, gboolean relayout, GError **error)
           g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
                        g_dngettext (GETTEXT_PACKAGE,
                                     "%u device is placed against the slot policy:%s\n"
-                                    "Fix its address or run with --relayout to move it.",
+                                    "Fix the XML or run with --relayout to re-place it.",
                                     "%u devices are placed against the slot policy:%s\n"
-                                    "Fix their addresses or run with --relayout to move them.",
+                                    "Fix the XML or run with --relayout to re-place them.",
                                     s->violations->len),
                        s->violations->len, text);
           return FALSE;
@@ -958,6 +1215,11 @@ pin_scanned (Scan *s, gboolean relayout, GError **error)
               d->has_addr = FALSE;
               d->bad = FALSE;
             }
+          if (d->bad_acpi)
+            {
+              d->acpi = -1;
+              d->bad_acpi = FALSE;
+            }
         }
       g_ptr_array_set_size (s->violations, 0);
     }
@@ -972,11 +1234,23 @@ pin_scanned (Scan *s, gboolean relayout, GError **error)
   gboolean ok = TRUE;
   g_autoptr(GPtrArray) nics = g_ptr_array_new ();
   g_autoptr(GPtrArray) others = g_ptr_array_new ();
-  for (guint i = 0; i < s->devs->len; i++)
+  for (guint i = 0; ok && i < s->devs->len; i++)
     {
       Dev *d = s->devs->pdata[i];
+      guint slot, fn;
       if (d->has_addr || d->kind == K_PORT)
         continue;
+      if (chipset_home (s, d, &slot, &fn))
+        {
+          ok = vk_slot_allocator_reserve (pl.alloc, slot, fn, d->desc, error);
+          vk_xml_set_pci_address (d->node, 0, slot, fn);
+          d->has_addr = TRUE;
+          d->bus = 0;
+          d->slot = slot;
+          d->fn = fn;
+          d->root_slot = slot;
+          continue;
+        }
       g_ptr_array_add (d->kind == K_NIC ? nics : others, d);
     }
   g_ptr_array_sort (others, cmp_device_order);
@@ -1027,7 +1301,7 @@ pin_scanned (Scan *s, gboolean relayout, GError **error)
 
   /* MACs and ACPI indexes for NICs that have none, in slot order. */
   g_autoptr(GHashTable) used_macs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  int max_acpi = 0;
+  g_autoptr(GHashTable) used_acpi = g_hash_table_new (NULL, NULL);
   g_autoptr(GPtrArray) all_nics = g_ptr_array_new ();
   for (guint i = 0; i < s->devs->len; i++)
     {
@@ -1038,7 +1312,8 @@ pin_scanned (Scan *s, gboolean relayout, GError **error)
       g_ptr_array_add (all_nics, d);
       if (d->mac)
         g_hash_table_add (used_macs, g_strdup (d->mac));
-      max_acpi = MAX (max_acpi, d->acpi);
+      if (d->acpi >= 1 && d->acpi <= 16383)
+        g_hash_table_add (used_acpi, GINT_TO_POINTER (d->acpi));
     }
   g_ptr_array_sort (all_nics, cmp_nic_slot);
   for (guint i = 0; i < all_nics->len; i++)
@@ -1060,7 +1335,15 @@ pin_scanned (Scan *s, gboolean relayout, GError **error)
       if (d->acpi < 0)
         {
           char buf[16];
-          d->acpi = ++max_acpi;
+          xmlNodePtr old;
+          /* a duplicate or malformed index is replaced, not added to */
+          while ((old = vk_xml_child (d->node, "acpi")) != NULL)
+            {
+              xmlUnlinkNode (old);
+              xmlFreeNode (old);
+            }
+          d->acpi = acpi_for_slot (&s->policy, d->root_slot, used_acpi);
+          g_hash_table_add (used_acpi, GINT_TO_POINTER (d->acpi));
           g_snprintf (buf, sizeof buf, "%d", d->acpi);
           xmlNodePtr a = xmlNewChild (d->node, NULL, BAD_CAST "acpi", NULL);
           xmlSetProp (a, BAD_CAST "index", BAD_CAST buf);
@@ -1088,7 +1371,8 @@ vk_pin (xmlDocPtr doc, const VkPinOptions *opts, GError **error)
   VkMachine machine;
   if (vk_domain_root (doc, error) == NULL || !vk_domain_machine (doc, &machine, error))
     return FALSE;
-  add_implicit_devices (doc, machine);
+  add_implicit_devices (doc, machine, NULL);
+  number_pci_controllers (doc);
   g_autoptr(Scan) s = NULL;
   if (!scan_devices (doc, &opts->policy, &s, error))
     return FALSE;
@@ -1102,15 +1386,8 @@ vk_layout_check (xmlDocPtr doc, const VkLayoutPolicy *policy, GError **error)
   if (!scan_devices (doc, policy, &s, error))
     return NULL;
   check_addresses (s, TRUE);
-
-  /* What libvirt would add at an address of its own choosing. */
-  xmlNodePtr devs = vk_domain_devices (doc);
-  if (!has_element (devs, "controller", "usb"))
-    add_violation (s, NULL, _("no <controller type='usb'>: libvirt adds one at "
-                              "an address of its choosing; run 'vmkeep pin'"));
-  if (!has_element (devs, "memballoon", NULL))
-    add_violation (s, NULL, _("no <memballoon>: libvirt adds a virtio balloon at "
-                              "an address of its choosing; run 'vmkeep pin'"));
+  /* what libvirt would add at an address of its own choosing */
+  add_implicit_devices (doc, s->machine, s);
   return g_steal_pointer (&s->violations);
 }
 
@@ -1148,7 +1425,7 @@ vk_layout_table (xmlDocPtr doc, const VkLayoutPolicy *policy, GError **error)
       r->alias = vk_xml_child_prop (d->node, "alias", "name");
       r->mac = g_strdup (d->mac);
       r->acpi_index = d->acpi;
-      r->ok = !d->bad;
+      r->ok = !d->bad && !d->bad_acpi;
       g_ptr_array_add (rows, r);
     }
   g_ptr_array_sort (rows, cmp_row);
@@ -1165,14 +1442,14 @@ vk_place_new_nic (xmlDocPtr doc, const VkLayoutPolicy *policy,
     return FALSE;
   check_addresses (s, FALSE);
 
-  int max_acpi = 0;
+  g_autoptr(GHashTable) used_acpi = g_hash_table_new (NULL, NULL);
   for (guint i = 0; i < s->devs->len; i++)
     {
       Dev *d = s->devs->pdata[i];
-      if (d->kind == K_NIC)
-        max_acpi = MAX (max_acpi, d->acpi);
+      if (d->kind == K_NIC && d->acpi >= 1 && d->acpi <= 16383)
+        g_hash_table_add (used_acpi, GINT_TO_POINTER (d->acpi));
     }
-  out->acpi_index = max_acpi + 1;
+  int root_slot = -1;
 
   Placer pl = { 0 };
   if (!placer_init (&pl, s, error))
@@ -1188,6 +1465,7 @@ vk_place_new_nic (xmlDocPtr doc, const VkLayoutPolicy *policy,
         {
           out->bus = port->ctrl_index;
           out->slot = 0;
+          root_slot = port->slot;
         }
       else if (allow_new_port)
         {
@@ -1197,10 +1475,10 @@ vk_place_new_nic (xmlDocPtr doc, const VkLayoutPolicy *policy,
           if (ok)
             {
               out->port = new_root_port (s, slot);
-              out->bus = next_free_index (s) - 1;
               g_autofree char *idx = vk_xml_prop (out->port, "index");
               out->bus = (guint) g_ascii_strtoull (idx, NULL, 10);
               out->slot = 0;
+              root_slot = slot;
             }
         }
       else
@@ -1222,7 +1500,9 @@ vk_place_new_nic (xmlDocPtr doc, const VkLayoutPolicy *policy,
                                    &slot, error);
       out->bus = 0;
       out->slot = slot;
+      root_slot = slot;
     }
   placer_clear (&pl);
+  out->acpi_index = acpi_for_slot (&s->policy, root_slot, used_acpi);
   return ok;
 }

@@ -109,48 +109,52 @@ parse_bool (const char *opt, const char *key, const char *val, gboolean *out,
   return TRUE;
 }
 
+/* A key given twice is a typo, not a request to override the first. */
+static gboolean
+check_unique_keys (const char *opt, const char *text, GPtrArray *keys, GError **error)
+{
+  for (guint i = 0; i < keys->len; i++)
+    for (guint j = 0; j < i; j++)
+      if (g_str_equal (keys->pdata[i], keys->pdata[j]))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                       _("%s '%s': %s= is given twice; give each key once"),
+                       opt, text, (const char *) keys->pdata[i]);
+          return FALSE;
+        }
+  return TRUE;
+}
+
 gboolean
 vk_nic_spec_parse (const char *text, VkNicSpec **out, GError **error)
 {
   g_autoptr(GPtrArray) keys = NULL;
   g_autoptr(GPtrArray) vals = NULL;
   g_autoptr(VkNicSpec) nic = g_new0 (VkNicSpec, 1);
-  gboolean have_kind = FALSE;
+  const char *bridge = NULL, *network = NULL, *tap = NULL;
 
-  if (!split_kv ("--nic", text, &keys, &vals, error))
+  if (!split_kv ("--nic", text, &keys, &vals, error) ||
+      !check_unique_keys ("--nic", text, keys, error))
     return FALSE;
   for (guint i = 0; i < keys->len; i++)
     {
       const char *k = keys->pdata[i], *v = vals->pdata[i];
-      if (g_str_equal (k, "bridge") || g_str_equal (k, "network") ||
-          (g_str_equal (k, "tap") && !have_kind))
+      if (g_str_equal (k, "bridge") || g_str_equal (k, "network") || g_str_equal (k, "tap"))
         {
-          if (have_kind)
-            {
-              g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                           _("--nic '%s': give exactly one of bridge=, network= or tap="),
-                           text);
-              return FALSE;
-            }
-          have_kind = TRUE;
-          if (!vk_validate_ifname (k, v, error))
+          /* A libvirt network is named like a domain, not like a host
+           * interface: it is not bound to IFNAMSIZ. */
+          if (g_str_equal (k, "network") ? !vk_validate_name ("network name", v, error)
+                                         : !vk_validate_ifname (k, v, error))
             return FALSE;
-          nic->kind = g_str_equal (k, "bridge") ? VK_NET_BRIDGE
-                    : g_str_equal (k, "network") ? VK_NET_NETWORK : VK_NET_TAP;
-          nic->source = g_strdup (v);
-          if (nic->kind == VK_NET_TAP)
-            nic->tap = g_strdup (v);
-        }
-      else if (g_str_equal (k, "tap"))
-        {
-          if (!vk_validate_ifname ("tap", v, error))
-            return FALSE;
-          g_free (nic->tap);
-          nic->tap = g_strdup (v);
+          if (g_str_equal (k, "bridge"))
+            bridge = v;
+          else if (g_str_equal (k, "network"))
+            network = v;
+          else
+            tap = v;
         }
       else if (g_str_equal (k, "mac"))
         {
-          g_free (nic->mac);
           nic->mac = vk_mac_normalize (v, error);
           if (nic->mac == NULL)
             return FALSE;
@@ -165,7 +169,6 @@ vk_nic_spec_parse (const char *text, VkNicSpec **out, GError **error)
                            text, v);
               return FALSE;
             }
-          g_free (nic->model);
           nic->model = g_strdup (v);
         }
       else if (g_str_equal (k, "queues"))
@@ -183,13 +186,33 @@ vk_nic_spec_parse (const char *text, VkNicSpec **out, GError **error)
           return FALSE;
         }
     }
-  if (!have_kind)
+  /* tap= alone is a pre-made TAP (type ethernet); next to bridge= or
+   * network= it names the TAP libvirt creates. Key order does not matter. */
+  if (bridge != NULL && network != NULL)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("--nic '%s': give exactly one of bridge=, network= or tap="),
+                   text);
+      return FALSE;
+    }
+  if (bridge != NULL || network != NULL)
+    {
+      nic->kind = bridge != NULL ? VK_NET_BRIDGE : VK_NET_NETWORK;
+      nic->source = g_strdup (bridge != NULL ? bridge : network);
+    }
+  else if (tap != NULL)
+    {
+      nic->kind = VK_NET_TAP;
+      nic->source = g_strdup (tap);
+    }
+  else
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("--nic '%s': say where the NIC connects with bridge=NAME, "
                      "network=NAME or tap=NAME"), text);
       return FALSE;
     }
+  nic->tap = g_strdup (tap);
   if (nic->model == NULL)
     nic->model = g_strdup ("virtio");
   if (nic->queues > 1 && !g_str_equal (nic->model, "virtio"))
@@ -213,7 +236,8 @@ vk_disk_spec_parse (const char *text, VkDiskSpec **out, GError **error)
     {
       g_autoptr(GPtrArray) keys = NULL;
       g_autoptr(GPtrArray) vals = NULL;
-      if (!split_kv ("--disk", text, &keys, &vals, error))
+      if (!split_kv ("--disk", text, &keys, &vals, error) ||
+          !check_unique_keys ("--disk", text, keys, error))
         return FALSE;
       for (guint i = 0; i < keys->len; i++)
         {
@@ -357,10 +381,20 @@ vk_spec_parse_boot (VkSpec *spec, const char *text, GError **error)
   return TRUE;
 }
 
+/* The n-th target the way libvirt and Linux count them: vda..vdz, then
+ * vdaa..vdaz, vdba.. (a plain 'a' + n runs into punctuation after vdz). */
 static char *
 disk_target_name (const char *prefix, guint n)
 {
-  return g_strdup_printf ("%s%c", prefix, 'a' + n);
+  char buf[8];
+  gsize i = sizeof buf - 1;
+  buf[i] = '\0';
+  for (n++; n > 0 && i > 0; n /= 26)
+    {
+      n--;
+      buf[--i] = 'a' + n % 26;
+    }
+  return g_strconcat (prefix, buf + i, NULL);
 }
 
 gboolean

@@ -109,8 +109,6 @@ vk_store_partial_commit (const char *root, const char *partial, const char *name
                          int lock_fd, GError **error)
 {
   g_autofree char *final = vk_store_image_dir (root, name);
-  g_autofree char *lock = g_build_filename (partial, ".lock", NULL);
-  g_unlink (lock);
   /* renameat2(RENAME_NOREPLACE): never replace an image that appeared
    * meanwhile. */
   if (renameat2 (AT_FDCWD, partial, AT_FDCWD, final, RENAME_NOREPLACE) < 0)
@@ -131,8 +129,16 @@ vk_store_partial_commit (const char *root, const char *partial, const char *name
       fsync (dfd);
       close (dfd);
     }
-  close (lock_fd);
   return TRUE;
+}
+
+void
+vk_store_image_finish (const char *dir, int lock_fd)
+{
+  g_autofree char *lock = g_build_filename (dir, ".lock", NULL);
+  g_unlink (lock);
+  if (lock_fd >= 0)
+    close (lock_fd);
 }
 
 void
@@ -198,6 +204,23 @@ vk_store_cleanup (const char *root, GPtrArray *removed, GError **error)
       if (fd >= 0 && flock (fd, LOCK_EX | LOCK_NB) < 0)
         {
           close (fd); /* still being written by another vmkeep */
+          continue;
+        }
+      /* libvirtd finishes a save even when the vmkeep that asked for it
+       * died: a complete state file is a VM's memory, never garbage. */
+      g_autofree char *state = g_build_filename (p, VK_STORE_STATE, NULL);
+      char magic[16] = { 0 };
+      FILE *f = fopen (state, "rb");
+      gboolean complete = f && fread (magic, 1, sizeof magic, f) == sizeof magic &&
+                          memcmp (magic, "LibvirtQemudSave", 16) == 0;
+      if (f)
+        fclose (f);
+      if (complete)
+        {
+          g_warning (_("%s holds the complete state of an interrupted hibernate; restore "
+                       "it with 'virsh restore %s' or remove the directory"), p, state);
+          if (fd >= 0)
+            close (fd);
           continue;
         }
       if (vk_rm_rf (p, NULL) && removed)

@@ -34,9 +34,12 @@ GPtrArray *vk_store_list_images (const char *root, GError **error);
 char *vk_store_partial_new (const char *root, const char *name, int *lock_fd,
                             GError **error);
 /* Rename the partial directory to images/NAME; fails (VK_ERROR_REFUSED)
- * when NAME exists, never replacing it. Closes lock_fd. */
+ * when NAME exists, never replacing it (lock_fd is then closed). The image
+ * is listed only once its sidecar exists; vk_store_image_finish drops the
+ * lock after that. */
 gboolean vk_store_partial_commit (const char *root, const char *partial,
                                   const char *name, int lock_fd, GError **error);
+void vk_store_image_finish (const char *dir, int lock_fd);
 /* Remove a partial directory and everything in it; closes lock_fd. */
 void vk_store_partial_abort (const char *partial, int lock_fd);
 

@@ -1,0 +1,1000 @@
+/* vmkeep — the hibernate sidecar (schema in sidecar.h).
+ *
+ * The reader is strict because the sidecar is what allows a wake: a field
+ * that is silently defaulted could let a VM resume on hardware it was not
+ * saved with. The writer runs the reader on its own output, so the two
+ * can never drift apart. */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+#include <libxml/tree.h>
+
+#include "domain-xml.h"
+#include "fileutil.h"
+#include "identity.h"
+#include "sidecar.h"
+#include "vk-error.h"
+
+
+static VkSidecar *parse_sidecar (const char *text, gssize len,
+                                 const char *source, GError **error);
+
+void
+vk_frozen_disk_free (VkFrozenDisk *d)
+{
+  if (d == NULL)
+    return;
+  g_free (d->target);
+  g_free (d->original);
+  g_free (d->frozen);
+  g_free (d->overlay_sha256);
+  g_free (d->format);
+  g_free (d);
+}
+
+VkSidecar *
+vk_sidecar_new (void)
+{
+  VkSidecar *sc = g_new0 (VkSidecar, 1);
+
+  sc->frozen_disks = g_ptr_array_new_with_free_func ((GDestroyNotify) vk_frozen_disk_free);
+  return sc;
+}
+
+void
+vk_sidecar_free (VkSidecar *sc)
+{
+  if (sc == NULL)
+    return;
+  g_free (sc->domain_name);
+  g_free (sc->domain_uuid);
+  g_clear_pointer (&sc->created, g_date_time_unref);
+  g_free (sc->host);
+  g_free (sc->libvirt_version);
+  g_free (sc->qemu_version);
+  g_free (sc->state_file);
+  g_free (sc->state_sha256);
+  g_free (sc->nvram_path);
+  g_free (sc->nvram_sha256);
+  g_clear_pointer (&sc->identity, vk_identity_free);
+  g_clear_pointer (&sc->frozen_disks, g_ptr_array_unref);
+  g_free (sc->domain_xml);
+  g_free (sc);
+}
+
+const char *
+vk_sidecar_mode_to_string (VkSidecarMode mode)
+{
+  return mode == VK_SIDECAR_IMAGE ? "image" : "managed";
+}
+
+/* ------------------------------------------------------------- writing */
+
+static void
+set_attr (xmlNodePtr n, const char *name, const char *value)
+{
+  if (value != NULL)
+    xmlSetProp (n, BAD_CAST name, BAD_CAST value);
+}
+
+static void
+set_attr_u64 (xmlNodePtr n, const char *name, guint64 value)
+{
+  char buf[32];
+
+  g_snprintf (buf, sizeof buf, "%" G_GUINT64_FORMAT, value);
+  xmlSetProp (n, BAD_CAST name, BAD_CAST buf);
+}
+
+static void
+set_attr_int (xmlNodePtr n, const char *name, int value)
+{
+  if (value >= 0)
+    set_attr_u64 (n, name, (guint64) value);
+}
+
+static void
+add_text (xmlNodePtr parent, xmlNsPtr ns, const char *name, const char *value)
+{
+  if (value != NULL)
+    xmlNewTextChild (parent, ns, BAD_CAST name, BAD_CAST value);
+}
+
+static void
+write_identity (xmlNodePtr parent, xmlNsPtr ns, const VkIdentity *id)
+{
+  xmlNodePtr idn = xmlNewChild (parent, ns, BAD_CAST "identity", NULL);
+
+  for (guint i = 0; i < id->nics->len; i++)
+    {
+      const VkIdentityNic *nic = id->nics->pdata[i];
+      xmlNodePtr n = xmlNewChild (idn, ns, BAD_CAST "nic", NULL);
+
+      set_attr (n, "mac", nic->mac);
+      set_attr (n, "model", nic->model);
+      if (nic->queues > 0)
+        set_attr_u64 (n, "queues", nic->queues);
+      set_attr (n, "address", nic->address);
+      set_attr_int (n, "acpi-index", nic->acpi_index);
+      set_attr (n, "tap", nic->tap);
+      set_attr (n, "source-type", nic->source_type);
+      set_attr (n, "source", nic->source);
+    }
+  for (guint i = 0; i < id->disks->len; i++)
+    {
+      const VkIdentityDisk *disk = id->disks->pdata[i];
+      xmlNodePtr n = xmlNewChild (idn, ns, BAD_CAST "disk", NULL);
+
+      set_attr (n, "target", disk->target);
+      set_attr (n, "bus", disk->bus);
+      set_attr (n, "device", disk->device);
+      set_attr (n, "address", disk->address);
+      set_attr (n, "readonly", disk->readonly ? "yes" : "no");
+      set_attr (n, "path", disk->path);
+      set_attr (n, "format", disk->format);
+      if (disk->size > 0)
+        set_attr_u64 (n, "size", disk->size);
+    }
+  for (guint i = 0; i < id->ports->len; i++)
+    {
+      const VkIdentityPort *port = id->ports->pdata[i];
+      xmlNodePtr n = xmlNewChild (idn, ns, BAD_CAST "port", NULL);
+
+      set_attr_u64 (n, "index", port->index);
+      set_attr (n, "model", port->model);
+      set_attr (n, "address", port->address);
+      set_attr_int (n, "chassis", port->chassis);
+      set_attr_int (n, "port", port->port);
+    }
+  for (guint i = 0; i < id->devices->len; i++)
+    {
+      const VkIdentityDevice *dev = id->devices->pdata[i];
+      xmlNodePtr n = xmlNewChild (idn, ns, BAD_CAST "device", NULL);
+
+      set_attr (n, "description", dev->description);
+      set_attr (n, "address", dev->address);
+    }
+}
+
+/* Drop xmlns="" declarations: they only exist to take the embedded domain
+ * out of the sidecar's default namespace and mean nothing to libvirt. */
+static void
+drop_empty_default_ns (xmlNodePtr n)
+{
+  xmlNsPtr *link = &n->nsDef;
+
+  while (*link != NULL)
+    {
+      xmlNsPtr ns = *link;
+
+      if (ns->prefix == NULL && (ns->href == NULL || ns->href[0] == '\0'))
+        {
+          *link = ns->next;
+          ns->next = NULL;
+          xmlFreeNs (ns);
+        }
+      else
+        link = &ns->next;
+    }
+}
+
+static gboolean
+embed_domain (xmlNodePtr parent, xmlNsPtr ns, const char *domain_xml,
+              GError **error)
+{
+  g_autoptr(xmlDoc) ddoc = NULL;
+  g_autoptr(GError) local = NULL;
+  xmlNodePtr wrap, copy;
+
+  if (domain_xml == NULL)
+    return TRUE; /* reported by the parse-back check as a missing field */
+  ddoc = vk_xml_parse (domain_xml, -1, "domain XML", &local);
+  if (ddoc == NULL || vk_domain_root (ddoc, &local) == NULL)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                   _("cannot write the sidecar: the domain XML to record is "
+                     "not usable: %s"),
+                   local->message);
+      return FALSE;
+    }
+  wrap = xmlNewChild (parent, ns, BAD_CAST "domain-xml", NULL);
+  copy = xmlDocCopyNode (xmlDocGetRootElement (ddoc), parent->doc, 1);
+  xmlAddChild (wrap, copy);
+  /* Without this the unprefixed <domain> would inherit the sidecar's
+   * default namespace when read back. */
+  xmlNewNs (copy, BAD_CAST "", NULL);
+  return TRUE;
+}
+
+static char *
+format_created (GDateTime *dt)
+{
+  g_autoptr(GDateTime) utc = g_date_time_to_utc (dt);
+
+  return g_date_time_format (utc, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+char *
+vk_sidecar_to_xml (const VkSidecar *sc, GError **error)
+{
+  g_autoptr(xmlDoc) doc = NULL;
+  g_autoptr(VkSidecar) check = NULL;
+  g_autoptr(GError) local = NULL;
+  g_autofree char *text = NULL;
+  xmlNodePtr root, n;
+  xmlNsPtr ns;
+
+  g_return_val_if_fail (sc != NULL, NULL);
+
+  doc = xmlNewDoc (BAD_CAST "1.0");
+  root = xmlNewNode (NULL, BAD_CAST "vmkeep-sidecar");
+  ns = xmlNewNs (root, BAD_CAST VK_SIDECAR_NS, NULL);
+  xmlSetNs (root, ns);
+  xmlDocSetRootElement (doc, root);
+  set_attr_u64 (root, "version", VK_SIDECAR_VERSION);
+
+  add_text (root, ns, "mode", vk_sidecar_mode_to_string (sc->mode));
+  n = xmlNewChild (root, ns, BAD_CAST "domain", NULL);
+  set_attr (n, "name", sc->domain_name);
+  set_attr (n, "uuid", sc->domain_uuid);
+  if (sc->created != NULL)
+    {
+      g_autofree char *t = format_created (sc->created);
+      add_text (root, ns, "created", t);
+    }
+  add_text (root, ns, "host", sc->host);
+  add_text (root, ns, "libvirt-version", sc->libvirt_version);
+  add_text (root, ns, "qemu-version", sc->qemu_version);
+  if (sc->identity != NULL)
+    add_text (root, ns, "machine", sc->identity->machine);
+  if (sc->state_file != NULL)
+    {
+      g_autofree char *lower = NULL;
+
+      n = xmlNewChild (root, ns, BAD_CAST "state", NULL);
+      set_attr (n, "file", sc->state_file);
+      if (sc->has_state_size)
+        set_attr_u64 (n, "size", sc->state_size);
+      if (sc->state_sha256 != NULL)
+        lower = g_ascii_strdown (sc->state_sha256, -1);
+      set_attr (n, "sha256", lower);
+    }
+  if (sc->nvram_path != NULL)
+    {
+      g_autofree char *lower = NULL;
+
+      n = xmlNewChild (root, ns, BAD_CAST "nvram", NULL);
+      set_attr (n, "path", sc->nvram_path);
+      if (sc->nvram_sha256 != NULL)
+        lower = g_ascii_strdown (sc->nvram_sha256, -1);
+      set_attr (n, "sha256", lower);
+    }
+  n = xmlNewChild (root, ns, BAD_CAST "tpm", NULL);
+  set_attr (n, "present", sc->tpm ? "yes" : "no");
+  if (sc->identity != NULL)
+    write_identity (root, ns, sc->identity);
+  if (sc->frozen_disks != NULL && sc->frozen_disks->len > 0)
+    {
+      xmlNodePtr fd = xmlNewChild (root, ns, BAD_CAST "frozen-disks", NULL);
+
+      for (guint i = 0; i < sc->frozen_disks->len; i++)
+        {
+          const VkFrozenDisk *d = sc->frozen_disks->pdata[i];
+
+          n = xmlNewChild (fd, ns, BAD_CAST "disk", NULL);
+          set_attr (n, "target", d->target);
+          set_attr (n, "original", d->original);
+          set_attr (n, "frozen", d->frozen);
+          set_attr (n, "format", d->format);
+          set_attr_u64 (n, "size", d->size);
+          if (d->overlay_sha256 != NULL)
+            set_attr (n, "overlay-sha256", d->overlay_sha256);
+        }
+    }
+  if (!embed_domain (root, ns, sc->domain_xml, error))
+    return NULL;
+
+  text = vk_xml_format (doc);
+  check = parse_sidecar (text, -1, NULL, &local);
+  if (check == NULL)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                   _("vmkeep refused to write an invalid sidecar for domain "
+                     "%s (a bug in vmkeep; please report it): %s"),
+                   sc->domain_name != NULL ? sc->domain_name : "?",
+                   local->message);
+      return NULL;
+    }
+  return g_steal_pointer (&text);
+}
+
+/* ------------------------------------------------------------- reading */
+
+typedef struct {
+  const char *source;   /* NULL: checking what vk_sidecar_to_xml made */
+  GError **error;
+} Reader;
+
+/* One message shape for every refusal: which file, which field, what is
+ * wrong, what to do. */
+static gboolean
+refuse (Reader *r, const char *field, const char *problem)
+{
+  if (r->source == NULL)
+    g_set_error (r->error, VK_ERROR, VK_ERROR_REFUSED, "%s %s", field, problem);
+  else
+    g_set_error (r->error, VK_ERROR, VK_ERROR_REFUSED,
+                 _("sidecar %s: %s %s; the file is damaged or was not written "
+                   "by vmkeep: restore it from a backup, or discard the saved "
+                   "state it describes"),
+                 r->source, field, problem);
+  return FALSE;
+}
+
+static gboolean
+refuse_value (Reader *r, const char *field, const char *value,
+              const char *expected)
+{
+  g_autofree char *esc = g_strescape (value, NULL);
+  g_autofree char *problem = NULL;
+
+  if (strlen (esc) > 80)
+    esc[80] = '\0';
+  problem = g_strdup_printf (_("has the invalid value “%s” (expected %s)"),
+                             esc, expected);
+  return refuse (r, field, problem);
+}
+
+static gboolean
+in_ns (xmlNodePtr n)
+{
+  return n->ns != NULL && xmlStrEqual (n->ns->href, BAD_CAST VK_SIDECAR_NS);
+}
+
+static char *
+field_name (const char *element, const char *attr)
+{
+  if (attr == NULL)
+    return g_strdup_printf ("<%s>", element);
+  return g_strdup_printf ("<%s %s>", element, attr);
+}
+
+/* Required (required = TRUE) or optional attribute, non-empty when set. */
+static gboolean
+get_attr (Reader *r, xmlNodePtr n, const char *ctx, const char *attr,
+          gboolean required, char **out)
+{
+  g_autofree char *v = vk_xml_prop (n, attr);
+  g_autofree char *field = field_name (ctx, attr);
+
+  if (v == NULL)
+    {
+      *out = NULL;
+      return required ? refuse (r, field, _("is missing")) : TRUE;
+    }
+  if (v[0] == '\0')
+    return refuse (r, field, _("is empty"));
+  *out = g_steal_pointer (&v);
+  return TRUE;
+}
+
+static gboolean
+get_text (Reader *r, xmlNodePtr n, const char *name, char **out)
+{
+  xmlChar *v = xmlNodeGetContent (n);
+  g_autofree char *field = field_name (name, NULL);
+  g_autofree char *t = g_strstrip (g_strdup (v != NULL ? (const char *) v : ""));
+
+  xmlFree (v);
+  for (xmlNodePtr c = n->children; c != NULL; c = c->next)
+    if (c->type == XML_ELEMENT_NODE)
+      return refuse (r, field, _("must hold text, not elements"));
+  if (t[0] == '\0')
+    return refuse (r, field, _("is empty"));
+  *out = g_steal_pointer (&t);
+  return TRUE;
+}
+
+static gboolean
+parse_u64 (Reader *r, const char *field, const char *text, guint64 max,
+           guint64 *out)
+{
+  guint64 v = 0;
+
+  if (text[0] == '\0' || strlen (text) > 20)
+    return refuse_value (r, field, text, _("a decimal number"));
+  for (const char *p = text; *p != '\0'; p++)
+    {
+      guint d;
+
+      if (!g_ascii_isdigit (*p))
+        return refuse_value (r, field, text, _("a decimal number"));
+      d = (guint) (*p - '0');
+      if (v > (G_MAXUINT64 - d) / 10)
+        return refuse_value (r, field, text, _("a decimal number"));
+      v = v * 10 + d;
+    }
+  if (v > max)
+    return refuse_value (r, field, text, _("a smaller number"));
+  *out = v;
+  return TRUE;
+}
+
+static gboolean
+get_attr_u64 (Reader *r, xmlNodePtr n, const char *ctx, const char *attr,
+              gboolean required, guint64 max, gboolean *present, guint64 *out)
+{
+  g_autofree char *v = NULL;
+  g_autofree char *field = field_name (ctx, attr);
+
+  if (!get_attr (r, n, ctx, attr, required, &v))
+    return FALSE;
+  if (present != NULL)
+    *present = v != NULL;
+  if (v == NULL)
+    return TRUE;
+  return parse_u64 (r, field, v, max, out);
+}
+
+static gboolean
+get_attr_int (Reader *r, xmlNodePtr n, const char *ctx, const char *attr,
+              int *out)
+{
+  gboolean present = FALSE;
+  guint64 v = 0;
+
+  if (!get_attr_u64 (r, n, ctx, attr, FALSE, G_MAXINT, &present, &v))
+    return FALSE;
+  *out = present ? (int) v : -1;
+  return TRUE;
+}
+
+static gboolean
+get_attr_bool (Reader *r, xmlNodePtr n, const char *ctx, const char *attr,
+               gboolean *out)
+{
+  g_autofree char *v = NULL;
+  g_autofree char *field = field_name (ctx, attr);
+
+  if (!get_attr (r, n, ctx, attr, TRUE, &v))
+    return FALSE;
+  if (g_str_equal (v, "yes"))
+    *out = TRUE;
+  else if (g_str_equal (v, "no"))
+    *out = FALSE;
+  else
+    return refuse_value (r, field, v, "yes or no");
+  return TRUE;
+}
+
+static gboolean
+check_sha256 (Reader *r, const char *field, char **value)
+{
+  gsize len = strlen (*value);
+  char *lower;
+
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isxdigit ((*value)[i]))
+      return refuse_value (r, field, *value, _("64 hex digits"));
+  if (len != 64)
+    return refuse_value (r, field, *value, _("64 hex digits"));
+  lower = g_ascii_strdown (*value, -1);
+  g_free (*value);
+  *value = lower;
+  return TRUE;
+}
+
+static gboolean
+get_attr_sha256 (Reader *r, xmlNodePtr n, const char *ctx, const char *attr,
+                 gboolean required, char **out)
+{
+  g_autofree char *field = field_name (ctx, attr);
+
+  if (!get_attr (r, n, ctx, attr, required, out))
+    return FALSE;
+  return *out == NULL || check_sha256 (r, field, out);
+}
+
+static gboolean
+valid_uuid (const char *s)
+{
+  if (strlen (s) != 36)
+    return FALSE;
+  for (int i = 0; i < 36; i++)
+    {
+      gboolean dash = i == 8 || i == 13 || i == 18 || i == 23;
+      if (dash ? s[i] != '-' : !g_ascii_isxdigit (s[i]))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+valid_version (const char *s)
+{
+  gboolean digit = FALSE;
+
+  for (const char *p = s; *p != '\0'; p++)
+    {
+      if (g_ascii_isdigit (*p))
+        digit = TRUE;
+      else if (*p == '.' && digit)
+        digit = FALSE;
+      else
+        return FALSE;
+    }
+  return digit;
+}
+
+/* image mode: a name inside the image directory, so an imported image can
+ * never point vmkeep at a file outside it. */
+static gboolean
+plain_file_name (const char *s)
+{
+  return s[0] != '\0' && strchr (s, '/') == NULL && !g_str_equal (s, ".") &&
+         !g_str_equal (s, "..");
+}
+
+/* Unknown children in our namespace are refused; any other namespace is
+ * an extension point and skipped. */
+static gboolean
+check_child (Reader *r, xmlNodePtr c, const char *parent, const char *const *known)
+{
+  if (c->ns != NULL && !in_ns (c))
+    return TRUE;
+  if (in_ns (c) && g_strv_contains (known, (const char *) c->name))
+    return TRUE;
+  {
+    g_autofree char *field = g_strdup_printf ("<%s><%s>", parent, c->name);
+    g_autofree char *problem = NULL;
+
+    if (c->ns == NULL)
+      problem = g_strdup_printf (_("is not in the sidecar namespace %s"),
+                                 VK_SIDECAR_NS);
+    else
+      problem = g_strdup (_("is not a known sidecar element"));
+    return refuse (r, field, problem);
+  }
+}
+
+static gboolean
+read_identity (Reader *r, xmlNodePtr idn, VkIdentity *id)
+{
+  static const char *const known[] = { "nic", "disk", "port", "device", NULL };
+
+  for (xmlNodePtr c = idn->children; c != NULL; c = c->next)
+    {
+      const char *name;
+
+      if (c->type != XML_ELEMENT_NODE)
+        continue;
+      if (!check_child (r, c, "identity", known))
+        return FALSE;
+      if (!in_ns (c))
+        continue;
+      name = (const char *) c->name;
+      if (g_str_equal (name, "nic"))
+        {
+          VkIdentityNic *nic = g_new0 (VkIdentityNic, 1);
+          guint64 q = 0;
+          gboolean ok;
+
+          g_ptr_array_add (id->nics, nic);
+          ok = get_attr (r, c, "identity><nic", "mac", FALSE, &nic->mac) &&
+               get_attr (r, c, "identity><nic", "model", FALSE, &nic->model) &&
+               get_attr_u64 (r, c, "identity><nic", "queues", FALSE, G_MAXUINT, NULL, &q) &&
+               get_attr (r, c, "identity><nic", "address", FALSE, &nic->address) &&
+               get_attr_int (r, c, "identity><nic", "acpi-index", &nic->acpi_index) &&
+               get_attr (r, c, "identity><nic", "tap", FALSE, &nic->tap) &&
+               get_attr (r, c, "identity><nic", "source-type", FALSE, &nic->source_type) &&
+               get_attr (r, c, "identity><nic", "source", FALSE, &nic->source);
+          if (!ok)
+            return FALSE;
+          nic->queues = (guint) q;
+        }
+      else if (g_str_equal (name, "disk"))
+        {
+          VkIdentityDisk *disk = g_new0 (VkIdentityDisk, 1);
+          gboolean ok;
+
+          g_ptr_array_add (id->disks, disk);
+          ok = get_attr (r, c, "identity><disk", "target", TRUE, &disk->target) &&
+               get_attr (r, c, "identity><disk", "bus", FALSE, &disk->bus) &&
+               get_attr (r, c, "identity><disk", "device", TRUE, &disk->device) &&
+               get_attr (r, c, "identity><disk", "address", FALSE, &disk->address) &&
+               get_attr_bool (r, c, "identity><disk", "readonly", &disk->readonly) &&
+               get_attr (r, c, "identity><disk", "path", FALSE, &disk->path) &&
+               get_attr (r, c, "identity><disk", "format", FALSE, &disk->format) &&
+               get_attr_u64 (r, c, "identity><disk", "size", FALSE, G_MAXUINT64, NULL,
+                             &disk->size);
+          if (!ok)
+            return FALSE;
+        }
+      else if (g_str_equal (name, "port"))
+        {
+          VkIdentityPort *port = g_new0 (VkIdentityPort, 1);
+          guint64 index = 0;
+          gboolean ok;
+
+          g_ptr_array_add (id->ports, port);
+          ok = get_attr_u64 (r, c, "identity><port", "index", TRUE, G_MAXUINT, NULL, &index) &&
+               get_attr (r, c, "identity><port", "model", FALSE, &port->model) &&
+               get_attr (r, c, "identity><port", "address", FALSE, &port->address) &&
+               get_attr_int (r, c, "identity><port", "chassis", &port->chassis) &&
+               get_attr_int (r, c, "identity><port", "port", &port->port);
+          if (!ok)
+            return FALSE;
+          port->index = (guint) index;
+        }
+      else
+        {
+          VkIdentityDevice *dev = g_new0 (VkIdentityDevice, 1);
+
+          g_ptr_array_add (id->devices, dev);
+          if (!get_attr (r, c, "identity><device", "description", TRUE, &dev->description) ||
+              !get_attr (r, c, "identity><device", "address", TRUE, &dev->address))
+            return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+read_frozen (Reader *r, xmlNodePtr fdn, GPtrArray *out)
+{
+  static const char *const known[] = { "disk", NULL };
+
+  for (xmlNodePtr c = fdn->children; c != NULL; c = c->next)
+    {
+      VkFrozenDisk *d;
+
+      if (c->type != XML_ELEMENT_NODE)
+        continue;
+      if (!check_child (r, c, "frozen-disks", known))
+        return FALSE;
+      if (!in_ns (c))
+        continue;
+      d = g_new0 (VkFrozenDisk, 1);
+      g_ptr_array_add (out, d);
+      if (!get_attr (r, c, "frozen-disks><disk", "target", TRUE, &d->target) ||
+          !get_attr (r, c, "frozen-disks><disk", "original", TRUE, &d->original) ||
+          !get_attr (r, c, "frozen-disks><disk", "frozen", TRUE, &d->frozen) ||
+          !get_attr (r, c, "frozen-disks><disk", "format", TRUE, &d->format) ||
+          !get_attr_u64 (r, c, "frozen-disks><disk", "size", TRUE, G_MAXUINT64, NULL,
+                         &d->size) ||
+          !get_attr_sha256 (r, c, "frozen-disks><disk", "overlay-sha256", FALSE,
+                            &d->overlay_sha256))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* The one <domain> inside <domain-xml>, as a standalone document. */
+static xmlDocPtr
+read_domain (Reader *r, xmlNodePtr wrap)
+{
+  xmlNodePtr dom = NULL;
+  xmlDocPtr ddoc;
+  xmlNodePtr copy;
+
+  for (xmlNodePtr c = wrap->children; c != NULL; c = c->next)
+    {
+      if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE)
+        {
+          g_autofree char *t = g_strstrip (g_strdup ((const char *) c->content));
+          if (t[0] != '\0')
+            {
+              refuse (r, "<domain-xml>",
+                      _("holds text instead of the <domain> element"));
+              return NULL;
+            }
+        }
+      if (c->type != XML_ELEMENT_NODE)
+        continue;
+      if (dom != NULL || c->ns != NULL || !xmlStrEqual (c->name, BAD_CAST "domain"))
+        {
+          refuse (r, "<domain-xml>",
+                  _("must hold exactly one libvirt <domain> element (without "
+                    "a namespace)"));
+          return NULL;
+        }
+      dom = c;
+    }
+  if (dom == NULL)
+    {
+      refuse (r, "<domain-xml>", _("is empty (it must hold the domain XML)"));
+      return NULL;
+    }
+  ddoc = xmlNewDoc (BAD_CAST "1.0");
+  copy = xmlDocCopyNode (dom, ddoc, 1);
+  xmlDocSetRootElement (ddoc, copy);
+  drop_empty_default_ns (copy);
+  return ddoc;
+}
+
+typedef enum {
+  F_MODE, F_DOMAIN, F_CREATED, F_HOST, F_LIBVIRT, F_QEMU, F_MACHINE, F_STATE,
+  F_NVRAM, F_TPM, F_IDENTITY, F_FROZEN, F_DOMAIN_XML, N_FIELDS
+} Field;
+
+static const char *const field_elements[] = {
+  "mode", "domain", "created", "host", "libvirt-version", "qemu-version",
+  "machine", "state", "nvram", "tpm", "identity", "frozen-disks", "domain-xml",
+  NULL
+};
+G_STATIC_ASSERT (G_N_ELEMENTS (field_elements) == N_FIELDS + 1);
+
+/* Fields every sidecar has (state depends on the mode, nvram and
+ * frozen-disks are optional). */
+static const Field required_fields[] = {
+  F_MODE, F_DOMAIN, F_CREATED, F_HOST, F_LIBVIRT, F_QEMU, F_MACHINE, F_TPM,
+  F_IDENTITY, F_DOMAIN_XML,
+};
+
+static gboolean
+read_fields (Reader *r, xmlNodePtr *el, VkSidecar *sc, xmlDocPtr *ddoc_out)
+{
+  g_autofree char *mode = NULL;
+  g_autofree char *created = NULL;
+  g_autofree char *machine = NULL;
+  g_autoptr(GDateTime) dt = NULL;
+  g_autoptr(xmlDoc) ddoc = NULL;
+
+  if (!get_text (r, el[F_MODE], "mode", &mode))
+    return FALSE;
+  if (g_str_equal (mode, "managed"))
+    sc->mode = VK_SIDECAR_MANAGED;
+  else if (g_str_equal (mode, "image"))
+    sc->mode = VK_SIDECAR_IMAGE;
+  else
+    return refuse_value (r, "<mode>", mode, "managed or image");
+
+  if (!get_attr (r, el[F_DOMAIN], "domain", "name", TRUE, &sc->domain_name) ||
+      !get_attr (r, el[F_DOMAIN], "domain", "uuid", TRUE, &sc->domain_uuid))
+    return FALSE;
+  if (!valid_uuid (sc->domain_uuid))
+    return refuse_value (r, "<domain uuid>", sc->domain_uuid,
+                         _("a UUID such as 4dea22b3-1d52-d8f3-2516-782e98ab3fa0"));
+  {
+    char *lower = g_ascii_strdown (sc->domain_uuid, -1);
+    g_free (sc->domain_uuid);
+    sc->domain_uuid = lower;
+  }
+
+  if (!get_text (r, el[F_CREATED], "created", &created))
+    return FALSE;
+  /* A zone is required (NULL default zone): a bare local time would mean
+   * something different on the host that reads it. */
+  dt = g_date_time_new_from_iso8601 (created, NULL);
+  if (dt == NULL)
+    return refuse_value (r, "<created>", created,
+                         _("an ISO 8601 time with zone, e.g. 2024-05-01T12:34:56Z"));
+  sc->created = g_date_time_to_utc (dt);
+
+  if (!get_text (r, el[F_HOST], "host", &sc->host) ||
+      !get_text (r, el[F_LIBVIRT], "libvirt-version", &sc->libvirt_version) ||
+      !get_text (r, el[F_QEMU], "qemu-version", &sc->qemu_version) ||
+      !get_text (r, el[F_MACHINE], "machine", &machine))
+    return FALSE;
+  if (!valid_version (sc->libvirt_version))
+    return refuse_value (r, "<libvirt-version>", sc->libvirt_version,
+                         _("a dotted version such as 9.0.0"));
+  if (!valid_version (sc->qemu_version))
+    return refuse_value (r, "<qemu-version>", sc->qemu_version,
+                         _("a dotted version such as 7.2.0"));
+
+  if (el[F_STATE] != NULL)
+    {
+      gboolean image = sc->mode == VK_SIDECAR_IMAGE;
+
+      if (!get_attr (r, el[F_STATE], "state", "file", TRUE, &sc->state_file) ||
+          !get_attr_u64 (r, el[F_STATE], "state", "size", image, G_MAXUINT64,
+                         &sc->has_state_size, &sc->state_size) ||
+          !get_attr_sha256 (r, el[F_STATE], "state", "sha256", image,
+                            &sc->state_sha256))
+        return FALSE;
+      if (image && !plain_file_name (sc->state_file))
+        return refuse_value (r, "<state file>", sc->state_file,
+                             _("a plain file name in the image directory, e.g. state.sav"));
+      if (!image && !g_path_is_absolute (sc->state_file))
+        return refuse_value (r, "<state file>", sc->state_file,
+                             _("an absolute path in managed mode"));
+    }
+  else if (sc->mode == VK_SIDECAR_IMAGE)
+    return refuse (r, "<state>", _("is missing (required in image mode)"));
+
+  if (el[F_NVRAM] != NULL &&
+      (!get_attr (r, el[F_NVRAM], "nvram", "path", TRUE, &sc->nvram_path) ||
+       !get_attr_sha256 (r, el[F_NVRAM], "nvram", "sha256", FALSE, &sc->nvram_sha256)))
+    return FALSE;
+
+  if (!get_attr_bool (r, el[F_TPM], "tpm", "present", &sc->tpm))
+    return FALSE;
+
+  sc->identity = vk_identity_new ();
+  sc->identity->machine = g_steal_pointer (&machine);
+  if (!read_identity (r, el[F_IDENTITY], sc->identity))
+    return FALSE;
+  if (el[F_FROZEN] != NULL && !read_frozen (r, el[F_FROZEN], sc->frozen_disks))
+    return FALSE;
+
+  ddoc = read_domain (r, el[F_DOMAIN_XML]);
+  if (ddoc == NULL)
+    return FALSE;
+  *ddoc_out = g_steal_pointer (&ddoc);
+  return TRUE;
+}
+
+/* The header fields and the identity table are what wake and image list
+ * read; the embedded XML is what gets restored. They must agree. */
+static gboolean
+check_consistent (Reader *r, VkSidecar *sc, xmlDocPtr ddoc)
+{
+  xmlNodePtr droot = xmlDocGetRootElement (ddoc);
+  g_autofree char *name = vk_xml_child_text (droot, "name");
+  g_autofree char *uuid = vk_xml_child_text (droot, "uuid");
+  g_autoptr(VkIdentity) actual = vk_identity_from_domain (ddoc, NULL);
+  g_autoptr(GPtrArray) diffs = NULL;
+
+  if (name == NULL || !g_str_equal (g_strstrip (name), sc->domain_name))
+    {
+      g_autofree char *p = g_strdup_printf (
+        _("names domain “%s”, but the embedded domain XML is “%s”"),
+        sc->domain_name, name != NULL ? name : _("(none)"));
+      return refuse (r, "<domain name>", p);
+    }
+  if (uuid == NULL || g_ascii_strcasecmp (g_strstrip (uuid), sc->domain_uuid) != 0)
+    {
+      g_autofree char *p = g_strdup_printf (
+        _("is %s, but the embedded domain XML has UUID %s"),
+        sc->domain_uuid, uuid != NULL ? uuid : _("(none)"));
+      return refuse (r, "<domain uuid>", p);
+    }
+  if (actual == NULL)
+    return refuse (r, "<domain-xml>", _("is not a libvirt domain"));
+  diffs = vk_identity_compare (sc->identity, actual);
+  if (diffs->len > 0)
+    {
+      g_autofree char *p = g_strdup_printf (
+        _("does not match the embedded domain XML (%s%s)"),
+        (const char *) diffs->pdata[0], diffs->len > 1 ? ", …" : "");
+      return refuse (r, "<identity>", p);
+    }
+  return TRUE;
+}
+
+/* `source` NULL: vk_sidecar_to_xml checking its own output, where advice
+ * about restoring the file from a backup would be wrong. */
+static VkSidecar *
+parse_sidecar (const char *text, gssize len, const char *source,
+               GError **error)
+{
+  g_autoptr(VkSidecar) sc = NULL;
+  g_autoptr(xmlDoc) doc = NULL;
+  g_autoptr(xmlDoc) ddoc = NULL;
+  g_autoptr(GError) local = NULL;
+  g_autofree char *version = NULL;
+  xmlNodePtr el[N_FIELDS] = { NULL };
+  Reader r = { source, error };
+  xmlNodePtr root;
+
+  if (source == NULL)
+    source = "sidecar";
+  doc = vk_xml_parse (text, len, source, &local);
+  if (doc == NULL)
+    {
+      /* The message already names the file and the line. */
+      g_set_error_literal (error, VK_ERROR, VK_ERROR_REFUSED, local->message);
+      return NULL;
+    }
+  root = xmlDocGetRootElement (doc);
+  if (root == NULL || !xmlStrEqual (root->name, BAD_CAST "vmkeep-sidecar"))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("%s is not a vmkeep sidecar (its root element is <%s>, "
+                     "expected <vmkeep-sidecar>); check the path"),
+                   source, root != NULL ? (const char *) root->name : "");
+      return NULL;
+    }
+  if (!in_ns (root))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("sidecar %s: <vmkeep-sidecar> is in the namespace “%s”, "
+                     "expected “%s”; it was not written by this vmkeep"),
+                   source,
+                   root->ns != NULL ? (const char *) root->ns->href : _("(none)"),
+                   VK_SIDECAR_NS);
+      return NULL;
+    }
+  version = vk_xml_prop (root, "version");
+  if (version == NULL)
+    {
+      refuse (&r, "<vmkeep-sidecar version>", _("is missing"));
+      return NULL;
+    }
+  if (!g_str_equal (version, G_STRINGIFY (VK_SIDECAR_VERSION)))
+    {
+      g_autofree char *esc = g_strescape (version, NULL);
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("sidecar %s has version “%s”; this vmkeep reads version "
+                     "%d only: use the vmkeep release that wrote it"),
+                   source, esc, VK_SIDECAR_VERSION);
+      return NULL;
+    }
+
+  for (xmlNodePtr c = root->children; c != NULL; c = c->next)
+    {
+      int f;
+
+      if (c->type != XML_ELEMENT_NODE)
+        continue;
+      if (!check_child (&r, c, "vmkeep-sidecar", field_elements))
+        return NULL;
+      if (!in_ns (c))
+        continue;
+      for (f = 0; f < N_FIELDS; f++)
+        if (xmlStrEqual (c->name, BAD_CAST field_elements[f]))
+          break;
+      if (el[f] != NULL)
+        {
+          g_autofree char *field = field_name ((const char *) c->name, NULL);
+          refuse (&r, field, _("appears more than once"));
+          return NULL;
+        }
+      el[f] = c;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (required_fields); i++)
+    if (el[required_fields[i]] == NULL)
+      {
+        g_autofree char *field = field_name (field_elements[required_fields[i]], NULL);
+        refuse (&r, field, _("is missing"));
+        return NULL;
+      }
+
+  sc = vk_sidecar_new ();
+  if (!read_fields (&r, el, sc, &ddoc) || !check_consistent (&r, sc, ddoc))
+    return NULL;
+  sc->domain_xml = vk_xml_format (ddoc);
+  return g_steal_pointer (&sc);
+}
+
+VkSidecar *
+vk_sidecar_parse (const char *text, gssize len, const char *source,
+                  GError **error)
+{
+  g_return_val_if_fail (text != NULL && source != NULL, NULL);
+
+  return parse_sidecar (text, len, source, error);
+}
+
+VkSidecar *
+vk_sidecar_load (const char *path, GError **error)
+{
+  g_autofree char *text = NULL;
+  g_autoptr(GError) local = NULL;
+  gsize len = 0;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  if (!g_file_get_contents (path, &text, &len, &local))
+    {
+      g_set_error (error, VK_ERROR,
+                   g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT)
+                     ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
+                   _("cannot read sidecar: %s"), local->message);
+      return NULL;
+    }
+  return vk_sidecar_parse (text, (gssize) len, path, error);
+}
+
+gboolean
+vk_sidecar_save (const VkSidecar *sc, const char *path, GError **error)
+{
+  g_autofree char *text = vk_sidecar_to_xml (sc, error);
+
+  if (text == NULL)
+    return FALSE;
+  return vk_file_write_atomic (path, text, strlen (text), 0600, error);
+}
