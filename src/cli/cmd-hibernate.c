@@ -382,31 +382,41 @@ disks_to_freeze (xmlDocPtr doc, const char *name, GError **error)
   return g_steal_pointer (&out);
 }
 
-/* The XML saved into state.sav: where a raw disk will continue on a qcow2
- * overlay, the restored QEMU must open it as qcow2 (a host-side change
- * libvirt's ABI check allows). */
+/* The XML to save into state.sav, or NULL to let libvirt store its own:
+ * where a raw disk will continue on a qcow2 overlay, the restored QEMU must
+ * open it as qcow2 (a host-side change libvirt's ABI check allows). */
 static char *
-saved_xml_for (xmlDocPtr doc, GPtrArray *freezes, gboolean copy)
+saved_xml_for (VkDomain *dom, GPtrArray *freezes, gboolean copy, char **original,
+               GError **error)
 {
-  g_autoptr(xmlDoc) copy_doc = xmlCopyDoc (doc, 1);
-  if (!copy)
+  gboolean any_raw = FALSE;
+  for (guint i = 0; !copy && i < freezes->len; i++)
+    if (g_str_equal (((Freeze *) freezes->pdata[i])->format, "raw"))
+      any_raw = TRUE;
+  if (!any_raw)
+    return NULL;
+  g_autofree char *xml = vk_domain_xml_migratable (dom, error);
+  if (xml == NULL)
+    return NULL;
+  *original = g_strdup (xml);
+  g_autoptr(xmlDoc) doc = vk_xml_parse (xml, -1, vk_domain_get_name (dom), error);
+  if (doc == NULL)
+    return NULL;
+  xmlNodePtr devs = vk_domain_devices (doc);
+  for (xmlNodePtr n = devs->children; n; n = n->next)
     {
-      xmlNodePtr devs = vk_domain_devices (copy_doc);
-      for (xmlNodePtr n = devs->children; n; n = n->next)
+      if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "disk"))
+        continue;
+      g_autofree char *src = vk_xml_child_prop (n, "source", "file");
+      for (guint i = 0; src && i < freezes->len; i++)
         {
-          if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "disk"))
-            continue;
-          g_autofree char *src = vk_xml_child_prop (n, "source", "file");
-          for (guint i = 0; src && i < freezes->len; i++)
-            {
-              Freeze *f = freezes->pdata[i];
-              xmlNodePtr drv = vk_xml_child (n, "driver");
-              if (g_str_equal (f->path, src) && drv)
-                xmlSetProp (drv, BAD_CAST "type", BAD_CAST "qcow2");
-            }
+          Freeze *f = freezes->pdata[i];
+          xmlNodePtr drv = vk_xml_child (n, "driver");
+          if (g_str_equal (f->path, src) && drv)
+            xmlSetProp (drv, BAD_CAST "type", BAD_CAST "qcow2");
         }
     }
-  return vk_xml_format (copy_doc);
+  return vk_xml_format (doc);
 }
 
 /* Undo what freeze_disks did, newest first. */
@@ -519,7 +529,16 @@ hibernate_image (VkCli *cli, VkConn *conn, VkDomain *dom, xmlDocPtr doc, const c
   g_autoptr(VkSidecar) sc = sidecar_for (conn, dom, doc, xml, VK_SIDECAR_IMAGE, error);
   if (sc == NULL)
     return FALSE;
-  g_autofree char *saved_xml = saved_xml_for (doc, freezes, o->copy);
+  g_autoptr(GError) xml_error = NULL;
+  /* restore_xml: what a rollback restores with (NULL: the saved XML) */
+  g_autofree char *restore_xml = NULL;
+  g_autofree char *saved_xml = saved_xml_for (dom, freezes, o->copy, &restore_xml,
+                                              &xml_error);
+  if (xml_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&xml_error));
+      return FALSE;
+    }
 
   int lock_fd = -1;
   g_autofree char *partial = vk_store_partial_new (store, image, &lock_fd, error);
@@ -547,6 +566,22 @@ hibernate_image (VkCli *cli, VkConn *conn, VkDomain *dom, xmlDocPtr doc, const c
       ok = vk_file_sha256 (state, &sc->state_sha256, &sc->state_size, &local);
     }
   if (ok)
+    {
+      /* The sidecar records the XML libvirt stored, which wake compares. */
+      g_autoptr(VkSaveHeader) hdr = NULL;
+      g_autoptr(xmlDoc) hdoc = NULL;
+      ok = vk_save_header_read (state, &hdr, &local) &&
+           (hdoc = vk_xml_parse (hdr->xml, -1, state, &local)) != NULL;
+      if (ok)
+        {
+          vk_identity_free (sc->identity);
+          sc->identity = vk_identity_from_domain (hdoc, &local);
+          ok = sc->identity != NULL;
+          g_free (sc->domain_xml);
+          sc->domain_xml = g_strdup (hdr->xml);
+        }
+    }
+  if (ok)
     ok = vk_store_partial_commit (store, partial, image, lock_fd, &local);
   if (!ok)
     {
@@ -554,7 +589,7 @@ hibernate_image (VkCli *cli, VkConn *conn, VkDomain *dom, xmlDocPtr doc, const c
        * state. */
       unfreeze (freezes);
       g_autoptr(GError) undo = NULL;
-      if (vk_conn_restore (conn, state, xml, FALSE, FALSE, &undo))
+      if (vk_conn_restore (conn, state, restore_xml, FALSE, FALSE, &undo))
         vk_store_partial_abort (partial, lock_fd);
       else
         g_prefix_error (&local, _("'%s' stays saved in %s (restore it with 'virsh restore "
@@ -587,8 +622,6 @@ hibernate_image (VkCli *cli, VkConn *conn, VkDomain *dom, xmlDocPtr doc, const c
     }
   if (ok)
     {
-      g_free (sc->domain_xml);
-      sc->domain_xml = g_strdup (saved_xml);
       g_autofree char *sidecar = g_build_filename (final_dir, VK_STORE_SIDECAR, NULL);
       ok = vk_sidecar_save (sc, sidecar, &local);
     }
@@ -614,7 +647,7 @@ hibernate_image (VkCli *cli, VkConn *conn, VkDomain *dom, xmlDocPtr doc, const c
       else if (link (f->frozen, f->path) < 0)
         g_prefix_error (&local, _("cannot put %s back from %s: "), f->path, f->frozen);
     }
-  if (vk_conn_restore (conn, committed_state, xml, FALSE, FALSE, &undo))
+  if (vk_conn_restore (conn, committed_state, restore_xml, FALSE, FALSE, &undo))
     {
       vk_rm_rf (final_dir, NULL);
       close (lock_fd);

@@ -289,6 +289,20 @@ vk_domain_xml (VkDomain *vd, gboolean inactive, GError **error)
   return out;
 }
 
+char *
+vk_domain_xml_migratable (VkDomain *vd, GError **error)
+{
+  char *x = virDomainGetXMLDesc (vd->dom, VIR_DOMAIN_XML_MIGRATABLE | VIR_DOMAIN_XML_SECURE);
+  if (x == NULL)
+    {
+      vk_vir_fail (error, _("cannot read the XML of domain '%s'"), vd->name);
+      return NULL;
+    }
+  char *out = g_strdup (x);
+  free (x);
+  return out;
+}
+
 gboolean
 vk_domain_define (VkConn *vc, const char *xml, VkDomain **out, GError **error)
 {

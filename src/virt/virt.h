@@ -45,6 +45,9 @@ gboolean vk_domain_has_managed_save (VkDomain *dom);
 
 /* Domain XML; `inactive` = the persistent definition. */
 char *vk_domain_xml (VkDomain *dom, gboolean inactive, GError **error);
+/* The XML libvirt itself stores in save images (migratable, with secrets):
+ * the base for any replacement XML given to save or restore. */
+char *vk_domain_xml_migratable (VkDomain *dom, GError **error);
 
 gboolean vk_domain_define (VkConn *conn, const char *xml, VkDomain **out,
                            GError **error);
