@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
@@ -169,8 +170,8 @@ check_space (const char *dir, guint64 need, const char *name, GError **error)
   if (free_bytes < need)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("not enough free space in %s to hibernate '%s': %" G_GUINT64_FORMAT
-                     " MiB free, the guest has %" G_GUINT64_FORMAT " MiB of memory; free "
+                   _("not enough free space in %s to hibernate '%s': %" PRIu64
+                     " MiB free, the guest has %" PRIu64 " MiB of memory; free "
                      "space or point store= in vmkeep.conf elsewhere"),
                    dir, name, free_bytes >> 20, need >> 20);
       return FALSE;
@@ -1084,8 +1085,8 @@ wake_image (VkCli *cli, VkConn *conn, const char *image, gboolean force, Result 
   if (stat (state, &st) < 0 || (guint64) st.st_size != sc->state_size)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("state file %s has %" G_GUINT64_FORMAT " bytes, the sidecar says %"
-                     G_GUINT64_FORMAT "; the image is damaged ('vmkeep image verify %s')"),
+                   _("state file %s has %" PRIu64 " bytes, the sidecar says %"
+                     PRIu64 "; the image is damaged ('vmkeep image verify %s')"),
                    state, (guint64) st.st_size, sc->state_size, image);
       return FALSE;
     }

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "spec.h"
@@ -405,7 +406,7 @@ vk_spec_validate (const VkSpec *s, GError **error)
   if (s->memory_mib < 16 || s->memory_mib > 16ULL * 1024 * 1024)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--memory %" G_GUINT64_FORMAT " MiB is out of range "
+                   _("--memory %" PRIu64 " MiB is out of range "
                      "(16 MiB to 16 TiB)"), s->memory_mib);
       return FALSE;
     }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 
 #include "validate.h"
 #include "vk-error.h"
@@ -533,8 +534,8 @@ vk_parse_uint (const char *what, const char *text, guint64 min, guint64 max,
   if (text == NULL || text[0] == '\0')
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s is empty; give a number from %" G_GUINT64_FORMAT
-                     " to %" G_GUINT64_FORMAT),
+                   _("%s is empty; give a number from %" PRIu64
+                     " to %" PRIu64),
                    what, min, max);
       return FALSE;
     }
@@ -542,21 +543,21 @@ vk_parse_uint (const char *what, const char *text, guint64 min, guint64 max,
     {
       if (overflow)
         g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                     _("%s %s is too large; give a number from %" G_GUINT64_FORMAT
-                       " to %" G_GUINT64_FORMAT),
+                     _("%s %s is too large; give a number from %" PRIu64
+                       " to %" PRIu64),
                      what, q, min, max);
       else
         g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                      _("%s %s is not a number; give a decimal or 0x-prefixed hex "
-                       "number from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT),
+                       "number from %" PRIu64 " to %" PRIu64),
                      what, q, min, max);
       return FALSE;
     }
   if (v < min || v > max)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s %s is out of range; give a number from %" G_GUINT64_FORMAT
-                     " to %" G_GUINT64_FORMAT),
+                   _("%s %s is out of range; give a number from %" PRIu64
+                     " to %" PRIu64),
                    what, q, min, max);
       return FALSE;
     }

@@ -1,0 +1,17 @@
+/* vmkeep — image helpers shared by the image, clone and fork commands. */
+#pragma once
+
+#include "commands.h"
+#include "sidecar.h"
+
+G_BEGIN_DECLS
+
+/* The sidecar of image NAME in the store; `dir_out` gets its directory. */
+VkSidecar *vk_cli_load_image (VkCli *cli, const char *name, char **dir_out,
+                              GError **error);
+/* Problems found with the image (char*, empty when sound). */
+GPtrArray *vk_cli_verify_image (VkSidecar *sc, const char *dir, gboolean checksum);
+/* Domains whose disks still read from one of the image's frozen bases. */
+GPtrArray *vk_cli_image_dependents (VkCli *cli, VkSidecar *sc, GError **error);
+
+G_END_DECLS
