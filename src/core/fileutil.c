@@ -22,6 +22,7 @@
 #include <glib/gstdio.h>
 
 #include "fileutil.h"
+#include "sha256.h"
 #include "vk-error.h"
 
 /* Large enough that checksumming a multi-GiB state file is bound by the
@@ -357,7 +358,7 @@ gboolean
 vk_fd_sha256 (int fd, const char *name, char **hex_out, guint64 *size_out,
               GError **error)
 {
-  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autoptr(VkSha256) sum = vk_sha256_new ();
   g_autofree guint8 *buf = g_malloc (SHA_CHUNK);
   guint64 total = 0;
 
@@ -383,10 +384,10 @@ vk_fd_sha256 (int fd, const char *name, char **hex_out, guint64 *size_out,
         }
       if (n == 0)
         break;
-      g_checksum_update (sum, buf, (gssize) n);
+      vk_sha256_update (sum, buf, (gsize) n);
       total += (guint64) n;
     }
-  *hex_out = g_strdup (g_checksum_get_string (sum));
+  *hex_out = vk_sha256_hex (sum);
   if (size_out != NULL)
     *size_out = total;
   return TRUE;
