@@ -383,18 +383,20 @@ disks_to_freeze (xmlDocPtr doc, const char *name, GError **error)
   return g_steal_pointer (&out);
 }
 
-/* The XML to save into state.sav, or NULL to let libvirt store its own:
- * where a raw disk will continue on a qcow2 overlay, the restored QEMU must
- * open it as qcow2 (a host-side change libvirt's ABI check allows). */
+/* The XML to save into state.sav, or NULL to let libvirt store its own.
+ * A frozen disk continues as a qcow2 overlay over the frozen base, so the
+ * restored QEMU must open it as qcow2 (for a raw disk) and must not be told
+ * the old backing chain: libvirt's live XML carries it as <backingStore>
+ * (an empty one for a disk without backing file), and restoring with that
+ * makes QEMU open the overlay with "backing": null, so the guest would read
+ * zeros wherever it had not written since the save. Without the element
+ * libvirt probes the chain from the image headers. Both are host-side
+ * changes libvirt's ABI check allows. */
 static char *
 saved_xml_for (VkDomain *dom, GPtrArray *freezes, gboolean copy, char **original,
                GError **error)
 {
-  gboolean any_raw = FALSE;
-  for (guint i = 0; !copy && i < freezes->len; i++)
-    if (g_str_equal (((Freeze *) freezes->pdata[i])->format, "raw"))
-      any_raw = TRUE;
-  if (!any_raw)
+  if (copy || freezes->len == 0)
     return NULL;
   g_autofree char *xml = vk_domain_xml_migratable (dom, error);
   if (xml == NULL)
@@ -412,9 +414,17 @@ saved_xml_for (VkDomain *dom, GPtrArray *freezes, gboolean copy, char **original
       for (guint i = 0; src && i < freezes->len; i++)
         {
           Freeze *f = freezes->pdata[i];
+          if (!g_str_equal (f->path, src))
+            continue;
           xmlNodePtr drv = vk_xml_child (n, "driver");
-          if (g_str_equal (f->path, src) && drv)
+          if (drv)
             xmlSetProp (drv, BAD_CAST "type", BAD_CAST "qcow2");
+          xmlNodePtr bs;
+          while ((bs = vk_xml_child (n, "backingStore")) != NULL)
+            {
+              xmlUnlinkNode (bs);
+              xmlFreeNode (bs);
+            }
         }
     }
   return vk_xml_format (doc);

@@ -35,6 +35,8 @@ const VkCommand vk_commands[] = {
     vk_cmd_hibernate },
   { "wake", N_("DOMAIN...|--image NAME [--force]"),
     N_("Resume hibernated VMs after checking their device identity"), vk_cmd_wake },
+  { "clone", N_("IMAGE --name NEW [--tap T]... [--bridge B|--network N] [--disk-dir D] [--copy] [--paused|--no-start]"),
+    N_("Resume a new VM from a hibernate image with identical devices"), vk_cmd_clone },
   { "image", N_("list|inspect NAME|verify NAME|rm NAME [--force]"),
     N_("Manage hibernate images in the store"), vk_cmd_image },
   { "tag", N_("DOMAIN add|remove|list [TAG...]"),

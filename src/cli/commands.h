@@ -73,6 +73,7 @@ gboolean vk_cmd_wake (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_image (VkCli *cli, int argc, char **argv, GError **error);
 /* The sidecar of image NAME in the store (`dir_out`: its directory). */
 
+gboolean vk_cmd_clone (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error);
 /* Tags stored in the domain's vmkeep metadata (sorted). */
 GPtrArray *vk_cli_domain_tags (VkDomain *dom, GError **error);

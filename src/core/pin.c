@@ -1432,6 +1432,82 @@ vk_layout_table (xmlDocPtr doc, const VkLayoutPolicy *policy, GError **error)
   return rows;
 }
 
+/* Where a new device of `doc` goes in the NIC range (`nic`) or the device
+ * range: on q35 a PCI Express device takes the lowest-slot empty
+ * pcie-root-port of the range or, with `allow_new_port`, a new one at the
+ * range's lowest free slot (`*port`, for the caller to add); anything else
+ * takes the range's lowest free slot on the root bus. `*root_slot` is the
+ * root-bus slot it ends up behind. */
+static gboolean
+place_new (Scan *s, gboolean nic, gboolean pcie, gboolean allow_new_port,
+           guint *bus, guint *slot, xmlNodePtr *port, int *root_slot, GError **error)
+{
+  const VkSlotRange *r = nic ? &s->policy.nic : &s->policy.dev;
+  const char *key = nic ? "nic-slots" : "device-slots";
+  const char *what = nic ? _("NIC") : _("device");
+  Placer pl = { 0 };
+  gboolean ok = TRUE;
+
+  *port = NULL;
+  *root_slot = -1;
+  if (!placer_init (&pl, s, error))
+    {
+      placer_clear (&pl);
+      return FALSE;
+    }
+  if (s->machine == VK_MACHINE_Q35 && pcie)
+    {
+      Dev *empty = find_empty_port (&pl, r);
+      if (empty != NULL)
+        {
+          *bus = empty->ctrl_index;
+          *slot = 0;
+          *root_slot = empty->slot;
+        }
+      else if (allow_new_port)
+        {
+          guint rs;
+          ok = vk_slot_allocator_next (pl.alloc, r, what, key, &rs, error);
+          if (ok)
+            {
+              *port = new_root_port (s, rs);
+              g_autofree char *idx = vk_xml_prop (*port, "index");
+              *bus = (guint) g_ascii_strtoull (idx, NULL, 10);
+              *slot = 0;
+              *root_slot = rs;
+            }
+        }
+      else
+        {
+          g_autofree char *name = vk_domain_name (s->doc);
+          if (nic)
+            g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                         _("%s has no spare NIC root port left in the NIC range "
+                           "0x%02x-0x%02x (q35 cannot hot-plug a NIC on its root bus): "
+                           "add the NIC with --config and restart the VM, or raise "
+                           "spare-nic-ports in vmkeep.conf for new VMs"),
+                         name ? name : "the domain", r->first, r->last);
+          else
+            g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                         _("%s has no empty pcie-root-port left in the device range "
+                           "0x%02x-0x%02x (q35 cannot hot-plug a device on its root "
+                           "bus): attach the device with --config and restart the VM, "
+                           "or raise spare-device-ports in vmkeep.conf for new VMs"),
+                         name ? name : "the domain", r->first, r->last);
+          ok = FALSE;
+        }
+    }
+  else
+    {
+      ok = vk_slot_allocator_next (pl.alloc, r, what, key, slot, error);
+      *bus = 0;
+      if (ok)
+        *root_slot = *slot;
+    }
+  placer_clear (&pl);
+  return ok;
+}
+
 gboolean
 vk_place_new_nic (xmlDocPtr doc, const VkLayoutPolicy *policy,
                   gboolean allow_new_port, VkNicPlacement *out, GError **error)
@@ -1450,59 +1526,27 @@ vk_place_new_nic (xmlDocPtr doc, const VkLayoutPolicy *policy,
         g_hash_table_add (used_acpi, GINT_TO_POINTER (d->acpi));
     }
   int root_slot = -1;
-
-  Placer pl = { 0 };
-  if (!placer_init (&pl, s, error))
-    {
-      placer_clear (&pl);
-      return FALSE;
-    }
-  gboolean ok = TRUE;
-  if (s->machine == VK_MACHINE_Q35)
-    {
-      Dev *port = find_empty_port (&pl, &s->policy.nic);
-      if (port != NULL)
-        {
-          out->bus = port->ctrl_index;
-          out->slot = 0;
-          root_slot = port->slot;
-        }
-      else if (allow_new_port)
-        {
-          guint slot;
-          ok = vk_slot_allocator_next (pl.alloc, &s->policy.nic, _("NIC"), "nic-slots",
-                                       &slot, error);
-          if (ok)
-            {
-              out->port = new_root_port (s, slot);
-              g_autofree char *idx = vk_xml_prop (out->port, "index");
-              out->bus = (guint) g_ascii_strtoull (idx, NULL, 10);
-              out->slot = 0;
-              root_slot = slot;
-            }
-        }
-      else
-        {
-          g_autofree char *name = vk_domain_name (doc);
-          g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                       _("%s has no spare NIC root port left in the NIC range "
-                         "0x%02x-0x%02x (q35 cannot hot-plug a NIC on its root bus): "
-                         "add the NIC with --config and restart the VM, or raise "
-                         "spare-nic-ports in vmkeep.conf for new VMs"),
-                       name ? name : "the domain", s->policy.nic.first, s->policy.nic.last);
-          ok = FALSE;
-        }
-    }
-  else
-    {
-      guint slot;
-      ok = vk_slot_allocator_next (pl.alloc, &s->policy.nic, _("NIC"), "nic-slots",
-                                   &slot, error);
-      out->bus = 0;
-      out->slot = slot;
-      root_slot = slot;
-    }
-  placer_clear (&pl);
+  /* NICs on q35 always get a root port (the e1000/rtl8139 fallbacks too),
+   * so every NIC can be unplugged. */
+  gboolean ok = place_new (s, TRUE, TRUE, allow_new_port, &out->bus, &out->slot,
+                           &out->port, &root_slot, error);
   out->acpi_index = acpi_for_slot (&s->policy, root_slot, used_acpi);
+  return ok;
+}
+
+gboolean
+vk_place_new_device (xmlDocPtr doc, const VkLayoutPolicy *policy,
+                     gboolean pcie_capable, gboolean allow_new_port,
+                     VkDevicePlacement *out, GError **error)
+{
+  g_autoptr(Scan) s = NULL;
+  memset (out, 0, sizeof *out);
+  if (!scan_devices (doc, policy, &s, error))
+    return FALSE;
+  check_addresses (s, FALSE);
+  int root_slot = -1;
+  gboolean ok = place_new (s, FALSE, pcie_capable, allow_new_port, &out->bus,
+                           &out->slot, &out->port, &root_slot, error);
+  out->root_slot = root_slot >= 0 ? (guint) root_slot : 0;
   return ok;
 }

@@ -1,9 +1,10 @@
 /* vmkeep — placing and auditing PCI devices of a libvirt domain by policy.
  *
- * One model serves create, pin, define, layout --check and nic add: the
- * domain document is scanned into a list of PCI devices (explicit ones and
- * the ones libvirt would add by itself), each existing address is checked
- * against the policy, and what has no address gets one. */
+ * One model serves create, pin, define, layout --check, nic add, fs attach
+ * and device attach: the domain document is scanned into a list of PCI
+ * devices (explicit ones and the ones libvirt would add by itself), each
+ * existing address is checked against the policy, and what has no address
+ * gets one. */
 #pragma once
 
 #include <glib.h>
@@ -68,5 +69,29 @@ typedef struct {
 gboolean vk_place_new_nic (xmlDocPtr doc, const VkLayoutPolicy *policy,
                            gboolean allow_new_port, VkNicPlacement *out,
                            GError **error);
+
+/* Where a non-NIC device added at runtime (virtiofs, VFIO hostdev, ...)
+ * goes, by the same rules in the device range:
+ *   pc:  lowest free slot of the device range on bus 0 (chipset slots
+ *        skipped);
+ *   q35: a PCI Express device (`pcie_capable`) takes the lowest-slot empty
+ *        pcie-root-port in the device range (`port` = NULL) or, when
+ *        `allow_new_port` (config-only changes), a new root port at the
+ *        lowest free device slot that the caller must also add (`port`);
+ *        without either it fails (VK_ERROR_FAILED) saying to attach with
+ *        --config and restart or to raise spare-device-ports. A device
+ *        that is not PCIe-capable takes the lowest free device slot on the
+ *        root bus (cold-plug only: the q35 root bus is not hot-pluggable).
+ * The device then sits at 0000:`bus`:`slot`.0; `root_slot` is the root-bus
+ * slot it hangs off. */
+typedef struct {
+  guint bus;
+  guint slot;
+  guint root_slot;
+  xmlNodePtr port;      /* new pcie-root-port element to add, or NULL */
+} VkDevicePlacement;
+gboolean vk_place_new_device (xmlDocPtr doc, const VkLayoutPolicy *policy,
+                              gboolean pcie_capable, gboolean allow_new_port,
+                              VkDevicePlacement *out, GError **error);
 
 G_END_DECLS

@@ -1,0 +1,651 @@
+/* vmkeep clone | fork
+ *
+ * A clone resumes the source's memory with the *identical* devices: same
+ * PCI addresses, MACs, models, queues and ACPI indexes. Only the fields the
+ * invariant allows change (name, UUID, disks, TAP and host side of NICs,
+ * log/NVRAM/TPM paths). Nothing is hot-swapped after restore: a Windows
+ * guest never re-enumerates a replaced NIC and would wake with none.
+ *
+ * The clone's state is never copied by default: libvirt restores from a
+ * FIFO into which vmkeep writes a re-emitted save header carrying the
+ * clone's XML, then the source's QEMU stream, hashed on the way. */
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli-image.h"
+#include "clone-xml.h"
+#include "commands.h"
+#include "disk.h"
+#include "diskfile.h"
+#include "domain-xml.h"
+#include "fileutil.h"
+#include "identity.h"
+#include "output.h"
+#include "save-header.h"
+#include "save-stream.h"
+#include "sidecar.h"
+#include "store.h"
+#include "validate.h"
+#include "vk-error.h"
+
+typedef struct {
+  const char *name;
+  char **taps;
+  const char *bridge;
+  const char *network;
+  const char *disk_dir;
+  gboolean copy;
+  gboolean paused;
+  gboolean no_start;
+  gboolean allow_dup_mac;
+} CloneOpts;
+
+/* What a failed clone must remove again, newest first. */
+typedef struct {
+  GPtrArray *files;
+  GPtrArray *dirs;
+  char *domain;        /* defined (and maybe running) clone */
+  VkConn *conn;
+} Undo;
+
+static void
+undo_run (Undo *u)
+{
+  if (u->domain && u->conn)
+    {
+      g_autoptr(VkDomain) d = vk_domain_try_lookup (u->conn, u->domain);
+      if (d)
+        {
+          if (vk_domain_state (d, NULL) != VK_STATE_SHUTOFF)
+            vk_domain_destroy (d, NULL);
+          vk_domain_undefine (d, TRUE, NULL);
+        }
+    }
+  for (guint i = u->files->len; i > 0; i--)
+    g_unlink (u->files->pdata[i - 1]);
+  for (guint i = u->dirs->len; i > 0; i--)
+    vk_rm_rf (u->dirs->pdata[i - 1], NULL);
+}
+
+static void
+undo_clear (Undo *u)
+{
+  g_ptr_array_unref (u->files);
+  g_ptr_array_unref (u->dirs);
+  g_free (u->domain);
+}
+
+/* host side of each NIC: "bridge:br0" / "network:default" */
+static char *
+nic_host (xmlNodePtr n)
+{
+  g_autofree char *type = vk_xml_prop (n, "type");
+  g_autofree char *br = vk_xml_child_prop (n, "source", "bridge");
+  g_autofree char *net = vk_xml_child_prop (n, "source", "network");
+  if (net)
+    return g_strdup_printf ("network:%s", net);
+  if (br)
+    return g_strdup_printf ("bridge:%s", br);
+  return NULL;
+}
+
+/* Two running VMs with one MAC on one segment break each other's traffic. */
+static gboolean
+check_duplicate_macs (VkConn *conn, xmlDocPtr clone, const char *clone_name, GError **error)
+{
+  g_autoptr(GPtrArray) infos = vk_conn_list_domains (conn, FALSE, error);
+  if (infos == NULL)
+    return FALSE;
+  g_autoptr(GHashTable) mine = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  xmlNodePtr devs = vk_domain_devices (clone);
+  for (xmlNodePtr n = devs->children; n; n = n->next)
+    if (n->type == XML_ELEMENT_NODE && xmlStrEqual (n->name, BAD_CAST "interface"))
+      {
+        g_autofree char *mac = vk_xml_child_prop (n, "mac", "address");
+        char *host = nic_host (n);
+        if (mac && host)
+          g_hash_table_insert (mine, g_ascii_strdown (mac, -1), host);
+        else
+          g_free (host);
+      }
+  for (guint i = 0; i < infos->len; i++)
+    {
+      VkDomainInfo *info = infos->pdata[i];
+      if (g_str_equal (info->name, clone_name))
+        continue;
+      g_autoptr(VkDomain) d = vk_domain_try_lookup (conn, info->name);
+      g_autoptr(xmlDoc) doc = d ? vk_cli_domain_doc (d, FALSE, NULL) : NULL;
+      if (doc == NULL)
+        continue;
+      xmlNodePtr od = vk_domain_devices (doc);
+      for (xmlNodePtr n = od->children; n; n = n->next)
+        {
+          if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "interface"))
+            continue;
+          g_autofree char *mac = vk_xml_child_prop (n, "mac", "address");
+          g_autofree char *host = nic_host (n);
+          g_autofree char *lmac = mac ? g_ascii_strdown (mac, -1) : NULL;
+          const char *want = lmac ? g_hash_table_lookup (mine, lmac) : NULL;
+          if (want && host && g_str_equal (want, host))
+            {
+              g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                           _("MAC %s is already in use by running domain '%s' on %s; a clone "
+                             "keeps its source's MACs, so put it on another segment with "
+                             "--bridge or --network (or pass --allow-duplicate-mac)"),
+                           lmac, info->name, host);
+              return FALSE;
+            }
+        }
+    }
+  return TRUE;
+}
+
+typedef struct {
+  const char *fifo;
+  GBytes *header;
+  const char *state;
+  guint64 offset;
+  const char *sha;
+  gint cancel;
+  gboolean ok;
+  GError *error;
+} Feeder;
+
+static gpointer
+feeder_thread (gpointer p)
+{
+  Feeder *f = p;
+  int fd = vk_fifo_open_writer (f->fifo, &f->cancel, &f->error);
+  if (fd < 0)
+    return NULL;
+  f->ok = vk_save_stream_feed (fd, f->header, f->state, f->offset, f->sha, &f->cancel,
+                               &f->error);
+  close (fd);
+  return NULL;
+}
+
+static gboolean
+restore_via_fifo (VkCli *cli, VkConn *conn, GBytes *header, const char *state,
+                  guint64 offset, const char *sha, gboolean paused, Undo *undo, GError **error)
+{
+  g_autofree char *tmp = g_build_filename (cli->cfg->store_dir, "tmp", NULL);
+  if (!vk_dir_ensure_private (tmp, error))
+    return FALSE;
+  g_autofree char *dir = g_build_filename (tmp, "clone-XXXXXX", NULL);
+  if (g_mkdtemp_full (dir, 0700) == NULL)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot create %s: %s"), dir,
+                   g_strerror (errno));
+      return FALSE;
+    }
+  g_autofree char *fifo = g_build_filename (dir, "state.fifo", NULL);
+  if (mkfifo (fifo, 0600) < 0)
+    {
+      int e = errno;
+      vk_rm_rf (dir, NULL);
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot create FIFO %s: %s"), fifo,
+                   g_strerror (e));
+      return FALSE;
+    }
+  Feeder f = { fifo, header, state, offset, sha, 0, FALSE, NULL };
+  GThread *t = g_thread_new ("vmkeep-feed", feeder_thread, &f);
+  g_autoptr(GError) rerr = NULL;
+  gboolean ok = vk_conn_restore (conn, fifo, NULL, paused, FALSE, &rerr);
+  g_atomic_int_set (&f.cancel, 1);
+  g_thread_join (t);
+  vk_rm_rf (dir, NULL);
+  if (!ok || !f.ok)
+    {
+      /* the feeder's error says why (e.g. a checksum mismatch); libvirt's
+       * is then only the consequence */
+      if (f.error && (!ok || !f.ok) && f.error->code == VK_ERROR_REFUSED)
+        g_propagate_error (error, g_steal_pointer (&f.error));
+      else if (!ok)
+        g_propagate_error (error, g_steal_pointer (&rerr));
+      else
+        g_propagate_error (error, g_steal_pointer (&f.error));
+      g_clear_error (&f.error);
+      return FALSE;
+    }
+  g_clear_error (&f.error);
+  return TRUE;
+}
+
+typedef struct {
+  char *name;
+  char *uuid;
+  char *image;
+  GPtrArray *disks;   /* "vda=/path" */
+  GPtrArray *taps;
+  double seconds;
+  gboolean running;
+} CloneResult;
+
+static gboolean
+clone_image (VkCli *cli, VkConn *conn, const char *image, const CloneOpts *o,
+             CloneResult *res, Undo *undo, GError **error)
+{
+  if (!vk_validate_name ("clone name", o->name, error))
+    return FALSE;
+  g_autoptr(VkDomain) exists = vk_domain_try_lookup (conn, o->name);
+  if (exists != NULL)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("a domain named '%s' already exists; pick another --name"), o->name);
+      return FALSE;
+    }
+  g_autofree char *dir = NULL;
+  g_autoptr(VkSidecar) sc = vk_cli_load_image (cli, image, &dir, error);
+  if (sc == NULL)
+    return FALSE;
+  if (o->no_start)
+    {
+      g_autofree char *target = vk_store_image_dir (cli->cfg->store_dir, o->name);
+      if (g_file_test (target, G_FILE_TEST_EXISTS))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("--no-start keeps the clone as image '%s', which exists already"),
+                       o->name);
+          return FALSE;
+        }
+    }
+  g_autofree char *state = g_build_filename (dir, sc->state_file, NULL);
+
+  /* Refuse damaged or tampered input before anything is created. */
+  g_autoptr(VkSaveHeader) hdr = NULL;
+  if (!vk_save_header_read (state, &hdr, error))
+    return FALSE;
+  struct stat st;
+  if (stat (state, &st) < 0 || (guint64) st.st_size != sc->state_size)
+    {
+      g_autofree char *have = g_strdup_printf ("%" G_GUINT64_FORMAT, (guint64) st.st_size);
+      g_autofree char *want = g_strdup_printf ("%" G_GUINT64_FORMAT, sc->state_size);
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("state file %s is %s bytes long but its sidecar says %s: it is truncated "
+                     "or was replaced; 'vmkeep image verify %s' tells more"), state, have, want,
+                   image);
+      return FALSE;
+    }
+  g_autoptr(xmlDoc) src_doc = vk_xml_parse (hdr->xml, -1, state, error);
+  if (src_doc == NULL)
+    return FALSE;
+  g_autoptr(VkIdentity) hid = vk_identity_from_domain (src_doc, error);
+  if (hid == NULL)
+    return FALSE;
+  g_autoptr(GPtrArray) tamper = vk_identity_compare (sc->identity, hid);
+  if (tamper->len > 0)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("the XML inside %s does not match image '%s''s sidecar (%s): the state "
+                     "was modified; nothing was created"), state, image,
+                   (const char *) tamper->pdata[0]);
+      return FALSE;
+    }
+  for (guint i = 0; i < sc->frozen_disks->len; i++)
+    {
+      VkFrozenDisk *f = sc->frozen_disks->pdata[i];
+      if (!g_file_test (f->frozen, G_FILE_TEST_IS_REGULAR))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                       _("base disk %s of image '%s' is missing (%s); the image cannot be "
+                         "cloned"), f->target, image, f->frozen);
+          return FALSE;
+        }
+    }
+
+  /* Plan the clone's files. */
+  g_autoptr(GHashTable) paths = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(GHashTable) formats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  for (guint i = 0; i < sc->frozen_disks->len; i++)
+    {
+      VkFrozenDisk *f = sc->frozen_disks->pdata[i];
+      g_autofree char *ddir = o->disk_dir ? g_strdup (o->disk_dir) : g_path_get_dirname (f->original);
+      const char *fmt = o->copy ? f->format : "qcow2";
+      g_autofree char *file = g_strdup_printf ("%s-%s.%s", o->name, f->target, fmt);
+      char *p = g_build_filename (ddir, file, NULL);
+      if (!g_file_test (ddir, G_FILE_TEST_IS_DIR))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                       _("disk directory %s does not exist; create it or pick --disk-dir"), ddir);
+          g_free (p);
+          return FALSE;
+        }
+      if (g_file_test (p, G_FILE_TEST_EXISTS))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("%s already exists; vmkeep never overwrites a disk: remove it or "
+                         "pick another --name or --disk-dir"), p);
+          g_free (p);
+          return FALSE;
+        }
+      g_hash_table_insert (paths, g_strdup (f->target), p);
+      g_hash_table_insert (formats, g_strdup (f->target), g_strdup (fmt));
+    }
+
+  g_autofree char *uuid = g_uuid_string_random ();
+  g_autofree char *nvram = NULL;
+  g_autofree char *nvram_src = NULL;
+  {
+    xmlNodePtr os = vk_xml_child (xmlDocGetRootElement (src_doc), "os");
+    g_autofree char *src_nv = vk_xml_child_text (os, "nvram");
+    if (src_nv && *src_nv)
+      {
+        g_autofree char *nvdir = g_path_get_dirname (src_nv);
+        g_autofree char *nvfile = g_strdup_printf ("%s_VARS.fd", o->name);
+        nvram = g_build_filename (nvdir, nvfile, NULL);
+        /* the copy taken at save time, not the source's live file */
+        g_autofree char *saved = g_build_filename (dir, "nvram.fd", NULL);
+        nvram_src = g_file_test (saved, G_FILE_TEST_IS_REGULAR) ? g_strdup (saved)
+                                                                : g_strdup (src_nv);
+        if (g_file_test (nvram, G_FILE_TEST_EXISTS))
+          {
+            g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                         _("NVRAM file %s already exists; remove it or pick another --name"),
+                         nvram);
+            return FALSE;
+          }
+      }
+  }
+
+  g_autoptr(xmlDoc) clone = xmlCopyDoc (src_doc, 1);
+  VkCloneRewrite rw = { o->name, uuid, paths, formats, (const char *const *) o->taps,
+                        o->bridge, o->network, nvram };
+  if (!vk_clone_rewrite (clone, sc->domain_name, &rw, error))
+    return FALSE;
+  xmlNodePtr devs = vk_domain_devices (clone);
+  for (xmlNodePtr n = devs->children; n; n = n->next)
+    if (n->type == XML_ELEMENT_NODE && xmlStrEqual (n->name, BAD_CAST "interface"))
+      {
+        g_autofree char *tap = vk_xml_child_prop (n, "target", "dev");
+        g_autofree char *sys = tap ? g_build_filename ("/sys/class/net", tap, NULL) : NULL;
+        if (tap && !vk_validate_ifname ("--tap", tap, error))
+          return FALSE;
+        g_autofree char *type = vk_xml_prop (n, "type");
+        if (sys && g_file_test (sys, G_FILE_TEST_EXISTS) && g_strcmp0 (type, "ethernet") != 0)
+          {
+            g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                         _("TAP device %s already exists on this host; give another --tap"), tap);
+            return FALSE;
+          }
+        g_ptr_array_add (res->taps, g_steal_pointer (&tap));
+      }
+  if (o->bridge && !vk_cli_check_nic_source (conn, 0, o->bridge, error))
+    return FALSE;
+  if (o->network && !vk_cli_check_nic_source (conn, 1, o->network, error))
+    return FALSE;
+  if (!o->allow_dup_mac && !o->no_start && !check_duplicate_macs (conn, clone, o->name, error))
+    return FALSE;
+
+  /* The proof: only allowed fields differ. */
+  g_autoptr(GPtrArray) allowed = NULL;
+  g_autoptr(GPtrArray) ident = NULL;
+  if (!vk_domain_xml_diff (src_doc, clone, &allowed, &ident, error))
+    return FALSE;
+  if (ident->len > 0)
+    {
+      VkXmlDifference *d = ident->pdata[0];
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                   _("internal error: the clone would differ from its source in %s; nothing "
+                     "was created"), d->text);
+      return FALSE;
+    }
+  g_autofree char *clone_xml = vk_xml_format (clone);
+  g_autoptr(GBytes) header = vk_save_header_emit (hdr, clone_xml, -1, error);
+  if (header == NULL)
+    return FALSE;
+
+  /* Create: disks, NVRAM, definition, then the running clone. */
+  for (guint i = 0; i < sc->frozen_disks->len; i++)
+    {
+      VkFrozenDisk *f = sc->frozen_disks->pdata[i];
+      const char *p = g_hash_table_lookup (paths, f->target);
+      gboolean ok = o->copy ? vk_file_clone (f->frozen, p, 0600, error)
+                            : vk_disk_create_overlay (p, f->frozen, f->format, error);
+      if (!ok)
+        return FALSE;
+      g_ptr_array_add (undo->files, g_strdup (p));
+      g_ptr_array_add (res->disks, g_strdup_printf ("%s=%s", f->target, p));
+    }
+  if (nvram)
+    {
+      if (!vk_file_clone (nvram_src, nvram, 0600, error))
+        return FALSE;
+      g_ptr_array_add (undo->files, g_strdup (nvram));
+    }
+  g_autoptr(VkDomain) dom = NULL;
+  if (!vk_domain_define (conn, clone_xml, &dom, error))
+    return FALSE;
+  undo->domain = g_strdup (o->name);
+  res->name = g_strdup (o->name);
+  res->uuid = g_strdup (uuid);
+
+  if (o->no_start)
+    {
+      /* Kept as image NAME in the store: wake --image NAME resumes it. */
+      int lock_fd = -1;
+      g_autofree char *partial = vk_store_partial_new (cli->cfg->store_dir, o->name, &lock_fd,
+                                                       error);
+      if (partial == NULL)
+        return FALSE;
+      g_ptr_array_add (undo->dirs, g_strdup (partial));
+      g_chmod (partial, 0711);
+      g_autofree char *cstate = g_build_filename (partial, VK_STORE_STATE, NULL);
+      if (!vk_save_file_write (cstate, header, state, hdr->stream_offset, error))
+        {
+          close (lock_fd);
+          return FALSE;
+        }
+      g_autoptr(VkSidecar) csc = vk_sidecar_new ();
+      csc->mode = VK_SIDECAR_IMAGE;
+      csc->domain_name = g_strdup (o->name);
+      csc->domain_uuid = g_strdup (uuid);
+      csc->created = g_date_time_new_now_utc ();
+      csc->host = vk_conn_hostname (conn);
+      csc->libvirt_version = vk_conn_libvirt_version (conn);
+      csc->qemu_version = vk_conn_hv_version (conn);
+      csc->identity = vk_identity_from_domain (clone, error);
+      csc->tpm = sc->tpm;
+      csc->nvram_path = g_strdup (nvram);
+      csc->domain_xml = g_strdup (clone_xml);
+      csc->state_file = g_strdup (VK_STORE_STATE);
+      csc->has_state_size = TRUE;
+      if (csc->identity == NULL ||
+          !vk_file_sha256 (cstate, &csc->state_sha256, &csc->state_size, error))
+        {
+          close (lock_fd);
+          return FALSE;
+        }
+      for (guint i = 0; i < sc->frozen_disks->len; i++)
+        {
+          VkFrozenDisk *f = sc->frozen_disks->pdata[i];
+          VkFrozenDisk *c = g_new0 (VkFrozenDisk, 1);
+          c->target = g_strdup (f->target);
+          c->original = g_strdup (g_hash_table_lookup (paths, f->target));
+          c->frozen = g_strdup (o->copy ? c->original : f->frozen);
+          c->format = g_strdup (o->copy ? f->format : f->format);
+          c->size = f->size;
+          if (!o->copy && !vk_file_sha256 (c->original, &c->overlay_sha256, NULL, error))
+            {
+              vk_frozen_disk_free (c);
+              close (lock_fd);
+              return FALSE;
+            }
+          g_ptr_array_add (csc->frozen_disks, c);
+        }
+      g_autofree char *sidecar = g_build_filename (partial, VK_STORE_SIDECAR, NULL);
+      if (!vk_sidecar_save (csc, sidecar, error) ||
+          !vk_store_partial_commit (cli->cfg->store_dir, partial, o->name, lock_fd, error))
+        return FALSE;
+      g_autofree char *final = vk_store_image_dir (cli->cfg->store_dir, o->name);
+      vk_store_image_finish (final, lock_fd);
+      res->image = g_strdup (o->name);
+      g_ptr_array_set_size (undo->dirs, 0);
+      return TRUE;
+    }
+
+  if (!restore_via_fifo (cli, conn, header, state, hdr->stream_offset, sc->state_sha256,
+                         o->paused, undo, error))
+    return FALSE;
+  res->running = TRUE;
+
+  /* Check what libvirt actually runs against the source, like with like. */
+  g_autoptr(VkDomain) live = NULL;
+  if (!vk_domain_lookup (conn, o->name, &live, error))
+    return FALSE;
+  g_autofree char *live_xml = vk_domain_xml_migratable (live, error);
+  if (live_xml == NULL)
+    return FALSE;
+  g_autoptr(xmlDoc) live_doc = vk_xml_parse (live_xml, -1, o->name, error);
+  g_autoptr(GPtrArray) ident2 = NULL;
+  if (live_doc == NULL || !vk_domain_xml_diff (src_doc, live_doc, NULL, &ident2, error))
+    return FALSE;
+  if (ident2->len > 0)
+    {
+      VkXmlDifference *d = ident2->pdata[0];
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                   _("the running clone differs from its source in %s; it was removed again"),
+                   d->text);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+print_result (VkCli *cli, const CloneResult *r, const char *verb)
+{
+  if (cli->json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "name");
+      json_builder_add_string_value (b, r->name);
+      json_builder_set_member_name (b, "uuid");
+      json_builder_add_string_value (b, r->uuid);
+      json_builder_set_member_name (b, "running");
+      json_builder_add_boolean_value (b, r->running);
+      json_builder_set_member_name (b, "image");
+      if (r->image)
+        json_builder_add_string_value (b, r->image);
+      else
+        json_builder_add_null_value (b);
+      json_builder_set_member_name (b, "disks");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < r->disks->len; i++)
+        json_builder_add_string_value (b, r->disks->pdata[i]);
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "taps");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < r->taps->len; i++)
+        json_builder_add_string_value (b, r->taps->pdata[i]);
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "seconds");
+      json_builder_add_double_value (b, r->seconds);
+      json_builder_end_object (b);
+      vk_json_print_builder (b);
+      return;
+    }
+  if (r->image)
+    vk_cli_info (cli, _("%s '%s' defined and kept as image '%s' (%.1f s); resume it with "
+                        "'vmkeep wake --image %s'"), verb, r->name, r->image, r->seconds, r->image);
+  else
+    vk_cli_info (cli, _("%s '%s' %s (%.1f s)"), verb, r->name,
+                 r->running ? _("resumed") : _("defined"), r->seconds);
+}
+
+static gboolean
+parse_clone_opts (const VkCommand *cmd, int *argc, char ***argv, CloneOpts *o,
+                  char **name, char **bridge, char **network, char **disk_dir, char ***taps,
+                  GError **error)
+{
+  const GOptionEntry entries[] = {
+    { "name", 'n', 0, G_OPTION_ARG_STRING, name, N_("Name of the new VM (required)"), N_("NEW") },
+    { "tap", 0, 0, G_OPTION_ARG_STRING_ARRAY, taps, N_("TAP name for the next NIC (repeat per NIC; default generated)"), N_("TAP") },
+    { "bridge", 0, 0, G_OPTION_ARG_STRING, bridge, N_("Put every NIC on this bridge"), N_("BRIDGE") },
+    { "network", 0, 0, G_OPTION_ARG_STRING, network, N_("Put every NIC on this libvirt network"), N_("NETWORK") },
+    { "disk-dir", 0, 0, G_OPTION_ARG_FILENAME, disk_dir, N_("Directory for the clone's disks (default: beside the source's)"), N_("DIR") },
+    { "copy", 0, 0, G_OPTION_ARG_NONE, &o->copy, N_("Full disk copies instead of qcow2 overlays"), NULL },
+    { "paused", 0, 0, G_OPTION_ARG_NONE, &o->paused, N_("Leave the clone paused"), NULL },
+    { "no-start", 0, 0, G_OPTION_ARG_NONE, &o->no_start, N_("Define the clone and keep its state as an image instead of resuming it"), NULL },
+    { "allow-duplicate-mac", 0, 0, G_OPTION_ARG_NONE, &o->allow_dup_mac, N_("Start even when a running VM on the same segment has the same MAC"), NULL },
+    { NULL },
+  };
+  if (!vk_cli_parse (cmd, entries, argc, argv, error))
+    return FALSE;
+  if (*name == NULL)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE, _("vmkeep %s: --name NEW is required"),
+                   cmd->name);
+      return FALSE;
+    }
+  if (*bridge && *network)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("vmkeep %s: give --bridge or --network, not both"), cmd->name);
+      return FALSE;
+    }
+  if (o->paused && o->no_start)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("vmkeep %s: --paused and --no-start exclude each other"), cmd->name);
+      return FALSE;
+    }
+  if (*disk_dir && !g_path_is_absolute (*disk_dir))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("--disk-dir '%s' must be an absolute path"), *disk_dir);
+      return FALSE;
+    }
+  for (gsize i = 0; *taps && (*taps)[i]; i++)
+    if (!vk_validate_ifname ("--tap", (*taps)[i], error))
+      return FALSE;
+  if (*bridge && !vk_validate_ifname ("--bridge", *bridge, error))
+    return FALSE;
+  o->name = *name;
+  o->taps = *taps;
+  o->bridge = *bridge;
+  o->network = *network;
+  o->disk_dir = *disk_dir;
+  return TRUE;
+}
+
+gboolean
+vk_cmd_clone (VkCli *cli, int argc, char **argv, GError **error)
+{
+  g_autofree char *name = NULL, *bridge = NULL, *network = NULL, *disk_dir = NULL;
+  g_auto(GStrv) taps = NULL;
+  CloneOpts o = { 0 };
+  const VkCommand *cmd = vk_command_find (1, (char *[]) { "clone", NULL }, &(int) { 0 });
+  if (!parse_clone_opts (cmd, &argc, &argv, &o, &name, &bridge, &network, &disk_dir, &taps,
+                         error) ||
+      !vk_cli_expect_args ("clone", argc, 1, 1, _("the IMAGE to clone"), error))
+    return FALSE;
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL)
+    return FALSE;
+  Undo undo = { g_ptr_array_new_with_free_func (g_free),
+                g_ptr_array_new_with_free_func (g_free), NULL, conn };
+  CloneResult res = { 0 };
+  res.disks = g_ptr_array_new_with_free_func (g_free);
+  res.taps = g_ptr_array_new_with_free_func (g_free);
+  gint64 t0 = g_get_monotonic_time ();
+  gboolean ok = clone_image (cli, conn, argv[1], &o, &res, &undo, error);
+  res.seconds = (g_get_monotonic_time () - t0) / 1e6;
+  if (!ok)
+    undo_run (&undo);
+  else
+    print_result (cli, &res, _("Clone"));
+  undo_clear (&undo);
+  g_free (res.name);
+  g_free (res.uuid);
+  g_free (res.image);
+  g_ptr_array_unref (res.disks);
+  g_ptr_array_unref (res.taps);
+  return ok;
+}

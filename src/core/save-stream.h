@@ -1,0 +1,32 @@
+/* vmkeep — writing a clone's save image: re-emitted header, then the
+ * source's QEMU stream, checked against the source's SHA-256 on the way. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Feed `header` (from vk_save_header_emit) and then bytes
+ * [stream_offset, EOF) of `src_path` into `fd` (a FIFO libvirt reads, or a
+ * file). When `expected_sha256` is given the whole source file is hashed
+ * while it streams and the last chunk is held back until the hash matches:
+ * a tampered or damaged state never reaches the end, so the restore fails
+ * instead of resuming corrupt memory (VK_ERROR_REFUSED). `cancel` (may be
+ * NULL) is polled between chunks. */
+gboolean vk_save_stream_feed (int fd, GBytes *header, const char *src_path,
+                              guint64 stream_offset, const char *expected_sha256,
+                              gint *cancel, GError **error);
+
+/* Open a FIFO for writing, waiting until a reader opens it or `*cancel`
+ * becomes non-zero (never blocks forever when the reader fails first).
+ * Returns the fd or -1. */
+int vk_fifo_open_writer (const char *path, gint *cancel, GError **error);
+
+/* A regular-file clone image: header, then the stream shared with the
+ * source by reflink where the filesystem can (the stream offset is kept
+ * identical, so whole extents line up), else copied in the kernel
+ * (copy_file_range). O_EXCL: never overwrites. */
+gboolean vk_save_file_write (const char *dst, GBytes *header, const char *src_path,
+                             guint64 stream_offset, GError **error);
+
+G_END_DECLS
