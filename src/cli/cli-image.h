@@ -12,6 +12,7 @@ VkSidecar *vk_cli_load_image (VkCli *cli, const char *name, char **dir_out,
 /* Problems found with the image (char*, empty when sound). */
 GPtrArray *vk_cli_verify_image (VkSidecar *sc, const char *dir, gboolean checksum);
 /* Domains whose disks still read from one of the image's frozen bases. */
-GPtrArray *vk_cli_image_dependents (VkCli *cli, VkSidecar *sc, GError **error);
+GPtrArray *vk_cli_image_dependents (VkCli *cli, VkSidecar *sc, const char *dir,
+                                    const char *name, GError **error);
 
 G_END_DECLS

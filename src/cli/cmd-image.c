@@ -317,9 +317,22 @@ image_verify (VkCli *cli, const char *name, GError **error)
   return TRUE;
 }
 
+/* A frozen base belongs to this image when it lives in the image's
+ * directory or beside its disk under the name this image gave it; a clone
+ * kept as an image (clone --no-start) shares its parent's bases, which
+ * stay the parent's. */
+static gboolean
+owns_frozen (const char *dir, const char *name, const VkFrozenDisk *f)
+{
+  g_autofree char *prefix = g_strconcat (dir, G_DIR_SEPARATOR_S, NULL);
+  g_autofree char *beside = g_strdup_printf ("%s.vmkeep-%s.base", f->original, name);
+  return g_str_has_prefix (f->frozen, prefix) || g_str_equal (f->frozen, beside);
+}
+
 /* Domains whose disks still read from one of the image's frozen bases. */
 GPtrArray *
-vk_cli_image_dependents (VkCli *cli, VkSidecar *sc, GError **error)
+vk_cli_image_dependents (VkCli *cli, VkSidecar *sc, const char *dir, const char *name,
+                         GError **error)
 {
   VkConn *conn = vk_cli_connect (cli, error);
   if (conn == NULL)
@@ -348,9 +361,11 @@ vk_cli_image_dependents (VkCli *cli, VkSidecar *sc, GError **error)
             {
               gboolean hit = FALSE;
               for (guint k = 0; k < sc->frozen_disks->len; k++)
-                if (g_str_equal (((VkFrozenDisk *) sc->frozen_disks->pdata[k])->frozen, path) &&
-                    depth > 0)
-                  hit = TRUE;
+                {
+                  VkFrozenDisk *f = sc->frozen_disks->pdata[k];
+                  if (depth > 0 && g_str_equal (f->frozen, path) && owns_frozen (dir, name, f))
+                    hit = TRUE;
+                }
               if (hit)
                 {
                   g_autofree char *target = vk_xml_child_prop (n, "target", "dev");
@@ -375,7 +390,7 @@ image_rm (VkCli *cli, const char *name, gboolean force, GError **error)
   g_autoptr(VkSidecar) sc = vk_cli_load_image (cli, name, &dir, error);
   if (sc == NULL)
     return FALSE;
-  g_autoptr(GPtrArray) deps = vk_cli_image_dependents (cli, sc, error);
+  g_autoptr(GPtrArray) deps = vk_cli_image_dependents (cli, sc, dir, name, error);
   if (deps == NULL)
     return FALSE;
   if (deps->len > 0 && !force)
@@ -398,7 +413,8 @@ image_rm (VkCli *cli, const char *name, gboolean force, GError **error)
   for (guint i = 0; i < sc->frozen_disks->len; i++)
     {
       VkFrozenDisk *f = sc->frozen_disks->pdata[i];
-      if (!g_str_has_prefix (f->frozen, dir))
+      g_autofree char *beside = g_strdup_printf ("%s.vmkeep-%s.base", f->original, name);
+      if (g_str_equal (f->frozen, beside))
         g_unlink (f->frozen);
     }
   if (!vk_rm_rf (dir, error))
