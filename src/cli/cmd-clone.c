@@ -649,3 +649,298 @@ vk_cmd_clone (VkCli *cli, int argc, char **argv, GError **error)
   g_ptr_array_unref (res.taps);
   return ok;
 }
+
+/* ---- fork ------------------------------------------------------------------ */
+
+/* Injected failures for the tests that prove fork cleans up after itself. */
+static gboolean
+fault (const char *point, GError **error)
+{
+  const char *f = g_getenv ("VMKEEP_FAULT");
+  if (f == NULL || g_strcmp0 (f, point) != 0)
+    return TRUE;
+  g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("injected failure at %s (VMKEEP_FAULT)"),
+               point);
+  return FALSE;
+}
+
+/* Fork a shut-off domain: its disks become shared read-only bases (renamed
+ * beside themselves, O(1)), the source continues on fresh overlays, the
+ * fork gets overlays of its own and a definition. */
+static gboolean
+fork_shutoff (VkCli *cli, VkConn *conn, VkDomain *src, const CloneOpts *o, CloneResult *res,
+              Undo *undo, GError **error)
+{
+  const char *sname = vk_domain_get_name (src);
+  g_autofree char *xml = vk_domain_xml (src, TRUE, error);
+  if (xml == NULL)
+    return FALSE;
+  g_autoptr(xmlDoc) doc = vk_xml_parse (xml, -1, sname, error);
+  if (doc == NULL)
+    return FALSE;
+  g_autoptr(GHashTable) paths = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(GHashTable) formats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(GPtrArray) plan = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+  xmlNodePtr devs = vk_domain_devices (doc);
+  for (xmlNodePtr n = devs->children; n; n = n->next)
+    {
+      if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "disk"))
+        continue;
+      g_autofree char *device = vk_xml_prop (n, "device");
+      g_autofree char *type = vk_xml_prop (n, "type");
+      g_autofree char *target = vk_xml_child_prop (n, "target", "dev");
+      g_autofree char *file = vk_xml_child_prop (n, "source", "file");
+      g_autofree char *fmt = vk_xml_child_prop (n, "driver", "type");
+      if ((device && !g_str_equal (device, "disk")) || vk_xml_child (n, "readonly"))
+        continue;
+      if (vk_xml_child (n, "shareable"))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("disk %s of '%s' is writable and shareable; a fork cannot take it "
+                         "over safely (detach it or make it read-only)"), target, sname);
+          return FALSE;
+        }
+      if (g_strcmp0 (type, "file") != 0 || file == NULL)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("disk %s of '%s' is not a plain file; fork freezes file-backed disks "
+                         "only"), target, sname);
+          return FALSE;
+        }
+      if (fmt == NULL)
+        fmt = g_strdup ("raw");
+      g_autofree char *ddir = o->disk_dir ? g_strdup (o->disk_dir) : g_path_get_dirname (file);
+      g_autofree char *nf = g_strdup_printf ("%s-%s.qcow2", o->name, target);
+      char *np = g_build_filename (ddir, nf, NULL);
+      g_autofree char *base = g_strdup_printf ("%s.vmkeep-fork-%s.base", file, o->name);
+      if (g_file_test (np, G_FILE_TEST_EXISTS) || g_file_test (base, G_FILE_TEST_EXISTS))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("%s already exists; vmkeep never overwrites a disk"),
+                       g_file_test (np, G_FILE_TEST_EXISTS) ? np : base);
+          g_free (np);
+          return FALSE;
+        }
+      g_hash_table_insert (paths, g_strdup (target), np);
+      g_hash_table_insert (formats, g_strdup (target), g_strdup ("qcow2"));
+      char *row[] = { file, base, fmt, np, NULL };
+      g_ptr_array_add (plan, g_strdupv (row));
+    }
+  g_autofree char *uuid = g_uuid_string_random ();
+  g_autoptr(xmlDoc) fork_doc = xmlCopyDoc (doc, 1);
+  VkCloneRewrite rw = { o->name, uuid, paths, formats, (const char *const *) o->taps,
+                        o->bridge, o->network, NULL };
+  if (!vk_clone_rewrite (fork_doc, sname, &rw, error))
+    return FALSE;
+  g_autoptr(GPtrArray) ident = NULL;
+  if (!vk_domain_xml_diff (doc, fork_doc, NULL, &ident, error))
+    return FALSE;
+  if (ident->len > 0)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                   _("internal error: the fork would differ from its source in %s"),
+                   ((VkXmlDifference *) ident->pdata[0])->text);
+      return FALSE;
+    }
+
+  /* The source's definition follows its disks onto qcow2 overlays. */
+  g_autoptr(xmlDoc) src_new = xmlCopyDoc (doc, 1);
+  xmlNodePtr sdevs = vk_domain_devices (src_new);
+  for (xmlNodePtr n = sdevs->children; n; n = n->next)
+    if (n->type == XML_ELEMENT_NODE && xmlStrEqual (n->name, BAD_CAST "disk"))
+      {
+        g_autofree char *target = vk_xml_child_prop (n, "target", "dev");
+        xmlNodePtr drv = vk_xml_child (n, "driver");
+        if (target && drv && g_hash_table_contains (paths, target))
+          xmlSetProp (drv, BAD_CAST "type", BAD_CAST "qcow2");
+      }
+
+  guint done = 0;
+  gboolean ok = TRUE;
+  for (; ok && done < plan->len; done++)
+    {
+      char **row = plan->pdata[done];
+      ok = rename (row[0], row[1]) == 0;
+      if (!ok)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot freeze %s: %s"), row[0],
+                       g_strerror (errno));
+          break;
+        }
+      ok = vk_disk_create_overlay (row[0], row[1], row[2], error) &&
+           vk_disk_create_overlay (row[3], row[1], row[2], error);
+      if (!ok)
+        {
+          g_unlink (row[3]);
+          g_unlink (row[0]);
+          rename (row[1], row[0]);
+        }
+      else
+        g_ptr_array_add (res->disks, g_strdup_printf ("%s", row[3]));
+    }
+  g_autofree char *src_xml = vk_xml_format (src_new);
+  g_autofree char *fork_xml = vk_xml_format (fork_doc);
+  g_autoptr(VkDomain) redefined = NULL;
+  g_autoptr(VkDomain) forked = NULL;
+  if (ok)
+    ok = vk_domain_define (conn, src_xml, &redefined, error);
+  if (ok)
+    ok = vk_domain_define (conn, fork_xml, &forked, error) && fault ("fork-after-clone", error);
+  if (ok)
+    {
+      res->name = g_strdup (o->name);
+      res->uuid = g_strdup (uuid);
+      return TRUE;
+    }
+  /* Roll back: fork gone, source's disks and definition as before. */
+  if (forked)
+    vk_domain_undefine (forked, TRUE, NULL);
+  for (guint i = done; i > 0; i--)
+    {
+      char **row = plan->pdata[i - 1];
+      g_unlink (row[3]);
+      g_unlink (row[0]);
+      rename (row[1], row[0]);
+    }
+  g_autoptr(VkDomain) back = NULL;
+  vk_domain_define (conn, xml, &back, NULL);
+  return FALSE;
+}
+
+static gboolean
+fork_one (VkCli *cli, VkConn *conn, const char *source, const CloneOpts *o, CloneResult *res,
+          Undo *undo, GError **error)
+{
+  if (!vk_validate_name ("fork name", o->name, error))
+    return FALSE;
+  g_autoptr(VkDomain) exists = vk_domain_try_lookup (conn, o->name);
+  if (exists != NULL)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("a domain named '%s' already exists; pick another --name"), o->name);
+      return FALSE;
+    }
+  g_autoptr(VkDomain) src = vk_domain_try_lookup (conn, source);
+  if (src == NULL)
+    {
+      /* Not a domain: a hibernate image forks like a clone. */
+      g_autofree char *idir = vk_store_image_dir (cli->cfg->store_dir, source);
+      if (vk_validate_name ("image name", source, NULL) && g_file_test (idir, G_FILE_TEST_IS_DIR))
+        return clone_image (cli, conn, source, o, res, undo, error) &&
+               fault ("fork-after-clone", error);
+      g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                   _("'%s' is neither a domain nor an image; 'vmkeep list --all' and "
+                     "'vmkeep image list' show what can be forked"), source);
+      return FALSE;
+    }
+  VkDomainState st = vk_domain_state (src, NULL);
+  if (st == VK_STATE_SHUTOFF)
+    {
+      if (vk_domain_has_managed_save (src))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("'%s' is hibernated with a managed save, which cannot be forked; "
+                         "wake it first, or hibernate it with --image NAME and fork the image"),
+                       source);
+          return FALSE;
+        }
+      return fork_shutoff (cli, conn, src, o, res, undo, error);
+    }
+  if (!o->bridge && !o->network && !o->allow_dup_mac)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("the fork keeps the MACs of '%s', which keeps running: put the fork on "
+                     "another segment with --bridge or --network (or pass "
+                     "--allow-duplicate-mac)"), source);
+      return FALSE;
+    }
+  g_autofree char *image = g_strdup_printf ("fork-%s-%s", source, o->name);
+  if (strlen (image) > 64)
+    {
+      g_autofree char *h = g_compute_checksum_for_string (G_CHECKSUM_SHA256, image, -1);
+      g_free (image);
+      image = g_strdup_printf ("fork-%.16s", h);
+    }
+  g_autofree char *idir = vk_store_image_dir (cli->cfg->store_dir, image);
+  if (g_file_test (idir, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("image '%s' exists already; remove it or pick another --name"), image);
+      return FALSE;
+    }
+  if (!vk_cli_hibernate_to_image (cli, conn, source, image, o->copy, error))
+    return FALSE;
+  GError *local = NULL;
+  gboolean ok = clone_image (cli, conn, image, o, res, undo, &local) &&
+                fault ("fork-after-clone", &local);
+  if (!ok)
+    {
+      undo_run (undo);
+      g_ptr_array_set_size (undo->files, 0);
+      g_ptr_array_set_size (undo->dirs, 0);
+      g_clear_pointer (&undo->domain, g_free);
+      g_autoptr(GError) rb = NULL;
+      if (!vk_cli_image_rollback (cli, conn, image, &rb))
+        g_prefix_error (&local, _("(and '%s' could not be put back: %s; it is saved in image "
+                                  "'%s') "), source, rb->message, image);
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+  g_autoptr(GError) werr = NULL;
+  if (!vk_cli_wake_image (cli, conn, image, &werr))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                   _("fork '%s' runs, but '%s' could not be woken: %s; wake it with 'vmkeep "
+                     "wake --image %s'"), o->name, source, werr->message, image);
+      return FALSE;
+    }
+  res->image = g_strdup (image);
+  return TRUE;
+}
+
+gboolean
+vk_cmd_fork (VkCli *cli, int argc, char **argv, GError **error)
+{
+  g_autofree char *name = NULL, *bridge = NULL, *network = NULL, *disk_dir = NULL;
+  g_auto(GStrv) taps = NULL;
+  CloneOpts o = { 0 };
+  const VkCommand *cmd = vk_command_find (1, (char *[]) { "fork", NULL }, &(int) { 0 });
+  if (!parse_clone_opts (cmd, &argc, &argv, &o, &name, &bridge, &network, &disk_dir, &taps,
+                         error) ||
+      !vk_cli_expect_args ("fork", argc, 1, 1, _("the SOURCE domain or image"), error))
+    return FALSE;
+  if (o.no_start)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("vmkeep fork: --no-start applies to clone only"));
+      return FALSE;
+    }
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL)
+    return FALSE;
+  Undo undo = { g_ptr_array_new_with_free_func (g_free),
+                g_ptr_array_new_with_free_func (g_free), NULL, conn };
+  CloneResult res = { 0 };
+  res.disks = g_ptr_array_new_with_free_func (g_free);
+  res.taps = g_ptr_array_new_with_free_func (g_free);
+  gint64 t0 = g_get_monotonic_time ();
+  gboolean ok = fork_one (cli, conn, argv[1], &o, &res, &undo, error);
+  res.seconds = (g_get_monotonic_time () - t0) / 1e6;
+  if (!ok)
+    undo_run (&undo);
+  else
+    {
+      if (res.image && !cli->json)
+        vk_cli_info (cli, _("'%s' and its fork share the disks frozen in image '%s'"),
+                     argv[1], res.image);
+      g_clear_pointer (&res.image, g_free);
+      print_result (cli, &res, _("Fork"));
+    }
+  undo_clear (&undo);
+  g_free (res.name);
+  g_free (res.uuid);
+  g_free (res.image);
+  g_ptr_array_unref (res.disks);
+  g_ptr_array_unref (res.taps);
+  return ok;
+}

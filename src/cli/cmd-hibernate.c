@@ -18,6 +18,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "cli-image.h"
 #include "commands.h"
 #include "disk.h"
 #include "diskfile.h"
@@ -1177,4 +1178,87 @@ vk_cmd_wake (VkCli *cli, int argc, char **argv, GError **error)
       log_result ("wake", r);
     }
   return report (cli, _("wake"), results, error);
+}
+
+/* ---- for fork -------------------------------------------------------------- */
+
+gboolean
+vk_cli_hibernate_to_image (VkCli *cli, VkConn *conn, const char *domain, const char *image,
+                           gboolean copy, GError **error)
+{
+  HibOpts o = { image, copy, FALSE, FALSE };
+  Result r = { 0 };
+  r.name = g_strdup (domain);
+  gboolean ok = hibernate_one (cli, conn, &o, &r, error);
+  result_clear (&r);
+  return ok;
+}
+
+gboolean
+vk_cli_wake_image (VkCli *cli, VkConn *conn, const char *image, GError **error)
+{
+  Result r = { 0 };
+  r.name = g_strdup (image);
+  gboolean ok = wake_image (cli, conn, image, FALSE, &r, error);
+  result_clear (&r);
+  return ok;
+}
+
+/* Undo a hibernate --image whose source has not run since: put the frozen
+ * bases back as the source's disks, resume the source from the state and
+ * remove the image, leaving things as they were before. */
+gboolean
+vk_cli_image_rollback (VkCli *cli, VkConn *conn, const char *image, GError **error)
+{
+  const char *store = cli->cfg->store_dir;
+  g_autofree char *dir = vk_store_image_dir (store, image);
+  g_autofree char *sidecar = g_build_filename (dir, VK_STORE_SIDECAR, NULL);
+  g_autoptr(VkSidecar) sc = vk_sidecar_load (sidecar, error);
+  if (sc == NULL)
+    return FALSE;
+  gboolean any_raw = FALSE;
+  for (guint i = 0; i < sc->frozen_disks->len; i++)
+    {
+      VkFrozenDisk *f = sc->frozen_disks->pdata[i];
+      if (g_str_equal (f->original, f->frozen))
+        continue;
+      g_autofree char *prefix = g_strconcat (dir, G_DIR_SEPARATOR_S, NULL);
+      gboolean inside = g_str_has_prefix (f->frozen, prefix);
+      g_unlink (f->original);
+      if (inside ? link (f->frozen, f->original) < 0 : rename (f->frozen, f->original) < 0)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                       _("cannot put disk %s back from %s: %s; the VM stays saved in image "
+                         "'%s'"), f->original, f->frozen, g_strerror (errno), image);
+          return FALSE;
+        }
+      if (g_str_equal (f->format, "raw"))
+        any_raw = TRUE;
+    }
+  g_autofree char *dxml = NULL;
+  if (any_raw)
+    {
+      g_autoptr(xmlDoc) doc = vk_xml_parse (sc->domain_xml, -1, sidecar, error);
+      if (doc == NULL)
+        return FALSE;
+      xmlNodePtr devs = vk_domain_devices (doc);
+      for (xmlNodePtr n = devs->children; n; n = n->next)
+        {
+          if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "disk"))
+            continue;
+          g_autofree char *src = vk_xml_child_prop (n, "source", "file");
+          for (guint i = 0; src && i < sc->frozen_disks->len; i++)
+            {
+              VkFrozenDisk *f = sc->frozen_disks->pdata[i];
+              xmlNodePtr drv = vk_xml_child (n, "driver");
+              if (g_str_equal (f->original, src) && drv)
+                xmlSetProp (drv, BAD_CAST "type", BAD_CAST f->format);
+            }
+        }
+      dxml = vk_xml_format (doc);
+    }
+  g_autofree char *state = g_build_filename (dir, sc->state_file, NULL);
+  if (!vk_conn_restore (conn, state, dxml, FALSE, FALSE, error))
+    return FALSE;
+  return vk_rm_rf (dir, error);
 }

@@ -74,10 +74,16 @@ gboolean vk_cmd_image (VkCli *cli, int argc, char **argv, GError **error);
 /* The sidecar of image NAME in the store (`dir_out`: its directory). */
 
 gboolean vk_cmd_clone (VkCli *cli, int argc, char **argv, GError **error);
+gboolean vk_cmd_fork (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error);
 /* Tags stored in the domain's vmkeep metadata (sorted). */
 GPtrArray *vk_cli_domain_tags (VkDomain *dom, GError **error);
 gboolean vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_nic_remove (VkCli *cli, int argc, char **argv, GError **error);
+gboolean vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error);
+gboolean vk_cmd_fs_detach (VkCli *cli, int argc, char **argv, GError **error);
+gboolean vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error);
+gboolean vk_cmd_device_detach (VkCli *cli, int argc, char **argv, GError **error);
+gboolean vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error);
 
 G_END_DECLS

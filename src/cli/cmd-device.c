@@ -1,0 +1,864 @@
+/* vmkeep fs attach | fs detach | device attach | device detach | devices
+ *
+ * virtiofs filesystems and VFIO PCI devices attached at runtime. Both are
+ * placed like every other non-NIC device: the next free slot of the device
+ * range (pc) or the next empty device-range root port (q35), so attaching
+ * one never moves a NIC or shifts the guest's names. They are live only
+ * unless --config, and libvirt cannot save a VM that has them: hibernate
+ * refuses while they are attached.
+ *
+ * Adds and removes are not retried: one that happened but whose reply was
+ * lost would turn into a duplicate error. After a failure the domain is
+ * read again and the outcome reported as it is. */
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "attach.h"
+#include "commands.h"
+#include "domain-xml.h"
+#include "fileutil.h"
+#include "nodedev.h"
+#include "output.h"
+#include "pin.h"
+#include "store.h"
+#include "validate.h"
+#include "vk-error.h"
+
+/* virtiofsd binaries libvirt can start for --source, in order of
+ * preference: Debian 12 ships QEMU's C daemon, later releases the Rust one. */
+static const char *const virtiofsd_paths[] = {
+  "/usr/lib/qemu/virtiofsd",
+  "/usr/libexec/virtiofsd",
+  NULL,
+};
+
+/* Host paths (sockets, directories, sysfs) are only ours to check when
+ * libvirt runs on this host. */
+static gboolean
+uri_is_local (VkConn *conn)
+{
+  const char *uri = vk_conn_uri (conn);
+  return g_str_has_prefix (uri, "qemu:///") || g_str_has_prefix (uri, "qemu+unix:///") ||
+         g_str_has_prefix (uri, "test:///");
+}
+
+/* Which definitions an attach changes: live only unless --config. */
+static gboolean
+attach_scope (VkDomain *dom, const char *name, gboolean *live, gboolean *config,
+              GError **error)
+{
+  gboolean running = vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF;
+  if (!*live && !*config)
+    {
+      if (!running)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("domain '%s' is not running, so there is nothing to attach to "
+                         "live; use --config to add the device to its persistent "
+                         "definition"), name);
+          return FALSE;
+        }
+      *live = TRUE;
+    }
+  if (*live && !running)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("domain '%s' is not running, so --live cannot hot-plug; use --config"),
+                   name);
+      return FALSE;
+    }
+  if (*config && !vk_domain_is_persistent (dom))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("domain '%s' is transient, so --config has nothing to change; use --live"),
+                   name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A detach takes the device away wherever it is unless told otherwise. */
+static gboolean
+detach_scope (VkDomain *dom, const char *name, gboolean *live, gboolean *config,
+              xmlNodePtr in_live, xmlNodePtr in_cfg, GError **error)
+{
+  gboolean running = vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF;
+  if (!*live && !*config)
+    {
+      *live = running && in_live != NULL;
+      *config = in_cfg != NULL;
+      return TRUE;
+    }
+  if (*live && !running)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("domain '%s' is not running, so --live cannot unplug; use --config"),
+                   name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Serialise with other vmkeep processes on this VM: hibernate checks that
+ * nothing unsaveable is attached under the same lock. */
+static VkLock *
+lock_domain (VkCli *cli, VkDomain *dom, const char *name, GError **error)
+{
+  g_autofree char *uuid = vk_domain_get_uuid (dom);
+  g_autofree char *locks = vk_store_locks_dir (cli->cfg->store_dir);
+  VkLock *lock = vk_lock_acquire (locks, uuid, error);
+  if (lock == NULL && error && *error && (*error)->code == VK_ERROR_BUSY)
+    g_prefix_error (error, "%s: ", name);
+  return lock;
+}
+
+static char *
+node_address (xmlNodePtr n)
+{
+  guint d, b, s, f;
+  if (n == NULL || !vk_xml_get_pci_address (n, &d, &b, &s, &f))
+    return NULL;
+  return g_strdup_printf ("%04x:%02x:%02x.%x", d, b, s, f);
+}
+
+static const char *
+scope_text (gboolean live, gboolean config)
+{
+  return live && config ? _("live and persistent") : live ? _("live only")
+                                                          : _("persistent only");
+}
+
+/* Where the device goes; live and persistent definitions must agree, or
+ * the next cold boot would move it. */
+static gboolean
+place (VkCli *cli, const char *name, xmlDocPtr live_doc, xmlDocPtr cfg_doc,
+       VkDevicePlacement *out, GError **error)
+{
+  const VkLayoutPolicy *policy = &cli->cfg->policy;
+  VkDevicePlacement pl_live = { 0 }, pl_cfg = { 0 };
+  /* virtiofs and VFIO functions are PCI Express endpoints: q35 hot-plugs
+   * them into a root port */
+  if (live_doc && !vk_place_new_device (live_doc, policy, TRUE, FALSE, &pl_live, error))
+    return FALSE;
+  if (cfg_doc && !vk_place_new_device (cfg_doc, policy, TRUE, live_doc == NULL, &pl_cfg, error))
+    return FALSE;
+  if (live_doc && cfg_doc && (pl_live.bus != pl_cfg.bus || pl_live.slot != pl_cfg.slot))
+    {
+      g_clear_pointer (&pl_cfg.port, xmlFreeNode);
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("the running and the persistent definition of '%s' disagree on the "
+                     "next free device slot (live 0000:%02x:%02x.0, persistent "
+                     "0000:%02x:%02x.0); attach with --config and restart the VM, or "
+                     "make the definitions agree first"),
+                   name, pl_live.bus, pl_live.slot, pl_cfg.bus, pl_cfg.slot);
+      return FALSE;
+    }
+  *out = live_doc ? pl_live : pl_cfg;
+  if (live_doc)
+    g_clear_pointer (&pl_cfg.port, xmlFreeNode);
+  return TRUE;
+}
+
+typedef xmlNodePtr (*FindFunc) (xmlDocPtr doc, const char *key);
+
+static xmlNodePtr
+find_fs (xmlDocPtr doc, const char *tag)
+{
+  return vk_domain_find_fs (doc, tag);
+}
+
+/* Put `dev` (the root of its own document) at `pl` and attach it. `find`
+ * and `key` locate it again; `what` names it in messages ("filesystem
+ * data"); `hint` is added to a libvirt error when the device did not
+ * appear. The guest address is returned in `*addr_out`. */
+static gboolean
+attach_device (VkCli *cli, VkConn *conn, VkDomain *dom, const char *name, xmlNodePtr dev,
+               VkDevicePlacement *pl, xmlDocPtr cfg_doc, gboolean live, gboolean config,
+               FindFunc find, const char *key, const char *what, const char *hint,
+               char **addr_out, GError **error)
+{
+  vk_xml_set_pci_address (dev, pl->bus, pl->slot, 0);
+  g_autofree char *addr = node_address (dev);
+
+  if (!live && pl->port != NULL)
+    {
+      /* Config-only on q35 with no empty device port: the new root port
+       * and the device go into the persistent definition together. */
+      xmlNodePtr devs = vk_domain_devices (cfg_doc);
+      xmlAddChild (devs, g_steal_pointer (&pl->port));
+      xmlAddChild (devs, xmlDocCopyNode (dev, cfg_doc, 1));
+      g_autoptr(VkDomain) redefined = NULL;
+      if (!vk_cli_define_verified (cli, conn, cfg_doc, &redefined, error))
+        return FALSE;
+    }
+  else
+    {
+      g_autofree char *xml = vk_xml_node_format (dev);
+      g_autoptr(GError) local = NULL;
+      if (!vk_domain_attach (dom, xml, live, config, &local))
+        {
+          g_autoptr(GError) ignored = NULL;
+          g_autoptr(xmlDoc) now_live = live ? vk_cli_domain_doc (dom, FALSE, &ignored) : NULL;
+          g_autoptr(xmlDoc) now_cfg = config ? vk_cli_domain_doc (dom, TRUE, &ignored) : NULL;
+          gboolean in_live = find (now_live, key) != NULL;
+          gboolean in_cfg = find (now_cfg, key) != NULL;
+          if ((!live || in_live) && (!config || in_cfg) && ignored == NULL)
+            g_printerr (_("vmkeep: warning: libvirt reported a failure, but the %s is "
+                          "attached to '%s' as asked (%s); nothing to redo\n"),
+                        what, name, local->message);
+          else
+            {
+              g_set_error (error, VK_ERROR, vk_error_exit_code (local),
+                           _("%s (after the failure the %s is %s in the running VM and "
+                             "%s in the persistent definition)%s"),
+                           local->message, what,
+                           live ? (in_live ? _("present") : _("absent")) : _("not asked for"),
+                           config ? (in_cfg ? _("present") : _("absent")) : _("not asked for"),
+                           hint ? hint : "");
+              return FALSE;
+            }
+        }
+      g_clear_pointer (&pl->port, xmlFreeNode);
+    }
+
+  /* Prove it: the device is where we put it. */
+  g_autoptr(xmlDoc) check = vk_cli_domain_doc (dom, !live, error);
+  if (check == NULL)
+    return FALSE;
+  g_autofree char *got = node_address (find (check, key));
+  if (g_strcmp0 (got, addr) != 0)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                   _("libvirt put the %s of '%s' at %s instead of %s; detach it again"),
+                   what, name, got ? got : _("no address"), addr);
+      return FALSE;
+    }
+  *addr_out = g_steal_pointer (&addr);
+  return TRUE;
+}
+
+/* Detach what `find`/`key` names from the definitions asked for and wait
+ * until the guest released it. `*addr_out` is where it was. */
+static gboolean
+detach_device (VkDomain *dom, const char *name, gboolean *live_io, gboolean *config_io,
+               int timeout, FindFunc find, const char *key, const char *what,
+               const char *list_cmd, char **addr_out, VkBdf *bdf_out, GError **error)
+{
+  gboolean running = vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF;
+  gboolean persistent = vk_domain_is_persistent (dom);
+  g_autoptr(xmlDoc) live_doc = running ? vk_cli_domain_doc (dom, FALSE, error) : NULL;
+  if (running && live_doc == NULL)
+    return FALSE;
+  g_autoptr(xmlDoc) cfg_doc = persistent ? vk_cli_domain_doc (dom, TRUE, error) : NULL;
+  if (persistent && cfg_doc == NULL)
+    return FALSE;
+  xmlNodePtr in_live = find (live_doc, key);
+  xmlNodePtr in_cfg = find (cfg_doc, key);
+  if (!detach_scope (dom, name, live_io, config_io, in_live, in_cfg, error))
+    return FALSE;
+  gboolean live = *live_io, config = *config_io;
+  if ((!live && !config) || (live && !in_live) || (config && !in_cfg))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                   _("'%s' has no %s%s; '%s' lists what is attached"), name, what,
+                   live && !in_live && in_cfg ? _(" in the running VM")
+                   : config && !in_cfg && in_live ? _(" in its persistent definition") : "",
+                   list_cmd);
+      return FALSE;
+    }
+  xmlNodePtr node = in_live ? in_live : in_cfg;
+  g_autofree char *addr = node_address (node);
+  if (bdf_out != NULL)
+    vk_hostdev_source_bdf (node, bdf_out);
+  g_autofree char *xml = vk_xml_node_format (node);
+
+  g_autoptr(GError) local = NULL;
+  if (!vk_domain_detach (dom, xml, live, config, &local))
+    {
+      /* Gone anyway (its reply was lost)? Then it worked. */
+      g_autoptr(GError) ignored = NULL;
+      g_autoptr(xmlDoc) now_live = live ? vk_cli_domain_doc (dom, FALSE, &ignored) : NULL;
+      g_autoptr(xmlDoc) now_cfg = config ? vk_cli_domain_doc (dom, TRUE, &ignored) : NULL;
+      gboolean still_live = find (now_live, key) != NULL;
+      gboolean still_cfg = find (now_cfg, key) != NULL;
+      if (ignored != NULL || (live && still_live) || (config && still_cfg))
+        {
+          g_set_error (error, VK_ERROR, vk_error_exit_code (local),
+                       _("%s (after the failure the %s is %s in the running VM and %s in "
+                         "the persistent definition)"),
+                       local->message, what,
+                       live ? (still_live ? _("still present") : _("gone")) : _("not asked for"),
+                       config ? (still_cfg ? _("still present") : _("gone")) : _("not asked for"));
+          return FALSE;
+        }
+      g_printerr (_("vmkeep: warning: libvirt reported a failure, but the %s is gone from "
+                    "'%s' as asked (%s)\n"), what, name, local->message);
+    }
+  /* Unplug needs the guest's cooperation; wait until it let go. */
+  gint64 deadline = g_get_monotonic_time () + (gint64) MAX (timeout, 0) * G_USEC_PER_SEC;
+  while (live)
+    {
+      g_autoptr(xmlDoc) now = vk_cli_domain_doc (dom, FALSE, error);
+      if (now == NULL)
+        return FALSE;
+      if (find (now, key) == NULL)
+        break;
+      if (g_get_monotonic_time () > deadline)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                       _("the guest of '%s' has not released the %s within %d s; it is "
+                         "still plugged in (the guest may not handle hot-unplug: retry "
+                         "later, or detach it with --config and restart)"),
+                       name, what, timeout);
+          return FALSE;
+        }
+      g_usleep (250 * 1000);
+    }
+  *addr_out = g_steal_pointer (&addr);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------ fs attach */
+
+static gboolean
+check_socket (const char *path, GError **error)
+{
+  GStatBuf st;
+  if (g_stat (path, &st) < 0)
+    {
+      int e = errno;
+      g_set_error (error, VK_ERROR, e == ENOENT ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
+                   e == ENOENT
+                     ? _("virtiofsd socket %s does not exist: start virtiofsd first (for "
+                         "example '/usr/lib/qemu/virtiofsd --socket-path=%s -o source=DIR') "
+                         "or let libvirt start one with --source DIR")
+                     : _("cannot check virtiofsd socket %s: %s"),
+                   path, e == ENOENT ? path : g_strerror (e));
+      return FALSE;
+    }
+  if (!S_ISSOCK (st.st_mode))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("%s is not a socket; --socket takes the vhost-user socket a running "
+                     "virtiofsd listens on (its --socket-path)"), path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_source_dir (const char *path, GError **error)
+{
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                   _("directory %s does not exist; --source takes the host directory to "
+                     "share"), path);
+      return FALSE;
+    }
+  if (!g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("%s is not a directory; --source takes the host directory to share"),
+                   path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+print_fs_json (const char *domain, const char *action, const char *tag, const char *source,
+               const char *source_type, const char *addr, gboolean live, gboolean config)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "domain");
+  json_builder_add_string_value (b, domain);
+  json_builder_set_member_name (b, "action");
+  json_builder_add_string_value (b, action);
+  json_builder_set_member_name (b, "kind");
+  json_builder_add_string_value (b, "filesystem");
+  json_builder_set_member_name (b, "tag");
+  json_builder_add_string_value (b, tag);
+  if (source != NULL)
+    {
+      json_builder_set_member_name (b, "source_type");
+      json_builder_add_string_value (b, source_type);
+      json_builder_set_member_name (b, "source");
+      json_builder_add_string_value (b, source);
+    }
+  json_builder_set_member_name (b, "address");
+  if (addr)
+    json_builder_add_string_value (b, addr);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "live");
+  json_builder_add_boolean_value (b, live);
+  json_builder_set_member_name (b, "config");
+  json_builder_add_boolean_value (b, config);
+  json_builder_end_object (b);
+  vk_json_print_builder (b);
+}
+
+gboolean
+vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
+{
+  g_autofree char *tag = NULL, *socket = NULL, *source = NULL, *queue = NULL;
+  gboolean live = FALSE, config = FALSE;
+  const GOptionEntry entries[] = {
+    { "tag", 0, 0, G_OPTION_ARG_STRING, &tag, N_("Tag the guest mounts the filesystem by (mount -t virtiofs TAG DIR)"), N_("TAG") },
+    { "socket", 0, 0, G_OPTION_ARG_FILENAME, &socket, N_("vhost-user socket of a virtiofsd you started"), N_("PATH") },
+    { "source", 0, 0, G_OPTION_ARG_FILENAME, &source, N_("Host directory to share (libvirt starts virtiofsd)"), N_("DIR") },
+    { "queue-size", 0, 0, G_OPTION_ARG_STRING, &queue, N_("Virtqueue size, a power of two from 16 to 1024 (default 1024)"), N_("N") },
+    { "live", 0, 0, G_OPTION_ARG_NONE, &live, N_("Hot-plug into the running VM (the default)"), NULL },
+    { "config", 0, 0, G_OPTION_ARG_NONE, &config, N_("Add to the persistent definition (with --live: both)"), NULL },
+    { NULL },
+  };
+  int words;
+  const VkCommand *cmd = vk_command_find (2, (char *[]) { "fs", "attach", NULL }, &words);
+  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+      !vk_cli_expect_args ("fs attach", argc, 1, 1, _("the DOMAIN"), error))
+    return FALSE;
+  const char *name = argv[1];
+
+  if (tag == NULL)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("vmkeep fs attach: --tag is required (see 'vmkeep help fs attach')"));
+      return FALSE;
+    }
+  if (!vk_validate_fs_tag (tag, error))
+    return FALSE;
+  if ((socket != NULL) == (source != NULL))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("vmkeep fs attach: give exactly one of --socket (a virtiofsd you "
+                     "started) or --source (a directory; libvirt starts virtiofsd)"));
+      return FALSE;
+    }
+  guint64 qsize = VK_FS_QUEUE_DEFAULT;
+  if (queue != NULL && (!vk_parse_uint ("--queue-size", queue, 1, G_MAXUINT32, &qsize, error) ||
+                        !vk_validate_fs_queue_size (qsize, error)))
+    return FALSE;
+
+  g_autoptr(VkFsSpec) spec = g_new0 (VkFsSpec, 1);
+  spec->tag = g_strdup (tag);
+  spec->queue_size = (guint) qsize;
+  if (socket)
+    spec->socket = g_canonicalize_filename (socket, NULL);
+  else
+    spec->source_dir = g_canonicalize_filename (source, NULL);
+
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL)
+    return FALSE;
+  g_autoptr(VkDomain) dom = NULL;
+  if (!vk_domain_lookup (conn, name, &dom, error))
+    return FALSE;
+  if (uri_is_local (conn))
+    {
+      if (spec->socket && !check_socket (spec->socket, error))
+        return FALSE;
+      if (spec->source_dir)
+        {
+          if (!check_source_dir (spec->source_dir, error))
+            return FALSE;
+          for (guint i = 0; virtiofsd_paths[i] && !spec->binary; i++)
+            if (g_file_test (virtiofsd_paths[i], G_FILE_TEST_IS_EXECUTABLE))
+              spec->binary = g_strdup (virtiofsd_paths[i]);
+          if (spec->binary == NULL)
+            {
+              g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                           _("no virtiofsd found for --source (looked for %s and %s): "
+                             "install it (Debian 12: qemu-system-common; later: virtiofsd) "
+                             "or start one yourself and use --socket"),
+                           virtiofsd_paths[0], virtiofsd_paths[1]);
+              return FALSE;
+            }
+        }
+    }
+  if (!attach_scope (dom, name, &live, &config, error))
+    return FALSE;
+  g_autoptr(VkLock) lock = lock_domain (cli, dom, name, error);
+  if (lock == NULL)
+    return FALSE;
+
+  g_autoptr(xmlDoc) live_doc = live ? vk_cli_domain_doc (dom, FALSE, error) : NULL;
+  if (live && live_doc == NULL)
+    return FALSE;
+  g_autoptr(xmlDoc) cfg_doc = config ? vk_cli_domain_doc (dom, TRUE, error) : NULL;
+  if (config && cfg_doc == NULL)
+    return FALSE;
+  if ((live && !vk_domain_has_shared_memory (live_doc)) ||
+      (config && !vk_domain_has_shared_memory (cfg_doc)))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("'%s' has no shared memory backing, which virtiofs needs (virtiofsd "
+                     "maps guest RAM): the VM must be created with 'vmkeep create "
+                     "--shared-memory' (an existing VM needs <memoryBacking><source "
+                     "type='memfd'/><access mode='shared'/></memoryBacking> in its "
+                     "definition and a restart)"), name);
+      return FALSE;
+    }
+  if ((live && !vk_check_fs_tag_unique (live_doc, name, _("running VM"), tag, error)) ||
+      (config && !vk_check_fs_tag_unique (cfg_doc, name, _("persistent definition"), tag,
+                                          error)))
+    return FALSE;
+
+  VkDevicePlacement pl = { 0 };
+  if (!place (cli, name, live_doc, cfg_doc, &pl, error))
+    return FALSE;
+
+  g_autoptr(xmlDoc) holder = xmlNewDoc (BAD_CAST "1.0");
+  xmlDocSetRootElement (holder, vk_fs_element_new (spec));
+  g_autofree char *what = g_strdup_printf (_("filesystem %s"), tag);
+  g_autofree char *hint = spec->socket
+    ? g_strdup_printf (_("; QEMU (user libvirt-qemu on Debian) must be able to connect "
+                         "to %s: e.g. 'chown libvirt-qemu %s', or start virtiofsd with "
+                         "--socket-group=kvm"), spec->socket, spec->socket)
+    : NULL;
+  g_autofree char *addr = NULL;
+  gboolean ok = attach_device (cli, conn, dom, name, xmlDocGetRootElement (holder), &pl,
+                               cfg_doc, live, config, find_fs, tag, what, hint, &addr, error);
+  g_clear_pointer (&pl.port, xmlFreeNode);
+  if (!ok)
+    return FALSE;
+
+  const char *src = spec->socket ? spec->socket : spec->source_dir;
+  if (cli->json)
+    print_fs_json (name, "attached", tag, src, spec->socket ? "socket" : "dir", addr, live,
+                   config);
+  else
+    vk_cli_info (cli, _("Filesystem '%s' (%s) attached to '%s' at %s (%s); in the guest: "
+                        "mount -t virtiofs %s DIR"),
+                 tag, src, name, addr, scope_text (live, config), tag);
+  return TRUE;
+}
+
+gboolean
+vk_cmd_fs_detach (VkCli *cli, int argc, char **argv, GError **error)
+{
+  gboolean live = FALSE, config = FALSE;
+  int timeout = 20;
+  const GOptionEntry entries[] = {
+    { "live", 0, 0, G_OPTION_ARG_NONE, &live, N_("Only unplug from the running VM"), NULL },
+    { "config", 0, 0, G_OPTION_ARG_NONE, &config, N_("Only remove from the persistent definition"), NULL },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, N_("Seconds to wait for the guest to release the device (default 20)"), N_("S") },
+    { NULL },
+  };
+  int words;
+  const VkCommand *cmd = vk_command_find (2, (char *[]) { "fs", "detach", NULL }, &words);
+  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+      !vk_cli_expect_args ("fs detach", argc, 2, 2, _("DOMAIN and the filesystem's TAG"), error))
+    return FALSE;
+  const char *name = argv[1], *tag = argv[2];
+  if (!vk_validate_fs_tag (tag, error))
+    return FALSE;
+
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL)
+    return FALSE;
+  g_autoptr(VkDomain) dom = NULL;
+  if (!vk_domain_lookup (conn, name, &dom, error))
+    return FALSE;
+  g_autoptr(VkLock) lock = lock_domain (cli, dom, name, error);
+  if (lock == NULL)
+    return FALSE;
+  g_autofree char *what = g_strdup_printf (_("filesystem with tag '%s'"), tag);
+  g_autofree char *list = g_strdup_printf ("vmkeep devices %s", name);
+  g_autofree char *addr = NULL;
+  if (!detach_device (dom, name, &live, &config, timeout, find_fs, tag, what, list, &addr,
+                      NULL, error))
+    return FALSE;
+  if (cli->json)
+    print_fs_json (name, "detached", tag, NULL, NULL, addr, live, config);
+  else
+    vk_cli_info (cli, _("Filesystem '%s' detached from '%s' (slot %s is free again)"), tag,
+                 name, addr ? addr : "-");
+  return TRUE;
+}
+
+/* -------------------------------------------------------- device attach */
+
+static xmlNodePtr
+find_hostdev (xmlDocPtr doc, const char *key)
+{
+  return vk_domain_find_hostdev_by_key (doc, key);
+}
+
+static void
+print_hostdev_json (const char *domain, const char *action, const char *bdf, const char *id,
+                    const char *addr, gboolean live, gboolean config)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "domain");
+  json_builder_add_string_value (b, domain);
+  json_builder_set_member_name (b, "action");
+  json_builder_add_string_value (b, action);
+  json_builder_set_member_name (b, "kind");
+  json_builder_add_string_value (b, "hostdev");
+  json_builder_set_member_name (b, "bdf");
+  json_builder_add_string_value (b, bdf);
+  json_builder_set_member_name (b, "id");
+  if (id)
+    json_builder_add_string_value (b, id);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "address");
+  if (addr)
+    json_builder_add_string_value (b, addr);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "live");
+  json_builder_add_boolean_value (b, live);
+  json_builder_set_member_name (b, "config");
+  json_builder_add_boolean_value (b, config);
+  json_builder_end_object (b);
+  vk_json_print_builder (b);
+}
+
+gboolean
+vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error)
+{
+  g_autofree char *pci = NULL, *id = NULL;
+  gboolean live = FALSE, config = FALSE;
+  const GOptionEntry entries[] = {
+    { "pci", 0, 0, G_OPTION_ARG_STRING, &pci, N_("Host PCI device: BB:SS.F, DDDD:BB:SS.F or /sys/bus/pci/devices/DDDD:BB:SS.F"), N_("BDF") },
+    { "id", 0, 0, G_OPTION_ARG_STRING, &id, N_("Name to detach it by (stored as libvirt alias ua-ID)"), N_("ID") },
+    { "live", 0, 0, G_OPTION_ARG_NONE, &live, N_("Hot-plug into the running VM (the default)"), NULL },
+    { "config", 0, 0, G_OPTION_ARG_NONE, &config, N_("Add to the persistent definition (with --live: both)"), NULL },
+    { NULL },
+  };
+  int words;
+  const VkCommand *cmd = vk_command_find (2, (char *[]) { "device", "attach", NULL }, &words);
+  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+      !vk_cli_expect_args ("device attach", argc, 1, 1, _("the DOMAIN"), error))
+    return FALSE;
+  const char *name = argv[1];
+  if (pci == NULL)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("vmkeep device attach: --pci is required (see 'vmkeep help device "
+                     "attach')"));
+      return FALSE;
+    }
+  /* Nothing unvalidated ever reaches libvirt. */
+  VkBdf bdf;
+  if (!vk_bdf_parse (pci, &bdf, error) || (id != NULL && !vk_validate_device_id (id, error)))
+    return FALSE;
+  g_autofree char *bdf_text = vk_bdf_format (&bdf);
+
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL)
+    return FALSE;
+  g_autoptr(VkDomain) dom = NULL;
+  if (!vk_domain_lookup (conn, name, &dom, error))
+    return FALSE;
+  if (uri_is_local (conn))
+    {
+      if (!vk_pci_host_check_vfio ("/sys", &bdf, error))
+        return FALSE;
+    }
+  else
+    {
+      gboolean exists = FALSE;
+      g_autofree char *driver = NULL;
+      if (!vk_conn_pci_device_driver (conn, bdf_text, &exists, &driver, error) ||
+          !vk_pci_host_verdict (&bdf, exists, driver, error))
+        return FALSE;
+    }
+  if (!attach_scope (dom, name, &live, &config, error))
+    return FALSE;
+  g_autoptr(VkLock) lock = lock_domain (cli, dom, name, error);
+  if (lock == NULL)
+    return FALSE;
+
+  g_autoptr(xmlDoc) live_doc = live ? vk_cli_domain_doc (dom, FALSE, error) : NULL;
+  if (live && live_doc == NULL)
+    return FALSE;
+  g_autoptr(xmlDoc) cfg_doc = config ? vk_cli_domain_doc (dom, TRUE, error) : NULL;
+  if (config && cfg_doc == NULL)
+    return FALSE;
+  if ((live && !vk_check_hostdev_unique (live_doc, name, _("running VM"), &bdf, id, error)) ||
+      (config && !vk_check_hostdev_unique (cfg_doc, name, _("persistent definition"), &bdf,
+                                           id, error)))
+    return FALSE;
+
+  VkDevicePlacement pl = { 0 };
+  if (!place (cli, name, live_doc, cfg_doc, &pl, error))
+    return FALSE;
+  g_autoptr(xmlDoc) holder = xmlNewDoc (BAD_CAST "1.0");
+  xmlDocSetRootElement (holder, vk_hostdev_element_new (&bdf, id));
+  g_autofree char *what = g_strdup_printf (_("host PCI device %s"), bdf_text);
+  g_autofree char *addr = NULL;
+  gboolean ok = attach_device (cli, conn, dom, name, xmlDocGetRootElement (holder), &pl,
+                               cfg_doc, live, config, find_hostdev, bdf_text, what, NULL,
+                               &addr, error);
+  g_clear_pointer (&pl.port, xmlFreeNode);
+  if (!ok)
+    return FALSE;
+  if (cli->json)
+    print_hostdev_json (name, "attached", bdf_text, id, addr, live, config);
+  else
+    vk_cli_info (cli, _("Host PCI device %s attached to '%s' at %s (%s)%s%s"), bdf_text, name,
+                 addr, scope_text (live, config), id ? _("; ID ") : "", id ? id : "");
+  return TRUE;
+}
+
+gboolean
+vk_cmd_device_detach (VkCli *cli, int argc, char **argv, GError **error)
+{
+  gboolean live = FALSE, config = FALSE;
+  int timeout = 20;
+  const GOptionEntry entries[] = {
+    { "live", 0, 0, G_OPTION_ARG_NONE, &live, N_("Only unplug from the running VM"), NULL },
+    { "config", 0, 0, G_OPTION_ARG_NONE, &config, N_("Only remove from the persistent definition"), NULL },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, N_("Seconds to wait for the guest to release the device (default 20)"), N_("S") },
+    { NULL },
+  };
+  int words;
+  const VkCommand *cmd = vk_command_find (2, (char *[]) { "device", "detach", NULL }, &words);
+  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+      !vk_cli_expect_args ("device detach", argc, 2, 2, _("DOMAIN and the device's BDF or ID"),
+                           error))
+    return FALSE;
+  const char *name = argv[1], *key = argv[2];
+  /* a BDF or an ID, nothing else */
+  VkBdf bdf = { 0, 0, 0, 0 };
+  g_autoptr(GError) bdf_error = NULL;
+  g_autofree char *bdf_text = NULL;
+  if (vk_bdf_parse (key, &bdf, &bdf_error))
+    bdf_text = vk_bdf_format (&bdf);
+  else if (!vk_validate_device_id (key, NULL))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("vmkeep device detach: '%s' is neither a PCI address (%s) nor a "
+                     "device ID (A-Z a-z 0-9 _ -)"), key, bdf_error->message);
+      return FALSE;
+    }
+
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL)
+    return FALSE;
+  g_autoptr(VkDomain) dom = NULL;
+  if (!vk_domain_lookup (conn, name, &dom, error))
+    return FALSE;
+  g_autoptr(VkLock) lock = lock_domain (cli, dom, name, error);
+  if (lock == NULL)
+    return FALSE;
+  const char *k = bdf_text ? bdf_text : key;
+  g_autofree char *what = bdf_text ? g_strdup_printf (_("host PCI device %s"), bdf_text)
+                                   : g_strdup_printf (_("device with ID '%s'"), key);
+  g_autofree char *list = g_strdup_printf ("vmkeep devices %s", name);
+  g_autofree char *addr = NULL;
+  VkBdf gone = bdf;
+  if (!detach_device (dom, name, &live, &config, timeout, find_hostdev, k, what, list,
+                      &addr, &gone, error))
+    return FALSE;
+  g_autofree char *gone_text = vk_bdf_format (&gone);
+  if (cli->json)
+    print_hostdev_json (name, "detached", gone_text, bdf_text ? NULL : key, addr, live, config);
+  else
+    vk_cli_info (cli, _("Host PCI device %s detached from '%s' (slot %s is free again)"),
+                 gone_text, name, addr ? addr : "-");
+  return TRUE;
+}
+
+/* -------------------------------------------------------------- devices */
+
+gboolean
+vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error)
+{
+  gboolean inactive = FALSE;
+  const GOptionEntry entries[] = {
+    { "inactive", 0, 0, G_OPTION_ARG_NONE, &inactive, N_("Only the persistent definition"), NULL },
+    { NULL },
+  };
+  const VkCommand *cmd = vk_command_find (1, (char *[]) { "devices", NULL }, &(int) { 0 });
+  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+      !vk_cli_expect_args ("devices", argc, 1, 1, _("the DOMAIN"), error))
+    return FALSE;
+  const char *name = argv[1];
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL)
+    return FALSE;
+  g_autoptr(VkDomain) dom = NULL;
+  if (!vk_domain_lookup (conn, name, &dom, error))
+    return FALSE;
+  gboolean running = vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF;
+  g_autoptr(xmlDoc) live_doc = running && !inactive ? vk_cli_domain_doc (dom, FALSE, error)
+                                                    : NULL;
+  if (running && !inactive && live_doc == NULL)
+    return FALSE;
+  g_autoptr(xmlDoc) cfg_doc = vk_domain_is_persistent (dom) ? vk_cli_domain_doc (dom, TRUE, error)
+                                                            : NULL;
+  if (vk_domain_is_persistent (dom) && cfg_doc == NULL)
+    return FALSE;
+  g_autoptr(GPtrArray) rows = vk_attached_devices (live_doc, cfg_doc);
+
+  if (cli->json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "domain");
+      json_builder_add_string_value (b, vk_domain_get_name (dom));
+      json_builder_set_member_name (b, "running");
+      json_builder_add_boolean_value (b, running);
+      json_builder_set_member_name (b, "devices");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < rows->len; i++)
+        {
+          VkAttachedDevice *r = rows->pdata[i];
+          gboolean fs = g_str_equal (r->kind, "filesystem");
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "kind");
+          json_builder_add_string_value (b, r->kind);
+          json_builder_set_member_name (b, fs ? "tag" : "bdf");
+          json_builder_add_string_value (b, r->name);
+          const struct { const char *key; const char *value; } opt[] = {
+            { "id", r->id }, { "alias", r->alias }, { "source_type", r->source_type },
+            { "source", r->source }, { "address", r->address },
+          };
+          for (guint j = 0; j < G_N_ELEMENTS (opt); j++)
+            {
+              json_builder_set_member_name (b, opt[j].key);
+              if (opt[j].value)
+                json_builder_add_string_value (b, opt[j].value);
+              else
+                json_builder_add_null_value (b);
+            }
+          json_builder_set_member_name (b, "live");
+          json_builder_add_boolean_value (b, r->live);
+          json_builder_set_member_name (b, "config");
+          json_builder_add_boolean_value (b, r->config);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+      vk_json_print_builder (b);
+      return TRUE;
+    }
+  if (rows->len == 0)
+    {
+      vk_cli_info (cli, _("'%s' has no virtiofs filesystems or PCI host devices"), name);
+      return TRUE;
+    }
+  g_autoptr(VkTable) t = vk_table_new (_("KIND"), _("TAG/BDF"), _("ID"), _("SOURCE"),
+                                       _("ADDRESS"), _("ATTACHED"), NULL);
+  for (guint i = 0; i < rows->len; i++)
+    {
+      VkAttachedDevice *r = rows->pdata[i];
+      vk_table_add (t, r->kind, r->name, r->id, r->source, r->address,
+                    r->live && r->config ? _("live+config") : r->live ? _("live")
+                                                                      : _("config"));
+    }
+  vk_table_print (t, stdout);
+  return TRUE;
+}
