@@ -378,6 +378,55 @@ vk_cmd_define (VkCli *cli, int argc, char **argv, GError **error)
   return TRUE;
 }
 
+/* Firmware and TPM are not PCI devices, but they are part of what a guest
+ * (Windows 11 above all) checks on resume, so the layout names them. */
+typedef struct {
+  char *firmware;     /* "efi", "bios" */
+  gboolean secure_boot;
+  char *loader;
+  char *nvram;
+  char *tpm;          /* "tpm-crb emulator 2.0" or NULL */
+} FwInfo;
+
+static void
+fw_info (xmlDocPtr doc, FwInfo *fw)
+{
+  xmlNodePtr root = xmlDocGetRootElement (doc);
+  xmlNodePtr os = vk_xml_child (root, "os");
+  fw->firmware = vk_xml_prop (os, "firmware");
+  fw->loader = vk_xml_child_text (os, "loader");
+  fw->nvram = vk_xml_child_text (os, "nvram");
+  g_autofree char *secure = vk_xml_child_prop (os, "loader", "secure");
+  fw->secure_boot = g_strcmp0 (secure, "yes") == 0;
+  for (xmlNodePtr f = vk_xml_child (vk_xml_child (os, "firmware"), "feature"); f; f = f->next)
+    {
+      g_autofree char *name = vk_xml_prop (f, "name");
+      g_autofree char *en = vk_xml_prop (f, "enabled");
+      if (f->type == XML_ELEMENT_NODE && g_strcmp0 (name, "secure-boot") == 0)
+        fw->secure_boot = g_strcmp0 (en, "yes") == 0;
+    }
+  if (fw->firmware == NULL)
+    fw->firmware = g_strdup (fw->loader ? "efi" : "bios");
+  xmlNodePtr tpm = vk_xml_child (vk_domain_devices (doc), "tpm");
+  if (tpm)
+    {
+      g_autofree char *model = vk_xml_prop (tpm, "model");
+      g_autofree char *be = vk_xml_child_prop (tpm, "backend", "type");
+      g_autofree char *ver = vk_xml_child_prop (tpm, "backend", "version");
+      fw->tpm = g_strdup_printf ("%s %s %s", model ? model : "tpm-tis", be ? be : "",
+                                 ver ? ver : "");
+    }
+}
+
+static void
+fw_clear (FwInfo *fw)
+{
+  g_free (fw->firmware);
+  g_free (fw->loader);
+  g_free (fw->nvram);
+  g_free (fw->tpm);
+}
+
 static void
 row_strings (VkLayoutRow *r, char **slot, char **addr, char **acpi)
 {
@@ -517,6 +566,31 @@ vk_cmd_layout (VkCli *cli, int argc, char **argv, GError **error)
               json_builder_end_object (b);
             }
           json_builder_end_array (b);
+          FwInfo fw = { 0 };
+          fw_info (doc, &fw);
+          json_builder_set_member_name (b, "firmware");
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "type");
+          json_builder_add_string_value (b, fw.firmware);
+          json_builder_set_member_name (b, "secure_boot");
+          json_builder_add_boolean_value (b, fw.secure_boot);
+          json_builder_set_member_name (b, "loader");
+          if (fw.loader)
+            json_builder_add_string_value (b, fw.loader);
+          else
+            json_builder_add_null_value (b);
+          json_builder_set_member_name (b, "nvram");
+          if (fw.nvram)
+            json_builder_add_string_value (b, fw.nvram);
+          else
+            json_builder_add_null_value (b);
+          json_builder_end_object (b);
+          json_builder_set_member_name (b, "tpm");
+          if (fw.tpm)
+            json_builder_add_string_value (b, fw.tpm);
+          else
+            json_builder_add_null_value (b);
+          fw_clear (&fw);
           json_builder_end_object (b);
           continue;
         }
@@ -537,7 +611,17 @@ vk_cmd_layout (VkCli *cli, int argc, char **argv, GError **error)
                             r->ok ? _("ok") : _("VIOLATION"));
             }
           if (!check || !cli->quiet)
-            vk_table_print (t, stdout);
+            {
+              vk_table_print (t, stdout);
+              FwInfo fw = { 0 };
+              fw_info (doc, &fw);
+              printf (_("Firmware: %s%s%s%s\n"), fw.firmware,
+                      fw.secure_boot ? _(", Secure Boot") : "",
+                      fw.nvram ? _(", NVRAM ") : "", fw.nvram ? fw.nvram : "");
+              if (fw.tpm)
+                printf (_("TPM:      %s (not a PCI device)\n"), fw.tpm);
+              fw_clear (&fw);
+            }
         }
       if (check || viol->len > 0)
         {

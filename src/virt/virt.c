@@ -319,7 +319,10 @@ vk_domain_undefine (VkDomain *vd, gboolean remove_nvram, GError **error)
   unsigned int flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
                        VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
                        VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA;
-  flags |= remove_nvram ? VIR_DOMAIN_UNDEFINE_NVRAM : VIR_DOMAIN_UNDEFINE_KEEP_NVRAM;
+  /* A VM's firmware variables and TPM state belong to it and go with it
+   * (libvirt keeps the TPM state otherwise). */
+  flags |= remove_nvram ? VIR_DOMAIN_UNDEFINE_NVRAM | VIR_DOMAIN_UNDEFINE_TPM
+                        : VIR_DOMAIN_UNDEFINE_KEEP_NVRAM | VIR_DOMAIN_UNDEFINE_KEEP_TPM;
   if (virDomainUndefineFlags (vd->dom, flags) < 0)
     {
       /* Drivers without NVRAM support (the test driver) refuse the flag. */

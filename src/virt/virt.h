@@ -51,7 +51,8 @@ char *vk_domain_xml_migratable (VkDomain *dom, GError **error);
 
 gboolean vk_domain_define (VkConn *conn, const char *xml, VkDomain **out,
                            GError **error);
-/* Undefine, removing managed save and NVRAM with it when asked. */
+/* Undefine, removing the managed save, and NVRAM and TPM state with it
+ * when asked. */
 gboolean vk_domain_undefine (VkDomain *dom, gboolean remove_nvram,
                              GError **error);
 gboolean vk_domain_start (VkDomain *dom, gboolean paused, GError **error);
