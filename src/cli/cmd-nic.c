@@ -166,33 +166,10 @@ vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
   if (!vk_nic_spec_parse (spec_text->str, &nic, error))
     return FALSE;
 
-  VkConn *conn = vk_cli_connect (cli, error);
-  if (conn == NULL)
-    return FALSE;
   g_autoptr(VkDomain) dom = NULL;
-  if (!vk_domain_lookup (conn, name, &dom, error))
+  if (!vk_cli_open_for_change (cli, name, &live, &config, &dom, error))
     return FALSE;
-  gboolean running = vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF;
-  gboolean persistent = vk_domain_is_persistent (dom);
-  if (!live && !config)
-    {
-      live = running;
-      config = persistent;
-    }
-  if (live && !running)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("domain '%s' is not running, so --live cannot hot-plug; use --config"),
-                   name);
-      return FALSE;
-    }
-  if (config && !persistent)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("domain '%s' is transient, so --config has nothing to change; use --live"),
-                   name);
-      return FALSE;
-    }
+  VkConn *conn = cli->conn;
   if (nic->kind != VK_NET_TAP && !vk_cli_check_nic_source (conn, nic->kind, nic->source, error))
     return FALSE;
 
@@ -324,25 +301,9 @@ vk_cmd_nic_remove (VkCli *cli, int argc, char **argv, GError **error)
     return FALSE;
   const char *name = argv[1], *key = argv[2];
 
-  VkConn *conn = vk_cli_connect (cli, error);
-  if (conn == NULL)
-    return FALSE;
   g_autoptr(VkDomain) dom = NULL;
-  if (!vk_domain_lookup (conn, name, &dom, error))
+  if (!vk_cli_open_for_change (cli, name, &live, &config, &dom, error))
     return FALSE;
-  gboolean running = vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF;
-  gboolean persistent = vk_domain_is_persistent (dom);
-  if (!live && !config)
-    {
-      live = running;
-      config = persistent;
-    }
-  if (live && !running)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("domain '%s' is not running, so --live cannot unplug; use --config"), name);
-      return FALSE;
-    }
   g_autoptr(xmlDoc) live_doc = live ? vk_cli_domain_doc (dom, FALSE, error) : NULL;
   if (live && live_doc == NULL)
     return FALSE;

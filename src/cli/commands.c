@@ -263,3 +263,39 @@ vk_cli_check_nic_source (VkConn *conn, int kind, const char *name, GError **erro
     }
   return TRUE;
 }
+
+gboolean
+vk_cli_open_for_change (VkCli *cli, const char *name, gboolean *live, gboolean *config,
+                        VkDomain **out, GError **error)
+{
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL)
+    return FALSE;
+  g_autoptr(VkDomain) dom = NULL;
+  if (!vk_domain_lookup (conn, name, &dom, error))
+    return FALSE;
+  gboolean running = vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF;
+  gboolean persistent = vk_domain_is_persistent (dom);
+  /* virsh's default: change what exists */
+  if (!*live && !*config)
+    {
+      *live = running;
+      *config = persistent;
+    }
+  if (*live && !running)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("domain '%s' is not running, so --live cannot change its devices; "
+                     "use --config"), name);
+      return FALSE;
+    }
+  if (*config && !persistent)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("domain '%s' is transient, so --config has nothing to change; use --live"),
+                   name);
+      return FALSE;
+    }
+  *out = g_steal_pointer (&dom);
+  return TRUE;
+}

@@ -59,6 +59,12 @@ xmlDocPtr vk_cli_domain_doc (VkDomain *dom, gboolean inactive, GError **error);
 gboolean vk_cli_check_nic_source (VkConn *conn, int kind, const char *name,
                                   GError **error);
 
+/* Look up a domain whose devices a command changes, and settle --live /
+ * --config: neither given means live when running plus config when
+ * persistent; asking for what the domain cannot do is VK_ERROR_REFUSED. */
+gboolean vk_cli_open_for_change (VkCli *cli, const char *name, gboolean *live,
+                                 gboolean *config, VkDomain **out, GError **error);
+
 /* Command groups. */
 gboolean vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_pin (VkCli *cli, int argc, char **argv, GError **error);

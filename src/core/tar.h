@@ -1,0 +1,105 @@
+/* vmkeep — a streaming tar writer and reader (POSIX ustar + pax), for
+ * `image export` and `image import`.
+ *
+ * Exports are guest-memory and disk sized and go through pipes (ssh, gzip),
+ * so members are streamed straight from and to file descriptors, never held
+ * in memory, and hashed (SHA-256) on the way. The output is plain POSIX:
+ * ustar headers, with a pax extended header ('x') only where ustar cannot
+ * say it (a name over 100 bytes, a size of 8 GiB or more), so GNU tar, bsdtar
+ * and Python's tarfile read it.
+ *
+ * The reader is strict because its input is untrusted: every header's
+ * checksum is verified, a stream that ends before its end-of-archive blocks
+ * is "truncated", member names that could escape the extraction directory
+ * (absolute, "..", empty components, backslashes, control characters) are
+ * refused, and so is every member type other than a regular file or a
+ * directory (no links, devices or FIFOs). It accepts what it writes plus
+ * GNU tar's header variants (old GNU magic, base-256 sizes) so that an
+ * export re-packed with GNU tar still reads. Errors about the stream's
+ * content are VK_ERROR_REFUSED, I/O errors VK_ERROR_FAILED. Pure C + GLib. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define VK_TAR_BLOCK 512
+/* Archives are padded to a whole record of 20 blocks, as tar(1) does. */
+#define VK_TAR_RECORD (20 * VK_TAR_BLOCK)
+
+/* ---- writer ---------------------------------------------------------- */
+
+typedef struct _VkTarWriter VkTarWriter;
+
+/* Write to `fd` (not closed by the writer); `dest` names it in messages
+ * ("stdout", a path). */
+VkTarWriter *vk_tar_writer_new (int fd, const char *dest);
+void vk_tar_writer_free (VkTarWriter *w);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkTarWriter, vk_tar_writer_free)
+
+/* A member holding `len` bytes of `data`. */
+gboolean vk_tar_writer_add_data (VkTarWriter *w, const char *name, const void *data,
+                                 gsize len, guint mode, gint64 mtime, GError **error);
+
+/* A member holding exactly `size` bytes read from `fd` (from its current
+ * offset); `src` names it in messages. A source that ends early fails
+ * (it shrank while being read). `sha256_out` (optional) receives the
+ * SHA-256 of the member's data, 64 lower-case hex digits. */
+gboolean vk_tar_writer_add_fd (VkTarWriter *w, const char *name, int fd, const char *src,
+                               guint64 size, guint mode, gint64 mtime, char **sha256_out,
+                               GError **error);
+
+/* The end-of-archive blocks and padding to a whole record. */
+gboolean vk_tar_writer_finish (VkTarWriter *w, GError **error);
+
+/* Bytes written so far. */
+guint64 vk_tar_writer_offset (const VkTarWriter *w);
+
+/* ---- reader ---------------------------------------------------------- */
+
+typedef enum {
+  VK_TAR_FILE,
+  VK_TAR_DIR,
+} VkTarType;
+
+typedef struct {
+  char *name;        /* normalised: no leading "./", no trailing "/" */
+  VkTarType type;
+  guint64 size;      /* data bytes (0 for directories) */
+  guint mode;
+  gint64 mtime;
+} VkTarEntry;
+
+void vk_tar_entry_free (VkTarEntry *e);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkTarEntry, vk_tar_entry_free)
+
+typedef struct _VkTarReader VkTarReader;
+
+/* Read from `fd` (not closed by the reader; a pipe is fine: it is read
+ * strictly sequentially); `source` names it in messages. */
+VkTarReader *vk_tar_reader_new (int fd, const char *source);
+void vk_tar_reader_free (VkTarReader *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkTarReader, vk_tar_reader_free)
+
+/* The next member's header. TRUE with `*entry` NULL at the end of the
+ * archive (after which the rest of the input is read and discarded, so a
+ * writer on the other end of a pipe finishes cleanly). The previous
+ * member's data is skipped when it was not read. */
+gboolean vk_tar_reader_next (VkTarReader *r, VkTarEntry **entry, GError **error);
+
+/* Copy the current member's data to `out_fd` (-1: discard it), hashing it
+ * into `sha256_out` (optional). With `sparse`, blocks of zeros become
+ * holes (out_fd must be a regular file, positioned at its start; it is
+ * extended to the full size at the end). `dest` names out_fd in messages. */
+gboolean vk_tar_reader_copy (VkTarReader *r, int out_fd, const char *dest, gboolean sparse,
+                             char **sha256_out, GError **error);
+
+/* The current member's data in memory; refused when larger than `max`. */
+GBytes *vk_tar_reader_read (VkTarReader *r, gsize max, char **sha256_out, GError **error);
+
+/* Is `name` safe to create below an extraction directory? Relative, no
+ * "." or ".." component, no empty component, no backslash or control
+ * character, at most 4096 bytes. */
+gboolean vk_tar_name_is_safe (const char *name);
+
+G_END_DECLS
