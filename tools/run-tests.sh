@@ -42,7 +42,10 @@ fi
 
 if [ "${VMKEEP_SKIP_DISTCHECK:-}" != 1 ]; then
   log "make distcheck"
-  if VMKEEP_DISTCHECK=1 make distcheck >"$top/distcheck.out" 2>&1; then
+  # The e2e and packaging tests ran above on the built tree; distcheck
+  # proves the tarball builds and passes the tests that need no host state.
+  fast=$(make -s print-fast-tests)
+  if make distcheck TESTS="$fast" >"$top/distcheck.out" 2>&1; then
     pass=$((pass + 1)); echo "ok - make distcheck"
   else
     fail=$((fail + 1)); echo "not ok - make distcheck"; tail -40 "$top/distcheck.out"

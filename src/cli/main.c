@@ -27,7 +27,7 @@ print_usage (FILE *out)
                   "      --version       show the version\n\n"
                   "Commands:\n"));
   for (const VkCommand *c = vk_commands; c->name; c++)
-    fprintf (out, "  %-14s %s\n", c->name, _(c->summary));
+    fprintf (out, "  %-14s  %s\n", c->name, _(c->summary));
   fprintf (out, _("\nExit status: 0 ok, 1 failed, 2 usage error, 3 busy, 4 not found,\n"
                   "5 refused by a safety check. See vmkeep(1).\n"));
 }
@@ -48,7 +48,9 @@ main (int argc, char **argv)
    * write must fail with EPIPE, not kill vmkeep. */
   signal (SIGPIPE, SIG_IGN);
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* VMKEEP_LOCALEDIR lets the tests use the catalogs of an uninstalled build. */
+  const char *localedir = g_getenv ("VMKEEP_LOCALEDIR");
+  bindtextdomain (GETTEXT_PACKAGE, localedir && *localedir ? localedir : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 

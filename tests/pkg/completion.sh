@@ -1,0 +1,222 @@
+#!/bin/bash
+# Bash completion (data/vmkeep.bash-completion): drive _vmkeep the way bash
+# does (COMP_LINE, COMP_POINT, COMP_WORDS split at COMP_WORDBREAKS,
+# COMP_CWORD) and check the candidates. The real binary provides commands,
+# options and domains (libvirt's test driver); a stub binary with commands
+# that take images and tags checks those, independent of which commands
+# exist yet.
+. "$(dirname "$0")/lib.sh"
+
+# shellcheck source=../../data/vmkeep.bash-completion
+. "$abs_top_srcdir/data/vmkeep.bash-completion"
+COMP_WORDBREAKS=$' \t\n"\'><=;|&(:'
+
+# comp LINE: complete at the end of LINE; candidates, sorted, in $GOT (one
+# line each).
+comp () {
+  local line=$1 w rest
+  COMP_LINE=$line
+  COMP_POINT=${#line}
+  COMP_WORDS=()
+  # bash's split: whitespace separates, each run of other break characters
+  # is a word of its own.
+  rest=$line
+  while [ -n "$rest" ]; do
+    rest=${rest#"${rest%%[![:space:]]*}"}
+    [ -n "$rest" ] || break
+    if [[ $rest =~ ^([\"\'\>\<=\;\|\&\(:]+)(.*)$ ]] || [[ $rest =~ ^([^[:space:]\"\'\>\<=\;\|\&\(:]+)(.*)$ ]]; then
+      COMP_WORDS+=("${BASH_REMATCH[1]}")
+      rest=${BASH_REMATCH[2]}
+    fi
+  done
+  [[ $line == *[[:space:]] || ${#COMP_WORDS[@]} -eq 0 ]] && COMP_WORDS+=("")
+  COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+  COMPREPLY=()
+  _vmkeep "${COMP_WORDS[0]}" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]:-}"
+  GOT=$(printf '%s\n' "${COMPREPLY[@]}" | sed '/^$/d' | sort)
+}
+
+# expect DESCRIPTION LINE WORD...: the candidates are exactly WORD...
+expect () {
+  local d=$1 line=$2; shift 2
+  local want
+  want=$(printf '%s\n' "$@" | sed '/^$/d' | sort)
+  comp "$line"
+  if [ "$GOT" = "$want" ]; then ok "$d"
+  else not_ok "$d"; diag "line: '$line'" "want: $(echo $want)" "got:  $(echo $GOT)"; fi
+}
+# expect_has DESCRIPTION LINE WORD...: the candidates include WORD...
+expect_has () {
+  local d=$1 line=$2; shift 2
+  comp "$line"
+  local w missing=
+  for w in "$@"; do grep -qxF -- "$w" <<<"$GOT" || missing+=" $w"; done
+  if [ -z "$missing" ]; then ok "$d"
+  else not_ok "$d"; diag "line: '$line'" "missing:$missing" "got: $(echo $GOT)"; fi
+}
+# expect_lacks DESCRIPTION LINE WORD...
+expect_lacks () {
+  local d=$1 line=$2; shift 2
+  comp "$line"
+  local w found=
+  for w in "$@"; do grep -qxF -- "$w" <<<"$GOT" && found+=" $w"; done
+  if [ -z "$found" ]; then ok "$d"
+  else not_ok "$d"; diag "line: '$line'" "unexpected:$found"; fi
+}
+
+V=$VMKEEP
+check "the completion is registered for vmkeep" grep -q -- '-F _vmkeep' <<<"$(complete -p vmkeep)"
+
+# --- commands, from 'vmkeep --help' ----------------------------------------
+helpcmds=$(LC_ALL=C "$V" --help | awk '/^Commands:/ { on = 1; next } on && /^$/ { exit } on { print $1 }' | sort -u)
+[ -n "$helpcmds" ] || bail_out "no commands in 'vmkeep --help'"
+# shellcheck disable=SC2086
+expect "command names (the first words of --help's list, and help)" "$V " $helpcmds help
+expect "a command from its prefix" "$V cre" create
+# Two-word commands ("nic add"): the name column holds a space.
+twowords=$(LC_ALL=C "$V" --help | awk '/^Commands:/ { on = 1; next } on && /^$/ { exit }
+           on { line = substr($0, 3); i = index(line, "  "); if (i) { name = substr(line, 1, i - 1); if (name ~ / /) print name } }')
+for g in $(awk '{ print $1 }' <<<"$twowords" | sort -u); do
+  subs=$(awk -v g="$g" '$1 == g { print $2 }' <<<"$twowords")
+  # shellcheck disable=SC2086
+  expect "second words of the '$g' group" "$V $g " $subs
+  # shellcheck disable=SC2086
+  expect "'help $g' completes the second words too" "$V help $g " $subs
+done
+# shellcheck disable=SC2086
+expect "'help' completes command names" "$V help " $helpcmds
+expect "global options" "$V --j" --json
+expect_has "global options after -c URI" "$V -c test:///default -" --json --quiet --version
+expect "command names after global options" "$V -q --json -c test:///default cre" create
+
+# --- options of a command, from 'vmkeep help CMD' --------------------------
+create_opts=$(LC_ALL=C "$V" help create | grep -oE -- '(^|[ ,])--[a-z][a-z0-9-]*' | tr -d ' ,' | grep -vx -- '--help' | sort -u)
+[ -n "$create_opts" ] || bail_out "no options in 'vmkeep help create'"
+# shellcheck disable=SC2086
+expect "options of create" "$V create --" $create_opts
+expect_has "short options of create" "$V create -" -m --memory --print-xml
+expect "an option from its prefix" "$V create --print" --print-xml
+expect "values of --machine" "$V create --machine " q35 pc
+expect "values of --virt-type" "$V create --virt-type k" kvm
+expect "--opt=VALUE after '=' (bash keeps '--machine=' apart)" "$V create --machine=q" q35
+expect "options of a two-word command" "$V nic remove --c" --config
+expect "values of nic add --model" "$V nic add web --model e1000" e1000e e1000
+
+# --- domain names, honouring -c --------------------------------------------
+expect_has "domain names from the test driver (-c test:///default)" "$V -c test:///default start " test
+expect_has "domain names with --connect=URI" "$V --connect=test:///default layout " test
+expect_has "domain names for a later DOMAIN... argument" "$V -c test:///default start test " test
+expect "domain names from a prefix" "$V -c test:///default stop te" test
+nodefile=$abs_top_srcdir/tests/data/cli/node.xml
+if [ -f "$nodefile" ]; then
+  want=$(LC_ALL=C "$V" -q --json -c "test://$nodefile" list --all | grep -oE '^    "name" : "[^"]*"' | sed 's/.*: "//; s/"$//')
+  if [ -n "$want" ]; then
+    # shellcheck disable=SC2086
+    expect "-c picks the connection: the domains of $nodefile" "$V -c test://$nodefile start " $want
+  else
+    not_ok "-c picks the connection"; diag "'vmkeep -c test://$nodefile list --all' shows no domain"
+  fi
+fi
+expect "no candidates for a NAME that is new (create NAME)" "$V -c test:///default create "
+expect "the literal words of tag's usage" "$V -c test:///default tag test " add list remove
+expect "-c URI values" "$V -c test:///d" ///default
+expect_has "-c URI values, whole" "$V -c " qemu:///system test:///default
+
+# --- files -------------------------------------------------------------------
+mkdir -p "$WORK/files"
+touch "$WORK/files/dom-a.xml" "$WORK/files/dom-b.xml"
+expect "FILE arguments complete file names" "$V pin $WORK/files/dom-" "$WORK/files/dom-a.xml" "$WORK/files/dom-b.xml"
+
+# --- without COMP_LINE (COMP_WORDS only) ------------------------------------
+unset COMP_LINE COMP_POINT
+COMP_WORDS=("$V" create --machine "")
+COMP_CWORD=3
+_vmkeep "$V" "" --machine
+got=$(printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' ')
+if [ "$got" = "pc q35 " ]; then ok "works from COMP_WORDS alone"; else not_ok "works from COMP_WORDS alone"; diag "got: $got"; fi
+
+# --- images and tags: a stub vmkeep with commands that take them ------------
+mkdir -p "$WORK/store/images/alpha" "$WORK/store/images/beta-2" "$WORK/bin" \
+  "$WORK/store/images/incomplete" "$WORK/store/images/.gamma.partial-Xa12"
+touch "$WORK/store/images/alpha/image.xml" "$WORK/store/images/beta-2/image.xml" \
+  "$WORK/store/images/.gamma.partial-Xa12/image.xml" "$WORK/store/images/not-a-dir"
+printf '# test config\n[vmkeep]\nuri=test:///default\n store = %s \n' "$WORK/store" >"$WORK/vmkeep.conf"
+STUB=$WORK/bin/vmkeep
+cat >"$STUB" <<'STUB_EOF'
+#!/bin/bash
+# Stand-in for vmkeep: help texts in vmkeep's format, a canned domain list.
+printf '%s\n' "$*" >>"$STUB_LOG"
+while [ $# -gt 0 ]; do
+  case $1 in -c) shift 2 ;; --json|-q) shift ;; *) break ;; esac
+done
+usage () {
+  printf 'Usage:\n  vmkeep %s [OPTION…] %s\n\nSummary\n\nHelp Options:\n  -h, --help       Show help options\n\nApplication Options:\n' "$1" "$2"
+  shift 2; printf '%s\n' "$@"
+}
+case "$*" in
+  --help) printf 'Usage: vmkeep ...\n\nGlobal options:\n  -q, --quiet  quiet\n\nCommands:\n'
+          printf '  %-14s %s\n' hibernate 'Hibernate domains' wake 'Wake domains' \
+            image 'Manage images' 'nic add' 'Add a NIC' tag 'Tag domains' \
+            clone 'Clone an image' 'device-hotplug-detach' 'A name longer than its column'
+          printf '\nExit status: ...\n' ;;
+  'help hibernate') usage hibernate 'DOMAIN...|--all|--match GLOB|--tag T [--image NAME] [--jobs N]' \
+          '  --all              All' '  --match=GLOB       Glob' '  --tag=TAG          Tagged' \
+          '  --image=NAME       Image' '  -j, --jobs=N       Jobs' ;;
+  'help image') usage image 'list|inspect NAME|verify NAME|rm NAME [--force]' '  --force   Force' ;;
+  'help nic add') usage 'nic add' 'DOMAIN --bridge B|--network N' '  --bridge=BRIDGE   Bridge' ;;
+  'help clone') usage clone 'IMAGE --name NEW' '  --name=NEW   Name' ;;
+  'help tag') usage tag 'DOMAIN add|remove|list [TAG...]' ;;
+  'tag web1 list') printf 'nightly\nweb\n' ;;
+  'tag db1 list') printf 'db\n' ;;
+  'list --all') if [ -n "${STUB_NO_TAGS:-}" ]; then
+                  printf '[ { "name" : "web1" }, { "name" : "db1" } ]\n'; exit 0
+                fi
+                cat <<'JSON'
+[
+  {
+    "name" : "web1",
+    "tags" : [
+      "nightly",
+      "web"
+    ],
+    "nics" : [ { "name" : "not-a-domain", "tags" : [ "not-a-tag" ] } ]
+  },
+  { "name": "db1", "state": "running", "tags": ["db", "nightly"] },
+  { "name": "plain", "tags": [] }
+]
+JSON
+          ;;
+  *) exit 2 ;;
+esac
+STUB_EOF
+chmod +x "$STUB"
+export STUB_LOG=$WORK/stub.log
+export VMKEEP_CONFIG=$WORK/vmkeep.conf
+
+expect_has "command names of a name longer than its column" "$STUB dev" device-hotplug-detach
+expect "complete image names from STORE/images (store= of \$VMKEEP_CONFIG)" "$STUB hibernate web1 --image " alpha beta-2
+shopt -s dotglob
+expect "image names with dotglob set: partial images stay hidden" "$STUB clone " alpha beta-2
+shopt -u dotglob
+expect "image names: --image=PREFIX" "$STUB hibernate --image=al" alpha
+expect "the actions of a command with alternatives (list|inspect NAME|...)" "$STUB image " inspect list rm verify
+expect "image names for NAME of the image command" "$STUB image inspect " alpha beta-2
+expect "image names for NAME after another action" "$STUB image rm b" beta-2
+expect "nothing after the last argument" "$STUB image rm beta-2 "
+expect "image names for an IMAGE argument" "$STUB clone al" alpha
+expect "tags for --tag (from list --json, nested keys ignored)" "$STUB hibernate --tag " db nightly web
+expect "tags for TAG... arguments" "$STUB tag web1 add n" nightly
+expect "domain names from list --json (nested names ignored)" "$STUB hibernate " db1 plain web1
+: >"$STUB_LOG"
+comp "$STUB -c test:///elsewhere hibernate --tag "
+check "-c URI is passed on to 'list' for tags" grep -qx -- '-c test:///elsewhere -q --json list --all' "$STUB_LOG"
+STUB_NO_TAGS=1 expect "tags from 'tag DOMAIN list' when list --json has none" "$STUB hibernate --tag " db nightly web
+: >"$STUB_LOG"
+STUB_NO_TAGS=1 comp "$STUB -c test:///elsewhere hibernate --tag "
+check "-c URI is passed on to 'tag DOMAIN list'" grep -qx -- '-c test:///elsewhere -q tag web1 list' "$STUB_LOG"
+VMKEEP_CONFIG=/dev/null
+_vmkeep_default_store=$WORK/store
+expect "VMKEEP_CONFIG=/dev/null: the default store" "$STUB image inspect " alpha beta-2
+expect "stub: a two-word command's second words" "$STUB nic " add
+
+done_testing
