@@ -1,22 +1,29 @@
-/* vmkeep image list | inspect | verify | rm */
+/* vmkeep image list | inspect | verify | rm | export | import */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <glib/gi18n.h>
 #include <inttypes.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli-image.h"
 #include "commands.h"
+#include "disk.h"
 #include "diskfile.h"
 #include "domain-xml.h"
 #include "fileutil.h"
 #include "output.h"
 #include "save-header.h"
+#include "sha256.h"
 #include "sidecar.h"
 #include "store.h"
+#include "tar.h"
 #include "validate.h"
 #include "vk-error.h"
 
@@ -423,13 +430,1044 @@ image_rm (VkCli *cli, const char *name, gboolean force, GError **error)
   return TRUE;
 }
 
+/* ---- export / import ------------------------------------------------------ */
+
+/* Ctrl-C, a closed ssh or a systemd stop while a stream runs: the handler
+ * only sets a flag (installed without SA_RESTART, so a blocked read or
+ * write returns); the stream then fails like any other error and the
+ * command removes what it wrote. */
+static volatile int interrupted;
+
+static void
+on_signal (int sig)
+{
+  interrupted = sig;
+}
+
+typedef struct {
+  struct sigaction old[3];
+} SigGuard;
+
+static const int guarded[] = { SIGINT, SIGTERM, SIGHUP };
+
+static void
+sig_guard_begin (SigGuard *g)
+{
+  struct sigaction sa;
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset (&sa.sa_mask);
+  interrupted = 0;
+  for (gsize i = 0; i < G_N_ELEMENTS (guarded); i++)
+    sigaction (guarded[i], &sa, &g->old[i]);
+}
+
+static void
+sig_guard_end (SigGuard *g)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (guarded); i++)
+    sigaction (guarded[i], &g->old[i], NULL);
+}
+
+/* Progress on stderr (stdout may carry the archive): redrawn in place on a
+ * terminal, a line every few seconds otherwise (--progress). */
+typedef struct {
+  gboolean on;
+  gboolean tty;
+  const char *what;     /* "Exporting 'img'" */
+  guint64 total;        /* 0: unknown (a pipe) */
+  gint64 t0;
+  gint64 last;
+  gboolean shown;
+} Progress;
+
+static void
+progress_init (Progress *p, VkCli *cli, gboolean forced, const char *what, guint64 total)
+{
+  memset (p, 0, sizeof *p);
+  p->tty = isatty (STDERR_FILENO);
+  p->on = !cli->quiet && !cli->json && (p->tty || forced);
+  p->what = what;
+  p->total = total;
+  p->t0 = p->last = g_get_monotonic_time ();
+}
+
+static void
+progress_cb (guint64 offset, gpointer data)
+{
+  Progress *p = data;
+  gint64 now = g_get_monotonic_time ();
+  if (!p->on || now - p->last < (p->tty ? 250000 : 5000000))
+    return;
+  p->last = now;
+  double secs = (now - p->t0) / 1e6;
+  g_autofree char *done = g_format_size_full (offset, G_FORMAT_SIZE_IEC_UNITS);
+  g_autofree char *rate = g_format_size_full (secs > 0 ? (guint64) (offset / secs) : 0,
+                                              G_FORMAT_SIZE_IEC_UNITS);
+  g_autofree char *line = NULL;
+  if (p->total > 0)
+    {
+      g_autofree char *all = g_format_size_full (p->total, G_FORMAT_SIZE_IEC_UNITS);
+      int pct = (int) MIN (99, offset * 100 / p->total);
+      line = g_strdup_printf (_("%s: %s of %s (%d%%), %s/s"), p->what, done, all, pct, rate);
+    }
+  else
+    line = g_strdup_printf (_("%s: %s, %s/s"), p->what, done, rate);
+  if (p->tty)
+    fprintf (stderr, "\r%s\033[K", line);
+  else
+    fprintf (stderr, "%s\n", line);
+  fflush (stderr);
+  p->shown = TRUE;
+}
+
+static void
+progress_end (Progress *p)
+{
+  if (p->shown && p->tty)
+    {
+      fputs ("\r\033[K", stderr);
+      fflush (stderr);
+    }
+}
+
+
+/* An export is one tar stream (POSIX ustar/pax, see tar.h):
+ *   image.xml        the sidecar, byte for byte as in the store
+ *   state.sav        libvirt's save image
+ *   disks/T.FMT      each frozen disk, standalone: a base that is itself a
+ *                    qcow2 overlay is flattened first (qemu-img convert)
+ *   nvram.fd         the NVRAM copy taken at save time, when there is one
+ *   manifest.json    size and SHA-256 of every other member
+ * The manifest comes last because a stream (stdout, a pipe into ssh) cannot
+ * go back to fill in checksums it only knows at the end. */
+#define EXPORT_FORMAT "vmkeep-image-export"
+#define EXPORT_VERSION 1
+#define EXPORT_MANIFEST "manifest.json"
+#define EXPORT_NVRAM "nvram.fd"
+/* The sidecar embeds a domain XML: small, but allow generous ones. */
+#define EXPORT_SIDECAR_MAX (16u << 20)
+#define EXPORT_MANIFEST_MAX (1u << 20)
+
+typedef struct {
+  char *name;
+  guint64 size;
+  char *sha256;
+  char *target;     /* disks */
+  char *format;     /* disks */
+  gboolean flattened;
+} Member;
+
+static void
+member_free (Member *m)
+{
+  g_free (m->name);
+  g_free (m->sha256);
+  g_free (m->target);
+  g_free (m->format);
+  g_free (m);
+}
+
+static Member *
+member_add (GPtrArray *members, const char *name, guint64 size, char *sha256)
+{
+  Member *m = g_new0 (Member, 1);
+  m->name = g_strdup (name);
+  m->size = size;
+  m->sha256 = sha256;
+  g_ptr_array_add (members, m);
+  return m;
+}
+
+/* "disks/vda.qcow2" -> target "vda", format "qcow2"; FALSE for any other
+ * shape (the names an export uses are fixed, so anything else is foreign). */
+static gboolean
+disk_member_parse (const char *name, char **target, char **format)
+{
+  if (!g_str_has_prefix (name, "disks/"))
+    return FALSE;
+  const char *file = name + strlen ("disks/");
+  const char *dot = strrchr (file, '.');
+  if (dot == NULL || dot == file || dot - file > 32)
+    return FALSE;
+  if (!g_str_equal (dot + 1, "qcow2") && !g_str_equal (dot + 1, "raw"))
+    return FALSE;
+  for (const char *p = file; p < dot; p++)
+    if (!g_ascii_islower (*p) && !g_ascii_isdigit (*p))
+      return FALSE;
+  *target = g_strndup (file, dot - file);
+  *format = g_strdup (dot + 1);
+  return TRUE;
+}
+
+static char *
+manifest_json (const char *image, VkSidecar *sc, GPtrArray *members)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *created = g_date_time_format_iso8601 (now);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "format");
+  json_builder_add_string_value (b, EXPORT_FORMAT);
+  json_builder_set_member_name (b, "version");
+  json_builder_add_int_value (b, EXPORT_VERSION);
+  json_builder_set_member_name (b, "image");
+  json_builder_add_string_value (b, image);
+  json_builder_set_member_name (b, "domain");
+  json_builder_add_string_value (b, sc->domain_name);
+  json_builder_set_member_name (b, "uuid");
+  json_builder_add_string_value (b, sc->domain_uuid);
+  json_builder_set_member_name (b, "exported");
+  json_builder_add_string_value (b, created);
+  json_builder_set_member_name (b, "exported_by");
+  json_builder_add_string_value (b, PACKAGE_STRING);
+  json_builder_set_member_name (b, "host");
+  json_builder_add_string_value (b, g_get_host_name ());
+  json_builder_set_member_name (b, "members");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < members->len; i++)
+    {
+      Member *m = members->pdata[i];
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "name");
+      json_builder_add_string_value (b, m->name);
+      json_builder_set_member_name (b, "size");
+      json_builder_add_int_value (b, (gint64) m->size);
+      json_builder_set_member_name (b, "sha256");
+      json_builder_add_string_value (b, m->sha256);
+      if (m->target)
+        {
+          json_builder_set_member_name (b, "target");
+          json_builder_add_string_value (b, m->target);
+          json_builder_set_member_name (b, "format");
+          json_builder_add_string_value (b, m->format);
+          json_builder_set_member_name (b, "flattened");
+          json_builder_add_boolean_value (b, m->flattened);
+        }
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  json_generator_set_pretty (gen, TRUE);
+  char *text = json_generator_to_data (gen, NULL);
+  char *out = g_strconcat (text, "\n", NULL);
+  g_free (text);
+  return out;
+}
+
+/* Stream the file at `path` as member `name`; `sha256_out` gets its hash. */
+static gboolean
+export_file (VkTarWriter *w, const char *name, const char *path, guint64 *size_out,
+             char **sha256_out, GError **error)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat (fd, &st) < 0)
+    {
+      int e = errno;
+      if (fd >= 0)
+        close (fd);
+      g_set_error (error, VK_ERROR, e == ENOENT ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
+                   _("cannot read %s: %s"), path, g_strerror (e));
+      return FALSE;
+    }
+  posix_fadvise (fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  gboolean ok = vk_tar_writer_add_fd (w, name, fd, path, (guint64) st.st_size, 0600,
+                                      (gint64) st.st_mtime, sha256_out, error);
+  close (fd);
+  *size_out = (guint64) st.st_size;
+  return ok;
+}
+
+static gboolean
+export_members (VkCli *cli, const char *name, VkSidecar *sc, const char *dir,
+                VkTarWriter *w, GPtrArray *members, GError **error)
+{
+  /* 1. the sidecar, as the store has it */
+  g_autofree char *sidecar = g_build_filename (dir, VK_STORE_SIDECAR, NULL);
+  g_autofree char *sctext = NULL;
+  gsize sclen = 0;
+  g_autoptr(GError) local = NULL;
+  if (!g_file_get_contents (sidecar, &sctext, &sclen, &local))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot read %s: %s"), sidecar,
+                   local->message);
+      return FALSE;
+    }
+  g_autoptr(VkSha256) scsha = vk_sha256_new ();
+  vk_sha256_update (scsha, sctext, sclen);
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  gint64 mtime = g_date_time_to_unix (now);
+  if (!vk_tar_writer_add_data (w, VK_STORE_SIDECAR, sctext, sclen, 0600, mtime, error))
+    return FALSE;
+  member_add (members, VK_STORE_SIDECAR, sclen, vk_sha256_hex (scsha));
+
+  /* 2. the state, checked against the sidecar on the way: a damaged image
+   * must not leave as a healthy-looking export */
+  g_autofree char *state = g_build_filename (dir, sc->state_file, NULL);
+  g_autoptr(VkSaveHeader) hdr = NULL;
+  if (!vk_save_header_read (state, &hdr, error))
+    return FALSE;
+  guint64 size = 0;
+  char *sha = NULL;
+  if (!export_file (w, VK_STORE_STATE, state, &size, &sha, error))
+    return FALSE;
+  member_add (members, VK_STORE_STATE, size, sha);
+  if (size != sc->state_size || (sc->state_sha256 && g_ascii_strcasecmp (sha, sc->state_sha256)))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("%s does not match its sidecar (%" PRIu64 " bytes, SHA-256 %s; the "
+                     "sidecar says %" PRIu64 " bytes, %s): image '%s' is damaged, see "
+                     "'vmkeep image verify %s'; nothing was exported"),
+                   state, size, sha, sc->state_size,
+                   sc->state_sha256 ? sc->state_sha256 : "-", name, name);
+      return FALSE;
+    }
+
+  /* 3. the frozen disks, standalone */
+  for (guint i = 0; i < sc->frozen_disks->len; i++)
+    {
+      VkFrozenDisk *f = sc->frozen_disks->pdata[i];
+      g_autofree char *backing = NULL;
+      if (!g_file_test (f->frozen, G_FILE_TEST_IS_REGULAR))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                       _("frozen disk %s of image '%s' is missing (%s); the image cannot be "
+                         "exported"), f->target, name, f->frozen);
+          return FALSE;
+        }
+      if (g_str_equal (f->format, "qcow2") && !vk_qcow2_backing_file (f->frozen, &backing, error))
+        return FALSE;
+      gboolean standalone = backing == NULL && (g_str_equal (f->format, "qcow2") ||
+                                                g_str_equal (f->format, "raw"));
+      const char *fmt = standalone && g_str_equal (f->format, "raw") ? "raw" : "qcow2";
+      g_autofree char *mname = g_strdup_printf ("disks/%s.%s", f->target, fmt);
+      g_autofree char *tmpdir = NULL;
+      g_autofree char *flat = NULL;
+      const char *src = f->frozen;
+      if (!standalone)
+        {
+          /* The base is itself an overlay: its chain would not exist on the
+           * importing host. Flatten into the store's scratch space (private,
+           * and on the store's filesystem, which has room for images). */
+          g_autofree char *tmp = g_build_filename (cli->cfg->store_dir, "tmp", NULL);
+          if (!vk_dir_ensure_private (tmp, error))
+            return FALSE;
+          tmpdir = g_build_filename (tmp, "export-XXXXXX", NULL);
+          if (g_mkdtemp_full (tmpdir, 0700) == NULL)
+            {
+              g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot create %s: %s"), tmpdir,
+                           g_strerror (errno));
+              return FALSE;
+            }
+          g_autofree char *file = g_strdup_printf ("%s.qcow2", f->target);
+          flat = g_build_filename (tmpdir, file, NULL);
+          if (!cli->quiet && !cli->json)
+            g_printerr (_("Flattening disk %s (%s, %s%s) into a standalone qcow2...\n"),
+                        f->target, f->frozen, backing ? _("backed by ") : f->format,
+                        backing ? backing : "");
+          if (!vk_disk_flatten (f->frozen, f->format, flat, error))
+            {
+              vk_rm_rf (tmpdir, NULL);
+              return FALSE;
+            }
+          src = flat;
+        }
+      gboolean ok = export_file (w, mname, src, &size, &sha, error);
+      if (tmpdir)
+        vk_rm_rf (tmpdir, NULL);
+      if (!ok)
+        return FALSE;
+      Member *m = member_add (members, mname, size, sha);
+      m->target = g_strdup (f->target);
+      m->format = g_strdup (fmt);
+      m->flattened = !standalone;
+    }
+
+  /* 4. the NVRAM copy */
+  g_autofree char *nvram = g_build_filename (dir, EXPORT_NVRAM, NULL);
+  if (g_file_test (nvram, G_FILE_TEST_IS_REGULAR))
+    {
+      if (!export_file (w, EXPORT_NVRAM, nvram, &size, &sha, error))
+        return FALSE;
+      member_add (members, EXPORT_NVRAM, size, sha);
+    }
+
+  /* 5. the manifest, then the end of the archive */
+  g_autofree char *manifest = manifest_json (name, sc, members);
+  return vk_tar_writer_add_data (w, EXPORT_MANIFEST, manifest, strlen (manifest), 0600, mtime,
+                                 error) &&
+         vk_tar_writer_finish (w, error);
+}
+
+static gboolean
+image_export (VkCli *cli, const char *name, const char *output, gboolean force,
+              gboolean progress, GError **error)
+{
+  gboolean to_stdout = g_str_equal (output, "-");
+  if (to_stdout && cli->json)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("vmkeep image export: --json and -o - both want stdout; write the export "
+                     "to a file with -o FILE, or drop --json"));
+      return FALSE;
+    }
+  if (to_stdout && isatty (STDOUT_FILENO))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("vmkeep image export: refusing to write an image to a terminal; redirect "
+                     "stdout (-o - | ssh HOST vmkeep image import -) or give -o FILE"));
+      return FALSE;
+    }
+  if (!to_stdout && !force && g_file_test (output, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("%s already exists; remove it, pick another -o FILE, or pass --force to "
+                     "replace it"), output);
+      return FALSE;
+    }
+  g_autofree char *dir = NULL;
+  g_autoptr(VkSidecar) sc = vk_cli_load_image (cli, name, &dir, error);
+  if (sc == NULL)
+    return FALSE;
+  if (sc->state_file == NULL)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("image '%s' names no state file in its sidecar; it cannot be exported"),
+                   name);
+      return FALSE;
+    }
+  /* The same lock as image rm: the image must not vanish mid-stream. */
+  g_autofree char *locks = vk_store_locks_dir (cli->cfg->store_dir);
+  g_autofree char *lockname = g_strdup_printf ("image-%s", name);
+  g_autoptr(VkLock) lock = vk_lock_acquire (locks, lockname, error);
+  if (lock == NULL)
+    return FALSE;
+
+  int fd = STDOUT_FILENO;
+  g_autofree char *tmp = NULL;
+  if (!to_stdout)
+    {
+      tmp = vk_tmp_file_new (output, 0600, &fd, error);
+      if (tmp == NULL)
+        return FALSE;
+    }
+  g_autoptr(VkTarWriter) w = vk_tar_writer_new (fd, to_stdout ? _("stdout") : output);
+  g_autoptr(GPtrArray) members = g_ptr_array_new_with_free_func ((GDestroyNotify) member_free);
+  /* the size to expect, for the progress display (a flattened disk may
+   * come out smaller or larger than its overlay) */
+  guint64 total = sc->state_size;
+  for (guint i = 0; i < sc->frozen_disks->len; i++)
+    total += ((VkFrozenDisk *) sc->frozen_disks->pdata[i])->size;
+  g_autofree char *what = g_strdup_printf (_("Exporting '%s'"), name);
+  Progress pr;
+  progress_init (&pr, cli, progress, what, total);
+  vk_tar_writer_set_progress (w, progress_cb, &pr);
+  vk_tar_writer_set_cancel (w, &interrupted);
+  SigGuard guard;
+  sig_guard_begin (&guard);
+  gint64 t0 = g_get_monotonic_time ();
+  gboolean ok = export_members (cli, name, sc, dir, w, members, error);
+  if (!to_stdout)
+    {
+      if (ok)
+        ok = vk_file_commit (fd, tmp, output, error);
+      else
+        vk_tmp_file_abort (fd, tmp);
+    }
+  progress_end (&pr);
+  gboolean was_interrupted = interrupted != 0;
+  sig_guard_end (&guard);
+  if (!ok)
+    {
+      if (was_interrupted)
+        {
+          g_clear_error (error);
+          g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                       to_stdout ? _("export of image '%s' interrupted; the stream on stdout "
+                                     "is incomplete (an import refuses it)")
+                                 : _("export of image '%s' interrupted; %s was not written"),
+                       name, output);
+        }
+      return FALSE;
+    }
+  double secs = (g_get_monotonic_time () - t0) / 1e6;
+  guint64 bytes = vk_tar_writer_offset (w);
+  if (cli->json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "image");
+      json_builder_add_string_value (b, name);
+      json_builder_set_member_name (b, "file");
+      json_builder_add_string_value (b, output);
+      json_builder_set_member_name (b, "bytes");
+      json_builder_add_int_value (b, (gint64) bytes);
+      json_builder_set_member_name (b, "seconds");
+      json_builder_add_double_value (b, secs);
+      json_builder_set_member_name (b, "members");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < members->len; i++)
+        {
+          Member *m = members->pdata[i];
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "name");
+          json_builder_add_string_value (b, m->name);
+          json_builder_set_member_name (b, "size");
+          json_builder_add_int_value (b, (gint64) m->size);
+          json_builder_set_member_name (b, "sha256");
+          json_builder_add_string_value (b, m->sha256);
+          if (m->target)
+            {
+              json_builder_set_member_name (b, "flattened");
+              json_builder_add_boolean_value (b, m->flattened);
+            }
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+      vk_json_print_builder (b);
+      return TRUE;
+    }
+  if (cli->quiet)
+    return TRUE;
+  g_autofree char *sz = g_format_size_full (bytes, G_FORMAT_SIZE_IEC_UNITS);
+  g_autofree char *msg = g_strdup_printf (_("Image '%s' exported to %s (%u members, %s, "
+                                            "%.1f s)"), name, to_stdout ? _("stdout") : output,
+                                          members->len + 1, sz, secs);
+  /* stdout carries the archive: the summary goes to stderr then */
+  if (to_stdout)
+    g_printerr ("%s\n", msg);
+  else
+    vk_cli_info (cli, "%s", msg);
+  return TRUE;
+}
+
+/* What an import collected before it checks anything. */
+typedef struct {
+  const char *source;
+  GHashTable *got;          /* member name -> Member* */
+  GBytes *sidecar;
+  GBytes *manifest;
+} Received;
+
+static gboolean
+import_refuse (GError **error, const char *source, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+
+static gboolean
+import_refuse (GError **error, const char *source, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED, "%s: %s", source, msg);
+  return FALSE;
+}
+
+/* Copy the current member into `path` (a new file, 0600). */
+static gboolean
+import_file (VkTarReader *r, const char *path, gboolean sparse, char **sha, GError **error)
+{
+  int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      int e = errno;
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot create %s: %s"), path,
+                   g_strerror (e));
+      return FALSE;
+    }
+  gboolean ok = vk_tar_reader_copy (r, fd, path, sparse, sha, error);
+  if (ok && fsync (fd) < 0)
+    {
+      int e = errno;
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot write %s: %s"), path,
+                   g_strerror (e));
+      ok = FALSE;
+    }
+  close (fd);
+  return ok;
+}
+
+/* Read the whole stream into `partial`, members under their final names
+ * except the state, kept as a dot-file until everything checked out (a
+ * complete state.sav in a partial directory means "interrupted hibernate"
+ * to the store's cleanup). */
+static gboolean
+import_read (VkTarReader *r, const char *partial, Received *rx, GError **error)
+{
+  for (;;)
+    {
+      g_autoptr(VkTarEntry) e = NULL;
+      if (!vk_tar_reader_next (r, &e, error))
+        return FALSE;
+      if (e == NULL)
+        return TRUE;
+      if (e->type == VK_TAR_DIR)
+        {
+          if (g_str_equal (e->name, "disks"))
+            continue;
+          return import_refuse (error, rx->source,
+                                _("unknown directory '%s' in the stream; an image export holds "
+                                  "%s, %s, disks/, %s and %s only"), e->name, VK_STORE_SIDECAR,
+                                VK_STORE_STATE, EXPORT_NVRAM, EXPORT_MANIFEST);
+        }
+      if (g_hash_table_contains (rx->got, e->name))
+        return import_refuse (error, rx->source, _("member '%s' appears twice"), e->name);
+      char *sha = NULL;
+      g_autofree char *target = NULL;
+      g_autofree char *format = NULL;
+      if (g_str_equal (e->name, VK_STORE_SIDECAR))
+        {
+          rx->sidecar = vk_tar_reader_read (r, EXPORT_SIDECAR_MAX, &sha, error);
+          if (rx->sidecar == NULL)
+            return FALSE;
+        }
+      else if (g_str_equal (e->name, EXPORT_MANIFEST))
+        {
+          rx->manifest = vk_tar_reader_read (r, EXPORT_MANIFEST_MAX, &sha, error);
+          if (rx->manifest == NULL)
+            return FALSE;
+        }
+      else if (g_str_equal (e->name, VK_STORE_STATE))
+        {
+          g_autofree char *path = g_build_filename (partial, "." VK_STORE_STATE ".import", NULL);
+          if (!import_file (r, path, FALSE, &sha, error))
+            return FALSE;
+        }
+      else if (g_str_equal (e->name, EXPORT_NVRAM))
+        {
+          g_autofree char *path = g_build_filename (partial, EXPORT_NVRAM, NULL);
+          if (!import_file (r, path, FALSE, &sha, error))
+            return FALSE;
+        }
+      else if (disk_member_parse (e->name, &target, &format))
+        {
+          g_autofree char *ddir = g_build_filename (partial, "disks", NULL);
+          if (!g_file_test (ddir, G_FILE_TEST_IS_DIR) && g_mkdir (ddir, 0711) < 0)
+            {
+              g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot create %s: %s"), ddir,
+                           g_strerror (errno));
+              return FALSE;
+            }
+          g_chmod (ddir, 0711);
+          g_autofree char *path = g_build_filename (partial, e->name, NULL);
+          if (!import_file (r, path, TRUE, &sha, error))
+            return FALSE;
+        }
+      else
+        {
+          g_autofree char *shown = g_strescape (e->name, NULL);
+          return import_refuse (error, rx->source,
+                                _("unknown member '%s'; an image export holds %s, %s, "
+                                  "disks/TARGET.qcow2|raw, %s and %s only (is it an export of "
+                                  "a newer vmkeep?)"), shown, VK_STORE_SIDECAR, VK_STORE_STATE,
+                                EXPORT_NVRAM, EXPORT_MANIFEST);
+        }
+      Member *m = g_new0 (Member, 1);
+      m->name = g_strdup (e->name);
+      m->size = e->size;
+      m->sha256 = sha;
+      m->target = g_steal_pointer (&target);
+      m->format = g_steal_pointer (&format);
+      g_hash_table_insert (rx->got, m->name, m);
+    }
+}
+
+/* Every member against the manifest, and the manifest against the stream:
+ * same names, sizes and SHA-256. Returns the image name it records. */
+static gboolean
+import_check_manifest (Received *rx, char **image_out, GError **error)
+{
+  g_autoptr(JsonParser) p = json_parser_new ();
+  g_autoptr(GError) local = NULL;
+  gsize len = 0;
+  const char *text = g_bytes_get_data (rx->manifest, &len);
+  if (!json_parser_load_from_data (p, text, (gssize) len, &local))
+    return import_refuse (error, rx->source, _("%s is not valid JSON (%s)"), EXPORT_MANIFEST,
+                          local->message);
+  JsonNode *root = json_parser_get_root (p);
+  JsonObject *o = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+  if (o == NULL || g_strcmp0 (json_object_get_string_member_with_default (o, "format", ""),
+                              EXPORT_FORMAT) != 0)
+    return import_refuse (error, rx->source, _("%s is not a vmkeep image export manifest"),
+                          EXPORT_MANIFEST);
+  gint64 version = json_object_get_int_member_with_default (o, "version", 0);
+  if (version != EXPORT_VERSION)
+    return import_refuse (error, rx->source,
+                          _("the export has format version %" G_GINT64_FORMAT " and this "
+                            "vmkeep reads version %d; import it with a matching vmkeep"),
+                          version, EXPORT_VERSION);
+  JsonArray *members = json_object_has_member (o, "members")
+                         ? json_object_get_array_member (o, "members") : NULL;
+  if (members == NULL)
+    return import_refuse (error, rx->source, _("%s lists no members"), EXPORT_MANIFEST);
+  g_autoptr(GHashTable) listed = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < json_array_get_length (members); i++)
+    {
+      JsonNode *n = json_array_get_element (members, i);
+      JsonObject *m = JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+      const char *name = m ? json_object_get_string_member_with_default (m, "name", NULL) : NULL;
+      const char *sha = m ? json_object_get_string_member_with_default (m, "sha256", NULL) : NULL;
+      gint64 size = m ? json_object_get_int_member_with_default (m, "size", -1) : -1;
+      if (name == NULL || sha == NULL || size < 0)
+        return import_refuse (error, rx->source, _("entry %u of %s is malformed"), i + 1,
+                              EXPORT_MANIFEST);
+      Member *got = g_hash_table_lookup (rx->got, name);
+      if (got == NULL)
+        return import_refuse (error, rx->source,
+                              _("member '%s' is listed in %s but missing from the stream: the "
+                                "export is incomplete"), name, EXPORT_MANIFEST);
+      if (got->size != (guint64) size)
+        return import_refuse (error, rx->source,
+                              _("member '%s' has %" PRIu64 " bytes, the manifest says %"
+                                G_GINT64_FORMAT ": the export is damaged"), name, got->size,
+                              size);
+      if (g_ascii_strcasecmp (got->sha256, sha) != 0)
+        return import_refuse (error, rx->source,
+                              _("checksum mismatch for member '%s' (SHA-256 %s, the manifest "
+                                "says %s): the export is damaged, copy it again"), name,
+                              got->sha256, sha);
+      g_hash_table_add (listed, (gpointer) got->name);
+    }
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, rx->got);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    if (!g_str_equal (key, EXPORT_MANIFEST) && !g_hash_table_contains (listed, key))
+      return import_refuse (error, rx->source,
+                            _("member '%s' is not listed in %s; refusing unknown content"),
+                            (const char *) key, EXPORT_MANIFEST);
+  const char *image = json_object_get_string_member_with_default (o, "image", NULL);
+  *image_out = g_strdup (image);
+  return TRUE;
+}
+
+static gboolean
+image_import (VkCli *cli, const char *input, const char *name_opt, gboolean progress,
+              GError **error)
+{
+  const char *store = cli->cfg->store_dir;
+  gboolean from_stdin = g_str_equal (input, "-");
+  if (name_opt)
+    {
+      if (!vk_validate_name ("image name", name_opt, error))
+        return FALSE;
+      g_autofree char *final = vk_store_image_dir (store, name_opt);
+      if (g_file_test (final, G_FILE_TEST_EXISTS))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("image '%s' already exists in %s; import under another --name or "
+                         "remove it with 'vmkeep image rm %s'"), name_opt, store, name_opt);
+          return FALSE;
+        }
+    }
+  if (from_stdin && isatty (STDIN_FILENO))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("vmkeep image import: stdin is a terminal; pipe an export in "
+                     "(... | vmkeep image import -) or name the FILE"));
+      return FALSE;
+    }
+  int in = STDIN_FILENO;
+  if (!from_stdin)
+    {
+      in = open (input, O_RDONLY | O_CLOEXEC);
+      if (in < 0)
+        {
+          int e = errno;
+          g_set_error (error, VK_ERROR, e == ENOENT ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
+                       _("cannot open %s: %s"), input, g_strerror (e));
+          return FALSE;
+        }
+      posix_fadvise (in, 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
+  const char *source = from_stdin ? _("the export on stdin") : input;
+
+  /* QEMU (not root) opens the frozen disks through these directories. */
+  g_autofree char *images = vk_store_images_dir (store);
+  if (!vk_dir_ensure_private (images, error))
+    {
+      if (!from_stdin)
+        close (in);
+      return FALSE;
+    }
+  g_chmod (store, 0711);
+  g_chmod (images, 0711);
+  int lock_fd = -1;
+  g_autofree char *partial = vk_store_partial_new (store, name_opt ? name_opt : "import",
+                                                   &lock_fd, error);
+  if (partial == NULL)
+    {
+      if (!from_stdin)
+        close (in);
+      return FALSE;
+    }
+  g_chmod (partial, 0711);
+
+  gint64 t0 = g_get_monotonic_time ();
+  Received rx = { source, g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                                 (GDestroyNotify) member_free), NULL, NULL };
+  g_autoptr(VkTarReader) r = vk_tar_reader_new (in, source);
+  struct stat ist;
+  guint64 total = fstat (in, &ist) == 0 && S_ISREG (ist.st_mode) ? (guint64) ist.st_size : 0;
+  g_autofree char *what = g_strdup_printf (_("Importing %s"), source);
+  Progress pr;
+  progress_init (&pr, cli, progress, what, total);
+  vk_tar_reader_set_progress (r, progress_cb, &pr);
+  vk_tar_reader_set_cancel (r, &interrupted);
+  SigGuard guard;
+  sig_guard_begin (&guard);
+  g_autoptr(VkSidecar) sc = NULL;
+  g_autofree char *image = NULL;
+  g_autofree char *final = NULL;
+  gboolean ok = import_read (r, partial, &rx, error);
+  progress_end (&pr);
+  sig_guard_end (&guard);
+  if (!ok && interrupted)
+    {
+      g_clear_error (error);
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("import from %s interrupted"), source);
+    }
+  guint64 bytes = 0;
+  if (!from_stdin)
+    close (in);
+
+  /* Everything is checked before anything becomes visible. */
+  if (ok && (rx.sidecar == NULL || rx.manifest == NULL ||
+             !g_hash_table_contains (rx.got, VK_STORE_STATE)))
+    ok = import_refuse (error, source,
+                        _("the stream lacks %s; it is not a complete vmkeep image export"),
+                        rx.manifest == NULL ? EXPORT_MANIFEST
+                        : rx.sidecar == NULL ? VK_STORE_SIDECAR : VK_STORE_STATE);
+  if (ok)
+    ok = import_check_manifest (&rx, &image, error);
+  if (ok)
+    {
+      g_autofree char *scname = g_strdup_printf ("%s:%s", source, VK_STORE_SIDECAR);
+      gsize len = 0;
+      const char *text = g_bytes_get_data (rx.sidecar, &len);
+      g_autoptr(GError) local = NULL;
+      sc = vk_sidecar_parse (text, (gssize) len, scname, &local);
+      if (sc == NULL)
+        ok = import_refuse (error, source, _("its sidecar does not parse: %s"), local->message);
+      else if (sc->mode != VK_SIDECAR_IMAGE)
+        ok = import_refuse (error, source, _("its sidecar is not a hibernate image's (mode %s)"),
+                            vk_sidecar_mode_to_string (sc->mode));
+    }
+  if (ok)
+    {
+      Member *st = g_hash_table_lookup (rx.got, VK_STORE_STATE);
+      if (sc->state_sha256 == NULL || st->size != sc->state_size ||
+          g_ascii_strcasecmp (st->sha256, sc->state_sha256) != 0)
+        ok = import_refuse (error, source,
+                            _("%s has %" PRIu64 " bytes and SHA-256 %s, the sidecar says %"
+                              PRIu64 " bytes and %s: the state is damaged or was replaced"),
+                            VK_STORE_STATE, st->size, st->sha256, sc->state_size,
+                            sc->state_sha256 ? sc->state_sha256 : "-");
+    }
+  if (ok)
+    {
+      if (name_opt)
+        {
+          g_free (image);
+          image = g_strdup (name_opt);
+        }
+      if (image == NULL)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                       _("the export does not name its image; give --name NAME"));
+          ok = FALSE;
+        }
+      else if (!name_opt && !vk_validate_name ("image name", image, NULL))
+        ok = import_refuse (error, source,
+                            _("the image name '%s' it records is not valid here; give --name "
+                              "NAME"), image);
+      else
+        final = vk_store_image_dir (store, image);
+    }
+  if (ok && !name_opt && g_file_test (final, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("image '%s' already exists in %s; import under another --name; nothing "
+                     "was imported"), image, store);
+      ok = FALSE;
+    }
+  /* Each frozen disk arrived, standalone, and nothing else did. */
+  for (guint i = 0; ok && i < sc->frozen_disks->len; i++)
+    {
+      VkFrozenDisk *f = sc->frozen_disks->pdata[i];
+      const char *fmt = g_str_equal (f->format, "raw") ? "raw" : "qcow2";
+      g_autofree char *mname = g_strdup_printf ("disks/%s.%s", f->target, fmt);
+      Member *m = g_hash_table_lookup (rx.got, mname);
+      if (m == NULL)
+        {
+          ok = import_refuse (error, source, _("frozen disk %s (%s) is missing from the stream"),
+                              f->target, mname);
+          break;
+        }
+      g_autofree char *path = g_build_filename (partial, mname, NULL);
+      g_autofree char *probed = NULL;
+      g_autofree char *backing = NULL;
+      g_autoptr(GError) local = NULL;
+      if (g_str_equal (fmt, "qcow2") &&
+          (!(probed = vk_disk_probe_format (path, &local)) || !g_str_equal (probed, "qcow2") ||
+           !vk_qcow2_backing_file (path, &backing, &local) || backing != NULL))
+        {
+          ok = import_refuse (error, source,
+                              backing ? _("disk %s is a qcow2 overlay on %s; an export carries "
+                                          "standalone disks only")
+                                      : _("disk %s is not a readable qcow2 image%s"),
+                              mname, backing ? backing : local ? local->message : "");
+          break;
+        }
+      g_free (f->frozen);
+      f->frozen = g_steal_pointer (&path);   /* checked below, then moved */
+      f->size = m->size;
+      f->format = (g_free (f->format), g_strdup (fmt));
+    }
+  if (ok)
+    {
+      GHashTableIter it;
+      gpointer key, value;
+      g_hash_table_iter_init (&it, rx.got);
+      while (ok && g_hash_table_iter_next (&it, &key, &value))
+        {
+          Member *m = value;
+          if (!g_str_has_prefix (m->name, "disks/"))
+            continue;
+          gboolean known = FALSE;
+          for (guint i = 0; i < sc->frozen_disks->len; i++)
+            {
+              VkFrozenDisk *f = sc->frozen_disks->pdata[i];
+              g_autofree char *mname = g_strdup_printf ("disks/%s.%s", f->target, f->format);
+              known = known || g_str_equal (mname, m->name);
+            }
+          if (!known)
+            ok = import_refuse (error, source,
+                                _("member '%s' is not one of the image's frozen disks"),
+                                m->name);
+        }
+    }
+  if (ok)
+    {
+      g_autofree char *tmpstate = g_build_filename (partial, "." VK_STORE_STATE ".import", NULL);
+      g_autofree char *state = g_build_filename (partial, VK_STORE_STATE, NULL);
+      if (rename (tmpstate, state) < 0)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot rename %s to %s: %s"),
+                       tmpstate, state, g_strerror (errno));
+          ok = FALSE;
+        }
+    }
+  if (ok)
+    {
+      /* The same checks as 'image verify' (the checksums are done),
+       * against the files where they are now. */
+      g_free (sc->state_file);
+      sc->state_file = g_strdup (VK_STORE_STATE);
+      g_autoptr(GPtrArray) problems = vk_cli_verify_image (sc, partial, FALSE);
+      if (problems->len > 0)
+        ok = import_refuse (error, source, "%s", (const char *) problems->pdata[0]);
+    }
+  if (!ok)
+    {
+      vk_store_partial_abort (partial, lock_fd);
+      if (error && *error)
+        {
+          /* translators: appended to why an import failed */
+          char *m = g_strconcat ((*error)->message, _("; nothing was imported"), NULL);
+          g_free ((*error)->message);
+          (*error)->message = m;
+        }
+      g_hash_table_unref (rx.got);
+      g_clear_pointer (&rx.sidecar, g_bytes_unref);
+      g_clear_pointer (&rx.manifest, g_bytes_unref);
+      return FALSE;
+    }
+
+  /* Point the sidecar at the disks' final place, publish the directory,
+   * and write the sidecar last: until it exists the image is not listed. */
+  guint nmembers = g_hash_table_size (rx.got);
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, rx.got);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    bytes += ((Member *) value)->size;
+  g_hash_table_unref (rx.got);
+  g_clear_pointer (&rx.sidecar, g_bytes_unref);
+  g_clear_pointer (&rx.manifest, g_bytes_unref);
+  for (guint i = 0; i < sc->frozen_disks->len; i++)
+    {
+      VkFrozenDisk *f = sc->frozen_disks->pdata[i];
+      g_autofree char *file = g_strdup_printf ("%s.%s", f->target, f->format);
+      g_free (f->frozen);
+      f->frozen = g_build_filename (final, "disks", file, NULL);
+    }
+  if (!vk_store_partial_commit (store, partial, image, lock_fd, error))
+    {
+      vk_rm_rf (partial, NULL);
+      return FALSE;
+    }
+  g_chmod (final, 0711);
+  g_autofree char *sidecar = g_build_filename (final, VK_STORE_SIDECAR, NULL);
+  if (!vk_sidecar_save (sc, sidecar, error))
+    {
+      vk_rm_rf (final, NULL);
+      close (lock_fd);
+      return FALSE;
+    }
+  vk_store_image_finish (final, lock_fd);
+  double secs = (g_get_monotonic_time () - t0) / 1e6;
+  if (cli->json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "image");
+      json_builder_add_string_value (b, image);
+      json_builder_set_member_name (b, "directory");
+      json_builder_add_string_value (b, final);
+      json_builder_set_member_name (b, "domain");
+      json_builder_add_string_value (b, sc->domain_name);
+      json_builder_set_member_name (b, "uuid");
+      json_builder_add_string_value (b, sc->domain_uuid);
+      json_builder_set_member_name (b, "members");
+      json_builder_add_int_value (b, nmembers);
+      json_builder_set_member_name (b, "bytes");
+      json_builder_add_int_value (b, (gint64) bytes);
+      json_builder_set_member_name (b, "seconds");
+      json_builder_add_double_value (b, secs);
+      json_builder_end_object (b);
+      vk_json_print_builder (b);
+      return TRUE;
+    }
+  g_autofree char *sz = g_format_size_full (bytes, G_FORMAT_SIZE_IEC_UNITS);
+  vk_cli_info (cli, _("Image '%s' imported from %s (domain %s, %u members, %s, %.1f s); clone it "
+                      "with 'vmkeep clone %s --name NEW'"), image, source, sc->domain_name,
+               nmembers, sz, secs, image);
+  return TRUE;
+}
+
 gboolean
 vk_cmd_image (VkCli *cli, int argc, char **argv, GError **error)
 {
-  gboolean force = FALSE;
+  gboolean force = FALSE, progress = FALSE;
+  g_autofree char *output = NULL;
+  g_autofree char *new_name = NULL;
   const GOptionEntry entries[] = {
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force,
-      N_("rm: remove even while disks still use the image as their base"), NULL },
+      N_("rm: remove even while disks still use the image as their base; export: replace "
+         "an existing FILE"), NULL },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
+      N_("export: write the export to FILE (- for stdout)"), N_("FILE") },
+    { "name", 'n', 0, G_OPTION_ARG_STRING, &new_name,
+      N_("import: name of the new image (default: the name it was exported under)"),
+      N_("NAME") },
+    { "progress", 0, 0, G_OPTION_ARG_NONE, &progress,
+      N_("export, import: show progress on stderr even when it is not a terminal"), NULL },
     { NULL },
   };
   const VkCommand *cmd = vk_command_find (1, (char *[]) { "image", NULL }, &(int) { 0 });
@@ -443,6 +1481,18 @@ vk_cmd_image (VkCli *cli, int argc, char **argv, GError **error)
       return FALSE;
     }
   const char *verb = argv[1];
+  if (output && !g_str_equal (verb, "export"))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("vmkeep image %s: -o/--output belongs to 'image export'"), verb);
+      return FALSE;
+    }
+  if (new_name && !g_str_equal (verb, "import"))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("vmkeep image %s: --name belongs to 'image import'"), verb);
+      return FALSE;
+    }
   if (g_str_equal (verb, "list"))
     return vk_cli_expect_args ("image list", argc - 1, 0, 0, _("no arguments"), error) &&
            image_list (cli, error);
@@ -457,7 +1507,25 @@ vk_cmd_image (VkCli *cli, int argc, char **argv, GError **error)
         return image_verify (cli, argv[2], error);
       return image_rm (cli, argv[2], force, error);
     }
+  if (g_str_equal (verb, "export"))
+    {
+      if (!vk_cli_expect_args ("image export", argc - 1, 1, 1, _("the image NAME"), error))
+        return FALSE;
+      if (output == NULL)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                       _("vmkeep image export: say where to: -o FILE, or -o - for stdout "
+                         "(see 'vmkeep help image')"));
+          return FALSE;
+        }
+      return image_export (cli, argv[2], output, force, progress, error);
+    }
+  if (g_str_equal (verb, "import"))
+    return vk_cli_expect_args ("image import", argc - 1, 1, 1,
+                               _("the export FILE (or - for stdin)"), error) &&
+           image_import (cli, argv[2], new_name, progress, error);
   g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-               _("vmkeep image: unknown action '%s'; use list, inspect, verify or rm"), verb);
+               _("vmkeep image: unknown action '%s'; use list, inspect, verify, rm, export or "
+                 "import"), verb);
   return FALSE;
 }

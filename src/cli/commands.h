@@ -77,6 +77,7 @@ gboolean vk_cmd_undefine (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_wake (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_image (VkCli *cli, int argc, char **argv, GError **error);
+gboolean vk_cmd_diff (VkCli *cli, int argc, char **argv, GError **error);
 /* The sidecar of image NAME in the store (`dir_out`: its directory). */
 
 gboolean vk_cmd_clone (VkCli *cli, int argc, char **argv, GError **error);

@@ -55,6 +55,17 @@ gboolean vk_tar_writer_finish (VkTarWriter *w, GError **error);
 /* Bytes written so far. */
 guint64 vk_tar_writer_offset (const VkTarWriter *w);
 
+/* Called with the bytes written (read) so far after every chunk of member
+ * data, for a progress display. */
+typedef void (*VkTarProgress) (guint64 offset, gpointer data);
+void vk_tar_writer_set_progress (VkTarWriter *w, VkTarProgress cb, gpointer data);
+
+/* Stop with VK_ERROR_FAILED ("interrupted") once `*cancel` is non-zero,
+ * checked between chunks and when a read or write returns EINTR, so a
+ * signal handler that sets it (installed without SA_RESTART) gets the
+ * caller back to its cleanup quickly, even while blocked on a pipe. */
+void vk_tar_writer_set_cancel (VkTarWriter *w, const volatile int *cancel);
+
 /* ---- reader ---------------------------------------------------------- */
 
 typedef enum {
@@ -80,6 +91,9 @@ typedef struct _VkTarReader VkTarReader;
 VkTarReader *vk_tar_reader_new (int fd, const char *source);
 void vk_tar_reader_free (VkTarReader *r);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkTarReader, vk_tar_reader_free)
+
+void vk_tar_reader_set_progress (VkTarReader *r, VkTarProgress cb, gpointer data);
+void vk_tar_reader_set_cancel (VkTarReader *r, const volatile int *cancel);
 
 /* The next member's header. TRUE with `*entry` NULL at the end of the
  * archive (after which the rest of the input is read and discarded, so a

@@ -13,4 +13,10 @@ gboolean vk_disk_create_overlay (const char *overlay, const char *base,
 gboolean vk_disk_replace_with_overlay (const char *path, const char *base,
                                        const char *base_fmt, GError **error);
 
+/* A standalone qcow2 copy of `src` (format `src_fmt`) with its whole
+ * backing chain merged in (qemu-img convert), written to `dst`, which must
+ * not exist; on failure `dst` is removed. */
+gboolean vk_disk_flatten (const char *src, const char *src_fmt, const char *dst,
+                          GError **error);
+
 G_END_DECLS
