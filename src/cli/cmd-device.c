@@ -167,6 +167,17 @@ place (VkCli *cli, const char *name, xmlDocPtr live_doc, xmlDocPtr cfg_doc,
 
 typedef xmlNodePtr (*FindFunc) (xmlDocPtr doc, const char *key);
 
+/* What a failed change left, for the message. */
+static const char *
+presence (gboolean asked, xmlDocPtr now, gboolean found, const char *yes, const char *no)
+{
+  if (!asked)
+    return _("not asked for");
+  if (now == NULL)
+    return _("unknown (cannot read it back)");
+  return found ? yes : no;
+}
+
 static xmlNodePtr
 find_fs (xmlDocPtr doc, const char *tag)
 {
@@ -175,8 +186,9 @@ find_fs (xmlDocPtr doc, const char *tag)
 
 /* Put `dev` (the root of its own document) at `pl` and attach it. `find`
  * and `key` locate it again; `what` names it in messages ("filesystem
- * data"); `hint` is added to a libvirt error when the device did not
- * appear. The guest address is returned in `*addr_out`. */
+ * data"); `hint` is added to a libvirt error that says QEMU was denied
+ * access (a virtiofsd socket it may not connect to). The guest address is
+ * returned in `*addr_out`. */
 static gboolean
 attach_device (VkCli *cli, VkConn *conn, VkDomain *dom, const char *name, xmlNodePtr dev,
                VkDevicePlacement *pl, xmlDocPtr cfg_doc, gboolean live, gboolean config,
@@ -203,24 +215,25 @@ attach_device (VkCli *cli, VkConn *conn, VkDomain *dom, const char *name, xmlNod
       g_autoptr(GError) local = NULL;
       if (!vk_domain_attach (dom, xml, live, config, &local))
         {
-          g_autoptr(GError) ignored = NULL;
-          g_autoptr(xmlDoc) now_live = live ? vk_cli_domain_doc (dom, FALSE, &ignored) : NULL;
-          g_autoptr(xmlDoc) now_cfg = config ? vk_cli_domain_doc (dom, TRUE, &ignored) : NULL;
+          g_autoptr(GError) e_live = NULL, e_cfg = NULL;
+          g_autoptr(xmlDoc) now_live = live ? vk_cli_domain_doc (dom, FALSE, &e_live) : NULL;
+          g_autoptr(xmlDoc) now_cfg = config ? vk_cli_domain_doc (dom, TRUE, &e_cfg) : NULL;
           gboolean in_live = find (now_live, key) != NULL;
           gboolean in_cfg = find (now_cfg, key) != NULL;
-          if ((!live || in_live) && (!config || in_cfg) && ignored == NULL)
+          if ((!live || in_live) && (!config || in_cfg))
             g_printerr (_("vmkeep: warning: libvirt reported a failure, but the %s is "
                           "attached to '%s' as asked (%s); nothing to redo\n"),
                         what, name, local->message);
           else
             {
+              gboolean denied = strstr (local->message, "Permission denied") != NULL;
               g_set_error (error, VK_ERROR, vk_error_exit_code (local),
                            _("%s (after the failure the %s is %s in the running VM and "
                              "%s in the persistent definition)%s"),
                            local->message, what,
-                           live ? (in_live ? _("present") : _("absent")) : _("not asked for"),
-                           config ? (in_cfg ? _("present") : _("absent")) : _("not asked for"),
-                           hint ? hint : "");
+                           presence (live, now_live, in_live, _("present"), _("absent")),
+                           presence (config, now_cfg, in_cfg, _("present"), _("absent")),
+                           hint && denied ? hint : "");
               return FALSE;
             }
         }
@@ -282,19 +295,20 @@ detach_device (VkDomain *dom, const char *name, gboolean *live_io, gboolean *con
   if (!vk_domain_detach (dom, xml, live, config, &local))
     {
       /* Gone anyway (its reply was lost)? Then it worked. */
-      g_autoptr(GError) ignored = NULL;
-      g_autoptr(xmlDoc) now_live = live ? vk_cli_domain_doc (dom, FALSE, &ignored) : NULL;
-      g_autoptr(xmlDoc) now_cfg = config ? vk_cli_domain_doc (dom, TRUE, &ignored) : NULL;
-      gboolean still_live = find (now_live, key) != NULL;
-      gboolean still_cfg = find (now_cfg, key) != NULL;
-      if (ignored != NULL || (live && still_live) || (config && still_cfg))
+      g_autoptr(GError) e_live = NULL, e_cfg = NULL;
+      g_autoptr(xmlDoc) now_live = live ? vk_cli_domain_doc (dom, FALSE, &e_live) : NULL;
+      g_autoptr(xmlDoc) now_cfg = config ? vk_cli_domain_doc (dom, TRUE, &e_cfg) : NULL;
+      /* a definition that cannot be read proves nothing: count it as still there */
+      gboolean still_live = now_live == NULL || find (now_live, key) != NULL;
+      gboolean still_cfg = now_cfg == NULL || find (now_cfg, key) != NULL;
+      if ((live && still_live) || (config && still_cfg))
         {
           g_set_error (error, VK_ERROR, vk_error_exit_code (local),
                        _("%s (after the failure the %s is %s in the running VM and %s in "
                          "the persistent definition)"),
                        local->message, what,
-                       live ? (still_live ? _("still present") : _("gone")) : _("not asked for"),
-                       config ? (still_cfg ? _("still present") : _("gone")) : _("not asked for"));
+                       presence (live, now_live, still_live, _("still present"), _("gone")),
+                       presence (config, now_cfg, still_cfg, _("still present"), _("gone")));
           return FALSE;
         }
       g_printerr (_("vmkeep: warning: libvirt reported a failure, but the %s is gone from "

@@ -1,6 +1,6 @@
 /* Unit tests for src/core/pci-layout.c (policy, slot allocator) and for
- * vk_place_new_nic in src/core/pin.c, which decides where a hot-added NIC
- * goes (DESIGN.md, "PCI layout policy"). */
+ * vk_place_new_nic / vk_place_new_device in src/core/pin.c, which decide
+ * where a hot-added NIC or device goes (DESIGN.md, "PCI layout policy"). */
 #include "config.h"
 
 #include <string.h>
@@ -818,6 +818,224 @@ test_layout_table_unplaced (void)
   g_assert_false (disk->ok);
 }
 
+/* --------------------------------------------------- vk_place_new_device */
+
+/* Add a virtiofs <filesystem> where vk_place_new_device said (and the new
+ * port with it), as `fs attach` does. */
+static void
+add_fs_at (xmlDocPtr doc, const char *tag, VkDevicePlacement *p)
+{
+  g_autofree char *xml = g_strdup_printf (
+    "<filesystem type='mount'><driver type='virtiofs'/><source socket='/run/%s.sock'/>"
+    "<target dir='%s'/><address type='pci' domain='0x0000' bus='0x%02x' slot='0x%02x' "
+    "function='0x0'/></filesystem>", tag, tag, p->bus, p->slot);
+  g_autoptr(xmlDoc) frag = parse (xml);
+  xmlNodePtr devs = vk_domain_devices (doc);
+  if (p->port != NULL)
+    {
+      xmlAddChild (devs, p->port);
+      p->port = NULL;
+    }
+  xmlAddChild (devs, xmlDocCopyNode (xmlDocGetRootElement (frag), doc, 1));
+}
+
+static void
+place_dev_ok (xmlDocPtr doc, gboolean pcie, gboolean allow_new_port, VkDevicePlacement *p)
+{
+  g_autoptr(GError) error = NULL;
+  VkLayoutPolicy policy;
+  vk_layout_policy_init_defaults (&policy);
+  gboolean ok = vk_place_new_device (doc, &policy, pcie, allow_new_port, p, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+}
+
+static void
+assert_layout_clean (xmlDocPtr doc)
+{
+  g_autoptr(GPtrArray) v = check (doc);
+  g_assert_cmpuint (v->len, ==, 0);
+}
+
+static void
+test_place_dev_pc_lowest_free (void)
+{
+  g_autoptr(xmlDoc) doc = pc_domain (2);   /* disk 0x10, balloon 0x11 */
+  VkDevicePlacement p;
+
+  /* never the free NIC slots 0x05..: the device range only */
+  place_dev_ok (doc, TRUE, FALSE, &p);
+  g_assert_cmpuint (p.bus, ==, 0);
+  g_assert_cmpuint (p.slot, ==, 0x12);
+  g_assert_cmpuint (p.root_slot, ==, 0x12);
+  g_assert_null (p.port);
+  /* pc has no root ports: PCIe or not, the same slot */
+  place_dev_ok (doc, FALSE, TRUE, &p);
+  g_assert_cmpuint (p.slot, ==, 0x12);
+  g_assert_null (p.port);
+
+  add_fs_at (doc, "data", &p);
+  assert_layout_clean (doc);
+  place_dev_ok (doc, TRUE, FALSE, &p);
+  g_assert_cmpuint (p.slot, ==, 0x13);
+}
+
+static void
+test_place_dev_pc_reuses_freed_slot (void)
+{
+  g_autoptr(xmlDoc) doc = pc_domain (1);
+  for (xmlNodePtr n = vk_domain_devices (doc)->children; n; n = n->next)
+    if (g_strcmp0 ((const char *) n->name, "disk") == 0)
+      {
+        remove_node (n);
+        break;
+      }
+  VkDevicePlacement p;
+  place_dev_ok (doc, TRUE, FALSE, &p);
+  g_assert_cmpuint (p.bus, ==, 0);
+  g_assert_cmpuint (p.slot, ==, 0x10);
+}
+
+static void
+test_place_dev_pc_full (void)
+{
+  g_autoptr(xmlDoc) doc = pc_domain (1);   /* disk 0x10, balloon 0x11 */
+  VkDevicePlacement p;
+  for (guint slot = 0x12; slot <= 0x1f; slot++)
+    {
+      place_dev_ok (doc, TRUE, FALSE, &p);
+      g_assert_cmpuint (p.slot, ==, slot);
+      g_autofree char *tag = g_strdup_printf ("fs%02x", slot);
+      add_fs_at (doc, tag, &p);
+    }
+  g_autoptr(GError) error = NULL;
+  VkLayoutPolicy policy;
+  vk_layout_policy_init_defaults (&policy);
+  g_assert_false (vk_place_new_device (doc, &policy, TRUE, TRUE, &p, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_FAILED);
+  assert_message_has (error, "device-slots");
+  assert_message_has (error, "0x10-0x1f");
+  g_assert_null (p.port);
+}
+
+static void
+test_place_dev_q35_spare_ports (void)
+{
+  /* NIC ports 0x03/0x04, spare NIC ports 0x05-0x08; disk and balloon
+   * behind ports at 0x10/0x11, spare device ports 0x12/0x13 */
+  g_autoptr(xmlDoc) doc = q35_pinned (2);
+  VkDevicePlacement p;
+
+  for (guint i = 0; i < 2; i++)
+    {
+      place_dev_ok (doc, TRUE, FALSE, &p);
+      g_assert_null (p.port);
+      g_assert_cmpuint (p.bus, !=, 0);
+      g_assert_cmpuint (p.slot, ==, 0);
+      /* the next device port, never one of the empty NIC ports */
+      g_assert_cmpuint (port_slot (doc, p.bus), ==, 0x12 + i);
+      g_assert_cmpuint (p.root_slot, ==, 0x12 + i);
+      g_autofree char *tag = g_strdup_printf ("fs%u", i);
+      add_fs_at (doc, tag, &p);
+      assert_layout_clean (doc);
+    }
+
+  /* no empty device port left: a live attach is impossible */
+  g_autoptr(GError) error = NULL;
+  VkLayoutPolicy policy;
+  vk_layout_policy_init_defaults (&policy);
+  g_assert_false (vk_place_new_device (doc, &policy, TRUE, FALSE, &p, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_FAILED);
+  assert_message_has (error, "q35-vm");
+  assert_message_has (error, "--config");
+  assert_message_has (error, "spare-device-ports");
+  assert_message_has (error, "0x10-0x1f");
+  g_assert_null (p.port);
+
+  /* a config-only attach may create a port at the next free device slot */
+  place_dev_ok (doc, TRUE, TRUE, &p);
+  g_assert_nonnull (p.port);
+  g_autofree char *model = vk_xml_prop (p.port, "model");
+  g_assert_cmpstr (model, ==, "pcie-root-port");
+  guint idx = 0, d, b, s, f;
+  g_assert_true (vk_xml_prop_uint (p.port, "index", &idx));
+  g_assert_cmpuint (idx, ==, p.bus);
+  g_assert_true (vk_xml_get_pci_address (p.port, &d, &b, &s, &f));
+  g_assert_cmpuint (b, ==, 0);
+  g_assert_cmpuint (s, ==, 0x14);
+  g_assert_cmpuint (p.root_slot, ==, 0x14);
+  g_assert_cmpuint (p.slot, ==, 0);
+  for (xmlNodePtr n = vk_domain_devices (doc)->children; n; n = n->next)
+    {
+      g_autofree char *t = vk_xml_prop (n, "type");
+      guint other;
+      if (g_strcmp0 (t, "pci") == 0 && vk_xml_prop_uint (n, "index", &other))
+        g_assert_cmpuint (other, !=, idx);
+    }
+  add_fs_at (doc, "cold", &p);
+  assert_layout_clean (doc);
+}
+
+static void
+test_place_dev_q35_reuses_emptied_port (void)
+{
+  g_autoptr(xmlDoc) doc = q35_pinned (1);
+  xmlNodePtr disk = NULL;
+  for (xmlNodePtr n = vk_domain_devices (doc)->children; n; n = n->next)
+    if (g_strcmp0 ((const char *) n->name, "disk") == 0)
+      disk = n;
+  guint d, bus, s, f;
+  g_assert_true (vk_xml_get_pci_address (disk, &d, &bus, &s, &f));
+  g_assert_cmpuint (port_slot (doc, bus), ==, 0x10);
+  remove_node (disk);
+
+  VkDevicePlacement p;
+  place_dev_ok (doc, TRUE, FALSE, &p);
+  g_assert_cmpuint (p.bus, ==, bus);   /* the lowest empty device port: 0x10 */
+  g_assert_cmpuint (p.root_slot, ==, 0x10);
+  g_assert_null (p.port);
+}
+
+static void
+test_place_dev_q35_not_pcie (void)
+{
+  /* a conventional PCI device cannot sit behind a root port: the lowest
+   * free device slot on the root bus, never the chipset's 0x1f */
+  g_autoptr(xmlDoc) doc = q35_pinned (1);   /* ports 0x10-0x13 in the device range */
+  VkDevicePlacement p;
+  place_dev_ok (doc, FALSE, FALSE, &p);
+  g_assert_cmpuint (p.bus, ==, 0);
+  g_assert_cmpuint (p.slot, ==, 0x14);
+  g_assert_null (p.port);
+
+  VkLayoutPolicy policy;
+  vk_layout_policy_init_defaults (&policy);
+  policy.dev.first = 0x1e;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(xmlDoc) doc2 = parse (
+    "<domain type='kvm'><name>tiny</name><os><type machine='q35'>hvm</type></os><devices>"
+    "<controller type='usb' index='0' model='none'/>"
+    "<watchdog model='i6300esb'><address type='pci' domain='0x0000' bus='0x00' slot='0x1e' function='0x0'/></watchdog>"
+    "<memballoon model='none'/></devices></domain>");
+  g_assert_false (vk_place_new_device (doc2, &policy, FALSE, FALSE, &p, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_FAILED);
+  assert_message_has (error, "device-slots");
+}
+
+static void
+test_place_dev_bad_policy (void)
+{
+  g_autoptr(xmlDoc) doc = pc_domain (1);
+  g_autoptr(GError) error = NULL;
+  VkLayoutPolicy policy;
+  VkDevicePlacement p;
+  vk_layout_policy_init_defaults (&policy);
+  policy.dev.first = 0x0f;
+  g_assert_false (vk_place_new_device (doc, &policy, TRUE, FALSE, &p, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_USAGE);
+  assert_message_has (error, "overlap");
+}
+
 /* ------------------------------------------------------------------ main */
 
 int
@@ -864,6 +1082,13 @@ main (int argc, char **argv)
   g_test_add_func ("/pci-layout/check/unpinned", test_check_unpinned);
   g_test_add_func ("/pci-layout/table/pinned", test_layout_table);
   g_test_add_func ("/pci-layout/table/unplaced", test_layout_table_unplaced);
+  g_test_add_func ("/pci-layout/place-device/pc-lowest-free", test_place_dev_pc_lowest_free);
+  g_test_add_func ("/pci-layout/place-device/pc-reuses-freed-slot", test_place_dev_pc_reuses_freed_slot);
+  g_test_add_func ("/pci-layout/place-device/pc-full", test_place_dev_pc_full);
+  g_test_add_func ("/pci-layout/place-device/q35-spare-ports", test_place_dev_q35_spare_ports);
+  g_test_add_func ("/pci-layout/place-device/q35-reuses-emptied-port", test_place_dev_q35_reuses_emptied_port);
+  g_test_add_func ("/pci-layout/place-device/q35-not-pcie", test_place_dev_q35_not_pcie);
+  g_test_add_func ("/pci-layout/place-device/bad-policy", test_place_dev_bad_policy);
 
   return g_test_run ();
 }
