@@ -219,12 +219,14 @@ vk_cmd_diff (VkCli *cli, int argc, char **argv, GError **error)
                   allowed->len);
           int width = 0;
           for (guint i = 0; i < allowed->len; i++)
-            width = MAX (width, (int) g_utf8_strlen (((VkXmlDifference *) allowed->pdata[i])->rule,
+            width = MAX (width, (int) g_utf8_strlen (_(((VkXmlDifference *) allowed->pdata[i])->rule),
                                                      -1));
+          /* rule names are N_() in identity.c: translated here, English in JSON */
           for (guint i = 0; i < allowed->len; i++)
             {
               VkXmlDifference *d = allowed->pdata[i];
-              printf ("  %-*s  %s\n", width, d->rule, d->text);
+              const char *rule = _(d->rule);
+              printf ("  %s%*s  %s\n", rule, width - (int) g_utf8_strlen (rule, -1), "", d->text);
             }
         }
     }

@@ -1098,7 +1098,7 @@ import_check_manifest (Received *rx, char **image_out, GError **error)
   gint64 version = json_object_get_int_member_with_default (o, "version", 0);
   if (version != EXPORT_VERSION)
     return import_refuse (error, rx->source,
-                          _("the export has format version %" G_GINT64_FORMAT " and this "
+                          _("the export has format version %" PRId64 " and this "
                             "vmkeep reads version %d; import it with a matching vmkeep"),
                           version, EXPORT_VERSION);
   JsonArray *members = json_object_has_member (o, "members")
@@ -1124,7 +1124,7 @@ import_check_manifest (Received *rx, char **image_out, GError **error)
       if (got->size != (guint64) size)
         return import_refuse (error, rx->source,
                               _("member '%s' has %" PRIu64 " bytes, the manifest says %"
-                                G_GINT64_FORMAT ": the export is damaged"), name, got->size,
+                                PRId64 ": the export is damaged"), name, got->size,
                               size);
       if (g_ascii_strcasecmp (got->sha256, sha) != 0)
         return import_refuse (error, rx->source,

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "attach.h"
@@ -113,7 +114,7 @@ vk_validate_device_id (const char *id, GError **error)
   if (len > VK_DEVICE_ID_MAX)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("device ID '%s' is %" G_GSIZE_FORMAT " characters long; at most %d "
+                   _("device ID '%s' is %zu characters long; at most %d "
                      "are allowed"), q, len, VK_DEVICE_ID_MAX);
       return FALSE;
     }
@@ -140,7 +141,7 @@ vk_validate_fs_queue_size (guint64 n, GError **error)
   if (n < 16 || n > VK_FS_QUEUE_MAX || (n & (n - 1)) != 0)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("virtiofs queue size %" G_GUINT64_FORMAT " is not allowed; give a "
+                   _("virtiofs queue size %" PRIu64 " is not allowed; give a "
                      "power of two from 16 to %d"), n, VK_FS_QUEUE_MAX);
       return FALSE;
     }

@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -118,7 +119,7 @@ parse_fixed (const guint8 *buf, gsize len, const char *source,
   if (len < VK_SAVE_FIXED_HEADER_LEN)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("save image %s is truncated: it has %" G_GSIZE_FORMAT
+                   _("save image %s is truncated: it has %zu"
                      " bytes, fewer than the %d of a libvirt save header; it "
                      "was cut short while being written or copied, so copy it "
                      "again or remove it and hibernate again"),
@@ -255,9 +256,9 @@ vk_save_header_parse (const guint8 *buf, gsize len, const char *source,
   if (len < hdr->stream_offset)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("save image %s is truncated: its header announces %"
-                     G_GUINT64_FORMAT " bytes of header and domain XML but only %"
-                     G_GSIZE_FORMAT " are present; it was cut short while being "
+                   _("save image %s is truncated: its header announces %" PRIu64
+                     " bytes of header and domain XML but only %zu"
+                     " are present; it was cut short while being "
                      "written or copied, so copy it again or remove it and "
                      "hibernate again"),
                    source, hdr->stream_offset, len);
@@ -271,7 +272,7 @@ vk_save_header_parse (const guint8 *buf, gsize len, const char *source,
     {
       g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
                    _("save image %s is damaged: its domain XML is not terminated "
-                     "within its %" G_GSIZE_FORMAT "-byte area; remove it and "
+                     "within its %zu-byte area; remove it and "
                      "hibernate again"),
                    source, xml_area);
       return FALSE;
@@ -380,9 +381,9 @@ read_from_fd (int fd, const char *path, VkSaveHeader **out, GError **error)
   if (regular && (guint64) st.st_size < probe->stream_offset)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("save image %s is truncated: its header announces %"
-                     G_GUINT64_FORMAT " bytes of header and domain XML but the "
-                     "file has only %" G_GUINT64_FORMAT "; copy it again or "
+                   _("save image %s is truncated: its header announces %" PRIu64
+                     " bytes of header and domain XML but the "
+                     "file has only %" PRIu64 "; copy it again or "
                      "remove it and hibernate again"),
                    path, probe->stream_offset, (guint64) st.st_size);
       return FALSE;
@@ -463,8 +464,8 @@ vk_save_header_emit (const VkSaveHeader *hdr, const char *xml, int was_running,
     {
       g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
                    _("the new domain XML does not fit the save image: XML and "
-                     "cookie need %" G_GSIZE_FORMAT " bytes but the data area "
-                     "holds %u, %" G_GSIZE_FORMAT " bytes too many; shorten the "
+                     "cookie need %zu bytes but the data area "
+                     "holds %u, %zu bytes too many; shorten the "
                      "XML (e.g. drop <description> or <metadata>)"),
                    need, hdr->data_len, need - hdr->data_len);
       return NULL;

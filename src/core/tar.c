@@ -846,7 +846,7 @@ vk_tar_reader_read (VkTarReader *r, gsize max, char **sha256_out, GError **error
   if (r->remaining > max)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("%s: member %s has %" PRIu64 " bytes, more than the %" G_GSIZE_FORMAT
+                   _("%s: member %s has %" PRIu64 " bytes, more than the %zu"
                      " it may have; refusing the stream"), r->source,
                    r->current ? r->current : "?", r->remaining, max);
       return NULL;

@@ -87,7 +87,7 @@ vk_validate_name (const char *what, const char *name, GError **error)
   if (len > VK_NAME_MAX)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s %s is %" G_GSIZE_FORMAT " characters long; use at most %d"),
+                   _("%s %s is %zu characters long; use at most %d"),
                    what, q, len, VK_NAME_MAX);
       return FALSE;
     }
@@ -391,7 +391,7 @@ vk_validate_fs_tag (const char *tag, GError **error)
   if (len > VK_FS_TAG_MAX)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("virtiofs tag %s is %" G_GSIZE_FORMAT " bytes long; the "
+                   _("virtiofs tag %s is %zu bytes long; the "
                      "guest sees at most %d"),
                    q, len, VK_FS_TAG_MAX);
       return FALSE;
@@ -435,7 +435,7 @@ vk_validate_ifname (const char *what, const char *name, GError **error)
   if (len > VK_TAP_NAME_MAX)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s %s is %" G_GSIZE_FORMAT " characters long; Linux "
+                   _("%s %s is %zu characters long; Linux "
                      "interface names have at most %d"),
                    what, q, len, VK_TAP_NAME_MAX);
       return FALSE;

@@ -219,4 +219,50 @@ _vmkeep_default_store=$WORK/store
 expect "VMKEEP_CONFIG=/dev/null: the default store" "$STUB image inspect " alpha beta-2
 expect "stub: a two-word command's second words" "$STUB nic " add
 
+# --- the real binary's image, diff, clone/fork and device commands ----------
+# (image names from $WORK/store through VMKEEP_CONFIG, domains from the test
+# driver)
+VMKEEP_CONFIG=$WORK/vmkeep.conf
+expect "image actions, export and import included" "$V image " export import inspect list rm verify
+expect "image export NAME: image names" "$V image export " alpha beta-2
+expect "image export NAME -o FILE: file names" "$V image export alpha -o $WORK/files/dom-" \
+  "$WORK/files/dom-a.xml" "$WORK/files/dom-b.xml"
+expect "image export NAME --output=FILE: file names (bash keeps '--output=' apart)" \
+  "$V image export alpha --output=$WORK/files/dom-" "$WORK/files/dom-a.xml" "$WORK/files/dom-b.xml"
+expect "image import FILE: file names, not image names" "$V image import $WORK/files/dom-" \
+  "$WORK/files/dom-a.xml" "$WORK/files/dom-b.xml"
+expect "image import FILE --name: no candidates for a new name" "$V image import $WORK/files/dom-a.xml --name "
+expect "image import - (stdin) takes no further argument" "$V image import - "
+expect "image list takes no argument" "$V image list "
+expect "image rm NAME after another action" "$V image rm al" alpha
+expect_has "options of image" "$V image --" --force --output --name --progress
+expect_has "diff A: domains and image:NAME" "$V -c test:///default diff " test image:alpha image:beta-2
+expect "diff A: image: completes image names" "$V -c test:///default diff image:" alpha beta-2
+expect "diff A: image:PREFIX" "$V -c test:///default diff image:b" beta-2
+expect_has "diff B: domains and image:NAME" "$V -c test:///default diff test " test image:alpha
+expect "diff: nothing after B" "$V -c test:///default diff test image:alpha "
+expect_has "fork SOURCE: domains and images" "$V -c test:///default fork " test alpha beta-2
+expect "clone IMAGE: image names" "$V clone " alpha beta-2
+expect_has "options of clone" "$V clone alpha --" --name --tap --bridge --network --disk-dir --copy \
+  --paused --no-start --allow-duplicate-mac
+mkdir -p "$WORK/files/disks-a" "$WORK/files/disks-b"
+expect "clone --disk-dir: directories" "$V clone alpha --disk-dir $WORK/files/disks-" \
+  "$WORK/files/disks-a" "$WORK/files/disks-b"
+expect "wake --image: image names" "$V wake --image " alpha beta-2
+expect_has "options of hibernate" "$V hibernate --" --all --match --tag --image --copy --jobs \
+  --bypass-cache --progress
+expect_has "options of fs attach" "$V fs attach test --" --tag --socket --source --queue-size --live --config
+expect "fs attach --tag names a new virtiofs tag: no vmkeep tags" "$V -c test:///default fs attach test --tag "
+expect "fs attach --source: directories" "$V fs attach test --source $WORK/files/disks-" \
+  "$WORK/files/disks-a" "$WORK/files/disks-b"
+expect_has "device commands: domain names" "$V -c test:///default device attach " test
+expect_has "devices: domain names" "$V -c test:///default devices " test
+expect "nic remove DOMAIN MAC: the domain's MACs (layout --json)" "$V -c test:///default nic remove test " \
+  aa:bb:cc:dd:ee:ff
+pci=$(ls /sys/bus/pci/devices 2>/dev/null | head -n 1)
+if [ -n "$pci" ]; then
+  expect_has "device attach --pci: host PCI addresses" "$V device attach test --pci " "$pci"
+fi
+expect_has "create --boot values" "$V create x --boot " uefi bios kernel=
+
 done_testing
