@@ -165,7 +165,6 @@ place (VkCli *cli, const char *name, xmlDocPtr live_doc, xmlDocPtr cfg_doc,
   return TRUE;
 }
 
-typedef xmlNodePtr (*FindFunc) (xmlDocPtr doc, const char *key);
 
 /* What a failed change left, for the message. */
 static const char *
@@ -192,7 +191,7 @@ find_fs (xmlDocPtr doc, const char *tag)
 static gboolean
 attach_device (VkCli *cli, VkConn *conn, VkDomain *dom, const char *name, xmlNodePtr dev,
                VkDevicePlacement *pl, xmlDocPtr cfg_doc, gboolean live, gboolean config,
-               FindFunc find, const char *key, const char *what, const char *hint,
+               VkFindFunc find, const char *key, const char *what, const char *hint,
                char **addr_out, GError **error)
 {
   vk_xml_set_pci_address (dev, pl->bus, pl->slot, 0);
@@ -258,10 +257,10 @@ attach_device (VkCli *cli, VkConn *conn, VkDomain *dom, const char *name, xmlNod
 
 /* Detach what `find`/`key` names from the definitions asked for and wait
  * until the guest released it. `*addr_out` is where it was. */
-static gboolean
-detach_device (VkDomain *dom, const char *name, gboolean *live_io, gboolean *config_io,
-               int timeout, FindFunc find, const char *key, const char *what,
-               const char *list_cmd, char **addr_out, VkBdf *bdf_out, GError **error)
+gboolean
+vk_cli_detach_device (VkDomain *dom, const char *name, gboolean *live_io, gboolean *config_io,
+                      int timeout, VkFindFunc find, const char *key, const char *what,
+                      const char *list_cmd, char **addr_out, VkBdf *bdf_out, GError **error)
 {
   gboolean running = vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF;
   gboolean persistent = vk_domain_is_persistent (dom);
@@ -587,7 +586,7 @@ vk_cmd_fs_detach (VkCli *cli, int argc, char **argv, GError **error)
   g_autofree char *what = g_strdup_printf (_("filesystem with tag '%s'"), tag);
   g_autofree char *list = g_strdup_printf ("vmkeep devices %s", name);
   g_autofree char *addr = NULL;
-  if (!detach_device (dom, name, &live, &config, timeout, find_fs, tag, what, list, &addr,
+  if (!vk_cli_detach_device (dom, name, &live, &config, timeout, find_fs, tag, what, list, &addr,
                       NULL, error))
     return FALSE;
   if (cli->json)
@@ -773,7 +772,7 @@ vk_cmd_device_detach (VkCli *cli, int argc, char **argv, GError **error)
   g_autofree char *list = g_strdup_printf ("vmkeep devices %s", name);
   g_autofree char *addr = NULL;
   VkBdf gone = bdf;
-  if (!detach_device (dom, name, &live, &config, timeout, find_hostdev, k, what, list,
+  if (!vk_cli_detach_device (dom, name, &live, &config, timeout, find_hostdev, k, what, list,
                       &addr, &gone, error))
     return FALSE;
   g_autofree char *gone_text = vk_bdf_format (&gone);

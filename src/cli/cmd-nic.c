@@ -301,63 +301,25 @@ vk_cmd_nic_remove (VkCli *cli, int argc, char **argv, GError **error)
     return FALSE;
   const char *name = argv[1], *key = argv[2];
 
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL)
+    return FALSE;
   g_autoptr(VkDomain) dom = NULL;
-  if (!vk_cli_open_for_change (cli, name, &live, &config, &dom, error))
+  if (!vk_domain_lookup (conn, name, &dom, error))
     return FALSE;
-  g_autoptr(xmlDoc) live_doc = live ? vk_cli_domain_doc (dom, FALSE, error) : NULL;
-  if (live && live_doc == NULL)
+  /* The MAC, for messages, when the NIC was named by its alias. */
+  g_autoptr(xmlDoc) doc = vk_cli_domain_doc (dom, vk_domain_state (dom, NULL) == VK_STATE_SHUTOFF,
+                                             error);
+  if (doc == NULL)
     return FALSE;
-  g_autoptr(xmlDoc) cfg_doc = config ? vk_cli_domain_doc (dom, TRUE, error) : NULL;
-  if (config && cfg_doc == NULL)
+  xmlNodePtr nic = find_nic (doc, key);
+  g_autofree char *mac = nic ? vk_xml_child_prop (nic, "mac", "address") : g_strdup (key);
+  g_autofree char *what = g_strdup_printf (_("NIC %s"), mac);
+  g_autofree char *list = g_strdup_printf ("vmkeep layout %s", name);
+  g_autofree char *addr = NULL;
+  if (!vk_cli_detach_device (dom, name, &live, &config, timeout, find_nic, key, what, list,
+                             &addr, NULL, error))
     return FALSE;
-  xmlNodePtr in_live = find_nic (live_doc, key);
-  xmlNodePtr in_cfg = find_nic (cfg_doc, key);
-  if ((live && !in_live) || (config && !in_cfg))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
-                   _("'%s' has no NIC with MAC or alias '%s'%s; 'vmkeep layout %s' lists its NICs"),
-                   name, key,
-                   live && !in_live ? _(" in the running VM") : _(" in its persistent definition"),
-                   name);
-      return FALSE;
-    }
-  xmlNodePtr nic = in_live ? in_live : in_cfg;
-  g_autofree char *mac = vk_xml_child_prop (nic, "mac", "address");
-  g_autofree char *addr = nic_address (nic);
-  g_autofree char *xml = vk_xml_node_format (nic);
-
-  g_autoptr(GError) local = NULL;
-  if (!vk_domain_detach (dom, xml, live, config, &local))
-    {
-      g_autoptr(GError) ignored = NULL;
-      g_autoptr(xmlDoc) now_live = live ? vk_cli_domain_doc (dom, FALSE, &ignored) : NULL;
-      g_autoptr(xmlDoc) now_cfg = config ? vk_cli_domain_doc (dom, TRUE, &ignored) : NULL;
-      if ((live && find_nic (now_live, mac)) || (config && find_nic (now_cfg, mac)))
-        {
-          g_propagate_error (error, g_steal_pointer (&local));
-          return FALSE;
-        }
-    }
-  /* Unplug needs the guest's cooperation; wait until it let go. */
-  gint64 deadline = g_get_monotonic_time () + (gint64) MAX (timeout, 0) * G_USEC_PER_SEC;
-  while (live)
-    {
-      g_autoptr(xmlDoc) now = vk_cli_domain_doc (dom, FALSE, error);
-      if (now == NULL)
-        return FALSE;
-      if (find_nic (now, mac) == NULL)
-        break;
-      if (g_get_monotonic_time () > deadline)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                       _("the guest of '%s' has not released NIC %s within %d s; it is "
-                         "still plugged in (the guest may not handle hot-unplug: retry "
-                         "later or remove it with --config and restart)"),
-                       name, mac, timeout);
-          return FALSE;
-        }
-      g_usleep (250 * 1000);
-    }
   if (cli->json)
     print_nic_json (name, mac, addr, 0, live, config, "removed");
   else

@@ -4,6 +4,7 @@
 #include <glib.h>
 #include <libxml/tree.h>
 
+#include "validate.h"
 #include "virt.h"
 #include "vk-config.h"
 
@@ -64,6 +65,19 @@ gboolean vk_cli_check_nic_source (VkConn *conn, int kind, const char *name,
  * persistent; asking for what the domain cannot do is VK_ERROR_REFUSED. */
 gboolean vk_cli_open_for_change (VkCli *cli, const char *name, gboolean *live,
                                  gboolean *config, VkDomain **out, GError **error);
+
+/* Finds a device element in a domain document by its key (MAC, tag, ...). */
+typedef xmlNodePtr (*VkFindFunc) (xmlDocPtr doc, const char *key);
+/* Detach what `find`/`key` names from the running VM and/or the persistent
+ * definition (--live/--config as given, else wherever it is), re-reading the
+ * domain instead of retrying when libvirt reports a failure, and wait up to
+ * `timeout` s for the guest to release it. `what` names it in messages,
+ * `list_cmd` is the command that lists such devices. `*addr_out` gets its
+ * PCI address; `bdf_out` (may be NULL) a hostdev's host address. */
+gboolean vk_cli_detach_device (VkDomain *dom, const char *name, gboolean *live_io,
+                               gboolean *config_io, int timeout, VkFindFunc find,
+                               const char *key, const char *what, const char *list_cmd,
+                               char **addr_out, VkBdf *bdf_out, GError **error);
 
 /* Command groups. */
 gboolean vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error);
