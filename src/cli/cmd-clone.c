@@ -8,7 +8,8 @@
  *
  * The clone's state is never copied by default: libvirt restores from a
  * FIFO into which vmkeep writes a re-emitted save header carrying the
- * clone's XML, then the source's QEMU stream, hashed on the way. */
+ * clone's XML, then the source's QEMU stream (spliced from the page cache
+ * while another thread checks its SHA-256; see save-stream.h). */
 #include "config.h"
 
 #include <errno.h>
@@ -45,6 +46,7 @@ typedef struct {
   gboolean paused;
   gboolean no_start;
   gboolean allow_dup_mac;
+  gboolean macs_checked;   /* fork: checked before the source was saved */
 } CloneOpts;
 
 /* What a failed clone must remove again, newest first. */
@@ -72,6 +74,32 @@ undo_run (Undo *u)
     g_unlink (u->files->pdata[i - 1]);
   for (guint i = u->dirs->len; i > 0; i--)
     vk_rm_rf (u->dirs->pdata[i - 1], NULL);
+}
+
+/* Serial/console log files the clone's QEMU will create: a clone that is
+ * removed again takes them along (files that exist already are kept). */
+static void
+undo_new_log_files (xmlDocPtr clone, Undo *u)
+{
+  xmlNodePtr devs = vk_domain_devices (clone);
+  for (xmlNodePtr n = devs->children; n; n = n->next)
+    {
+      if (n->type != XML_ELEMENT_NODE ||
+          (!xmlStrEqual (n->name, BAD_CAST "serial") && !xmlStrEqual (n->name, BAD_CAST "console")))
+        continue;
+      g_autofree char *type = vk_xml_prop (n, "type");
+      char *paths[] = { g_strcmp0 (type, "file") == 0 ? vk_xml_child_prop (n, "source", "path")
+                                                      : NULL,
+                        vk_xml_child_prop (n, "log", "file") };
+      for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+        {
+          if (paths[i] && !g_file_test (paths[i], G_FILE_TEST_EXISTS) &&
+              !g_ptr_array_find_with_equal_func (u->files, paths[i], g_str_equal, NULL))
+            g_ptr_array_add (u->files, paths[i]);
+          else
+            g_free (paths[i]);
+        }
+    }
 }
 
 static void
@@ -380,7 +408,8 @@ clone_image (VkCli *cli, VkConn *conn, const char *image, const CloneOpts *o,
     return FALSE;
   if (o->network && !vk_cli_check_nic_source (conn, 1, o->network, error))
     return FALSE;
-  if (!o->allow_dup_mac && !o->no_start && !check_duplicate_macs (conn, clone, o->name, error))
+  if (!o->allow_dup_mac && !o->macs_checked && !o->no_start &&
+      !check_duplicate_macs (conn, clone, o->name, error))
     return FALSE;
 
   /* The proof: only allowed fields differ. */
@@ -423,6 +452,8 @@ clone_image (VkCli *cli, VkConn *conn, const char *image, const CloneOpts *o,
   if (!vk_domain_define (conn, clone_xml, &dom, error))
     return FALSE;
   undo->domain = g_strdup (o->name);
+  if (!o->no_start)
+    undo_new_log_files (clone, undo);
   res->name = g_strdup (o->name);
   res->uuid = g_strdup (uuid);
 
@@ -727,11 +758,37 @@ fork_shutoff (VkCli *cli, VkConn *conn, VkDomain *src, const CloneOpts *o, Clone
       g_ptr_array_add (plan, g_strdupv (row));
     }
   g_autofree char *uuid = g_uuid_string_random ();
+  /* A UEFI source's firmware variables (boot entries, Secure Boot keys)
+   * come along: the fork gets its own copy, never a fresh template. */
+  xmlNodePtr os = vk_xml_child (xmlDocGetRootElement (doc), "os");
+  g_autofree char *firmware = vk_xml_prop (os, "firmware");
+  g_autofree char *src_nv = vk_xml_child_text (os, "nvram");
+  if ((src_nv == NULL || *src_nv == '\0') && g_strcmp0 (firmware, "efi") == 0)
+    {
+      g_free (src_nv);
+      src_nv = g_strdup_printf ("/var/lib/libvirt/qemu/nvram/%s_VARS.fd", sname);
+    }
+  g_autofree char *nvram = NULL;
+  if (src_nv && *src_nv && g_file_test (src_nv, G_FILE_TEST_IS_REGULAR))
+    {
+      g_autofree char *nvdir = g_path_get_dirname (src_nv);
+      g_autofree char *nvfile = g_strdup_printf ("%s_VARS.fd", o->name);
+      nvram = g_build_filename (nvdir, nvfile, NULL);
+    }
   g_autoptr(xmlDoc) fork_doc = xmlCopyDoc (doc, 1);
   VkCloneRewrite rw = { o->name, uuid, paths, formats, (const char *const *) o->taps,
-                        o->bridge, o->network, NULL };
+                        o->bridge, o->network, nvram };
   if (!vk_clone_rewrite (fork_doc, sname, &rw, error))
     return FALSE;
+  if (nvram != NULL)
+    {
+      xmlNodePtr fos = vk_xml_child (xmlDocGetRootElement (fork_doc), "os");
+      if (vk_xml_child (fos, "nvram") == NULL)
+        xmlNewTextChild (fos, NULL, BAD_CAST "nvram", BAD_CAST nvram);
+      if (!vk_file_clone (src_nv, nvram, 0600, error))
+        return FALSE;
+      g_ptr_array_add (undo->files, g_strdup (nvram));
+    }
   g_autoptr(GPtrArray) ident = NULL;
   if (!vk_domain_xml_diff (doc, fork_doc, NULL, &ident, error))
     return FALSE;
@@ -807,6 +864,25 @@ fork_shutoff (VkCli *cli, VkConn *conn, VkDomain *src, const CloneOpts *o, Clone
   return FALSE;
 }
 
+typedef struct {
+  VkCli *cli;
+  VkConn *conn;
+  const char *image;
+  const CloneOpts *o;
+  CloneResult *res;
+  Undo *undo;
+  gboolean ok;
+  GError *error;
+} ForkClone;
+
+static gpointer
+fork_clone_thread (gpointer p)
+{
+  ForkClone *f = p;
+  f->ok = clone_image (f->cli, f->conn, f->image, f->o, f->res, f->undo, &f->error);
+  return NULL;
+}
+
 static gboolean
 fork_one (VkCli *cli, VkConn *conn, const char *source, const CloneOpts *o, CloneResult *res,
           Undo *undo, GError **error)
@@ -854,6 +930,37 @@ fork_one (VkCli *cli, VkConn *conn, const char *source, const CloneOpts *o, Clon
                      "--allow-duplicate-mac)"), source);
       return FALSE;
     }
+  /* The source runs again after the fork: a MAC clash with it or with any
+   * other running VM must be refused before the source is saved, and so
+   * must a bridge or network that does not exist. */
+  if (o->bridge && !vk_cli_check_nic_source (conn, 0, o->bridge, error))
+    return FALSE;
+  if (o->network && !vk_cli_check_nic_source (conn, 1, o->network, error))
+    return FALSE;
+  if (!o->allow_dup_mac)
+    {
+      g_autoptr(xmlDoc) fdoc = vk_cli_domain_doc (src, FALSE, error);
+      if (fdoc == NULL)
+        return FALSE;
+      xmlNodePtr fdevs = vk_domain_devices (fdoc);
+      for (xmlNodePtr n = fdevs->children; n; n = n->next)
+        {
+          if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "interface"))
+            continue;
+          xmlSetProp (n, BAD_CAST "type", BAD_CAST (o->bridge ? "bridge" : "network"));
+          xmlNodePtr s;
+          while ((s = vk_xml_child (n, "source")) != NULL)
+            {
+              xmlUnlinkNode (s);
+              xmlFreeNode (s);
+            }
+          s = xmlNewChild (n, NULL, BAD_CAST "source", NULL);
+          xmlSetProp (s, BAD_CAST (o->bridge ? "bridge" : "network"),
+                      BAD_CAST (o->bridge ? o->bridge : o->network));
+        }
+      if (!check_duplicate_macs (conn, fdoc, o->name, error))
+        return FALSE;
+    }
   g_autofree char *image = g_strdup_printf ("fork-%s-%s", source, o->name);
   if (strlen (image) > 64)
     {
@@ -870,11 +977,28 @@ fork_one (VkCli *cli, VkConn *conn, const char *source, const CloneOpts *o, Clon
     }
   if (!vk_cli_hibernate_to_image (cli, conn, source, image, o->copy, error))
     return FALSE;
-  GError *local = NULL;
-  gboolean ok = clone_image (cli, conn, image, o, res, undo, &local) &&
-                fault ("fork-after-clone", &local);
+
+  /* The clone and the source come back from the saved state at the same
+   * time, which takes the time of about one restore instead of two. The
+   * source comes back paused and runs only once the clone succeeded: until
+   * then it has not run, so a failed clone can still be rolled back. */
+  /* (The clone's own MAC check would wait for the source's restore: it
+   * reads every running domain's XML. It was done above, source included.) */
+  CloneOpts co = *o;
+  co.macs_checked = TRUE;
+  ForkClone fc = { cli, conn, image, &co, res, undo, FALSE, NULL };
+  GThread *t = g_thread_new ("vmkeep-fork", fork_clone_thread, &fc);
+  g_autoptr(GError) werr = NULL;
+  g_autofree char *state = g_build_filename (idir, VK_STORE_STATE, NULL);
+  gboolean woke = vk_conn_restore (conn, state, NULL, TRUE, FALSE, &werr);
+  g_thread_join (t);
+  g_autoptr(VkDomain) back = woke ? vk_domain_try_lookup (conn, source) : NULL;
+  GError *local = fc.error;
+  gboolean ok = fc.ok && fault ("fork-after-clone", &local);
   if (!ok)
     {
+      if (back)
+        vk_domain_destroy (back, NULL);
       undo_run (undo);
       g_ptr_array_set_size (undo->files, 0);
       g_ptr_array_set_size (undo->dirs, 0);
@@ -886,8 +1010,17 @@ fork_one (VkCli *cli, VkConn *conn, const char *source, const CloneOpts *o, Clon
       g_propagate_error (error, local);
       return FALSE;
     }
-  g_autoptr(GError) werr = NULL;
-  if (!vk_cli_wake_image (cli, conn, image, &werr))
+  if (woke && (back == NULL || !vk_domain_resume (back, &werr)))
+    {
+      if (werr == NULL)
+        g_set_error (&werr, VK_ERROR, VK_ERROR_NOT_FOUND, _("'%s' vanished"), source);
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                   _("fork '%s' runs, but '%s' is paused and could not be resumed: %s; "
+                     "resume it with 'virsh resume %s'"), o->name, source, werr->message,
+                   source);
+      return FALSE;
+    }
+  if (!woke)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
                    _("fork '%s' runs, but '%s' could not be woken: %s; wake it with 'vmkeep "

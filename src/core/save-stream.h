@@ -11,8 +11,10 @@ G_BEGIN_DECLS
  * file). When `expected_sha256` is given the whole source file is hashed
  * while it streams and the last chunk is held back until the hash matches:
  * a tampered or damaged state never reaches the end, so the restore fails
- * instead of resuming corrupt memory (VK_ERROR_REFUSED). `cancel` (may be
- * NULL) is polled between chunks. */
+ * instead of resuming corrupt memory (VK_ERROR_REFUSED). Into a pipe the
+ * stream is spliced (no copy through user space) and the hash is taken by
+ * a second thread in parallel; see save-stream.c for what that implies.
+ * `cancel` (may be NULL) is polled between chunks. */
 gboolean vk_save_stream_feed (int fd, GBytes *header, const char *src_path,
                               guint64 stream_offset, const char *expected_sha256,
                               gint *cancel, GError **error);

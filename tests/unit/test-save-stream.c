@@ -1,0 +1,244 @@
+/* Unit tests for src/core/save-stream.c: what a clone's restore reads.
+ *
+ * The FIFO path (the output is a pipe) splices the stream and hashes the
+ * source file in a second thread; the regular-file path copies and hashes
+ * inline. Both must deliver the new header followed by the source's bytes
+ * from the stream offset on, and with a wrong checksum must fail with
+ * VK_ERROR_REFUSED before the last bytes went out. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "save-stream.h"
+#include "sha256.h"
+#include "vk-error.h"
+
+typedef struct {
+  char *dir;
+  char *src;          /* "state file": old header, then the stream */
+  GBytes *content;
+  guint64 offset;     /* stream offset */
+  char *sha;          /* of the whole source file */
+  GBytes *header;     /* the clone's header: same length as the old one */
+} Fixture;
+
+static void
+fixture_set_up (Fixture *f, gsize size)
+{
+  g_autoptr(GError) error = NULL;
+  f->dir = g_dir_make_tmp ("vk-save-stream-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->src = g_build_filename (f->dir, "state.sav", NULL);
+  guint8 *data = g_malloc (size);
+  GRand *r = g_rand_new_with_seed (size);
+  for (gsize i = 0; i < size; i++)
+    data[i] = g_rand_int (r) & 0xff;
+  g_rand_free (r);
+  f->offset = MIN (size, 4096);
+  memset (data, 'O', f->offset);
+  g_file_set_contents (f->src, (const char *) data, size, &error);
+  g_assert_no_error (error);
+  f->sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, data, size);
+  f->content = g_bytes_new_take (data, size);
+  guint8 *h = g_malloc (f->offset);
+  memset (h, 'N', f->offset);
+  f->header = g_bytes_new_take (h, f->offset);
+}
+
+static void
+fixture_tear_down (Fixture *f)
+{
+  g_unlink (f->src);
+  g_rmdir (f->dir);
+  g_free (f->src);
+  g_free (f->dir);
+  g_free (f->sha);
+  g_bytes_unref (f->content);
+  g_bytes_unref (f->header);
+}
+
+/* header + content[offset:] */
+static GBytes *
+expected (Fixture *f)
+{
+  gsize n = 0;
+  const guint8 *c = g_bytes_get_data (f->content, &n);
+  GByteArray *b = g_byte_array_new ();
+  gsize hl = 0;
+  const guint8 *h = g_bytes_get_data (f->header, &hl);
+  g_byte_array_append (b, h, hl);
+  g_byte_array_append (b, c + f->offset, n - f->offset);
+  return g_byte_array_free_to_bytes (b);
+}
+
+typedef struct {
+  int fd;
+  gsize stop_after;   /* close the read end after this many bytes (0: never) */
+  GByteArray *got;
+} Reader;
+
+static gpointer
+reader_thread (gpointer p)
+{
+  Reader *r = p;
+  guint8 buf[65536];
+  for (;;)
+    {
+      gsize want = sizeof buf;
+      if (r->stop_after && r->got->len + want > r->stop_after)
+        want = r->stop_after - r->got->len;
+      if (want == 0)
+        break;
+      ssize_t n = read (r->fd, buf, want);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      g_byte_array_append (r->got, buf, n);
+    }
+  close (r->fd);
+  return NULL;
+}
+
+/* Feed into a pipe; returns what the reader got. */
+static GBytes *
+feed_pipe (Fixture *f, const char *sha, gint *cancel, gsize stop_after, gboolean *ok,
+           GError **error)
+{
+  int p[2];
+  g_assert_cmpint (pipe (p), ==, 0);
+  Reader r = { p[0], stop_after, g_byte_array_new () };
+  GThread *t = g_thread_new ("reader", reader_thread, &r);
+  *ok = vk_save_stream_feed (p[1], f->header, f->src, f->offset, sha, cancel, error);
+  close (p[1]);
+  g_thread_join (t);
+  return g_byte_array_free_to_bytes (r.got);
+}
+
+static void
+test_pipe_sizes (void)
+{
+  /* below the held-back tail, around one chunk, several chunks + odd */
+  const gsize sizes[] = { 5000, (1u << 20) + 4096, (9u << 20) + 12345 };
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      Fixture f = { 0 };
+      fixture_set_up (&f, sizes[i]);
+      for (int with_sha = 0; with_sha < 2; with_sha++)
+        {
+          g_autoptr(GError) error = NULL;
+          gboolean ok = FALSE;
+          g_autoptr(GBytes) got = feed_pipe (&f, with_sha ? f.sha : NULL, NULL, 0, &ok, &error);
+          g_assert_no_error (error);
+          g_assert_true (ok);
+          g_autoptr(GBytes) want = expected (&f);
+          g_assert_true (g_bytes_equal (got, want));
+        }
+      fixture_tear_down (&f);
+    }
+}
+
+static void
+test_pipe_wrong_sum (void)
+{
+  Fixture f = { 0 };
+  fixture_set_up (&f, (5u << 20) + 77);
+  g_autoptr(GError) error = NULL;
+  gboolean ok = TRUE;
+  const char *bad = "0000000000000000000000000000000000000000000000000000000000000000";
+  g_autoptr(GBytes) got = feed_pipe (&f, bad, NULL, 0, &ok, &error);
+  g_assert_false (ok);
+  g_assert_error (error, VK_ERROR, VK_ERROR_REFUSED);
+  g_autoptr(GBytes) want = expected (&f);
+  /* a strict prefix: the end never went out */
+  g_assert_cmpuint (g_bytes_get_size (got), <, g_bytes_get_size (want));
+  g_autoptr(GBytes) head = g_bytes_new_from_bytes (want, 0, g_bytes_get_size (got));
+  g_assert_true (g_bytes_equal (got, head));
+  fixture_tear_down (&f);
+}
+
+static void
+test_pipe_reader_gone (void)
+{
+  Fixture f = { 0 };
+  fixture_set_up (&f, (6u << 20) + 1);
+  g_autoptr(GError) error = NULL;
+  gboolean ok = TRUE;
+  g_autoptr(GBytes) got = feed_pipe (&f, f.sha, NULL, 100000, &ok, &error);
+  g_assert_false (ok);
+  g_assert_error (error, VK_ERROR, VK_ERROR_FAILED);
+  fixture_tear_down (&f);
+}
+
+static void
+test_pipe_cancelled (void)
+{
+  Fixture f = { 0 };
+  fixture_set_up (&f, (3u << 20) + 1);
+  g_autoptr(GError) error = NULL;
+  gboolean ok = TRUE;
+  gint cancel = 1;
+  g_autoptr(GBytes) got = feed_pipe (&f, f.sha, &cancel, 0, &ok, &error);
+  g_assert_false (ok);
+  g_assert_nonnull (error);
+  g_assert_cmpuint (g_bytes_get_size (got), <, g_bytes_get_size (f.content));
+  fixture_tear_down (&f);
+}
+
+/* Output to a regular file: the copying path. */
+static void
+test_file_output (void)
+{
+  Fixture f = { 0 };
+  fixture_set_up (&f, (4u << 20) + 999);
+  for (int good = 0; good < 2; good++)
+    {
+      g_autofree char *out = g_build_filename (f.dir, "out", NULL);
+      int fd = open (out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      g_assert_cmpint (fd, >=, 0);
+      g_autoptr(GError) error = NULL;
+      const char *sha = good ? f.sha
+                             : "1111111111111111111111111111111111111111111111111111111111111111";
+      gboolean ok = vk_save_stream_feed (fd, f.header, f.src, f.offset, sha, NULL, &error);
+      close (fd);
+      g_autofree char *data = NULL;
+      gsize len = 0;
+      g_assert_true (g_file_get_contents (out, &data, &len, NULL));
+      g_autoptr(GBytes) got = g_bytes_new (data, len);
+      g_autoptr(GBytes) want = expected (&f);
+      if (good)
+        {
+          g_assert_no_error (error);
+          g_assert_true (ok);
+          g_assert_true (g_bytes_equal (got, want));
+        }
+      else
+        {
+          g_assert_false (ok);
+          g_assert_error (error, VK_ERROR, VK_ERROR_REFUSED);
+          g_assert_cmpuint (len, <, g_bytes_get_size (want));
+        }
+      g_unlink (out);
+    }
+  fixture_tear_down (&f);
+}
+
+int
+main (int argc, char **argv)
+{
+  signal (SIGPIPE, SIG_IGN);
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/save-stream/pipe/sizes", test_pipe_sizes);
+  g_test_add_func ("/save-stream/pipe/wrong-sum", test_pipe_wrong_sum);
+  g_test_add_func ("/save-stream/pipe/reader-gone", test_pipe_reader_gone);
+  g_test_add_func ("/save-stream/pipe/cancelled", test_pipe_cancelled);
+  g_test_add_func ("/save-stream/file-output", test_file_output);
+  return g_test_run ();
+}
