@@ -45,6 +45,13 @@ vk_store_locks_dir (const char *root)
   return g_build_filename (root, "locks", NULL);
 }
 
+/* g_ptr_array_sort hands the comparator pointers to the elements. */
+static int
+cmp_name (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+}
+
 GPtrArray *
 vk_store_list_images (const char *root, GError **error)
 {
@@ -70,7 +77,7 @@ vk_store_list_images (const char *root, GError **error)
       if (g_file_test (sidecar, G_FILE_TEST_IS_REGULAR))
         g_ptr_array_add (out, g_strdup (n));
     }
-  g_ptr_array_sort (out, (GCompareFunc) g_strcmp0);
+  g_ptr_array_sort (out, cmp_name);
   return out;
 }
 
