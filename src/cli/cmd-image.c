@@ -336,25 +336,69 @@ owns_frozen (const char *dir, const char *name, const VkFrozenDisk *f)
   return g_str_has_prefix (f->frozen, prefix) || g_str_equal (f->frozen, beside);
 }
 
-/* Domains whose disks still read from one of the image's frozen bases. */
+/* Does the backing chain starting at `path` (not counting `path` itself
+ * when `skip_self`) reach one of the frozen bases this image owns? */
+static gboolean
+chain_reaches (VkSidecar *sc, const char *dir, const char *name, const char *path,
+               gboolean skip_self)
+{
+  g_autofree char *cur = g_strdup (path);
+  for (int depth = 0; cur && depth < 16; depth++)
+    {
+      if (depth > 0 || !skip_self)
+        for (guint k = 0; k < sc->frozen_disks->len; k++)
+          {
+            VkFrozenDisk *f = sc->frozen_disks->pdata[k];
+            if (g_str_equal (f->frozen, cur) && owns_frozen (dir, name, f))
+              return TRUE;
+          }
+      char *next = NULL;
+      if (!vk_qcow2_backing_file (cur, &next, NULL) || next == NULL)
+        return FALSE;
+      g_free (cur);
+      cur = next;
+    }
+  return FALSE;
+}
+
+/* Domains and other images whose disks still read from one of the image's
+ * frozen bases (an image taken after waking from this one is built on
+ * it). */
 GPtrArray *
 vk_cli_image_dependents (VkCli *cli, VkSidecar *sc, const char *dir, const char *name,
                          GError **error)
 {
+  GPtrArray *deps = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) others = vk_store_list_images (cli->cfg->store_dir, NULL);
+  for (guint i = 0; others && i < others->len; i++)
+    {
+      const char *other = others->pdata[i];
+      if (g_str_equal (other, name))
+        continue;
+      g_autofree char *odir = NULL;
+      g_autoptr(VkSidecar) osc = vk_cli_load_image (cli, other, &odir, NULL);
+      for (guint k = 0; osc && k < osc->frozen_disks->len; k++)
+        {
+          VkFrozenDisk *f = osc->frozen_disks->pdata[k];
+          if (!g_str_equal (f->frozen, f->original) &&
+              chain_reaches (sc, dir, name, f->frozen, FALSE) && !owns_frozen (dir, name, f))
+            g_ptr_array_add (deps, g_strdup_printf (_("image %s (disk %s)"), other, f->target));
+        }
+    }
+
   VkConn *conn = vk_cli_connect (cli, error);
-  if (conn == NULL)
-    return NULL;
-  g_autoptr(GPtrArray) infos = vk_conn_list_domains (conn, TRUE, error);
+  g_autoptr(GPtrArray) infos = conn ? vk_conn_list_domains (conn, TRUE, error) : NULL;
   if (infos == NULL)
-    return NULL;
-  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+    {
+      g_ptr_array_unref (deps);
+      return NULL;
+    }
   for (guint i = 0; i < infos->len; i++)
     {
       VkDomainInfo *info = infos->pdata[i];
       g_autoptr(VkDomain) dom = vk_domain_try_lookup (conn, info->name);
-      if (dom == NULL)
-        continue;
-      g_autoptr(xmlDoc) doc = vk_cli_domain_doc (dom, vk_domain_is_persistent (dom), NULL);
+      g_autoptr(xmlDoc) doc = dom ? vk_cli_domain_doc (dom, vk_domain_is_persistent (dom), NULL)
+                                  : NULL;
       if (doc == NULL)
         continue;
       xmlNodePtr devs = vk_domain_devices (doc);
@@ -363,31 +407,14 @@ vk_cli_image_dependents (VkCli *cli, VkSidecar *sc, const char *dir, const char 
           if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "disk"))
             continue;
           g_autofree char *path = vk_xml_child_prop (n, "source", "file");
-          /* follow the chain a few links: overlay -> overlay -> base */
-          for (int depth = 0; path && depth < 8; depth++)
+          if (path && chain_reaches (sc, dir, name, path, TRUE))
             {
-              gboolean hit = FALSE;
-              for (guint k = 0; k < sc->frozen_disks->len; k++)
-                {
-                  VkFrozenDisk *f = sc->frozen_disks->pdata[k];
-                  if (depth > 0 && g_str_equal (f->frozen, path) && owns_frozen (dir, name, f))
-                    hit = TRUE;
-                }
-              if (hit)
-                {
-                  g_autofree char *target = vk_xml_child_prop (n, "target", "dev");
-                  g_ptr_array_add (out, g_strdup_printf ("%s (disk %s)", info->name, target));
-                  break;
-                }
-              char *next = NULL;
-              if (!vk_qcow2_backing_file (path, &next, NULL) || next == NULL)
-                break;
-              g_free (path);
-              path = next;
+              g_autofree char *target = vk_xml_child_prop (n, "target", "dev");
+              g_ptr_array_add (deps, g_strdup_printf ("%s (disk %s)", info->name, target));
             }
         }
     }
-  return out;
+  return deps;
 }
 
 static gboolean
@@ -803,6 +830,14 @@ export_members (VkCli *cli, const char *name, VkSidecar *sc, const char *dir,
          vk_tar_writer_finish (w, error);
 }
 
+/* What an export of a TPM VM carries and what it cannot. */
+static const char *const tpm_portability =
+  N_("note: this VM has a TPM 2.0. Its state as of the save (permanent and volatile) "
+     "travels inside state.sav, so a clone or wake of the imported image resumes with it. "
+     "The swtpm state directory of this host is not exported: a cold boot of the VM on "
+     "another host starts with a new, empty TPM, and keys sealed to the old one (e.g. "
+     "BitLocker) then need their recovery keys.");
+
 static gboolean
 image_export (VkCli *cli, const char *name, const char *output, gboolean force,
               gboolean progress, GError **error)
@@ -928,10 +963,17 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
+      json_builder_set_member_name (b, "tpm_portability");
+      if (sc->tpm)
+        json_builder_add_string_value (b, _(tpm_portability));
+      else
+        json_builder_add_null_value (b);
       json_builder_end_object (b);
       vk_json_print_builder (b);
       return TRUE;
     }
+  if (sc->tpm && !cli->quiet)
+    g_printerr ("%s\n", _(tpm_portability));
   if (cli->quiet)
     return TRUE;
   g_autofree char *sz = g_format_size_full (bytes, G_FORMAT_SIZE_IEC_UNITS);
@@ -1257,6 +1299,28 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
       else if (sc->mode != VK_SIDECAR_IMAGE)
         ok = import_refuse (error, source, _("its sidecar is not a hibernate image's (mode %s)"),
                             vk_sidecar_mode_to_string (sc->mode));
+    }
+  /* What the VM needs from this host to ever run again. */
+  if (ok && sc->tpm)
+    {
+      g_autofree char *swtpm = g_find_program_in_path ("swtpm");
+      g_autofree char *setup = g_find_program_in_path ("swtpm_setup");
+      if (swtpm == NULL || setup == NULL)
+        ok = import_refuse (error, source,
+                            _("the VM has a TPM 2.0 and this host cannot emulate one (%s not "
+                              "found); install Debian's 'swtpm' and 'swtpm-tools' packages"),
+                            swtpm == NULL ? "swtpm" : "swtpm_setup");
+    }
+  if (ok && (sc->nvram_path != NULL || g_hash_table_contains (rx.got, EXPORT_NVRAM)))
+    {
+      const char *fwdir = g_getenv ("VMKEEP_FIRMWARE_DIR");
+      if (fwdir == NULL || *fwdir == '\0')
+        fwdir = "/usr/share/qemu/firmware";
+      g_autoptr(GDir) d = g_dir_open (fwdir, 0, NULL);
+      if (d == NULL || g_dir_read_name (d) == NULL)
+        ok = import_refuse (error, source,
+                            _("the VM boots with UEFI and this host has no UEFI firmware (%s is "
+                              "empty); install Debian's 'ovmf' package"), fwdir);
     }
   if (ok)
     {

@@ -40,6 +40,13 @@ vk_cli_domain_tags (VkDomain *dom, GError **error)
   return tags;
 }
 
+/* g_ptr_array_sort hands over pointers to the elements */
+static gint
+cmp_tag (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+}
+
 static gboolean
 store_tags (VkDomain *dom, GPtrArray *tags, GError **error)
 {
@@ -97,7 +104,7 @@ vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error)
           else if (remove && has)
             g_ptr_array_remove_index (tags, at);
         }
-      g_ptr_array_sort (tags, (GCompareFunc) g_strcmp0);
+      g_ptr_array_sort (tags, cmp_tag);
       if (!store_tags (dom, tags, error))
         return FALSE;
     }

@@ -47,6 +47,8 @@ main (int argc, char **argv)
   /* A clone feeds libvirt through a FIFO; if libvirt stops reading, the
    * write must fail with EPIPE, not kill vmkeep. */
   signal (SIGPIPE, SIG_IGN);
+  /* stdout carries tables and --json documents; diagnostics never. */
+  g_log_writer_default_set_use_stderr (TRUE);
   setlocale (LC_ALL, "");
   /* VMKEEP_LOCALEDIR lets the tests use the catalogs of an uninstalled build. */
   const char *localedir = g_getenv ("VMKEEP_LOCALEDIR");
