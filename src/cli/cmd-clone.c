@@ -646,40 +646,6 @@ parse_clone_opts (const VkCommand *cmd, int *argc, char ***argv, CloneOpts *o,
   return TRUE;
 }
 
-gboolean
-vk_cmd_clone (VkCli *cli, int argc, char **argv, GError **error)
-{
-  g_autofree char *name = NULL, *bridge = NULL, *network = NULL, *disk_dir = NULL;
-  g_auto(GStrv) taps = NULL;
-  CloneOpts o = { 0 };
-  const VkCommand *cmd = vk_command_find (1, (char *[]) { "clone", NULL }, &(int) { 0 });
-  if (!parse_clone_opts (cmd, &argc, &argv, &o, &name, &bridge, &network, &disk_dir, &taps,
-                         error) ||
-      !vk_cli_expect_args ("clone", argc, 1, 1, _("the IMAGE to clone"), error))
-    return FALSE;
-  VkConn *conn = vk_cli_connect (cli, error);
-  if (conn == NULL)
-    return FALSE;
-  Undo undo = { g_ptr_array_new_with_free_func (g_free),
-                g_ptr_array_new_with_free_func (g_free), NULL, conn };
-  CloneResult res = { 0 };
-  res.disks = g_ptr_array_new_with_free_func (g_free);
-  res.taps = g_ptr_array_new_with_free_func (g_free);
-  gint64 t0 = g_get_monotonic_time ();
-  gboolean ok = clone_image (cli, conn, argv[1], &o, &res, &undo, error);
-  res.seconds = (g_get_monotonic_time () - t0) / 1e6;
-  if (!ok)
-    undo_run (&undo);
-  else
-    print_result (cli, &res, _("Clone"));
-  undo_clear (&undo);
-  g_free (res.name);
-  g_free (res.uuid);
-  g_free (res.image);
-  g_ptr_array_unref (res.disks);
-  g_ptr_array_unref (res.taps);
-  return ok;
-}
 
 /* ---- fork ------------------------------------------------------------------ */
 
@@ -1031,18 +997,24 @@ fork_one (VkCli *cli, VkConn *conn, const char *source, const CloneOpts *o, Clon
   return TRUE;
 }
 
-gboolean
-vk_cmd_fork (VkCli *cli, int argc, char **argv, GError **error)
+typedef gboolean (*CloneFunc) (VkCli *cli, VkConn *conn, const char *source,
+                               const CloneOpts *o, CloneResult *res, Undo *undo,
+                               GError **error);
+
+/* clone and fork share options, undo and reporting; only the work differs. */
+static gboolean
+run_clone_command (VkCli *cli, int argc, char **argv, const char *verb, const char *what,
+                   CloneFunc func, GError **error)
 {
   g_autofree char *name = NULL, *bridge = NULL, *network = NULL, *disk_dir = NULL;
   g_auto(GStrv) taps = NULL;
   CloneOpts o = { 0 };
-  const VkCommand *cmd = vk_command_find (1, (char *[]) { "fork", NULL }, &(int) { 0 });
+  const VkCommand *cmd = vk_command_find (1, (char *[]) { (char *) verb, NULL }, &(int) { 0 });
   if (!parse_clone_opts (cmd, &argc, &argv, &o, &name, &bridge, &network, &disk_dir, &taps,
                          error) ||
-      !vk_cli_expect_args ("fork", argc, 1, 1, _("the SOURCE domain or image"), error))
+      !vk_cli_expect_args (verb, argc, 1, 1, what, error))
     return FALSE;
-  if (o.no_start)
+  if (o.no_start && func != clone_image)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("vmkeep fork: --no-start applies to clone only"));
@@ -1057,10 +1029,12 @@ vk_cmd_fork (VkCli *cli, int argc, char **argv, GError **error)
   res.disks = g_ptr_array_new_with_free_func (g_free);
   res.taps = g_ptr_array_new_with_free_func (g_free);
   gint64 t0 = g_get_monotonic_time ();
-  gboolean ok = fork_one (cli, conn, argv[1], &o, &res, &undo, error);
+  gboolean ok = func (cli, conn, argv[1], &o, &res, &undo, error);
   res.seconds = (g_get_monotonic_time () - t0) / 1e6;
   if (!ok)
     undo_run (&undo);
+  else if (func == clone_image)
+    print_result (cli, &res, _("Clone"));
   else
     {
       if (res.image && !cli->json)
@@ -1076,4 +1050,18 @@ vk_cmd_fork (VkCli *cli, int argc, char **argv, GError **error)
   g_ptr_array_unref (res.disks);
   g_ptr_array_unref (res.taps);
   return ok;
+}
+
+gboolean
+vk_cmd_clone (VkCli *cli, int argc, char **argv, GError **error)
+{
+  return run_clone_command (cli, argc, argv, "clone", _("the IMAGE to clone"), clone_image,
+                            error);
+}
+
+gboolean
+vk_cmd_fork (VkCli *cli, int argc, char **argv, GError **error)
+{
+  return run_clone_command (cli, argc, argv, "fork", _("the SOURCE domain or image"),
+                            fork_one, error);
 }
