@@ -140,8 +140,13 @@ hasher_thread (gpointer p)
 static void
 grow_pipe (int fd)
 {
-  int want = 1 << 20;
+  /* root (CAP_SYS_RESOURCE) may go past pipe-max-size; others get the
+   * host's limit */
+  int want = 16 << 20;
   g_autofree char *max = NULL;
+  if (fcntl (fd, F_SETPIPE_SZ, want) >= 0)
+    return;
+  want = 1 << 20;
   if (g_file_get_contents ("/proc/sys/fs/pipe-max-size", &max, NULL, NULL))
     want = MAX (want, (int) MIN (g_ascii_strtoll (max, NULL, 10), 64 << 20));
   if (fcntl (fd, F_SETPIPE_SZ, want) < 0 && want > (1 << 20))
