@@ -11,22 +11,29 @@
 # NICs and a disk with `vmkeep create` (every PCI device pinned), boots it
 # under TCG, hot-adds a third NIC with `vmkeep nic add`, and shows the slot
 # table next to what the guest itself sees (name, MAC, PCI path, ACPI index,
-# read from its serial console).  Safe to run again: a leftover demo from an
-# earlier run is removed first.
+# read from its serial console).  Then it hibernates the VM into an image,
+# clones it onto a second bridge and wakes the source: both guests resume
+# the same boot with identical NICs.  Safe to run again: a leftover demo from
+# an earlier run is removed first.
 #
-# The demo runs vmkeep with its built-in defaults (VMKEEP_CONFIG=/dev/null),
-# so /etc/vmkeep/vmkeep.conf does not change what it shows.
+# The demo runs vmkeep with its built-in defaults and a store in its own
+# directory (VMKEEP_CONFIG=$DEMO_DIR.conf), so /etc/vmkeep/vmkeep.conf
+# does not change what it shows.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
 
 NAME=demo
+CLONE=demo-clone
+IMAGE=demo-img
 BRIDGE=vkdemo0
+BRIDGE2=vkdemo1
 DEMO_DIR=/var/tmp/vmkeep-demo
 URI=qemu:///system
 VMKEEP=$TOP/vmkeep
-export VMKEEP_CONFIG=/dev/null LC_ALL=C.UTF-8
+# Built-in defaults, except that hibernate images go under DEMO_DIR.
+export VMKEEP_CONFIG=$DEMO_DIR.conf LC_ALL=C.UTF-8
 
 KEEP=0
 CLEANUP_ONLY=0
@@ -104,13 +111,23 @@ step_guest() {
 # Is DOMAIN one this demo made?  Its serial log and disk live in DEMO_DIR.
 is_demo_domain() {
 	local xml
-	xml=$(vsh dumpxml --inactive "$NAME" 2>/dev/null) || return 1
+	xml=$(vsh dumpxml --inactive "${1:-$NAME}" 2>/dev/null) || return 1
 	[[ "$xml" == *"$DEMO_DIR/"* ]]
 }
 
 step_remove_leftovers() {
 	step "Remove what an earlier demo run left behind"
 	local found=0
+	if vsh dominfo "$CLONE" >/dev/null 2>&1; then
+		is_demo_domain "$CLONE" ||
+			die "a domain named '$CLONE' exists that this demo did not create; it is left alone"
+		found=1
+		remove_domain "$CLONE"
+	fi
+	if ip link show "$BRIDGE2" >/dev/null 2>&1; then
+		found=1
+		run ip link del "$BRIDGE2"
+	fi
 	if vsh dominfo "$NAME" >/dev/null 2>&1; then
 		is_demo_domain ||
 			die "a domain named '$NAME' exists that this demo did not create; it is left alone (remove or rename it to run the demo)"
@@ -135,6 +152,11 @@ step_bridge() {
 		echo 1 >"/proc/sys/net/ipv6/conf/$BRIDGE/disable_ipv6"
 	fi
 	run ip link set "$BRIDGE" up
+	run ip link add "$BRIDGE2" type bridge
+	if [ -w "/proc/sys/net/ipv6/conf/$BRIDGE2/disable_ipv6" ]; then
+		echo 1 >"/proc/sys/net/ipv6/conf/$BRIDGE2/disable_ipv6"
+	fi
+	run ip link set "$BRIDGE2" up
 }
 
 # QEMU runs as libvirt-qemu: can it read PATH (every parent searchable)?
@@ -164,10 +186,10 @@ step_create() {
 		--serial-log "$LOG" --start || die "vmkeep create failed"
 }
 
-# wait_nics N TIMEOUT: wait for a guest tick line reporting N NICs.
+# wait_nics N TIMEOUT [LOG]: wait for a guest tick line reporting N NICs.
 wait_nics() {
-	local n=$1 timeout=$2 end=$((SECONDS + $2))
-	while [[ "$(last_tick)" != *" nics=$n "* ]]; do
+	local n=$1 timeout=$2 end=$((SECONDS + $2)) log=${3:-$LOG}
+	while [[ "$(last_tick "$log")" != *" nics=$n "* ]]; do
 		[ "$SECONDS" -lt "$end" ] || {
 			tail -n 5 "$LOG" 2>/dev/null | cut -c 1-200 | sed 's/^/    | /' >&2
 			die "the guest did not report $n NICs within ${timeout}s (serial log: $LOG)"
@@ -178,7 +200,7 @@ wait_nics() {
 
 # The guest's last complete status line on its serial console.
 last_tick() {
-	tr -d '\r' <"$LOG" 2>/dev/null | grep '^VKTICK .* END$' | tail -n 1 || true
+	tr -d '\r' <"${1:-$LOG}" 2>/dev/null | grep '^VKTICK .* END$' | tail -n 1 || true
 }
 
 step_wait_guest() {
@@ -213,7 +235,7 @@ step_show() {
 
 show_guest_nics() {
 	local line v name mac path acpi fmt='    %-6s %-17s %-27s %-10s %s\n'
-	line=$(last_tick)
+	line=$(last_tick "${1:-$LOG}")
 	# shellcheck disable=SC2059 # the format is ours
 	printf "$fmt" NAME MAC "PCI PATH (port/device)" "ACPI INDEX" "SYSTEMD NAME"
 	for v in $(printf '%s\n' "$line" | tr ' ' '\n' | sed -n 's/^nic=//p'); do
@@ -224,25 +246,55 @@ show_guest_nics() {
 }
 
 remove_domain() {
-	local state
-	state=$(vsh domstate "$NAME" 2>/dev/null || true)
+	local state d=${1:-$NAME}
+	state=$(vsh domstate "$d" 2>/dev/null || true)
 	if [ -n "$state" ] && [ "$state" != "shut off" ]; then
-		run vk stop --timeout 10 --force "$NAME" || vsh destroy "$NAME" >/dev/null 2>&1 || true
+		run vk stop --timeout 10 --force "$d" || vsh destroy "$d" >/dev/null 2>&1 || true
 	fi
-	run vk undefine "$NAME" ||
-		vsh undefine "$NAME" --managed-save --nvram >/dev/null 2>&1 ||
-		vsh undefine "$NAME" >/dev/null 2>&1 || true
+	run vk undefine "$d" ||
+		vsh undefine "$d" --managed-save --nvram >/dev/null 2>&1 ||
+		vsh undefine "$d" >/dev/null 2>&1 || true
+}
+
+boot_of() { last_tick "$1" | sed -n 's/.* boot=\([^ ]*\) .*/\1/p'; }
+tick_of() { last_tick "$1" | sed -n 's/.* tick=\([0-9]*\) .*/\1/p'; }
+
+step_clone() {
+	step "Hibernate '$NAME' into an image, clone it onto $BRIDGE2, wake the source"
+	local before clog=$DEMO_DIR/$CLONE.serial.log
+	before=$(tick_of "$LOG")
+	run vk hibernate "$NAME" --image "$IMAGE" || die "vmkeep hibernate failed"
+	run vk clone "$IMAGE" --name "$CLONE" --bridge "$BRIDGE2" || die "vmkeep clone failed"
+	run vk wake --image "$IMAGE" || die "vmkeep wake failed"
+	wait_nics 3 60 "$clog"
+	sleep 2
+	say "source '$NAME': boot $(boot_of "$LOG"), tick $before before the hibernate, now $(tick_of "$LOG")"
+	say "clone  '$CLONE': boot $(boot_of "$clog"), tick $(tick_of "$clog")"
+	say "Same boot id: both resumed the saved memory, neither booted."
+	step "What the clone's guest sees: the very same NICs (MAC, PCI path, ACPI index)"
+	show_guest_nics "$clog"
+	say ""
+	say "Only the host side changed: the clone's NICs hang off $BRIDGE2 on TAPs of"
+	say "its own, and its disk is an overlay over the image's frozen base:"
+	run vk diff "$NAME" "$CLONE" || true
 }
 
 step_cleanup() {
-	step "Clean up: the VM, the bridge and $DEMO_DIR"
+	step "Clean up: the VMs, the bridges and $DEMO_DIR"
+	if vsh dominfo "$CLONE" >/dev/null 2>&1 && is_demo_domain "$CLONE"; then
+		remove_domain "$CLONE"
+	fi
 	if vsh dominfo "$NAME" >/dev/null 2>&1 && is_demo_domain; then
 		remove_domain
 	fi
-	if ip link show "$BRIDGE" >/dev/null 2>&1; then
-		run ip link del "$BRIDGE"
-	fi
+	local b
+	for b in "$BRIDGE" "$BRIDGE2"; do
+		if ip link show "$b" >/dev/null 2>&1; then
+			run ip link del "$b"
+		fi
+	done
 	[ ! -e "$DEMO_DIR" ] || run rm -rf -- "$DEMO_DIR"
+	rm -f -- "$VMKEEP_CONFIG"
 }
 
 # --------------------------------------------------------------- main ---
@@ -263,6 +315,7 @@ for arg in "$@"; do
 done
 
 [ "$(id -u)" = 0 ] || die "the demo needs root (bridges, qemu:///system): run it as root or with sudo"
+printf '[vmkeep]\nstore=%s/store\n' "$DEMO_DIR" >"$VMKEEP_CONFIG"
 
 if [ "$CLEANUP_ONLY" = 1 ]; then
 	step_cleanup
@@ -299,3 +352,4 @@ step_create
 step_wait_guest
 step_nic_add
 step_show
+step_clone
