@@ -31,12 +31,6 @@ load_fixture (const char *name)
   return g_bytes_new_take (contents, len);
 }
 
-static const char *
-fixture_path (const char *name)
-{
-  return g_test_get_filename (G_TEST_DIST, "tests", "data", "save-header",
-                              name, NULL);
-}
 
 typedef struct {
   const char *name;       /* real-raw, real-gzip */
@@ -447,6 +441,75 @@ test_byteswapped (void)
 
 /* ------------------------------------------------------ damaged files */
 
+static void
+put_le32 (GByteArray *a, guint32 v)
+{
+  guint32 le = GUINT32_TO_LE (v);
+  g_byte_array_append (a, (const guint8 *) &le, 4);
+}
+
+/* Each damaged file is derived from the real capture at run time, so that it
+ * differs from what libvirt 9.0 wrote in exactly the way its name says. */
+static GBytes *
+make_bad (const char *name)
+{
+  g_autoptr (GBytes) hb = load_fixture ("real-raw.head");
+  g_autoptr (GBytes) sb = load_fixture ("real-raw.stream");
+  gsize hlen, slen;
+  const guint8 *head = g_bytes_get_data (hb, &hlen);
+  const guint8 *stream = g_bytes_get_data (sb, &slen);
+  GByteArray *a = g_byte_array_new ();
+
+  if (g_str_equal (name, "partial.sav"))
+    {
+      /* the save was interrupted: libvirt writes this magic first */
+      g_byte_array_append (a, (const guint8 *) VK_SAVE_MAGIC_PARTIAL, 16);
+      g_byte_array_append (a, head + 16, hlen - 16);
+    }
+  else if (g_str_equal (name, "truncated-fixed.sav"))
+    g_byte_array_append (a, head, 50);            /* cut inside the header */
+  else if (g_str_equal (name, "truncated-data.sav"))
+    g_byte_array_append (a, head, 600);           /* cut inside the XML */
+  else if (g_str_equal (name, "version3.sav"))
+    {
+      g_byte_array_append (a, head, 16);
+      put_le32 (a, 3);
+      g_byte_array_append (a, head + 20, hlen - 20);
+    }
+  else if (g_str_equal (name, "garbage-magic.sav"))
+    g_byte_array_append (a, stream, 256);         /* a bare QEMU stream */
+  else if (g_str_equal (name, "xml-unterminated.sav"))
+    {
+      char xml[64];
+      const char *t = "<domain type='qemu'><name>unterminated</name></domain>";
+      memset (xml, ' ', sizeof xml);
+      memcpy (xml, t, strlen (t));
+      g_byte_array_append (a, (const guint8 *) VK_SAVE_MAGIC, 16);
+      put_le32 (a, 2);
+      put_le32 (a, sizeof xml);
+      put_le32 (a, 1);
+      put_le32 (a, 0);
+      put_le32 (a, 0);
+      g_byte_array_set_size (a, VK_SAVE_FIXED_HEADER_LEN);
+      memset (a->data + 36, 0, VK_SAVE_FIXED_HEADER_LEN - 36);
+      g_byte_array_append (a, (const guint8 *) xml, sizeof xml);
+      g_byte_array_append (a, stream, 64);
+    }
+  else if (g_str_equal (name, "no-stream.sav"))
+    {
+      /* the real XML and cookie with 16 bytes of padding, and no stream */
+      gsize body = hlen - VK_SAVE_FIXED_HEADER_LEN;
+      g_byte_array_append (a, head, 20);
+      put_le32 (a, body + 16);
+      g_byte_array_append (a, head + 24, hlen - 24);
+      g_byte_array_set_size (a, a->len + 16);
+      memset (a->data + a->len - 16, 0, 16);
+    }
+  else
+    g_assert_not_reached ();
+  return g_byte_array_free_to_bytes (a);
+}
+
 typedef struct {
   const char *file;
   gboolean parse_ok;                 /* vk_save_header_parse on the bytes */
@@ -483,7 +546,8 @@ static void
 test_bad_file (gconstpointer data)
 {
   const BadFile *c = data;
-  g_autoptr (GBytes) bytes = load_fixture (c->file);
+  g_autoptr (GBytes) bytes = make_bad (c->file);
+  g_autofree char *dir = make_tmpdir ();
   g_autoptr (VkSaveHeader) hdr = NULL;
   g_autoptr (VkSaveHeader) hdr2 = NULL;
   g_autoptr (GError) error = NULL;
@@ -509,11 +573,14 @@ test_bad_file (gconstpointer data)
     }
   g_clear_error (&error);
 
-  ok = vk_save_header_read (fixture_path (c->file), &hdr2, &error);
+  g_autofree char *path = write_tmp (dir, c->file, buf, len);
+  ok = vk_save_header_read (path, &hdr2, &error);
   g_assert_false (ok);
   g_assert_null (hdr2);
   g_assert_error (error, VK_ERROR, VK_ERROR_REFUSED);
   assert_message_has (error, c->read_expect);
+  g_unlink (path);
+  g_rmdir (dir);
 }
 
 /* Single-field damage to the real header. */
