@@ -19,7 +19,9 @@ if [ ! -f Makefile ]; then ./configure --prefix=/usr --sysconfdir=/etc --localst
 make -j"$(nproc)" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 
 log "make check (unit, golden, cli, e2e)"
-export VMKEEP_REQUIRE_E2E=1
+# CI's required switch: any e2e, unit or packaging test that would skip
+# fails instead.
+export VMKEEP_REQUIRE_E2E=1 VMKEEP_REQUIRE_PKG=1
 make -j1 check 2>&1 | tee "$top/check.out"
 check_rc=${PIPESTATUS[0]}
 

@@ -15,6 +15,7 @@
 #include "sha256.h"
 #include "tar.h"
 #include "vk-error.h"
+#include "vk-test.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -251,7 +252,7 @@ test_gnu_tar_reads_ours (void)
 {
   if (!have_gnu_tar ())
     {
-      g_test_skip ("GNU tar is not installed");
+      vk_test_skip_or_fail ("GNU tar is not installed");
       return;
     }
   g_autofree char *dir = make_tmpdir ();
@@ -287,7 +288,7 @@ test_ours_reads_gnu_tar (void)
 {
   if (!have_gnu_tar ())
     {
-      g_test_skip ("GNU tar is not installed");
+      vk_test_skip_or_fail ("GNU tar is not installed");
       return;
     }
   const char *formats[] = { "pax", "gnu", "ustar" };
