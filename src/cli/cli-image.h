@@ -2,6 +2,7 @@
 #pragma once
 
 #include "commands.h"
+#include "save-header.h"
 #include "sidecar.h"
 
 G_BEGIN_DECLS
@@ -9,6 +10,13 @@ G_BEGIN_DECLS
 /* The sidecar of image NAME in the store; `dir_out` gets its directory. */
 VkSidecar *vk_cli_load_image (VkCli *cli, const char *name, char **dir_out,
                               GError **error);
+/* Before an image is used (clone, wake): its save header is sound, the
+ * state file has the size the sidecar records, the XML inside it has the
+ * sidecar's identity and the frozen disks exist. Returns the header and the
+ * parsed XML. The full SHA-256 check is left to the reader of the stream
+ * (clone) or to 'image verify'. */
+gboolean vk_cli_check_image (VkSidecar *sc, const char *dir, const char *image,
+                             VkSaveHeader **hdr_out, xmlDocPtr *doc_out, GError **error);
 /* Problems found with the image (char*, empty when sound). */
 GPtrArray *vk_cli_verify_image (VkSidecar *sc, const char *dir, gboolean checksum);
 /* Domains whose disks still read from one of the image's frozen bases. */

@@ -288,44 +288,16 @@ clone_image (VkCli *cli, VkConn *conn, const char *image, const CloneOpts *o,
 
   /* Refuse damaged or tampered input before anything is created. */
   g_autoptr(VkSaveHeader) hdr = NULL;
-  if (!vk_save_header_read (state, &hdr, error))
-    return FALSE;
-  struct stat st;
-  if (stat (state, &st) < 0 || (guint64) st.st_size != sc->state_size)
+  g_autoptr(xmlDoc) src_doc = NULL;
+  if (!vk_cli_check_image (sc, dir, image, &hdr, &src_doc, error))
     {
-      g_autofree char *have = g_strdup_printf ("%" G_GUINT64_FORMAT, (guint64) st.st_size);
-      g_autofree char *want = g_strdup_printf ("%" G_GUINT64_FORMAT, sc->state_size);
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("state file %s is %s bytes long but its sidecar says %s: it is truncated "
-                     "or was replaced; 'vmkeep image verify %s' tells more"), state, have, want,
-                   image);
-      return FALSE;
-    }
-  g_autoptr(xmlDoc) src_doc = vk_xml_parse (hdr->xml, -1, state, error);
-  if (src_doc == NULL)
-    return FALSE;
-  g_autoptr(VkIdentity) hid = vk_identity_from_domain (src_doc, error);
-  if (hid == NULL)
-    return FALSE;
-  g_autoptr(GPtrArray) tamper = vk_identity_compare (sc->identity, hid);
-  if (tamper->len > 0)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("the XML inside %s does not match image '%s''s sidecar (%s): the state "
-                     "was modified; nothing was created"), state, image,
-                   (const char *) tamper->pdata[0]);
-      return FALSE;
-    }
-  for (guint i = 0; i < sc->frozen_disks->len; i++)
-    {
-      VkFrozenDisk *f = sc->frozen_disks->pdata[i];
-      if (!g_file_test (f->frozen, G_FILE_TEST_IS_REGULAR))
+      if (error && *error)
         {
-          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
-                       _("base disk %s of image '%s' is missing (%s); the image cannot be "
-                         "cloned"), f->target, image, f->frozen);
-          return FALSE;
+          char *m = g_strdup_printf (_("%s; nothing was created"), (*error)->message);
+          g_free ((*error)->message);
+          (*error)->message = m;
         }
+      return FALSE;
     }
 
   /* Plan the clone's files. */

@@ -1305,35 +1305,8 @@ wake_image (VkCli *cli, VkConn *conn, const char *image, gboolean force, Result 
   g_free (r->name);
   r->name = g_strdup (sc->domain_name);
   g_autofree char *state = g_build_filename (dir, sc->state_file, NULL);
-  g_autoptr(VkSaveHeader) hdr = NULL;
-  if (!vk_save_header_read (state, &hdr, error))
+  if (!vk_cli_check_image (sc, dir, image, NULL, NULL, error))
     return FALSE;
-  struct stat st;
-  if (stat (state, &st) < 0 || (guint64) st.st_size != sc->state_size)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("state file %s has %" PRIu64 " bytes, the sidecar says %"
-                     PRIu64 "; the image is damaged ('vmkeep image verify %s')"),
-                   state, (guint64) st.st_size, sc->state_size, image);
-      return FALSE;
-    }
-  g_autoptr(xmlDoc) hdoc = vk_xml_parse (hdr->xml, -1, state, error);
-  if (hdoc == NULL)
-    return FALSE;
-  g_autoptr(VkIdentity) hid = vk_identity_from_domain (hdoc, error);
-  if (hid == NULL)
-    return FALSE;
-  g_autoptr(GPtrArray) d = vk_identity_compare (sc->identity, hid);
-  if (d->len > 0)
-    {
-      /* Not a drift --force could accept: the image contradicts itself. */
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("image '%s' is inconsistent: the XML inside %s does not match its "
-                     "sidecar (%s); it was modified or damaged and cannot be woken "
-                     "('vmkeep image verify %s')"), image, state,
-                   (const char *) d->pdata[0], image);
-      return FALSE;
-    }
 
   g_autoptr(VkDomain) existing = vk_domain_try_lookup (conn, sc->domain_uuid);
   if (existing == NULL)

@@ -284,6 +284,56 @@ vk_cli_verify_image (VkSidecar *sc, const char *dir, gboolean checksum)
   return problems;
 }
 
+gboolean
+vk_cli_check_image (VkSidecar *sc, const char *dir, const char *image,
+                    VkSaveHeader **hdr_out, xmlDocPtr *doc_out, GError **error)
+{
+  g_autofree char *state = g_build_filename (dir, sc->state_file, NULL);
+  g_autoptr(VkSaveHeader) hdr = NULL;
+  if (!vk_save_header_read (state, &hdr, error))
+    return FALSE;
+  struct stat st;
+  if (stat (state, &st) < 0 || (guint64) st.st_size != sc->state_size)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("state file %s has %" PRIu64 " bytes, the sidecar says %" PRIu64
+                     ": it is truncated or was replaced ('vmkeep image verify %s')"),
+                   state, (guint64) st.st_size, sc->state_size, image);
+      return FALSE;
+    }
+  g_autoptr(xmlDoc) doc = vk_xml_parse (hdr->xml, -1, state, error);
+  if (doc == NULL)
+    return FALSE;
+  g_autoptr(VkIdentity) hid = vk_identity_from_domain (doc, error);
+  if (hid == NULL)
+    return FALSE;
+  g_autoptr(GPtrArray) d = vk_identity_compare (sc->identity, hid);
+  if (d->len > 0)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("image '%s' is inconsistent: the XML inside %s does not match its "
+                     "sidecar (%s); it was modified or damaged ('vmkeep image verify %s')"),
+                   image, state, (const char *) d->pdata[0], image);
+      return FALSE;
+    }
+  for (guint i = 0; i < sc->frozen_disks->len; i++)
+    {
+      VkFrozenDisk *f = sc->frozen_disks->pdata[i];
+      if (!g_file_test (f->frozen, G_FILE_TEST_IS_REGULAR))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                       _("base disk %s of image '%s' is missing (%s)"), f->target, image,
+                       f->frozen);
+          return FALSE;
+        }
+    }
+  if (hdr_out)
+    *hdr_out = g_steal_pointer (&hdr);
+  if (doc_out)
+    *doc_out = g_steal_pointer (&doc);
+  return TRUE;
+}
+
 static gboolean
 image_verify (VkCli *cli, const char *name, GError **error)
 {
