@@ -79,7 +79,8 @@ vk_fifo_open_writer (const char *path, gint *cancel, GError **error)
                        _("libvirt never opened the state FIFO %s"), path);
           return -1;
         }
-      g_usleep (20 * 1000);
+      /* libvirt blocks in its open until this one: poll often */
+      g_usleep (1000);
     }
 }
 
@@ -435,4 +436,167 @@ vk_save_file_write (const char *dst, GBytes *header, const char *src_path,
       return FALSE;
     }
   return TRUE;
+}
+
+/* ---- a save file that libvirt is still writing ------------------------- */
+
+#define GROW_MARGIN (1u << 20)
+#define GROW_CHUNK (1u << 20)
+#define GROW_POLL_US 1000
+
+static gboolean
+writer_check (const gint *writer, gint *cancel, const char *path, GError **error)
+{
+  if (cancel && g_atomic_int_get (cancel))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("the clone was cancelled"));
+      return FALSE;
+    }
+  if (g_atomic_int_get (writer) == VK_WRITER_FAILED)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                   _("libvirt stopped writing the memory snapshot %s"), path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+vk_save_header_wait (const char *path, const gint *writer, gint *cancel, VkSaveHeader **out,
+                     GError **error)
+{
+  int fd = -1;
+  gboolean ok = FALSE;
+  for (;;)
+    {
+      gint w = g_atomic_int_get (writer);
+      if (!writer_check (writer, cancel, path, error))
+        break;
+      if (fd < 0)
+        fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+      struct stat st;
+      guint32 data_len = 0;
+      if (fd >= 0 && fstat (fd, &st) == 0 && st.st_size >= VK_SAVE_FIXED_HEADER_LEN &&
+          pread (fd, &data_len, sizeof data_len, VK_SAVE_MAGIC_LEN + 4) == sizeof data_len)
+        {
+          /* libvirt writes its native byte order; a foreign one is
+           * rejected by the parser below once the file is complete */
+          guint64 need = (guint64) VK_SAVE_FIXED_HEADER_LEN + data_len;
+          if (data_len > 0 && data_len < (64u << 20) && (guint64) st.st_size > need)
+            {
+              g_autofree guint8 *buf = g_malloc (need);
+              if (pread (fd, buf, need, 0) == (ssize_t) need)
+                {
+                  if (memcmp (buf, VK_SAVE_MAGIC_PARTIAL, VK_SAVE_MAGIC_LEN) == 0)
+                    memcpy (buf, VK_SAVE_MAGIC, VK_SAVE_MAGIC_LEN);
+                  ok = vk_save_header_parse (buf, need, path, out, error);
+                  break;
+                }
+            }
+        }
+      if (w == VK_WRITER_DONE)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("memory snapshot %s ended inside its header"), path);
+          break;
+        }
+      g_usleep (GROW_POLL_US);
+    }
+  if (fd >= 0)
+    close (fd);
+  return ok;
+}
+
+gboolean
+vk_save_stream_feed_growing (int fd, GBytes *header, const char *src_path,
+                             guint64 stream_offset, const gint *writer, gint *cancel,
+                             char **sha256_out, guint64 *size_out, GError **error)
+{
+  int in = open (src_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (in < 0)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot open state file %s: %s"),
+                   src_path, g_strerror (errno));
+      return FALSE;
+    }
+  struct stat ost;
+  if (fstat (fd, &ost) == 0 && S_ISFIFO (ost.st_mode))
+    grow_pipe (fd);
+  g_autoptr(VkSha256) sum = vk_sha256_new ();
+  g_autofree guint8 *head = g_malloc (stream_offset);
+  g_autofree guint8 *buf = g_malloc (GROW_CHUNK);
+  gsize hlen = 0;
+  const guint8 *hdata = g_bytes_get_data (header, &hlen);
+  gboolean ok = pread (in, head, stream_offset, 0) == (ssize_t) stream_offset;
+  if (!ok)
+    g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot read the header of %s"),
+                 src_path);
+  if (ok)
+    {
+      memcpy (head, VK_SAVE_MAGIC, VK_SAVE_MAGIC_LEN);
+      vk_sha256_update (sum, head, stream_offset);
+      ok = write_all (fd, hdata, hlen, _("clone's state header"), error);
+    }
+  guint64 off = stream_offset;
+  while (ok)
+    {
+      gint w = g_atomic_int_get (writer);
+      if (!writer_check (writer, cancel, src_path, error))
+        {
+          ok = FALSE;
+          break;
+        }
+      struct stat st;
+      if (fstat (in, &st) < 0)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot read %s: %s"), src_path,
+                       g_strerror (errno));
+          ok = FALSE;
+          break;
+        }
+      guint64 size = (guint64) st.st_size;
+      guint64 limit = w == VK_WRITER_DONE ? size : (size > GROW_MARGIN ? size - GROW_MARGIN : 0);
+      if (off < limit)
+        {
+          ssize_t n = pread (in, buf, MIN (limit - off, GROW_CHUNK), off);
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n <= 0)
+            {
+              g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot read %s: %s"), src_path,
+                           n < 0 ? g_strerror (errno) : _("end of file"));
+              ok = FALSE;
+              break;
+            }
+          vk_sha256_update (sum, buf, n);
+          ok = write_all (fd, buf, n, _("clone's state stream"), error);
+          off += n;
+          continue;
+        }
+      if (w == VK_WRITER_DONE)
+        break;
+      g_usleep (GROW_POLL_US);
+    }
+  if (ok)
+    {
+      /* What was hashed must be the file as libvirt left it. */
+      g_autofree guint8 *now = g_malloc (stream_offset);
+      struct stat st;
+      if (pread (in, now, stream_offset, 0) != (ssize_t) stream_offset ||
+          memcmp (now, head, stream_offset) != 0 || fstat (in, &st) < 0 ||
+          (guint64) st.st_size != off)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                       _("memory snapshot %s changed while it was read (or its save did not "
+                         "complete)"), src_path);
+          ok = FALSE;
+        }
+    }
+  close (in);
+  if (ok)
+    {
+      *sha256_out = vk_sha256_hex (sum);
+      *size_out = off;
+    }
+  return ok;
 }

@@ -4,6 +4,8 @@
 
 #include <glib.h>
 
+#include "save-header.h"
+
 G_BEGIN_DECLS
 
 /* Feed `header` (from vk_save_header_emit) and then bytes
@@ -30,5 +32,35 @@ int vk_fifo_open_writer (const char *path, gint *cancel, GError **error);
  * (copy_file_range). O_EXCL: never overwrites. */
 gboolean vk_save_file_write (const char *dst, GBytes *header, const char *src_path,
                              guint64 stream_offset, GError **error);
+
+/* ---- a save file that libvirt is still writing ---------------------------
+ *
+ * A fork of a running VM takes an external memory snapshot: libvirt writes
+ * the header (magic "LibvirtQemudPart"), then QEMU appends the stream, and
+ * on success libvirt rewrites the header once with the final magic. The
+ * clone restores from that file while it grows. `writer` is set by whoever
+ * waits for libvirt: */
+typedef enum {
+  VK_WRITER_RUNNING = 0,
+  VK_WRITER_DONE = 1,     /* libvirt returned success: the file is complete */
+  VK_WRITER_FAILED = 2,
+} VkWriterState;
+
+/* Wait until the header and data area of `path` are written, then parse
+ * them (the "Part" magic accepted). Fails when the writer fails, `*cancel`
+ * becomes non-zero, or the writer finished without a complete header. */
+gboolean vk_save_header_wait (const char *path, const gint *writer, gint *cancel,
+                              VkSaveHeader **out, GError **error);
+
+/* Feed `header` and then bytes [stream_offset, end) of `src_path` into `fd`
+ * as they are written, staying 1 MiB behind the growing end until the
+ * writer is done. The file is hashed on the way (its first 16 bytes as the
+ * final magic); at the end the header area is read again and must equal
+ * what was hashed with the final magic in place, and the size what was
+ * read. Returns the SHA-256 (hex) and size of the complete file. */
+gboolean vk_save_stream_feed_growing (int fd, GBytes *header, const char *src_path,
+                                      guint64 stream_offset, const gint *writer,
+                                      gint *cancel, char **sha256_out, guint64 *size_out,
+                                      GError **error);
 
 G_END_DECLS

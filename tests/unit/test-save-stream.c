@@ -230,6 +230,213 @@ test_file_output (void)
   fixture_tear_down (&f);
 }
 
+/* ---- a state file that is still being written (fork of a running VM) --- */
+
+typedef struct {
+  char *path;
+  GBytes *stream;       /* what "QEMU" appends after the header */
+  guint32 data_len;
+  gint *writer;
+  gint fail_at;         /* stop with FAILED after this many bytes (0: never) */
+  gint tamper;          /* change a header byte once `progress` moved */
+  gint *progress;       /* bytes the reader got */
+} Writer;
+
+static GBytes *
+growing_header (guint32 data_len, const char *magic)
+{
+  GByteArray *b = g_byte_array_sized_new (92 + data_len);
+  g_byte_array_append (b, (const guint8 *) magic, 16);
+  guint32 fields[19] = { 2, data_len, 1, 0, 0 };
+  g_byte_array_append (b, (const guint8 *) fields, sizeof fields);
+  const char *xml = "<domain type='qemu'><name>src</name></domain>";
+  guint8 *area = g_malloc0 (data_len);
+  memcpy (area, xml, strlen (xml));
+  g_byte_array_append (b, area, data_len);
+  g_free (area);
+  return g_byte_array_free_to_bytes (b);
+}
+
+static gpointer
+writer_thread (gpointer p)
+{
+  Writer *w = p;
+  int fd = open (w->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  g_assert_cmpint (fd, >=, 0);
+  g_autoptr(GBytes) hdr = growing_header (w->data_len, "LibvirtQemudPart");
+  g_assert_cmpint (write (fd, g_bytes_get_data (hdr, NULL), g_bytes_get_size (hdr)), ==,
+                   (gssize) g_bytes_get_size (hdr));
+  gsize n = 0;
+  const guint8 *s = g_bytes_get_data (w->stream, &n);
+  for (gsize off = 0; off < n;)
+    {
+      gsize k = MIN (n - off, 300000);
+      if (w->fail_at && off >= (gsize) w->fail_at)
+        {
+          close (fd);
+          g_atomic_int_set (w->writer, VK_WRITER_FAILED);
+          return NULL;
+        }
+      g_assert_cmpint (write (fd, s + off, k), ==, (gssize) k);
+      off += k;
+      g_usleep (500);
+    }
+  if (w->tamper)
+    {
+      while (g_atomic_int_get (w->progress) < 1000)
+        g_usleep (1000);
+      g_assert_cmpint (pwrite (fd, "X", 1, 200), ==, 1);
+    }
+  g_assert_cmpint (pwrite (fd, "LibvirtQemudSave", 16, 0), ==, 16);
+  close (fd);
+  g_atomic_int_set (w->writer, VK_WRITER_DONE);
+  return NULL;
+}
+
+typedef struct {
+  int fd;
+  GByteArray *got;
+  gint progress;
+} GrowReader;
+
+static gpointer
+grow_reader_thread (gpointer p)
+{
+  GrowReader *r = p;
+  guint8 buf[65536];
+  for (;;)
+    {
+      ssize_t n = read (r->fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      g_byte_array_append (r->got, buf, n);
+      g_atomic_int_set (&r->progress, (gint) MIN (r->got->len, G_MAXINT));
+    }
+  close (r->fd);
+  return NULL;
+}
+
+static gboolean
+run_growing (gsize stream_len, gint fail_at, gint tamper, GBytes **got_out, GBytes **want_out,
+             char **sha, char **file_sha, GError **error)
+{
+  g_autoptr(GError) e = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("vk-grow-XXXXXX", &e);
+  g_assert_no_error (e);
+  g_autofree char *path = g_build_filename (dir, "state.sav", NULL);
+  guint8 *data = g_malloc (stream_len);
+  GRand *r = g_rand_new_with_seed (stream_len);
+  for (gsize i = 0; i < stream_len; i++)
+    data[i] = g_rand_int (r) & 0xff;
+  g_rand_free (r);
+  g_autoptr(GBytes) stream = g_bytes_new_take (data, stream_len);
+  gint writer = VK_WRITER_RUNNING;
+  GrowReader rd = { -1, g_byte_array_new (), 0 };
+  Writer w = { path, stream, 4004, &writer, fail_at, tamper, &rd.progress };
+  GThread *wt = g_thread_new ("writer", writer_thread, &w);
+
+  g_autoptr(VkSaveHeader) hdr = NULL;
+  gboolean ok = vk_save_header_wait (path, &writer, NULL, &hdr, error);
+  if (ok)
+    {
+      g_assert_cmpstr (hdr->xml, ==, "<domain type='qemu'><name>src</name></domain>");
+      g_assert_cmpuint (hdr->stream_offset, ==, 92 + 4004);
+      g_autoptr(GBytes) nh = vk_save_header_emit (hdr, "<domain type='qemu'><name>clone</name>"
+                                                  "</domain>", -1, &e);
+      g_assert_no_error (e);
+      int p[2];
+      g_assert_cmpint (pipe (p), ==, 0);
+      rd.fd = p[0];
+      GThread *rt = g_thread_new ("reader", grow_reader_thread, &rd);
+      guint64 size = 0;
+      ok = vk_save_stream_feed_growing (p[1], nh, path, hdr->stream_offset, &writer, NULL, sha,
+                                        &size, error);
+      close (p[1]);
+      g_thread_join (rt);
+      if (ok)
+        g_assert_cmpuint (size, ==, hdr->stream_offset + stream_len);
+      GByteArray *want = g_byte_array_new ();
+      g_byte_array_append (want, g_bytes_get_data (nh, NULL), g_bytes_get_size (nh));
+      g_byte_array_append (want, g_bytes_get_data (stream, NULL), stream_len);
+      *want_out = g_byte_array_free_to_bytes (want);
+    }
+  g_thread_join (wt);
+  *got_out = g_byte_array_free_to_bytes (rd.got);
+  gchar *contents = NULL;
+  gsize clen = 0;
+  if (g_file_get_contents (path, &contents, &clen, NULL))
+    *file_sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guint8 *) contents, clen);
+  g_free (contents);
+  g_unlink (path);
+  g_rmdir (dir);
+  return ok;
+}
+
+static void
+test_growing (void)
+{
+  const gsize sizes[] = { 10, (3u << 20) + 333, (7u << 20) + 1 };
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) got = NULL;
+      g_autoptr(GBytes) want = NULL;
+      g_autofree char *sha = NULL, *file_sha = NULL;
+      gboolean ok = run_growing (sizes[i], 0, 0, &got, &want, &sha, &file_sha, &error);
+      g_assert_no_error (error);
+      g_assert_true (ok);
+      /* the clone got its header and the whole stream */
+      g_assert_true (g_bytes_equal (got, want));
+      /* the checksum is the one of the finished file, final magic and all */
+      g_assert_cmpstr (sha, ==, file_sha);
+    }
+}
+
+static void
+test_growing_writer_failed (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) got = NULL;
+  g_autoptr(GBytes) want = NULL;
+  g_autofree char *sha = NULL, *file_sha = NULL;
+  gboolean ok = run_growing (5u << 20, 2u << 20, 0, &got, &want, &sha, &file_sha, &error);
+  g_assert_false (ok);
+  g_assert_error (error, VK_ERROR, VK_ERROR_FAILED);
+  g_assert_null (sha);
+  /* the end never went out */
+  g_assert_cmpuint (g_bytes_get_size (got), <, (5u << 20));
+}
+
+static void
+test_growing_header_changed (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) got = NULL;
+  g_autoptr(GBytes) want = NULL;
+  g_autofree char *sha = NULL, *file_sha = NULL;
+  gboolean ok = run_growing (4u << 20, 0, 1, &got, &want, &sha, &file_sha, &error);
+  g_assert_false (ok);
+  g_assert_error (error, VK_ERROR, VK_ERROR_FAILED);
+  g_assert_null (sha);
+}
+
+static void
+test_growing_never_written (void)
+{
+  /* libvirt failed before it created the file */
+  gint writer = VK_WRITER_FAILED;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VkSaveHeader) hdr = NULL;
+  g_assert_false (vk_save_header_wait ("/nonexistent/state.sav", &writer, NULL, &hdr, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_FAILED);
+  g_clear_error (&error);
+  writer = VK_WRITER_DONE;
+  g_assert_false (vk_save_header_wait ("/nonexistent/state.sav", &writer, NULL, &hdr, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_REFUSED);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -240,5 +447,9 @@ main (int argc, char **argv)
   g_test_add_func ("/save-stream/pipe/reader-gone", test_pipe_reader_gone);
   g_test_add_func ("/save-stream/pipe/cancelled", test_pipe_cancelled);
   g_test_add_func ("/save-stream/file-output", test_file_output);
+  g_test_add_func ("/save-stream/growing/whole", test_growing);
+  g_test_add_func ("/save-stream/growing/writer-failed", test_growing_writer_failed);
+  g_test_add_func ("/save-stream/growing/header-changed", test_growing_header_changed);
+  g_test_add_func ("/save-stream/growing/never-written", test_growing_never_written);
   return g_test_run ();
 }
