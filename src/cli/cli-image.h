@@ -23,14 +23,4 @@ GPtrArray *vk_cli_verify_image (VkSidecar *sc, const char *dir, gboolean checksu
 GPtrArray *vk_cli_image_dependents (VkCli *cli, VkSidecar *sc, const char *dir,
                                     const char *name, GError **error);
 
-/* Hibernate DOMAIN into image IMAGE; wake the domain saved in IMAGE. */
-gboolean vk_cli_hibernate_to_image (VkCli *cli, VkConn *conn, const char *domain,
-                                    const char *image, gboolean copy, GError **error);
-gboolean vk_cli_wake_image (VkCli *cli, VkConn *conn, const char *image,
-                            GError **error);
-/* Undo hibernate --image before the source ran again: disks back, source
- * resumed, image removed. */
-gboolean vk_cli_image_rollback (VkCli *cli, VkConn *conn, const char *image,
-                                GError **error);
-
 G_END_DECLS

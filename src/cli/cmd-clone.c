@@ -36,6 +36,17 @@
 #include "validate.h"
 #include "vk-error.h"
 
+/* G_MESSAGES_DEBUG=vmkeep shows where a clone or fork spends its time. */
+static void
+phase (const char *what)
+{
+  static gint64 t0;
+  gint64 now = g_get_monotonic_time ();
+  if (t0 == 0)
+    t0 = now;
+  g_debug ("%7.3f s  %s", (now - t0) / 1e6, what);
+}
+
 typedef struct {
   const char *name;
   char **taps;
@@ -175,12 +186,22 @@ check_duplicate_macs (VkConn *conn, xmlDocPtr clone, const char *clone_name, GEr
   return TRUE;
 }
 
+/* Where a clone's state comes from: a finished image file (checked
+ * against its sidecar's SHA-256 on the way) or, for a fork of a running
+ * VM, the memory snapshot libvirt is still writing (hashed on the way). */
+typedef struct {
+  const char *state;
+  const char *sha;        /* expected SHA-256, or NULL */
+  const gint *writer;     /* growing file: VkWriterState, else NULL */
+  char *sha_out;          /* growing file: SHA-256 and size of what was read */
+  guint64 size_out;
+} StateSource;
+
 typedef struct {
   const char *fifo;
   GBytes *header;
-  const char *state;
+  StateSource *src;
   guint64 offset;
-  const char *sha;
   gint cancel;
   gboolean ok;
   GError *error;
@@ -193,15 +214,20 @@ feeder_thread (gpointer p)
   int fd = vk_fifo_open_writer (f->fifo, &f->cancel, &f->error);
   if (fd < 0)
     return NULL;
-  f->ok = vk_save_stream_feed (fd, f->header, f->state, f->offset, f->sha, &f->cancel,
-                               &f->error);
+  if (f->src->writer)
+    f->ok = vk_save_stream_feed_growing (fd, f->header, f->src->state, f->offset,
+                                         f->src->writer, &f->cancel, &f->src->sha_out,
+                                         &f->src->size_out, &f->error);
+  else
+    f->ok = vk_save_stream_feed (fd, f->header, f->src->state, f->offset, f->src->sha,
+                                 &f->cancel, &f->error);
   close (fd);
   return NULL;
 }
 
 static gboolean
-restore_via_fifo (VkCli *cli, VkConn *conn, GBytes *header, const char *state,
-                  guint64 offset, const char *sha, gboolean paused, Undo *undo, GError **error)
+restore_via_fifo (VkCli *cli, VkConn *conn, GBytes *header, StateSource *src,
+                  guint64 offset, gboolean paused, GError **error)
 {
   g_autofree char *tmp = g_build_filename (cli->cfg->store_dir, "tmp", NULL);
   if (!vk_dir_ensure_private (tmp, error))
@@ -222,7 +248,7 @@ restore_via_fifo (VkCli *cli, VkConn *conn, GBytes *header, const char *state,
                    g_strerror (e));
       return FALSE;
     }
-  Feeder f = { fifo, header, state, offset, sha, 0, FALSE, NULL };
+  Feeder f = { fifo, header, src, offset, 0, FALSE, NULL };
   GThread *t = g_thread_new ("vmkeep-feed", feeder_thread, &f);
   g_autoptr(GError) rerr = NULL;
   gboolean ok = vk_conn_restore (conn, fifo, NULL, paused, FALSE, &rerr);
@@ -256,6 +282,10 @@ typedef struct {
   gboolean running;
 } CloneResult;
 
+static gboolean clone_from (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *dir,
+                            VkSaveHeader *hdr, xmlDocPtr src_doc, StateSource *ss,
+                            const CloneOpts *o, CloneResult *res, Undo *undo, GError **error);
+
 static gboolean
 clone_image (VkCli *cli, VkConn *conn, const char *image, const CloneOpts *o,
              CloneResult *res, Undo *undo, GError **error)
@@ -284,11 +314,10 @@ clone_image (VkCli *cli, VkConn *conn, const char *image, const CloneOpts *o,
           return FALSE;
         }
     }
-  g_autofree char *state = g_build_filename (dir, sc->state_file, NULL);
-
   /* Refuse damaged or tampered input before anything is created. */
   g_autoptr(VkSaveHeader) hdr = NULL;
   g_autoptr(xmlDoc) src_doc = NULL;
+  phase ("clone: start, checking image");
   if (!vk_cli_check_image (sc, dir, image, &hdr, &src_doc, error))
     {
       if (error && *error)
@@ -300,6 +329,20 @@ clone_image (VkCli *cli, VkConn *conn, const char *image, const CloneOpts *o,
       return FALSE;
     }
 
+  phase ("clone: image checked");
+  g_autofree char *state = g_build_filename (dir, sc->state_file, NULL);
+  StateSource ss = { state, sc->state_sha256, NULL, NULL, 0 };
+  return clone_from (cli, conn, sc, dir, hdr, src_doc, &ss, o, res, undo, error);
+}
+
+/* Create the clone of `src_doc` (the XML inside the state's header `hdr`)
+ * described by `sc` (frozen disks, NVRAM copy in `dir`) and resume it from
+ * `ss`. Everything created is recorded in `undo`. */
+static gboolean
+clone_from (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *dir, VkSaveHeader *hdr,
+            xmlDocPtr src_doc, StateSource *ss, const CloneOpts *o, CloneResult *res,
+            Undo *undo, GError **error)
+{
   /* Plan the clone's files. */
   g_autoptr(GHashTable) paths = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr(GHashTable) formats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -384,6 +427,7 @@ clone_image (VkCli *cli, VkConn *conn, const char *image, const CloneOpts *o,
       !check_duplicate_macs (conn, clone, o->name, error))
     return FALSE;
 
+  phase ("clone: XML rewritten");
   /* The proof: only allowed fields differ. */
   g_autoptr(GPtrArray) allowed = NULL;
   g_autoptr(GPtrArray) ident = NULL;
@@ -402,6 +446,7 @@ clone_image (VkCli *cli, VkConn *conn, const char *image, const CloneOpts *o,
   if (header == NULL)
     return FALSE;
 
+  phase ("clone: diff proven, header emitted");
   /* Create: disks, NVRAM, definition, then the running clone. */
   for (guint i = 0; i < sc->frozen_disks->len; i++)
     {
@@ -421,6 +466,7 @@ clone_image (VkCli *cli, VkConn *conn, const char *image, const CloneOpts *o,
       g_ptr_array_add (undo->files, g_strdup (nvram));
     }
   g_autoptr(VkDomain) dom = NULL;
+  phase ("clone: disks created");
   if (!vk_domain_define (conn, clone_xml, &dom, error))
     return FALSE;
   undo->domain = g_strdup (o->name);
@@ -440,7 +486,7 @@ clone_image (VkCli *cli, VkConn *conn, const char *image, const CloneOpts *o,
       g_ptr_array_add (undo->dirs, g_strdup (partial));
       g_chmod (partial, 0711);
       g_autofree char *cstate = g_build_filename (partial, VK_STORE_STATE, NULL);
-      if (!vk_save_file_write (cstate, header, state, hdr->stream_offset, error))
+      if (!vk_save_file_write (cstate, header, ss->state, hdr->stream_offset, error))
         {
           close (lock_fd);
           return FALSE;
@@ -493,11 +539,12 @@ clone_image (VkCli *cli, VkConn *conn, const char *image, const CloneOpts *o,
       return TRUE;
     }
 
-  if (!restore_via_fifo (cli, conn, header, state, hdr->stream_offset, sc->state_sha256,
-                         o->paused, undo, error))
+  phase ("clone: defined");
+  if (!restore_via_fifo (cli, conn, header, ss, hdr->stream_offset, o->paused, error))
     return FALSE;
   res->running = TRUE;
 
+  phase ("clone: restored");
   /* Check what libvirt actually runs against the source, like with like. */
   g_autoptr(VkDomain) live = NULL;
   if (!vk_domain_lookup (conn, o->name, &live, error))
@@ -517,6 +564,7 @@ clone_image (VkCli *cli, VkConn *conn, const char *image, const CloneOpts *o,
                    d->text);
       return FALSE;
     }
+  phase ("clone: live XML checked");
   return TRUE;
 }
 
@@ -802,23 +850,410 @@ fork_shutoff (VkCli *cli, VkConn *conn, VkDomain *src, const CloneOpts *o, Clone
   return FALSE;
 }
 
+/* ---- fork of a running VM ------------------------------------------------
+
+   The source never stops: vmkeep pauses it, lets libvirt put each writable
+   disk on a new qcow2 overlay (the old file becomes the frozen base that
+   the fork's overlays share), and takes an external memory snapshot into
+   the image `fork-SOURCE-NEW` while the source stays paused; the source
+   resumes the moment that snapshot is complete. The fork restores from the
+   snapshot *while libvirt writes it* (the re-emitted header, then the
+   stream as it grows), so a fork costs about one save, not a save and two
+   restores. On any failure the fork is removed, each overlay is merged
+   back into its base (block commit + pivot), the source's definition is
+   put back and the image removed: nothing is left behind. */
+
 typedef struct {
-  VkCli *cli;
-  VkConn *conn;
-  const char *image;
-  const CloneOpts *o;
-  CloneResult *res;
-  Undo *undo;
-  gboolean ok;
+  char *target;
+  char *base;      /* the disk's file, frozen from now on */
+  char *format;
+  char *overlay;   /* where the source continues */
+  gboolean snapshotted;
+} ForkDisk;
+
+static void
+fork_disk_free (ForkDisk *d)
+{
+  g_free (d->target);
+  g_free (d->base);
+  g_free (d->format);
+  g_free (d->overlay);
+  g_free (d);
+}
+
+typedef struct {
+  VkDomain *src;
+  const char *file;
+  const char *const *targets;
+  gint writer;       /* VkWriterState */
+  gboolean resumed;
   GError *error;
-} ForkClone;
+} MemSnap;
 
 static gpointer
-fork_clone_thread (gpointer p)
+memory_snapshot_thread (gpointer p)
 {
-  ForkClone *f = p;
-  f->ok = clone_image (f->cli, f->conn, f->image, f->o, f->res, f->undo, &f->error);
+  MemSnap *m = p;
+  phase ("fork: memory snapshot started");
+  gboolean ok = vk_domain_snapshot_memory (m->src, m->file, m->targets, &m->error);
+  phase ("fork: memory snapshot written");
+  /* the source runs again at once; the fork is still loading */
+  if (ok)
+    m->resumed = vk_domain_resume (m->src, NULL);
+  g_atomic_int_set (&m->writer, ok ? VK_WRITER_DONE : VK_WRITER_FAILED);
   return NULL;
+}
+
+/* The file-backed writable disks the fork freezes; refuses what cannot be
+ * frozen. Every disk target goes to `all` (the snapshots name each). */
+static GPtrArray *
+fork_disks (xmlDocPtr doc, const char *sname, const char *new_name, GPtrArray *all,
+            GError **error)
+{
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) fork_disk_free);
+  xmlNodePtr devs = vk_domain_devices (doc);
+  for (xmlNodePtr n = devs->children; n; n = n->next)
+    {
+      if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "disk"))
+        continue;
+      g_autofree char *target = vk_xml_child_prop (n, "target", "dev");
+      g_autofree char *device = vk_xml_prop (n, "device");
+      g_autofree char *type = vk_xml_prop (n, "type");
+      if (target == NULL)
+        continue;
+      g_ptr_array_add (all, g_strdup (target));
+      if ((device && !g_str_equal (device, "disk")) || vk_xml_child (n, "readonly") != NULL)
+        continue;
+      if (vk_xml_child (n, "shareable") != NULL)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("disk %s of '%s' is writable and shareable; a fork cannot take it "
+                         "over safely (detach it or make it read-only)"), target, sname);
+          return NULL;
+        }
+      g_autofree char *file = vk_xml_child_prop (n, "source", "file");
+      if (g_strcmp0 (type, "file") != 0 || file == NULL)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("disk %s of '%s' is not a plain file; fork freezes file-backed disks "
+                         "only"), target, sname);
+          return NULL;
+        }
+      g_autofree char *fmt = vk_xml_child_prop (n, "driver", "type");
+      if (fmt && !g_str_equal (fmt, "qcow2") && !g_str_equal (fmt, "raw"))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("disk %s of '%s' has format %s; a fork freezes qcow2 and raw disks"),
+                       target, sname, fmt);
+          return NULL;
+        }
+      /* src.qcow2 continues as src.fork-NEW.qcow2 */
+      g_autofree char *dirname = g_path_get_dirname (file);
+      g_autofree char *base = g_path_get_basename (file);
+      char *dot = strrchr (base, '.');
+      if (dot && dot != base)
+        *dot = '\0';
+      /* a source forked before continues under its first name */
+      char *prev = strstr (base, ".fork-");
+      if (prev && prev != base)
+        *prev = '\0';
+      g_autofree char *leaf = g_strdup_printf ("%s.fork-%s.qcow2", base, new_name);
+      ForkDisk *d = g_new0 (ForkDisk, 1);
+      d->target = g_steal_pointer (&target);
+      d->base = g_steal_pointer (&file);
+      d->format = fmt ? g_steal_pointer (&fmt) : g_strdup ("raw");
+      d->overlay = g_build_filename (dirname, leaf, NULL);
+      g_ptr_array_add (out, d);
+      if (g_file_test (d->overlay, G_FILE_TEST_EXISTS))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("%s already exists; vmkeep never overwrites a disk: remove it or "
+                         "pick another --name"), d->overlay);
+          return NULL;
+        }
+    }
+  return g_steal_pointer (&out);
+}
+
+/* Put the source back as it was before the fork: each overlay merged into
+ * its base and removed, the definition restored, running. */
+static void
+fork_source_rollback (VkDomain *src, GPtrArray *disks, const char *inactive_xml,
+                      VkConn *conn, GError **error)
+{
+  GError *first = NULL;
+  for (guint i = disks->len; i > 0; i--)
+    {
+      ForkDisk *d = disks->pdata[i - 1];
+      if (!d->snapshotted)
+        continue;
+      GError *e = NULL;
+      if (vk_domain_commit_top (src, d->target, 120, &e))
+        {
+          g_unlink (d->overlay);
+          d->snapshotted = FALSE;
+        }
+      else if (first == NULL)
+        first = e;
+      else
+        g_error_free (e);
+    }
+  if (inactive_xml && first == NULL)
+    {
+      g_autoptr(VkDomain) back = NULL;
+      vk_domain_define (conn, inactive_xml, &back, first ? NULL : &first);
+    }
+  if (vk_domain_state (src, NULL) == VK_STATE_PAUSED)
+    vk_domain_resume (src, first ? NULL : &first);
+  if (first)
+    g_propagate_error (error, first);
+}
+
+static gboolean
+fork_running (VkCli *cli, VkConn *conn, VkDomain *src, const char *source, const CloneOpts *o,
+              CloneResult *res, Undo *undo, GError **error)
+{
+  const char *store = cli->cfg->store_dir;
+  g_autofree char *image = g_strdup_printf ("fork-%s-%s", source, o->name);
+  if (strlen (image) > 64)
+    {
+      g_autofree char *h = g_compute_checksum_for_string (G_CHECKSUM_SHA256, image, -1);
+      g_free (image);
+      image = g_strdup_printf ("fork-%.16s", h);
+    }
+  g_autofree char *idir = vk_store_image_dir (store, image);
+  if (g_file_test (idir, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("image '%s' exists already; remove it or pick another --name"), image);
+      return FALSE;
+    }
+  g_autoptr(xmlDoc) doc = vk_cli_domain_doc (src, FALSE, error);
+  if (doc == NULL)
+    return FALSE;
+  g_autofree char *inactive_xml = vk_domain_is_persistent (src)
+                                    ? vk_domain_xml (src, TRUE, error) : NULL;
+  if (vk_domain_is_persistent (src) && inactive_xml == NULL)
+    return FALSE;
+  g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) disks = fork_disks (doc, source, o->name, all, error);
+  if (disks == NULL)
+    return FALSE;
+  g_ptr_array_add (all, NULL);
+
+  /* The image the fork (and later clones) start from. */
+  g_autofree char *images = vk_store_images_dir (store);
+  if (!vk_dir_ensure_private (images, error))
+    return FALSE;
+  g_chmod (store, 0711);   /* QEMU (not root) opens the frozen disks */
+  g_chmod (images, 0711);
+  int lock_fd = -1;
+  g_autofree char *partial = vk_store_partial_new (store, image, &lock_fd, error);
+  if (partial == NULL)
+    return FALSE;
+  g_chmod (partial, 0711);
+  g_autofree char *tmp = g_build_filename (store, "tmp", NULL);
+  g_autofree char *sdir = NULL;
+  if (vk_dir_ensure_private (tmp, error))
+    {
+      sdir = g_build_filename (tmp, "fork-XXXXXX", NULL);
+      if (g_mkdtemp_full (sdir, 0700) == NULL)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot create %s: %s"), sdir,
+                       g_strerror (errno));
+          g_clear_pointer (&sdir, g_free);
+        }
+    }
+  if (sdir == NULL)
+    {
+      vk_store_partial_abort (partial, lock_fd);
+      return FALSE;
+    }
+  g_autofree char *state = g_build_filename (sdir, VK_STORE_STATE, NULL);
+
+  g_autoptr(VkSidecar) sc = vk_sidecar_new ();
+  sc->mode = VK_SIDECAR_IMAGE;
+  sc->domain_name = g_strdup (source);
+  sc->domain_uuid = vk_domain_get_uuid (src);
+  sc->created = g_date_time_new_now_utc ();
+  sc->host = vk_conn_hostname (conn);
+  sc->libvirt_version = vk_conn_libvirt_version (conn);
+  sc->qemu_version = vk_conn_hv_version (conn);
+  sc->tpm = vk_xml_child (vk_domain_devices (doc), "tpm") != NULL;
+  sc->state_file = g_strdup (VK_STORE_STATE);
+  sc->has_state_size = TRUE;
+  {
+    xmlNodePtr os = vk_xml_child (xmlDocGetRootElement (doc), "os");
+    g_autofree char *nv = vk_xml_child_text (os, "nvram");
+    if (nv && *nv)
+      sc->nvram_path = g_strdup (nv);
+  }
+
+  GError *local = NULL;
+  gboolean committed = FALSE, ok = TRUE;
+  MemSnap m = { src, state, (const char *const *) all->pdata, VK_WRITER_RUNNING, FALSE, NULL };
+  GThread *mt = NULL;
+  g_autoptr(VkSaveHeader) hdr = NULL;
+  g_autoptr(xmlDoc) src_doc = NULL;
+  g_autofree char *final_state = g_build_filename (idir, VK_STORE_STATE, NULL);
+  StateSource ss = { state, NULL, &m.writer, NULL, 0 };
+
+  /* From the pause on, every failure goes through the rollback below. */
+  phase ("fork: pausing the source");
+  ok = vk_domain_suspend (src, &local);
+  if (ok && disks->len > 0)
+    {
+      g_autoptr(GPtrArray) t = g_ptr_array_new ();
+      g_autoptr(GPtrArray) f = g_ptr_array_new ();
+      for (guint i = 0; i < disks->len; i++)
+        {
+          ForkDisk *d = disks->pdata[i];
+          g_ptr_array_add (t, d->target);
+          g_ptr_array_add (f, d->overlay);
+        }
+      g_ptr_array_add (t, NULL);
+      g_ptr_array_add (f, NULL);
+      ok = vk_domain_snapshot_disks (src, (const char *const *) t->pdata,
+                                     (const char *const *) f->pdata,
+                                     (const char *const *) all->pdata, &local);
+      for (guint i = 0; ok && i < disks->len; i++)
+        ((ForkDisk *) disks->pdata[i])->snapshotted = TRUE;
+    }
+  phase ("fork: disks frozen");
+  if (ok)
+    ok = fault ("fork-after-disks", &local);
+  g_autofree char *pdisks = g_build_filename (partial, "disks", NULL);
+  if (ok && disks->len > 0 && g_mkdir (pdisks, 0711) < 0)
+    {
+      g_set_error (&local, VK_ERROR, VK_ERROR_FAILED, _("cannot create %s: %s"), pdisks,
+                   g_strerror (errno));
+      ok = FALSE;
+    }
+  for (guint i = 0; ok && i < disks->len; i++)
+    {
+      ForkDisk *d = disks->pdata[i];
+      VkFrozenDisk *fd = g_new0 (VkFrozenDisk, 1);
+      g_ptr_array_add (sc->frozen_disks, fd);
+      fd->target = g_strdup (d->target);
+      fd->original = g_strdup (d->overlay);
+      fd->format = g_strdup (d->format);
+      struct stat st;
+      fd->size = stat (d->base, &st) == 0 ? (guint64) st.st_size : 0;
+      /* the image keeps the base alive by a hard link where it can; on
+       * another filesystem the base stays where it is */
+      g_autofree char *leaf = g_strdup_printf ("%s.%s", d->target, d->format);
+      g_autofree char *staged = g_build_filename (pdisks, leaf, NULL);
+      if (link (d->base, staged) == 0)
+        fd->frozen = g_build_filename (idir, "disks", leaf, NULL);
+      else if (errno == EXDEV)
+        fd->frozen = g_strdup (d->base);
+      else
+        {
+          g_set_error (&local, VK_ERROR, VK_ERROR_FAILED, _("cannot link %s into %s: %s"),
+                       d->base, pdisks, g_strerror (errno));
+          ok = FALSE;
+          break;
+        }
+      /* wake --image refuses once the source wrote to its overlay */
+      ok = vk_file_sha256 (d->overlay, &fd->overlay_sha256, NULL, &local);
+    }
+  if (ok && sc->nvram_path && g_file_test (sc->nvram_path, G_FILE_TEST_IS_REGULAR))
+    {
+      g_autofree char *nv = g_build_filename (partial, "nvram.fd", NULL);
+      ok = vk_file_clone (sc->nvram_path, nv, 0600, &local) &&
+           vk_file_sha256 (nv, &sc->nvram_sha256, NULL, &local);
+    }
+  if (ok)
+    ok = committed = vk_store_partial_commit (store, partial, image, lock_fd, &local);
+  if (ok)
+    {
+      g_chmod (idir, 0711);
+      mt = g_thread_new ("vmkeep-memsnap", memory_snapshot_thread, &m);
+      ok = vk_save_header_wait (state, &m.writer, NULL, &hdr, &local) &&
+           (src_doc = vk_xml_parse (hdr->xml, -1, state, &local)) != NULL;
+    }
+  phase ("fork: snapshot header read");
+  if (ok)
+    {
+      sc->domain_xml = g_strdup (hdr->xml);
+      sc->identity = vk_identity_from_domain (src_doc, &local);
+      ok = sc->identity != NULL;
+    }
+  /* (The clone's own MAC check would wait for the snapshot: it reads every
+   * running domain's XML. fork_one did it before, source included.) */
+  CloneOpts co = *o;
+  co.macs_checked = TRUE;
+  if (ok)
+    ok = clone_from (cli, conn, sc, idir, hdr, src_doc, &ss, &co, res, undo, &local) &&
+         fault ("fork-after-clone", &local);
+  if (mt)
+    g_thread_join (mt);
+  phase ("fork: clone running");
+  if (g_atomic_int_get (&m.writer) == VK_WRITER_FAILED && m.error)
+    {
+      /* libvirt's own error says why; what failed after it is the echo */
+      g_clear_error (&local);
+      local = g_steal_pointer (&m.error);
+      ok = FALSE;
+    }
+  if (ok && g_atomic_int_get (&m.writer) != VK_WRITER_DONE)
+    {
+      ok = FALSE;
+      g_propagate_error (&local, g_steal_pointer (&m.error));
+    }
+  if (ok)
+    {
+      sc->state_sha256 = g_steal_pointer (&ss.sha_out);
+      sc->state_size = ss.size_out;
+      g_autofree char *sidecar = g_build_filename (idir, VK_STORE_SIDECAR, NULL);
+      ok = rename (state, final_state) == 0;
+      if (!ok)
+        g_set_error (&local, VK_ERROR, VK_ERROR_FAILED, _("cannot move %s to %s: %s"), state,
+                     final_state, g_strerror (errno));
+      ok = ok && vk_sidecar_save (sc, sidecar, &local);
+    }
+  if (ok)
+    {
+      vk_store_image_finish (idir, lock_fd);
+      vk_rm_rf (sdir, NULL);
+      if (!m.resumed)
+        {
+          /* the fork itself is complete: keep it */
+          g_ptr_array_set_size (undo->files, 0);
+          g_ptr_array_set_size (undo->dirs, 0);
+          g_clear_pointer (&undo->domain, g_free);
+          g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                       _("fork '%s' runs, but '%s' stays paused: resume it with 'virsh resume "
+                         "%s'"), o->name, source, source);
+          return FALSE;
+        }
+      res->image = g_strdup (image);
+      return TRUE;
+    }
+
+  /* Roll back: the fork first (its QEMU reads the bases), then the source. */
+  if (m.error && local == NULL)
+    local = g_steal_pointer (&m.error);
+  g_clear_error (&m.error);
+  undo_run (undo);
+  g_ptr_array_set_size (undo->files, 0);
+  g_ptr_array_set_size (undo->dirs, 0);
+  g_clear_pointer (&undo->domain, g_free);
+  g_autoptr(GError) rb = NULL;
+  fork_source_rollback (src, disks, inactive_xml, conn, &rb);
+  vk_rm_rf (sdir, NULL);
+  if (committed)
+    {
+      vk_rm_rf (idir, NULL);
+      close (lock_fd);
+    }
+  else
+    vk_store_partial_abort (partial, lock_fd);
+  if (rb)
+    g_prefix_error (&local, _("(and '%s' could not be put back entirely: %s) "), source,
+                    rb->message);
+  g_propagate_error (error, local);
+  return FALSE;
 }
 
 static gboolean
@@ -899,74 +1334,7 @@ fork_one (VkCli *cli, VkConn *conn, const char *source, const CloneOpts *o, Clon
       if (!check_duplicate_macs (conn, fdoc, o->name, error))
         return FALSE;
     }
-  g_autofree char *image = g_strdup_printf ("fork-%s-%s", source, o->name);
-  if (strlen (image) > 64)
-    {
-      g_autofree char *h = g_compute_checksum_for_string (G_CHECKSUM_SHA256, image, -1);
-      g_free (image);
-      image = g_strdup_printf ("fork-%.16s", h);
-    }
-  g_autofree char *idir = vk_store_image_dir (cli->cfg->store_dir, image);
-  if (g_file_test (idir, G_FILE_TEST_EXISTS))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("image '%s' exists already; remove it or pick another --name"), image);
-      return FALSE;
-    }
-  if (!vk_cli_hibernate_to_image (cli, conn, source, image, o->copy, error))
-    return FALSE;
-
-  /* The clone and the source come back from the saved state at the same
-   * time, which takes the time of about one restore instead of two. The
-   * source comes back paused and runs only once the clone succeeded: until
-   * then it has not run, so a failed clone can still be rolled back. */
-  /* (The clone's own MAC check would wait for the source's restore: it
-   * reads every running domain's XML. It was done above, source included.) */
-  CloneOpts co = *o;
-  co.macs_checked = TRUE;
-  ForkClone fc = { cli, conn, image, &co, res, undo, FALSE, NULL };
-  GThread *t = g_thread_new ("vmkeep-fork", fork_clone_thread, &fc);
-  g_autoptr(GError) werr = NULL;
-  g_autofree char *state = g_build_filename (idir, VK_STORE_STATE, NULL);
-  gboolean woke = vk_conn_restore (conn, state, NULL, TRUE, FALSE, &werr);
-  g_thread_join (t);
-  g_autoptr(VkDomain) back = woke ? vk_domain_try_lookup (conn, source) : NULL;
-  GError *local = fc.error;
-  gboolean ok = fc.ok && fault ("fork-after-clone", &local);
-  if (!ok)
-    {
-      if (back)
-        vk_domain_destroy (back, NULL);
-      undo_run (undo);
-      g_ptr_array_set_size (undo->files, 0);
-      g_ptr_array_set_size (undo->dirs, 0);
-      g_clear_pointer (&undo->domain, g_free);
-      g_autoptr(GError) rb = NULL;
-      if (!vk_cli_image_rollback (cli, conn, image, &rb))
-        g_prefix_error (&local, _("(and '%s' could not be put back: %s; it is saved in image "
-                                  "'%s') "), source, rb->message, image);
-      g_propagate_error (error, local);
-      return FALSE;
-    }
-  if (woke && (back == NULL || !vk_domain_resume (back, &werr)))
-    {
-      if (werr == NULL)
-        g_set_error (&werr, VK_ERROR, VK_ERROR_NOT_FOUND, _("'%s' vanished"), source);
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("fork '%s' runs, but '%s' is paused and could not be resumed: %s; "
-                     "resume it with 'virsh resume %s'"), o->name, source, werr->message,
-                   source);
-      return FALSE;
-    }
-  if (!woke)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("fork '%s' runs, but '%s' could not be woken: %s; wake it with 'vmkeep "
-                     "wake --image %s'"), o->name, source, werr->message, image);
-      return FALSE;
-    }
-  res->image = g_strdup (image);
-  return TRUE;
+  return fork_running (cli, conn, src, source, o, res, undo, error);
 }
 
 typedef gboolean (*CloneFunc) (VkCli *cli, VkConn *conn, const char *source,

@@ -175,3 +175,97 @@ vk_domain_memory_kib (VkDomain *vd)
     }
   return info.maxMem;
 }
+
+/* ---- external snapshots (fork of a running VM) ---------------------------- */
+
+static void
+snapshot_disks_xml (GString *x, const char *const *targets, const char *const *files,
+                    const char *const *all_targets)
+{
+  g_string_append (x, "  <disks>\n");
+  for (guint i = 0; all_targets && all_targets[i]; i++)
+    {
+      const char *file = NULL;
+      for (guint j = 0; targets && targets[j]; j++)
+        if (g_str_equal (targets[j], all_targets[i]))
+          file = files[j];
+      g_autofree char *t = g_markup_escape_text (all_targets[i], -1);
+      if (file == NULL)
+        {
+          g_string_append_printf (x, "    <disk name='%s' snapshot='no'/>\n", t);
+          continue;
+        }
+      g_autofree char *f = g_markup_escape_text (file, -1);
+      g_string_append_printf (x,
+                              "    <disk name='%s' snapshot='external' type='file'>\n"
+                              "      <driver type='qcow2'/>\n"
+                              "      <source file='%s'/>\n"
+                              "    </disk>\n", t, f);
+    }
+  g_string_append (x, "  </disks>\n");
+}
+
+static gboolean
+create_snapshot (VkDomain *vd, const char *xml, unsigned int flags, GError **error,
+                 const char *what)
+{
+  virDomainSnapshotPtr snap = virDomainSnapshotCreateXML (vd->dom, xml,
+                                                          flags |
+                                                          VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA);
+  if (snap == NULL)
+    return vk_vir_fail (error, _("%s of domain '%s' failed"), what, vd->name);
+  virDomainSnapshotFree (snap);
+  return TRUE;
+}
+
+gboolean
+vk_domain_snapshot_disks (VkDomain *vd, const char *const *targets, const char *const *files,
+                          const char *const *all_targets, GError **error)
+{
+  g_autoptr(GString) x = g_string_new ("<domainsnapshot>\n  <memory snapshot='no'/>\n");
+  snapshot_disks_xml (x, targets, files, all_targets);
+  g_string_append (x, "</domainsnapshot>\n");
+  return create_snapshot (vd, x->str,
+                          VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY |
+                          VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC, error,
+                          _("the disk snapshot"));
+}
+
+gboolean
+vk_domain_snapshot_memory (VkDomain *vd, const char *file, const char *const *all_targets,
+                           GError **error)
+{
+  g_autofree char *f = g_markup_escape_text (file, -1);
+  g_autoptr(GString) x = g_string_new (NULL);
+  g_string_append_printf (x, "<domainsnapshot>\n  <memory snapshot='external' file='%s'/>\n",
+                          f);
+  snapshot_disks_xml (x, NULL, NULL, all_targets);
+  g_string_append (x, "</domainsnapshot>\n");
+  return create_snapshot (vd, x->str, 0, error, _("the memory snapshot"));
+}
+
+gboolean
+vk_domain_commit_top (VkDomain *vd, const char *target, guint timeout_s, GError **error)
+{
+  if (virDomainBlockCommit (vd->dom, target, NULL, NULL, 0,
+                            VIR_DOMAIN_BLOCK_COMMIT_ACTIVE |
+                            VIR_DOMAIN_BLOCK_COMMIT_SHALLOW) < 0)
+    return vk_vir_fail (error, _("cannot merge the overlay of disk %s of '%s' back"), target,
+                        vd->name);
+  /* An active commit ends only by a pivot, which libvirt refuses until
+   * the job is ready: retry it. */
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_s * G_USEC_PER_SEC;
+  for (;;)
+    {
+      if (virDomainBlockJobAbort (vd->dom, target, VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT) == 0)
+        return TRUE;
+      if (g_get_monotonic_time () > deadline)
+        {
+          vk_vir_fail (error, _("merging the overlay of disk %s of '%s' back did not finish "
+                                "in %u s"), target, vd->name, timeout_s);
+          virDomainBlockJobAbort (vd->dom, target, 0);
+          return FALSE;
+        }
+      g_usleep (10 * 1000);
+    }
+}

@@ -119,6 +119,24 @@ gboolean vk_domain_set_metadata (VkDomain *dom, const char *xml, const char *key
 /* Pause / resume. */
 gboolean vk_domain_suspend (VkDomain *dom, GError **error);
 gboolean vk_domain_resume (VkDomain *dom, GError **error);
+/* External snapshots without libvirt snapshot metadata (a fork of a running
+ * VM). Disks: each target in `targets` continues on a new qcow2 overlay at
+ * the matching path of `files` (libvirt creates it over the current file,
+ * which stays as it is); every other disk in `all_targets` is left alone.
+ * Atomic: on failure no disk changed. */
+gboolean vk_domain_snapshot_disks (VkDomain *dom, const char *const *targets,
+                                   const char *const *files, const char *const *all_targets,
+                                   GError **error);
+/* Memory only, into `file` (libvirt's save format; must not exist): the
+ * domain keeps its QEMU process and is paused while its memory is written
+ * (a paused domain stays paused). */
+gboolean vk_domain_snapshot_memory (VkDomain *dom, const char *file,
+                                    const char *const *all_targets, GError **error);
+/* Undo a disk snapshot of a running domain: merge the active overlay of
+ * `target` into its immediate backing file and pivot onto that file again
+ * (waits up to `timeout_s` seconds). The overlay is not deleted. */
+gboolean vk_domain_commit_top (VkDomain *dom, const char *target, guint timeout_s,
+                               GError **error);
 /* Memory size in KiB of the definition (live when running). */
 guint64 vk_domain_memory_kib (VkDomain *dom);
 

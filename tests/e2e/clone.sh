@@ -23,11 +23,18 @@
 #             nothing; onto another bridge it starts (the clones above).
 #   fork      `vmkeep fork SRC --name F --bridge OTHER` of the running
 #             source: both run with the source's boot id, the fork resumes
-#             the saved state, the source continues without a gap.
-#   fault     `VMKEEP_FAULT=fork-after-clone vmkeep fork ...`: non-zero exit,
+#             the saved state, the source continues without a gap (its
+#             QEMU never stopped); the source now writes to DISK.fork-F
+#             over its old file, the fork to an overlay over the image's
+#             frozen base, which is that same old file (one inode), and the
+#             image fork-SRC-F verifies.
+#   fault     `VMKEEP_FAULT=fork-after-disks|fork-after-clone vmkeep fork
+#             ...` (right after the disk snapshot; once the fork runs):
+#             non-zero exit,
 #             the source runs on with the same boot id, and nothing is left:
 #             no fork domain, disk or log file, no image, nothing in the
-#             store's tmp directory, the source's disk chain as before.
+#             store's tmp directory, the source back on its disk with the
+#             chain as before (the overlay merged back and removed).
 # and, once each:
 #   shutoff   (pc) fork of a shut-off VM: overlays + definition, the
 #             source's disk content untouched (its base has the old SHA-256),
@@ -115,6 +122,11 @@ store_junk() {
 }
 
 listed_images() { vk -q --json image list | python3 -c 'import json,sys; print(" ".join(sorted(i["name"] for i in json.load(sys.stdin))))'; }
+
+# source_disk DOMAIN [--inactive]: the file behind its vda
+source_disk() {
+	vsh domblklist "$@" --details 2>/dev/null | awk '$3 == "vda" { print $4 }'
+}
 
 backing_of() {
 	qemu-img info -U --output=json "$1" 2>/dev/null |
@@ -433,6 +445,17 @@ for m in $machines; do
 	vsh dumpxml --migratable "${NAME[$m]}" >"$E2E_DIR/$m.src2.xml"
 	vsh dumpxml --migratable "${F[$m]}" >"$E2E_DIR/$m.f.xml"
 	check_xml_diff "$m fork vs source" "$E2E_DIR/$m.src2.xml" "$E2E_DIR/$m.f.xml"
+	# where each writes now
+	sdisk=$(source_disk "${NAME[$m]}")
+	is "$sdisk" "${DISK[$m]%.qcow2}.fork-${F[$m]}.qcow2" "$m fork: the source continues on DISK.fork-F"
+	is "$(backing_of "$sdisk")" "${DISK[$m]}" "$m fork: over its old disk file"
+	is "$(source_disk "${NAME[$m]}" --inactive)" "$sdisk" "$m fork: its definition says so too"
+	fimg=$store/images/fork-${NAME[$m]}-${F[$m]}
+	fbase=$(backing_of "$(source_disk "${F[$m]}")")
+	is "$fbase" "$fimg/disks/vda.qcow2" "$m fork: the fork's disk is an overlay over the image's frozen base"
+	is "$(stat -c %i "$fbase" 2>/dev/null)" "$(stat -c %i "${DISK[$m]}")" \
+		"$m fork: that base is the source's old disk file (one inode)"
+	check_as "$m fork: image fork-SRC-F verifies" vk image verify "fork-${NAME[$m]}-${F[$m]}"
 done
 for m in $machines; do
 	vsh destroy "${F[$m]}" >/dev/null 2>&1 || true
@@ -440,29 +463,37 @@ done
 
 # ------------------------------------- fork with an injected failure ---
 
-declare -A IMGS0 CHAIN0
+declare -A IMGS0 CHAIN0 SDISK0
+# after-disks: the source is paused, on its new overlay, no memory written
+# yet; after-clone: the fork runs and the source already ran on
+for point in fork-after-disks fork-after-clone; do
 for m in $machines; do
 	IMGS0[$m]=$(listed_images)
-	CHAIN0[$m]=$(backing_of "${DISK[$m]}")
+	SDISK0[$m]=$(source_disk "${NAME[$m]}")
+	CHAIN0[$m]=$(backing_of "${SDISK0[$m]}")
 	# the mark first (at a line start), then the last tick before it: a
 	# tick printed in between must not fall through the gap
 	OFF[$m]=$(line_mark "${LOG[$m]}")
 	l=$(tick_before "${LOG[$m]}" "${OFF[$m]}")
 	B0[$m]=$(e2e_tick_boot "$l")
 	N0[$m]=$(e2e_tick_n "$l")
-	run_rc env VMKEEP_FAULT=fork-after-clone "$VMKEEP" -c "$E2E_URI" fork "${NAME[$m]}" \
+	run_rc env VMKEEP_FAULT=$point "$VMKEEP" -c "$E2E_URI" fork "${NAME[$m]}" \
 		--name "${FF[$m]}" --bridge "$br_spare"
-	isnt "$RUN_RC" 0 "$m fault: the fork fails (exit $RUN_RC)"
-	like "$RUN_OUT" "injected failure at fork-after-clone" "$m fault: at the injected point"
-	is "$(domstate "${NAME[$m]}")" running "$m fault: the source is running"
-	is "$(exists_domain "${FF[$m]}")" no "$m fault: no fork domain"
-	is "$(files_named "$E2E_DIR" "${FF[$m]}*")" "" "$m fault: no fork disk or log file"
-	is "$(listed_images)" "${IMGS0[$m]}" "$m fault: no new image in 'vmkeep image list'"
-	is "$(store_junk)" "" "$m fault: no FIFO, temp or partial file in the store"
-	is "$(backing_of "${DISK[$m]}")" "${CHAIN0[$m]}" "$m fault: the source's disk chain is as before"
+	isnt "$RUN_RC" 0 "$m $point: the fork fails (exit $RUN_RC)"
+	like "$RUN_OUT" "injected failure at $point" "$m $point: at the injected point"
+	is "$(domstate "${NAME[$m]}")" running "$m $point: the source is running"
+	is "$(exists_domain "${FF[$m]}")" no "$m $point: no fork domain"
+	is "$(files_named "$E2E_DIR" "${FF[$m]}*")" "" "$m $point: no fork disk or log file"
+	is "$(listed_images)" "${IMGS0[$m]}" "$m $point: no new image in 'vmkeep image list'"
+	is "$(store_junk)" "" "$m $point: no FIFO, temp or partial file in the store"
+	is "$(source_disk "${NAME[$m]}")" "${SDISK0[$m]}" "$m $point: the source is back on its disk"
+	is "$(source_disk "${NAME[$m]}" --inactive)" "${SDISK0[$m]}" "$m $point: and so is its definition"
+	is "$(backing_of "${SDISK0[$m]}")" "${CHAIN0[$m]}" "$m $point: the source's disk chain is as before"
+	is "$(files_named "$E2E_DIR" "*.fork-${FF[$m]}.qcow2")" "" "$m $point: the source's overlay is gone"
 done
 for m in $machines; do
-	continued "$m fault: source" "${LOG[$m]}" "${OFF[$m]}" "${B0[$m]}" "${N0[$m]}"
+	continued "$m $point: source" "${LOG[$m]}" "${OFF[$m]}" "${B0[$m]}" "${N0[$m]}"
+done
 done
 
 # ---------------------------------------- clone --no-start (q35) -------
