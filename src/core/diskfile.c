@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 #include <linux/fs.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -195,4 +196,168 @@ vk_file_clone (const char *src, const char *dst, guint mode, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+/* ---- qcow2 overlay ---------------------------------------------------------
+
+   Layout (as qemu-img lays out an empty overlay): cluster 0 the header, its
+   extensions (backing format, end) and the backing file name; cluster 1 the
+   refcount table, one entry pointing at cluster 2, the refcount block
+   (16-bit refcounts: clusters 0 .. 3 + L1 clusters - 1 are in use); cluster
+   3 on the L1 table, all zero (nothing allocated: every read falls through
+   to the backing file). */
+
+#define QCOW2_CLUSTER_BITS 16
+#define QCOW2_CLUSTER ((guint64) 1 << QCOW2_CLUSTER_BITS)
+#define QCOW2_EXT_BACKING_FORMAT 0xe2792acau
+#define QCOW2_HEADER_LEN 112
+
+static void
+put_be32 (guint8 *p, guint32 v)
+{
+  v = GUINT32_TO_BE (v);
+  memcpy (p, &v, 4);
+}
+
+static void
+put_be64 (guint8 *p, guint64 v)
+{
+  v = GUINT64_TO_BE (v);
+  memcpy (p, &v, 8);
+}
+
+/* Virtual size of a disk image: a qcow2 header's size, or a raw file's. */
+static gboolean
+virtual_size (const char *path, const char *fmt, guint64 *size, GError **error)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      int e = errno;
+      g_set_error (error, VK_ERROR, e == ENOENT ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
+                   _("cannot open disk image %s: %s"), path, g_strerror (e));
+      return FALSE;
+    }
+  gboolean ok = TRUE;
+  if (g_str_equal (fmt, "qcow2"))
+    {
+      guint8 hdr[32];
+      guint32 magic = 0;
+      ok = read_at (fd, hdr, sizeof hdr, 0);
+      if (ok)
+        {
+          memcpy (&magic, hdr, 4);
+          memcpy (size, hdr + 24, 8);
+          *size = GUINT64_FROM_BE (*size);
+        }
+      if (!ok || GUINT32_FROM_BE (magic) != QCOW2_MAGIC)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                       _("%s is not a qcow2 image (its definition says it is)"), path);
+          ok = FALSE;
+        }
+    }
+  else
+    {
+      struct stat st;
+      ok = fstat (fd, &st) == 0;
+      if (ok)
+        *size = (guint64) st.st_size;
+      else
+        g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot read disk image %s: %s"),
+                     path, g_strerror (errno));
+    }
+  close (fd);
+  return ok;
+}
+
+gboolean
+vk_qcow2_create_overlay (const char *path, const char *backing, const char *backing_fmt,
+                         GError **error)
+{
+  gsize blen = strlen (backing);
+  gsize flen = strlen (backing_fmt);
+  if (blen == 0 || blen > 1023)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                   _("backing file name %s is too long for a qcow2 header (at most 1023 "
+                     "bytes)"), backing);
+      return FALSE;
+    }
+  if (!g_str_equal (backing_fmt, "qcow2") && !g_str_equal (backing_fmt, "raw"))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                   _("cannot put an overlay on %s: format %s is neither qcow2 nor raw"),
+                   backing, backing_fmt);
+      return FALSE;
+    }
+  guint64 size = 0;
+  if (!virtual_size (backing, backing_fmt, &size, error))
+    return FALSE;
+
+  const guint64 per_l1 = QCOW2_CLUSTER * (QCOW2_CLUSTER / 8);
+  guint64 l1_size = (size + per_l1 - 1) / per_l1;
+  guint64 l1_clusters = MAX ((l1_size * 8 + QCOW2_CLUSTER - 1) / QCOW2_CLUSTER, 1);
+  guint64 used = 3 + l1_clusters;
+
+  /* cluster 0: header, extensions, backing file name */
+  g_autofree guint8 *c0 = g_malloc0 (QCOW2_CLUSTER);
+  gsize ext = QCOW2_HEADER_LEN;
+  put_be32 (c0 + ext, QCOW2_EXT_BACKING_FORMAT);
+  put_be32 (c0 + ext + 4, (guint32) flen);
+  memcpy (c0 + ext + 8, backing_fmt, flen);
+  ext += 8 + ((flen + 7) & ~(gsize) 7);
+  ext += 8; /* end of extensions: type 0, length 0 */
+  gsize name_off = ext;
+  memcpy (c0 + name_off, backing, blen);
+  put_be32 (c0 + 0, QCOW2_MAGIC);
+  put_be32 (c0 + 4, 3);
+  put_be64 (c0 + 8, name_off);
+  put_be32 (c0 + 16, (guint32) blen);
+  put_be32 (c0 + 20, QCOW2_CLUSTER_BITS);
+  put_be64 (c0 + 24, size);
+  put_be32 (c0 + 36, (guint32) l1_size);
+  put_be64 (c0 + 40, 3 * QCOW2_CLUSTER);
+  put_be64 (c0 + 48, 1 * QCOW2_CLUSTER);
+  put_be32 (c0 + 56, 1);
+  put_be32 (c0 + 96, 4);
+  put_be32 (c0 + 100, QCOW2_HEADER_LEN);
+  gsize c0_len = name_off + blen;
+
+  /* cluster 1: refcount table; cluster 2: refcount block */
+  guint8 rt[8];
+  put_be64 (rt, 2 * QCOW2_CLUSTER);
+  g_autofree guint8 *rb = g_malloc0 (used * 2);
+  for (guint64 i = 0; i < used; i++)
+    {
+      guint16 one = GUINT16_TO_BE (1);
+      memcpy (rb + i * 2, &one, 2);
+    }
+
+  int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      int e = errno;
+      g_set_error (error, VK_ERROR, e == EEXIST ? VK_ERROR_REFUSED : VK_ERROR_FAILED,
+                   e == EEXIST ? _("%s already exists; vmkeep never overwrites a disk")
+                               : _("cannot create %s: %s"), path, g_strerror (e));
+      return FALSE;
+    }
+  gboolean ok = pwrite (fd, c0, c0_len, 0) == (ssize_t) c0_len &&
+                pwrite (fd, rt, sizeof rt, QCOW2_CLUSTER) == (ssize_t) sizeof rt &&
+                pwrite (fd, rb, used * 2, 2 * QCOW2_CLUSTER) == (ssize_t) (used * 2) &&
+                ftruncate (fd, (off_t) (used * QCOW2_CLUSTER)) == 0;
+  int e = errno;
+  if (close (fd) < 0 && ok)
+    {
+      ok = FALSE;
+      e = errno;
+    }
+  if (!ok)
+    {
+      g_unlink (path);
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot write overlay %s: %s"), path,
+                   g_strerror (e));
+    }
+  return ok;
 }

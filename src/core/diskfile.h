@@ -20,4 +20,12 @@ gboolean vk_qcow2_backing_file (const char *path, char **backing, GError **error
 gboolean vk_file_clone (const char *src, const char *dst, guint mode,
                         GError **error);
 
+/* Create `path` (O_EXCL: never overwrites; 0600) as an empty qcow2 (v3,
+ * 64 KiB clusters) overlay over `backing` of format `backing_fmt` ("qcow2"
+ * or "raw"), of the backing file's virtual size, written directly (what
+ * `qemu-img create -f qcow2 -F FMT -b BACKING` writes, without spawning
+ * it). On failure nothing is left at `path`. */
+gboolean vk_qcow2_create_overlay (const char *path, const char *backing,
+                                  const char *backing_fmt, GError **error);
+
 G_END_DECLS

@@ -7,51 +7,15 @@
 #include <unistd.h>
 
 #include "disk.h"
+#include "diskfile.h"
 #include "vk-error.h"
 
 gboolean
 vk_disk_create_overlay (const char *overlay, const char *base, const char *base_fmt,
                         GError **error)
 {
-  /* qemu-img replaces an existing file, so write under a temp name and
-   * link(2) it into place: link fails instead of overwriting. */
-  g_autofree char *dir = g_path_get_dirname (overlay);
-  g_autofree char *bn = g_path_get_basename (overlay);
-  g_autofree char *tmp = g_strdup_printf ("%s/.%s.vk-tmp-%d", dir, bn, (int) getpid ());
-  g_unlink (tmp);
-  const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", base_fmt,
-                         "-b", base, tmp, NULL };
-  g_autofree char *err = NULL;
-  int status = 0;
-  g_autoptr(GError) local = NULL;
-  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-                     NULL, NULL, NULL, &err, &status, &local))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("cannot run qemu-img to create overlay %s: %s (install qemu-utils)"),
-                   overlay, local->message);
-      return FALSE;
-    }
-  if (!g_spawn_check_wait_status (status, NULL))
-    {
-      g_unlink (tmp);
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("qemu-img could not create overlay %s on %s: %s"), overlay, base,
-                   err ? g_strstrip (err) : "");
-      return FALSE;
-    }
-  chmod (tmp, 0600);
-  if (link (tmp, overlay) < 0)
-    {
-      int e = errno;
-      g_unlink (tmp);
-      g_set_error (error, VK_ERROR, e == EEXIST ? VK_ERROR_REFUSED : VK_ERROR_FAILED,
-                   e == EEXIST ? _("%s already exists; vmkeep never overwrites a disk")
-                               : _("cannot create %s: %s"), overlay, g_strerror (e));
-      return FALSE;
-    }
-  g_unlink (tmp);
-  return TRUE;
+  /* written directly: spawning qemu-img cost a clone ~10 ms */
+  return vk_qcow2_create_overlay (overlay, base, base_fmt, error);
 }
 
 gboolean
