@@ -885,6 +885,7 @@ typedef struct {
   VkDomain *src;
   const char *file;
   const char *const *targets;
+  gboolean keep_paused;  /* the source was paused before the fork */
   gint writer;       /* VkWriterState */
   gboolean resumed;
   GError *error;
@@ -899,7 +900,7 @@ memory_snapshot_thread (gpointer p)
   phase ("fork: memory snapshot written");
   /* the source runs again at once; the fork is still loading */
   if (ok)
-    m->resumed = vk_domain_resume (m->src, NULL);
+    m->resumed = m->keep_paused || vk_domain_resume (m->src, NULL);
   g_atomic_int_set (&m->writer, ok ? VK_WRITER_DONE : VK_WRITER_FAILED);
   return NULL;
 }
@@ -976,10 +977,11 @@ fork_disks (xmlDocPtr doc, const char *sname, const char *new_name, GPtrArray *a
 }
 
 /* Put the source back as it was before the fork: each overlay merged into
- * its base and removed, the definition restored, running. */
+ * its base and removed, the definition restored, running again unless it
+ * was paused before. */
 static void
 fork_source_rollback (VkDomain *src, GPtrArray *disks, const char *inactive_xml,
-                      VkConn *conn, GError **error)
+                      gboolean resume, VkConn *conn, GError **error)
 {
   GError *first = NULL;
   for (guint i = disks->len; i > 0; i--)
@@ -1003,7 +1005,7 @@ fork_source_rollback (VkDomain *src, GPtrArray *disks, const char *inactive_xml,
       g_autoptr(VkDomain) back = NULL;
       vk_domain_define (conn, inactive_xml, &back, first ? NULL : &first);
     }
-  if (vk_domain_state (src, NULL) == VK_STATE_PAUSED)
+  if (resume && vk_domain_state (src, NULL) == VK_STATE_PAUSED)
     vk_domain_resume (src, first ? NULL : &first);
   if (first)
     g_propagate_error (error, first);
@@ -1091,7 +1093,9 @@ fork_running (VkCli *cli, VkConn *conn, VkDomain *src, const char *source, const
 
   GError *local = NULL;
   gboolean committed = FALSE, ok = TRUE;
-  MemSnap m = { src, state, (const char *const *) all->pdata, VK_WRITER_RUNNING, FALSE, NULL };
+  gboolean was_paused = vk_domain_state (src, NULL) == VK_STATE_PAUSED;
+  MemSnap m = { src, state, (const char *const *) all->pdata, was_paused, VK_WRITER_RUNNING,
+                FALSE, NULL };
   GThread *mt = NULL;
   g_autoptr(VkSaveHeader) hdr = NULL;
   g_autoptr(xmlDoc) src_doc = NULL;
@@ -1100,7 +1104,7 @@ fork_running (VkCli *cli, VkConn *conn, VkDomain *src, const char *source, const
 
   /* From the pause on, every failure goes through the rollback below. */
   phase ("fork: pausing the source");
-  ok = vk_domain_suspend (src, &local);
+  ok = was_paused || vk_domain_suspend (src, &local);
   if (ok && disks->len > 0)
     {
       g_autoptr(GPtrArray) t = g_ptr_array_new ();
@@ -1240,7 +1244,7 @@ fork_running (VkCli *cli, VkConn *conn, VkDomain *src, const char *source, const
   g_ptr_array_set_size (undo->dirs, 0);
   g_clear_pointer (&undo->domain, g_free);
   g_autoptr(GError) rb = NULL;
-  fork_source_rollback (src, disks, inactive_xml, conn, &rb);
+  fork_source_rollback (src, disks, inactive_xml, !was_paused, conn, &rb);
   vk_rm_rf (sdir, NULL);
   if (committed)
     {
