@@ -30,19 +30,30 @@
 #              clone that does not carry the memory over has to rebuild it).
 #              The copy alone is reported as well.
 #   fork       `vmkeep fork SRC --name F --bridge B` of the running source
-#              until both run (save into an image, freeze the disk, clone,
-#              wake the source).
+#              until both run (pause, external disk snapshot, external
+#              memory snapshot into an image while the fork restores from
+#              it, the source resumed).
 #   save+restore  `virsh save SRC FILE` + `virsh restore FILE` of the running
 #              source.
 #
-# BENCH_RUNS runs (default 5) of each, interleaved (A B A B ..., the order
+# BENCH_RUNS runs (default 9) of each, interleaved (A B A B ..., the order
 # swapped every run); the table gives the median and every run.
+#
+# Host memory is warmed before every timed command, the same for each
+# contender (BENCH_WARM MiB, default twice the guest's memory; 0 turns it
+# off): a process maps that much with transparent huge pages, touches it
+# and exits. On a host that is itself a VM whose free memory goes back to
+# its own host (virtio-balloon free page reporting), the first touch of
+# that memory costs ~2.5 ms per MiB in the kernel's page clearing; without
+# the warm-up, the very same `virsh restore` of a 1 GiB guest took anywhere
+# from 0.43 s to 2.98 s, which drowned every difference between the tools.
 set -eu
 
-RUNS=${BENCH_RUNS:-5}
+RUNS=${BENCH_RUNS:-9}
 MEM=${BENCH_MEM:-1024}
 FILL=${BENCH_FILL:-512}
 DATA=${BENCH_DATA:-1024}
+WARM=${BENCH_WARM:-$((2 * ${BENCH_MEM:-1024}))}
 URI=${BENCH_URI:-qemu:///system}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 VMKEEP=${VMKEEP:-$TOP/vmkeep}
@@ -91,6 +102,21 @@ for b in $BR_SRC $BR_CLONE; do
 done
 
 now() { date +%s.%N; }
+
+# warm: see the header; right before a timed command
+warm() {
+	[ "$WARM" -gt 0 ] || return 0
+	python3 - "$WARM" <<'PY'
+import mmap, sys
+n = int(sys.argv[1]) << 20
+m = mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+if hasattr(mmap, "MADV_HUGEPAGE"):
+    m.madvise(mmap.MADV_HUGEPAGE)
+for off in range(0, n, 4096):
+    m[off] = 1
+m.close()
+PY
+}
 since() { python3 -c "import sys; print('%.3f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$(now)"; }
 
 # wait_tick LOG: until the log has a complete VKTICK line.
@@ -159,6 +185,7 @@ declare -a T_CLONE T_RESTORE T_VC T_VCCOPY T_FORK T_SR
 
 t_clone() {
 	local t0
+	warm
 	t0=$(now)
 	vk clone bimg --name "$P-c$1" --bridge "$BR_CLONE"
 	T_CLONE+=("$(since "$t0")")
@@ -169,6 +196,7 @@ t_restore() {
 	local t0
 	rm -f "$W/plain-vda.qcow2"
 	qemu-img create -q -f qcow2 -F qcow2 -b "$IMG/disks/vda.qcow2" "$W/plain-vda.qcow2"
+	warm
 	t0=$(now)
 	vsh restore "$W/plain.sav" >/dev/null
 	T_RESTORE+=("$(since "$t0")")
@@ -178,6 +206,7 @@ t_restore() {
 t_virt_clone() {
 	local t0 t1
 	rm -f "$W/cold.log"
+	warm
 	t0=$(now)
 	virt-clone -q --connect "$URI" --original "$P-cold" --name "$P-vc$1" --auto-clone >/dev/null
 	t1=$(since "$t0")
@@ -190,6 +219,7 @@ t_virt_clone() {
 
 t_fork() {
 	local t0
+	warm
 	t0=$(now)
 	vk fork "$P-src" --name "$P-f$1" --bridge "$BR_CLONE"
 	T_FORK+=("$(since "$t0")")
@@ -198,6 +228,7 @@ t_fork() {
 
 t_save_restore() {
 	local t0
+	warm
 	t0=$(now)
 	vsh save "$P-src" "$W/sr.sav" >/dev/null
 	vsh restore "$W/sr.sav" >/dev/null
@@ -237,11 +268,11 @@ done
 
 host="$(nproc) CPUs, $(awk '/^model name/ { sub(/^[^:]*: /, ""); print; exit }' /proc/cpuinfo)"
 versions="$(vk --version 2>/dev/null | head -n 1); libvirt $(vsh version | awk '/Using library/ { print $4 }'); QEMU $(qemu-system-x86_64 --version | awk 'NR == 1 { print $4 }')"
-python3 - "$OUT" "$RUNS" "$MEM" "$FILL" "$DATA" "$STATE_MIB" "$host" "$versions" \
+python3 - "$OUT" "$RUNS" "$MEM" "$FILL" "$DATA" "$STATE_MIB" "$host" "$versions" "$WARM" \
 	"${T_CLONE[*]}" "${T_RESTORE[*]}" "${T_VC[*]}" "${T_VCCOPY[*]}" "${T_FORK[*]}" "${T_SR[*]}" <<'EOF'
 import datetime, statistics, sys
-out, runs, mem, fill, data, state, host, versions = sys.argv[1:9]
-clone, restore, vc, vccopy, fork, sr = ([float(x) for x in a.split()] for a in sys.argv[9:15])
+out, runs, mem, fill, data, state, host, versions, warm = sys.argv[1:10]
+clone, restore, vc, vccopy, fork, sr = ([float(x) for x in a.split()] for a in sys.argv[10:16])
 med = statistics.median
 def row(name, a, b, bname, target, ok):
     ra = med(a) / med(b)
@@ -254,8 +285,9 @@ lines = [
         datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), host, versions),
     "q35 TCG guest: %s MiB memory, %s MiB of it random data (state.sav %s MiB), "
     "2 GiB qcow2 disk with %s MiB of random data. Medians of %s interleaved runs; "
-    "page cache warm. What each column times is described in bench/clone.sh." % (
-        mem, fill, state, data, runs),
+    "page cache warm; host memory warmed before every timed command (%s MiB, see "
+    "bench/clone.sh). What each column times is described in bench/clone.sh." % (
+        mem, fill, state, data, runs, warm),
     "",
     "| operation | vmkeep (median) | baseline (median) | ratio | target | |",
     "|---|---|---|---|---|---|",
