@@ -31,8 +31,9 @@ read_at (int fd, void *buf, gsize len, off_t off)
   return TRUE;
 }
 
-char *
-vk_disk_probe_format (const char *path, GError **error)
+/* Open a disk image for reading; the error names it. */
+static int
+open_image (const char *path, GError **error)
 {
   int fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
@@ -40,8 +41,16 @@ vk_disk_probe_format (const char *path, GError **error)
       int e = errno;
       g_set_error (error, VK_ERROR, e == ENOENT ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
                    _("cannot open disk image %s: %s"), path, g_strerror (e));
-      return NULL;
     }
+  return fd;
+}
+
+char *
+vk_disk_probe_format (const char *path, GError **error)
+{
+  int fd = open_image (path, error);
+  if (fd < 0)
+    return NULL;
   guint32 magic = 0;
   gboolean ok = read_at (fd, &magic, sizeof magic, 0);
   close (fd);
@@ -52,14 +61,9 @@ gboolean
 vk_qcow2_backing_file (const char *path, char **backing, GError **error)
 {
   *backing = NULL;
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  int fd = open_image (path, error);
   if (fd < 0)
-    {
-      int e = errno;
-      g_set_error (error, VK_ERROR, e == ENOENT ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
-                   _("cannot open disk image %s: %s"), path, g_strerror (e));
-      return FALSE;
-    }
+    return FALSE;
   guint8 hdr[20];
   if (!read_at (fd, hdr, sizeof hdr, 0))
     {
@@ -230,14 +234,9 @@ put_be64 (guint8 *p, guint64 v)
 static gboolean
 virtual_size (const char *path, const char *fmt, guint64 *size, GError **error)
 {
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  int fd = open_image (path, error);
   if (fd < 0)
-    {
-      int e = errno;
-      g_set_error (error, VK_ERROR, e == ENOENT ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
-                   _("cannot open disk image %s: %s"), path, g_strerror (e));
-      return FALSE;
-    }
+    return FALSE;
   gboolean ok = TRUE;
   if (g_str_equal (fmt, "qcow2"))
     {

@@ -82,6 +82,7 @@ typedef struct {
   int fd;
   gsize stop_after;   /* close the read end after this many bytes (0: never) */
   GByteArray *got;
+  gint progress;      /* bytes got so far, for other threads */
 } Reader;
 
 static gpointer
@@ -102,6 +103,7 @@ reader_thread (gpointer p)
       if (n <= 0)
         break;
       g_byte_array_append (r->got, buf, n);
+      g_atomic_int_set (&r->progress, (gint) MIN (r->got->len, G_MAXINT));
     }
   close (r->fd);
   return NULL;
@@ -114,7 +116,7 @@ feed_pipe (Fixture *f, const char *sha, gint *cancel, gsize stop_after, gboolean
 {
   int p[2];
   g_assert_cmpint (pipe (p), ==, 0);
-  Reader r = { p[0], stop_after, g_byte_array_new () };
+  Reader r = { p[0], stop_after, g_byte_array_new (), 0 };
   GThread *t = g_thread_new ("reader", reader_thread, &r);
   *ok = vk_save_stream_feed (p[1], f->header, f->src, f->offset, sha, cancel, error);
   close (p[1]);
@@ -293,31 +295,6 @@ writer_thread (gpointer p)
   return NULL;
 }
 
-typedef struct {
-  int fd;
-  GByteArray *got;
-  gint progress;
-} GrowReader;
-
-static gpointer
-grow_reader_thread (gpointer p)
-{
-  GrowReader *r = p;
-  guint8 buf[65536];
-  for (;;)
-    {
-      ssize_t n = read (r->fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        break;
-      g_byte_array_append (r->got, buf, n);
-      g_atomic_int_set (&r->progress, (gint) MIN (r->got->len, G_MAXINT));
-    }
-  close (r->fd);
-  return NULL;
-}
-
 static gboolean
 run_growing (gsize stream_len, gint fail_at, gint tamper, GBytes **got_out, GBytes **want_out,
              char **sha, char **file_sha, GError **error)
@@ -333,7 +310,7 @@ run_growing (gsize stream_len, gint fail_at, gint tamper, GBytes **got_out, GByt
   g_rand_free (r);
   g_autoptr(GBytes) stream = g_bytes_new_take (data, stream_len);
   gint writer = VK_WRITER_RUNNING;
-  GrowReader rd = { -1, g_byte_array_new (), 0 };
+  Reader rd = { -1, 0, g_byte_array_new (), 0 };
   Writer w = { path, stream, 4004, &writer, fail_at, tamper, &rd.progress };
   GThread *wt = g_thread_new ("writer", writer_thread, &w);
 
@@ -349,7 +326,7 @@ run_growing (gsize stream_len, gint fail_at, gint tamper, GBytes **got_out, GByt
       int p[2];
       g_assert_cmpint (pipe (p), ==, 0);
       rd.fd = p[0];
-      GThread *rt = g_thread_new ("reader", grow_reader_thread, &rd);
+      GThread *rt = g_thread_new ("reader", reader_thread, &rd);
       guint64 size = 0;
       ok = vk_save_stream_feed_growing (p[1], nh, path, hdr->stream_offset, &writer, NULL, sha,
                                         &size, error);
