@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
@@ -1011,9 +1012,27 @@ fork_source_rollback (VkDomain *src, GPtrArray *disks, const char *inactive_xml,
     g_propagate_error (error, first);
 }
 
+static gboolean fork_running_guarded (VkCli *cli, VkConn *conn, VkDomain *src,
+                                      const char *source, const CloneOpts *o, CloneResult *res,
+                                      Undo *undo, GError **error);
+
+/* A signal (Ctrl-C, systemd stop) must not leave the source paused on a
+ * half-made fork: it is held until the fork is complete or undone, and one
+ * that came before the fork ran makes it undo itself. */
 static gboolean
 fork_running (VkCli *cli, VkConn *conn, VkDomain *src, const char *source, const CloneOpts *o,
               CloneResult *res, Undo *undo, GError **error)
+{
+  VkSigGuard guard;
+  vk_cli_sig_guard_begin (&guard);
+  gboolean ok = fork_running_guarded (cli, conn, src, source, o, res, undo, error);
+  vk_cli_sig_guard_end (&guard);
+  return ok;
+}
+
+static gboolean
+fork_running_guarded (VkCli *cli, VkConn *conn, VkDomain *src, const char *source,
+                      const CloneOpts *o, CloneResult *res, Undo *undo, GError **error)
 {
   const char *store = cli->cfg->store_dir;
   g_autofree char *image = g_strdup_printf ("fork-%s-%s", source, o->name);
@@ -1104,7 +1123,13 @@ fork_running (VkCli *cli, VkConn *conn, VkDomain *src, const char *source, const
 
   /* From the pause on, every failure goes through the rollback below. */
   phase ("fork: pausing the source");
-  ok = was_paused || vk_domain_suspend (src, &local);
+  if (vk_cli_interrupted)
+    {
+      g_set_error (&local, VK_ERROR, VK_ERROR_FAILED,
+                   _("interrupted by signal %d; the fork is undone"), (int) vk_cli_interrupted);
+      ok = FALSE;
+    }
+  ok = ok && (was_paused || vk_domain_suspend (src, &local));
   if (ok && disks->len > 0)
     {
       g_autoptr(GPtrArray) t = g_ptr_array_new ();
@@ -1126,6 +1151,8 @@ fork_running (VkCli *cli, VkConn *conn, VkDomain *src, const char *source, const
   phase ("fork: disks frozen");
   if (ok)
     ok = fault ("fork-after-disks", &local);
+  if (ok && g_strcmp0 (g_getenv ("VMKEEP_FAULT"), "fork-sigterm") == 0)
+    raise (SIGTERM); /* for the tests: as if systemd stopped vmkeep here */
   g_autofree char *pdisks = g_build_filename (partial, "disks", NULL);
   if (ok && disks->len > 0 && g_mkdir (pdisks, 0711) < 0)
     {
@@ -1190,6 +1217,12 @@ fork_running (VkCli *cli, VkConn *conn, VkDomain *src, const char *source, const
   if (ok)
     ok = clone_from (cli, conn, sc, idir, hdr, src_doc, &ss, &co, res, undo, &local) &&
          fault ("fork-after-clone", &local);
+  if (ok && vk_cli_interrupted)
+    {
+      g_set_error (&local, VK_ERROR, VK_ERROR_FAILED,
+                   _("interrupted by signal %d; the fork is undone"), (int) vk_cli_interrupted);
+      ok = FALSE;
+    }
   if (mt)
     g_thread_join (mt);
   phase ("fork: clone running");

@@ -509,43 +509,6 @@ image_rm (VkCli *cli, const char *name, gboolean force, GError **error)
 
 /* ---- export / import ------------------------------------------------------ */
 
-/* Ctrl-C, a closed ssh or a systemd stop while a stream runs: the handler
- * only sets a flag (installed without SA_RESTART, so a blocked read or
- * write returns); the stream then fails like any other error and the
- * command removes what it wrote. */
-static volatile int interrupted;
-
-static void
-on_signal (int sig)
-{
-  interrupted = sig;
-}
-
-typedef struct {
-  struct sigaction old[3];
-} SigGuard;
-
-static const int guarded[] = { SIGINT, SIGTERM, SIGHUP };
-
-static void
-sig_guard_begin (SigGuard *g)
-{
-  struct sigaction sa;
-  memset (&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset (&sa.sa_mask);
-  interrupted = 0;
-  for (gsize i = 0; i < G_N_ELEMENTS (guarded); i++)
-    sigaction (guarded[i], &sa, &g->old[i]);
-}
-
-static void
-sig_guard_end (SigGuard *g)
-{
-  for (gsize i = 0; i < G_N_ELEMENTS (guarded); i++)
-    sigaction (guarded[i], &g->old[i], NULL);
-}
-
 /* Progress on stderr (stdout may carry the archive): redrawn in place on a
  * terminal, a line every few seconds otherwise (--progress). */
 typedef struct {
@@ -951,9 +914,9 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
   Progress pr;
   progress_init (&pr, cli, progress, what, total);
   vk_tar_writer_set_progress (w, progress_cb, &pr);
-  vk_tar_writer_set_cancel (w, &interrupted);
-  SigGuard guard;
-  sig_guard_begin (&guard);
+  vk_tar_writer_set_cancel (w, (volatile int *) &vk_cli_interrupted);
+  VkSigGuard guard;
+  vk_cli_sig_guard_begin (&guard);
   gint64 t0 = g_get_monotonic_time ();
   gboolean ok = export_members (cli, name, sc, dir, w, members, error);
   if (!to_stdout)
@@ -964,8 +927,8 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
         vk_tmp_file_abort (fd, tmp);
     }
   progress_end (&pr);
-  gboolean was_interrupted = interrupted != 0;
-  sig_guard_end (&guard);
+  gboolean was_interrupted = vk_cli_interrupted != 0;
+  vk_cli_sig_guard_end (&guard);
   if (!ok)
     {
       if (was_interrupted)
@@ -1310,16 +1273,16 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
   Progress pr;
   progress_init (&pr, cli, progress, what, total);
   vk_tar_reader_set_progress (r, progress_cb, &pr);
-  vk_tar_reader_set_cancel (r, &interrupted);
-  SigGuard guard;
-  sig_guard_begin (&guard);
+  vk_tar_reader_set_cancel (r, (volatile int *) &vk_cli_interrupted);
+  VkSigGuard guard;
+  vk_cli_sig_guard_begin (&guard);
   g_autoptr(VkSidecar) sc = NULL;
   g_autofree char *image = NULL;
   g_autofree char *final = NULL;
   gboolean ok = import_read (r, partial, &rx, error);
   progress_end (&pr);
-  sig_guard_end (&guard);
-  if (!ok && interrupted)
+  vk_cli_sig_guard_end (&guard);
+  if (!ok && vk_cli_interrupted)
     {
       g_clear_error (error);
       g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("import from %s interrupted"), source);

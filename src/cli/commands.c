@@ -302,3 +302,32 @@ vk_cli_open_for_change (VkCli *cli, const char *name, gboolean *live, gboolean *
   *out = g_steal_pointer (&dom);
   return TRUE;
 }
+
+volatile sig_atomic_t vk_cli_interrupted;
+
+static void
+on_signal (int sig)
+{
+  vk_cli_interrupted = sig;
+}
+
+static const int guarded[] = { SIGINT, SIGTERM, SIGHUP };
+
+void
+vk_cli_sig_guard_begin (VkSigGuard *g)
+{
+  struct sigaction sa;
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset (&sa.sa_mask);
+  vk_cli_interrupted = 0;
+  for (gsize i = 0; i < G_N_ELEMENTS (guarded); i++)
+    sigaction (guarded[i], &sa, &g->old[i]);
+}
+
+void
+vk_cli_sig_guard_end (VkSigGuard *g)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (guarded); i++)
+    sigaction (guarded[i], &g->old[i], NULL);
+}

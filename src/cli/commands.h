@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <signal.h>
 #include <libxml/tree.h>
 
 #include "validate.h"
@@ -106,5 +107,18 @@ gboolean vk_cmd_fs_detach (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_device_detach (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error);
+
+/* Ctrl-C, a closed ssh or a systemd stop while vmkeep must finish or undo
+ * what it started (an export or import stream, a fork): between begin and
+ * end SIGINT, SIGTERM and SIGHUP only set vk_cli_interrupted (installed
+ * without SA_RESTART, so a blocked read or write returns); the command
+ * then fails like on any other error and removes what it created. */
+typedef struct {
+  struct sigaction old[3];
+} VkSigGuard;
+
+extern volatile sig_atomic_t vk_cli_interrupted;
+void vk_cli_sig_guard_begin (VkSigGuard *g);
+void vk_cli_sig_guard_end (VkSigGuard *g);
 
 G_END_DECLS

@@ -28,8 +28,9 @@
 #             over its old file, the fork to an overlay over the image's
 #             frozen base, which is that same old file (one inode), and the
 #             image fork-SRC-F verifies.
-#   fault     `VMKEEP_FAULT=fork-after-disks|fork-after-clone vmkeep fork
-#             ...` (right after the disk snapshot; once the fork runs):
+#   fault     `VMKEEP_FAULT=fork-after-disks|fork-after-clone|fork-sigterm
+#             vmkeep fork ...` (right after the disk snapshot; once the fork
+#             runs; SIGTERM right after the disk snapshot):
 #             non-zero exit,
 #             the source runs on with the same boot id, and nothing is left:
 #             no fork domain, disk or log file, no image, nothing in the
@@ -466,7 +467,11 @@ done
 declare -A IMGS0 CHAIN0 SDISK0
 # after-disks: the source is paused, on its new overlay, no memory written
 # yet; after-clone: the fork runs and the source already ran on
-for point in fork-after-disks fork-after-clone; do
+# fork-sigterm: vmkeep gets SIGTERM right after the disk snapshot (as from a
+# systemd stop) and must still undo everything before it exits
+for point in fork-after-disks fork-after-clone fork-sigterm; do
+want="injected failure at $point"
+[ "$point" = fork-sigterm ] && want="interrupted by signal 15; the fork is undone"
 for m in $machines; do
 	IMGS0[$m]=$(listed_images)
 	SDISK0[$m]=$(source_disk "${NAME[$m]}")
@@ -480,7 +485,7 @@ for m in $machines; do
 	run_rc env VMKEEP_FAULT=$point "$VMKEEP" -c "$E2E_URI" fork "${NAME[$m]}" \
 		--name "${FF[$m]}" --bridge "$br_spare"
 	isnt "$RUN_RC" 0 "$m $point: the fork fails (exit $RUN_RC)"
-	like "$RUN_OUT" "injected failure at $point" "$m $point: at the injected point"
+	like "$RUN_OUT" "$want" "$m $point: at the injected point"
 	is "$(domstate "${NAME[$m]}")" running "$m $point: the source is running"
 	is "$(exists_domain "${FF[$m]}")" no "$m $point: no fork domain"
 	is "$(files_named "$E2E_DIR" "${FF[$m]}*")" "" "$m $point: no fork disk or log file"
