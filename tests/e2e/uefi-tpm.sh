@@ -12,6 +12,8 @@
 #     NVRAM file and swtpm state directory; the image holds the NVRAM taken
 #     at save time; the source's NVRAM is unchanged; the source wakes again
 #   - undefining a clone removes its NVRAM file and TPM state, nothing else
+#   - fork of the running VM: the fork resumes the source's boot with the
+#     same NICs and its own NVRAM and TPM state; the source runs on
 set -eu
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
@@ -35,7 +37,8 @@ e2e_bridge "$br3"
 src=$(e2e_name src)
 c1=$(e2e_name c1)
 c2=$(e2e_name c2)
-for d in "$src" "$c1" "$c2" "$(e2e_name sbpc)" "$(e2e_name notpm)"; do
+f1=$(e2e_name f1)
+for d in "$src" "$c1" "$c2" "$f1" "$(e2e_name sbpc)" "$(e2e_name notpm)"; do
 	e2e_cleanup_domain "$d"
 done
 img=img$$
@@ -123,5 +126,20 @@ check_as "the removed clone's TPM state is gone" test ! -e "$tpmdir/$cu1"
 check_as "the other clone's NVRAM is still there" test -f "$nvdir/${c2}_VARS.fd"
 check_as "the source's NVRAM is still there" test -f "$nvdir/${src}_VARS.fd"
 check_as "the source's TPM state is still there" test -d "$tpmdir/$uuid"
+
+# fork of the running UEFI + TPM VM (onto br2, free again): both run, the
+# fork resumed the source's boot with its own NVRAM and TPM state
+check vk fork "$src" --name "$f1" --bridge "$br2"
+flog=$E2E_DIR/$f1.log
+check e2e_wait_ticks "$flog" 2 120
+fl=$(e2e_last_tick "$flog")
+is "$(e2e_tick_boot "$fl")" "$boot_id" "the fork resumed the source's boot"
+is "$(e2e_tick_nics "$fl" | sort)" "$nics_before" "the fork: same NIC names, ifindexes, MACs, PCI paths, ACPI indexes"
+fu=$(virsh -c "$E2E_URI" domuuid "$f1" | head -n 1)
+check_as "the fork has its own NVRAM file" test -f "$nvdir/${f1}_VARS.fd"
+check_as "the fork has its own TPM state" test -d "$tpmdir/$fu"
+check e2e_wait_ticks "$log" 2 120
+is "$(e2e_tick_boot "$(e2e_last_tick "$log")")" "$boot_id" "the source runs on after the fork"
+check_as "the fork image holds the NVRAM taken at fork time" test -f "$store/images/fork-$src-$f1/nvram.fd"
 
 done_testing
