@@ -16,7 +16,12 @@
 # <= 1.01x for sizes, against virsh save/restore (and, for managed mode,
 # also against libvirt's own managed save, which is what it wraps).
 # Restores read a state that was just written (warm page cache) for every
-# tool alike.
+# tool alike. Host memory is warmed before every timed save and restore, the
+# same for each tool (BENCH_WARM MiB, default 2048; 0 turns it off): a
+# process maps that much with transparent huge pages, touches it and exits.
+# On a host that is itself a VM whose free memory goes back to its own host
+# (virtio-balloon free page reporting) the first touch of that memory costs
+# ~2.5 ms per MiB, which otherwise made the same restore take 0.4-3 s.
 #
 # Usage (as root, libvirtd running, vmkeep built):
 #   bench/hibernate.sh [-o FILE.md] [-r RUNS] [-s "MEM:FILL ..."] [-k]
@@ -48,11 +53,28 @@ while getopts o:r:s:k opt; do
 done
 
 say() { printf 'bench: %s\n' "$*" >&2; }
+WARM=${BENCH_WARM:-2048}
+
+# warm: see the header; right before a timed save or restore
+warm() {
+	[ "$WARM" -gt 0 ] || return 0
+	python3 - "$WARM" <<'PY'
+import mmap, sys
+n = int(sys.argv[1]) << 20
+m = mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+if hasattr(mmap, "MADV_HUGEPAGE"):
+    m.madvise(mmap.MADV_HUGEPAGE)
+for off in range(0, n, 4096):
+    m[off] = 1
+m.close()
+PY
+}
 die() { say "error: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run as root (qemu:///system)"
 [ -x "$VMKEEP" ] || die "vmkeep binary not found at $VMKEEP (build first)"
 command -v virsh >/dev/null || die "virsh is not installed"
+command -v python3 >/dev/null || die "python3 is not installed"
 virsh -q -c "$URI" version >/dev/null 2>&1 || die "libvirtd does not answer at $URI"
 [ "${BASH_VERSINFO[0]}" -ge 5 ] || die "bash 5 is needed (EPOCHREALTIME)"
 
@@ -128,31 +150,39 @@ one_run() {
 	case $tool in
 	virsh)
 		f=$work/virsh.sav
+		warm
 		timed ts vsh save "$d" "$f"
 		sz=$(stat -c %s "$f")
 		sync
+		warm
 		timed tr vsh restore "$f"
 		rm -f "$f"
 		;;
 	vmanaged)
+		warm
 		timed ts vsh managedsave "$d"
 		sz=$(stat -c %s "$savedir/$d.save")
 		sync
+		warm
 		timed tr vsh start "$d"
 		;;
 	managed)
+		warm
 		timed ts vk hibernate "$d"
 		os=$OWN
 		sz=$(stat -c %s "$savedir/$d.save")
 		sync
+		warm
 		timed tr vk wake "$d"
 		or=$OWN
 		;;
 	image)
+		warm
 		timed ts vk hibernate "$d" --image "run$mem-$r"
 		os=$OWN
 		sz=$(stat -c %s "$work/store/images/run$mem-$r/state.sav")
 		sync
+		warm
 		timed tr vk wake --image "run$mem-$r"
 		or=$OWN
 		;;
@@ -264,7 +294,8 @@ done
 
 report="Host: $host; other running domains at start: $others; load average at start $load0, at the end $(cut -d' ' -f1-3 /proc/loadavg).
 $versions.
-$runs runs per tool and size, alternating order, \`sync\` before each operation;
+$runs runs per tool and size, alternating order, \`sync\` and a host-memory warm-up
+($WARM MiB, see bench/hibernate.sh) before each operation;
 times are wall-clock seconds of the command (median, and the minimum, which is
 less sensitive to other load on the host), GiB/s = state size / median time;
 ratios compare medians (minimums in parentheses). Targets: times <= 1.05x,
