@@ -106,16 +106,7 @@ now() { date +%s.%N; }
 # warm: see the header; right before a timed command
 warm() {
 	[ "$WARM" -gt 0 ] || return 0
-	python3 - "$WARM" <<'PY'
-import mmap, sys
-n = int(sys.argv[1]) << 20
-m = mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-if hasattr(mmap, "MADV_HUGEPAGE"):
-    m.madvise(mmap.MADV_HUGEPAGE)
-for off in range(0, n, 4096):
-    m[off] = 1
-m.close()
-PY
+	python3 "$TOP/bench/warm-memory.py" "$WARM"
 }
 since() { python3 -c "import sys; print('%.3f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$(now)"; }
 

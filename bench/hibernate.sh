@@ -58,16 +58,7 @@ WARM=${BENCH_WARM:-2048}
 # warm: see the header; right before a timed save or restore
 warm() {
 	[ "$WARM" -gt 0 ] || return 0
-	python3 - "$WARM" <<'PY'
-import mmap, sys
-n = int(sys.argv[1]) << 20
-m = mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-if hasattr(mmap, "MADV_HUGEPAGE"):
-    m.madvise(mmap.MADV_HUGEPAGE)
-for off in range(0, n, 4096):
-    m[off] = 1
-m.close()
-PY
+	python3 "$here/warm-memory.py" "$WARM"
 }
 die() { say "error: $*"; exit 1; }
 

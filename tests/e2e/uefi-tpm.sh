@@ -103,16 +103,21 @@ nv_src_sum=$(sha256sum "$nvdir/${src}_VARS.fd" | cut -d' ' -f1)
 check vk clone "$img" --name "$c1" --bridge "$br2"
 check vk clone "$img" --name "$c2" --bridge "$br3"
 check vk wake --image "$img"
-for c in "$c1" "$c2"; do
-	clog=$E2E_DIR/$c.log
-	check e2e_wait_ticks "$clog" 2 120
-	cl=$(e2e_last_tick "$clog")
+# resumed_copy NAME: a clone or fork resumed the source's boot with the same
+# NICs and has NVRAM, TPM state and UUID of its own
+resumed_copy() {
+	local c=$1 cl cu
+	check e2e_wait_ticks "$E2E_DIR/$c.log" 2 120
+	cl=$(e2e_last_tick "$E2E_DIR/$c.log")
 	is "$(e2e_tick_boot "$cl")" "$boot_id" "$c resumed the source's boot"
 	is "$(e2e_tick_nics "$cl" | sort)" "$nics_before" "$c: same NIC names, ifindexes, MACs, PCI paths, ACPI indexes"
 	cu=$(virsh -c "$E2E_URI" domuuid "$c" | head -n 1)
 	check_as "$c has its own NVRAM file" test -f "$nvdir/${c}_VARS.fd"
 	check_as "$c has its own TPM state" test -d "$tpmdir/$cu"
 	isnt "$cu" "$uuid" "$c has its own UUID"
+}
+for c in "$c1" "$c2"; do
+	resumed_copy "$c"
 done
 check e2e_wait_ticks "$log" 2 120
 is "$(e2e_tick_boot "$(e2e_last_tick "$log")")" "$boot_id" "the source runs on after the clones"
@@ -130,14 +135,7 @@ check_as "the source's TPM state is still there" test -d "$tpmdir/$uuid"
 # fork of the running UEFI + TPM VM (onto br2, free again): both run, the
 # fork resumed the source's boot with its own NVRAM and TPM state
 check vk fork "$src" --name "$f1" --bridge "$br2"
-flog=$E2E_DIR/$f1.log
-check e2e_wait_ticks "$flog" 2 120
-fl=$(e2e_last_tick "$flog")
-is "$(e2e_tick_boot "$fl")" "$boot_id" "the fork resumed the source's boot"
-is "$(e2e_tick_nics "$fl" | sort)" "$nics_before" "the fork: same NIC names, ifindexes, MACs, PCI paths, ACPI indexes"
-fu=$(virsh -c "$E2E_URI" domuuid "$f1" | head -n 1)
-check_as "the fork has its own NVRAM file" test -f "$nvdir/${f1}_VARS.fd"
-check_as "the fork has its own TPM state" test -d "$tpmdir/$fu"
+resumed_copy "$f1"
 check e2e_wait_ticks "$log" 2 120
 is "$(e2e_tick_boot "$(e2e_last_tick "$log")")" "$boot_id" "the source runs on after the fork"
 check_as "the fork image holds the NVRAM taken at fork time" test -f "$store/images/fork-$src-$f1/nvram.fd"
