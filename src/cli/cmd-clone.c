@@ -230,21 +230,15 @@ static gboolean
 restore_via_fifo (VkCli *cli, VkConn *conn, GBytes *header, StateSource *src,
                   guint64 offset, gboolean paused, GError **error)
 {
-  g_autofree char *tmp = g_build_filename (cli->cfg->store_dir, "tmp", NULL);
-  if (!vk_dir_ensure_private (tmp, error))
+  int lock_fd = -1;
+  g_autofree char *dir = vk_store_tmp_dir_new (cli->cfg->store_dir, "clone", &lock_fd, error);
+  if (dir == NULL)
     return FALSE;
-  g_autofree char *dir = g_build_filename (tmp, "clone-XXXXXX", NULL);
-  if (g_mkdtemp_full (dir, 0700) == NULL)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot create %s: %s"), dir,
-                   g_strerror (errno));
-      return FALSE;
-    }
   g_autofree char *fifo = g_build_filename (dir, "state.fifo", NULL);
   if (mkfifo (fifo, 0600) < 0)
     {
       int e = errno;
-      vk_rm_rf (dir, NULL);
+      vk_store_tmp_dir_done (dir, lock_fd);
       g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot create FIFO %s: %s"), fifo,
                    g_strerror (e));
       return FALSE;
@@ -255,7 +249,7 @@ restore_via_fifo (VkCli *cli, VkConn *conn, GBytes *header, StateSource *src,
   gboolean ok = vk_conn_restore (conn, fifo, NULL, paused, FALSE, &rerr);
   g_atomic_int_set (&f.cancel, 1);
   g_thread_join (t);
-  vk_rm_rf (dir, NULL);
+  vk_store_tmp_dir_done (dir, lock_fd);
   if (!ok || !f.ok)
     {
       /* the feeder's error says why (e.g. a checksum mismatch); libvirt's
@@ -1073,18 +1067,8 @@ fork_running_guarded (VkCli *cli, VkConn *conn, VkDomain *src, const char *sourc
   if (partial == NULL)
     return FALSE;
   g_chmod (partial, 0711);
-  g_autofree char *tmp = g_build_filename (store, "tmp", NULL);
-  g_autofree char *sdir = NULL;
-  if (vk_dir_ensure_private (tmp, error))
-    {
-      sdir = g_build_filename (tmp, "fork-XXXXXX", NULL);
-      if (g_mkdtemp_full (sdir, 0700) == NULL)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot create %s: %s"), sdir,
-                       g_strerror (errno));
-          g_clear_pointer (&sdir, g_free);
-        }
-    }
+  int tmp_lock = -1;
+  g_autofree char *sdir = vk_store_tmp_dir_new (store, "fork", &tmp_lock, error);
   if (sdir == NULL)
     {
       vk_store_partial_abort (partial, lock_fd);
@@ -1252,7 +1236,7 @@ fork_running_guarded (VkCli *cli, VkConn *conn, VkDomain *src, const char *sourc
   if (ok)
     {
       vk_store_image_finish (idir, lock_fd);
-      vk_rm_rf (sdir, NULL);
+      vk_store_tmp_dir_done (sdir, tmp_lock);
       if (!m.resumed)
         {
           /* the fork itself is complete: keep it */
@@ -1278,7 +1262,7 @@ fork_running_guarded (VkCli *cli, VkConn *conn, VkDomain *src, const char *sourc
   g_clear_pointer (&undo->domain, g_free);
   g_autoptr(GError) rb = NULL;
   fork_source_rollback (src, disks, inactive_xml, !was_paused, conn, &rb);
-  vk_rm_rf (sdir, NULL);
+  vk_store_tmp_dir_done (sdir, tmp_lock);
   if (committed)
     {
       vk_rm_rf (idir, NULL);
@@ -1400,6 +1384,9 @@ run_clone_command (VkCli *cli, int argc, char **argv, const char *verb, const ch
   VkConn *conn = vk_cli_connect (cli, error);
   if (conn == NULL)
     return FALSE;
+  /* Leftovers of interrupted runs (a killed clone's FIFO directory, a
+   * killed fork's memory snapshot) go first, so they never pile up. */
+  vk_cli_store_cleanup (cli);
   Undo undo = { g_ptr_array_new_with_free_func (g_free),
                 g_ptr_array_new_with_free_func (g_free), NULL, conn };
   CloneResult res = { 0 };

@@ -1111,11 +1111,7 @@ vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
     }
 
   /* Leftovers of interrupted runs go first, so they never pile up. */
-  g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func (g_free);
-  vk_store_cleanup (cli->cfg->store_dir, removed, NULL);
-  for (guint i = 0; i < removed->len && !cli->quiet; i++)
-    g_printerr (_("vmkeep: removed leftover %s of an interrupted run\n"),
-                (const char *) removed->pdata[i]);
+  vk_cli_store_cleanup (cli);
 
   HibOpts o = { image, copy, bypass, FALSE };
   o.progress = (progress || isatty (STDERR_FILENO)) && names->len == 1 && !cli->quiet;

@@ -8,6 +8,7 @@
 #include "domain-xml.h"
 #include "pin.h"
 #include "spec.h"
+#include "store.h"
 #include "vk-error.h"
 
 const VkCommand vk_commands[] = {
@@ -330,4 +331,14 @@ vk_cli_sig_guard_end (VkSigGuard *g)
 {
   for (gsize i = 0; i < G_N_ELEMENTS (guarded); i++)
     sigaction (guarded[i], &g->old[i], NULL);
+}
+
+void
+vk_cli_store_cleanup (VkCli *cli)
+{
+  g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func (g_free);
+  vk_store_cleanup (cli->cfg->store_dir, removed, NULL);
+  for (guint i = 0; i < removed->len && !cli->quiet; i++)
+    g_printerr (_("vmkeep: removed leftover %s of an interrupted run\n"),
+                (const char *) removed->pdata[i]);
 }

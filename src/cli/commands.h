@@ -108,6 +108,10 @@ gboolean vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error
 gboolean vk_cmd_device_detach (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error);
 
+/* Remove what interrupted runs left in the store (see vk_store_cleanup),
+ * saying so on stderr unless --quiet. */
+void vk_cli_store_cleanup (VkCli *cli);
+
 /* Ctrl-C, a closed ssh or a systemd stop while vmkeep must finish or undo
  * what it started (an export or import stream, a fork): between begin and
  * end SIGINT, SIGTERM and SIGHUP only set vk_cli_interrupted (installed

@@ -81,18 +81,17 @@ vk_store_list_images (const char *root, GError **error)
   return out;
 }
 
-char *
-vk_store_partial_new (const char *root, const char *name, int *lock_fd, GError **error)
+/* mkdtemp `tmpl` (0700) with a .lock file in it, flock'ed: cleanup in
+ * another process leaves it alone while `*lock_fd` stays open. */
+static char *
+locked_dir_new (char *tmpl, const char *parent, int *lock_fd, GError **error)
 {
-  g_autofree char *images = vk_store_images_dir (root);
-  if (!vk_dir_ensure_private (images, error))
-    return NULL;
-  g_autofree char *tmpl = g_strdup_printf ("%s/.%s" VK_STORE_PARTIAL "XXXXXX", images, name);
   if (g_mkdtemp_full (tmpl, 0700) == NULL)
     {
       int e = errno;
       g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("cannot create a working directory in %s: %s"), images, g_strerror (e));
+                   _("cannot create a working directory in %s: %s"), parent, g_strerror (e));
+      g_free (tmpl);
       return NULL;
     }
   g_autofree char *lock = g_build_filename (tmpl, ".lock", NULL);
@@ -103,12 +102,41 @@ vk_store_partial_new (const char *root, const char *name, int *lock_fd, GError *
       if (fd >= 0)
         close (fd);
       vk_rm_rf (tmpl, NULL);
+      g_free (tmpl);
       g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot lock %s: %s"), lock,
                    g_strerror (e));
       return NULL;
     }
   *lock_fd = fd;
-  return g_steal_pointer (&tmpl);
+  return tmpl;
+}
+
+char *
+vk_store_partial_new (const char *root, const char *name, int *lock_fd, GError **error)
+{
+  g_autofree char *images = vk_store_images_dir (root);
+  if (!vk_dir_ensure_private (images, error))
+    return NULL;
+  char *tmpl = g_strdup_printf ("%s/.%s" VK_STORE_PARTIAL "XXXXXX", images, name);
+  return locked_dir_new (tmpl, images, lock_fd, error);
+}
+
+char *
+vk_store_tmp_dir_new (const char *root, const char *prefix, int *lock_fd, GError **error)
+{
+  g_autofree char *tmp = g_build_filename (root, "tmp", NULL);
+  if (!vk_dir_ensure_private (tmp, error))
+    return NULL;
+  char *tmpl = g_strdup_printf ("%s/%s-XXXXXX", tmp, prefix);
+  return locked_dir_new (tmpl, tmp, lock_fd, error);
+}
+
+void
+vk_store_tmp_dir_done (const char *dir, int lock_fd)
+{
+  vk_rm_rf (dir, NULL);
+  if (lock_fd >= 0)
+    close (lock_fd);
 }
 
 gboolean
@@ -234,6 +262,22 @@ vk_store_cleanup (const char *root, GPtrArray *removed, GError **error)
         g_ptr_array_add (removed, g_strdup (p));
       if (fd >= 0)
         close (fd);
+    }
+  /* Working directories in tmp/ (a clone's FIFO, a fork's memory
+   * snapshot) whose vmkeep is gone: nothing in them is needed by anyone
+   * (a running clone or fork holds its memory in QEMU). */
+  g_autofree char *tmpdir = g_build_filename (root, "tmp", NULL);
+  g_autoptr(GDir) td = g_dir_open (tmpdir, 0, NULL);
+  while (td && (n = g_dir_read_name (td)) != NULL)
+    {
+      g_autofree char *p = g_build_filename (tmpdir, n, NULL);
+      g_autofree char *lock = g_build_filename (p, ".lock", NULL);
+      int fd = open (lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+      if (fd < 0)
+        continue; /* not one of these */
+      if (flock (fd, LOCK_EX | LOCK_NB) == 0 && vk_rm_rf (p, NULL) && removed)
+        g_ptr_array_add (removed, g_strdup (p));
+      close (fd);
     }
   const char *dirs[] = { images, managed };
   for (gsize i = 0; i < G_N_ELEMENTS (dirs); i++)

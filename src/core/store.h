@@ -43,8 +43,15 @@ void vk_store_image_finish (const char *dir, int lock_fd);
 /* Remove a partial directory and everything in it; closes lock_fd. */
 void vk_store_partial_abort (const char *partial, int lock_fd);
 
-/* Remove what interrupted runs left: unlocked partial image directories and
- * stale temp files in managed/ and images/. Names removed go to `removed`. */
+/* A private working directory tmp/PREFIX-XXXXXX (0700) holding a locked
+ * .lock file, like a partial image; _done removes it and drops the lock. */
+char *vk_store_tmp_dir_new (const char *root, const char *prefix, int *lock_fd,
+                            GError **error);
+void vk_store_tmp_dir_done (const char *dir, int lock_fd);
+
+/* Remove what interrupted runs left: unlocked partial image directories,
+ * unlocked working directories in tmp/ and stale temp files in managed/ and
+ * images/. Names removed go to `removed`. */
 gboolean vk_store_cleanup (const char *root, GPtrArray *removed, GError **error);
 
 /* rm -rf for a directory vmkeep owns (does not follow symlinks). */

@@ -1,0 +1,114 @@
+/* Unit tests for the store's working directories and the cleanup of what
+ * interrupted runs leave (src/core/store.c).
+ *
+ * A clone's FIFO directory and a fork's memory snapshot live in tmp/ under
+ * a lock; a vmkeep that was killed leaves them unlocked, and the next run
+ * removes them, never one another vmkeep still holds. Partial image
+ * directories: removed when unlocked, kept while locked, and kept (with a
+ * warning) when they hold the complete state of an interrupted hibernate. */
+#include "config.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "fileutil.h"
+#include "store.h"
+
+static gboolean
+removed_has (GPtrArray *removed, const char *path)
+{
+  for (guint i = 0; i < removed->len; i++)
+    if (g_str_equal (removed->pdata[i], path))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+test_tmp_dirs (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *root = g_dir_make_tmp ("vk-store-XXXXXX", &error);
+  g_assert_no_error (error);
+
+  int held = -1, killed = -1, done = -1;
+  g_autofree char *a = vk_store_tmp_dir_new (root, "fork", &held, &error);
+  g_assert_no_error (error);
+  g_autofree char *b = vk_store_tmp_dir_new (root, "clone", &killed, &error);
+  g_assert_no_error (error);
+  g_autofree char *c = vk_store_tmp_dir_new (root, "clone", &done, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (a, root));
+  g_autofree char *base = g_path_get_basename (a);
+  g_assert_true (g_str_has_prefix (base, "fork-"));
+  struct stat st;
+  g_assert_cmpint (g_stat (a, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0700);
+
+  /* something in them, as a fork's snapshot would be */
+  g_autofree char *state = g_build_filename (b, "state.sav", NULL);
+  g_assert_true (g_file_set_contents (state, "LibvirtQemudPart", -1, NULL));
+  /* a directory in tmp/ that is not one of these */
+  g_autofree char *other = g_build_filename (root, "tmp", "export-flatten", NULL);
+  g_assert_cmpint (g_mkdir (other, 0700), ==, 0);
+
+  vk_store_tmp_dir_done (c, done);
+  g_assert_false (g_file_test (c, G_FILE_TEST_EXISTS));
+
+  /* "killed": its lock is gone with its process */
+  close (killed);
+  g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func (g_free);
+  g_assert_true (vk_store_cleanup (root, removed, &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (b, G_FILE_TEST_EXISTS));
+  g_assert_true (removed_has (removed, b));
+  g_assert_true (g_file_test (a, G_FILE_TEST_IS_DIR));   /* still locked */
+  g_assert_false (removed_has (removed, a));
+  g_assert_true (g_file_test (other, G_FILE_TEST_IS_DIR));
+
+  vk_store_tmp_dir_done (a, held);
+  g_assert_false (g_file_test (a, G_FILE_TEST_EXISTS));
+  vk_rm_rf (root, NULL);
+}
+
+static void
+test_partials (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *root = g_dir_make_tmp ("vk-store-XXXXXX", &error);
+  g_assert_no_error (error);
+  int held = -1, dead = -1, saved = -1;
+  g_autofree char *a = vk_store_partial_new (root, "img-a", &held, &error);
+  g_autofree char *b = vk_store_partial_new (root, "img-b", &dead, &error);
+  g_autofree char *c = vk_store_partial_new (root, "img-c", &saved, &error);
+  g_assert_no_error (error);
+  g_autofree char *cstate = g_build_filename (c, VK_STORE_STATE, NULL);
+  g_assert_true (g_file_set_contents (cstate, "LibvirtQemudSave and the rest", -1, NULL));
+  close (dead);
+  close (saved);
+
+  g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func (g_free);
+  g_test_expect_message ("vmkeep", G_LOG_LEVEL_WARNING, "*complete state of an interrupted*");
+  g_assert_true (vk_store_cleanup (root, removed, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (a, G_FILE_TEST_IS_DIR));
+  g_assert_false (g_file_test (b, G_FILE_TEST_EXISTS));
+  g_assert_true (removed_has (removed, b));
+  g_assert_true (g_file_test (cstate, G_FILE_TEST_IS_REGULAR));
+  vk_store_partial_abort (a, held);
+  vk_rm_rf (root, NULL);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/store/tmp-dirs", test_tmp_dirs);
+  g_test_add_func ("/store/partials", test_partials);
+  return g_test_run ();
+}
