@@ -1303,6 +1303,17 @@ fork_one (VkCli *cli, VkConn *conn, const char *source, const CloneOpts *o, Clon
                      "'vmkeep image list' show what can be forked"), source);
       return FALSE;
     }
+  /* Serialise with other vmkeep processes on the source (a hibernate from
+   * cron must not land in the middle of a fork). */
+  g_autofree char *suuid = vk_domain_get_uuid (src);
+  g_autofree char *locks = vk_store_locks_dir (cli->cfg->store_dir);
+  g_autoptr(VkLock) lock = vk_lock_acquire (locks, suuid, error);
+  if (lock == NULL)
+    {
+      if (error && *error && (*error)->code == VK_ERROR_BUSY)
+        g_prefix_error (error, "%s: ", source);
+      return FALSE;
+    }
   VkDomainState st = vk_domain_state (src, NULL);
   if (st == VK_STATE_SHUTOFF)
     {

@@ -415,6 +415,27 @@ done
 
 # ------------------------------------------------ fork of a running VM ---
 
+# another vmkeep holding the source (its per-VM lock): exit 3, nothing done
+m=pc
+suuid=$(vsh domuuid "${NAME[$m]}" | head -n 1)
+sdisk0=$(source_disk "${NAME[$m]}")
+# -o: only flock itself holds the lock, so killing it releases the lock
+flock -o "$store/locks/$suuid.lock" sleep 30 &
+holder=$!
+for i in $(seq 1 50); do
+	flock -n "$store/locks/$suuid.lock" true 2>/dev/null || break
+	sleep 0.1
+done
+run_rc "$VMKEEP" -c "$E2E_URI" fork "${NAME[$m]}" --name "${F[$m]}" --bridge "$br_fork"
+pkill -P "$holder" 2>/dev/null || true
+kill "$holder" 2>/dev/null || true
+wait "$holder" 2>/dev/null || true
+flock -n "$store/locks/$suuid.lock" true || not_ok "$m busy: the test's lock holder is gone"
+is "$RUN_RC" 3 "$m busy: a fork of a source another vmkeep holds exits 3"
+like "$RUN_OUT" "another vmkeep is working" "$m busy: and says why"
+is "$(domstate "${NAME[$m]}"),$(exists_domain "${F[$m]}"),$(source_disk "${NAME[$m]}")" \
+	"running,no,$sdisk0" "$m busy: the source runs on its disk, no fork"
+
 declare -A N0 B0 FLOG
 for m in $machines; do
 	FLOG[$m]=$E2E_DIR/${F[$m]}-$m.serial.log
