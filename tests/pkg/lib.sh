@@ -38,10 +38,11 @@ done_testing () {
 }
 
 # Slow packaging tests may be skipped where they cannot run (no root, no
-# dpkg-buildpackage/rpmbuild); VMKEEP_REQUIRE_PKG=1 turns such a skip into a
-# failure.
+# dpkg-buildpackage/rpmbuild); VMKEEP_REQUIRE_PKG=1, or CI's required switch
+# VMKEEP_REQUIRE_E2E=1, turns such a skip into a failure.
 skip_or_fail () {
   if [ "${VMKEEP_REQUIRE_PKG:-0}" = 1 ]; then bail_out "$* (VMKEEP_REQUIRE_PKG=1)"; fi
+  if [ "${VMKEEP_REQUIRE_E2E:-0}" = 1 ]; then bail_out "$* (VMKEEP_REQUIRE_E2E=1)"; fi
   skip_all "$*"
 }
 
