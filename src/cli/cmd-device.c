@@ -66,21 +66,7 @@ attach_scope (VkDomain *dom, const char *name, gboolean *live, gboolean *config,
         }
       *live = TRUE;
     }
-  if (*live && !running)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("domain '%s' is not running, so --live cannot hot-plug; use --config"),
-                   name);
-      return FALSE;
-    }
-  if (*config && !vk_domain_is_persistent (dom))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("domain '%s' is transient, so --config has nothing to change; use --live"),
-                   name);
-      return FALSE;
-    }
-  return TRUE;
+  return vk_cli_check_scope (dom, name, *live, *config, _("hot-plug"), error);
 }
 
 /* A detach takes the device away wherever it is unless told otherwise. */
@@ -95,14 +81,7 @@ detach_scope (VkDomain *dom, const char *name, gboolean *live, gboolean *config,
       *config = in_cfg != NULL;
       return TRUE;
     }
-  if (*live && !running)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("domain '%s' is not running, so --live cannot unplug; use --config"),
-                   name);
-      return FALSE;
-    }
-  return TRUE;
+  return vk_cli_check_scope (dom, name, *live, *config, _("unplug"), error);
 }
 
 /* Serialise with other vmkeep processes on this VM: hibernate checks that

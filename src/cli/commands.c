@@ -286,21 +286,30 @@ vk_cli_open_for_change (VkCli *cli, const char *name, gboolean *live, gboolean *
       *live = running;
       *config = persistent;
     }
-  if (*live && !running)
+  if (!vk_cli_check_scope (dom, name, *live, *config, _("change its devices"), error))
+    return FALSE;
+  *out = g_steal_pointer (&dom);
+  return TRUE;
+}
+
+gboolean
+vk_cli_check_scope (VkDomain *dom, const char *name, gboolean live, gboolean config,
+                    const char *live_verb, GError **error)
+{
+  if (live && vk_domain_state (dom, NULL) == VK_STATE_SHUTOFF)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("domain '%s' is not running, so --live cannot change its devices; "
-                     "use --config"), name);
+                   _("domain '%s' is not running, so --live cannot %s; use --config"), name,
+                   live_verb);
       return FALSE;
     }
-  if (*config && !persistent)
+  if (config && !vk_domain_is_persistent (dom))
     {
       g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
                    _("domain '%s' is transient, so --config has nothing to change; use --live"),
                    name);
       return FALSE;
     }
-  *out = g_steal_pointer (&dom);
   return TRUE;
 }
 

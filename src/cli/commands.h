@@ -108,6 +108,11 @@ gboolean vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error
 gboolean vk_cmd_device_detach (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error);
 
+/* --live needs a running domain, --config a persistent one: else a clear
+ * error naming what --live would have done (`live_verb`, e.g. "hot-plug"). */
+gboolean vk_cli_check_scope (VkDomain *dom, const char *name, gboolean live, gboolean config,
+                             const char *live_verb, GError **error);
+
 /* Remove what interrupted runs left in the store (see vk_store_cleanup),
  * saying so on stderr unless --quiet. */
 void vk_cli_store_cleanup (VkCli *cli);
