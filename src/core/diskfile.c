@@ -106,6 +106,56 @@ vk_qcow2_backing_file (const char *path, char **backing, GError **error)
 }
 
 gboolean
+vk_copy_range (int in, guint64 off_in, int out, guint64 off_out, guint64 len)
+{
+  gboolean use_cfr = TRUE;
+  g_autofree guint8 *buf = NULL;
+  while (len > 0)
+    {
+      ssize_t n;
+      if (use_cfr)
+        {
+          loff_t a = (loff_t) off_in, b = (loff_t) off_out;
+          n = copy_file_range (in, &a, out, &b, MIN (len, (guint64) 1 << 30), 0);
+          if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP ||
+                        errno == EINVAL))
+            {
+              use_cfr = FALSE;
+              continue;
+            }
+        }
+      else
+        {
+          if (buf == NULL)
+            buf = g_malloc (1 << 20);
+          n = pread (in, buf, MIN (len, (guint64) 1 << 20), (off_t) off_in);
+          for (ssize_t w = 0; n > 0 && w < n;)
+            {
+              ssize_t k = pwrite (out, buf + w, n - w, (off_t) (off_out + w));
+              if (k < 0 && errno == EINTR)
+                continue;
+              if (k <= 0)
+                n = -1;
+              else
+                w += k;
+            }
+        }
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          if (n == 0)
+            errno = EIO; /* the source ended before `len` bytes */
+          return FALSE;
+        }
+      off_in += (guint64) n;
+      off_out += (guint64) n;
+      len -= (guint64) n;
+    }
+  return TRUE;
+}
+
+gboolean
 vk_file_clone (const char *src, const char *dst, guint mode, GError **error)
 {
   int in = open (src, O_RDONLY | O_CLOEXEC);
@@ -132,52 +182,7 @@ vk_file_clone (const char *src, const char *dst, guint mode, GError **error)
   if (!ok)
     {
       struct stat st;
-      ok = fstat (in, &st) == 0;
-      off_t left = ok ? st.st_size : 0;
-      gboolean use_cfr = TRUE;
-      while (ok && left > 0)
-        {
-          ssize_t n = -1;
-          if (use_cfr)
-            {
-              n = copy_file_range (in, NULL, out, NULL, MIN (left, (off_t) 1 << 30), 0);
-              if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP ||
-                            errno == EINVAL))
-                {
-                  use_cfr = FALSE;
-                  continue;
-                }
-            }
-          else
-            {
-              static char buf[1 << 20];
-              ssize_t r = read (in, buf, sizeof buf);
-              if (r > 0)
-                {
-                  ssize_t w = 0;
-                  while (w < r)
-                    {
-                      ssize_t k = write (out, buf + w, r - w);
-                      if (k < 0 && errno == EINTR)
-                        continue;
-                      if (k < 0)
-                        break;
-                      w += k;
-                    }
-                  n = w == r ? r : -1;
-                }
-              else
-                n = r;
-            }
-          if (n < 0 && errno == EINTR)
-            continue;
-          if (n <= 0)
-            {
-              ok = FALSE;
-              break;
-            }
-          left -= n;
-        }
+      ok = fstat (in, &st) == 0 && vk_copy_range (in, 0, out, 0, (guint64) st.st_size);
     }
   int e = errno;
   if (ok && fsync (out) < 0)

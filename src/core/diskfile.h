@@ -13,6 +13,11 @@ char *vk_disk_probe_format (const char *path, GError **error);
  * has none or is not qcow2). */
 gboolean vk_qcow2_backing_file (const char *path, char **backing, GError **error);
 
+/* Copy `len` bytes of `in` at `off_in` to `out` at `off_out` in the kernel
+ * (copy_file_range), or through a buffer where the filesystems cannot.
+ * FALSE with errno set (EIO when `in` ends early). Thread-safe. */
+gboolean vk_copy_range (int in, guint64 off_in, int out, guint64 off_out, guint64 len);
+
 /* Copy `src` to a new file `dst` (O_EXCL: never overwrites), as cheaply as
  * the filesystem allows: reflink (FICLONE), then copy_file_range (in-kernel,
  * sparse-friendly on most filesystems), then read/write. fsynced, `mode`.

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "diskfile.h"
 #include "save-stream.h"
 #include "sha256.h"
 #include "vk-error.h"
@@ -389,35 +390,7 @@ vk_save_file_write (const char *dst, GBytes *header, const char *src_path,
       struct file_clone_range r = { .src_fd = in, .src_offset = stream_offset,
                                     .src_length = len, .dest_offset = stream_offset };
       if (ioctl (out, FICLONERANGE, &r) != 0)
-        {
-          loff_t off_in = stream_offset, off_out = stream_offset;
-          guint64 left = len;
-          while (ok && left > 0)
-            {
-              ssize_t n = copy_file_range (in, &off_in, out, &off_out, MIN (left, 1ULL << 30), 0);
-              if (n < 0 && errno == EINTR)
-                continue;
-              if (n <= 0)
-                {
-                  /* e.g. EXDEV on old kernels: plain copy */
-                  g_autofree guint8 *buf = g_malloc (CHUNK);
-                  while (left > 0)
-                    {
-                      ssize_t r2 = pread (in, buf, MIN (left, CHUNK), off_in);
-                      if (r2 <= 0 || pwrite (out, buf, r2, off_out) != r2)
-                        {
-                          ok = FALSE;
-                          break;
-                        }
-                      off_in += r2;
-                      off_out += r2;
-                      left -= r2;
-                    }
-                  break;
-                }
-              left -= n;
-            }
-        }
+        ok = vk_copy_range (in, stream_offset, out, stream_offset, len);
     }
   int e = errno;
   if (ok && fsync (out) < 0)

@@ -174,11 +174,49 @@ test_overlay_refusals (void)
   g_rmdir (dir);
 }
 
+/* vk_copy_range: the bytes land at the given offsets, nothing else moves;
+ * a source shorter than asked is an error (EIO), not a short copy. */
+static void
+test_copy_range (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("vk-diskfile-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autofree char *a = g_build_filename (dir, "a", NULL);
+  g_autofree char *b = g_build_filename (dir, "b", NULL);
+  const gsize n = (3u << 20) + 77;
+  g_autofree guint8 *data = g_malloc (n);
+  for (gsize i = 0; i < n; i++)
+    data[i] = (guint8) (i * 13 + (i >> 12));
+  g_assert_true (g_file_set_contents (a, (const char *) data, n, NULL));
+  int in = open (a, O_RDONLY);
+  int out = open (b, O_RDWR | O_CREAT | O_TRUNC, 0600);
+  g_assert_cmpint (in, >=, 0);
+  g_assert_cmpint (out, >=, 0);
+  g_assert_true (vk_copy_range (in, 1000, out, 5000, n - 1000));
+  g_autofree char *got = NULL;
+  gsize glen = 0;
+  g_assert_true (g_file_get_contents (b, &got, &glen, NULL));
+  g_assert_cmpuint (glen, ==, 5000 + n - 1000);
+  for (gsize i = 0; i < 5000; i++)
+    g_assert_cmpint (got[i], ==, 0);
+  g_assert_cmpint (memcmp (got + 5000, data + 1000, n - 1000), ==, 0);
+  errno = 0;
+  g_assert_false (vk_copy_range (in, n - 10, out, 0, 100));
+  g_assert_cmpint (errno, ==, EIO);
+  close (in);
+  close (out);
+  g_unlink (a);
+  g_unlink (b);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/diskfile/qcow2-overlay/chain", test_overlay_chain);
   g_test_add_func ("/diskfile/qcow2-overlay/refusals", test_overlay_refusals);
+  g_test_add_func ("/diskfile/copy-range", test_copy_range);
   return g_test_run ();
 }
