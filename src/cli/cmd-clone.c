@@ -281,19 +281,28 @@ static gboolean clone_from (VkCli *cli, VkConn *conn, VkSidecar *sc, const char 
                             VkSaveHeader *hdr, xmlDocPtr src_doc, StateSource *ss,
                             const CloneOpts *o, CloneResult *res, Undo *undo, GError **error);
 
+/* The new VM's name: valid and not taken. */
+static gboolean
+check_new_name (VkConn *conn, const char *what, const char *name, GError **error)
+{
+  if (!vk_validate_name (what, name, error))
+    return FALSE;
+  g_autoptr(VkDomain) exists = vk_domain_try_lookup (conn, name);
+  if (exists != NULL)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("a domain named '%s' already exists; pick another --name"), name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 clone_image (VkCli *cli, VkConn *conn, const char *image, const CloneOpts *o,
              CloneResult *res, Undo *undo, GError **error)
 {
-  if (!vk_validate_name ("clone name", o->name, error))
+  if (!check_new_name (conn, "clone name", o->name, error))
     return FALSE;
-  g_autoptr(VkDomain) exists = vk_domain_try_lookup (conn, o->name);
-  if (exists != NULL)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("a domain named '%s' already exists; pick another --name"), o->name);
-      return FALSE;
-    }
   g_autofree char *dir = NULL;
   g_autoptr(VkSidecar) sc = vk_cli_load_image (cli, image, &dir, error);
   if (sc == NULL)
@@ -1281,15 +1290,8 @@ static gboolean
 fork_one (VkCli *cli, VkConn *conn, const char *source, const CloneOpts *o, CloneResult *res,
           Undo *undo, GError **error)
 {
-  if (!vk_validate_name ("fork name", o->name, error))
+  if (!check_new_name (conn, "fork name", o->name, error))
     return FALSE;
-  g_autoptr(VkDomain) exists = vk_domain_try_lookup (conn, o->name);
-  if (exists != NULL)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("a domain named '%s' already exists; pick another --name"), o->name);
-      return FALSE;
-    }
   g_autoptr(VkDomain) src = vk_domain_try_lookup (conn, source);
   if (src == NULL)
     {
@@ -1350,18 +1352,8 @@ fork_one (VkCli *cli, VkConn *conn, const char *source, const CloneOpts *o, Clon
       xmlNodePtr fdevs = vk_domain_devices (fdoc);
       for (xmlNodePtr n = fdevs->children; n; n = n->next)
         {
-          if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "interface"))
-            continue;
-          xmlSetProp (n, BAD_CAST "type", BAD_CAST (o->bridge ? "bridge" : "network"));
-          xmlNodePtr s;
-          while ((s = vk_xml_child (n, "source")) != NULL)
-            {
-              xmlUnlinkNode (s);
-              xmlFreeNode (s);
-            }
-          s = xmlNewChild (n, NULL, BAD_CAST "source", NULL);
-          xmlSetProp (s, BAD_CAST (o->bridge ? "bridge" : "network"),
-                      BAD_CAST (o->bridge ? o->bridge : o->network));
+          if (n->type == XML_ELEMENT_NODE && xmlStrEqual (n->name, BAD_CAST "interface"))
+            vk_clone_nic_host (n, o->bridge, o->network);
         }
       if (!check_duplicate_macs (conn, fdoc, o->name, error))
         return FALSE;

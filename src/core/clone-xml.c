@@ -71,6 +71,20 @@ rewrite_chardev (xmlNodePtr dev, const char *src, const char *dst)
     }
 }
 
+void
+vk_clone_nic_host (xmlNodePtr nic, const char *bridge, const char *network)
+{
+  xmlSetProp (nic, BAD_CAST "type", BAD_CAST (bridge ? "bridge" : "network"));
+  xmlNodePtr s;
+  while ((s = vk_xml_child (nic, "source")) != NULL)
+    {
+      xmlUnlinkNode (s);
+      xmlFreeNode (s);
+    }
+  s = xmlNewChild (nic, NULL, BAD_CAST "source", NULL);
+  xmlSetProp (s, BAD_CAST (bridge ? "bridge" : "network"), BAD_CAST (bridge ? bridge : network));
+}
+
 gboolean
 vk_clone_rewrite (xmlDocPtr doc, const char *source_name, const VkCloneRewrite *rw,
                   GError **error)
@@ -143,16 +157,7 @@ vk_clone_rewrite (xmlDocPtr doc, const char *source_name, const VkCloneRewrite *
           xmlSetProp (t, BAD_CAST "dev", BAD_CAST tap);
           if (rw->bridge || rw->network)
             {
-              xmlSetProp (n, BAD_CAST "type", BAD_CAST (rw->bridge ? "bridge" : "network"));
-              xmlNodePtr s;
-              while ((s = vk_xml_child (n, "source")) != NULL)
-                {
-                  xmlUnlinkNode (s);
-                  xmlFreeNode (s);
-                }
-              s = xmlNewChild (n, NULL, BAD_CAST "source", NULL);
-              xmlSetProp (s, BAD_CAST (rw->bridge ? "bridge" : "network"),
-                          BAD_CAST (rw->bridge ? rw->bridge : rw->network));
+              vk_clone_nic_host (n, rw->bridge, rw->network);
               xmlUnsetProp (t, BAD_CAST "managed");
             }
           nic++;

@@ -37,6 +37,10 @@ typedef struct {
  * file not in disk_paths keep their path only when read-only (a shared
  * CD-ROM or base); a writable one is an error (two VMs would write one
  * file). Fails (VK_ERROR_USAGE) when there are more --tap names than NICs. */
+/* Put the <interface> `nic` on `bridge` (or, when NULL, libvirt network
+ * `network`): its type and <source>, nothing else. */
+void vk_clone_nic_host (xmlNodePtr nic, const char *bridge, const char *network);
+
 gboolean vk_clone_rewrite (xmlDocPtr doc, const char *source_name,
                            const VkCloneRewrite *rw, GError **error);
 
