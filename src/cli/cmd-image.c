@@ -640,6 +640,33 @@ disk_member_parse (const char *name, char **target, char **format)
   return TRUE;
 }
 
+/* One archive member as JSON: name, size, SHA-256; for a disk, whether it
+ * was flattened and (`full`, the manifest) its target and format. */
+static void
+add_member_json (JsonBuilder *b, const Member *m, gboolean full)
+{
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, m->name);
+  json_builder_set_member_name (b, "size");
+  json_builder_add_int_value (b, (gint64) m->size);
+  json_builder_set_member_name (b, "sha256");
+  json_builder_add_string_value (b, m->sha256);
+  if (m->target && full)
+    {
+      json_builder_set_member_name (b, "target");
+      json_builder_add_string_value (b, m->target);
+      json_builder_set_member_name (b, "format");
+      json_builder_add_string_value (b, m->format);
+    }
+  if (m->target)
+    {
+      json_builder_set_member_name (b, "flattened");
+      json_builder_add_boolean_value (b, m->flattened);
+    }
+  json_builder_end_object (b);
+}
+
 static char *
 manifest_json (const char *image, VkSidecar *sc, GPtrArray *members)
 {
@@ -666,26 +693,7 @@ manifest_json (const char *image, VkSidecar *sc, GPtrArray *members)
   json_builder_set_member_name (b, "members");
   json_builder_begin_array (b);
   for (guint i = 0; i < members->len; i++)
-    {
-      Member *m = members->pdata[i];
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "name");
-      json_builder_add_string_value (b, m->name);
-      json_builder_set_member_name (b, "size");
-      json_builder_add_int_value (b, (gint64) m->size);
-      json_builder_set_member_name (b, "sha256");
-      json_builder_add_string_value (b, m->sha256);
-      if (m->target)
-        {
-          json_builder_set_member_name (b, "target");
-          json_builder_add_string_value (b, m->target);
-          json_builder_set_member_name (b, "format");
-          json_builder_add_string_value (b, m->format);
-          json_builder_set_member_name (b, "flattened");
-          json_builder_add_boolean_value (b, m->flattened);
-        }
-      json_builder_end_object (b);
-    }
+    add_member_json (b, members->pdata[i], TRUE);
   json_builder_end_array (b);
   json_builder_end_object (b);
   g_autoptr(JsonGenerator) gen = json_generator_new ();
@@ -959,22 +967,7 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
       json_builder_set_member_name (b, "members");
       json_builder_begin_array (b);
       for (guint i = 0; i < members->len; i++)
-        {
-          Member *m = members->pdata[i];
-          json_builder_begin_object (b);
-          json_builder_set_member_name (b, "name");
-          json_builder_add_string_value (b, m->name);
-          json_builder_set_member_name (b, "size");
-          json_builder_add_int_value (b, (gint64) m->size);
-          json_builder_set_member_name (b, "sha256");
-          json_builder_add_string_value (b, m->sha256);
-          if (m->target)
-            {
-              json_builder_set_member_name (b, "flattened");
-              json_builder_add_boolean_value (b, m->flattened);
-            }
-          json_builder_end_object (b);
-        }
+        add_member_json (b, members->pdata[i], FALSE);
       json_builder_end_array (b);
       json_builder_set_member_name (b, "tpm_portability");
       if (sc->tpm)
