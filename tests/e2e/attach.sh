@@ -115,10 +115,6 @@ wait_tick_without() {
 	done
 }
 
-last_tick_from() {
-	tail -c +"$(($2 + 1))" "$1" 2>/dev/null | tr -d '\r' | grep '^VKTICK .* END$' | tail -n 1 || true
-}
-
 # fs_addr XMLFILE TAG: the filesystem's guest PCI address DDDD:BB:SS.F.
 fs_addr() {
 	local a="/domain/devices/filesystem[target/@dir='$2']/address" bus slot fn
@@ -303,7 +299,7 @@ for m in q35 pc; do
 	d=${DOM[$m]}
 	check_as "$m: the guest mounts tag ${TAG[$m]} and reads the host's file" \
 		wait_tick_with "${LOG[$m]}" "${OFF[$m]}" "fs=${TAG[$m]},yes,${PROBE[$m]}" 60
-	line=$(last_tick_from "${LOG[$m]}" "${OFF[$m]}")
+	line=$(e2e_last_tick_from "${LOG[$m]}" "${OFF[$m]}")
 	is "$(e2e_tick_fs "$line" "${TAG[$m]}" || true)" "${TAG[$m]},yes,${PROBE[$m]}" \
 		"$m: guest reports fs=${TAG[$m]},yes,${PROBE[$m]}"
 	is "$(e2e_tick_boot "$line")" "${BOOT[$m]}" "$m: same boot (hot-plugged, no reboot)"
@@ -343,7 +339,7 @@ for m in q35 pc; do
 	is "$(vsh domstate "$d" | head -n 1)" running "$m: the VM is still running"
 	like "$(vsh dominfo "$d")" "Managed save: +no" "$m: no managed save was made"
 	check_as "$m: the guest keeps ticking" e2e_wait_ticks_from "${LOG[$m]}" "$off" 1 30
-	line=$(last_tick_from "${LOG[$m]}" "$off")
+	line=$(e2e_last_tick_from "${LOG[$m]}" "$off")
 	is "$(e2e_tick_boot "$line")" "${BOOT[$m]}" "$m: same boot after the refused hibernate"
 	if [ "$(e2e_tick_n "$line")" -gt "$n0" ]; then ok "$m: tick counter went on"; else not_ok "$m: tick counter went on"; fi
 	is "$(e2e_tick_fs "$line" "${TAG[$m]}" || true)" "${TAG[$m]},yes,${PROBE[$m]}" "$m: still mounted"

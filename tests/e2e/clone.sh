@@ -82,27 +82,12 @@ run_rc() {
 	RUN_OUT=$("$@" 2>&1) || RUN_RC=$?
 }
 
-ticks_from() { # LOG OFFSET: complete VKTICK lines past OFFSET
-	tail -c +"$(($2 + 1))" "$1" 2>/dev/null | tr -d '\r' | grep '^VKTICK .* END$' || true
-}
-last_tick_from() { ticks_from "$1" "$2" | tail -n 1; }
 line_mark() { # LOG: offset just past its last newline (never inside a line)
 	python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); print(d.rfind(b"\n") + 1)' "$1"
 }
 tick_before() { # LOG OFFSET: the last complete VKTICK line in the first OFFSET bytes
 	head -c "$2" "$1" 2>/dev/null | tr -d '\r' | grep '^VKTICK .* END$' | tail -n 1 || true
 }
-first_tick_from() { ticks_from "$1" "$2" | head -n 1; }
-
-guest_nics() { # LINE: "mac name ifindex pcipath acpi" per NIC, sorted
-	local v
-	e2e_tick_nics "$1" | while IFS= read -r v; do
-		printf '%s %s %s %s %s\n' "$(e2e_field "$v" 3)" "$(e2e_field "$v" 1)" \
-			"$(e2e_field "$v" 2)" "$(e2e_field "$v" 5)" "$(e2e_field "$v" 6)"
-	done | sort
-}
-
-domstate() { vsh domstate "$1" 2>/dev/null | head -n 1; }
 
 exists_domain() { if vsh dominfo "$1" >/dev/null 2>&1; then echo yes; else echo no; fi; }
 
@@ -140,8 +125,8 @@ backing_of() {
 resumed() {
 	local what=$1 log=$2 off=$3 before=$4 first after n0 n1
 	check_as "$what: guest ticks" e2e_wait_ticks_from "$log" "$off" 2 120
-	first=$(first_tick_from "$log" "$off")
-	after=$(last_tick_from "$log" "$off")
+	first=$(e2e_first_tick_from "$log" "$off")
+	after=$(e2e_last_tick_from "$log" "$off")
 	is "$(e2e_tick_boot "$first")" "$(e2e_tick_boot "$before")" "$what: source's boot id (resumed, not booted)"
 	n0=$(e2e_tick_n "$before")
 	n1=$(e2e_tick_n "$first")
@@ -153,7 +138,7 @@ resumed() {
 		diag "last tick before: '${n0:-none}', first after: '${n1:-none}'"
 	fi
 	is "$(e2e_tick_mem "$after")" "$(e2e_tick_mem "$before")" "$what: memory checksum equal"
-	is "$(guest_nics "$after")" "$(guest_nics "$before")" \
+	is "$(e2e_guest_nics "$after")" "$(e2e_guest_nics "$before")" \
 		"$what: every NIC keeps name, ifindex, MAC, PCI path and ACPI index"
 }
 
@@ -163,9 +148,9 @@ resumed() {
 continued() {
 	local what=$1 log=$2 off=$3 boot=$4 n0=$5 seq want
 	check_as "$what: guest ticks" e2e_wait_ticks_from "$log" "$off" 2 120
-	is "$(ticks_from "$log" "$off" | while IFS= read -r l; do e2e_tick_boot "$l"; done | sort -u)" \
+	is "$(e2e_ticks_from "$log" "$off" | while IFS= read -r l; do e2e_tick_boot "$l"; done | sort -u)" \
 		"$boot" "$what: same boot id as before"
-	seq=$(ticks_from "$log" "$off" | while IFS= read -r l; do e2e_tick_n "$l"; done | tr '\n' ' ')
+	seq=$(e2e_ticks_from "$log" "$off" | while IFS= read -r l; do e2e_tick_n "$l"; done | tr '\n' ' ')
 	want=$(seq $((n0 + 1)) $((n0 + $(echo "$seq" | wc -w))) | tr '\n' ' ')
 	is "$seq" "$want" "$what: tick counter continues without a gap"
 }
@@ -313,7 +298,7 @@ declare -A BASE BASESHA STAMP0
 for m in $machines; do
 	check_or_bail vk hibernate "${NAME[$m]}" --image "img-$m"
 	BEFORE[$m]=$(e2e_last_tick "${LOG[$m]}" || true)
-	SRCNICS[$m]=$(guest_nics "${BEFORE[$m]}")
+	SRCNICS[$m]=$(e2e_guest_nics "${BEFORE[$m]}")
 	BASE[$m]=$store/images/img-$m/disks/vda.qcow2
 	BASESHA[$m]=$(sha "${BASE[$m]}")
 	STAMP0[$m]=$(e2e_disk_stamp "${BASE[$m]}" qcow2 || true)
@@ -331,9 +316,9 @@ for m in $machines; do
 		n=${NAME[$m]}-$c
 		# the serial log follows the clone's name (vmkeep(1), path rule)
 		CLOG[$m$c]=$E2E_DIR/$n-$m.serial.log
-		is "$(domstate "$n")" running "$m $c: running"
+		is "$(e2e_domstate "$n")" running "$m $c: running"
 	done
-	is "$(domstate "${NAME[$m]}")" running "$m source: running, at the same time as both clones"
+	is "$(e2e_domstate "${NAME[$m]}")" running "$m source: running, at the same time as both clones"
 done
 for m in $machines; do
 	resumed "$m c1" "${CLOG[${m}c1]}" 0 "${BEFORE[$m]}"
@@ -433,7 +418,7 @@ wait "$holder" 2>/dev/null || true
 flock -n "$store/locks/$suuid.lock" true || not_ok "$m busy: the test's lock holder is gone"
 is "$RUN_RC" 3 "$m busy: a fork of a source another vmkeep holds exits 3"
 like "$RUN_OUT" "another vmkeep is working" "$m busy: and says why"
-is "$(domstate "${NAME[$m]}"),$(exists_domain "${F[$m]}"),$(source_disk "${NAME[$m]}")" \
+is "$(e2e_domstate "${NAME[$m]}"),$(exists_domain "${F[$m]}"),$(source_disk "${NAME[$m]}")" \
 	"running,no,$sdisk0" "$m busy: the source runs on its disk, no fork"
 
 declare -A N0 B0 FLOG
@@ -448,22 +433,22 @@ for m in $machines; do
 	check_as "$m: fork ${NAME[$m]} --name f --bridge $br_fork" vk fork "${NAME[$m]}" --name "${F[$m]}" --bridge "$br_fork"
 done
 for m in $machines; do
-	is "$(domstate "${NAME[$m]}"),$(domstate "${F[$m]}")" "running,running" "$m fork: source and fork both run"
+	is "$(e2e_domstate "${NAME[$m]}"),$(e2e_domstate "${F[$m]}")" "running,running" "$m fork: source and fork both run"
 	continued "$m fork: source" "${LOG[$m]}" "${OFF[$m]}" "${B0[$m]}" "${N0[$m]}"
 	check_as "$m fork: fork ticks" e2e_wait_ticks_from "${FLOG[$m]}" 0 2 120
-	first=$(first_tick_from "${FLOG[$m]}" 0)
-	last=$(last_tick_from "${FLOG[$m]}" 0)
+	first=$(e2e_first_tick_from "${FLOG[$m]}" 0)
+	last=$(e2e_last_tick_from "${FLOG[$m]}" 0)
 	is "$(e2e_tick_boot "$first")" "${B0[$m]}" "$m fork: the fork has the source's boot id (resumed, not booted)"
 	fn=$(e2e_tick_n "$first")
 	if [ -n "$fn" ] && [ "$fn" -gt "${N0[$m]}" ] &&
-		ticks_from "${LOG[$m]}" "${OFF[$m]}" | grep -q " tick=$fn "; then
+		e2e_ticks_from "${LOG[$m]}" "${OFF[$m]}" | grep -q " tick=$fn "; then
 		ok "$m fork: the fork's counter continues from the source's ($fn)"
 	else
 		not_ok "$m fork: the fork's counter continues from the source's"
 		diag "fork's first tick '$fn', source's last before the fork ${N0[$m]}"
 	fi
 	is "$(e2e_tick_mem "$last")" "$(e2e_tick_mem "${BEFORE[$m]}")" "$m fork: memory checksum equal"
-	is "$(guest_nics "$last")" "${SRCNICS[$m]}" "$m fork: every NIC keeps name, ifindex, MAC, PCI path and ACPI index"
+	is "$(e2e_guest_nics "$last")" "${SRCNICS[$m]}" "$m fork: every NIC keeps name, ifindex, MAC, PCI path and ACPI index"
 	vsh dumpxml --migratable "${NAME[$m]}" >"$E2E_DIR/$m.src2.xml"
 	vsh dumpxml --migratable "${F[$m]}" >"$E2E_DIR/$m.f.xml"
 	check_xml_diff "$m fork vs source" "$E2E_DIR/$m.src2.xml" "$E2E_DIR/$m.f.xml"
@@ -507,7 +492,7 @@ for m in $machines; do
 		--name "${FF[$m]}" --bridge "$br_spare"
 	isnt "$RUN_RC" 0 "$m $point: the fork fails (exit $RUN_RC)"
 	like "$RUN_OUT" "$want" "$m $point: at the injected point"
-	is "$(domstate "${NAME[$m]}")" running "$m $point: the source is running"
+	is "$(e2e_domstate "${NAME[$m]}")" running "$m $point: the source is running"
 	is "$(exists_domain "${FF[$m]}")" no "$m $point: no fork domain"
 	is "$(files_named "$E2E_DIR" "${FF[$m]}*")" "" "$m $point: no fork disk or log file"
 	is "$(listed_images)" "${IMGS0[$m]}" "$m $point: no new image in 'vmkeep image list'"
@@ -526,7 +511,7 @@ done
 
 ns=${NAME[q35]}-ns
 check_as "q35: clone --no-start --name ns" vk clone img-q35 --name "$ns" --bridge "$br_c1" --no-start
-is "$(domstate "$ns")" "shut off" "q35 no-start: defined, not running"
+is "$(e2e_domstate "$ns")" "shut off" "q35 no-start: defined, not running"
 like "$(listed_images)" "(^| )$ns( |\$)" "q35 no-start: kept as image '$ns'"
 check_as "q35 no-start: wake --image $ns" vk wake --image "$ns"
 resumed "q35 no-start after wake --image" "$E2E_DIR/$ns-q35.serial.log" 0 "${BEFORE[q35]}"
@@ -548,7 +533,7 @@ sdisk=$E2E_DIR/$src-vda.qcow2
 sum0=$(sha "$sdisk")
 vsh dumpxml --inactive "$src" >"$E2E_DIR/sf.src0.xml"
 check_as "pc shutoff: fork of the shut-off c2" vk fork "$src" --name "$sf" --bridge "$br_fork"
-is "$(domstate "$src"),$(domstate "$sf")" "shut off,shut off" "pc shutoff: fork defined, nothing started"
+is "$(e2e_domstate "$src"),$(e2e_domstate "$sf")" "shut off,shut off" "pc shutoff: fork defined, nothing started"
 sbase=$(backing_of "$sdisk")
 is "$(sha "$sbase")" "$sum0" "pc shutoff: the source's disk content is untouched (now its read-only base)"
 is "$(backing_of "$E2E_DIR/$sf-vda.qcow2")" "$sbase" "pc shutoff: the fork's disk is an overlay over the same base"

@@ -47,8 +47,6 @@ run_rc() {
 	RUN_OUT=$("$@" 2>&1) || RUN_RC=$?
 }
 
-domstate() { vsh domstate "$1" 2>/dev/null | head -n 1; }
-
 listed_images() {
 	local d
 	for d in "$store"/images/*/; do
@@ -61,13 +59,6 @@ listed_images() {
 # import that failed must leave exactly what was there before.
 store_listing() {
 	find "$store/images" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort | tr '\n' ' '
-}
-
-first_tick_from() {
-	tail -c +"$(($2 + 1))" "$1" 2>/dev/null | tr -d '\r' | grep -m 1 '^VKTICK .* END$' || true
-}
-last_tick_from() {
-	tail -c +"$(($2 + 1))" "$1" 2>/dev/null | tr -d '\r' | grep '^VKTICK .* END$' | tail -n 1 || true
 }
 
 # "mac ifindex bdf pcipath acpi" per NIC, sorted.
@@ -116,7 +107,7 @@ check_or_bail e2e_wait_ticks_from "$LOG" 0 2 180
 
 check_or_bail vk hibernate "$SRC" --image img-src
 BEFORE=$(e2e_last_tick "$LOG" || true)
-is "$(domstate "$SRC")" "shut off" "hibernate --image: the source is off"
+is "$(e2e_domstate "$SRC")" "shut off" "hibernate --image: the source is off"
 frozen=$store/images/img-src/disks/vda.qcow2
 like "$(qemu-img info -U "$frozen" 2>&1)" "backing file: $BASE" \
 	"the frozen base is itself an overlay (over $BASE)"
@@ -260,7 +251,7 @@ check_as "image rm img-piped" vk image rm img-piped
 t0=$SECONDS
 check_as "clone the imported image" vk clone img-new --name "$CLONE"
 diag "clone took $((SECONDS - t0)) s"
-is "$(domstate "$CLONE")" running "the clone runs"
+is "$(e2e_domstate "$CLONE")" running "the clone runs"
 vsh dumpxml "$CLONE" >"$E2E_DIR/clone.xml"
 is "$(xmllint --xpath 'string(//serial/source/@path)' "$E2E_DIR/clone.xml")" "$CLOG" \
 	"the clone's serial log follows the log path rule"
@@ -268,8 +259,8 @@ is "$(xmllint --xpath "string(//disk[target/@dev='vda']/backingStore/source/@fil
 	"$img/disks/vda.qcow2" "the clone's disk is an overlay over the imported base"
 
 check_as "the clone's guest ticks" e2e_wait_ticks_from "$CLOG" 0 2 90
-first=$(first_tick_from "$CLOG" 0)
-after=$(last_tick_from "$CLOG" 0)
+first=$(e2e_first_tick_from "$CLOG" 0)
+after=$(e2e_last_tick_from "$CLOG" 0)
 is "$(e2e_tick_boot "$first")" "$(e2e_tick_boot "$BEFORE")" "clone: same boot id as the source (resumed, not booted)"
 n0=$(e2e_tick_n "$BEFORE")
 n1=$(e2e_tick_n "$first")

@@ -67,26 +67,6 @@ run_rc() {
 	RUN_OUT=$("$@" 2>&1) || RUN_RC=$?
 }
 
-# last_tick_from LOG OFFSET / first_tick_from LOG OFFSET: complete VKTICK
-# lines past OFFSET.
-last_tick_from() {
-	tail -c +"$(($2 + 1))" "$1" 2>/dev/null | tr -d '\r' | grep '^VKTICK .* END$' | tail -n 1 || true
-}
-first_tick_from() {
-	tail -c +"$(($2 + 1))" "$1" 2>/dev/null | tr -d '\r' | grep -m 1 '^VKTICK .* END$' || true
-}
-
-# guest_nics LINE: "mac name ifindex pcipath acpi" per NIC, sorted.
-guest_nics() {
-	local v
-	e2e_tick_nics "$1" | while IFS= read -r v; do
-		printf '%s %s %s %s %s\n' "$(e2e_field "$v" 3)" "$(e2e_field "$v" 1)" \
-			"$(e2e_field "$v" 2)" "$(e2e_field "$v" 5)" "$(e2e_field "$v" 6)"
-	done | sort
-}
-
-domstate() { vsh domstate "$1" 2>/dev/null | head -n 1; }
-
 # has_managed_save DOMAIN: yes or no.
 has_managed_save() {
 	if vsh dominfo "$1" 2>/dev/null | grep -Eq '^Managed save: +yes'; then echo yes; else echo no; fi
@@ -115,8 +95,8 @@ mode_of() { stat -c %a "$1" 2>/dev/null || echo missing; }
 resumed() {
 	local what=$1 log=$2 off=$3 before=$4 first after n0 n1
 	check_as "$what: guest ticks again" e2e_wait_ticks_from "$log" "$off" 2 90
-	first=$(first_tick_from "$log" "$off")
-	after=$(last_tick_from "$log" "$off")
+	first=$(e2e_first_tick_from "$log" "$off")
+	after=$(e2e_last_tick_from "$log" "$off")
 	is "$(e2e_tick_boot "$first")" "$(e2e_tick_boot "$before")" "$what: same boot id (resumed, not booted)"
 	n0=$(e2e_tick_n "$before")
 	n1=$(e2e_tick_n "$first")
@@ -129,7 +109,7 @@ resumed() {
 		diag "last tick before: '${n0:-none}', first after: '${n1:-none}'"
 	fi
 	is "$(e2e_tick_mem "$after")" "$(e2e_tick_mem "$before")" "$what: memory checksum unchanged"
-	is "$(guest_nics "$after")" "$(guest_nics "$before")" \
+	is "$(e2e_guest_nics "$after")" "$(e2e_guest_nics "$before")" \
 		"$what: every NIC keeps its name, ifindex, MAC, PCI path and ACPI index"
 }
 
@@ -183,7 +163,7 @@ for m in $machines; do
 done
 for m in $machines; do
 	check_or_bail e2e_wait_line "${LOG[$m]}" "^VKTICK .* nics=3 .*,${MAC3[$m]},.* END\$" 60 "${OFF[$m]}"
-	line=$(last_tick_from "${LOG[$m]}" "${OFF[$m]}")
+	line=$(e2e_last_tick_from "${LOG[$m]}" "${OFF[$m]}")
 	is "$(e2e_field "$(e2e_tick_nic_by_mac "$line" "${MAC3[$m]}" || true)" 6)" 3 \
 		"$m: guest sees the hot-added NIC with ACPI index 3"
 done
@@ -194,7 +174,7 @@ check_as "managed: vmkeep hibernate pc q35" vk hibernate "${NAME[pc]}" "${NAME[q
 declare -A UUID
 for m in $machines; do
 	UUID[$m]=$(vsh domuuid "${NAME[$m]}")
-	is "$(domstate "${NAME[$m]}")" "shut off" "$m managed: domain is off"
+	is "$(e2e_domstate "${NAME[$m]}")" "shut off" "$m managed: domain is off"
 	is "$(has_managed_save "${NAME[$m]}")" yes "$m managed: libvirt holds a managed save"
 	sc=$store/managed/${UUID[$m]}.xml
 	is "$(mode_of "$sc")" 600 "$m managed: sidecar written, mode 0600"
@@ -214,7 +194,7 @@ done
 for m in $machines; do
 	check_as "$m image: vmkeep hibernate --image img-$m" vk hibernate "${NAME[$m]}" --image "img-$m"
 	img=$store/images/img-$m
-	is "$(domstate "${NAME[$m]}")" "shut off" "$m image: domain is off"
+	is "$(e2e_domstate "${NAME[$m]}")" "shut off" "$m image: domain is off"
 	is "$(has_managed_save "${NAME[$m]}")" no "$m image: no managed save"
 	is "$(mode_of "$img/state.sav"),$(mode_of "$img/image.xml")" 600,600 "$m image: state.sav and image.xml are 0600"
 	is "$(head -c 16 "$img/state.sav")" LibvirtQemudSave "$m image: state.sav is a complete libvirt save image"
@@ -287,7 +267,7 @@ run_rc vk wake "$pc"
 is "$RUN_RC" 5 "drift: vmkeep wake refuses (exit 5)"
 like "$RUN_OUT" "${MAC1[pc]}.*0000:00:03\.0 -> 0000:00:06\.0" "drift: the message shows the NIC's old and new address"
 like "$RUN_OUT" "--force" "drift: the message names --force"
-is "$(domstate "$pc")" "shut off" "drift: the domain stays off"
+is "$(e2e_domstate "$pc")" "shut off" "drift: the domain stays off"
 is "$(has_managed_save "$pc")" yes "drift: the managed save is kept"
 check_as "drift: the sidecar is kept" test -f "$store/managed/${UUID[pc]}.xml"
 check_as "drift: vmkeep wake --force" vk wake --force "$pc"
@@ -307,7 +287,7 @@ done
 wait
 is "$(sort "$E2E_DIR"/busy[12].rc | tr '\n' ' ')" "0 3 " "busy: one hibernate succeeds, the other exits 3"
 like "$(cat "$E2E_DIR"/busy[12].out)" "another vmkeep is working" "busy: the loser says another vmkeep holds the VM"
-is "$(domstate "$q35"),$(has_managed_save "$q35")" "shut off,yes" "busy: the VM is hibernated once"
+is "$(e2e_domstate "$q35"),$(has_managed_save "$q35")" "shut off,yes" "busy: the VM is hibernated once"
 BEFORE[q35]=$(e2e_last_tick "${LOG[q35]}" || true)
 OFF[q35]=$(e2e_log_size "${LOG[q35]}")
 check_as "busy: vmkeep wake q35" vk wake "$q35"
@@ -354,7 +334,7 @@ EOF
 		like "$RUN_OUT" "filesystem vkfs" "virtiofs $mode: ... naming the device"
 		like "$RUN_OUT" "vmkeep fs detach $FS vkfs" "virtiofs $mode: ... and the detach command"
 	done
-	is "$(domstate "$FS")" running "virtiofs: the VM keeps running"
+	is "$(e2e_domstate "$FS")" running "virtiofs: the VM keeps running"
 	vsh dumpxml "$FS" >"$E2E_DIR/fs.live.1"
 	check_as "virtiofs: running definition unchanged" cmp -s "$E2E_DIR/fs.live.0" "$E2E_DIR/fs.live.1"
 	is "$(has_managed_save "$FS")" no "virtiofs: no managed save"
@@ -388,7 +368,7 @@ import json, sys
 for r in json.load(open(sys.argv[1])):
     print(r["domain"], r["ok"], r["exit_code"], r["mode"], r["state_bytes"] > 0, r["error"])
 ' "$E2E_DIR/tag.json" 2>&1)" "$b1 True 0 managed True None" "tag: the JSON lists exactly the tagged VM, hibernated"
-is "$(domstate "$b1"),$(domstate "$b2"),$(domstate "$b3")" "shut off,running,running" \
+is "$(e2e_domstate "$b1"),$(e2e_domstate "$b2"),$(e2e_domstate "$b3")" "shut off,running,running" \
 	"tag: only the tagged VM was hibernated"
 BEFORE[b1]=$(e2e_last_tick "${BLOG[b1]}" || true)
 OFF[b1]=$(e2e_log_size "${BLOG[b1]}")
@@ -418,7 +398,7 @@ like "$(row "$b1")" " ok +managed" "batch: summary says b1 ok"
 like "$(row "$b2")" " ok +managed" "batch: summary says b2 ok"
 like "$(row "$b3")" "failed \(exit 1\)" "batch: summary names b3's failure"
 like "$(cat "$E2E_DIR/batch.err")" "$b3.*(Is a directory|failed)" "batch: the error for b3 is printed"
-is "$(domstate "$b1"),$(domstate "$b2"),$(domstate "$b3")" "shut off,shut off,running" \
+is "$(e2e_domstate "$b1"),$(e2e_domstate "$b2"),$(e2e_domstate "$b3")" "shut off,shut off,running" \
 	"batch: b1 and b2 hibernated, b3 keeps running"
 rmdir "$blocker"
 for b in b1 b2; do
@@ -433,10 +413,10 @@ done
 # still_running WHAT LOG DOMAIN BOOT: running, ticking on as the same boot.
 still_running() {
 	local what=$1 log=$2 dom=$3 boot=$4 off
-	is "$(domstate "$dom")" running "$what: the VM is running"
+	is "$(e2e_domstate "$dom")" running "$what: the VM is running"
 	off=$(e2e_log_size "$log")
 	check_as "$what: the guest ticks on" e2e_wait_ticks_from "$log" "$off" 1 60
-	is "$(e2e_tick_boot "$(last_tick_from "$log" "$off")")" "$boot" "$what: same boot id"
+	is "$(e2e_tick_boot "$(e2e_last_tick_from "$log" "$off")")" "$boot" "$what: same boot id"
 }
 
 # ------------------------------------ a store on a small tmpfs -----------
@@ -495,7 +475,7 @@ umount "$small" || true
 settle() {
 	local end=$((SECONDS + 90)) st
 	while :; do
-		st=$(domstate "$1")
+		st=$(e2e_domstate "$1")
 		case "$st" in running | "shut off") echo "$st"; return 0 ;; esac
 		[ "$SECONDS" -lt "$end" ] || { echo "$st"; return 1; }
 		sleep 0.5

@@ -455,6 +455,27 @@ e2e_ticks() {
 	tr -d '\r' <"$1" 2>/dev/null | grep '^VKTICK .* END$' || true
 }
 
+# e2e_ticks_from FILE OFFSET: complete VKTICK lines past byte OFFSET;
+# e2e_first_tick_from / e2e_last_tick_from: the first / last of them.
+e2e_ticks_from() {
+	tail -c +"$(($2 + 1))" "$1" 2>/dev/null | tr -d '\r' | grep '^VKTICK .* END$' || true
+}
+e2e_first_tick_from() { e2e_ticks_from "$1" "$2" | head -n 1; }
+e2e_last_tick_from() { e2e_ticks_from "$1" "$2" | tail -n 1; }
+
+# e2e_guest_nics LINE: "mac name ifindex pcipath acpi" per NIC of a tick
+# line, sorted: what the guest sees of each NIC.
+e2e_guest_nics() {
+	local v
+	e2e_tick_nics "$1" | while IFS= read -r v; do
+		printf '%s %s %s %s %s\n' "$(e2e_field "$v" 3)" "$(e2e_field "$v" 1)" \
+			"$(e2e_field "$v" 2)" "$(e2e_field "$v" 5)" "$(e2e_field "$v" 6)"
+	done | sort
+}
+
+# e2e_domstate DOMAIN: libvirt's state word(s), empty when there is none.
+e2e_domstate() { virsh -q -c "$E2E_URI" domstate "$1" 2>/dev/null | head -n 1; }
+
 # e2e_last_tick FILE: the last complete VKTICK line (status 1 if none).
 e2e_last_tick() {
 	local l

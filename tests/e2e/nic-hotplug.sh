@@ -193,15 +193,6 @@ layout_row_of() {
 	layout_rows "$d" "$@" | awk -F'|' -v m="$mac" '$3 == "interface " m'
 }
 
-# guest_nics LINE: "mac name ifindex pcipath acpi" per NIC, sorted.
-guest_nics() {
-	local v
-	e2e_tick_nics "$1" | while IFS= read -r v; do
-		printf '%s %s %s %s %s\n' "$(e2e_field "$v" 3)" "$(e2e_field "$v" 1)" \
-			"$(e2e_field "$v" 2)" "$(e2e_field "$v" 5)" "$(e2e_field "$v" 6)"
-	done | sort
-}
-
 # nic_field LINE MAC N: field N of that NIC in a tick line ("" if absent).
 nic_field() {
 	local v
@@ -215,11 +206,6 @@ nic_field() {
 # shellcheck disable=SC2317 # called through check_as
 wait_tick_with() {
 	e2e_wait_line "$1" "^VKTICK .*$3.* END\$" "${4:-60}" "$2"
-}
-
-# last_tick_from LOG OFFSET: the last complete VKTICK line past OFFSET.
-last_tick_from() {
-	tail -c +"$(($2 + 1))" "$1" 2>/dev/null | tr -d '\r' | grep '^VKTICK .* END$' | tail -n 1 || true
 }
 
 # run_rc CMD...: run CMD, its combined output in RUN_OUT, status in RUN_RC.
@@ -336,7 +322,7 @@ same_files "q35 nospare: running definition unchanged" "$E2E_DIR/nospare.live.0"
 same_files "q35 nospare: persistent definition unchanged" "$E2E_DIR/nospare.cfg.0" "$E2E_DIR/nospare.cfg.1"
 off=$(e2e_log_size "$NOSPARELOG")
 check_as "q35 nospare: guest still ticks" e2e_wait_ticks_from "$NOSPARELOG" "$off" 1 30
-is "$(e2e_tick_get "$(last_tick_from "$NOSPARELOG" "$off")" nics)" 1 "q35 nospare: guest still sees 1 NIC"
+is "$(e2e_tick_get "$(e2e_last_tick_from "$NOSPARELOG" "$off")" nics)" 1 "q35 nospare: guest still sees 1 NIC"
 vsh destroy "$NOSPARE" >/dev/null 2>&1 || true
 
 # ----------------------------- 2. CloudStack layout: live nic add ------
@@ -359,7 +345,7 @@ for m in $machines; do
 	log=${CSLOG[$m]}
 	check_as "$m cs: guest sees the hot-added NIC without a reboot" \
 		wait_tick_with "$log" "${OFF[$m]}" "nic=[^ ]*,${M3[$m]}," 60
-	line=$(last_tick_from "$log" "${OFF[$m]}")
+	line=$(e2e_last_tick_from "$log" "${OFF[$m]}")
 	is "$(e2e_tick_boot "$line")" "${BOOTA[$m]}" "$m cs: same boot (no reboot)"
 	is "$(e2e_tick_get "$line" nics)" 3 "$m cs: guest sees 3 NICs"
 	path=$(nic_field "$line" "${M3[$m]}" 5)
@@ -391,7 +377,7 @@ for m in $machines; do
 	same_files "$m cs: no other device moved" "$E2E_DIR/$m-cs.layout.0" "$E2E_DIR/$m-cs.layout.1x"
 	check_as "$m cs: vmkeep layout --check after the add" vk layout --check "${CS[$m]}"
 	check_as "$m cs: vmkeep layout --check --inactive after the add" vk layout --check --inactive "${CS[$m]}"
-	BEFORE[$m]=$(guest_nics "$line")
+	BEFORE[$m]=$(e2e_guest_nics "$line")
 	BLK[$m]=$(e2e_tick_blk "$line" vda || true)
 done
 
@@ -412,8 +398,8 @@ for m in $machines; do
 	isnt "$b" "${BOOT0[$m]}" "$m cs: new boot id"
 	check_as "$m cs: tick restarts at 1" e2e_wait_line "$log" "^VKTICK boot=$b tick=1 " 60 "${OFF[$m]}"
 	check_as "$m cs: second tick" e2e_wait_line "$log" "^VKTICK boot=$b tick=2 .* END\$" 60 "${OFF[$m]}"
-	line=$(last_tick_from "$log" "${OFF[$m]}")
-	is "$(guest_nics "$line")" "${BEFORE[$m]}" \
+	line=$(e2e_last_tick_from "$log" "${OFF[$m]}")
+	is "$(e2e_guest_nics "$line")" "${BEFORE[$m]}" \
 		"$m cs: guest NIC names, ifindexes, PCI paths, ACPI indexes unchanged"
 	is "$(e2e_tick_blk "$line" vda || true)" "${BLK[$m]}" "$m cs: disk vda at the same PCI address"
 	layout_rows "${CS[$m]}" >"$E2E_DIR/$m-cs.layout.2"
@@ -434,7 +420,7 @@ done
 for m in $machines; do
 	log=${CSLOG[$m]}
 	check_as "$m cs: guest loses the NIC" wait_tick_with "$log" "${OFF[$m]}" " nics=2 " 60
-	line=$(last_tick_from "$log" "${OFF[$m]}")
+	line=$(e2e_last_tick_from "$log" "${OFF[$m]}")
 	is "$(nic_field "$line" "${M3[$m]}" 1)" "" "$m cs: guest no longer lists ${M3[$m]}"
 	is "$(layout_row_of "${CS[$m]}" "${M3[$m]}")" "" "$m cs: layout no longer lists it"
 	is "$(layout_row_of "${CS[$m]}" "${M3[$m]}" --inactive)" "" \
@@ -445,7 +431,7 @@ done
 for m in $machines; do
 	log=${CSLOG[$m]}
 	check_as "$m cs: guest sees the new NIC" wait_tick_with "$log" "${OFF[$m]}" "nic=[^ ]*,${M4[$m]}," 60
-	line=$(last_tick_from "$log" "${OFF[$m]}")
+	line=$(e2e_last_tick_from "$log" "${OFF[$m]}")
 	is "$(nic_field "$line" "${M4[$m]}" 5)" "${ADDR3[$m]}" \
 		"$m cs: the new NIC reuses the freed slot (${ADDR3[$m]})"
 	is "$(nic_field "$line" "${M4[$m]}" 6)" 3 "$m cs: ... with ACPI index 3"
@@ -488,7 +474,7 @@ done
 for m in $machines; do
 	log=${LVLOG[$m]}
 	check_as "$m lv: guest sees the hot-added NIC" wait_tick_with "$log" "${OFF[$m]}" "nic=[^ ]*,${L3[$m]}," 60
-	line=$(last_tick_from "$log" "${OFF[$m]}")
+	line=$(e2e_last_tick_from "$log" "${OFF[$m]}")
 	got=$(nic_field "$line" "${L3[$m]}" 5)
 	nic2=$(nic_field "$line" "${L2[$m]}" 5)
 	blk=$(e2e_field "$(e2e_tick_blk "$line" vda || true)" 3)
