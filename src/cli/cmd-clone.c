@@ -205,24 +205,31 @@ typedef struct {
   guint64 offset;
   gint cancel;
   gboolean ok;
+  guint served;        /* opens of the FIFO by libvirt */
   GError *error;
 } Feeder;
+
+/* One reader of the FIFO, from the start. */
+static gboolean
+feed_one (int fd, gpointer p, GError **error)
+{
+  Feeder *f = p;
+  if (f->src->writer)
+    {
+      g_clear_pointer (&f->src->sha_out, g_free);
+      return vk_save_stream_feed_growing (fd, f->header, f->src->state, f->offset,
+                                          f->src->writer, &f->cancel, &f->src->sha_out,
+                                          &f->src->size_out, error);
+    }
+  return vk_save_stream_feed (fd, f->header, f->src->state, f->offset, f->src->sha,
+                              &f->cancel, error);
+}
 
 static gpointer
 feeder_thread (gpointer p)
 {
   Feeder *f = p;
-  int fd = vk_fifo_open_writer (f->fifo, &f->cancel, &f->error);
-  if (fd < 0)
-    return NULL;
-  if (f->src->writer)
-    f->ok = vk_save_stream_feed_growing (fd, f->header, f->src->state, f->offset,
-                                         f->src->writer, &f->cancel, &f->src->sha_out,
-                                         &f->src->size_out, &f->error);
-  else
-    f->ok = vk_save_stream_feed (fd, f->header, f->src->state, f->offset, f->src->sha,
-                                 &f->cancel, &f->error);
-  close (fd);
+  f->ok = vk_fifo_serve (f->fifo, feed_one, f, &f->cancel, &f->served, NULL, &f->error);
   return NULL;
 }
 
@@ -243,18 +250,19 @@ restore_via_fifo (VkCli *cli, VkConn *conn, GBytes *header, StateSource *src,
                    g_strerror (e));
       return FALSE;
     }
-  Feeder f = { fifo, header, src, offset, 0, FALSE, NULL };
+  Feeder f = { fifo, header, src, offset, 0, FALSE, 0, NULL };
   GThread *t = g_thread_new ("vmkeep-feed", feeder_thread, &f);
   g_autoptr(GError) rerr = NULL;
   gboolean ok = vk_conn_restore (conn, fifo, NULL, paused, FALSE, &rerr);
   g_atomic_int_set (&f.cancel, 1);
   g_thread_join (t);
   vk_store_tmp_dir_done (dir, lock_fd);
+  g_debug ("clone: state path fifo, opened %u time(s) by libvirt", f.served);
   if (!ok || !f.ok)
     {
       /* the feeder's error says why (e.g. a checksum mismatch); libvirt's
        * is then only the consequence */
-      if (f.error && (!ok || !f.ok) && f.error->code == VK_ERROR_REFUSED)
+      if (f.error && f.error->code == VK_ERROR_REFUSED)
         g_propagate_error (error, g_steal_pointer (&f.error));
       else if (!ok)
         g_propagate_error (error, g_steal_pointer (&rerr));

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gio/gio.h>
 #include <glib/gi18n.h>
 #include <linux/fs.h>
 #include <string.h>
@@ -16,6 +17,20 @@
 
 #define CHUNK (4u << 20)
 
+/* A reader that closed its end (EPIPE) is reported in G_IO_ERROR: the FIFO
+ * server below tells "libvirt read what it wanted and closed" apart from
+ * real failures by it. */
+static void
+set_write_error (GError **error, int e, const char *what)
+{
+  if (e == EPIPE)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
+                 _("libvirt stopped reading the %s (the restore failed)"), what);
+  else
+    g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot write the %s: %s"), what,
+                 g_strerror (e));
+}
+
 static gboolean
 write_all (int fd, const guint8 *p, gsize len, const char *what, GError **error)
 {
@@ -26,10 +41,7 @@ write_all (int fd, const guint8 *p, gsize len, const char *what, GError **error)
         continue;
       if (n < 0)
         {
-          int e = errno;
-          g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                       e == EPIPE ? _("libvirt stopped reading the %s (the restore failed)")
-                                  : _("cannot write the %s: %s"), what, g_strerror (e));
+          set_write_error (error, errno, what);
           return FALSE;
         }
       p += n;
@@ -83,6 +95,100 @@ vk_fifo_open_writer (const char *path, gint *cancel, GError **error)
       /* libvirt blocks in its open until this one: poll often */
       g_usleep (1000);
     }
+}
+
+/* How many times libvirt opens a save file to restore it is libvirt's
+ * business: 9.0 opens it once and hands that descriptor to QEMU; 11.x
+ * opens it once to read the header and the XML, closes it, and opens it
+ * again for QEMU. A plain FIFO fails the second way: the second open
+ * attaches to the same pipe and reads whatever the first reader left in it
+ * ("image magic is incorrect").
+ *
+ * So every open gets a pipe of its own, served from the start: as soon as
+ * a reader has opened the FIFO, the path is replaced by a fresh FIFO
+ * (before a single byte is written, so no reader can get to its next open
+ * before the swap), and the pipe it opened is fed from the beginning. A
+ * reader that closes early ends its pipe with EPIPE, which is expected
+ * here. Serving goes on until the caller's restore returned and set
+ * *cancel, so no open of libvirt's can ever block on a FIFO nobody
+ * serves. */
+gboolean
+vk_fifo_serve (const char *path, VkFifoFeedFunc feed, gpointer data, gint *cancel,
+               guint *served, guint *completed, GError **error)
+{
+  guint n_served = 0, n_done = 0;
+  GError *last = NULL;
+  gboolean ok = TRUE;
+
+  for (;;)
+    {
+      g_autoptr(GError) e = NULL;
+      int fd = vk_fifo_open_writer (path, cancel, &e);
+      if (fd < 0)
+        {
+          if (cancel && g_atomic_int_get (cancel) && n_served > 0)
+            break;
+          g_propagate_error (&last, g_steal_pointer (&e));
+          ok = FALSE;
+          break;
+        }
+      if (unlink (path) < 0 || mkfifo (path, 0600) < 0)
+        {
+          int saved = errno;
+          close (fd);
+          g_clear_error (&last);
+          g_set_error (&last, VK_ERROR, VK_ERROR_FAILED, _("cannot renew FIFO %s: %s"), path,
+                       g_strerror (saved));
+          ok = FALSE;
+          break;
+        }
+      n_served++;
+      gboolean fed = feed (fd, data, &e);
+      close (fd);
+      if (fed)
+        {
+          n_done++;
+          g_clear_error (&last);
+          continue;
+        }
+      if (g_error_matches (e, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
+        {
+          /* the reader took what it wanted; keep the message in case no
+           * other reader ever completes */
+          g_clear_error (&last);
+          last = g_steal_pointer (&e);
+          continue;
+        }
+      g_clear_error (&last);
+      last = g_steal_pointer (&e);
+      ok = FALSE;
+      break;
+    }
+  if (served)
+    *served = n_served;
+  if (completed)
+    *completed = n_done;
+  if (ok && n_done == 0)
+    {
+      if (last == NULL)
+        g_set_error (&last, VK_ERROR, VK_ERROR_FAILED,
+                     _("libvirt never read the whole state from FIFO %s"), path);
+      ok = FALSE;
+    }
+  if (!ok)
+    {
+      if (last && last->domain == G_IO_ERROR)
+        {
+          /* callers map VK_ERROR codes to exit codes */
+          GError *v = g_error_new_literal (VK_ERROR, VK_ERROR_FAILED, last->message);
+          g_error_free (last);
+          last = v;
+        }
+      g_propagate_error (error, last);
+      return FALSE;
+    }
+  g_clear_error (&last);
+  return TRUE;
 }
 
 /* ---- FIFO path: zero-copy stream, hash in parallel ---------------------
@@ -178,10 +284,7 @@ splice_range (int in, guint64 *off, guint64 end, int fd, gint *cancel, const cha
             g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
                          _("state file %s ended early: it is truncated"), src_path);
           else
-            g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                         e == EPIPE ? _("libvirt stopped reading the %s (the restore failed)")
-                                    : _("cannot write the %s: %s"),
-                         _("clone's state stream"), g_strerror (e));
+            set_write_error (error, e, _("clone's state stream"));
           return FALSE;
         }
       *off += n;

@@ -26,6 +26,19 @@ gboolean vk_save_stream_feed (int fd, GBytes *header, const char *src_path,
  * Returns the fd or -1. */
 int vk_fifo_open_writer (const char *path, gint *cancel, GError **error);
 
+/* Feed one reader of a FIFO (the header, then the stream). */
+typedef gboolean (*VkFifoFeedFunc) (int fd, gpointer data, GError **error);
+
+/* Serve the FIFO at `path` to every reader that opens it, each on a pipe
+ * of its own and from the start, until `*cancel` becomes non-zero (the
+ * restore returned). Readers that close early are expected (libvirt 11
+ * reads the header through an open of its own). Succeeds when at least
+ * one reader got everything; `served` and `completed` count the opens and
+ * the complete feeds. A feed's VK_ERROR_REFUSED (checksum mismatch) ends
+ * serving at once. */
+gboolean vk_fifo_serve (const char *path, VkFifoFeedFunc feed, gpointer data, gint *cancel,
+                        guint *served, guint *completed, GError **error);
+
 /* A regular-file clone image: header, then the stream shared with the
  * source by reflink where the filesystem can (the stream offset is kept
  * identical, so whole extents line up), else copied in the kernel

@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include <glib.h>
+#include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 
 #include "save-stream.h"
 #include "sha256.h"
@@ -175,7 +177,157 @@ test_pipe_reader_gone (void)
   gboolean ok = TRUE;
   g_autoptr(GBytes) got = feed_pipe (&f, f.sha, NULL, 100000, &ok, &error);
   g_assert_false (ok);
+  /* a reader that closed is told apart from other failures: the FIFO
+   * server serves the next open instead */
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+  fixture_tear_down (&f);
+}
+
+/* ---- the FIFO server: every open of the path gets its own pipe --------- */
+
+typedef struct {
+  const char *path;
+  const gsize *stops;   /* per open: bytes to read before closing (0: all) */
+  guint opens;
+  GByteArray *last;     /* what the last open read */
+  gint *done;           /* the "restore returned" flag of the server */
+} Opener;
+
+/* What libvirt does: open the path (blocking until the writer is there),
+ * read, close; as many times as `opens`. */
+static gpointer
+opener_thread (gpointer p)
+{
+  Opener *o = p;
+  for (guint i = 0; i < o->opens; i++)
+    {
+      int fd = open (o->path, O_RDONLY | O_CLOEXEC);
+      g_assert_cmpint (fd, >=, 0);
+      Reader r = { fd, o->stops[i], g_byte_array_new (), 0 };
+      reader_thread (&r);
+      if (o->last)
+        g_byte_array_unref (o->last);
+      o->last = r.got;
+    }
+  g_atomic_int_set (o->done, 1);
+  return NULL;
+}
+
+typedef struct {
+  Fixture *f;
+  const char *sha;
+} ServeData;
+
+static gboolean
+serve_feed (int fd, gpointer p, GError **error)
+{
+  ServeData *d = p;
+  return vk_save_stream_feed (fd, d->f->header, d->f->src, d->f->offset, d->sha, NULL, error);
+}
+
+static void
+serve (Fixture *f, const char *sha, const gsize *stops, guint opens, gboolean *ok,
+       guint *served, guint *completed, GBytes **last, GError **error)
+{
+  g_autofree char *fifo = g_build_filename (f->dir, "state.fifo", NULL);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  gint done = 0;
+  Opener o = { fifo, stops, opens, NULL, &done };
+  GThread *t = g_thread_new ("opener", opener_thread, &o);
+  ServeData d = { f, sha };
+  *ok = vk_fifo_serve (fifo, serve_feed, &d, &done, served, completed, error);
+  g_thread_join (t);
+  /* the server never leaves its FIFO without a fresh one in its place */
+  g_assert_true (g_file_test (fifo, G_FILE_TEST_EXISTS));
+  g_unlink (fifo);
+  *last = g_byte_array_free_to_bytes (o.last);
+}
+
+static void
+test_serve_one_open (void)
+{
+  /* libvirt 9.0: one open that reads everything */
+  Fixture f = { 0 };
+  fixture_set_up (&f, (3u << 20) + 999);
+  const gsize stops[] = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) got = NULL;
+  gboolean ok = FALSE;
+  guint served = 0, completed = 0;
+  serve (&f, f.sha, stops, 1, &ok, &served, &completed, &got, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  g_assert_cmpuint (served, ==, 1);
+  g_assert_cmpuint (completed, ==, 1);
+  g_autoptr(GBytes) want = expected (&f);
+  g_assert_true (g_bytes_equal (got, want));
+  fixture_tear_down (&f);
+}
+
+static void
+test_serve_header_then_all (void)
+{
+  /* libvirt 11: an open that reads the header and closes, then one that
+   * reads it all from the start; and a third pattern with a reader that
+   * closes in the middle of the stream first */
+  const gsize sizes[] = { 5000, (9u << 20) + 12345 };
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      Fixture f = { 0 };
+      fixture_set_up (&f, sizes[i]);
+      const gsize stops[] = { f.offset, MIN (sizes[i] - 1, f.offset + 100000), 0 };
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) got = NULL;
+      gboolean ok = FALSE;
+      guint served = 0, completed = 0;
+      serve (&f, f.sha, stops, 3, &ok, &served, &completed, &got, &error);
+      g_assert_no_error (error);
+      g_assert_true (ok);
+      g_assert_cmpuint (served, ==, 3);
+      /* a pipe cannot tell how much of what went in was read: a small
+       * state fits the pipe whole, whoever closes early */
+      g_assert_cmpuint (completed, >=, 1);
+      g_autoptr(GBytes) want = expected (&f);
+      g_assert_true (g_bytes_equal (got, want));
+      fixture_tear_down (&f);
+    }
+}
+
+static void
+test_serve_never_complete (void)
+{
+  /* a restore that failed: readers only ever took the header (of a state
+   * larger than any pipe, so the writer does notice) */
+  Fixture f = { 0 };
+  fixture_set_up (&f, (80u << 20) + 5);
+  const gsize stops[] = { f.offset, f.offset };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) got = NULL;
+  gboolean ok = TRUE;
+  guint served = 0, completed = 0;
+  serve (&f, f.sha, stops, 2, &ok, &served, &completed, &got, &error);
+  g_assert_false (ok);
   g_assert_error (error, VK_ERROR, VK_ERROR_FAILED);
+  g_assert_cmpuint (served, ==, 2);
+  g_assert_cmpuint (completed, ==, 0);
+  fixture_tear_down (&f);
+}
+
+static void
+test_serve_wrong_sum (void)
+{
+  /* a damaged state ends serving at once, whoever reads next */
+  Fixture f = { 0 };
+  fixture_set_up (&f, (3u << 20) + 1);
+  const gsize stops[] = { f.offset, 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) got = NULL;
+  gboolean ok = TRUE;
+  const char *bad = "1111111111111111111111111111111111111111111111111111111111111111";
+  serve (&f, bad, stops, 2, &ok, NULL, NULL, &got, &error);
+  g_assert_false (ok);
+  g_assert_error (error, VK_ERROR, VK_ERROR_REFUSED);
+  g_assert_cmpuint (g_bytes_get_size (got), <, (3u << 20) + 1 - f.offset + f.offset);
   fixture_tear_down (&f);
 }
 
@@ -423,6 +575,10 @@ main (int argc, char **argv)
   g_test_add_func ("/save-stream/pipe/wrong-sum", test_pipe_wrong_sum);
   g_test_add_func ("/save-stream/pipe/reader-gone", test_pipe_reader_gone);
   g_test_add_func ("/save-stream/pipe/cancelled", test_pipe_cancelled);
+  g_test_add_func ("/save-stream/fifo-serve/one-open", test_serve_one_open);
+  g_test_add_func ("/save-stream/fifo-serve/header-then-all", test_serve_header_then_all);
+  g_test_add_func ("/save-stream/fifo-serve/never-complete", test_serve_never_complete);
+  g_test_add_func ("/save-stream/fifo-serve/wrong-sum", test_serve_wrong_sum);
   g_test_add_func ("/save-stream/file-output", test_file_output);
   g_test_add_func ("/save-stream/growing/whole", test_growing);
   g_test_add_func ("/save-stream/growing/writer-failed", test_growing_writer_failed);
