@@ -9,7 +9,10 @@
  *   16  uint32   version        2
  *   20  uint32   data_len       size of the data area that follows
  *   24  uint32   was_running    resume the guest after restore
- *   28  uint32   format         stream compression (0 raw .. 4 lzop)
+ *   28  uint32   format         0 raw, 1 gzip, 2 bzip2, 3 xz, 4 lzop,
+ *                               5 zstd (libvirt 10.4+), 6 sparse (11.2+:
+ *                               QEMU's mapped-ram, pages at fixed offsets
+ *                               of a seekable file from the stream offset)
  *   32  uint32   cookieOffset   cookie position inside the data area, 0 = none
  *   36  uint32   unused[14]     zero
  *   92           data area      XML\0 [cookie\0] zero padding
@@ -79,14 +82,64 @@ put_u32 (guint8 *p, guint32 v, gboolean swap)
   memcpy (p, &v, sizeof v);
 }
 
-static const char *
-format_name (guint32 format)
-{
-  /* Values 5 and 6 were added by libvirt releases newer than 9.0. */
-  static const char *const names[] = { "raw", "gzip", "bzip2", "xz", "lzop",
-                                       "zstd", "sparse" };
+static const char *const format_names[] = { "raw", "gzip", "bzip2", "xz", "lzop",
+                                           "zstd", "sparse" };
+G_STATIC_ASSERT (G_N_ELEMENTS (format_names) == VK_SAVE_FORMAT_LAST);
 
-  return format < G_N_ELEMENTS (names) ? names[format] : NULL;
+const char *
+vk_save_format_name (guint32 format)
+{
+  return format < G_N_ELEMENTS (format_names) ? format_names[format] : NULL;
+}
+
+int
+vk_save_format_from_name (const char *name)
+{
+  for (guint i = 0; name && i < G_N_ELEMENTS (format_names); i++)
+    if (g_str_equal (name, format_names[i]))
+      return (int) i;
+  return -1;
+}
+
+/* libvirt has no call that lists the save formats it can restore: it
+ * finds out when it reads a header. So the releases that added them are
+ * written down here, from libvirt's NEWS: zstd came with 10.4.0, sparse
+ * (QEMU's mapped-ram) with 11.2.0; 0-4 are older than anything vmkeep
+ * supports. */
+guint32
+vk_save_format_min_libvirt (guint32 format)
+{
+  switch (format)
+    {
+    case VK_SAVE_FORMAT_ZSTD:
+      return 10004000;
+    case VK_SAVE_FORMAT_SPARSE:
+      return 11002000;
+    default:
+      return 0;
+    }
+}
+
+gboolean
+vk_save_format_check_restorable (guint32 format, guint32 libvirt_version, const char *what,
+                                 const char *written_by, GError **error)
+{
+  guint32 need = vk_save_format_min_libvirt (format);
+  if (need == 0 || libvirt_version >= need)
+    return TRUE;
+  g_autofree char *have = g_strdup_printf ("%u.%u.%u", libvirt_version / 1000000,
+                                           (libvirt_version / 1000) % 1000,
+                                           libvirt_version % 1000);
+  g_autofree char *want = g_strdup_printf ("%u.%u.%u", need / 1000000, (need / 1000) % 1000,
+                                           need % 1000);
+  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+               _("%s was saved by libvirt %s in the %s format, which libvirt %s on this host "
+                 "cannot restore (it needs libvirt %s or newer); nothing was changed: wake or "
+                 "clone it on a host with libvirt %s or newer, or hibernate the VM again with "
+                 "the raw format"),
+               what, written_by ? written_by : _("(unknown version)"),
+               vk_save_format_name (format), have, want, want);
+  return FALSE;
 }
 
 /* The first bytes of a file that is not a save image can be anything. */
@@ -114,8 +167,6 @@ parse_fixed (const guint8 *buf, gsize len, const char *source,
 {
   guint32 version;
   gboolean swap = FALSE;
-  const char *fname;
-
   if (len < VK_SAVE_FIXED_HEADER_LEN)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
@@ -197,21 +248,13 @@ parse_fixed (const guint8 *buf, gsize len, const char *source,
       return FALSE;
     }
 
-  fname = format_name (hdr->format);
-  if (hdr->format > VK_SAVE_FORMAT_LZOP)
+  if (vk_save_format_name (hdr->format) == NULL)
     {
-      if (fname != NULL)
-        g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                     _("save image %s uses stream format %u (%s), which only "
-                       "newer libvirt releases write and vmkeep does not "
-                       "support; restore it with that libvirt"),
-                     source, hdr->format, fname);
-      else
-        g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                     _("save image %s has unknown stream format %u (known: 0 raw "
-                       "to 4 lzop); the header is damaged or from an unknown "
-                       "libvirt, remove it and hibernate again"),
-                     source, hdr->format);
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("save image %s has unknown stream format %u (known: 0 raw "
+                     "to 6 sparse); the header is damaged or from an unknown "
+                     "libvirt, remove it and hibernate again"),
+                   source, hdr->format);
       return FALSE;
     }
 

@@ -28,7 +28,27 @@ typedef enum {
   VK_SAVE_FORMAT_BZIP2 = 2,
   VK_SAVE_FORMAT_XZ = 3,
   VK_SAVE_FORMAT_LZOP = 4,
+  VK_SAVE_FORMAT_ZSTD = 5,   /* libvirt 10.4+ */
+  VK_SAVE_FORMAT_SPARSE = 6, /* libvirt 11.2+: mapped-ram, needs a seekable file */
+  VK_SAVE_FORMAT_LAST
 } VkSaveFormat;
+
+/* "raw", "gzip", ... "sparse"; NULL for an unknown value. */
+const char *vk_save_format_name (guint32 format);
+/* The value of a name, or -1. */
+int vk_save_format_from_name (const char *name);
+/* The first libvirt release (major * 1000000 + minor * 1000 + micro) that
+ * restores `format`; 0 for formats every supported libvirt reads. */
+guint32 vk_save_format_min_libvirt (guint32 format);
+/* VK_ERROR_REFUSED naming `what` (e.g. "image 'web1'"), the format, the
+ * libvirt that wrote it (`written_by`, may be NULL), this host's libvirt
+ * and the one needed, when this host's libvirt cannot restore it. */
+gboolean vk_save_format_check_restorable (guint32 format, guint32 libvirt_version,
+                                          const char *what, const char *written_by,
+                                          GError **error);
+/* Stream formats are read once, front to back (a pipe does); sparse is
+ * read at offsets and needs a seekable file. */
+#define VK_SAVE_FORMAT_IS_STREAM(f) ((f) < VK_SAVE_FORMAT_SPARSE)
 
 typedef struct {
   guint32 version;

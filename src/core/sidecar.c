@@ -14,6 +14,7 @@
 #include "domain-xml.h"
 #include "fileutil.h"
 #include "identity.h"
+#include "save-header.h"
 #include "sidecar.h"
 #include "vk-error.h"
 
@@ -40,6 +41,7 @@ vk_sidecar_new (void)
   VkSidecar *sc = g_new0 (VkSidecar, 1);
 
   sc->frozen_disks = g_ptr_array_new_with_free_func ((GDestroyNotify) vk_frozen_disk_free);
+  sc->state_format = -1;
   return sc;
 }
 
@@ -260,6 +262,10 @@ vk_sidecar_to_xml (const VkSidecar *sc, GError **error)
       if (sc->state_sha256 != NULL)
         lower = g_ascii_strdown (sc->state_sha256, -1);
       set_attr (n, "sha256", lower);
+      if (sc->state_format >= 0)
+        set_attr (n, "format", vk_save_format_name ((guint32) sc->state_format));
+      if (sc->state_channels > 1)
+        set_attr_u64 (n, "channels", sc->state_channels);
     }
   if (sc->nvram_path != NULL)
     {
@@ -795,6 +801,19 @@ read_fields (Reader *r, xmlNodePtr *el, VkSidecar *sc, xmlDocPtr *ddoc_out)
           !get_attr_sha256 (r, el[F_STATE], "state", "sha256", image,
                             &sc->state_sha256))
         return FALSE;
+      g_autofree char *fmt = NULL;
+      gboolean has_channels = FALSE;
+      guint64 channels = 0;
+      if (!get_attr (r, el[F_STATE], "state", "format", FALSE, &fmt) ||
+          !get_attr_u64 (r, el[F_STATE], "state", "channels", FALSE, 1024, &has_channels,
+                         &channels))
+        return FALSE;
+      if (fmt != NULL && (sc->state_format = vk_save_format_from_name (fmt)) < 0)
+        return refuse_value (r, "<state format>", fmt,
+                             _("one of raw, gzip, bzip2, xz, lzop, zstd, sparse"));
+      if (has_channels && channels < 1)
+        return refuse_value (r, "<state channels>", "0", _("a number from 1 to 1024"));
+      sc->state_channels = has_channels ? (guint) channels : 0;
       if (image && !plain_file_name (sc->state_file))
         return refuse_value (r, "<state file>", sc->state_file,
                              _("a plain file name in the image directory, e.g. state.sav"));

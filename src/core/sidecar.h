@@ -21,6 +21,10 @@
  *     <state file="state.sav" size="BYTES" sha256="64 hex"/>
  *         Required in image mode, where `file` is a plain file name in
  *         the sidecar's directory and size and sha256 are required.
+ *         format?="raw|gzip|bzip2|xz|lzop|zstd|sparse": libvirt's save
+ *         image format as the header says (absent in sidecars written
+ *         before it was recorded: read the header); channels?="N": the
+ *         parallel save channels it was written with (sparse only).
  *         Optional in managed mode (libvirt owns the file; `file` is then
  *         an absolute path, size? and sha256? when known).
  *     <nvram path="/var/lib/libvirt/qemu/nvram/web1_VARS.fd" sha256?="64 hex"/>
@@ -105,6 +109,8 @@ typedef struct {
   guint64 state_size;       /* valid when has_state_size */
   gboolean has_state_size;
   char *state_sha256;       /* NULL when unknown (managed mode only) */
+  int state_format;         /* VkSaveFormat, -1 when not recorded */
+  guint state_channels;     /* parallel save channels, 0 when not recorded */
   char *nvram_path;         /* NULL: no <nvram> */
   char *nvram_sha256;       /* NULL when unknown */
   gboolean tpm;

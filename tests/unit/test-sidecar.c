@@ -58,6 +58,8 @@ make_sidecar (VkSidecarMode mode, const char *domain_xml)
       sc->state_size = 1234567890123;
       sc->has_state_size = TRUE;
       sc->state_sha256 = g_strdup (SHA_EMPTY);
+      sc->state_format = 6;
+      sc->state_channels = 2;
       fd = g_new0 (VkFrozenDisk, 1);
       fd->target = g_strdup ("vda");
       fd->original = g_strdup ("/var/lib/libvirt/images/win11.qcow2");
@@ -117,6 +119,8 @@ assert_sidecars_equal (const VkSidecar *a, const VkSidecar *b)
   g_assert_cmpint (a->has_state_size, ==, b->has_state_size);
   g_assert_cmpuint (a->state_size, ==, b->state_size);
   g_assert_cmpstr (a->state_sha256, ==, b->state_sha256);
+  g_assert_cmpint (a->state_format, ==, b->state_format);
+  g_assert_cmpuint (a->state_channels, ==, b->state_channels);
   g_assert_cmpstr (a->nvram_path, ==, b->nvram_path);
   g_assert_cmpstr (a->nvram_sha256, ==, b->nvram_sha256);
   g_assert_cmpint (a->tpm, ==, b->tpm);
@@ -400,10 +404,17 @@ static const Refusal refusals[] = {
   { "state-missing-image", VK_SIDECAR_IMAGE, "<state file=\"state.sav\"", "<nostate file=\"state.sav\"",
     "<vmkeep-sidecar><nostate> is not a known sidecar element" },
   { "state-removed-image", VK_SIDECAR_IMAGE,
-    "<state file=\"state.sav\" size=\"1234567890123\" sha256=\"" SHA_EMPTY "\"/>", "",
+    "<state file=\"state.sav\" size=\"1234567890123\" sha256=\"" SHA_EMPTY
+    "\" format=\"sparse\" channels=\"2\"/>", "",
     "<state> is missing (required in image mode)" },
   { "state-file-path", VK_SIDECAR_IMAGE, "file=\"state.sav\"", "file=\"../../etc/shadow\"",
     "<state file> has the invalid value “../../etc/shadow”" },
+  { "state-format-bad", VK_SIDECAR_IMAGE, "format=\"sparse\"", "format=\"lz4\"",
+    "<state format> has the invalid value “lz4”" },
+  { "state-channels-0", VK_SIDECAR_IMAGE, "channels=\"2\"", "channels=\"0\"",
+    "<state channels> has the invalid value “0”" },
+  { "state-channels-huge", VK_SIDECAR_IMAGE, "channels=\"2\"", "channels=\"99999\"",
+    "<state channels>" },
   { "state-size-bad", VK_SIDECAR_IMAGE, "size=\"1234567890123\"", "size=\"12k\"",
     "<state size> has the invalid value “12k”" },
   { "state-size-negative", VK_SIDECAR_IMAGE, "size=\"1234567890123\"", "size=\"-1\"",
