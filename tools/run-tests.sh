@@ -1,58 +1,135 @@
 #!/bin/bash
-# The whole test suite, from a fresh Debian 12 checkout: installs what the
-# build and the tests need, starts libvirtd, builds, runs `make check` with
-# the end-to-end tests required (an unreachable libvirtd fails them instead
-# of skipping them), then `make distcheck`. Ends with one line
-# "N passed, N failed, N skipped".
+# The whole test suite, from a fresh Debian 12 checkout, on every libvirt
+# generation vmkeep supports (README "Tests"):
+#
+#   host        the host's own stack: Debian 12's libvirt 9.0 / QEMU 7.2;
+#               unit, golden, CLI, e2e and packaging tests
+#   backports   a debootstrapped Debian 12 root with bookworm-backports'
+#               libvirt 11.x / QEMU 10.x running its own libvirtd
+#               (tools/stack-root.sh, cached in /var/cache/vmkeep-ci and
+#               built when missing); unit, golden, CLI and e2e tests, built
+#               against libvirt 11's headers
+#
+# then `make distcheck`. Each stack installs and starts what it needs; the
+# e2e tests are required (an unreachable libvirtd or any skip fails). Prints
+# each stack's counts, then one line "N passed, N failed".
+#
+#   VMKEEP_STACKS="host backports"   the stacks to run (default: both)
+#   VMKEEP_SKIP_DISTCHECK=1          no make distcheck
 set -uo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
+stacks=${VMKEEP_STACKS:-host backports}
 
 log() { printf '== %s\n' "$*"; }
 
-log "host setup (packages, virtlogd, libvirtd)"
-tools/host-setup.sh || { echo "0 passed, 1 failed"; exit 1; }
+total_pass=0 total_fail=0 total_skip=0
+summary=()
 
-log "build"
-if [ ! -x configure ]; then NOCONFIGURE=1 ./autogen.sh >/dev/null || exit 1; fi
-if [ ! -f Makefile ]; then ./configure --prefix=/usr --sysconfdir=/etc --localstatedir=/var >/dev/null || { echo "0 passed, 1 failed"; exit 1; }; fi
-make -j"$(nproc)" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+# count_check FILE LABEL RC: add the automake summary in FILE to the totals.
+count_check() {
+	local out=$1 label=$2 rc=$3 pass fail skip err xpass xfail
+	count() { sed -n "s/^# $1: *\([0-9]*\).*/\1/p" "$out" | tail -1; }
+	pass=$(count PASS); fail=$(count FAIL); skip=$(count SKIP)
+	err=$(count ERROR); xpass=$(count XPASS); xfail=$(count XFAIL)
+	pass=${pass:-0}; fail=${fail:-0}; skip=${skip:-0}; err=${err:-0}; xpass=${xpass:-0}; xfail=${xfail:-0}
+	fail=$((fail + err + xpass))
+	pass=$((pass + xfail))
+	# CI counts a skip as a failure: nothing may pass untested.
+	fail=$((fail + skip))
+	if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
+		# make check itself broke (a test failed to build): count it.
+		fail=1
+	fi
+	total_pass=$((total_pass + pass))
+	total_fail=$((total_fail + fail))
+	total_skip=$((total_skip + skip))
+	summary+=("$label: $pass passed, $fail failed ($skip skipped)")
+}
 
-log "make check (unit, golden, cli, e2e)"
-# CI's required switch: any e2e, unit or packaging test that would skip
-# fails instead.
-export VMKEEP_REQUIRE_E2E=1 VMKEEP_REQUIRE_PKG=1
-make -j1 check 2>&1 | tee "$top/check.out"
-check_rc=${PIPESTATUS[0]}
+# show_failures DIR: the failing test points from the logs under DIR.
+show_failures() {
+	grep -l -E '^(not ok|Bail out)' "$1"/tests/*/*.log 2>/dev/null | while read -r f; do
+		echo "--- $f"
+		grep -E -A3 '^(not ok|Bail out|#)' "$f" | head -40
+	done
+}
 
-count() { sed -n "s/^# $1: *\([0-9]*\).*/\1/p" "$top/check.out" | tail -1; }
-pass=$(count PASS); fail=$(count FAIL); skip=$(count SKIP)
-err=$(count ERROR); xpass=$(count XPASS); xfail=$(count XFAIL)
-pass=${pass:-0}; fail=${fail:-0}; skip=${skip:-0}; err=${err:-0}; xpass=${xpass:-0}; xfail=${xfail:-0}
-fail=$((fail + err + xpass))
-pass=$((pass + xfail))
-if [ "$check_rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
-  # make check itself broke (build of a test failed): count it.
-  fail=1
-fi
-if [ "$fail" -gt 0 ]; then
-  log "failures (from the test logs):"
-  grep -l -E '^(not ok|Bail out)' tests/*/*.log 2>/dev/null | while read -r f; do
-    echo "--- $f"; grep -E -A3 '^(not ok|Bail out|#)' "$f" | head -40
-  done
-fi
+fail_stage() {
+	total_fail=$((total_fail + 1))
+	summary+=("$1: could not run ($2)")
+	echo "not ok - $1: $2"
+}
+
+run_host() {
+	log "host stack: setup (packages, virtlogd, libvirtd)"
+	tools/host-setup.sh || { fail_stage host "tools/host-setup.sh failed"; return; }
+	log "host stack: build"
+	if [ ! -x configure ]; then NOCONFIGURE=1 ./autogen.sh >/dev/null || { fail_stage host autogen; return; }; fi
+	if [ ! -f Makefile ]; then
+		./configure --prefix=/usr --sysconfdir=/etc --localstatedir=/var >/dev/null ||
+			{ fail_stage host configure; return; }
+	fi
+	make -j"$(nproc)" >/dev/null || { fail_stage host "make failed"; return; }
+	log "host stack: make check (unit, golden, cli, e2e, pkg) on $(virsh -c qemu:///system version 2>/dev/null | sed -n 's/^Using library: //p; s/^Running hypervisor: //p' | tr '\n' ' ')"
+	# CI's required switch: any e2e, unit or packaging test that would skip
+	# fails instead.
+	VMKEEP_REQUIRE_E2E=1 VMKEEP_REQUIRE_PKG=1 make -j1 check 2>&1 | tee "$top/check.out"
+	local rc=${PIPESTATUS[0]}
+	count_check "$top/check.out" "host (libvirt 9.0 / QEMU 7.2)" "$rc"
+	show_failures "$top"
+}
+
+run_backports() {
+	log "backports stack: root (built when missing, a few minutes)"
+	tools/stack-root.sh ensure || { fail_stage backports "tools/stack-root.sh ensure failed"; return; }
+	trap 'tools/stack-root.sh down' EXIT
+	tools/stack-root.sh up || { fail_stage backports "tools/stack-root.sh up failed"; return; }
+	local root versions
+	root=$(tools/stack-root.sh path)
+	versions=$(tools/stack-root.sh versions | tr '\n' ' ')
+	# The test guest is built once, on the host, from Debian's packages.
+	tests/guest/build-guest.sh >/dev/null || { fail_stage backports "building the test guest failed"; return; }
+	tools/stack-root.sh copy || { fail_stage backports "copying the tree failed"; return; }
+	log "backports stack: build and make check (unit, golden, cli, e2e) on $versions"
+	tools/stack-root.sh run bash -c '
+		set -e
+		cd /build/vmkeep
+		NOCONFIGURE=1 ./autogen.sh >/dev/null
+		./configure --prefix=/usr --sysconfdir=/etc --localstatedir=/var >/dev/null
+		make -j"$(nproc)" >/dev/null
+		VMKEEP_REQUIRE_E2E=1 make -j1 check TESTS="$(make -s print-stack-tests)"
+	' 2>&1 | tee "$top/check-backports.out"
+	local rc=${PIPESTATUS[0]}
+	count_check "$top/check-backports.out" "backports (${versions% })" "$rc"
+	show_failures "$root/build/vmkeep"
+	tools/stack-root.sh down
+	trap - EXIT
+}
+
+for s in $stacks; do
+	case $s in
+	host) run_host ;;
+	backports) run_backports ;;
+	*) fail_stage "$s" "unknown stack (known: host backports)" ;;
+	esac
+done
 
 if [ "${VMKEEP_SKIP_DISTCHECK:-}" != 1 ]; then
-  log "make distcheck"
-  # The e2e and packaging tests ran above on the built tree; distcheck
-  # proves the tarball builds and passes the tests that need no host state.
-  fast=$(make -s print-fast-tests)
-  if make distcheck TESTS="$fast" >"$top/distcheck.out" 2>&1; then
-    pass=$((pass + 1)); echo "ok - make distcheck"
-  else
-    fail=$((fail + 1)); echo "not ok - make distcheck"; tail -40 "$top/distcheck.out"
-  fi
+	log "make distcheck"
+	# The e2e and packaging tests ran above on the built tree; distcheck
+	# proves the tarball builds and passes the tests that need no host state.
+	fast=$(make -s print-fast-tests)
+	if make distcheck TESTS="$fast" >"$top/distcheck.out" 2>&1; then
+		total_pass=$((total_pass + 1)); echo "ok - make distcheck"
+		summary+=("make distcheck: passed")
+	else
+		total_fail=$((total_fail + 1)); echo "not ok - make distcheck"; tail -40 "$top/distcheck.out"
+		summary+=("make distcheck: failed")
+	fi
 fi
 
-echo "$pass passed, $fail failed, $skip skipped"
-[ "$fail" -eq 0 ]
+log "summary"
+printf '%s\n' "${summary[@]}"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

@@ -37,10 +37,7 @@ e2e_guest
 command -v python3 >/dev/null || bail_out "python3 is needed to read --json output"
 command -v xmllint >/dev/null || bail_out "xmllint (libxml2-utils) is needed"
 
-virtiofsd=
-for p in /usr/lib/qemu/virtiofsd /usr/libexec/virtiofsd; do
-	[ -x "$p" ] && virtiofsd=$p && break
-done
+virtiofsd=$(e2e_virtiofsd)
 [ -n "$virtiofsd" ] || bail_out "virtiofsd not found (Debian 12: qemu-system-common)"
 
 store=$E2E_DIR/store

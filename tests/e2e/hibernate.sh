@@ -311,14 +311,15 @@ vsh destroy "$pc" >/dev/null 2>&1 || true
 
 # --------------------------------------------- virtiofs is refused -----
 
-if [ -x /usr/lib/qemu/virtiofsd ]; then
+virtiofsd=$(e2e_virtiofsd)
+if [ -n "$virtiofsd" ]; then
 	check_or_bail e2e_wait_ticks_from "$FSLOG" 0 2 180
 	mkdir -p "$E2E_DIR/share"
 	echo "vkt-probe-$$" >"$E2E_DIR/share/vk-probe.txt"
 	cat >"$E2E_DIR/fs.xml" <<EOF
 <filesystem type='mount' accessmode='passthrough'>
   <driver type='virtiofs'/>
-  <binary path='/usr/lib/qemu/virtiofsd'/>
+  <binary path='$virtiofsd'/>
   <source dir='$E2E_DIR/share'/>
   <target dir='vkfs'/>
 </filesystem>
@@ -342,7 +343,7 @@ EOF
 	check_as "virtiofs: no image written" test ! -e "$store/images/fsimg"
 	is "$(leftovers "$store/images")$(leftovers "$store/managed")" "" "virtiofs: no temp files"
 else
-	skip "virtiofs refusal" "/usr/lib/qemu/virtiofsd is not installed"
+	skip "virtiofs refusal" "virtiofsd is not installed (/usr/libexec/virtiofsd or /usr/lib/qemu/virtiofsd)"
 fi
 vsh destroy "$FS" >/dev/null 2>&1 || true
 

@@ -239,6 +239,19 @@ e2e_cleanup_domain() {
 	e2e_on_exit _e2e_destroy_domain "$@"
 }
 
+# e2e_virtiofsd: the virtiofsd binary (Debian 12's QEMU package has it in
+# /usr/lib/qemu, later generations ship it on its own in /usr/libexec), or
+# nothing.
+e2e_virtiofsd() {
+	local p
+	for p in /usr/libexec/virtiofsd /usr/lib/qemu/virtiofsd; do
+		if [ -x "$p" ]; then
+			echo "$p"
+			return 0
+		fi
+	done
+}
+
 # e2e_spawn LOG CMD...: start a helper daemon (e.g. virtiofsd) in the
 # background with its output in LOG and no TAP descriptors (a daemon holding
 # the test's stdout would keep tap-driver waiting); killed at exit.  Prints
