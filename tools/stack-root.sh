@@ -11,6 +11,8 @@
 #   tools/stack-root.sh copy        copy this checkout (tracked and untracked,
 #                                   not ignored files, plus the test guest
 #                                   cache) to /build/vmkeep in the root
+#   tools/stack-root.sh build       configure and build that copy in the root,
+#                                   against the root's libvirt headers
 #   tools/stack-root.sh down        stop its daemons and guests, unmount
 #   tools/stack-root.sh path        print the root's directory
 #   tools/stack-root.sh versions    print its libvirt and QEMU versions
@@ -260,6 +262,16 @@ do_copy() {
 	log "copied $src to $dst"
 }
 
+do_build() {
+	in_root bash -c 'set -e
+		cd /build/vmkeep
+		NOCONFIGURE=1 ./autogen.sh
+		./configure --prefix=/usr --sysconfdir=/etc --localstatedir=/var
+		make -j"$(nproc)"' >"$ROOT/build/build.log" 2>&1 ||
+		{ tail -n 30 "$ROOT/build/build.log" >&2; die "building vmkeep in the root failed; see $ROOT/build/build.log"; }
+	log "built $(in_root /build/vmkeep/vmkeep --version) against libvirt $(in_root pkg-config --modversion libvirt)"
+}
+
 do_versions() {
 	chroot "$ROOT" virsh -c qemu:///system version 2>/dev/null |
 		sed -n 's/^Using library: \(.*\)/\1/p; s/^Running hypervisor: \(.*\)/\1/p'
@@ -270,6 +282,7 @@ ensure) do_ensure ;;
 up) do_up ;;
 down) do_down ;;
 copy) do_copy ;;
+build) do_build ;;
 run)
 	shift
 	in_root "$@"
@@ -277,7 +290,7 @@ run)
 path) echo "$ROOT" ;;
 versions) do_versions ;;
 *)
-	sed -n '2,16s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,18s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 	;;
 esac

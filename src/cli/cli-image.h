@@ -12,11 +12,17 @@ VkSidecar *vk_cli_load_image (VkCli *cli, const char *name, char **dir_out,
                               GError **error);
 /* Before an image is used (clone, wake): its save header is sound, the
  * state file has the size the sidecar records, the XML inside it has the
- * sidecar's identity and the frozen disks exist. Returns the header and the
+ * sidecar's identity, the frozen disks exist and (with `conn`) this host
+ * can run it. Returns the header and the
  * parsed XML. The full SHA-256 check is left to the reader of the stream
  * (clone) or to 'image verify'. */
-gboolean vk_cli_check_image (VkSidecar *sc, const char *dir, const char *image,
+gboolean vk_cli_check_image (VkSidecar *sc, const char *dir, const char *image, VkConn *conn,
                              VkSaveHeader **hdr_out, xmlDocPtr *doc_out, GError **error);
+/* Whether this host's libvirt reads the image's save format and its QEMU
+ * offers the machine type (VK_ERROR_REFUSED naming both versions). Part of
+ * vk_cli_check_image when it is given a connection. */
+gboolean vk_cli_check_host_runs (VkConn *conn, VkSidecar *sc, VkSaveHeader *hdr, xmlDocPtr doc,
+                                 const char *image, GError **error);
 /* Problems found with the image (char*, empty when sound). */
 GPtrArray *vk_cli_verify_image (VkSidecar *sc, const char *dir, gboolean checksum);
 /* Domains whose disks still read from one of the image's frozen bases. */

@@ -276,6 +276,76 @@ restore_via_fifo (VkCli *cli, VkConn *conn, GBytes *header, StateSource *src,
 }
 
 typedef struct {
+  const char *path;
+  const char *expected;
+  gboolean ok;
+  GError *error;
+} HashCheck;
+
+static gpointer
+hash_check_thread (gpointer p)
+{
+  HashCheck *h = p;
+  g_autofree char *sum = NULL;
+  if (!vk_file_sha256 (h->path, &sum, NULL, &h->error))
+    return NULL;
+  if (g_ascii_strcasecmp (sum, h->expected) != 0)
+    {
+      g_set_error (&h->error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("state file %s does not match its sidecar (SHA-256 %s, expected %s): it "
+                     "was modified or damaged; the clone was not resumed"),
+                   h->path, sum, h->expected);
+      return NULL;
+    }
+  h->ok = TRUE;
+  return NULL;
+}
+
+/* A state libvirt must read from a seekable file (the sparse format) goes
+ * through a real file in the store's tmp: a reflink of the image's state
+ * with the clone's header written in place where the file system shares
+ * extents, else an in-kernel copy that keeps holes. The clone is restored
+ * paused while the image's state is hashed, and runs only if the hash is
+ * the sidecar's. The file goes once libvirt has read it. */
+static gboolean
+restore_via_file (VkCli *cli, VkConn *conn, const char *name, GBytes *header,
+                  StateSource *src, guint64 offset, int channels, gboolean paused,
+                  const char **how, GError **error)
+{
+  int lock_fd = -1;
+  g_autofree char *dir = vk_store_tmp_dir_new (cli->cfg->store_dir, "clone", &lock_fd, error);
+  if (dir == NULL)
+    return FALSE;
+  g_autofree char *file = g_build_filename (dir, VK_STORE_STATE, NULL);
+  if (!vk_save_file_write (file, header, src->state, offset, how, error))
+    {
+      vk_store_tmp_dir_done (dir, lock_fd);
+      return FALSE;
+    }
+  phase (*how && g_str_equal (*how, "reflink") ? "clone: state reflinked" : "clone: state copied");
+  HashCheck hc = { src->state, src->sha, FALSE, NULL };
+  GThread *t = src->sha ? g_thread_new ("vmkeep-sha256", hash_check_thread, &hc) : NULL;
+  gboolean ok = vk_conn_restore_params (conn, file, NULL, channels, TRUE, FALSE, error);
+  if (t)
+    {
+      g_thread_join (t);
+      if (!hc.ok && ok)
+        {
+          g_propagate_error (error, g_steal_pointer (&hc.error));
+          ok = FALSE;
+        }
+      g_clear_error (&hc.error);
+    }
+  vk_store_tmp_dir_done (dir, lock_fd);
+  if (ok && !paused)
+    {
+      g_autoptr(VkDomain) d = NULL;
+      ok = vk_domain_lookup (conn, name, &d, error) && vk_domain_resume (d, error);
+    }
+  return ok;
+}
+
+typedef struct {
   char *name;
   char *uuid;
   char *image;
@@ -283,6 +353,7 @@ typedef struct {
   GPtrArray *taps;
   double seconds;
   gboolean running;
+  const char *state_path;  /* how the state reached libvirt: fifo, reflink, copy */
 } CloneResult;
 
 static gboolean clone_from (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *dir,
@@ -330,7 +401,7 @@ clone_image (VkCli *cli, VkConn *conn, const char *image, const CloneOpts *o,
   g_autoptr(VkSaveHeader) hdr = NULL;
   g_autoptr(xmlDoc) src_doc = NULL;
   phase ("clone: start, checking image");
-  if (!vk_cli_check_image (sc, dir, image, &hdr, &src_doc, error))
+  if (!vk_cli_check_image (sc, dir, image, conn, &hdr, &src_doc, error))
     {
       if (error && *error)
         {
@@ -377,6 +448,13 @@ clone_from (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *dir, VkSaveHead
           g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
                        _("%s already exists; vmkeep never overwrites a disk: remove it or "
                          "pick another --name or --disk-dir"), p);
+          g_free (p);
+          return FALSE;
+        }
+      g_autofree char *fdir = g_path_get_dirname (f->frozen);
+      if (!vk_cli_check_qemu_reaches (cli, conn, ddir, error) ||
+          !vk_cli_check_qemu_reaches (cli, conn, fdir, error))
+        {
           g_free (p);
           return FALSE;
         }
@@ -498,7 +576,7 @@ clone_from (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *dir, VkSaveHead
       g_ptr_array_add (undo->dirs, g_strdup (partial));
       g_chmod (partial, 0711);
       g_autofree char *cstate = g_build_filename (partial, VK_STORE_STATE, NULL);
-      if (!vk_save_file_write (cstate, header, ss->state, hdr->stream_offset, error))
+      if (!vk_save_file_write (cstate, header, ss->state, hdr->stream_offset, NULL, error))
         {
           close (lock_fd);
           return FALSE;
@@ -552,8 +630,38 @@ clone_from (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *dir, VkSaveHead
     }
 
   phase ("clone: defined");
-  if (!restore_via_fifo (cli, conn, header, ss, hdr->stream_offset, o->paused, error))
-    return FALSE;
+  if (VK_SAVE_FORMAT_IS_STREAM (hdr->format))
+    {
+      if (!restore_via_fifo (cli, conn, header, ss, hdr->stream_offset, o->paused, error))
+        return FALSE;
+      res->state_path = "fifo";
+    }
+  else
+    {
+      if (ss->writer)
+        {
+          /* a fork's memory snapshot in a seekable format (the host's
+           * snapshot_image_format) is only usable once libvirt finished it */
+          phase ("clone: waiting for the complete snapshot (not a stream format)");
+          while (g_atomic_int_get (ss->writer) == VK_WRITER_RUNNING)
+            g_usleep (10000);
+          if (g_atomic_int_get (ss->writer) != VK_WRITER_DONE)
+            {
+              g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                           _("libvirt did not complete the memory snapshot %s"), ss->state);
+              return FALSE;
+            }
+          g_clear_pointer (&ss->sha_out, g_free);
+          if (!vk_file_sha256 (ss->state, &ss->sha_out, &ss->size_out, error))
+            return FALSE;
+        }
+      /* restored with the channels that wrote it, as wake does */
+      int channels = (int) sc->state_channels;
+      if (!restore_via_file (cli, conn, o->name, header, ss, hdr->stream_offset, channels,
+                             o->paused, &res->state_path, error))
+        return FALSE;
+    }
+  g_debug ("clone: state path %s", res->state_path);
   res->running = TRUE;
 
   phase ("clone: restored");
@@ -608,6 +716,11 @@ print_result (VkCli *cli, const CloneResult *r, const char *verb)
       for (guint i = 0; i < r->taps->len; i++)
         json_builder_add_string_value (b, r->taps->pdata[i]);
       json_builder_end_array (b);
+      json_builder_set_member_name (b, "state_path");
+      if (r->state_path)
+        json_builder_add_string_value (b, r->state_path);
+      else
+        json_builder_add_null_value (b);
       json_builder_set_member_name (b, "seconds");
       json_builder_add_double_value (b, r->seconds);
       json_builder_end_object (b);
@@ -1079,6 +1192,8 @@ fork_running_guarded (VkCli *cli, VkConn *conn, VkDomain *src, const char *sourc
     return FALSE;
   g_chmod (store, 0711);   /* QEMU (not root) opens the frozen disks */
   g_chmod (images, 0711);
+  if (!vk_cli_check_qemu_reaches (cli, conn, images, error))
+    return FALSE;
   int lock_fd = -1;
   g_autofree char *partial = vk_store_partial_new (store, image, &lock_fd, error);
   if (partial == NULL)

@@ -40,6 +40,8 @@ typedef struct {
   gboolean copy;
   gboolean bypass_cache;
   gboolean progress;        /* show progress lines */
+  const char *format;       /* --format: libvirt's save image format, NULL: host's */
+  int parallel;             /* --parallel N: channels (sparse), 0: none */
 } HibOpts;
 
 typedef struct {
@@ -259,6 +261,9 @@ typedef struct {
   gboolean bypass;
   const char *path;
   const char *dxml;
+  VkConn *conn;
+  const char *format;
+  int channels;
 } SaveJob;
 
 static gboolean
@@ -272,7 +277,8 @@ static gboolean
 do_save_to (gpointer p, GError **error)
 {
   SaveJob *j = p;
-  return vk_domain_save_to (j->dom, j->path, j->dxml, j->bypass, error);
+  return vk_domain_save_params (j->dom, j->conn, j->path, j->dxml, j->format, j->channels,
+                                j->bypass, error);
 }
 
 static gboolean
@@ -317,7 +323,7 @@ hibernate_managed (VkCli *cli, VkConn *conn, VkDomain *dom, xmlDocPtr doc,
       off += n;
     }
 
-  SaveJob j = { dom, o->bypass_cache, NULL, NULL };
+  SaveJob j = { dom, o->bypass_cache, NULL, NULL, conn, NULL, 0 };
   gint64 t0 = g_get_monotonic_time ();
   if (!run_with_progress (dom, r->name, o->progress, do_managed_save, &j, error))
     {
@@ -697,6 +703,8 @@ hibernate_image (VkCli *cli, VkConn *conn, VkDomain *dom, xmlDocPtr doc, const c
   /* QEMU (not root) opens the frozen disks through this path. */
   g_chmod (store, 0711);
   g_chmod (images, 0711);
+  if (!vk_cli_check_qemu_reaches (cli, conn, images, error))
+    return FALSE;
   if (g_file_test (final_dir, G_FILE_TEST_EXISTS))
     {
       g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
@@ -742,14 +750,18 @@ hibernate_image (VkCli *cli, VkConn *conn, VkDomain *dom, xmlDocPtr doc, const c
   g_chmod (partial, 0711);
   g_autofree char *state = g_build_filename (partial, VK_STORE_STATE, NULL);
 
-  SaveJob j = { dom, o->bypass_cache, state, saved_xml };
-  TailHash *th = tail_hash_start (state);
+  SaveJob j = { dom, o->bypass_cache, state, saved_xml, conn, o->format, o->parallel };
+  /* A stream format is appended front to back and can be hashed while
+   * libvirt writes it; sparse (mapped-ram) pages land at their offsets in
+   * any order, so that state is hashed once it is complete. */
+  gboolean sparse = g_strcmp0 (o->format, "sparse") == 0;
+  TailHash *th = sparse ? NULL : tail_hash_start (state);
   gint64 t0 = g_get_monotonic_time ();
   gboolean saved = run_with_progress (dom, r->name, o->progress, do_save_to, &j, error);
   if (saved)
     debug_libvirt_time ("hibernate", r->name, t0);
   guint64 hashed_size = 0;
-  g_autofree char *hashed_sha = tail_hash_finish (th, saved, &hashed_size);
+  g_autofree char *hashed_sha = th ? tail_hash_finish (th, saved, &hashed_size) : NULL;
   if (!saved)
     {
       vk_store_partial_abort (partial, lock_fd);
@@ -796,6 +808,15 @@ hibernate_image (VkCli *cli, VkConn *conn, VkDomain *dom, xmlDocPtr doc, const c
           ok = sc->identity != NULL;
           g_free (sc->domain_xml);
           sc->domain_xml = g_strdup (hdr->xml);
+          sc->state_format = (int) hdr->format;
+          if (hdr->format == VK_SAVE_FORMAT_SPARSE && !sparse)
+            {
+              /* written at offsets: the hash taken behind the end is void */
+              g_clear_pointer (&sc->state_sha256, g_free);
+              ok = vk_file_sha256 (state, &sc->state_sha256, &sc->state_size, &local);
+            }
+          sc->state_channels = hdr->format == VK_SAVE_FORMAT_SPARSE && o->parallel > 0
+                                 ? (guint) o->parallel : 0;
         }
     }
   if (ok)
@@ -1060,8 +1081,8 @@ gboolean
 vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
 {
   gboolean all = FALSE, copy = FALSE, bypass = FALSE, progress = FALSE;
-  g_autofree char *match = NULL, *tag = NULL, *image = NULL;
-  int jobs = 0;
+  g_autofree char *match = NULL, *tag = NULL, *image = NULL, *format = NULL;
+  int jobs = 0, parallel = 0;
   const GOptionEntry entries[] = {
     { "all", 0, 0, G_OPTION_ARG_NONE, &all, N_("Every running domain"), NULL },
     { "match", 0, 0, G_OPTION_ARG_STRING, &match, N_("Running domains whose name matches GLOB"), N_("GLOB") },
@@ -1071,6 +1092,8 @@ vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
     { "jobs", 'j', 0, G_OPTION_ARG_INT, &jobs, N_("Hibernate N domains at once (default: jobs= in vmkeep.conf)"), N_("N") },
     { "bypass-cache", 0, 0, G_OPTION_ARG_NONE, &bypass, N_("Write the state with O_DIRECT, bypassing the page cache"), NULL },
     { "progress", 0, 0, G_OPTION_ARG_NONE, &progress, N_("Show progress even when not on a terminal"), NULL },
+    { "format", 0, 0, G_OPTION_ARG_STRING, &format, N_("Image mode: libvirt's save image format (raw, gzip, bzip2, xz, lzop, zstd, sparse; libvirt 11.2+)"), N_("FORMAT") },
+    { "parallel", 0, 0, G_OPTION_ARG_INT, &parallel, N_("Image mode: write with N parallel channels in the sparse format (libvirt 11.2+)"), N_("N") },
     { NULL },
   };
   const VkCommand *cmd = vk_command_find (1, (char *[]) { "hibernate", NULL }, &(int) { 0 });
@@ -1095,11 +1118,57 @@ vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE, _("--jobs %d is out of range (1 to 64)"), jobs);
       return FALSE;
     }
+  if ((format || parallel) && !image)
+    {
+      /* libvirt's managed save takes neither: qemu.conf's save_image_format
+       * decides there */
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("--format and --parallel apply to --image NAME only (a managed save uses "
+                     "save_image_format from libvirt's qemu.conf)"));
+      return FALSE;
+    }
+  if (format && vk_save_format_from_name (format) < 0)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("--format '%s' is not a libvirt save image format (raw, gzip, bzip2, xz, "
+                     "lzop, zstd, sparse)"), format);
+      return FALSE;
+    }
+  if (parallel < 0 || parallel > 64)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("--parallel %d is out of range (1 to 64)"), parallel);
+      return FALSE;
+    }
+  if (parallel > 0 && format && !g_str_equal (format, "sparse"))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("--parallel writes the sparse format; it cannot be combined with --format %s"),
+                   format);
+      return FALSE;
+    }
+  if (parallel > 0 && format == NULL)
+    format = g_strdup ("sparse");
   if (jobs == 0)
     jobs = cli->cfg->jobs;
   VkConn *conn = vk_cli_connect (cli, error);
   if (conn == NULL)
     return FALSE;
+  g_autofree char *why = NULL;
+  gboolean choosable = vk_conn_has_save_params (conn, &why);
+  if (format && !choosable)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED, "%s: %s; nothing was changed",
+                   parallel ? "--parallel" : "--format", why);
+      return FALSE;
+    }
+  /* Where libvirt takes a format per call, vmkeep always names one, so a
+   * host's save_image_format (which may be sparse) never surprises it.
+   * raw is the default by measurement (README, bench/RESULTS-hibernate.md):
+   * sparse saves faster on libvirt 11, but its state can only be hashed
+   * once complete, which costs more than it saves. */
+  if (image && format == NULL && choosable)
+    format = g_strdup ("raw");
   g_autoptr(GPtrArray) names = select_domains (cli, conn, argc, argv, all, match, tag, error);
   if (names == NULL)
     return FALSE;
@@ -1113,7 +1182,7 @@ vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
   /* Leftovers of interrupted runs go first, so they never pile up. */
   vk_cli_store_cleanup (cli);
 
-  HibOpts o = { image, copy, bypass, FALSE };
+  HibOpts o = { image, copy, bypass, FALSE, format, parallel };
   o.progress = (progress || isatty (STDERR_FILENO)) && names->len == 1 && !cli->quiet;
 
   g_autoptr(GArray) results = g_array_new (FALSE, TRUE, sizeof (Result));
@@ -1301,7 +1370,8 @@ wake_image (VkCli *cli, VkConn *conn, const char *image, gboolean force, Result 
   g_free (r->name);
   r->name = g_strdup (sc->domain_name);
   g_autofree char *state = g_build_filename (dir, sc->state_file, NULL);
-  if (!vk_cli_check_image (sc, dir, image, NULL, NULL, error))
+  g_autoptr(VkSaveHeader) hdr = NULL;
+  if (!vk_cli_check_image (sc, dir, image, conn, &hdr, NULL, error))
     return FALSE;
 
   g_autoptr(VkDomain) existing = vk_domain_try_lookup (conn, sc->domain_uuid);
@@ -1318,10 +1388,18 @@ wake_image (VkCli *cli, VkConn *conn, const char *image, gboolean force, Result 
   g_autoptr(VkLock) lock = vk_lock_acquire (locks, sc->domain_uuid, error);
   if (lock == NULL)
     return FALSE;
+  for (guint i = 0; i < sc->frozen_disks->len; i++)
+    {
+      g_autofree char *fdir = g_path_get_dirname (((VkFrozenDisk *) sc->frozen_disks->pdata[i])->frozen);
+      if (!vk_cli_check_qemu_reaches (cli, conn, fdir, error))
+        return FALSE;
+    }
   if (!check_overlays (sc, image, force, error))
     return FALSE;
   gint64 t0 = g_get_monotonic_time ();
-  if (!vk_conn_restore (conn, state, NULL, FALSE, FALSE, error))
+  /* a sparse state is read back with as many channels as wrote it */
+  int channels = hdr->format == VK_SAVE_FORMAT_SPARSE ? (int) sc->state_channels : 0;
+  if (!vk_conn_restore_params (conn, state, NULL, channels, FALSE, FALSE, error))
     return FALSE;
   debug_libvirt_time ("wake", sc->domain_name, t0);
   r->mode = "image";

@@ -142,6 +142,9 @@ image_inspect (VkCli *cli, const char *name, GError **error)
       json_builder_set_member_name (b, "state_bytes");
       json_builder_add_int_value (b, sc->state_size);
       S ("state_sha256", sc->state_sha256);
+      S ("state_format", sc->state_format >= 0 ? vk_save_format_name (sc->state_format) : NULL);
+      json_builder_set_member_name (b, "state_channels");
+      json_builder_add_int_value (b, sc->state_channels);
       S ("nvram", sc->nvram_path);
       S ("nvram_sha256", sc->nvram_sha256);
       json_builder_set_member_name (b, "tpm");
@@ -193,6 +196,14 @@ image_inspect (VkCli *cli, const char *name, GError **error)
   printf (_("Machine:   %s\n"), sc->identity->machine ? sc->identity->machine : "-");
   printf (_("State:     %s, %" PRIu64 " bytes, sha256 %s\n"), sc->state_file,
           sc->state_size, sc->state_sha256 ? sc->state_sha256 : "-");
+  if (sc->state_format >= 0)
+    {
+      if (sc->state_channels > 1)
+        printf (_("Format:    %s, written with %u parallel channels\n"),
+                vk_save_format_name (sc->state_format), sc->state_channels);
+      else
+        printf (_("Format:    %s\n"), vk_save_format_name (sc->state_format));
+    }
   if (sc->nvram_path)
     printf (_("NVRAM:     %s (sha256 %s)\n"), sc->nvram_path,
             sc->nvram_sha256 ? sc->nvram_sha256 : "-");
@@ -284,8 +295,57 @@ vk_cli_verify_image (VkSidecar *sc, const char *dir, gboolean checksum)
   return problems;
 }
 
+/* Can this host's libvirt and QEMU resume what the image holds? An image
+ * made by a newer generation may use a save format this libvirt does not
+ * read, or a machine type this QEMU does not offer: both are refused here,
+ * before anything is created, naming both versions. */
 gboolean
-vk_cli_check_image (VkSidecar *sc, const char *dir, const char *image,
+vk_cli_check_host_runs (VkConn *conn, VkSidecar *sc, VkSaveHeader *hdr, xmlDocPtr doc,
+                        const char *image, GError **error)
+{
+  g_autofree char *what = g_strdup_printf (_("image '%s'"), image);
+  if (!vk_save_format_check_restorable (hdr->format, vk_conn_libvirt_version_number (conn),
+                                        what, sc->libvirt_version, error))
+    return FALSE;
+  /* QEMU keeps migration compatible forwards only: a state written by a
+   * newer QEMU may not load into an older one, even with a machine type
+   * both know. */
+  guint32 hv = vk_conn_hv_version_number (conn);
+  guint maj = 0, min = 0, mic = 0;
+  if (hv > 0 && sc->qemu_version &&
+      sscanf (sc->qemu_version, "%u.%u.%u", &maj, &min, &mic) >= 2 &&
+      maj * 1000000u + min * 1000u > hv - hv % 1000)
+    {
+      g_autofree char *hvs = vk_conn_hv_version (conn);
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("image '%s' was saved by QEMU %s (libvirt %s); QEMU %s on this host can "
+                     "only resume states of its own or older QEMU versions; nothing was "
+                     "changed: wake or clone it on a host with QEMU %u.%u or newer"),
+                   image, sc->qemu_version, sc->libvirt_version, hvs, maj, min);
+      return FALSE;
+    }
+  xmlNodePtr os = vk_xml_child (xmlDocGetRootElement (doc), "os");
+  xmlNodePtr type = os ? vk_xml_child (os, "type") : NULL;
+  g_autofree char *machine = type ? vk_xml_prop (type, "machine") : NULL;
+  g_autofree char *arch = type ? vk_xml_prop (type, "arch") : NULL;
+  gboolean known = TRUE;
+  if (machine && !vk_conn_machine_known (conn, arch, machine, &known, error))
+    return FALSE;
+  if (!known)
+    {
+      g_autofree char *hvs = vk_conn_hv_version (conn);
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("image '%s' was saved by QEMU %s (libvirt %s) with machine type %s, which "
+                     "QEMU %s on this host does not offer; nothing was changed: wake or clone "
+                     "it on a host with QEMU %s or newer"),
+                   image, sc->qemu_version, sc->libvirt_version, machine, hvs, sc->qemu_version);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+vk_cli_check_image (VkSidecar *sc, const char *dir, const char *image, VkConn *conn,
                     VkSaveHeader **hdr_out, xmlDocPtr *doc_out, GError **error)
 {
   g_autofree char *state = g_build_filename (dir, sc->state_file, NULL);
@@ -327,6 +387,8 @@ vk_cli_check_image (VkSidecar *sc, const char *dir, const char *image,
           return FALSE;
         }
     }
+  if (conn && !vk_cli_check_host_runs (conn, sc, hdr, doc, image, error))
+    return FALSE;
   if (hdr_out)
     *hdr_out = g_steal_pointer (&hdr);
   if (doc_out)
@@ -1442,6 +1504,18 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
       g_autoptr(GPtrArray) problems = vk_cli_verify_image (sc, partial, FALSE);
       if (problems->len > 0)
         ok = import_refuse (error, source, "%s", (const char *) problems->pdata[0]);
+    }
+  if (ok)
+    {
+      /* An image from another libvirt/QEMU generation that this host could
+       * never resume is refused here rather than by every later wake. */
+      g_autofree char *state = g_build_filename (partial, VK_STORE_STATE, NULL);
+      g_autoptr(VkSaveHeader) hdr = NULL;
+      g_autoptr(xmlDoc) hdoc = NULL;
+      VkConn *conn = vk_cli_connect (cli, error);
+      ok = conn != NULL && vk_save_header_read (state, &hdr, error) &&
+           (hdoc = vk_xml_parse (hdr->xml, -1, state, error)) != NULL &&
+           vk_cli_check_host_runs (conn, sc, hdr, hdoc, image, error);
     }
   if (!ok)
     {

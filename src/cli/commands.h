@@ -113,6 +113,13 @@ gboolean vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cli_check_scope (VkDomain *dom, const char *name, gboolean live, gboolean config,
                              const char *live_verb, GError **error);
 
+/* QEMU does not run as root: it must be able to pass through every
+ * directory down to `dir` (the store's images, a disk directory) to open
+ * the frozen disks and overlays there. VK_ERROR_REFUSED naming the first
+ * directory in the way, its mode and what to do. Nothing to check for a
+ * remote libvirt or without libvirt's DAC driver. */
+gboolean vk_cli_check_qemu_reaches (VkCli *cli, VkConn *conn, const char *dir, GError **error);
+
 /* Remove what interrupted runs left in the store (see vk_store_cleanup),
  * saying so on stderr unless --quiet. */
 void vk_cli_store_cleanup (VkCli *cli);

@@ -156,6 +156,34 @@ vk_copy_range (int in, guint64 off_in, int out, guint64 off_out, guint64 len)
 }
 
 gboolean
+vk_copy_range_sparse (int in, guint64 off, int out, guint64 len)
+{
+  guint64 end = off + len;
+  while (off < end)
+    {
+      off_t data = lseek (in, (off_t) off, SEEK_DATA);
+      if (data < 0 && errno == ENXIO)
+        break;   /* only a hole up to the end */
+      if (data < 0)
+        return vk_copy_range (in, off, out, off, end - off);   /* no SEEK_DATA here */
+      if ((guint64) data >= end)
+        break;
+      off_t hole = lseek (in, data, SEEK_HOLE);
+      guint64 stop = hole < 0 ? end : MIN ((guint64) hole, end);
+      if (!vk_copy_range (in, (guint64) data, out, (guint64) data, stop - (guint64) data))
+        return FALSE;
+      off = stop;
+    }
+  /* the holes at the end: the size, not the blocks */
+  struct stat st;
+  if (fstat (out, &st) < 0)
+    return FALSE;
+  if ((guint64) st.st_size < end && ftruncate (out, (off_t) end) < 0)
+    return FALSE;
+  return TRUE;
+}
+
+gboolean
 vk_file_clone (const char *src, const char *dst, guint mode, GError **error)
 {
   int in = open (src, O_RDONLY | O_CLOEXEC);

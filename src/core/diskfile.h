@@ -18,6 +18,11 @@ gboolean vk_qcow2_backing_file (const char *path, char **backing, GError **error
  * FALSE with errno set (EIO when `in` ends early). Thread-safe. */
 gboolean vk_copy_range (int in, guint64 off_in, int out, guint64 off_out, guint64 len);
 
+/* Copy [off, off + len) of `in` to the same offsets of `out`, data
+ * extents only (SEEK_DATA/SEEK_HOLE): holes stay holes, and `out` is at
+ * least off + len long afterwards. FALSE with errno set. */
+gboolean vk_copy_range_sparse (int in, guint64 off, int out, guint64 len);
+
 /* Copy `src` to a new file `dst` (O_EXCL: never overwrites), as cheaply as
  * the filesystem allows: reflink (FICLONE), then copy_file_range (in-kernel,
  * sparse-friendly on most filesystems), then read/write. fsynced, `mode`.

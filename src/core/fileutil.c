@@ -249,18 +249,18 @@ vk_file_write_atomic (const char *path, const void *data, gsize len,
 /* ------------------------------------------------------------ directories */
 
 static gboolean
-mkdir_private (const char *path, GError **error)
+mkdir_mode (const char *path, mode_t mode, GError **error)
 {
   int saved;
 
-  if (mkdir (path, 0700) == 0)
+  if (mkdir (path, mode) == 0)
     {
       /* mkdir's mode went through the umask. */
-      if (chmod (path, 0700) < 0)
+      if (chmod (path, mode) < 0)
         {
           saved = errno;
           g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                       _("cannot make directory %s private: %s"), path,
+                       _("cannot set the mode of directory %s: %s"), path,
                        g_strerror (saved));
           return FALSE;
         }
@@ -298,11 +298,14 @@ vk_dir_ensure_private (const char *path, GError **error)
       if (*p != '/' || p[-1] == '/')
         continue;
       *p = '\0';
-      if (!mkdir_private (copy, error))
+      /* Parents vmkeep creates (/usr/local/var/lib of a plain ./configure)
+       * are traversable like those the system made: QEMU, which does not
+       * run as root, must reach the frozen disks below. */
+      if (!mkdir_mode (copy, 0755, error))
         return FALSE;
       *p = '/';
     }
-  if (!mkdir_private (copy, error))
+  if (!mkdir_mode (copy, 0700, error))
     return FALSE;
 
   /* O_NOFOLLOW on the final component: a symlink planted there would send
@@ -350,6 +353,48 @@ vk_dir_ensure_private (const char *path, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+/* ----------------------------------------------------- reachable by a user */
+
+static gboolean
+in_groups (gid_t g, const gid_t *gids, int ngids)
+{
+  for (int i = 0; i < ngids; i++)
+    if (gids[i] == g)
+      return TRUE;
+  return FALSE;
+}
+
+char *
+vk_path_untraversable (const char *path, uid_t uid, const gid_t *gids, int ngids,
+                       guint *mode_out)
+{
+  if (uid == 0)
+    return NULL;
+  g_autofree char *copy = g_strdup (path);
+  gsize len = strlen (copy);
+  for (gsize i = 1; i <= len; i++)
+    {
+      if (copy[i] != '/' && copy[i] != '\0')
+        continue;
+      char c = copy[i];
+      copy[i] = '\0';
+      struct stat st;
+      if (stat (copy, &st) == 0 && S_ISDIR (st.st_mode))
+        {
+          mode_t bit = st.st_uid == uid ? S_IXUSR
+                       : in_groups (st.st_gid, gids, ngids) ? S_IXGRP : S_IXOTH;
+          if (!(st.st_mode & bit))
+            {
+              if (mode_out)
+                *mode_out = st.st_mode & 07777;
+              return g_strdup (copy);
+            }
+        }
+      copy[i] = c;
+    }
+  return NULL;
 }
 
 /* --------------------------------------------------------------- checksum */

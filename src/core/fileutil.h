@@ -45,11 +45,20 @@ gboolean vk_file_commit (int fd, const char *tmp_path, const char *path,
 /* Close `fd` (if >= 0) and remove the temp file; never fails. */
 void vk_tmp_file_abort (int fd, const char *tmp_path);
 
-/* mkdir -p `path`; every directory it creates gets 0700. The final
+/* mkdir -p `path`: parents it creates get 0755 (traversable, as the
+ * system's own), the final directory 0700. The final
  * directory must be a real directory (not a symbolic link) and not
  * world-writable, otherwise VK_ERROR_REFUSED: it is where guest memory is
  * written. Existing directories keep their mode. */
 gboolean vk_dir_ensure_private (const char *path, GError **error);
+
+/* The first existing directory from / down to `path` (inclusive) that the
+ * user `uid` with groups `gids` may not pass through (no search
+ * permission), with its mode in `mode_out`; NULL when all can be passed.
+ * Components that do not exist yet are skipped (vmkeep creates them
+ * traversable). */
+char *vk_path_untraversable (const char *path, uid_t uid, const gid_t *gids, int ngids,
+                             guint *mode_out);
 
 /* SHA-256 of a whole file, streamed (files are guest-memory sized), as 64
  * lower-case hex digits. `size_out` (optional) receives the bytes read.

@@ -459,7 +459,7 @@ vk_save_stream_feed (int fd, GBytes *header, const char *src_path, guint64 strea
 
 gboolean
 vk_save_file_write (const char *dst, GBytes *header, const char *src_path,
-                    guint64 stream_offset, GError **error)
+                    guint64 stream_offset, const char **how, GError **error)
 {
   int in = open (src_path, O_RDONLY | O_CLOEXEC);
   if (in < 0)
@@ -480,20 +480,32 @@ vk_save_file_write (const char *dst, GBytes *header, const char *src_path,
       return FALSE;
     }
   struct stat st;
-  gboolean ok = fstat (in, &st) == 0;
   gsize hlen = 0;
   const guint8 *hdata = g_bytes_get_data (header, &hlen);
-  ok = ok && hlen == stream_offset && write_all (out, hdata, hlen, _("clone's state header"), error);
-  guint64 len = ok ? (guint64) st.st_size - stream_offset : 0;
-  if (ok)
+  gboolean ok = fstat (in, &st) == 0 && hlen == stream_offset &&
+                (guint64) st.st_size >= stream_offset;
+  const char *method = NULL;
+  if (ok && ioctl (out, FICLONE, in) == 0)
     {
-      /* Whole-extent sharing only works on block-aligned ranges; the
-       * stream offset is the same in both files, so try it, then fall back
-       * to an in-kernel copy. */
-      struct file_clone_range r = { .src_fd = in, .src_offset = stream_offset,
-                                    .src_length = len, .dest_offset = stream_offset };
-      if (ioctl (out, FICLONERANGE, &r) != 0)
-        ok = vk_copy_range (in, stream_offset, out, stream_offset, len);
+      /* The whole file shares the source's extents (O(1)); the new header
+       * then replaces the first bytes in place, which unshares only the
+       * blocks it covers. The stream offset is the same in both headers,
+       * so the stream itself stays shared. */
+      method = "reflink";
+      for (gsize w = 0; ok && w < hlen;)
+        {
+          ssize_t n = pwrite (out, hdata + w, hlen - w, (off_t) w);
+          if (n < 0 && errno == EINTR)
+            continue;
+          ok = n > 0;
+          w += n > 0 ? (gsize) n : 0;
+        }
+    }
+  else if (ok)
+    {
+      method = "copy";
+      ok = write_all (out, hdata, hlen, _("clone's state header"), error) &&
+           vk_copy_range_sparse (in, stream_offset, out, (guint64) st.st_size - stream_offset);
     }
   int e = errno;
   if (ok && fsync (out) < 0)
@@ -502,15 +514,22 @@ vk_save_file_write (const char *dst, GBytes *header, const char *src_path,
       ok = FALSE;
     }
   close (in);
-  close (out);
+  if (close (out) < 0 && ok)
+    {
+      e = errno;
+      ok = FALSE;
+    }
   if (!ok)
     {
       unlink (dst);
       if (error && *error == NULL)
-        g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot write clone state %s: %s"), dst,
-                     g_strerror (e));
+        g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot write clone state %s: %s%s"),
+                     dst, g_strerror (e),
+                     e == ENOSPC ? _(" (the store's file system is full)") : "");
       return FALSE;
     }
+  if (how)
+    *how = method;
   return TRUE;
 }
 

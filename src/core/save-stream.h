@@ -39,12 +39,15 @@ typedef gboolean (*VkFifoFeedFunc) (int fd, gpointer data, GError **error);
 gboolean vk_fifo_serve (const char *path, VkFifoFeedFunc feed, gpointer data, gint *cancel,
                         guint *served, guint *completed, GError **error);
 
-/* A regular-file clone image: header, then the stream shared with the
- * source by reflink where the filesystem can (the stream offset is kept
- * identical, so whole extents line up), else copied in the kernel
- * (copy_file_range). O_EXCL: never overwrites. */
+/* A clone's state as a regular file `dst` (O_EXCL: never overwrites;
+ * 0600, fsynced): a reflink (FICLONE) of the whole of `src_path` with
+ * `header` written over its first stream_offset bytes, which is O(1) on
+ * XFS and btrfs because the stream offset is unchanged; elsewhere the
+ * header, then the stream copied in the kernel extent by extent, so a
+ * sparse state stays sparse. `how` (may be NULL) gets "reflink" or
+ * "copy". No checksum is taken here. */
 gboolean vk_save_file_write (const char *dst, GBytes *header, const char *src_path,
-                             guint64 stream_offset, GError **error);
+                             guint64 stream_offset, const char **how, GError **error);
 
 /* ---- a save file that libvirt is still writing ---------------------------
  *

@@ -51,6 +51,97 @@ vk_domain_save_to (VkDomain *vd, const char *path, const char *dxml,
   return TRUE;
 }
 
+/* libvirt 11.2 added the save image format and parallel channels as typed
+ * parameters of virDomainSaveParams/RestoreParams. libvirt validates them
+ * only inside the call that also saves (a running domain is paused by
+ * then), so there is no harmless probe: the release is the check. */
+#define VK_LIBVIRT_SAVE_PARAMS 11002000
+
+/* Typed parameter names are strings, part of libvirt's ABI: a vmkeep built
+ * against older headers still passes them to a newer libvirtd (a daemon
+ * upgraded later, or a remote one). */
+#ifndef VIR_DOMAIN_SAVE_PARAM_IMAGE_FORMAT
+#define VIR_DOMAIN_SAVE_PARAM_IMAGE_FORMAT "image_format"
+#endif
+#ifndef VIR_DOMAIN_SAVE_PARAM_PARALLEL_CHANNELS
+#define VIR_DOMAIN_SAVE_PARAM_PARALLEL_CHANNELS "parallel.channels"
+#endif
+
+gboolean
+vk_conn_has_save_params (VkConn *vc, char **why)
+{
+  guint32 v = vk_conn_libvirt_version_number (vc);
+  if (v >= VK_LIBVIRT_SAVE_PARAMS)
+    return TRUE;
+  if (why)
+    *why = g_strdup_printf (_("libvirt %u.%u.%u on this host has no choice of save format or "
+                              "parallel save channels (libvirt 11.2.0 or newer has)"),
+                            v / 1000000, (v / 1000) % 1000, v % 1000);
+  return FALSE;
+}
+
+gboolean
+vk_domain_save_params (VkDomain *vd, VkConn *vc, const char *path, const char *dxml,
+                       const char *format, int channels, gboolean bypass_cache, GError **error)
+{
+  if (format == NULL && channels <= 0)
+    return vk_domain_save_to (vd, path, dxml, bypass_cache, error);
+  g_autofree char *why = NULL;
+  if (!vk_conn_has_save_params (vc, &why))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED, "%s", why);
+      return FALSE;
+    }
+  virTypedParameterPtr params = NULL;
+  int n = 0, max = 0;
+  unsigned int flags = bypass_cache ? VIR_DOMAIN_SAVE_BYPASS_CACHE : 0;
+  gboolean ok = virTypedParamsAddString (&params, &n, &max, VIR_DOMAIN_SAVE_PARAM_FILE, path) == 0 &&
+                (dxml == NULL ||
+                 virTypedParamsAddString (&params, &n, &max, VIR_DOMAIN_SAVE_PARAM_DXML, dxml) == 0) &&
+                (format == NULL ||
+                 virTypedParamsAddString (&params, &n, &max, VIR_DOMAIN_SAVE_PARAM_IMAGE_FORMAT,
+                                          format) == 0) &&
+                (channels <= 0 ||
+                 virTypedParamsAddInt (&params, &n, &max, VIR_DOMAIN_SAVE_PARAM_PARALLEL_CHANNELS,
+                                       channels) == 0);
+  if (ok)
+    ok = virDomainSaveParams (vd->dom, params, n, flags) == 0;
+  virTypedParamsFree (params, n);
+  if (!ok)
+    return vk_vir_fail (error, _("saving domain '%s' to %s failed (the domain keeps "
+                                 "running)"), vd->name, path);
+  return TRUE;
+}
+
+gboolean
+vk_conn_restore_params (VkConn *vc, const char *path, const char *dxml, int channels,
+                        gboolean paused, gboolean bypass_cache, GError **error)
+{
+  if (channels <= 0)
+    return vk_conn_restore (vc, path, dxml, paused, bypass_cache, error);
+  g_autofree char *why = NULL;
+  if (!vk_conn_has_save_params (vc, &why))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED, "%s", why);
+      return FALSE;
+    }
+  virTypedParameterPtr params = NULL;
+  int n = 0, max = 0;
+  unsigned int flags = (paused ? VIR_DOMAIN_SAVE_PAUSED : VIR_DOMAIN_SAVE_RUNNING) |
+                       (bypass_cache ? VIR_DOMAIN_SAVE_BYPASS_CACHE : 0);
+  gboolean ok = virTypedParamsAddString (&params, &n, &max, VIR_DOMAIN_SAVE_PARAM_FILE, path) == 0 &&
+                (dxml == NULL ||
+                 virTypedParamsAddString (&params, &n, &max, VIR_DOMAIN_SAVE_PARAM_DXML, dxml) == 0) &&
+                virTypedParamsAddInt (&params, &n, &max, VIR_DOMAIN_SAVE_PARAM_PARALLEL_CHANNELS,
+                                      channels) == 0;
+  if (ok)
+    ok = virDomainRestoreParams (vc->conn, params, n, flags) == 0;
+  virTypedParamsFree (params, n);
+  if (!ok)
+    return vk_vir_fail (error, _("restoring from %s failed"), path);
+  return TRUE;
+}
+
 gboolean
 vk_conn_restore (VkConn *vc, const char *path, const char *dxml, gboolean paused,
                  gboolean bypass_cache, GError **error)

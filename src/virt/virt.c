@@ -3,8 +3,11 @@
 #include <glib/gi18n.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <grp.h>
+#include <pwd.h>
 #include <string.h>
 
+#include "domain-xml.h"
 #include "virt-private.h"
 #include "vk-error.h"
 
@@ -139,6 +142,141 @@ vk_conn_hv_version (VkConn *vc)
       return g_strdup ("unknown");
     }
   return version_string (v);
+}
+
+guint32
+vk_conn_libvirt_version_number (VkConn *vc)
+{
+  unsigned long v = 0;
+  if (virConnectGetLibVersion (vc->conn, &v) < 0)
+    {
+      virResetLastError ();
+      return 0;
+    }
+  return (guint32) v;
+}
+
+guint32
+vk_conn_hv_version_number (VkConn *vc)
+{
+  unsigned long v = 0;
+  if (virConnectGetVersion (vc->conn, &v) < 0)
+    {
+      virResetLastError ();
+      return 0;
+    }
+  return (guint32) v;
+}
+
+/* A <machine> child of `parent` named `machine` (or with it as canonical
+ * name). */
+static gboolean
+lists_machine (xmlNodePtr parent, const char *machine)
+{
+  for (xmlNodePtr m = parent->children; m; m = m->next)
+    {
+      if (m->type != XML_ELEMENT_NODE || !xmlStrEqual (m->name, BAD_CAST "machine"))
+        continue;
+      xmlChar *t = xmlNodeGetContent (m);
+      g_autofree char *canon = vk_xml_prop (m, "canonical");
+      gboolean same = (t && g_str_equal ((const char *) t, machine)) ||
+                      g_strcmp0 (canon, machine) == 0;
+      xmlFree (t);
+      if (same)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* The host capabilities list, per guest architecture and virt type, the
+ * machine types its QEMU offers: the probe for "can this QEMU run a state
+ * saved with machine type M" (an image from a newer QEMU names a machine
+ * type older QEMUs do not know). */
+gboolean
+vk_conn_machine_known (VkConn *vc, const char *arch, const char *machine, gboolean *known,
+                       GError **error)
+{
+  char *caps = virConnectGetCapabilities (vc->conn);
+  if (caps == NULL)
+    return vk_vir_fail (error, _("cannot read the host capabilities"));
+  g_autoptr(GError) e = NULL;
+  g_autoptr(xmlDoc) doc = vk_xml_parse (caps, -1, "capabilities", &e);
+  free (caps);
+  if (doc == NULL)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot read the host capabilities: %s"),
+                   e->message);
+      return FALSE;
+    }
+  *known = FALSE;
+  for (xmlNodePtr g = xmlDocGetRootElement (doc)->children; g && !*known; g = g->next)
+    {
+      if (g->type != XML_ELEMENT_NODE || !xmlStrEqual (g->name, BAD_CAST "guest"))
+        continue;
+      xmlNodePtr a = vk_xml_child (g, "arch");
+      g_autofree char *aname = a ? vk_xml_prop (a, "name") : NULL;
+      if (a == NULL || (arch && g_strcmp0 (aname, arch) != 0))
+        continue;
+      /* listed under <arch>, and again under each <domain type> */
+      *known = lists_machine (a, machine);
+      for (xmlNodePtr d = a->children; d && !*known; d = d->next)
+        if (d->type == XML_ELEMENT_NODE && xmlStrEqual (d->name, BAD_CAST "domain"))
+          *known = lists_machine (d, machine);
+    }
+  return TRUE;
+}
+
+/* "+64055" or "libvirt-qemu" / "kvm" */
+static gboolean
+label_id (const char *s, gboolean group, guint *out)
+{
+  if (s[0] == '+')
+    {
+      guint64 v = 0;
+      if (!g_ascii_string_to_unsigned (s + 1, 10, 0, G_MAXUINT32, &v, NULL))
+        return FALSE;
+      *out = (guint) v;
+      return TRUE;
+    }
+  if (group)
+    {
+      struct group *g = getgrnam (s);
+      if (g)
+        *out = g->gr_gid;
+      return g != NULL;
+    }
+  struct passwd *p = getpwnam (s);
+  if (p)
+    *out = p->pw_uid;
+  return p != NULL;
+}
+
+/* libvirt's DAC security driver states the user and group QEMU runs as
+ * (qemu.conf user/group) as its base label in the host capabilities. */
+gboolean
+vk_conn_qemu_user (VkConn *vc, guint *uid, guint *gid, gboolean *known, GError **error)
+{
+  *known = FALSE;
+  char *caps = virConnectGetCapabilities (vc->conn);
+  if (caps == NULL)
+    return vk_vir_fail (error, _("cannot read the host capabilities"));
+  g_autoptr(xmlDoc) doc = vk_xml_parse (caps, -1, "capabilities", NULL);
+  free (caps);
+  xmlNodePtr host = doc ? vk_xml_child (xmlDocGetRootElement (doc), "host") : NULL;
+  for (xmlNodePtr m = host ? host->children : NULL; m && !*known; m = m->next)
+    {
+      if (m->type != XML_ELEMENT_NODE || !xmlStrEqual (m->name, BAD_CAST "secmodel"))
+        continue;
+      g_autofree char *model = vk_xml_child_text (m, "model");
+      if (g_strcmp0 (model, "dac") != 0)
+        continue;
+      g_autofree char *label = vk_xml_child_text (m, "baselabel");
+      g_auto(GStrv) parts = label ? g_strsplit (label, ":", 2) : NULL;
+      if (parts && parts[0] && parts[1] && label_id (parts[0], FALSE, uid) &&
+          label_id (parts[1], TRUE, gid))
+        *known = TRUE;
+    }
+  return TRUE;
 }
 
 char *

@@ -21,6 +21,18 @@ char *vk_conn_best_virt_type (VkConn *conn, GError **error);
 char *vk_conn_libvirt_version (VkConn *conn);
 char *vk_conn_hv_version (VkConn *conn);
 char *vk_conn_hostname (VkConn *conn);
+/* The same as numbers (major * 1000000 + minor * 1000 + micro); 0 when
+ * libvirt does not say. */
+guint32 vk_conn_libvirt_version_number (VkConn *conn);
+guint32 vk_conn_hv_version_number (VkConn *conn);
+/* The user and group QEMU runs as (libvirt's DAC base label); `known` is
+ * FALSE when libvirt runs QEMU without the DAC driver. */
+gboolean vk_conn_qemu_user (VkConn *conn, guint *uid, guint *gid, gboolean *known,
+                            GError **error);
+/* Whether the host's QEMU offers machine type `machine` for `arch` (NULL:
+ * any), from the host capabilities. */
+gboolean vk_conn_machine_known (VkConn *conn, const char *arch, const char *machine,
+                                gboolean *known, GError **error);
 
 void vk_domain_free (VkDomain *dom);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkDomain, vk_domain_free)
@@ -100,6 +112,20 @@ char *vk_domain_managed_save_xml (VkDomain *dom, GError **error);
 /* Save to `path` (libvirt's format); `dxml` may replace the XML stored. */
 gboolean vk_domain_save_to (VkDomain *dom, const char *path, const char *dxml,
                             gboolean bypass_cache, GError **error);
+/* Whether libvirt takes a save format and parallel channels per call
+ * (11.2+); otherwise `why` says which libvirt runs and what is needed. */
+gboolean vk_conn_has_save_params (VkConn *conn, char **why);
+/* Save with libvirt's save image `format` ("raw", "zstd", "sparse", ...;
+ * NULL: the host's qemu.conf setting) and `channels` parallel channels
+ * (> 0 only with "sparse"); plain vk_domain_save_to when neither is given.
+ * VK_ERROR_REFUSED before anything happens on a libvirt without them. */
+gboolean vk_domain_save_params (VkDomain *dom, VkConn *conn, const char *path, const char *dxml,
+                                const char *format, int channels, gboolean bypass_cache,
+                                GError **error);
+/* Restore a sparse state with `channels` parallel channels (<= 0: a
+ * plain vk_conn_restore). */
+gboolean vk_conn_restore_params (VkConn *conn, const char *path, const char *dxml, int channels,
+                                 gboolean paused, gboolean bypass_cache, GError **error);
 /* Restore from `path` (a file or FIFO); `dxml` may replace the XML
  * (ABI-compatible changes only). */
 gboolean vk_conn_restore (VkConn *conn, const char *path, const char *dxml,

@@ -347,6 +347,71 @@ test_pipe_cancelled (void)
 }
 
 /* Output to a regular file: the copying path. */
+/* A clone's state as a file: header + the source's stream, holes kept. */
+static void
+test_file_write (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("vk-save-file-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autofree char *src = g_build_filename (dir, "state.sav", NULL);
+  g_autofree char *dst = g_build_filename (dir, "clone.sav", NULL);
+  /* old header (4 KiB + 100 of 'O'), 1 MiB of data, a 64 MiB hole, 1 MiB
+   * of data, a 16 MiB hole at the end: the shape of a sparse state */
+  const gsize off = 4096 + 100, mib = 1u << 20;
+  int fd = open (src, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  g_assert_cmpint (fd, >=, 0);
+  g_autofree guint8 *head = g_malloc (off);
+  memset (head, 'O', off);
+  g_autofree guint8 *data = g_malloc (mib);
+  for (gsize i = 0; i < mib; i++)
+    data[i] = (guint8) (i * 7 + 3);
+  gsize total = off + mib + 64 * mib + mib + 16 * mib;
+  g_assert_cmpint (pwrite (fd, head, off, 0), ==, (ssize_t) off);
+  g_assert_cmpint (pwrite (fd, data, mib, off), ==, (ssize_t) mib);
+  g_assert_cmpint (pwrite (fd, data, mib, off + 65 * mib), ==, (ssize_t) mib);
+  g_assert_cmpint (ftruncate (fd, total), ==, 0);
+  close (fd);
+  g_autofree guint8 *h = g_malloc (off);
+  memset (h, 'N', off);
+  g_autoptr(GBytes) header = g_bytes_new_take (g_steal_pointer (&h), off);
+
+  const char *how = NULL;
+  g_assert_true (vk_save_file_write (dst, header, src, off, &how, &error));
+  g_assert_no_error (error);
+  /* ext4 and tmpfs cannot share extents: the stream was copied */
+  g_assert_true (g_strcmp0 (how, "copy") == 0 || g_strcmp0 (how, "reflink") == 0);
+  struct stat st;
+  g_assert_cmpint (stat (dst, &st), ==, 0);
+  g_assert_cmpuint (st.st_size, ==, total);
+  g_assert_cmpuint (st.st_mode & 0777, ==, 0600);
+  /* the holes stayed holes: about 2 MiB + the header allocated, not 83 */
+  g_assert_cmpuint ((guint64) st.st_blocks * 512, <, 8 * mib);
+  g_autofree char *got = NULL;
+  gsize len = 0;
+  g_assert_true (g_file_get_contents (dst, &got, &len, NULL));
+  g_assert_cmpuint (len, ==, total);
+  for (gsize i = 0; i < off; i++)
+    g_assert_cmpint (got[i], ==, 'N');
+  g_assert_cmpmem (got + off, mib, data, mib);
+  g_assert_cmpmem (got + off + 65 * mib, mib, data, mib);
+  for (gsize i = off + mib; i < off + 65 * mib; i += 4096)
+    g_assert_cmpint (got[i], ==, 0);
+
+  /* never over an existing file */
+  g_assert_false (vk_save_file_write (dst, header, src, off, NULL, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_REFUSED);
+  g_clear_error (&error);
+  /* a header whose length is not the stream offset is a caller's bug */
+  g_autofree char *dst2 = g_build_filename (dir, "clone2.sav", NULL);
+  g_assert_false (vk_save_file_write (dst2, header, src, off + 1, NULL, &error));
+  g_assert_nonnull (error);
+  g_assert_false (g_file_test (dst2, G_FILE_TEST_EXISTS));
+  g_unlink (dst);
+  g_unlink (src);
+  g_rmdir (dir);
+}
+
 static void
 test_file_output (void)
 {
@@ -580,6 +645,7 @@ main (int argc, char **argv)
   g_test_add_func ("/save-stream/fifo-serve/never-complete", test_serve_never_complete);
   g_test_add_func ("/save-stream/fifo-serve/wrong-sum", test_serve_wrong_sum);
   g_test_add_func ("/save-stream/file-output", test_file_output);
+  g_test_add_func ("/save-stream/file-write", test_file_write);
   g_test_add_func ("/save-stream/growing/whole", test_growing);
   g_test_add_func ("/save-stream/growing/writer-failed", test_growing_writer_failed);
   g_test_add_func ("/save-stream/growing/header-changed", test_growing_header_changed);
