@@ -376,8 +376,10 @@ test_dir_private (void)
   g_assert_true (vk_dir_ensure_private (abc, &error));
   g_assert_no_error (error);
   umask (old);
-  g_assert_cmpint (mode_of (a), ==, 0700);
-  g_assert_cmpint (mode_of (ab), ==, 0700);
+  /* parents traversable, as the system's own (QEMU must pass them), the
+   * directory itself private */
+  g_assert_cmpint (mode_of (a), ==, 0755);
+  g_assert_cmpint (mode_of (ab), ==, 0755);
   g_assert_cmpint (mode_of (abc), ==, 0700);
   /* again, and with a trailing slash: nothing to do */
   g_assert_true (vk_dir_ensure_private (abc_slash, &error));
@@ -389,6 +391,45 @@ test_dir_private (void)
   g_assert_true (vk_dir_ensure_private (shared, &error));
   g_assert_no_error (error);
   g_assert_cmpint (mode_of (shared), ==, 0755);
+  rm_rf (dir);
+}
+
+/* Who may pass through the directories down to a path. */
+static void
+test_untraversable (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *a = g_build_filename (dir, "a", NULL);
+  g_autofree char *ab = g_build_filename (dir, "a", "b", NULL);
+  g_autofree char *abcd = g_build_filename (dir, "a", "b", "c", "d", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (ab, 0755), ==, 0);
+  g_assert_cmpint (chmod (dir, 0755), ==, 0);
+  g_assert_cmpint (chmod (a, 0755), ==, 0);
+  g_assert_cmpint (chmod (ab, 0755), ==, 0);
+  const uid_t other = 64055;
+  const gid_t groups[] = { 64055, 4242 };
+  guint mode = 0;
+  /* all traversable; "c/d" do not exist yet and are skipped */
+  g_assert_null (vk_path_untraversable (abcd, other, groups, 2, &mode));
+  /* a 0700 parent stops another user, names itself and its mode */
+  g_assert_cmpint (chmod (a, 0700), ==, 0);
+  g_autofree char *blocked = vk_path_untraversable (abcd, other, groups, 2, &mode);
+  g_assert_cmpstr (blocked, ==, a);
+  g_assert_cmpuint (mode, ==, 0700);
+  /* ... but not root, nor its owner */
+  g_assert_null (vk_path_untraversable (abcd, 0, groups, 2, NULL));
+  g_assert_cmpint (chown (a, other, 0), ==, 0);
+  g_assert_null (vk_path_untraversable (abcd, other, groups, 2, NULL));
+  /* group search permission counts for a member of the group */
+  g_assert_cmpint (chown (a, 0, 4242), ==, 0);
+  g_assert_cmpint (chmod (a, 0710), ==, 0);
+  g_assert_null (vk_path_untraversable (abcd, other, groups, 2, NULL));
+  g_autofree char *b2 = vk_path_untraversable (abcd, other, groups, 1, NULL);
+  g_assert_cmpstr (b2, ==, a);
+  /* execute for others is enough; read is not needed */
+  g_assert_cmpint (chmod (a, 0711), ==, 0);
+  g_assert_null (vk_path_untraversable (abcd, other, groups, 1, NULL));
+  chmod (a, 0755);
   rm_rf (dir);
 }
 
@@ -753,6 +794,7 @@ main (int argc, char **argv)
   g_test_add_func ("/fileutil/write/enospc/subprocess", test_write_enospc_subprocess);
   g_test_add_func ("/fileutil/write/two-step", test_two_step);
   g_test_add_func ("/fileutil/dir/private", test_dir_private);
+  g_test_add_func ("/fileutil/dir/untraversable", test_untraversable);
   g_test_add_func ("/fileutil/dir/refused", test_dir_refused);
   g_test_add_func ("/fileutil/sha256", test_sha256);
   g_test_add_func ("/fileutil/cleanup/stale", test_cleanup);
