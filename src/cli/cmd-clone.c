@@ -1188,10 +1188,9 @@ fork_running_guarded (VkCli *cli, VkConn *conn, VkDomain *src, const char *sourc
 
   /* The image the fork (and later clones) start from. */
   g_autofree char *images = vk_store_images_dir (store);
-  if (!vk_dir_ensure_private (images, error))
+  if (!vk_store_ensure_root (store, error) || !vk_dir_ensure_private (images, error))
     return FALSE;
-  g_chmod (store, 0711);   /* QEMU (not root) opens the frozen disks */
-  g_chmod (images, 0711);
+  g_chmod (images, 0711);   /* QEMU (not root) opens the frozen disks */
   if (!vk_cli_check_qemu_reaches (cli, conn, images, error))
     return FALSE;
   int lock_fd = -1;
@@ -1431,14 +1430,9 @@ fork_one (VkCli *cli, VkConn *conn, const char *source, const CloneOpts *o, Clon
   /* Serialise with other vmkeep processes on the source (a hibernate from
    * cron must not land in the middle of a fork). */
   g_autofree char *suuid = vk_domain_get_uuid (src);
-  g_autofree char *locks = vk_store_locks_dir (cli->cfg->store_dir);
-  g_autoptr(VkLock) lock = vk_lock_acquire (locks, suuid, error);
+  g_autoptr(VkLock) lock = vk_cli_lock (cli, suuid, source, error);
   if (lock == NULL)
-    {
-      if (error && *error && (*error)->code == VK_ERROR_BUSY)
-        g_prefix_error (error, "%s: ", source);
-      return FALSE;
-    }
+    return FALSE;
   VkDomainState st = vk_domain_state (src, NULL);
   if (st == VK_STATE_SHUTOFF)
     {

@@ -43,9 +43,7 @@ static const char *const virtiofsd_paths[] = {
 static gboolean
 uri_is_local (VkConn *conn)
 {
-  const char *uri = vk_conn_uri (conn);
-  return g_str_has_prefix (uri, "qemu:///") || g_str_has_prefix (uri, "qemu+unix:///") ||
-         g_str_has_prefix (uri, "test:///");
+  return vk_cli_uri_is_local (vk_conn_uri (conn));
 }
 
 /* Which definitions an attach changes: live only unless --config. */
@@ -90,11 +88,7 @@ static VkLock *
 lock_domain (VkCli *cli, VkDomain *dom, const char *name, GError **error)
 {
   g_autofree char *uuid = vk_domain_get_uuid (dom);
-  g_autofree char *locks = vk_store_locks_dir (cli->cfg->store_dir);
-  VkLock *lock = vk_lock_acquire (locks, uuid, error);
-  if (lock == NULL && error && *error && (*error)->code == VK_ERROR_BUSY)
-    g_prefix_error (error, "%s: ", name);
-  return lock;
+  return vk_cli_lock (cli, uuid, name, error);
 }
 
 static char *
@@ -344,9 +338,28 @@ check_socket (const char *path, GError **error)
   return TRUE;
 }
 
+/* Sharing these would hand the guest the host's root, its kernel
+ * interfaces or its configuration (virtiofsd runs as root). */
+static const char *const unshareable[] = {
+  "/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root", "/run", "/sbin",
+  "/sys", "/usr", "/var", "/var/lib", "/var/lib/libvirt", "/var/lib/vmkeep", "/home", NULL
+};
+
 static gboolean
 check_source_dir (const char *path, GError **error)
 {
+  for (guint i = 0; unshareable[i]; i++)
+    if (g_str_equal (path, unshareable[i]) ||
+        (g_str_has_prefix (path, unshareable[i]) && unshareable[i][1] != '\0' &&
+         (g_str_equal (unshareable[i], "/proc") || g_str_equal (unshareable[i], "/sys") ||
+          g_str_equal (unshareable[i], "/dev")) && path[strlen (unshareable[i])] == '/'))
+      {
+        g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                     _("--source %s is a system directory; sharing it would give the guest "
+                       "the host's own files: share a directory made for the guest instead"),
+                     path);
+        return FALSE;
+      }
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
       g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
@@ -442,6 +455,12 @@ vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
   g_autoptr(VkFsSpec) spec = g_new0 (VkFsSpec, 1);
   spec->tag = g_strdup (tag);
   spec->queue_size = (guint) qsize;
+  if ((socket && *socket == '\0') || (source && *source == '\0'))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("vmkeep fs attach: %s is empty; give a path"), socket ? "--socket" : "--source");
+      return FALSE;
+    }
   if (socket)
     spec->socket = g_canonicalize_filename (socket, NULL);
   else

@@ -212,9 +212,9 @@ check_space (const char *dir, guint64 need, const char *name, GError **error)
 }
 
 static gboolean
-check_writable (const char *dir, GError **error)
+check_writable (const char *store, const char *dir, GError **error)
 {
-  if (!vk_dir_ensure_private (dir, error))
+  if (!vk_store_ensure_root (store, error) || !vk_dir_ensure_private (dir, error))
     return FALSE;
   if (access (dir, W_OK) < 0)
     {
@@ -289,7 +289,7 @@ hibernate_managed (VkCli *cli, VkConn *conn, VkDomain *dom, xmlDocPtr doc,
   g_autofree char *uuid = vk_domain_get_uuid (dom);
   g_autofree char *mdir = vk_store_managed_dir (store);
   g_autofree char *path = vk_store_managed_sidecar (store, uuid);
-  if (!check_writable (mdir, error))
+  if (!check_writable (store, mdir, error))
     return FALSE;
   const char *save_dir = "/var/lib/libvirt/qemu/save";
   if (g_file_test (save_dir, G_FILE_TEST_IS_DIR) &&
@@ -698,10 +698,9 @@ hibernate_image (VkCli *cli, VkConn *conn, VkDomain *dom, xmlDocPtr doc, const c
   const char *image = o->image;
   g_autofree char *images = vk_store_images_dir (store);
   g_autofree char *final_dir = vk_store_image_dir (store, image);
-  if (!check_writable (images, error))
+  if (!check_writable (store, images, error))
     return FALSE;
   /* QEMU (not root) opens the frozen disks through this path. */
-  g_chmod (store, 0711);
   g_chmod (images, 0711);
   if (!vk_cli_check_qemu_reaches (cli, conn, images, error))
     return FALSE;
@@ -924,14 +923,9 @@ hibernate_one (VkCli *cli, VkConn *conn, const HibOpts *o, Result *r, GError **e
       return FALSE;
     }
   g_autofree char *uuid = vk_domain_get_uuid (dom);
-  g_autofree char *locks = vk_store_locks_dir (cli->cfg->store_dir);
-  g_autoptr(VkLock) lock = vk_lock_acquire (locks, uuid, error);
+  g_autoptr(VkLock) lock = vk_cli_lock (cli, uuid, r->name, error);
   if (lock == NULL)
-    {
-      if (error && *error && (*error)->code == VK_ERROR_BUSY)
-        g_prefix_error (error, "%s: ", r->name);
-      return FALSE;
-    }
+    return FALSE;
   /* The lock is ours: now nothing else changes the VM under us. */
   g_autofree char *xml = vk_domain_xml (dom, FALSE, error);
   if (xml == NULL)
@@ -1241,8 +1235,7 @@ wake_managed (VkCli *cli, VkConn *conn, Result *r, gboolean force, GError **erro
       return FALSE;
     }
   g_autofree char *uuid = vk_domain_get_uuid (dom);
-  g_autofree char *locks = vk_store_locks_dir (cli->cfg->store_dir);
-  g_autoptr(VkLock) lock = vk_lock_acquire (locks, uuid, error);
+  g_autoptr(VkLock) lock = vk_cli_lock (cli, uuid, r->name, error);
   if (lock == NULL)
     return FALSE;
 
@@ -1355,16 +1348,8 @@ static gboolean
 wake_image (VkCli *cli, VkConn *conn, const char *image, gboolean force, Result *r,
             GError **error)
 {
-  const char *store = cli->cfg->store_dir;
-  g_autofree char *dir = vk_store_image_dir (store, image);
-  g_autofree char *sidecar = g_build_filename (dir, VK_STORE_SIDECAR, NULL);
-  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
-                   _("no image '%s' in %s; 'vmkeep image list' shows the images"), image, store);
-      return FALSE;
-    }
-  g_autoptr(VkSidecar) sc = vk_sidecar_load (sidecar, error);
+  g_autofree char *dir = NULL;
+  g_autoptr(VkSidecar) sc = vk_cli_load_image (cli, image, &dir, error);
   if (sc == NULL)
     return FALSE;
   g_free (r->name);
@@ -1384,8 +1369,7 @@ wake_image (VkCli *cli, VkConn *conn, const char *image, gboolean force, Result 
                      "the image under another name)"), sc->domain_name, image);
       return FALSE;
     }
-  g_autofree char *locks = vk_store_locks_dir (store);
-  g_autoptr(VkLock) lock = vk_lock_acquire (locks, sc->domain_uuid, error);
+  g_autoptr(VkLock) lock = vk_cli_lock (cli, sc->domain_uuid, sc->domain_name, error);
   if (lock == NULL)
     return FALSE;
   for (guint i = 0; i < sc->frozen_disks->len; i++)

@@ -22,10 +22,37 @@
 #include "save-header.h"
 #include "sha256.h"
 #include "sidecar.h"
+#include "manifest.h"
 #include "store.h"
+#include "trust.h"
 #include "tar.h"
 #include "validate.h"
 #include "vk-error.h"
+
+/* Files of an image are vmkeep's own: real files and directories, never
+ * symbolic links (a link would have vmkeep read, hash or print whatever
+ * it points at). */
+static gboolean
+image_entry_is_real (const char *path, gboolean dir, const char *image, GError **error)
+{
+  struct stat st;
+  if (lstat (path, &st) < 0)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND, _("image '%s' has no %s"), image, path);
+      return FALSE;
+    }
+  if (S_ISLNK (st.st_mode) || (dir ? !S_ISDIR (st.st_mode) : !S_ISREG (st.st_mode)))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   dir ? _("%s of image '%s' is not a directory of the store (a link or other "
+                           "file); the image was tampered with: remove it")
+                       : _("%s of image '%s' is not a regular file of the store (a link or "
+                           "other file); the image was tampered with: remove it"),
+                   path, image);
+      return FALSE;
+    }
+  return TRUE;
+}
 
 VkSidecar *
 vk_cli_load_image (VkCli *cli, const char *name, char **dir_out, GError **error)
@@ -34,15 +61,29 @@ vk_cli_load_image (VkCli *cli, const char *name, char **dir_out, GError **error)
     return NULL;
   g_autofree char *dir = vk_store_image_dir (cli->cfg->store_dir, name);
   g_autofree char *sidecar = g_build_filename (dir, VK_STORE_SIDECAR, NULL);
-  if (!g_file_test (sidecar, G_FILE_TEST_IS_REGULAR))
+  struct stat st;
+  if (lstat (sidecar, &st) < 0)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
                    _("no image '%s' in %s; 'vmkeep image list' shows the images"), name,
                    cli->cfg->store_dir);
       return NULL;
     }
+  if (!image_entry_is_real (dir, TRUE, name, error) ||
+      !image_entry_is_real (sidecar, FALSE, name, error))
+    return NULL;
   VkSidecar *sc = vk_sidecar_load (sidecar, error);
-  if (sc && dir_out)
+  if (sc == NULL)
+    return NULL;
+  g_autofree char *state = sc->state_file ? g_build_filename (dir, sc->state_file, NULL) : NULL;
+  g_autofree char *nvram = g_build_filename (dir, "nvram.fd", NULL);
+  if ((state && !image_entry_is_real (state, FALSE, name, error)) ||
+      (lstat (nvram, &st) == 0 && !image_entry_is_real (nvram, FALSE, name, error)))
+    {
+      vk_sidecar_free (sc);
+      return NULL;
+    }
+  if (dir_out)
     *dir_out = g_steal_pointer (&dir);
   return sc;
 }
@@ -549,9 +590,8 @@ image_rm (VkCli *cli, const char *name, gboolean force, GError **error)
                      "them (remove those domains first, or use --force):%s"), name, s->str);
       return FALSE;
     }
-  g_autofree char *locks = vk_store_locks_dir (cli->cfg->store_dir);
   g_autofree char *lockname = g_strdup_printf ("image-%s", name);
-  g_autoptr(VkLock) lock = vk_lock_acquire (locks, lockname, error);
+  g_autoptr(VkLock) lock = vk_cli_lock (cli, lockname, NULL, error);
   if (lock == NULL)
     return FALSE;
   /* Frozen bases kept beside their disk (store on another filesystem) go
@@ -643,8 +683,8 @@ progress_end (Progress *p)
  *   manifest.json    size and SHA-256 of every other member
  * The manifest comes last because a stream (stdout, a pipe into ssh) cannot
  * go back to fill in checksums it only knows at the end. */
-#define EXPORT_FORMAT "vmkeep-image-export"
-#define EXPORT_VERSION 1
+#define EXPORT_FORMAT VK_MANIFEST_FORMAT
+#define EXPORT_VERSION VK_MANIFEST_VERSION
 #define EXPORT_MANIFEST "manifest.json"
 #define EXPORT_NVRAM "nvram.fd"
 /* The sidecar embeds a domain XML: small, but allow generous ones. */
@@ -959,9 +999,8 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
       return FALSE;
     }
   /* The same lock as image rm: the image must not vanish mid-stream. */
-  g_autofree char *locks = vk_store_locks_dir (cli->cfg->store_dir);
   g_autofree char *lockname = g_strdup_printf ("image-%s", name);
-  g_autoptr(VkLock) lock = vk_lock_acquire (locks, lockname, error);
+  g_autoptr(VkLock) lock = vk_cli_lock (cli, lockname, NULL, error);
   if (lock == NULL)
     return FALSE;
 
@@ -1192,55 +1231,30 @@ import_read (VkTarReader *r, const char *partial, Received *rx, GError **error)
 static gboolean
 import_check_manifest (Received *rx, char **image_out, GError **error)
 {
-  g_autoptr(JsonParser) p = json_parser_new ();
-  g_autoptr(GError) local = NULL;
   gsize len = 0;
   const char *text = g_bytes_get_data (rx->manifest, &len);
-  if (!json_parser_load_from_data (p, text, (gssize) len, &local))
-    return import_refuse (error, rx->source, _("%s is not valid JSON (%s)"), EXPORT_MANIFEST,
-                          local->message);
-  JsonNode *root = json_parser_get_root (p);
-  JsonObject *o = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
-  if (o == NULL || g_strcmp0 (json_object_get_string_member_with_default (o, "format", ""),
-                              EXPORT_FORMAT) != 0)
-    return import_refuse (error, rx->source, _("%s is not a vmkeep image export manifest"),
-                          EXPORT_MANIFEST);
-  gint64 version = json_object_get_int_member_with_default (o, "version", 0);
-  if (version != EXPORT_VERSION)
-    return import_refuse (error, rx->source,
-                          _("the export has format version %" PRId64 " and this "
-                            "vmkeep reads version %d; import it with a matching vmkeep"),
-                          version, EXPORT_VERSION);
-  JsonArray *members = json_object_has_member (o, "members")
-                         ? json_object_get_array_member (o, "members") : NULL;
-  if (members == NULL)
-    return import_refuse (error, rx->source, _("%s lists no members"), EXPORT_MANIFEST);
+  g_autoptr(VkManifest) man = vk_manifest_parse (text, len, rx->source, error);
+  if (man == NULL)
+    return FALSE;
   g_autoptr(GHashTable) listed = g_hash_table_new (g_str_hash, g_str_equal);
-  for (guint i = 0; i < json_array_get_length (members); i++)
+  for (guint i = 0; i < man->members->len; i++)
     {
-      JsonNode *n = json_array_get_element (members, i);
-      JsonObject *m = JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
-      const char *name = m ? json_object_get_string_member_with_default (m, "name", NULL) : NULL;
-      const char *sha = m ? json_object_get_string_member_with_default (m, "sha256", NULL) : NULL;
-      gint64 size = m ? json_object_get_int_member_with_default (m, "size", -1) : -1;
-      if (name == NULL || sha == NULL || size < 0)
-        return import_refuse (error, rx->source, _("entry %u of %s is malformed"), i + 1,
-                              EXPORT_MANIFEST);
-      Member *got = g_hash_table_lookup (rx->got, name);
+      VkManifestMember *mm = man->members->pdata[i];
+      Member *got = g_hash_table_lookup (rx->got, mm->name);
       if (got == NULL)
         return import_refuse (error, rx->source,
                               _("member '%s' is listed in %s but missing from the stream: the "
-                                "export is incomplete"), name, EXPORT_MANIFEST);
-      if (got->size != (guint64) size)
+                                "export is incomplete"), mm->name, EXPORT_MANIFEST);
+      if (got->size != mm->size)
         return import_refuse (error, rx->source,
                               _("member '%s' has %" PRIu64 " bytes, the manifest says %"
-                                PRId64 ": the export is damaged"), name, got->size,
-                              size);
-      if (g_ascii_strcasecmp (got->sha256, sha) != 0)
+                                PRIu64 ": the export is damaged"), mm->name, got->size,
+                              mm->size);
+      if (g_ascii_strcasecmp (got->sha256, mm->sha256) != 0)
         return import_refuse (error, rx->source,
                               _("checksum mismatch for member '%s' (SHA-256 %s, the manifest "
-                                "says %s): the export is damaged, copy it again"), name,
-                              got->sha256, sha);
+                                "says %s): the export is damaged, copy it again"), mm->name,
+                              got->sha256, mm->sha256);
       g_hash_table_add (listed, (gpointer) got->name);
     }
   GHashTableIter it;
@@ -1251,8 +1265,108 @@ import_check_manifest (Received *rx, char **image_out, GError **error)
       return import_refuse (error, rx->source,
                             _("member '%s' is not listed in %s; refusing unknown content"),
                             (const char *) key, EXPORT_MANIFEST);
-  const char *image = json_object_get_string_member_with_default (o, "image", NULL);
-  *image_out = g_strdup (image);
+  *image_out = g_strdup (man->image);
+  return TRUE;
+}
+
+/* The trust boundary (trust.h): every host path the image carries, in its
+ * sidecar and in the XML inside state.sav, becomes one of this host's
+ * places, and whatever would make this host run or read something of the
+ * image's choosing is refused. The state's header is rewritten in place
+ * (the stream offset does not move) and the state hashed again. */
+static gboolean
+import_trust (VkCli *cli, VkSidecar *sc, const char *image, const char *partial,
+              const char *source, GError **error)
+{
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL)
+    return FALSE;
+  g_autoptr(xmlDoc) doc = vk_xml_parse (sc->domain_xml, -1, source, error);
+  if (doc == NULL)
+    return FALSE;
+  xmlNodePtr root = xmlDocGetRootElement (doc);
+  xmlNodePtr os = vk_xml_child (root, "os");
+  xmlNodePtr type = os ? vk_xml_child (os, "type") : NULL;
+  g_autofree char *arch = type ? vk_xml_prop (type, "arch") : NULL;
+  g_autofree char *machine = type ? vk_xml_prop (type, "machine") : NULL;
+  g_autofree char *virt = vk_xml_prop (root, "type");
+  g_auto(GStrv) emulators = vk_conn_emulators (conn, arch ? arch : "x86_64", error);
+  if (emulators == NULL)
+    return FALSE;
+  g_auto(GStrv) loaders = vk_conn_firmware_files (conn, arch ? arch : "x86_64", machine, virt,
+                                                  error);
+  if (loaders == NULL)
+    return FALSE;
+  g_autoptr(GHashTable) disks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  for (guint i = 0; i < sc->frozen_disks->len; i++)
+    {
+      VkFrozenDisk *f = sc->frozen_disks->pdata[i];
+      g_autofree char *leaf = g_strdup_printf ("%s-%s.qcow2", image, f->target);
+      g_hash_table_insert (disks, g_strdup (f->target),
+                           g_build_filename (cli->cfg->disk_dir, leaf, NULL));
+    }
+  g_autofree char *nvfile = g_strdup_printf ("%s_VARS.fd", sc->domain_name);
+  g_autofree char *nvram = g_build_filename (cli->cfg->nvram_dir, nvfile, NULL);
+  VkTrustPolicy policy = { disks, nvram, cli->cfg->log_dir, (const char *const *) emulators,
+                           (const char *const *) loaders,
+                           (const char *const *) cli->cfg->kernel_dirs };
+  if (!vk_trust_domain_xml (doc, &policy, source, error))
+    return FALSE;
+  g_autoptr(VkIdentity) id = vk_identity_from_domain (doc, error);
+  if (id == NULL)
+    return FALSE;
+  g_autoptr(GPtrArray) drift = vk_identity_compare (sc->identity, id);
+  if (drift->len > 0)
+    return import_refuse (error, source, _("the trusted rewrite changed the identity (%s)"),
+                          (const char *) drift->pdata[0]);
+  vk_identity_free (sc->identity);
+  sc->identity = g_steal_pointer (&id);
+  g_free (sc->domain_xml);
+  sc->domain_xml = vk_xml_format (doc);
+  for (guint i = 0; i < sc->frozen_disks->len; i++)
+    {
+      VkFrozenDisk *f = sc->frozen_disks->pdata[i];
+      g_free (f->original);
+      f->original = g_strdup (g_hash_table_lookup (disks, f->target));
+    }
+  if (sc->nvram_path)
+    {
+      g_free (sc->nvram_path);
+      sc->nvram_path = g_strdup (nvram);
+    }
+
+  /* the same rewrite of the XML inside state.sav */
+  g_autofree char *state = g_build_filename (partial, VK_STORE_STATE, NULL);
+  g_autoptr(VkSaveHeader) hdr = NULL;
+  if (!vk_save_header_read (state, &hdr, error))
+    return FALSE;
+  g_autofree char *hsource = g_strdup_printf ("%s:%s", source, VK_STORE_STATE);
+  g_autoptr(xmlDoc) hdoc = vk_xml_parse (hdr->xml, -1, hsource, error);
+  if (hdoc == NULL || !vk_trust_domain_xml (hdoc, &policy, hsource, error))
+    return FALSE;
+  g_autofree char *hxml = vk_xml_format (hdoc);
+  g_autoptr(GBytes) head = vk_save_header_emit (hdr, hxml, -1, error);
+  if (head == NULL)
+    return FALSE;
+  int fd = open (state, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  gsize hlen = 0;
+  const guint8 *hdata = g_bytes_get_data (head, &hlen);
+  gboolean ok = fd >= 0 && pwrite (fd, hdata, hlen, 0) == (ssize_t) hlen && fsync (fd) == 0;
+  int e = errno;
+  if (fd >= 0)
+    close (fd);
+  if (!ok)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot rewrite the header of %s: %s"),
+                   state, g_strerror (e));
+      return FALSE;
+    }
+  g_clear_pointer (&sc->state_sha256, g_free);
+  gint64 t0 = g_get_monotonic_time ();
+  if (!vk_file_sha256 (state, &sc->state_sha256, &sc->state_size, error))
+    return FALSE;
+  g_debug ("import: state re-hashed after the header rewrite in %.3f s",
+           (g_get_monotonic_time () - t0) / 1e6);
   return TRUE;
 }
 
@@ -1299,13 +1413,12 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
 
   /* QEMU (not root) opens the frozen disks through these directories. */
   g_autofree char *images = vk_store_images_dir (store);
-  if (!vk_dir_ensure_private (images, error))
+  if (!vk_store_ensure_root (store, error) || !vk_dir_ensure_private (images, error))
     {
       if (!from_stdin)
         close (in);
       return FALSE;
     }
-  g_chmod (store, 0711);
   g_chmod (images, 0711);
   int lock_fd = -1;
   g_autofree char *partial = vk_store_partial_new (store, name_opt ? name_opt : "import",
@@ -1495,6 +1608,8 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
           ok = FALSE;
         }
     }
+  if (ok)
+    ok = import_trust (cli, sc, image, partial, source, error);
   if (ok)
     {
       /* The same checks as 'image verify' (the checksums are done),

@@ -356,10 +356,8 @@ vk_cli_store_cleanup (VkCli *cli)
                 (const char *) removed->pdata[i]);
 }
 
-/* qemu:///system, qemu:///system?socket=... and qemu+unix:/// are this
- * host; a transport other than unix or a host name is another one. */
-static gboolean
-uri_is_local (const char *uri)
+gboolean
+vk_cli_uri_is_local (const char *uri)
 {
   if (uri == NULL)
     return TRUE;
@@ -375,7 +373,7 @@ uri_is_local (const char *uri)
 gboolean
 vk_cli_check_qemu_reaches (VkCli *cli, VkConn *conn, const char *dir, GError **error)
 {
-  if (!uri_is_local (vk_conn_uri (conn)))
+  if (!vk_cli_uri_is_local (vk_conn_uri (conn)))
     return TRUE;
   guint uid = 0, gid = 0;
   gboolean known = FALSE;
@@ -402,4 +400,16 @@ vk_cli_check_qemu_reaches (VkCli *cli, VkConn *conn, const char *dir, GError **e
                  "can reach"),
                pw ? pw->pw_name : "?", uid, blocked, mode, dir, blocked);
   return FALSE;
+}
+
+VkLock *
+vk_cli_lock (VkCli *cli, const char *key, const char *what, GError **error)
+{
+  if (!vk_store_ensure_root (cli->cfg->store_dir, error))
+    return NULL;
+  g_autofree char *locks = vk_store_locks_dir (cli->cfg->store_dir);
+  VkLock *lock = vk_lock_acquire (locks, key, error);
+  if (lock == NULL && what && error && *error && (*error)->code == VK_ERROR_BUSY)
+    g_prefix_error (error, "%s: ", what);
+  return lock;
 }

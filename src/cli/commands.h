@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <libxml/tree.h>
 
+#include "fileutil.h"
 #include "validate.h"
 #include "virt.h"
 #include "vk-config.h"
@@ -113,12 +114,22 @@ gboolean vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cli_check_scope (VkDomain *dom, const char *name, gboolean live, gboolean config,
                              const char *live_verb, GError **error);
 
+/* Does `uri` reach libvirt on this host? qemu:///system,
+ * qemu:///system?socket=..., qemu+unix:/// and test:/// do; a transport
+ * other than unix, or a host name, is another host. */
+gboolean vk_cli_uri_is_local (const char *uri);
+
 /* QEMU does not run as root: it must be able to pass through every
  * directory down to `dir` (the store's images, a disk directory) to open
  * the frozen disks and overlays there. VK_ERROR_REFUSED naming the first
  * directory in the way, its mode and what to do. Nothing to check for a
  * remote libvirt or without libvirt's DAC driver. */
 gboolean vk_cli_check_qemu_reaches (VkCli *cli, VkConn *conn, const char *dir, GError **error);
+
+/* The lock of a VM (`key`: its UUID) or of an image ("image-NAME") in the
+ * store, created safely when missing; VK_ERROR_BUSY (exit 3) at once when
+ * another vmkeep holds it, prefixed with `what` (may be NULL). */
+VkLock *vk_cli_lock (VkCli *cli, const char *key, const char *what, GError **error);
 
 /* Remove what interrupted runs left in the store (see vk_store_cleanup),
  * saying so on stderr unless --quiet. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "validate.h"
 #include "vk-error.h"
 
 static void
@@ -36,7 +37,8 @@ static int
 fail (GError *error)
 {
   int code = vk_error_exit_code (error);
-  g_printerr ("vmkeep: error: %s\n", error->message);
+  g_autofree char *msg = vk_str_printable (error->message);
+  g_printerr ("vmkeep: error: %s\n", msg);
   g_error_free (error);
   return code;
 }

@@ -12,6 +12,7 @@
 
 #include "fileutil.h"
 #include "store.h"
+#include "trust.h"
 #include "vk-error.h"
 
 char *
@@ -43,6 +44,101 @@ char *
 vk_store_locks_dir (const char *root)
 {
   return g_build_filename (root, "locks", NULL);
+}
+
+/* Directories of the system itself: a store there would have vmkeep
+ * change their mode and fill them with its files. */
+static const char *const system_dirs[] = {
+  "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32",
+  "/media", "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr",
+  "/usr/bin", "/usr/lib", "/usr/local", "/usr/sbin", "/usr/share", "/var", "/var/lib",
+  "/var/tmp", "/var/log", "/var/cache", "/var/run", "/var/lib/libvirt", "/var/lib/libvirt/images",
+  "/var/lib/libvirt/qemu", NULL
+};
+
+gboolean
+vk_store_check_path (const char *root, GError **error)
+{
+  g_autofree char *norm = NULL;
+  if (root != NULL)
+    {
+      norm = g_strdup (root);
+      gsize n = strlen (norm);
+      while (n > 1 && norm[n - 1] == '/')
+        norm[--n] = '\0';
+    }
+  if (norm == NULL || !vk_path_is_plain (norm))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("store '%s' is not an absolute path without '.', '..' or empty "
+                     "components; set store= in vmkeep.conf to a directory of its own, e.g. "
+                     "/var/lib/vmkeep"), root ? root : "");
+      return FALSE;
+    }
+  if (g_strv_contains (system_dirs, norm))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("store '%s' is a system directory; vmkeep would fill it with its own "
+                     "files: set store= in vmkeep.conf to a directory of its own, e.g. "
+                     "/var/lib/vmkeep"), root);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+vk_store_ensure_root (const char *root, GError **error)
+{
+  if (!vk_store_check_path (root, error))
+    return FALSE;
+  struct stat st;
+  if (lstat (root, &st) == 0)
+    {
+      if (S_ISLNK (st.st_mode))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("store %s is a symbolic link; vmkeep changes modes and writes guest "
+                         "memory only in real directories: set store= to the link's target"),
+                       root);
+          return FALSE;
+        }
+      if (!S_ISDIR (st.st_mode))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("store %s exists but is not a directory; move it away or set store= "
+                         "to another directory"), root);
+          return FALSE;
+        }
+      if (st.st_mode & S_IWOTH)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("store %s is writable by every user (mode %04o); any user could "
+                         "replace VM state there: run chmod o-w %s or choose another store"),
+                       root, (guint) (st.st_mode & 07777), root);
+          return FALSE;
+        }
+      return TRUE;
+    }
+  if (errno != ENOENT)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot examine store %s: %s"), root,
+                   g_strerror (errno));
+      return FALSE;
+    }
+  /* Created here: parents traversable, the store itself 0711 (QEMU opens
+   * frozen disks below it by name; nobody lists it), and marked as
+   * vmkeep's, so later runs know its mode is theirs to keep. */
+  if (!vk_dir_ensure_private (root, error))
+    return FALSE;
+  if (chmod (root, 0711) < 0)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot set the mode of store %s: %s"),
+                   root, g_strerror (errno));
+      return FALSE;
+    }
+  g_autofree char *mark = g_build_filename (root, VK_STORE_MARK, NULL);
+  static const char text[] = "This directory is a vmkeep store (vmkeep(1), FILES).\n";
+  return vk_file_write_atomic (mark, text, sizeof text - 1, 0644, error);
 }
 
 /* g_ptr_array_sort hands the comparator pointers to the elements. */
@@ -95,7 +191,11 @@ locked_dir_new (char *tmpl, const char *parent, int *lock_fd, GError **error)
       return NULL;
     }
   g_autofree char *lock = g_build_filename (tmpl, ".lock", NULL);
-  int fd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  g_autofree char *own = g_build_filename (tmpl, VK_STORE_OWNED, NULL);
+  int mfd = open (own, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (mfd >= 0)
+    close (mfd);
+  int fd = mfd < 0 ? -1 : open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0 || flock (fd, LOCK_EX | LOCK_NB) < 0)
     {
       int e = errno;
@@ -114,6 +214,8 @@ locked_dir_new (char *tmpl, const char *parent, int *lock_fd, GError **error)
 char *
 vk_store_partial_new (const char *root, const char *name, int *lock_fd, GError **error)
 {
+  if (!vk_store_ensure_root (root, error))
+    return NULL;
   g_autofree char *images = vk_store_images_dir (root);
   if (!vk_dir_ensure_private (images, error))
     return NULL;
@@ -124,6 +226,8 @@ vk_store_partial_new (const char *root, const char *name, int *lock_fd, GError *
 char *
 vk_store_tmp_dir_new (const char *root, const char *prefix, int *lock_fd, GError **error)
 {
+  if (!vk_store_ensure_root (root, error))
+    return NULL;
   g_autofree char *tmp = g_build_filename (root, "tmp", NULL);
   if (!vk_dir_ensure_private (tmp, error))
     return NULL;
@@ -219,6 +323,18 @@ vk_rm_rf (const char *path, GError **error)
   return TRUE;
 }
 
+/* A working or partial directory vmkeep made: a real directory (not a
+ * link) holding vmkeep's mark. Only those are ever removed by cleanup. */
+static gboolean
+vmkeep_owned (const char *dir)
+{
+  struct stat st;
+  if (lstat (dir, &st) < 0 || !S_ISDIR (st.st_mode))
+    return FALSE;
+  g_autofree char *own = g_build_filename (dir, VK_STORE_OWNED, NULL);
+  return lstat (own, &st) == 0 && S_ISREG (st.st_mode);
+}
+
 gboolean
 vk_store_cleanup (const char *root, GPtrArray *removed, GError **error)
 {
@@ -234,6 +350,8 @@ vk_store_cleanup (const char *root, GPtrArray *removed, GError **error)
       if (n[0] != '.' || strstr (n, VK_STORE_PARTIAL) == NULL)
         continue;
       g_autofree char *p = g_build_filename (images, n, NULL);
+      if (!vmkeep_owned (p))
+        continue;
       g_autofree char *lock = g_build_filename (p, ".lock", NULL);
       int fd = open (lock, O_RDWR | O_CLOEXEC);
       if (fd >= 0 && flock (fd, LOCK_EX | LOCK_NB) < 0)
@@ -271,10 +389,12 @@ vk_store_cleanup (const char *root, GPtrArray *removed, GError **error)
   while (td && (n = g_dir_read_name (td)) != NULL)
     {
       g_autofree char *p = g_build_filename (tmpdir, n, NULL);
+      if (!vmkeep_owned (p))
+        continue; /* not one of vmkeep's: never removed */
       g_autofree char *lock = g_build_filename (p, ".lock", NULL);
       int fd = open (lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
       if (fd < 0)
-        continue; /* not one of these */
+        continue;
       if (flock (fd, LOCK_EX | LOCK_NB) == 0 && vk_rm_rf (p, NULL) && removed)
         g_ptr_array_add (removed, g_strdup (p));
       close (fd);

@@ -18,6 +18,20 @@ G_BEGIN_DECLS
 #define VK_STORE_STATE "state.sav"
 #define VK_STORE_SIDECAR "image.xml"
 #define VK_STORE_PARTIAL ".partial-"
+/* In a store vmkeep created (its mode is vmkeep's to keep). */
+#define VK_STORE_MARK ".vmkeep-store"
+/* In each working and partial directory vmkeep made (cleanup removes only
+ * those). */
+#define VK_STORE_OWNED ".vmkeep-owned"
+
+/* The store path is usable: absolute, plain, not "/" or a system
+ * directory (VK_ERROR_USAGE saying what to set). */
+gboolean vk_store_check_path (const char *root, GError **error);
+/* ... and, when it exists, a real directory (not a symlink) that not
+ * every user may write; when missing it is created (parents 0755, itself
+ * 0711) and marked as vmkeep's. An existing store's mode is never
+ * changed. */
+gboolean vk_store_ensure_root (const char *root, GError **error);
 
 char *vk_store_managed_dir (const char *root);
 char *vk_store_managed_sidecar (const char *root, const char *uuid);

@@ -449,8 +449,9 @@ vk_validate_ifname (const char *what, const char *name, GError **error)
                    what, q, c, (int) bad + 1);
       return FALSE;
     }
-  /* The kernel refuses these too (they would be sysfs directory names). */
-  if (strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
+  /* The kernel refuses "." and ".." too (they would be sysfs directory
+   * names); a leading '-' would read as an option to ip(8) and friends. */
+  if (strcmp (name, ".") == 0 || strcmp (name, "..") == 0 || name[0] == '-')
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("%s %s is not a valid interface name"), what, q);
@@ -703,4 +704,19 @@ bad_form:
                  "0x-hex, e.g. 0x03-0x0f or 16-31"),
                key, q);
   return FALSE;
+}
+
+char *
+vk_str_printable (const char *s)
+{
+  GString *out = g_string_new (NULL);
+  for (const guchar *p = (const guchar *) (s ? s : ""); *p; p++)
+    {
+      /* terminal control (ESC, CSI, BEL, ...) is shown, not obeyed */
+      if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
+        g_string_append_printf (out, "\\x%02x", *p);
+      else
+        g_string_append_c (out, (char) *p);
+    }
+  return g_string_free (out, FALSE);
 }

@@ -74,4 +74,8 @@ gboolean vk_parse_uint (const char *what, const char *text, guint64 min,
 gboolean vk_parse_slot_range (const char *key, const char *text,
                               guint *first, guint *last, GError **error);
 
+/* `s` with control characters (other than newline and tab) written as
+ * \xNN: text from the command line or an image may reach a terminal. */
+char *vk_str_printable (const char *s);
+
 G_END_DECLS

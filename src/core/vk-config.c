@@ -1,8 +1,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <glib/gi18n.h>
 
+#include "trust.h"
 #include "validate.h"
 #include "vk-config.h"
 #include "vk-error.h"
@@ -16,6 +20,11 @@ vk_config_new (void)
   vk_layout_policy_init_defaults (&cfg->policy);
   cfg->store_dir = g_strdup (VK_STOREDIR);
   cfg->jobs = 2;
+  /* libvirt's own defaults on Debian, Fedora and Ubuntu */
+  cfg->disk_dir = g_strdup ("/var/lib/libvirt/images");
+  cfg->nvram_dir = g_strdup ("/var/lib/libvirt/qemu/nvram");
+  cfg->log_dir = g_strdup ("/var/log/libvirt/qemu");
+  cfg->kernel_dirs = g_strsplit ("/var/lib/libvirt/boot:/boot", ":", -1);
   return cfg;
 }
 
@@ -27,6 +36,10 @@ vk_config_free (VkConfig *cfg)
   g_free (cfg->uri);
   g_free (cfg->virt_type);
   g_free (cfg->store_dir);
+  g_free (cfg->disk_dir);
+  g_free (cfg->nvram_dir);
+  g_free (cfg->log_dir);
+  g_strfreev (cfg->kernel_dirs);
   g_free (cfg->source);
   g_free (cfg);
 }
@@ -42,7 +55,8 @@ vk_config_default_path (void)
 
 static const char *const known_keys[] = {
   "uri", "virt-type", "machine", "nic-slots", "device-slots",
-  "spare-nic-ports", "spare-device-ports", "store", "jobs", NULL,
+  "spare-nic-ports", "spare-device-ports", "store", "jobs", "disk-dir", "nvram-dir",
+  "log-dir", "kernel-dirs", NULL,
 };
 
 static gboolean
@@ -62,6 +76,23 @@ vk_config_load (VkConfig *cfg, const char *path, gboolean must_exist,
   g_autoptr(GKeyFile) kf = g_key_file_new ();
   g_autoptr(GError) local = NULL;
 
+  /* A FIFO or device named by VMKEEP_CONFIG must not hang or be read
+   * forever: only a regular file (a symlink to one is fine) of sane size. */
+  int fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  struct stat st;
+  if (fd >= 0 && (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size > (1 << 20)))
+    {
+      gboolean reg = fstat (fd, &st) == 0 && S_ISREG (st.st_mode);
+      close (fd);
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   reg ? _("configuration %s is larger than 1 MiB; point VMKEEP_CONFIG at a "
+                           "vmkeep.conf")
+                       : _("configuration %s is not a regular file; point VMKEEP_CONFIG at a "
+                           "vmkeep.conf"), path);
+      return FALSE;
+    }
+  if (fd >= 0)
+    close (fd);
   if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &local))
     {
       if (!must_exist && g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
@@ -170,6 +201,35 @@ vk_config_load (VkConfig *cfg, const char *path, gboolean must_exist,
             }
           g_free (cfg->store_dir);
           cfg->store_dir = g_strdup (val);
+        }
+      else if (g_str_equal (key, "disk-dir") || g_str_equal (key, "nvram-dir") ||
+               g_str_equal (key, "log-dir"))
+        {
+          if (!vk_path_is_plain (val))
+            {
+              g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                           _("%s: key '%s' is '%s'; it must be an absolute path without "
+                             "'.' or '..'"), path, key, val);
+              return FALSE;
+            }
+          char **field = g_str_equal (key, "disk-dir") ? &cfg->disk_dir
+                         : g_str_equal (key, "nvram-dir") ? &cfg->nvram_dir : &cfg->log_dir;
+          g_free (*field);
+          *field = g_strdup (val);
+        }
+      else if (g_str_equal (key, "kernel-dirs"))
+        {
+          g_auto(GStrv) dirs = g_strsplit (val, ":", -1);
+          for (guint d = 0; dirs[d]; d++)
+            if (!vk_path_is_plain (dirs[d]))
+              {
+                g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                             _("%s: key 'kernel-dirs': '%s' is not an absolute path without "
+                               "'.' or '..' (separate directories with ':')"), path, dirs[d]);
+                return FALSE;
+              }
+          g_strfreev (cfg->kernel_dirs);
+          cfg->kernel_dirs = g_steal_pointer (&dirs);
         }
     }
 

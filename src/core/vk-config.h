@@ -20,6 +20,13 @@ typedef struct {
   VkLayoutPolicy policy;
   char *store_dir;    /* hibernate images and sidecars */
   guint jobs;         /* default --jobs */
+  /* This host's places for what an imported image's VM needs (trust.h):
+   * its writable disks, its UEFI variable store, its serial/console logs,
+   * and the directories a direct-boot kernel may come from. */
+  char *disk_dir;
+  char *nvram_dir;
+  char *log_dir;
+  GStrv kernel_dirs;
   char *source;       /* file the values came from, NULL for built-ins */
 } VkConfig;
 

@@ -226,6 +226,76 @@ vk_conn_machine_known (VkConn *vc, const char *arch, const char *machine, gboole
   return TRUE;
 }
 
+static void
+add_texts (GPtrArray *out, xmlNodePtr parent, const char *name)
+{
+  for (xmlNodePtr c = parent ? parent->children : NULL; c; c = c->next)
+    if (c->type == XML_ELEMENT_NODE && xmlStrEqual (c->name, BAD_CAST name))
+      {
+        xmlChar *t = xmlNodeGetContent (c);
+        g_autofree char *v = t ? g_strstrip (g_strdup ((const char *) t)) : NULL;
+        xmlFree (t);
+        if (v && *v && !g_ptr_array_find_with_equal_func (out, v, g_str_equal, NULL))
+          g_ptr_array_add (out, g_steal_pointer (&v));
+      }
+}
+
+GStrv
+vk_conn_emulators (VkConn *vc, const char *arch, GError **error)
+{
+  char *caps = virConnectGetCapabilities (vc->conn);
+  if (caps == NULL)
+    {
+      vk_vir_fail (error, _("cannot read the host capabilities"));
+      return NULL;
+    }
+  g_autoptr(xmlDoc) doc = vk_xml_parse (caps, -1, "capabilities", NULL);
+  free (caps);
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  for (xmlNodePtr g = doc ? xmlDocGetRootElement (doc)->children : NULL; g; g = g->next)
+    {
+      if (g->type != XML_ELEMENT_NODE || !xmlStrEqual (g->name, BAD_CAST "guest"))
+        continue;
+      xmlNodePtr a = vk_xml_child (g, "arch");
+      g_autofree char *aname = a ? vk_xml_prop (a, "name") : NULL;
+      if (a == NULL || (arch && g_strcmp0 (aname, arch) != 0))
+        continue;
+      add_texts (out, a, "emulator");
+      for (xmlNodePtr d = a->children; d; d = d->next)
+        if (d->type == XML_ELEMENT_NODE && xmlStrEqual (d->name, BAD_CAST "domain"))
+          add_texts (out, d, "emulator");
+    }
+  g_ptr_array_add (out, NULL);
+  return (GStrv) g_ptr_array_free (out, FALSE);
+}
+
+GStrv
+vk_conn_firmware_files (VkConn *vc, const char *arch, const char *machine,
+                        const char *virt_type, GError **error)
+{
+  char *caps = virConnectGetDomainCapabilities (vc->conn, NULL, arch, machine, virt_type, 0);
+  if (caps == NULL && g_strcmp0 (virt_type, "qemu") != 0)
+    {
+      /* a kvm guest arriving on a host without KVM: TCG's firmware list */
+      virResetLastError ();
+      caps = virConnectGetDomainCapabilities (vc->conn, NULL, arch, machine, "qemu", 0);
+    }
+  if (caps == NULL)
+    {
+      vk_vir_fail (error, _("cannot read the domain capabilities for %s"),
+                   machine ? machine : "?");
+      return NULL;
+    }
+  g_autoptr(xmlDoc) doc = vk_xml_parse (caps, -1, "domainCapabilities", NULL);
+  free (caps);
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  xmlNodePtr os = doc ? vk_xml_child (xmlDocGetRootElement (doc), "os") : NULL;
+  xmlNodePtr loader = os ? vk_xml_child (os, "loader") : NULL;
+  add_texts (out, loader, "value");
+  g_ptr_array_add (out, NULL);
+  return (GStrv) g_ptr_array_free (out, FALSE);
+}
+
 /* "+64055" or "libvirt-qemu" / "kvm" */
 static gboolean
 label_id (const char *s, gboolean group, guint *out)

@@ -25,6 +25,12 @@ char *vk_conn_hostname (VkConn *conn);
  * libvirt does not say. */
 guint32 vk_conn_libvirt_version_number (VkConn *conn);
 guint32 vk_conn_hv_version_number (VkConn *conn);
+/* The emulator binaries the host offers for `arch` (capabilities). */
+GStrv vk_conn_emulators (VkConn *conn, const char *arch, GError **error);
+/* The firmware (loader) files libvirt offers for that machine type and
+ * virt type (domain capabilities; TCG's when the host has no KVM). */
+GStrv vk_conn_firmware_files (VkConn *conn, const char *arch, const char *machine,
+                              const char *virt_type, GError **error);
 /* The user and group QEMU runs as (libvirt's DAC base label); `known` is
  * FALSE when libvirt runs QEMU without the DAC driver. */
 gboolean vk_conn_qemu_user (VkConn *conn, guint *uid, guint *gid, gboolean *known,

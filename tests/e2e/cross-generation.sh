@@ -42,8 +42,14 @@ e2e_bridge "$br"
 e2e_bridge "$br2"
 
 hconf=$E2E_DIR/host.conf rconf=$E2E_DIR/root.conf
-printf '[vmkeep]\nuri=qemu:///system\nstore=%s/hstore\nvirt-type=qemu\n' "$E2E_DIR" >"$hconf"
-printf '[vmkeep]\nuri=qemu:///system\nstore=%s/rstore\nvirt-type=qemu\n' "$E2E_DIR" >"$rconf"
+{
+	printf '[vmkeep]\nuri=qemu:///system\nstore=%s/hstore\nvirt-type=qemu\n' "$E2E_DIR"
+	e2e_import_places
+} >"$hconf"
+{
+	printf '[vmkeep]\nuri=qemu:///system\nstore=%s/rstore\nvirt-type=qemu\n' "$E2E_DIR"
+	e2e_import_places
+} >"$rconf"
 
 hvk() { VMKEEP_CONFIG=$hconf "$VMKEEP" "$@"; }
 rvk() {
@@ -87,7 +93,7 @@ e2e_on_exit _root_destroy "$hc"
 run_rc rvk --json clone hx --name "$hc" --bridge "$br2"
 is "$RUN_RC" 0 "newer: vmkeep clone of the older generation's image"
 [ "$RUN_RC" = 0 ] || diag "$RUN_OUT"
-clog=$E2E_DIR/$hc-h.log
+clog=$E2E_DIR/logs/$hc-serial0.log
 check_as "newer: the clone ticks" e2e_wait_ticks_from "$clog" 0 2 120
 after=$(e2e_last_tick "$clog")
 is "$(e2e_tick_boot "$after")" "$(e2e_tick_boot "$before")" "newer: the clone resumes the older host's boot"

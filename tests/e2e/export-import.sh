@@ -36,7 +36,10 @@ e2e_bridge "$br"
 
 store=$E2E_DIR/store
 conf=$E2E_DIR/vmkeep.conf
-printf '[vmkeep]\nuri=%s\nstore=%s\nvirt-type=qemu\n' "$E2E_URI" "$store" >"$conf"
+{
+	printf '[vmkeep]\nuri=%s\nstore=%s\nvirt-type=qemu\n' "$E2E_URI" "$store"
+	e2e_import_places
+} >"$conf"
 export VMKEEP_CONFIG=$conf
 
 vk() { "$VMKEEP" -c "$E2E_URI" "$@"; }
@@ -85,7 +88,9 @@ SRC=$(e2e_name src)
 CLONE=$(e2e_name clone)
 OTHER=$(e2e_name other)
 LOG=$E2E_DIR/$SRC.log
-CLOG=$E2E_DIR/$CLONE.log
+# the import put the VM's log in log-dir as NAME-serial0.log; the clone's
+# follows the path rule
+CLOG=$E2E_DIR/logs/$CLONE-serial0.log
 BASE=$E2E_DIR/base.qcow2
 DISK=$E2E_DIR/src.qcow2
 TAR=$E2E_DIR/img.tar

@@ -369,6 +369,15 @@ e2e_guest() {
 	export VK_GUEST_DIR VK_KERNEL VK_INITRD VK_CMDLINE
 }
 
+# e2e_import_places: vmkeep.conf lines that put what an imported image's
+# VM needs (disks, NVRAM, logs) into E2E_DIR and allow its kernel from the
+# test guest's directories (vmkeep.conf(5), trust boundary).
+e2e_import_places() {
+	mkdir -p "$E2E_DIR/imported" "$E2E_DIR/nvram" "$E2E_DIR/logs"
+	printf 'disk-dir=%s/imported\nnvram-dir=%s/nvram\nlog-dir=%s/logs\nkernel-dirs=%s:%s\n' \
+		"$E2E_DIR" "$E2E_DIR" "$E2E_DIR" "$(dirname "$VK_KERNEL")" "$E2E_DIR"
+}
+
 # e2e_bridge_name [SUFFIX]: a bridge name unique to this run (<= 15 chars).
 e2e_bridge_name() {
 	echo "vkb$(($$ % 1000000))${1:+-$1}" | cut -c 1-15

@@ -1,0 +1,163 @@
+/* vmkeep — the manifest of an image export. See manifest.h. */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
+
+#include "manifest.h"
+#include "vk-error.h"
+
+void
+vk_manifest_free (VkManifest *m)
+{
+  if (m == NULL)
+    return;
+  g_free (m->image);
+  g_ptr_array_unref (m->members);
+  g_free (m);
+}
+
+static void
+member_free (VkManifestMember *m)
+{
+  g_free (m->name);
+  g_free (m->sha256);
+  g_free (m);
+}
+
+guint
+vk_json_depth (const char *text, gsize len, guint limit)
+{
+  guint depth = 0, max = 0;
+  gboolean in_string = FALSE;
+  for (gsize i = 0; i < len && max <= limit; i++)
+    {
+      char c = text[i];
+      if (in_string)
+        {
+          if (c == '\\')
+            i++;
+          else if (c == '"')
+            in_string = FALSE;
+          continue;
+        }
+      if (c == '"')
+        in_string = TRUE;
+      else if (c == '[' || c == '{')
+        max = MAX (max, ++depth);
+      else if ((c == ']' || c == '}') && depth > 0)
+        depth--;
+    }
+  return max;
+}
+
+static gboolean
+is_sha256 (const char *s)
+{
+  if (s == NULL || strlen (s) != 64)
+    return FALSE;
+  for (const char *p = s; *p; p++)
+    if (!g_ascii_isxdigit (*p))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+refuse (GError **error, const char *source, const char *what)
+{
+  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED, _("%s: manifest.json %s"), source, what);
+  return FALSE;
+}
+
+VkManifest *
+vk_manifest_parse (const char *text, gsize len, const char *source, GError **error)
+{
+  if (vk_json_depth (text, len, VK_MANIFEST_MAX_DEPTH) > VK_MANIFEST_MAX_DEPTH)
+    {
+      g_autofree char *w = g_strdup_printf (_("is nested deeper than %d levels; it is not a "
+                                              "vmkeep manifest"), VK_MANIFEST_MAX_DEPTH);
+      refuse (error, source, w);
+      return NULL;
+    }
+  g_autoptr(JsonParser) p = json_parser_new ();
+  g_autoptr(GError) local = NULL;
+  if (!json_parser_load_from_data (p, text, (gssize) len, &local))
+    {
+      g_autofree char *w = g_strdup_printf (_("is not valid JSON (%s)"), local->message);
+      refuse (error, source, w);
+      return NULL;
+    }
+  JsonNode *root = json_parser_get_root (p);
+  JsonObject *o = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+  JsonNode *fmt = o ? json_object_get_member (o, "format") : NULL;
+  if (fmt == NULL || !JSON_NODE_HOLDS_VALUE (fmt) ||
+      json_node_get_value_type (fmt) != G_TYPE_STRING ||
+      g_strcmp0 (json_node_get_string (fmt), VK_MANIFEST_FORMAT) != 0)
+    {
+      refuse (error, source, _("is not a vmkeep image export manifest"));
+      return NULL;
+    }
+  JsonNode *ver = json_object_get_member (o, "version");
+  if (ver == NULL || !JSON_NODE_HOLDS_VALUE (ver) ||
+      json_node_get_value_type (ver) != G_TYPE_INT64 ||
+      json_node_get_int (ver) != VK_MANIFEST_VERSION)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("%s: the export has another format version than %d, which this vmkeep "
+                     "reads; import it with a matching vmkeep"), source, VK_MANIFEST_VERSION);
+      return NULL;
+    }
+  g_autoptr(VkManifest) m = g_new0 (VkManifest, 1);
+  m->members = g_ptr_array_new_with_free_func ((GDestroyNotify) member_free);
+  JsonNode *img = json_object_get_member (o, "image");
+  if (img && JSON_NODE_HOLDS_VALUE (img) && json_node_get_value_type (img) == G_TYPE_STRING)
+    m->image = g_strdup (json_node_get_string (img));
+  else if (img && !JSON_NODE_HOLDS_NULL (img))
+    {
+      refuse (error, source, _("has an \"image\" that is not a string"));
+      return NULL;
+    }
+  JsonNode *mem = json_object_get_member (o, "members");
+  if (mem == NULL || !JSON_NODE_HOLDS_ARRAY (mem))
+    {
+      refuse (error, source, _("has no \"members\" array"));
+      return NULL;
+    }
+  JsonArray *a = json_node_get_array (mem);
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < json_array_get_length (a); i++)
+    {
+      JsonNode *n = json_array_get_element (a, i);
+      JsonObject *e = JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+      JsonNode *name = e ? json_object_get_member (e, "name") : NULL;
+      JsonNode *size = e ? json_object_get_member (e, "size") : NULL;
+      JsonNode *sha = e ? json_object_get_member (e, "sha256") : NULL;
+      if (name == NULL || size == NULL || sha == NULL || !JSON_NODE_HOLDS_VALUE (name) ||
+          !JSON_NODE_HOLDS_VALUE (size) || !JSON_NODE_HOLDS_VALUE (sha) ||
+          json_node_get_value_type (name) != G_TYPE_STRING ||
+          json_node_get_value_type (size) != G_TYPE_INT64 ||
+          json_node_get_value_type (sha) != G_TYPE_STRING || json_node_get_int (size) < 0 ||
+          !is_sha256 (json_node_get_string (sha)))
+        {
+          g_autofree char *w = g_strdup_printf (_("entry %u is malformed (it needs a name, a "
+                                                  "size >= 0 and a 64-digit sha256)"), i + 1);
+          refuse (error, source, w);
+          return NULL;
+        }
+      VkManifestMember *mm = g_new0 (VkManifestMember, 1);
+      mm->name = g_strdup (json_node_get_string (name));
+      mm->size = (guint64) json_node_get_int (size);
+      mm->sha256 = g_ascii_strdown (json_node_get_string (sha), -1);
+      g_ptr_array_add (m->members, mm);
+      if (!g_hash_table_add (seen, mm->name))
+        {
+          g_autofree char *shown = g_strescape (mm->name, NULL);
+          g_autofree char *w = g_strdup_printf (_("lists member '%s' twice"), shown);
+          refuse (error, source, w);
+          return NULL;
+        }
+    }
+  return g_steal_pointer (&m);
+}
