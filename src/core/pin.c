@@ -1055,39 +1055,59 @@ violations_text (GPtrArray *v)
   return g_string_free (str, FALSE);
 }
 
-/* Remove a bus-providing controller and free every device behind it. */
+/* Remove a bus-providing controller, every controller behind it, and the
+ * addresses of every other device behind them.
+ *
+ * Nothing is freed until the whole tree is known: a Dev collected under one
+ * controller may turn up again under another (two controllers claiming one
+ * bus number, or a bus loop), and freeing it while a list still holds it
+ * is a use after free. So the walk only marks (`dropping` also keeps a
+ * loop finite), and one pass over s->devs, the sole owner, frees. */
 static void
 drop_controller (Scan *s, Dev *ctrl)
 {
-  /* Collected first: dropping a controller behind this one removes it
-   * from s->devs, which must not happen under a running index (a switch's
-   * downstream ports sit side by side). `dropping` stops a bus loop. */
-  g_autoptr(GPtrArray) behind = g_ptr_array_new ();
+  g_autoptr(GPtrArray) todo = g_ptr_array_new ();
+
   ctrl->dropping = TRUE;
-  for (guint i = 0; i < s->devs->len; i++)
+  g_ptr_array_add (todo, ctrl);
+  for (guint t = 0; t < todo->len; t++)
     {
-      Dev *d = s->devs->pdata[i];
-      if (d != ctrl && !d->dropping && d->has_addr &&
-          d->bus == (guint) ctrl->ctrl_index)
-        g_ptr_array_add (behind, d);
-    }
-  for (guint i = 0; i < behind->len; i++)
-    {
-      Dev *d = behind->pdata[i];
-      if (d->kind == K_PORT)
-        drop_controller (s, d);
-      else
+      Dev *c = todo->pdata[t];
+      for (guint i = 0; i < s->devs->len; i++)
         {
-          vk_xml_remove_address (d->node);
-          d->has_addr = FALSE;
-          d->bad = FALSE;
+          Dev *d = s->devs->pdata[i];
+          if (d->dropping || !d->has_addr || d->bus != (guint) c->ctrl_index)
+            continue;
+          if (d->kind == K_PORT)
+            {
+              d->dropping = TRUE;
+              g_ptr_array_add (todo, d);
+            }
+          else
+            {
+              vk_xml_remove_address (d->node);
+              d->has_addr = FALSE;
+              d->bad = FALSE;
+            }
         }
     }
-  g_hash_table_remove (s->ctrl_by_index, GUINT_TO_POINTER (ctrl->ctrl_index));
-  g_hash_table_remove (s->used_index, GUINT_TO_POINTER (ctrl->ctrl_index));
-  xmlUnlinkNode (ctrl->node);
-  xmlFreeNode (ctrl->node);
-  g_ptr_array_remove (s->devs, ctrl);
+
+  for (guint i = s->devs->len; i-- > 0;)
+    {
+      Dev *d = s->devs->pdata[i];
+      gpointer key = GUINT_TO_POINTER (d->ctrl_index);
+      if (!d->dropping)
+        continue;
+      /* another controller with this index keeps its entry */
+      if (g_hash_table_lookup (s->ctrl_by_index, key) == d)
+        {
+          g_hash_table_remove (s->ctrl_by_index, key);
+          g_hash_table_remove (s->used_index, key);
+        }
+      xmlUnlinkNode (d->node);
+      xmlFreeNode (d->node);
+      g_ptr_array_remove_index (s->devs, i);
+    }
 }
 
 /* Bus controllers given without address (hand-written XML asks for
