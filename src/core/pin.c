@@ -113,6 +113,15 @@ fmt_addr (guint domain, guint bus, guint slot, guint fn)
   return g_strdup_printf ("%04x:%02x:%02x.%x", domain, bus, slot, fn);
 }
 
+/* A controller's index= the way libvirt reads it; FALSE when absent, or
+ * malformed (scan_devices refuses those before anything else looks). */
+static gboolean
+index_prop (xmlNodePtr n, guint *out)
+{
+  g_autofree char *text = vk_xml_prop (n, "index");
+  return text != NULL && vk_parse_controller_index (text, out, NULL);
+}
+
 /* Models that are PCI Express endpoints (may go behind a pcie-root-port). */
 static gboolean
 virtio_model (const char *m)
@@ -170,7 +179,7 @@ classify (Scan *s, xmlNodePtr n, Dev *d)
     {
       g_autofree char *idx = vk_xml_prop (n, "index");
       guint index = 0;
-      vk_xml_prop_uint (n, "index", &index);
+      index_prop (n, &index);
       if (streq0 (type, "pci"))
         {
           if (model == NULL || streq0 (model, "pci-root") || streq0 (model, "pcie-root"))
@@ -330,10 +339,61 @@ add_violation (Scan *s, Dev *d, const char *message)
   g_ptr_array_add (s->violations, v);
 }
 
+/* libvirt refuses a controller index it cannot read, and two controllers
+ * of one type on one index; for PCI controllers the index is the bus number
+ * the devices behind them name, so pin could not even tell which
+ * controller a device hangs off (and --relayout once freed the wrong one). */
+static gboolean
+check_controller_index (xmlNodePtr n, GHashTable *seen, GError **error)
+{
+  g_autofree char *type = vk_xml_prop (n, "type");
+  g_autofree char *model = vk_xml_prop (n, "model");
+  g_autofree char *text = vk_xml_prop (n, "index");
+  g_autoptr(GError) local = NULL;
+  guint idx;
+
+  if (text == NULL)
+    return TRUE;   /* numbered by vmkeep (PCI) or libvirt */
+  if (!vk_parse_controller_index (text, &idx, &local))
+    {
+      g_autofree char *what = model != NULL
+        ? g_strdup_printf ("<controller type='%s' model='%s'>", type ? type : "", model)
+        : g_strdup_printf ("<controller type='%s'>", type ? type : "");
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("%s: %s. Fix the index, or remove it to have the controller "
+                     "numbered automatically"), what, local->message);
+      return FALSE;
+    }
+  /* USB companion controllers (ich9-ehci1 with its uhci functions) share
+   * their index by design. */
+  if (type == NULL || streq0 (type, "usb"))
+    return TRUE;
+  g_autofree char *key = g_strdup_printf ("%s/%u", type, idx);
+  xmlNodePtr other = g_hash_table_lookup (seen, key);
+  if (other == NULL)
+    {
+      g_hash_table_insert (seen, g_steal_pointer (&key), n);
+      return TRUE;
+    }
+  g_autofree char *other_model = vk_xml_prop (other, "model");
+  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+               _("two <controller type='%s'> elements have index %u (models %s "
+                 "and %s): libvirt refuses two controllers of one type with one "
+                 "index, and a device that names index %u (bus= for PCI, "
+                 "controller= otherwise) could sit behind either. Give each "
+                 "controller its own index and fix the devices behind it to "
+                 "match, or remove one of them"),
+               type, idx, other_model ? other_model : _("default"),
+               model ? model : _("default"), idx);
+  return FALSE;
+}
+
 static gboolean
 scan_devices (xmlDocPtr doc, const VkLayoutPolicy *policy, Scan **out,
               GError **error)
 {
+  g_autoptr(GHashTable) ctrl_seen = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                           g_free, NULL);
   g_autoptr(Scan) s = g_new0 (Scan, 1);
   s->doc = doc;
   s->policy = *policy;
@@ -359,7 +419,9 @@ scan_devices (xmlDocPtr doc, const VkLayoutPolicy *policy, Scan **out,
         {
           g_autofree char *t = vk_xml_prop (n, "type");
           guint idx = 0;
-          if (streq0 (t, "pci") && vk_xml_prop_uint (n, "index", &idx))
+          if (!check_controller_index (n, ctrl_seen, error))
+            return FALSE;
+          if (streq0 (t, "pci") && index_prop (n, &idx))
             g_hash_table_add (s->used_index, GUINT_TO_POINTER (idx));
         }
       Dev *d = g_new0 (Dev, 1);
@@ -410,7 +472,7 @@ chipset_home (Scan *s, Dev *d, guint *slot, guint *fn)
   g_autofree char *type = vk_xml_prop (d->node, "type");
   g_autofree char *model = vk_xml_prop (d->node, "model");
   guint index = 0;
-  vk_xml_prop_uint (d->node, "index", &index);
+  index_prop (d->node, &index);
   if (index != 0)
     return FALSE;
   if (s->machine == VK_MACHINE_PC && streq0 (type, "ide"))
@@ -793,7 +855,7 @@ number_pci_controllers (xmlDocPtr doc)
       g_autofree char *type = vk_xml_prop (n, "type");
       guint idx;
       if (n->type == XML_ELEMENT_NODE && xmlStrEqual (n->name, BAD_CAST "controller") &&
-          streq0 (type, "pci") && vk_xml_prop_uint (n, "index", &idx))
+          streq0 (type, "pci") && index_prop (n, &idx))
         g_hash_table_add (used, GUINT_TO_POINTER (idx));
     }
   guint next = 1;

@@ -5,6 +5,7 @@
  * exactly one of the documented forms is refused rather than "fixed up". */
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include <glib/gi18n.h>
@@ -562,6 +563,50 @@ vk_parse_uint (const char *what, const char *text, guint64 min, guint64 max,
       return FALSE;
     }
   *out = v;
+  return TRUE;
+}
+
+/* ------------------------------------------------------ domain XML numbers */
+
+/* Numbers read from domain XML follow libvirt, not the strict forms above:
+ * what libvirt accepts must mean the same number here, and what it refuses
+ * must be refused here, or vmkeep would judge a device by a value libvirt
+ * never uses. */
+
+gboolean
+vk_parse_controller_index (const char *text, guint *out, GError **error)
+{
+  g_autofree char *q = quote (text);
+  char *end = NULL;
+  gint64 v;
+
+  g_return_val_if_fail (out != NULL, FALSE);
+
+  if (text == NULL || text[0] == '\0')
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("index is empty; libvirt wants a decimal number there, "
+                     "e.g. index='2'"));
+      return FALSE;
+    }
+  /* libvirt: virXMLPropInt (base 10, non-negative), i.e. strtol */
+  errno = 0;
+  v = g_ascii_strtoll (text, &end, 10);
+  if (end == text || *end != '\0')
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("index %s is not a decimal number; libvirt reads a "
+                     "controller index in decimal only, e.g. index='2'"), q);
+      return FALSE;
+    }
+  if (errno == ERANGE || v < 0 || v > G_MAXINT)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("index %s is out of range; libvirt accepts 0 to %d"),
+                   q, G_MAXINT);
+      return FALSE;
+    }
+  *out = (guint) v;
   return TRUE;
 }
 

@@ -69,6 +69,11 @@ gboolean vk_parse_size_mib (const char *what, const char *text,
 gboolean vk_parse_uint (const char *what, const char *text, guint64 min,
                         guint64 max, guint64 *out, GError **error);
 
+/* A <controller index='N'> as libvirt reads it: decimal (a leading 0 is
+ * not octal, 0x is refused), 0..G_MAXINT. */
+gboolean vk_parse_controller_index (const char *text, guint *out,
+                                    GError **error);
+
 /* Slot ranges: "0x03-0x0f", "3-15". Both ends 1..0x1f, first <= last.
  * `key` is the config key or option named in messages. */
 gboolean vk_parse_slot_range (const char *key, const char *text,

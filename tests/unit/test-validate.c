@@ -574,6 +574,60 @@ test_uint (gconstpointer data)
     }
 }
 
+/* ------------------------------------------------------ controller index */
+
+typedef struct {
+  const char *input;
+  gboolean ok;
+  guint value;
+  const char *expect;
+} IndexCase;
+
+/* libvirt reads index= with strtol in base 10: it must mean the same
+ * number here, and what libvirt refuses is refused. */
+static const IndexCase index_cases[] = {
+  { "0", TRUE, 0, NULL },
+  { "2", TRUE, 2, NULL },
+  { "31", TRUE, 31, NULL },
+  { "010", TRUE, 10, NULL }, /* decimal to libvirt, not octal */
+  { "2147483647", TRUE, G_MAXINT, NULL },
+  { NULL, FALSE, 0, "index is empty" },
+  { "", FALSE, 0, "index is empty" },
+  { "0x2", FALSE, 0, "not a decimal number" },
+  { "2junk", FALSE, 0, "not a decimal number" },
+  { "two", FALSE, 0, "not a decimal number" },
+  { "2 ", FALSE, 0, "not a decimal number" },
+  { "2.0", FALSE, 0, "not a decimal number" },
+  { " ", FALSE, 0, "not a decimal number" },
+  { "-1", FALSE, 0, "out of range" },
+  { "2147483648", FALSE, 0, "out of range" },
+  { "99999999999999999999", FALSE, 0, "out of range" },
+};
+
+static void
+test_controller_index (gconstpointer data)
+{
+  const IndexCase *c = data;
+  g_autoptr (GError) error = NULL;
+  guint v = 42;
+  gboolean ok = vk_parse_controller_index (c->input, &v, &error);
+
+  if (c->ok)
+    {
+      g_assert_no_error (error);
+      g_assert_true (ok);
+      g_assert_cmpuint (v, ==, c->value);
+    }
+  else
+    {
+      g_assert_false (ok);
+      check_refused (error, c->input, c->expect);
+      if (c->input != NULL && c->input[0] != '\0')
+        g_assert_nonnull (strstr (error->message, c->input));
+      g_assert_cmpuint (v, ==, 42);
+    }
+}
+
 /* ------------------------------------------------------------ slot ranges */
 
 typedef struct {
@@ -659,6 +713,7 @@ main (int argc, char **argv)
   ADD_TABLE ("size", size_cases, test_size);
   ADD_TABLE ("uint", uint_cases, test_uint);
   ADD_TABLE ("slot-range", range_cases, test_range);
+  ADD_TABLE ("controller-index", index_cases, test_controller_index);
   g_test_add_func ("/validate/name/long-input-is-shortened", test_long_input_quoted);
   g_test_add_func ("/validate/mac/format", test_mac_format);
   g_test_add_func ("/validate/mac/generate/shape", test_mac_generate_shape);
