@@ -3,6 +3,7 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "attach.h"
 #include "pin.h"
 #include "validate.h"
 #include "vk-error.h"
@@ -225,18 +226,10 @@ classify (Scan *s, xmlNodePtr n, Dev *d)
     {
       if (!streq0 (type, "pci"))
         return FALSE;
-      /* <source><address domain= bus= slot= function=/>: unlike a
-       * device's own address it carries no type='pci'. */
-      xmlNodePtr src = vk_xml_child (vk_xml_child (n, "source"), "address");
-      guint dd = 0, bb = 0, ss = 0, ff = 0;
+      VkBdf src;
       g_autofree char *host = NULL;
-      if (src != NULL && vk_xml_prop_uint (src, "bus", &bb) &&
-          vk_xml_prop_uint (src, "slot", &ss))
-        {
-          vk_xml_prop_uint (src, "domain", &dd);
-          vk_xml_prop_uint (src, "function", &ff);
-          host = fmt_addr (dd, bb, ss, ff);
-        }
+      if (vk_hostdev_source_bdf (n, &src))
+        host = fmt_addr (src.domain, src.bus, src.slot, src.function);
       d->kind = K_HOSTDEV;
       d->sort_key = g_strdup (host ? host : "");
       d->desc = g_strdup_printf ("hostdev %s", host ? host : "?");
@@ -339,6 +332,60 @@ add_violation (Scan *s, Dev *d, const char *message)
   g_ptr_array_add (s->violations, v);
 }
 
+/* How a refusal names a device: what it is, and the alias libvirt gave it
+ * when the XML came from libvirt (what virsh and the logs call it). */
+static char *
+dev_label (Dev *d)
+{
+  g_autofree char *alias = vk_xml_child_prop (d->node, "alias", "name");
+  if (alias == NULL)
+    return g_strdup (d->desc);
+  return g_strdup_printf (_("%s (alias %s)"), d->desc, alias);
+}
+
+/* An explicit address pin cannot read is refused, never replaced: replacing
+ * it would move a device the admin placed on purpose, and libvirt refuses
+ * it anyway. */
+static gboolean
+read_address (Dev *d, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  gboolean present = FALSE;
+  VkBdf a;
+
+  if (!vk_xml_read_pci_address (d->node, &present, &a, &local))
+    {
+      g_autofree char *who = dev_label (d);
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("%s: its <address type='pci'> is malformed: %s. Fix the "
+                     "address, or remove it and let 'vmkeep pin' place the device"),
+                   who, local->message);
+      return FALSE;
+    }
+  if (present && a.domain != 0)
+    {
+      g_autofree char *who = dev_label (d);
+      g_autofree char *addr = fmt_addr (a.domain, a.bus, a.slot, a.function);
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("%s: its PCI address %s is on PCI domain %04x, which the slot "
+                     "policy does not support: vmkeep lays out PCI domain 0000 only "
+                     "(libvirt's QEMU driver has no other). Put the device on "
+                     "domain='0x0000', or remove the address and let 'vmkeep pin' "
+                     "place it"),
+                   who, addr, a.domain);
+      return FALSE;
+    }
+  d->has_addr = present;
+  if (present)
+    {
+      d->domain = a.domain;
+      d->bus = a.bus;
+      d->slot = a.slot;
+      d->fn = a.function;
+    }
+  return TRUE;
+}
+
 /* libvirt refuses a controller index it cannot read, and two controllers
  * of one type on one index; for PCI controllers the index is the bus number
  * the devices behind them name, so pin could not even tell which
@@ -435,7 +482,11 @@ scan_devices (xmlDocPtr doc, const VkLayoutPolicy *policy, Scan **out,
       if (d->sort_key == NULL)
         d->sort_key = g_strdup ("");
       d->root_slot = -1;
-      d->has_addr = vk_xml_get_pci_address (n, &d->domain, &d->bus, &d->slot, &d->fn);
+      if (!read_address (d, error))
+        {
+          dev_free (d);
+          return FALSE;
+        }
       if (d->ctrl_index >= 0)
         g_hash_table_insert (s->ctrl_by_index, GUINT_TO_POINTER (d->ctrl_index), d);
       g_ptr_array_add (s->devs, d);
@@ -548,12 +599,6 @@ check_addresses (Scan *s, gboolean report_unaddressed)
       if (d->fn == 0)
         g_hash_table_insert (function0, GUINT_TO_POINTER (d->bus << 8 | d->slot), d);
 
-      if (d->domain != 0)
-        {
-          add_violation (s, d, _("is on a PCI domain other than 0000; vmkeep "
-                                 "lays out PCI domain 0000 only"));
-          continue;
-        }
       d->root_slot = root_slot_of (s, d);
       if (d->root_slot < 0)
         {
@@ -647,7 +692,7 @@ check_addresses (Scan *s, gboolean report_unaddressed)
   for (guint i = 0; i < s->devs->len; i++)
     {
       Dev *d = s->devs->pdata[i];
-      if (!d->has_addr || d->fn == 0 || d->bad || d->domain != 0 ||
+      if (!d->has_addr || d->fn == 0 || d->bad ||
           chipset_function_ok (s, d) ||
           (d->bus == 0 && vk_slot_is_chipset (s->machine, d->slot)))
         continue;

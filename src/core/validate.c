@@ -610,6 +610,71 @@ vk_parse_controller_index (const char *text, guint *out, GError **error)
   return TRUE;
 }
 
+static const struct {
+  const char *attr;
+  guint max;
+} pci_address_attrs[] = {
+  { "domain", 0xffff },
+  { "bus", 0xff },
+  { "slot", 0x1f },
+  { "function", 7 },
+};
+
+gboolean
+vk_parse_pci_address_attr (const char *attr, const char *text, guint *out,
+                           GError **error)
+{
+  g_autofree char *q = quote (text);
+  g_autofree char *accepts = NULL;
+  gboolean known = FALSE;
+  guint max = 0;
+  char *end = NULL;
+  guint64 v;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (pci_address_attrs) && !known; i++)
+    if (g_strcmp0 (attr, pci_address_attrs[i].attr) == 0)
+      {
+        max = pci_address_attrs[i].max;
+        known = TRUE;
+      }
+  g_return_val_if_fail (known, FALSE);
+  g_return_val_if_fail (out != NULL, FALSE);
+
+  accepts = g_strdup_printf (_("libvirt accepts 0 to 0x%x there, written in hex "
+                               "with 0x (0x%x), in decimal (%u) or in octal with "
+                               "a leading 0 (0%o)"), max, max, max, max);
+  if (text == NULL || text[0] == '\0')
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE, _("%s is empty; %s"),
+                   attr, accepts);
+      return FALSE;
+    }
+  /* libvirt: virXMLPropUInt (base 0) -> virStrToLong_uip, i.e. strtoul
+   * refusing any '-' */
+  errno = 0;
+  v = g_ascii_strtoull (text, &end, 0);
+  if (end == text || *end != '\0' || strchr (text, '-') != NULL)
+    {
+      /* "08" reads as decimal to a person, not to strtoul */
+      if (text[0] == '0' && text[strspn (text, "0123456789")] == '\0')
+        g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                     _("%s %s is not a number to libvirt: a leading 0 makes it "
+                       "octal, which has no digit 8 or 9; %s"), attr, q, accepts);
+      else
+        g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                     _("%s %s is not a number; %s"), attr, q, accepts);
+      return FALSE;
+    }
+  if (errno == ERANGE || v > max)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE, _("%s %s is out of range; %s"),
+                   attr, q, accepts);
+      return FALSE;
+    }
+  *out = (guint) v;
+  return TRUE;
+}
+
 /* 1024 TiB, in MiB. */
 #define SIZE_MAX_MIB (G_GUINT64_CONSTANT (1024) * 1024 * 1024)
 
