@@ -208,12 +208,10 @@ vk_hostdev_source_bdf (xmlNodePtr hostdev, VkBdf *out)
     return FALSE;
   /* unlike a device's own address, the source address has no type='pci' */
   xmlNodePtr a = vk_xml_child (vk_xml_child (hostdev, "source"), "address");
-  VkBdf b = { 0, 0, 0, 0 };
-  if (a == NULL || !vk_xml_prop_uint (a, "bus", &b.bus) ||
-      !vk_xml_prop_uint (a, "slot", &b.slot))
+  VkBdf b;
+  if (a == NULL || !xmlHasProp (a, BAD_CAST "bus") || !xmlHasProp (a, BAD_CAST "slot") ||
+      !vk_xml_pci_address_attrs (a, &b, NULL))
     return FALSE;
-  vk_xml_prop_uint (a, "domain", &b.domain);
-  vk_xml_prop_uint (a, "function", &b.function);
   *out = b;
   return TRUE;
 }

@@ -234,22 +234,57 @@ vk_xml_set_pci_address (xmlNodePtr dev, guint bus, guint slot, guint function)
 }
 
 gboolean
-vk_xml_get_pci_address (xmlNodePtr dev, guint *domain, guint *bus, guint *slot,
-                        guint *function)
+vk_xml_pci_address_attrs (xmlNodePtr address, VkBdf *out, GError **error)
+{
+  static const char *const names[] = { "domain", "bus", "slot", "function" };
+  guint v[G_N_ELEMENTS (names)] = { 0 };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *text = vk_xml_prop (address, names[i]);
+      if (text != NULL && !vk_parse_pci_address_attr (names[i], text, &v[i], error))
+        return FALSE;
+    }
+  out->domain = v[0];
+  out->bus = v[1];
+  out->slot = v[2];
+  out->function = v[3];
+  return TRUE;
+}
+
+gboolean
+vk_xml_read_pci_address (xmlNodePtr dev, gboolean *present, VkBdf *out,
+                         GError **error)
 {
   xmlNodePtr a = vk_xml_child (dev, "address");
   g_autofree char *type = vk_xml_prop (a, "type");
+  VkBdf b;
+
+  *present = FALSE;
   if (a == NULL || type == NULL || !g_str_equal (type, "pci"))
+    return TRUE;
+  /* checked even without slot=: libvirt refuses any malformed attribute */
+  if (!vk_xml_pci_address_attrs (a, &b, error))
     return FALSE;
-  guint d = 0, b = 0, s = 0, f = 0;
-  vk_xml_prop_uint (a, "domain", &d);
-  vk_xml_prop_uint (a, "bus", &b);
-  if (!vk_xml_prop_uint (a, "slot", &s))
+  if (!xmlHasProp (a, BAD_CAST "slot"))
+    return TRUE;
+  *present = TRUE;
+  *out = b;
+  return TRUE;
+}
+
+gboolean
+vk_xml_get_pci_address (xmlNodePtr dev, guint *domain, guint *bus, guint *slot,
+                        guint *function)
+{
+  gboolean present = FALSE;
+  VkBdf b;
+
+  if (!vk_xml_read_pci_address (dev, &present, &b, NULL) || !present)
     return FALSE;
-  vk_xml_prop_uint (a, "function", &f);
-  *domain = d;
-  *bus = b;
-  *slot = s;
-  *function = f;
+  *domain = b.domain;
+  *bus = b.bus;
+  *slot = b.slot;
+  *function = b.function;
   return TRUE;
 }

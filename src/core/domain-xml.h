@@ -5,6 +5,7 @@
 #include <libxml/tree.h>
 
 #include "pci-layout.h"
+#include "validate.h"
 
 G_BEGIN_DECLS
 
@@ -42,7 +43,19 @@ gboolean vk_domain_machine (xmlDocPtr doc, VkMachine *out, GError **error);
 /* Set (replace) <address type='pci'> on a device element. */
 void vk_xml_set_pci_address (xmlNodePtr dev, guint bus, guint slot,
                              guint function);
-/* Read <address type='pci'>; FALSE when the device has no PCI address. */
+/* domain=, bus=, slot= and function= of an <address> element (a device's
+ * own or a hostdev's <source>), each read by vk_parse_pci_address_attr; a
+ * missing one is 0, as to libvirt. */
+gboolean vk_xml_pci_address_attrs (xmlNodePtr address, VkBdf *out,
+                                   GError **error);
+/* The <address type='pci'> of device element `dev`. FALSE with `error` when
+ * an attribute is malformed (the message names the attribute and its value,
+ * not the device); otherwise TRUE, with *present FALSE when the device has
+ * no PCI address, or one without slot= (which vmkeep places anew). */
+gboolean vk_xml_read_pci_address (xmlNodePtr dev, gboolean *present,
+                                  VkBdf *out, GError **error);
+/* vk_xml_read_pci_address for XML libvirt wrote: FALSE when the device has
+ * no PCI address or a malformed one. */
 gboolean vk_xml_get_pci_address (xmlNodePtr dev, guint *domain, guint *bus,
                                  guint *slot, guint *function);
 void vk_xml_remove_address (xmlNodePtr dev);

@@ -3,6 +3,7 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "attach.h"
 #include "pin.h"
 #include "validate.h"
 #include "vk-error.h"
@@ -113,6 +114,15 @@ fmt_addr (guint domain, guint bus, guint slot, guint fn)
   return g_strdup_printf ("%04x:%02x:%02x.%x", domain, bus, slot, fn);
 }
 
+/* A controller's index= the way libvirt reads it; FALSE when absent, or
+ * malformed (scan_devices refuses those before anything else looks). */
+static gboolean
+index_prop (xmlNodePtr n, guint *out)
+{
+  g_autofree char *text = vk_xml_prop (n, "index");
+  return text != NULL && vk_parse_controller_index (text, out, NULL);
+}
+
 /* Models that are PCI Express endpoints (may go behind a pcie-root-port). */
 static gboolean
 virtio_model (const char *m)
@@ -170,7 +180,7 @@ classify (Scan *s, xmlNodePtr n, Dev *d)
     {
       g_autofree char *idx = vk_xml_prop (n, "index");
       guint index = 0;
-      vk_xml_prop_uint (n, "index", &index);
+      index_prop (n, &index);
       if (streq0 (type, "pci"))
         {
           if (model == NULL || streq0 (model, "pci-root") || streq0 (model, "pcie-root"))
@@ -216,18 +226,10 @@ classify (Scan *s, xmlNodePtr n, Dev *d)
     {
       if (!streq0 (type, "pci"))
         return FALSE;
-      /* <source><address domain= bus= slot= function=/>: unlike a
-       * device's own address it carries no type='pci'. */
-      xmlNodePtr src = vk_xml_child (vk_xml_child (n, "source"), "address");
-      guint dd = 0, bb = 0, ss = 0, ff = 0;
+      VkBdf src;
       g_autofree char *host = NULL;
-      if (src != NULL && vk_xml_prop_uint (src, "bus", &bb) &&
-          vk_xml_prop_uint (src, "slot", &ss))
-        {
-          vk_xml_prop_uint (src, "domain", &dd);
-          vk_xml_prop_uint (src, "function", &ff);
-          host = fmt_addr (dd, bb, ss, ff);
-        }
+      if (vk_hostdev_source_bdf (n, &src))
+        host = fmt_addr (src.domain, src.bus, src.slot, src.function);
       d->kind = K_HOSTDEV;
       d->sort_key = g_strdup (host ? host : "");
       d->desc = g_strdup_printf ("hostdev %s", host ? host : "?");
@@ -330,10 +332,115 @@ add_violation (Scan *s, Dev *d, const char *message)
   g_ptr_array_add (s->violations, v);
 }
 
+/* How a refusal names a device: what it is, and the alias libvirt gave it
+ * when the XML came from libvirt (what virsh and the logs call it). */
+static char *
+dev_label (Dev *d)
+{
+  g_autofree char *alias = vk_xml_child_prop (d->node, "alias", "name");
+  if (alias == NULL)
+    return g_strdup (d->desc);
+  return g_strdup_printf (_("%s (alias %s)"), d->desc, alias);
+}
+
+/* An explicit address pin cannot read is refused, never replaced: replacing
+ * it would move a device the admin placed on purpose, and libvirt refuses
+ * it anyway. */
+static gboolean
+read_address (Dev *d, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  gboolean present = FALSE;
+  VkBdf a;
+
+  if (!vk_xml_read_pci_address (d->node, &present, &a, &local))
+    {
+      g_autofree char *who = dev_label (d);
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("%s: its <address type='pci'> is malformed: %s. Fix the "
+                     "address, or remove it and let 'vmkeep pin' place the device"),
+                   who, local->message);
+      return FALSE;
+    }
+  if (present && a.domain != 0)
+    {
+      g_autofree char *who = dev_label (d);
+      g_autofree char *addr = fmt_addr (a.domain, a.bus, a.slot, a.function);
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("%s: its PCI address %s is on PCI domain %04x, which the slot "
+                     "policy does not support: vmkeep lays out PCI domain 0000 only "
+                     "(libvirt's QEMU driver has no other). Put the device on "
+                     "domain='0x0000', or remove the address and let 'vmkeep pin' "
+                     "place it"),
+                   who, addr, a.domain);
+      return FALSE;
+    }
+  d->has_addr = present;
+  if (present)
+    {
+      d->domain = a.domain;
+      d->bus = a.bus;
+      d->slot = a.slot;
+      d->fn = a.function;
+    }
+  return TRUE;
+}
+
+/* libvirt refuses a controller index it cannot read, and two controllers
+ * of one type on one index; for PCI controllers the index is the bus number
+ * the devices behind them name, so pin could not even tell which
+ * controller a device hangs off (and --relayout once freed the wrong one). */
+static gboolean
+check_controller_index (xmlNodePtr n, GHashTable *seen, GError **error)
+{
+  g_autofree char *type = vk_xml_prop (n, "type");
+  g_autofree char *model = vk_xml_prop (n, "model");
+  g_autofree char *text = vk_xml_prop (n, "index");
+  g_autoptr(GError) local = NULL;
+  guint idx;
+
+  if (text == NULL)
+    return TRUE;   /* numbered by vmkeep (PCI) or libvirt */
+  if (!vk_parse_controller_index (text, &idx, &local))
+    {
+      g_autofree char *what = model != NULL
+        ? g_strdup_printf ("<controller type='%s' model='%s'>", type ? type : "", model)
+        : g_strdup_printf ("<controller type='%s'>", type ? type : "");
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("%s: %s. Fix the index, or remove it to have the controller "
+                     "numbered automatically"), what, local->message);
+      return FALSE;
+    }
+  /* USB companion controllers (ich9-ehci1 with its uhci functions) share
+   * their index by design. */
+  if (type == NULL || streq0 (type, "usb"))
+    return TRUE;
+  g_autofree char *key = g_strdup_printf ("%s/%u", type, idx);
+  xmlNodePtr other = g_hash_table_lookup (seen, key);
+  if (other == NULL)
+    {
+      g_hash_table_insert (seen, g_steal_pointer (&key), n);
+      return TRUE;
+    }
+  g_autofree char *other_model = vk_xml_prop (other, "model");
+  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+               _("two <controller type='%s'> elements have index %u (models %s "
+                 "and %s): libvirt refuses two controllers of one type with one "
+                 "index, and a device that names index %u (bus= for PCI, "
+                 "controller= otherwise) could sit behind either. Give each "
+                 "controller its own index and fix the devices behind it to "
+                 "match, or remove one of them"),
+               type, idx, other_model ? other_model : _("default"),
+               model ? model : _("default"), idx);
+  return FALSE;
+}
+
 static gboolean
 scan_devices (xmlDocPtr doc, const VkLayoutPolicy *policy, Scan **out,
               GError **error)
 {
+  g_autoptr(GHashTable) ctrl_seen = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                           g_free, NULL);
   g_autoptr(Scan) s = g_new0 (Scan, 1);
   s->doc = doc;
   s->policy = *policy;
@@ -359,7 +466,9 @@ scan_devices (xmlDocPtr doc, const VkLayoutPolicy *policy, Scan **out,
         {
           g_autofree char *t = vk_xml_prop (n, "type");
           guint idx = 0;
-          if (streq0 (t, "pci") && vk_xml_prop_uint (n, "index", &idx))
+          if (!check_controller_index (n, ctrl_seen, error))
+            return FALSE;
+          if (streq0 (t, "pci") && index_prop (n, &idx))
             g_hash_table_add (s->used_index, GUINT_TO_POINTER (idx));
         }
       Dev *d = g_new0 (Dev, 1);
@@ -373,7 +482,11 @@ scan_devices (xmlDocPtr doc, const VkLayoutPolicy *policy, Scan **out,
       if (d->sort_key == NULL)
         d->sort_key = g_strdup ("");
       d->root_slot = -1;
-      d->has_addr = vk_xml_get_pci_address (n, &d->domain, &d->bus, &d->slot, &d->fn);
+      if (!read_address (d, error))
+        {
+          dev_free (d);
+          return FALSE;
+        }
       if (d->ctrl_index >= 0)
         g_hash_table_insert (s->ctrl_by_index, GUINT_TO_POINTER (d->ctrl_index), d);
       g_ptr_array_add (s->devs, d);
@@ -410,7 +523,7 @@ chipset_home (Scan *s, Dev *d, guint *slot, guint *fn)
   g_autofree char *type = vk_xml_prop (d->node, "type");
   g_autofree char *model = vk_xml_prop (d->node, "model");
   guint index = 0;
-  vk_xml_prop_uint (d->node, "index", &index);
+  index_prop (d->node, &index);
   if (index != 0)
     return FALSE;
   if (s->machine == VK_MACHINE_PC && streq0 (type, "ide"))
@@ -486,12 +599,6 @@ check_addresses (Scan *s, gboolean report_unaddressed)
       if (d->fn == 0)
         g_hash_table_insert (function0, GUINT_TO_POINTER (d->bus << 8 | d->slot), d);
 
-      if (d->domain != 0)
-        {
-          add_violation (s, d, _("is on a PCI domain other than 0000; vmkeep "
-                                 "lays out PCI domain 0000 only"));
-          continue;
-        }
       d->root_slot = root_slot_of (s, d);
       if (d->root_slot < 0)
         {
@@ -585,7 +692,7 @@ check_addresses (Scan *s, gboolean report_unaddressed)
   for (guint i = 0; i < s->devs->len; i++)
     {
       Dev *d = s->devs->pdata[i];
-      if (!d->has_addr || d->fn == 0 || d->bad || d->domain != 0 ||
+      if (!d->has_addr || d->fn == 0 || d->bad ||
           chipset_function_ok (s, d) ||
           (d->bus == 0 && vk_slot_is_chipset (s->machine, d->slot)))
         continue;
@@ -793,7 +900,7 @@ number_pci_controllers (xmlDocPtr doc)
       g_autofree char *type = vk_xml_prop (n, "type");
       guint idx;
       if (n->type == XML_ELEMENT_NODE && xmlStrEqual (n->name, BAD_CAST "controller") &&
-          streq0 (type, "pci") && vk_xml_prop_uint (n, "index", &idx))
+          streq0 (type, "pci") && index_prop (n, &idx))
         g_hash_table_add (used, GUINT_TO_POINTER (idx));
     }
   guint next = 1;
@@ -1055,39 +1162,59 @@ violations_text (GPtrArray *v)
   return g_string_free (str, FALSE);
 }
 
-/* Remove a bus-providing controller and free every device behind it. */
+/* Remove a bus-providing controller, every controller behind it, and the
+ * addresses of every other device behind them.
+ *
+ * Nothing is freed until the whole tree is known: a Dev collected under one
+ * controller may turn up again under another (two controllers claiming one
+ * bus number, or a bus loop), and freeing it while a list still holds it
+ * is a use after free. So the walk only marks (`dropping` also keeps a
+ * loop finite), and one pass over s->devs, the sole owner, frees. */
 static void
 drop_controller (Scan *s, Dev *ctrl)
 {
-  /* Collected first: dropping a controller behind this one removes it
-   * from s->devs, which must not happen under a running index (a switch's
-   * downstream ports sit side by side). `dropping` stops a bus loop. */
-  g_autoptr(GPtrArray) behind = g_ptr_array_new ();
+  g_autoptr(GPtrArray) todo = g_ptr_array_new ();
+
   ctrl->dropping = TRUE;
-  for (guint i = 0; i < s->devs->len; i++)
+  g_ptr_array_add (todo, ctrl);
+  for (guint t = 0; t < todo->len; t++)
     {
-      Dev *d = s->devs->pdata[i];
-      if (d != ctrl && !d->dropping && d->has_addr &&
-          d->bus == (guint) ctrl->ctrl_index)
-        g_ptr_array_add (behind, d);
-    }
-  for (guint i = 0; i < behind->len; i++)
-    {
-      Dev *d = behind->pdata[i];
-      if (d->kind == K_PORT)
-        drop_controller (s, d);
-      else
+      Dev *c = todo->pdata[t];
+      for (guint i = 0; i < s->devs->len; i++)
         {
-          vk_xml_remove_address (d->node);
-          d->has_addr = FALSE;
-          d->bad = FALSE;
+          Dev *d = s->devs->pdata[i];
+          if (d->dropping || !d->has_addr || d->bus != (guint) c->ctrl_index)
+            continue;
+          if (d->kind == K_PORT)
+            {
+              d->dropping = TRUE;
+              g_ptr_array_add (todo, d);
+            }
+          else
+            {
+              vk_xml_remove_address (d->node);
+              d->has_addr = FALSE;
+              d->bad = FALSE;
+            }
         }
     }
-  g_hash_table_remove (s->ctrl_by_index, GUINT_TO_POINTER (ctrl->ctrl_index));
-  g_hash_table_remove (s->used_index, GUINT_TO_POINTER (ctrl->ctrl_index));
-  xmlUnlinkNode (ctrl->node);
-  xmlFreeNode (ctrl->node);
-  g_ptr_array_remove (s->devs, ctrl);
+
+  for (guint i = s->devs->len; i-- > 0;)
+    {
+      Dev *d = s->devs->pdata[i];
+      gpointer key = GUINT_TO_POINTER (d->ctrl_index);
+      if (!d->dropping)
+        continue;
+      /* another controller with this index keeps its entry */
+      if (g_hash_table_lookup (s->ctrl_by_index, key) == d)
+        {
+          g_hash_table_remove (s->ctrl_by_index, key);
+          g_hash_table_remove (s->used_index, key);
+        }
+      xmlUnlinkNode (d->node);
+      xmlFreeNode (d->node);
+      g_ptr_array_remove_index (s->devs, i);
+    }
 }
 
 /* Bus controllers given without address (hand-written XML asks for

@@ -5,6 +5,7 @@
  * exactly one of the documented forms is refused rather than "fixed up". */
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include <glib/gi18n.h>
@@ -563,6 +564,115 @@ vk_parse_uint (const char *what, const char *text, guint64 min, guint64 max,
       return FALSE;
     }
   *out = v;
+  return TRUE;
+}
+
+/* ------------------------------------------------------ domain XML numbers */
+
+/* Numbers read from domain XML follow libvirt, not the strict forms above:
+ * what libvirt accepts must mean the same number here, and what it refuses
+ * must be refused here, or vmkeep would judge a device by a value libvirt
+ * never uses. */
+
+gboolean
+vk_parse_controller_index (const char *text, guint *out, GError **error)
+{
+  g_autofree char *q = quote (text);
+  char *end = NULL;
+  gint64 v;
+
+  g_return_val_if_fail (out != NULL, FALSE);
+
+  if (text == NULL || text[0] == '\0')
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("index is empty; libvirt wants a decimal number there, "
+                     "e.g. index='2'"));
+      return FALSE;
+    }
+  /* libvirt: virXMLPropInt (base 10, non-negative), i.e. strtol */
+  errno = 0;
+  v = g_ascii_strtoll (text, &end, 10);
+  if (end == text || *end != '\0')
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("index %s is not a decimal number; libvirt reads a "
+                     "controller index in decimal only, e.g. index='2'"), q);
+      return FALSE;
+    }
+  if (errno == ERANGE || v < 0 || v > G_MAXINT)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("index %s is out of range; libvirt accepts 0 to %d"),
+                   q, G_MAXINT);
+      return FALSE;
+    }
+  *out = (guint) v;
+  return TRUE;
+}
+
+static const struct {
+  const char *attr;
+  guint max;
+} pci_address_attrs[] = {
+  { "domain", 0xffff },
+  { "bus", 0xff },
+  { "slot", 0x1f },
+  { "function", 7 },
+};
+
+gboolean
+vk_parse_pci_address_attr (const char *attr, const char *text, guint *out,
+                           GError **error)
+{
+  g_autofree char *q = quote (text);
+  g_autofree char *accepts = NULL;
+  gboolean known = FALSE;
+  guint max = 0;
+  char *end = NULL;
+  guint64 v;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (pci_address_attrs) && !known; i++)
+    if (g_strcmp0 (attr, pci_address_attrs[i].attr) == 0)
+      {
+        max = pci_address_attrs[i].max;
+        known = TRUE;
+      }
+  g_return_val_if_fail (known, FALSE);
+  g_return_val_if_fail (out != NULL, FALSE);
+
+  accepts = g_strdup_printf (_("libvirt accepts 0 to 0x%x there, written in hex "
+                               "with 0x (0x%x), in decimal (%u) or in octal with "
+                               "a leading 0 (0%o)"), max, max, max, max);
+  if (text == NULL || text[0] == '\0')
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE, _("%s is empty; %s"),
+                   attr, accepts);
+      return FALSE;
+    }
+  /* libvirt: virXMLPropUInt (base 0) -> virStrToLong_uip, i.e. strtoul
+   * refusing any '-' */
+  errno = 0;
+  v = g_ascii_strtoull (text, &end, 0);
+  if (end == text || *end != '\0' || strchr (text, '-') != NULL)
+    {
+      /* "08" reads as decimal to a person, not to strtoul */
+      if (text[0] == '0' && text[strspn (text, "0123456789")] == '\0')
+        g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                     _("%s %s is not a number to libvirt: a leading 0 makes it "
+                       "octal, which has no digit 8 or 9; %s"), attr, q, accepts);
+      else
+        g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                     _("%s %s is not a number; %s"), attr, q, accepts);
+      return FALSE;
+    }
+  if (errno == ERANGE || v > max)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE, _("%s %s is out of range; %s"),
+                   attr, q, accepts);
+      return FALSE;
+    }
+  *out = (guint) v;
   return TRUE;
 }
 

@@ -69,6 +69,19 @@ gboolean vk_parse_size_mib (const char *what, const char *text,
 gboolean vk_parse_uint (const char *what, const char *text, guint64 min,
                         guint64 max, guint64 *out, GError **error);
 
+/* A <controller index='N'> as libvirt reads it: decimal (a leading 0 is
+ * not octal, 0x is refused), 0..G_MAXINT. */
+gboolean vk_parse_controller_index (const char *text, guint *out,
+                                    GError **error);
+
+/* One attribute of a PCI <address> in domain XML ("domain", "bus", "slot"
+ * or "function"; any other is a programming error) as libvirt reads it:
+ * strtoul in base 0, so 0x hex, decimal, and octal with a leading 0; no
+ * '-' and nothing after the number (leading blanks and '+' pass, as they do
+ * for libvirt); at most 0xffff, 0xff, 0x1f and 7. */
+gboolean vk_parse_pci_address_attr (const char *attr, const char *text,
+                                    guint *out, GError **error);
+
 /* Slot ranges: "0x03-0x0f", "3-15". Both ends 1..0x1f, first <= last.
  * `key` is the config key or option named in messages. */
 gboolean vk_parse_slot_range (const char *key, const char *text,

@@ -1036,6 +1036,176 @@ test_place_dev_bad_policy (void)
   assert_message_has (error, "overlap");
 }
 
+/* ---------------------------------------------------- explicit addresses */
+
+typedef struct {
+  const char *xml;   /* one device element */
+  gboolean ok;
+  gboolean present;
+  guint domain, bus, slot, function;
+  const char *expect;
+} ReadAddrCase;
+
+static const ReadAddrCase read_addr_cases[] = {
+  { "<disk/>", TRUE, FALSE, 0, 0, 0, 0, NULL },
+  { "<disk><address type='drive' controller='0' bus='0' unit='0'/></disk>",
+    TRUE, FALSE, 0, 0, 0, 0, NULL },
+  /* no slot=: pin has always placed such a device anew */
+  { "<disk><address type='pci' domain='0x0000' bus='0x01' function='0x0'/></disk>",
+    TRUE, FALSE, 0, 0, 0, 0, NULL },
+  { "<disk><address type='pci' domain='0x0000' bus='0x01' slot='0x02' function='0x3'/></disk>",
+    TRUE, TRUE, 0, 1, 2, 3, NULL },
+  { "<disk><address type='pci' slot='0x05'/></disk>", TRUE, TRUE, 0, 0, 5, 0, NULL },
+  { "<disk><address type='pci' domain='0' bus='1' slot='021' function='07'/></disk>",
+    TRUE, TRUE, 0, 1, 0x11, 7, NULL },
+  /* well-formed: the slot policy, not the reader, refuses domain 1 */
+  { "<disk><address type='pci' domain='0x0001' bus='0' slot='4' function='0'/></disk>",
+    TRUE, TRUE, 1, 0, 4, 0, NULL },
+  { "<disk><address type='pci' slot='0x03junk'/></disk>", FALSE, FALSE, 0, 0, 0, 0,
+    "slot “0x03junk” is not a number" },
+  /* malformed without slot= is still malformed to libvirt */
+  { "<disk><address type='pci' bus='junk'/></disk>", FALSE, FALSE, 0, 0, 0, 0,
+    "bus “junk” is not a number" },
+  { "<disk><address type='pci' slot='3' function=''/></disk>", FALSE, FALSE, 0, 0, 0, 0,
+    "function is empty" },
+  { "<disk><address type='pci' domain='0x10000' slot='3'/></disk>", FALSE, FALSE,
+    0, 0, 0, 0, "domain “0x10000” is out of range" },
+};
+
+static void
+test_read_address (gconstpointer data)
+{
+  const ReadAddrCase *c = data;
+  g_autoptr(xmlDoc) doc = parse (c->xml);
+  xmlNodePtr dev = xmlDocGetRootElement (doc);
+  g_autoptr(GError) error = NULL;
+  gboolean present = TRUE;
+  VkBdf a = { 42, 42, 42, 42 };
+  guint d, b, s, f;
+
+  gboolean ok = vk_xml_read_pci_address (dev, &present, &a, &error);
+  if (!c->ok)
+    {
+      g_assert_false (ok);
+      g_assert_error (error, VK_ERROR, VK_ERROR_USAGE);
+      assert_message_has (error, c->expect);
+      g_assert_false (vk_xml_get_pci_address (dev, &d, &b, &s, &f));
+      return;
+    }
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  g_assert_cmpint (present, ==, c->present);
+  g_assert_cmpint (vk_xml_get_pci_address (dev, &d, &b, &s, &f), ==, c->present);
+  if (!c->present)
+    return;
+  g_assert_cmpuint (a.domain, ==, c->domain);
+  g_assert_cmpuint (a.bus, ==, c->bus);
+  g_assert_cmpuint (a.slot, ==, c->slot);
+  g_assert_cmpuint (a.function, ==, c->function);
+  g_assert_cmpuint (d, ==, c->domain);
+  g_assert_cmpuint (b, ==, c->bus);
+  g_assert_cmpuint (s, ==, c->slot);
+  g_assert_cmpuint (f, ==, c->function);
+}
+
+/* Every entry point that reads a layout refuses what libvirt would refuse,
+ * naming the device, instead of judging or replacing a guessed address. */
+static void
+assert_refused_everywhere (const char *xml, const char *const *needles)
+{
+  VkLayoutPolicy policy;
+  vk_layout_policy_init_defaults (&policy);
+
+  for (guint what = 0; what < 4; what++)
+    {
+      g_autoptr(xmlDoc) doc = parse (xml);
+      g_autoptr(GError) error = NULL;
+      gboolean ok;
+      switch (what)
+        {
+        case 0:
+          {
+            VkPinOptions opts = { .policy = policy, .relayout = TRUE };
+            ok = vk_pin (doc, &opts, &error);
+            break;
+          }
+        case 1:
+          {
+            g_autoptr(GPtrArray) v = vk_layout_check (doc, &policy, &error);
+            ok = v != NULL;
+            break;
+          }
+        case 2:
+          {
+            g_autoptr(GPtrArray) rows = vk_layout_table (doc, &policy, &error);
+            ok = rows != NULL;
+            break;
+          }
+        default:
+          {
+            VkNicPlacement p;
+            ok = vk_place_new_nic (doc, &policy, TRUE, &p, &error);
+            if (p.port != NULL)
+              xmlFreeNode (p.port);
+            break;
+          }
+        }
+      g_test_message ("entry point %u", what);
+      g_assert_false (ok);
+      g_assert_error (error, VK_ERROR, VK_ERROR_REFUSED);
+      for (guint i = 0; needles[i] != NULL; i++)
+        assert_message_has (error, needles[i]);
+    }
+}
+
+static void
+test_malformed_address_refused (void)
+{
+  static const char *const needles[] = {
+    "interface 52:54:00:00:00:01 (alias net0)", "slot “0x03junk” is not a number",
+    "libvirt accepts 0 to 0x1f", "'vmkeep pin'", NULL
+  };
+  assert_refused_everywhere (
+    "<domain type='kvm'><name>bad</name><os><type machine='pc'>hvm</type></os><devices>"
+    "<controller type='usb' index='0' model='none'/>"
+    "<interface type='bridge'><mac address='52:54:00:00:00:01'/><model type='virtio'/>"
+    "<alias name='net0'/>"
+    "<address type='pci' domain='0x0000' bus='0x00' slot='0x03junk' function='0x0'/></interface>"
+    "<memballoon model='none'/></devices></domain>", needles);
+}
+
+static void
+test_domain_1_refused (void)
+{
+  static const char *const needles[] = {
+    "disk vda", "0001:00:10.0", "PCI domain 0001", "slot policy does not support",
+    "domain='0x0000'", NULL
+  };
+  assert_refused_everywhere (
+    "<domain type='kvm'><name>bad</name><os><type machine='pc'>hvm</type></os><devices>"
+    "<controller type='usb' index='0' model='none'/>"
+    "<disk type='file' device='disk'><target dev='vda' bus='virtio'/>"
+    "<address type='pci' domain='0x0001' bus='0x00' slot='0x10' function='0x0'/></disk>"
+    "<memballoon model='none'/></devices></domain>", needles);
+}
+
+static void
+test_duplicate_index_refused (void)
+{
+  static const char *const needles[] = {
+    "two <controller type='pci'> elements have index 1",
+    "models pcie-root-port and pci-bridge", "its own index", NULL
+  };
+  assert_refused_everywhere (
+    "<domain type='kvm'><name>bad</name><os><type machine='q35'>hvm</type></os><devices>"
+    "<controller type='usb' index='0' model='none'/>"
+    "<controller type='pci' index='1' model='pcie-root-port'>"
+    "<address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/></controller>"
+    "<controller type='pci' index='1' model='pci-bridge'>"
+    "<address type='pci' domain='0x0000' bus='0x00' slot='0x10' function='0x0'/></controller>"
+    "<memballoon model='none'/></devices></domain>", needles);
+}
+
 /* ------------------------------------------------------------------ main */
 
 int
@@ -1089,6 +1259,14 @@ main (int argc, char **argv)
   g_test_add_func ("/pci-layout/place-device/q35-reuses-emptied-port", test_place_dev_q35_reuses_emptied_port);
   g_test_add_func ("/pci-layout/place-device/q35-not-pcie", test_place_dev_q35_not_pcie);
   g_test_add_func ("/pci-layout/place-device/bad-policy", test_place_dev_bad_policy);
+  for (guint i = 0; i < G_N_ELEMENTS (read_addr_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/pci-layout/read-address/%02u", i);
+      g_test_add_data_func (path, &read_addr_cases[i], test_read_address);
+    }
+  g_test_add_func ("/pci-layout/refused/malformed-address", test_malformed_address_refused);
+  g_test_add_func ("/pci-layout/refused/domain-1", test_domain_1_refused);
+  g_test_add_func ("/pci-layout/refused/duplicate-index", test_duplicate_index_refused);
 
   return g_test_run ();
 }

@@ -574,6 +574,172 @@ test_uint (gconstpointer data)
     }
 }
 
+/* ------------------------------------------------------ controller index */
+
+typedef struct {
+  const char *input;
+  gboolean ok;
+  guint value;
+  const char *expect;
+} IndexCase;
+
+/* libvirt reads index= with strtol in base 10: it must mean the same
+ * number here, and what libvirt refuses is refused. */
+static const IndexCase index_cases[] = {
+  { "0", TRUE, 0, NULL },
+  { "2", TRUE, 2, NULL },
+  { "31", TRUE, 31, NULL },
+  { "010", TRUE, 10, NULL }, /* decimal to libvirt, not octal */
+  { "2147483647", TRUE, G_MAXINT, NULL },
+  { NULL, FALSE, 0, "index is empty" },
+  { "", FALSE, 0, "index is empty" },
+  { "0x2", FALSE, 0, "not a decimal number" },
+  { "2junk", FALSE, 0, "not a decimal number" },
+  { "two", FALSE, 0, "not a decimal number" },
+  { "2 ", FALSE, 0, "not a decimal number" },
+  { "2.0", FALSE, 0, "not a decimal number" },
+  { " ", FALSE, 0, "not a decimal number" },
+  { "-1", FALSE, 0, "out of range" },
+  { "2147483648", FALSE, 0, "out of range" },
+  { "99999999999999999999", FALSE, 0, "out of range" },
+};
+
+static void
+test_controller_index (gconstpointer data)
+{
+  const IndexCase *c = data;
+  g_autoptr (GError) error = NULL;
+  guint v = 42;
+  gboolean ok = vk_parse_controller_index (c->input, &v, &error);
+
+  if (c->ok)
+    {
+      g_assert_no_error (error);
+      g_assert_true (ok);
+      g_assert_cmpuint (v, ==, c->value);
+    }
+  else
+    {
+      g_assert_false (ok);
+      check_refused (error, c->input, c->expect);
+      if (c->input != NULL && c->input[0] != '\0')
+        g_assert_nonnull (strstr (error->message, c->input));
+      g_assert_cmpuint (v, ==, 42);
+    }
+}
+
+/* --------------------------------------------------- PCI address attributes */
+
+typedef struct {
+  const char *attr;
+  const char *input;
+  gboolean ok;
+  guint value;
+  const char *expect;
+} PciAttrCase;
+
+/* libvirt reads these with strtoul in base 0 and refuses any '-': the same
+ * text must give the same number here, and what libvirt refuses is refused. */
+static const PciAttrCase pci_attr_cases[] = {
+  { "slot", "0x03", TRUE, 0x03, NULL },
+  { "slot", "0x1f", TRUE, 0x1f, NULL },
+  { "slot", "0X1F", TRUE, 0x1f, NULL },
+  { "slot", "0x0000003", TRUE, 0x03, NULL },
+  { "slot", "3", TRUE, 3, NULL },
+  { "slot", "31", TRUE, 31, NULL },
+  { "slot", "0", TRUE, 0, NULL },
+  { "slot", "037", TRUE, 31, NULL }, /* octal, as to libvirt */
+  { "slot", "010", TRUE, 8, NULL },
+  { "slot", " 3", TRUE, 3, NULL },   /* strtoul skips leading blanks */
+  { "slot", "+3", TRUE, 3, NULL },
+  { "domain", "0x0000", TRUE, 0, NULL },
+  { "domain", "0x0001", TRUE, 1, NULL }, /* well-formed; pin's policy refuses it */
+  { "domain", "0xffff", TRUE, 0xffff, NULL },
+  { "bus", "0x00", TRUE, 0, NULL },
+  { "bus", "0xff", TRUE, 0xff, NULL },
+  { "bus", "255", TRUE, 255, NULL },
+  { "function", "0x0", TRUE, 0, NULL },
+  { "function", "0x7", TRUE, 7, NULL },
+  { "function", "7", TRUE, 7, NULL },
+  { "slot", NULL, FALSE, 0, "slot is empty" },
+  { "slot", "", FALSE, 0, "slot is empty" },
+  { "bus", "", FALSE, 0, "bus is empty" },
+  { "slot", "0x03junk", FALSE, 0, "is not a number" },
+  { "slot", "1f", FALSE, 0, "is not a number" },
+  { "slot", "0x", FALSE, 0, "is not a number" },
+  { "slot", "x3", FALSE, 0, "is not a number" },
+  { "slot", "3 ", FALSE, 0, "is not a number" },
+  { "slot", " ", FALSE, 0, "is not a number" },
+  { "slot", "3.0", FALSE, 0, "is not a number" },
+  { "slot", "-1", FALSE, 0, "is not a number" },
+  { "slot", "-0", FALSE, 0, "is not a number" },
+  { "slot", "08", FALSE, 0, "a leading 0 makes it octal" },
+  { "slot", "019", FALSE, 0, "a leading 0 makes it octal" },
+  { "slot", "0x20", FALSE, 0, "is out of range" },
+  { "slot", "32", FALSE, 0, "is out of range" },
+  { "slot", "040", FALSE, 0, "is out of range" },
+  { "function", "8", FALSE, 0, "is out of range" },
+  { "function", "0x8", FALSE, 0, "is out of range" },
+  { "bus", "0x100", FALSE, 0, "is out of range" },
+  { "bus", "256", FALSE, 0, "is out of range" },
+  { "domain", "0x10000", FALSE, 0, "is out of range" },
+  { "domain", "99999999999999999999999", FALSE, 0, "is out of range" },
+};
+
+static void
+test_pci_attr (gconstpointer data)
+{
+  const PciAttrCase *c = data;
+  g_autoptr (GError) error = NULL;
+  guint v = 42;
+  gboolean ok = vk_parse_pci_address_attr (c->attr, c->input, &v, &error);
+
+  if (c->ok)
+    {
+      g_assert_no_error (error);
+      g_assert_true (ok);
+      g_assert_cmpuint (v, ==, c->value);
+    }
+  else
+    {
+      g_assert_false (ok);
+      check_refused (error, c->input, c->expect);
+      /* names the attribute, its value and what libvirt takes there */
+      g_assert_true (g_str_has_prefix (error->message, c->attr));
+      if (c->input != NULL && c->input[0] != '\0')
+        {
+          g_autofree char *q = g_strdup_printf ("“%s”", c->input);
+          g_assert_nonnull (strstr (error->message, q));
+        }
+      g_assert_nonnull (strstr (error->message, "libvirt accepts 0 to 0x"));
+      g_assert_cmpuint (v, ==, 42);
+    }
+}
+
+static void
+test_pci_attr_limits (void)
+{
+  static const struct {
+    const char *attr;
+    const char *accepts;
+  } limits[] = {
+    { "domain", "libvirt accepts 0 to 0xffff there" },
+    { "bus", "libvirt accepts 0 to 0xff there" },
+    { "slot", "libvirt accepts 0 to 0x1f there, written in hex with 0x (0x1f), "
+              "in decimal (31) or in octal with a leading 0 (037)" },
+    { "function", "libvirt accepts 0 to 0x7 there" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (limits); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      guint v;
+      g_assert_false (vk_parse_pci_address_attr (limits[i].attr, "junk", &v, &error));
+      g_assert_error (error, VK_ERROR, VK_ERROR_USAGE);
+      g_assert_nonnull (strstr (error->message, limits[i].accepts));
+    }
+}
+
 /* ------------------------------------------------------------ slot ranges */
 
 typedef struct {
@@ -659,6 +825,15 @@ main (int argc, char **argv)
   ADD_TABLE ("size", size_cases, test_size);
   ADD_TABLE ("uint", uint_cases, test_uint);
   ADD_TABLE ("slot-range", range_cases, test_range);
+  ADD_TABLE ("controller-index", index_cases, test_controller_index);
+  for (guint i = 0; i < G_N_ELEMENTS (pci_attr_cases); i++)
+    {
+      g_autofree char *group = g_strdup_printf ("pci-address-attr/%s",
+                                                pci_attr_cases[i].attr);
+      g_autofree char *path = test_path (group, i, pci_attr_cases[i].input);
+      g_test_add_data_func (path, &pci_attr_cases[i], test_pci_attr);
+    }
+  g_test_add_func ("/validate/pci-address-attr/limits", test_pci_attr_limits);
   g_test_add_func ("/validate/name/long-input-is-shortened", test_long_input_quoted);
   g_test_add_func ("/validate/mac/format", test_mac_format);
   g_test_add_func ("/validate/mac/generate/shape", test_mac_generate_shape);
