@@ -29,4 +29,26 @@ GPtrArray *vk_cli_verify_image (VkSidecar *sc, const char *dir, gboolean checksu
 GPtrArray *vk_cli_image_dependents (VkCli *cli, VkSidecar *sc, const char *dir,
                                     const char *name, GError **error);
 
+/* May vmkeep create or replace `path` for the image's disk `what` (a
+ * target, or "nvram")? Only below the store or `place_dir` (the
+ * configured disk or NVRAM directory), or when it is that very disk (or
+ * NVRAM file) of the domain the image was made of, as defined here now.
+ * Anything else came from the image and is refused by the callers. */
+gboolean vk_cli_image_path_is_own (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *what,
+                                   const char *path, const char *place_dir);
+
+/* May vmkeep create new files (never replacing one) in `dir` for a
+ * clone of the image? Below the store or disk-dir, or a directory that
+ * holds a disk of the domain the image was made of, as defined here. */
+gboolean vk_cli_image_dir_is_own (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *dir);
+
+/* Restore `file` paused (with `channels` parallel channels for a sparse
+ * state) while `hashed` is checked against `sha256` (NULL: no check), and
+ * resume it (unless `paused`) only when the hash matched; on a mismatch
+ * the restored domain `name` is destroyed again and the error is
+ * VK_ERROR_REFUSED. */
+gboolean vk_cli_restore_checked (VkConn *conn, const char *name, const char *file,
+                                 const char *hashed, const char *sha256, int channels,
+                                 gboolean paused, GError **error);
+
 G_END_DECLS

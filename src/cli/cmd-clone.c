@@ -275,32 +275,6 @@ restore_via_fifo (VkCli *cli, VkConn *conn, GBytes *header, StateSource *src,
   return TRUE;
 }
 
-typedef struct {
-  const char *path;
-  const char *expected;
-  gboolean ok;
-  GError *error;
-} HashCheck;
-
-static gpointer
-hash_check_thread (gpointer p)
-{
-  HashCheck *h = p;
-  g_autofree char *sum = NULL;
-  if (!vk_file_sha256 (h->path, &sum, NULL, &h->error))
-    return NULL;
-  if (g_ascii_strcasecmp (sum, h->expected) != 0)
-    {
-      g_set_error (&h->error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("state file %s does not match its sidecar (SHA-256 %s, expected %s): it "
-                     "was modified or damaged; the clone was not resumed"),
-                   h->path, sum, h->expected);
-      return NULL;
-    }
-  h->ok = TRUE;
-  return NULL;
-}
-
 /* A state libvirt must read from a seekable file (the sparse format) goes
  * through a real file in the store's tmp: a reflink of the image's state
  * with the clone's header written in place where the file system shares
@@ -323,25 +297,9 @@ restore_via_file (VkCli *cli, VkConn *conn, const char *name, GBytes *header,
       return FALSE;
     }
   phase (*how && g_str_equal (*how, "reflink") ? "clone: state reflinked" : "clone: state copied");
-  HashCheck hc = { src->state, src->sha, FALSE, NULL };
-  GThread *t = src->sha ? g_thread_new ("vmkeep-sha256", hash_check_thread, &hc) : NULL;
-  gboolean ok = vk_conn_restore_params (conn, file, NULL, channels, TRUE, FALSE, error);
-  if (t)
-    {
-      g_thread_join (t);
-      if (!hc.ok && ok)
-        {
-          g_propagate_error (error, g_steal_pointer (&hc.error));
-          ok = FALSE;
-        }
-      g_clear_error (&hc.error);
-    }
+  gboolean ok = vk_cli_restore_checked (conn, name, file, src->state, src->sha, channels, paused,
+                                        error);
   vk_store_tmp_dir_done (dir, lock_fd);
-  if (ok && !paused)
-    {
-      g_autoptr(VkDomain) d = NULL;
-      ok = vk_domain_lookup (conn, name, &d, error) && vk_domain_resume (d, error);
-    }
   return ok;
 }
 
@@ -432,6 +390,16 @@ clone_from (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *dir, VkSaveHead
   for (guint i = 0; i < sc->frozen_disks->len; i++)
     {
       VkFrozenDisk *f = sc->frozen_disks->pdata[i];
+      g_autofree char *odir = g_path_get_dirname (f->original);
+      if (!o->disk_dir && !vk_cli_image_dir_is_own (cli, conn, sc, odir))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("disk %s of the image was in %s, which holds no disk of '%s' here and "
+                         "is not below disk-dir (%s): give --disk-dir DIR for the clone's "
+                         "disks; nothing was created"), f->target, odir, sc->domain_name,
+                       cli->cfg->disk_dir);
+          return FALSE;
+        }
       g_autofree char *ddir = o->disk_dir ? g_strdup (o->disk_dir) : g_path_get_dirname (f->original);
       const char *fmt = o->copy ? f->format : "qcow2";
       g_autofree char *file = g_strdup_printf ("%s-%s.%s", o->name, f->target, fmt);
@@ -470,13 +438,15 @@ clone_from (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *dir, VkSaveHead
     g_autofree char *src_nv = vk_xml_child_text (os, "nvram");
     if (src_nv && *src_nv)
       {
-        g_autofree char *nvdir = g_path_get_dirname (src_nv);
+        /* The clone's variable store goes where this host keeps them, and
+         * starts as the copy the image took at save time: never as a file
+         * the image's XML names (that would hand a host file to a guest).
+         * Without a copy in the image libvirt makes one from the
+         * firmware's template. */
         g_autofree char *nvfile = g_strdup_printf ("%s_VARS.fd", o->name);
-        nvram = g_build_filename (nvdir, nvfile, NULL);
-        /* the copy taken at save time, not the source's live file */
+        nvram = g_build_filename (cli->cfg->nvram_dir, nvfile, NULL);
         g_autofree char *saved = g_build_filename (dir, "nvram.fd", NULL);
-        nvram_src = g_file_test (saved, G_FILE_TEST_IS_REGULAR) ? g_strdup (saved)
-                                                                : g_strdup (src_nv);
+        nvram_src = g_file_test (saved, G_FILE_TEST_IS_REGULAR) ? g_strdup (saved) : NULL;
         if (g_file_test (nvram, G_FILE_TEST_EXISTS))
           {
             g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
@@ -549,7 +519,7 @@ clone_from (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *dir, VkSaveHead
       g_ptr_array_add (undo->files, g_strdup (p));
       g_ptr_array_add (res->disks, g_strdup_printf ("%s=%s", f->target, p));
     }
-  if (nvram)
+  if (nvram && nvram_src)
     {
       if (!vk_file_clone (nvram_src, nvram, 0600, error))
         return FALSE;
@@ -610,6 +580,13 @@ clone_from (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *dir, VkSaveHead
           c->frozen = g_strdup (o->copy ? c->original : f->frozen);
           c->format = g_strdup (o->copy ? f->format : f->format);
           c->size = f->size;
+          c->meta_sha256 = o->copy ? NULL : g_strdup (f->meta_sha256);
+          if (o->copy && !vk_disk_digest (c->frozen, c->format, &c->meta_sha256, error))
+            {
+              vk_frozen_disk_free (c);
+              close (lock_fd);
+              return FALSE;
+            }
           if (!o->copy && !vk_file_sha256 (c->original, &c->overlay_sha256, NULL, error))
             {
               vk_frozen_disk_free (c);
@@ -1301,7 +1278,8 @@ fork_running_guarded (VkCli *cli, VkConn *conn, VkDomain *src, const char *sourc
           break;
         }
       /* wake --image refuses once the source wrote to its overlay */
-      ok = vk_file_sha256 (d->overlay, &fd->overlay_sha256, NULL, &local);
+      ok = vk_file_sha256 (d->overlay, &fd->overlay_sha256, NULL, &local) &&
+           vk_disk_digest (d->base, d->format, &fd->meta_sha256, &local);
     }
   if (ok && sc->nvram_path && g_file_test (sc->nvram_path, G_FILE_TEST_IS_REGULAR))
     {

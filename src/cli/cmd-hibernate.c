@@ -850,7 +850,8 @@ hibernate_image (VkCli *cli, VkConn *conn, VkDomain *dom, xmlDocPtr doc, const c
       fd->format = g_strdup (f->format);
       fd->size = stat (f->frozen, &st) == 0 ? (guint64) st.st_size : 0;
       g_ptr_array_add (sc->frozen_disks, fd);
-      if (f->copied)
+      ok = vk_disk_digest (f->frozen, f->format, &fd->meta_sha256, &local);
+      if (!ok || f->copied)
         continue;
       ok = f->renamed ? vk_disk_create_overlay (f->path, f->frozen, f->format, &local)
                       : vk_disk_replace_with_overlay (f->path, f->frozen, f->format, &local);
@@ -1378,12 +1379,48 @@ wake_image (VkCli *cli, VkConn *conn, const char *image, gboolean force, Result 
       if (!vk_cli_check_qemu_reaches (cli, conn, fdir, error))
         return FALSE;
     }
+  /* Only the domain's own disks, or places of this host's, are created or
+   * replaced here: an imported image's paths were rewritten to those. */
+  for (guint i = 0; i < sc->frozen_disks->len; i++)
+    {
+      VkFrozenDisk *f = sc->frozen_disks->pdata[i];
+      if (!g_str_equal (f->original, f->frozen) &&
+          !vk_cli_image_path_is_own (cli, conn, sc, f->target, f->original, cli->cfg->disk_dir))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("image '%s' would put disk %s at %s, which is neither that disk of "
+                         "'%s' here nor below disk-dir (%s); nothing was changed: use 'vmkeep "
+                         "clone %s --name NEW --disk-dir DIR' instead"),
+                       image, f->target, f->original, sc->domain_name, cli->cfg->disk_dir,
+                       image);
+          return FALSE;
+        }
+    }
+  g_autofree char *saved_nv = g_build_filename (dir, "nvram.fd", NULL);
+  gboolean place_nvram = sc->nvram_path && !g_file_test (sc->nvram_path, G_FILE_TEST_EXISTS) &&
+                         g_file_test (saved_nv, G_FILE_TEST_IS_REGULAR);
+  if (place_nvram &&
+      !vk_cli_image_path_is_own (cli, conn, sc, "nvram", sc->nvram_path, cli->cfg->nvram_dir))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("image '%s' would put its UEFI variables at %s, which is neither the NVRAM "
+                     "file of '%s' here nor below nvram-dir (%s); nothing was changed: use "
+                     "'vmkeep clone' instead"),
+                   image, sc->nvram_path, sc->domain_name, cli->cfg->nvram_dir);
+      return FALSE;
+    }
   if (!check_overlays (sc, image, force, error))
     return FALSE;
+  /* an imported image brings the variables the guest had at save time */
+  if (place_nvram && !vk_file_clone (saved_nv, sc->nvram_path, 0600, error))
+    return FALSE;
   gint64 t0 = g_get_monotonic_time ();
-  /* a sparse state is read back with as many channels as wrote it */
+  /* a sparse state is read back with as many channels as wrote it; the
+   * guest runs only once the state proved to be the one the sidecar
+   * recorded (hashed while QEMU loads it) */
   int channels = hdr->format == VK_SAVE_FORMAT_SPARSE ? (int) sc->state_channels : 0;
-  if (!vk_conn_restore_params (conn, state, NULL, channels, FALSE, FALSE, error))
+  if (!vk_cli_restore_checked (conn, sc->domain_name, state, state, sc->state_sha256, channels,
+                               FALSE, error))
     return FALSE;
   debug_libvirt_time ("wake", sc->domain_name, t0);
   r->mode = "image";

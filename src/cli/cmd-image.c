@@ -276,6 +276,49 @@ image_inspect (VkCli *cli, const char *name, GError **error)
 }
 
 /* Everything verify checks, as problem lines (empty: the image is sound). */
+/* What is wrong with a frozen disk of the image in `dir`, or NULL. It must
+ * be the image's own file: below the image directory, or (a store on
+ * another file system) renamed beside its disk as DISK.vmkeep-IMAGE.base,
+ * or the base the recorded overlay was made on (a fork's, likewise); a
+ * real file, not a link; of the recorded size; and when the sidecar
+ * records one, with the metadata digest taken when it was frozen. */
+static char *
+frozen_disk_problem (VkFrozenDisk *f, const char *dir)
+{
+  g_autofree char *image = g_path_get_basename (dir);
+  g_autofree char *beside = g_strdup_printf ("%s.vmkeep-%s.base", f->original, image);
+  g_autofree char *backing = NULL;
+  gboolean own = vk_path_is_below (f->frozen, dir) || g_str_equal (f->frozen, beside);
+  if (!own && vk_path_is_plain (f->original) &&
+      vk_qcow2_backing_file (f->original, &backing, NULL) && g_strcmp0 (backing, f->frozen) == 0)
+    own = TRUE;
+  if (!own || !vk_path_is_plain (f->frozen))
+    return g_strdup_printf (_("frozen disk %s is recorded at %s, which is not one of the image's "
+                              "files: the sidecar was tampered with"), f->target, f->frozen);
+  struct stat st;
+  if (lstat (f->frozen, &st) < 0)
+    return g_strdup_printf (_("frozen disk %s (%s) is missing"), f->target, f->frozen);
+  if (!S_ISREG (st.st_mode))
+    return g_strdup_printf (_("frozen disk %s (%s) is not a regular file (a link or other "
+                              "file): it was replaced"), f->target, f->frozen);
+  if ((guint64) st.st_size != f->size)
+    return g_strdup_printf (_("frozen disk %s (%s) has %" PRIu64 " bytes, the sidecar says %"
+                              PRIu64 ": it was written to"), f->target, f->frozen,
+                            (guint64) st.st_size, f->size);
+  if (f->meta_sha256)
+    {
+      g_autofree char *d = NULL;
+      g_autoptr(GError) e = NULL;
+      if (!vk_disk_digest (f->frozen, f->format, &d, &e))
+        return g_strdup_printf (_("frozen disk %s: %s"), f->target, e->message);
+      if (g_ascii_strcasecmp (d, f->meta_sha256) != 0)
+        return g_strdup_printf (_("frozen disk %s (%s) is not the file frozen with the image "
+                                  "(its modification time or qcow2 metadata differ): it was "
+                                  "replaced or written to"), f->target, f->frozen);
+    }
+  return NULL;
+}
+
 GPtrArray *
 vk_cli_verify_image (VkSidecar *sc, const char *dir, gboolean checksum)
 {
@@ -321,19 +364,124 @@ vk_cli_verify_image (VkSidecar *sc, const char *dir, gboolean checksum)
     }
   for (guint i = 0; i < sc->frozen_disks->len; i++)
     {
-      VkFrozenDisk *f = sc->frozen_disks->pdata[i];
-      struct stat st;
-      if (stat (f->frozen, &st) < 0)
-        g_ptr_array_add (problems, g_strdup_printf (_("frozen disk %s (%s) is missing"),
-                                                    f->target, f->frozen));
-      else if ((guint64) st.st_size != f->size)
-        g_ptr_array_add (problems,
-                         g_strdup_printf (_("frozen disk %s (%s) has %" PRIu64
-                                            " bytes, the sidecar says %" PRIu64
-                                            ": it was written to"),
-                                          f->target, f->frozen, (guint64) st.st_size, f->size));
+      char *p = frozen_disk_problem (sc->frozen_disks->pdata[i], dir);
+      if (p)
+        g_ptr_array_add (problems, p);
     }
   return problems;
+}
+
+typedef struct {
+  const char *path;
+  const char *expected;
+  gboolean ok;
+  GError *error;
+} HashCheck;
+
+static gpointer
+hash_check_thread (gpointer p)
+{
+  HashCheck *h = p;
+  g_autofree char *sum = NULL;
+  if (!vk_file_sha256 (h->path, &sum, NULL, &h->error))
+    return NULL;
+  if (g_ascii_strcasecmp (sum, h->expected) != 0)
+    {
+      g_set_error (&h->error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("state file %s does not match its sidecar (SHA-256 %s, expected %s): it "
+                     "was modified or damaged; the VM was not resumed"),
+                   h->path, sum, h->expected);
+      return NULL;
+    }
+  h->ok = TRUE;
+  return NULL;
+}
+
+gboolean
+vk_cli_restore_checked (VkConn *conn, const char *name, const char *file, const char *hashed,
+                        const char *sha256, int channels, gboolean paused, GError **error)
+{
+  HashCheck hc = { hashed, sha256, FALSE, NULL };
+  gint64 t0 = g_get_monotonic_time ();
+  GThread *t = sha256 ? g_thread_new ("vmkeep-sha256", hash_check_thread, &hc) : NULL;
+  gboolean ok = vk_conn_restore_params (conn, file, NULL, channels, TRUE, FALSE, error);
+  gint64 t1 = g_get_monotonic_time ();
+  if (t)
+    {
+      g_thread_join (t);
+      g_debug ("%s: restored in %.3f s, state checked %.3f s later", name, (t1 - t0) / 1e6,
+               (g_get_monotonic_time () - t1) / 1e6);
+      if (ok && !hc.ok)
+        {
+          /* never resumed: the memory it holds is not what was saved */
+          g_autoptr(VkDomain) d = vk_domain_try_lookup (conn, name);
+          if (d)
+            vk_domain_destroy (d, NULL);
+          g_propagate_error (error, g_steal_pointer (&hc.error));
+          ok = FALSE;
+        }
+      g_clear_error (&hc.error);
+    }
+  if (ok && !paused)
+    {
+      g_autoptr(VkDomain) d = NULL;
+      ok = vk_domain_lookup (conn, name, &d, error) && vk_domain_resume (d, error);
+    }
+  return ok;
+}
+
+gboolean
+vk_cli_image_dir_is_own (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *dir)
+{
+  if (!vk_path_is_plain (dir))
+    return FALSE;
+  if (vk_path_is_below (dir, cli->cfg->store_dir) || vk_path_is_below (dir, cli->cfg->disk_dir))
+    return TRUE;
+  g_autoptr(VkDomain) d = vk_domain_try_lookup (conn, sc->domain_uuid);
+  g_autoptr(xmlDoc) doc = d ? vk_cli_domain_doc (d, TRUE, NULL) : NULL;
+  if (doc == NULL)
+    return FALSE;
+  xmlNodePtr devs = vk_domain_devices (doc);
+  for (xmlNodePtr n = devs->children; n; n = n->next)
+    if (n->type == XML_ELEMENT_NODE && xmlStrEqual (n->name, BAD_CAST "disk"))
+      {
+        g_autofree char *f = vk_xml_child_prop (n, "source", "file");
+        g_autofree char *fdir = f ? g_path_get_dirname (f) : NULL;
+        if (g_strcmp0 (fdir, dir) == 0)
+          return TRUE;
+      }
+  return FALSE;
+}
+
+gboolean
+vk_cli_image_path_is_own (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *what,
+                          const char *path, const char *place_dir)
+{
+  if (!vk_path_is_plain (path))
+    return FALSE;
+  if (vk_path_is_below (path, cli->cfg->store_dir) || (place_dir && vk_path_is_below (path, place_dir)))
+    return TRUE;
+  /* the domain the image was made of, as it is defined here now */
+  g_autoptr(VkDomain) d = vk_domain_try_lookup (conn, sc->domain_uuid);
+  g_autoptr(xmlDoc) doc = d ? vk_cli_domain_doc (d, TRUE, NULL) : NULL;
+  if (doc == NULL)
+    return FALSE;
+  if (g_str_equal (what, "nvram"))
+    {
+      g_autofree char *nv = vk_xml_child_text (vk_xml_child (xmlDocGetRootElement (doc), "os"),
+                                               "nvram");
+      return g_strcmp0 (nv, path) == 0;
+    }
+  xmlNodePtr devs = vk_domain_devices (doc);
+  for (xmlNodePtr n = devs->children; n; n = n->next)
+    if (n->type == XML_ELEMENT_NODE && xmlStrEqual (n->name, BAD_CAST "disk"))
+      {
+        g_autofree char *t = vk_xml_child_prop (n, "target", "dev");
+        g_autofree char *f = vk_xml_child_prop (n, "source", "file");
+        if (g_strcmp0 (t, what) == 0 && g_strcmp0 (f, path) == 0)
+          return TRUE;
+      }
+  return FALSE;
 }
 
 /* Can this host's libvirt and QEMU resume what the image holds? An image
@@ -420,11 +568,18 @@ vk_cli_check_image (VkSidecar *sc, const char *dir, const char *image, VkConn *c
   for (guint i = 0; i < sc->frozen_disks->len; i++)
     {
       VkFrozenDisk *f = sc->frozen_disks->pdata[i];
-      if (!g_file_test (f->frozen, G_FILE_TEST_IS_REGULAR))
+      if (!g_file_test (f->frozen, G_FILE_TEST_EXISTS))
         {
           g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
                        _("base disk %s of image '%s' is missing (%s)"), f->target, image,
                        f->frozen);
+          return FALSE;
+        }
+      g_autofree char *problem = frozen_disk_problem (f, dir);
+      if (problem)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED, _("image '%s': %s ('vmkeep image verify %s')"),
+                       image, problem, image);
           return FALSE;
         }
     }
@@ -1573,6 +1728,14 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
       f->frozen = g_steal_pointer (&path);   /* checked below, then moved */
       f->size = m->size;
       f->format = (g_free (f->format), g_strdup (fmt));
+      /* the content was checked against the manifest: its digest is
+       * taken anew here (the file's mtime is this import's) */
+      g_clear_pointer (&f->meta_sha256, g_free);
+      if (!vk_disk_digest (f->frozen, f->format, &f->meta_sha256, &local))
+        {
+          ok = import_refuse (error, source, "%s", local->message);
+          break;
+        }
     }
   if (ok)
     {

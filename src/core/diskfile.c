@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "diskfile.h"
+#include "sha256.h"
 #include "vk-error.h"
 
 #define QCOW2_MAGIC 0x514649fbu
@@ -103,6 +104,169 @@ vk_qcow2_backing_file (const char *path, char **backing, GError **error)
     }
   *backing = g_steal_pointer (&name);
   return TRUE;
+}
+
+/* ---- metadata digest of a frozen disk -------------------------------------
+
+   Hashing a whole disk would cost seconds per GiB at hibernate time, where
+   freezing is O(1). What is hashed instead (version 1, documented in
+   vmkeep(1)): the file size and mtime, and for qcow2 every metadata
+   structure that says where the data is — the header cluster (with the
+   backing file name), the L1 table, every L2 table it points to and the
+   refcount table; for raw, the first and last MiB and 64 KiB every
+   256 MiB. Any other file, a resized or rewritten one (mtime), or a qcow2
+   whose allocation changed is detected; a raw disk rewritten in place
+   with its mtime set back, outside the sampled ranges, is not. */
+
+#define DIGEST_TAG "vmkeep-disk-digest-1"
+/* More qcow2 metadata than this is not a plausible image. */
+#define DIGEST_META_MAX ((guint64) 512 << 20)
+
+static gboolean
+hash_range (VkSha256 *sum, int fd, guint64 off, guint64 len, guint64 *budget,
+            const char *path, GError **error)
+{
+  if (len > *budget)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("%s: its qcow2 metadata is larger than plausible; the disk is damaged "
+                     "or not what vmkeep froze"), path);
+      return FALSE;
+    }
+  *budget -= len;
+  g_autofree guint8 *buf = g_malloc (MIN (len, (guint64) 1 << 20) + 1);
+  while (len > 0)
+    {
+      gsize n = (gsize) MIN (len, (guint64) 1 << 20);
+      ssize_t r = pread (fd, buf, n, (off_t) off);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r <= 0)
+        {
+          /* past the end: the file is shorter than its metadata says */
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("%s: its qcow2 metadata points past the end of the file; the disk "
+                         "is truncated or damaged"), path);
+          return FALSE;
+        }
+      vk_sha256_update (sum, buf, (gsize) r);
+      off += (guint64) r;
+      len -= (guint64) r;
+    }
+  return TRUE;
+}
+
+static guint64
+be64_at (const guint8 *p)
+{
+  guint64 v;
+  memcpy (&v, p, 8);
+  return GUINT64_FROM_BE (v);
+}
+
+static guint32
+be32_at (const guint8 *p)
+{
+  guint32 v;
+  memcpy (&v, p, 4);
+  return GUINT32_FROM_BE (v);
+}
+
+static gboolean
+digest_qcow2 (VkSha256 *sum, int fd, guint64 size, const char *path, GError **error)
+{
+  guint8 h[104];
+  if (!read_at (fd, h, sizeof h, 0))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED, _("%s: truncated qcow2 header"), path);
+      return FALSE;
+    }
+  guint32 cluster_bits = be32_at (h + 20);
+  guint32 l1_size = be32_at (h + 36);
+  guint64 l1_off = be64_at (h + 40);
+  guint64 rt_off = be64_at (h + 48);
+  guint32 rt_clusters = be32_at (h + 56);
+  if (cluster_bits < 9 || cluster_bits > 21)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("%s: qcow2 cluster size 2^%u is not valid; the disk is damaged"), path,
+                   cluster_bits);
+      return FALSE;
+    }
+  guint64 cluster = (guint64) 1 << cluster_bits;
+  guint64 budget = DIGEST_META_MAX;
+  if (!hash_range (sum, fd, 0, MIN (cluster, size), &budget, path, error) ||
+      !hash_range (sum, fd, rt_off, (guint64) rt_clusters * cluster, &budget, path, error))
+    return FALSE;
+  guint64 l1_bytes = (guint64) l1_size * 8;
+  if (l1_bytes > budget)
+    return hash_range (sum, fd, l1_off, l1_bytes, &budget, path, error);
+  g_autofree guint8 *l1 = g_malloc (l1_bytes + 1);
+  if (l1_bytes > 0 && !read_at (fd, l1, l1_bytes, l1_off))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("%s: its qcow2 L1 table lies past the end of the file"), path);
+      return FALSE;
+    }
+  vk_sha256_update (sum, l1, l1_bytes);
+  budget -= l1_bytes;
+  for (guint32 i = 0; i < l1_size; i++)
+    {
+      /* bits 9-55: the L2 table's offset */
+      guint64 l2 = be64_at (l1 + (gsize) i * 8) & 0x00fffffffffffe00ULL;
+      if (l2 != 0 && !hash_range (sum, fd, l2, cluster, &budget, path, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+digest_raw (VkSha256 *sum, int fd, guint64 size, const char *path, GError **error)
+{
+  guint64 budget = G_MAXUINT64;
+  const guint64 mib = 1 << 20, step = (guint64) 256 << 20, sample = 64 << 10;
+  if (!hash_range (sum, fd, 0, MIN (mib, size), &budget, path, error))
+    return FALSE;
+  for (guint64 off = step; off + sample <= size; off += step)
+    if (!hash_range (sum, fd, off, sample, &budget, path, error))
+      return FALSE;
+  if (size > mib)
+    return hash_range (sum, fd, size - mib, mib, &budget, path, error);
+  return TRUE;
+}
+
+gboolean
+vk_disk_digest (const char *path, const char *format, char **hex_out, GError **error)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+  if (fd < 0)
+    {
+      int e = errno;
+      g_set_error (error, VK_ERROR, e == ENOENT ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
+                   e == ELOOP ? _("disk %s is a symbolic link, not the file vmkeep froze")
+                              : _("cannot open disk %s: %s"), path, g_strerror (e));
+      return FALSE;
+    }
+  struct stat st;
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED, _("disk %s is not a regular file"), path);
+      return FALSE;
+    }
+  g_autoptr(VkSha256) sum = vk_sha256_new ();
+  g_autofree char *head = g_strdup_printf ("%s\n%s\n%" G_GUINT64_FORMAT "\n%" G_GINT64_FORMAT
+                                           ".%09ld\n", DIGEST_TAG, format,
+                                           (guint64) st.st_size, (gint64) st.st_mtim.tv_sec,
+                                           st.st_mtim.tv_nsec);
+  vk_sha256_update (sum, head, strlen (head));
+  gboolean ok = g_str_equal (format, "qcow2")
+                  ? digest_qcow2 (sum, fd, (guint64) st.st_size, path, error)
+                  : digest_raw (sum, fd, (guint64) st.st_size, path, error);
+  close (fd);
+  if (ok)
+    *hex_out = vk_sha256_hex (sum);
+  return ok;
 }
 
 gboolean

@@ -13,6 +13,12 @@ char *vk_disk_probe_format (const char *path, GError **error);
  * has none or is not qcow2). */
 gboolean vk_qcow2_backing_file (const char *path, char **backing, GError **error);
 
+/* A digest of a frozen disk that costs no full read (see diskfile.c):
+ * size, mtime and, for `format` "qcow2", all its allocation metadata;
+ * for raw, sampled ranges. 64 lower-case hex digits. VK_ERROR_REFUSED for
+ * a link, a non-regular file or damaged qcow2 metadata. */
+gboolean vk_disk_digest (const char *path, const char *format, char **hex_out, GError **error);
+
 /* Copy `len` bytes of `in` at `off_in` to `out` at `off_out` in the kernel
  * (copy_file_range), or through a buffer where the filesystems cannot.
  * FALSE with errno set (EIO when `in` ends early). Thread-safe. */

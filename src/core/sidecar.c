@@ -16,6 +16,7 @@
 #include "identity.h"
 #include "save-header.h"
 #include "sidecar.h"
+#include "trust.h"
 #include "vk-error.h"
 
 
@@ -31,6 +32,7 @@ vk_frozen_disk_free (VkFrozenDisk *d)
   g_free (d->original);
   g_free (d->frozen);
   g_free (d->overlay_sha256);
+  g_free (d->meta_sha256);
   g_free (d->format);
   g_free (d);
 }
@@ -297,6 +299,8 @@ vk_sidecar_to_xml (const VkSidecar *sc, GError **error)
           set_attr_u64 (n, "size", d->size);
           if (d->overlay_sha256 != NULL)
             set_attr (n, "overlay-sha256", d->overlay_sha256);
+          if (d->meta_sha256 != NULL)
+            set_attr (n, "meta-sha256", d->meta_sha256);
         }
     }
   if (!embed_domain (root, ns, sc->domain_xml, error))
@@ -671,8 +675,18 @@ read_frozen (Reader *r, xmlNodePtr fdn, GPtrArray *out)
           !get_attr_u64 (r, c, "frozen-disks><disk", "size", TRUE, G_MAXUINT64, NULL,
                          &d->size) ||
           !get_attr_sha256 (r, c, "frozen-disks><disk", "overlay-sha256", FALSE,
-                            &d->overlay_sha256))
+                            &d->overlay_sha256) ||
+          !get_attr_sha256 (r, c, "frozen-disks><disk", "meta-sha256", FALSE,
+                            &d->meta_sha256))
         return FALSE;
+      if (!vk_path_is_plain (d->original))
+        return refuse_value (r, "<frozen-disks><disk original>", d->original,
+                             _("an absolute path without '.', '..' or empty components"));
+      if (!vk_path_is_plain (d->frozen))
+        return refuse_value (r, "<frozen-disks><disk frozen>", d->frozen,
+                             _("an absolute path without '.', '..' or empty components"));
+      if (!g_str_equal (d->format, "qcow2") && !g_str_equal (d->format, "raw"))
+        return refuse_value (r, "<frozen-disks><disk format>", d->format, _("qcow2 or raw"));
     }
   return TRUE;
 }

@@ -50,7 +50,8 @@
  *     <frozen-disks>                             optional
  *       <disk target="vda" original="/path/web1.qcow2"
  *             frozen="/store/images/NAME/vda.qcow2" format="qcow2"
- *             size="BYTES" overlay-sha256?="64 hex"/>            ...
+ *             size="BYTES" overlay-sha256?="64 hex"
+ *             meta-sha256?="64 hex"/>                             ...
  *     </frozen-disks>
  *         Disks that became the image's read-only base at save time.
  *     <domain-xml>
@@ -92,6 +93,10 @@ typedef struct {
                            continued on; wake --image refuses when the
                            overlay no longer matches (the VM ran since).
                            NULL when the disk was copied (--copy). */
+  char *meta_sha256;    /* vk_disk_digest of the frozen file (size, mtime,
+                           qcow2 metadata): wake, clone and verify refuse a
+                           base that is not the one frozen. NULL in
+                           sidecars of older vmkeep (not checked). */
 } VkFrozenDisk;
 
 void vk_frozen_disk_free (VkFrozenDisk *d);

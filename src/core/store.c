@@ -138,7 +138,7 @@ vk_store_ensure_root (const char *root, GError **error)
     }
   g_autofree char *mark = g_build_filename (root, VK_STORE_MARK, NULL);
   static const char text[] = "This directory is a vmkeep store (vmkeep(1), FILES).\n";
-  return vk_file_write_atomic (mark, text, sizeof text - 1, 0644, error);
+  return vk_file_write_atomic (mark, text, sizeof text - 1, 0600, error);
 }
 
 /* g_ptr_array_sort hands the comparator pointers to the elements. */

@@ -572,6 +572,7 @@ esac
 stale=$store/images/.crashed.partial-VKT$$
 mkdir -m 0700 "$stale"
 : >"$stale/.lock"
+: >"$stale/.vmkeep-owned"   # what vmkeep marks its partial directories with
 printf 'LibvirtQemudPart' >"$stale/state.sav"
 sleep 1.1 # temp files written after a run started are left alone
 run_rc vk hibernate --match "vkt-no-such-domain-$$"
