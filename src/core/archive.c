@@ -29,11 +29,11 @@
  * zeros, which bounds the sparse map (one entry per 64 KiB at worst) and
  * costs nothing on import, where zero pages become holes again. */
 #define MIN_HOLE (64 * 1024)
-/* libarchive hands the writer's fd whole blocks of this size (a multiple
- * of the 20-block record the last one is padded to): few system calls. */
-#define WRITE_BLOCK (100 * VK_TAR_RECORD)
-/* The reader's last input chunks, kept for header_typeflag(). */
-#define RING 4
+/* The reader's last input chunks, kept for header_typeflag(): the header
+ * libarchive just parsed lies in the last two, in the last three when it
+ * looked one block further (a ustar hard link with data). Few, as each
+ * more costs cache misses on a multi-GiB import. */
+#define RING 3
 #define NAME_MAX_LEN 4096
 /* No export holds a member of an exbibyte; a size beyond is damage, and
  * refusing it keeps every offset far from int64 overflow. */
@@ -42,7 +42,8 @@
 typedef struct archive_entry VkArchiveEntry;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkArchiveEntry, archive_entry_free)
 
-static const guint8 zeros[CHUNK];
+/* Not const: in .bss, not 1 MiB of the binary. Never written. */
+static guint8 zeros[CHUNK];
 
 static const char *
 archive_why (struct archive *a)
@@ -221,10 +222,12 @@ vk_tar_writer_new (int fd, const char *dest)
   if (w->a == NULL)
     g_error ("out of memory");
   /* "restricted" pax: plain ustar headers, a pax header only for what
-   * ustar cannot say, which every tar reader understands */
+   * ustar cannot say, which every tar reader understands. No blocking:
+   * libarchive would copy all member data into its block buffer (the
+   * headers put the data off the block boundaries); unblocked, each chunk
+   * goes from the caller's buffer to fd, and finish pads the last record. */
   if (archive_write_set_format_pax_restricted (w->a) != ARCHIVE_OK ||
-      archive_write_set_bytes_per_block (w->a, WRITE_BLOCK) != ARCHIVE_OK ||
-      archive_write_set_bytes_in_last_block (w->a, VK_TAR_RECORD) != ARCHIVE_OK ||
+      archive_write_set_bytes_per_block (w->a, 0) != ARCHIVE_OK ||
       archive_write_open (w->a, w, NULL, writer_write, NULL) != ARCHIVE_OK)
     w->abandoned = TRUE;   /* reported by the first call */
   return w;
@@ -551,6 +554,14 @@ vk_tar_writer_finish (VkTarWriter *w, GError **error)
     return FALSE;
   if (archive_write_close (w->a) != ARCHIVE_OK)
     return writer_fail (w, error);
+  /* to a whole record, as tar(1) writes it */
+  gsize pad = (gsize) ((VK_TAR_RECORD - w->offset % VK_TAR_RECORD) % VK_TAR_RECORD);
+  if (pad > 0 && !write_all (w->fd, zeros, pad, w->dest, w->cancel, error))
+    {
+      w->abandoned = TRUE;
+      return FALSE;
+    }
+  w->offset += pad;
   w->finished = TRUE;
   return TRUE;
 }
@@ -858,8 +869,9 @@ header_typeflag (VkTarReader *r)
   return type;
 }
 
-/* NULL when the current entry, with type flag `t` (-1: a sparse member),
- * is a regular file or a directory, else what it is, for a message. */
+/* NULL when the current entry, with type flag `t` (-1: not known, a
+ * sparse member), is a regular file or a directory, else what it is, for
+ * a message. */
 static const char *
 entry_kind_problem (struct archive_entry *e, int t)
 {
@@ -955,20 +967,17 @@ vk_tar_reader_next (VkTarReader *r, VkTarEntry **entry, GError **error)
         return reader_refuse (r, error, _("%s: the header at byte %" PRIu64 " is not a POSIX "
                                           "(ustar) tar header; exports are ustar/pax archives"),
                               r->source, r->at);
-      int t = -1;
-      if (archive_entry_sparse_count (r->entry) == 0)
-        {
-          t = header_typeflag (r);
-          /* something follows the header: a sparse map libarchive read
-           * and found no valid extent in */
-          if (t < 0)
-            return reader_bad_map (r, error);
-        }
+      gboolean sparse = archive_entry_sparse_count (r->entry) > 0;
+      int t = sparse ? -1 : header_typeflag (r);
       const char *what = entry_kind_problem (r->entry, t);
       if (what)
         return reader_refuse (r, error, _("%s: member '%s' is %s (type '%c'); exports hold only "
                                           "regular files, refusing the stream"), r->source, shown,
                               what, t > 0 && g_ascii_isprint (t) ? t : '?');
+      /* something follows the header of a regular file: a sparse map
+       * libarchive read and found no valid extent in */
+      if (t < 0 && !sparse)
+        return reader_bad_map (r, error);
       gboolean dir = archive_entry_filetype (r->entry) == AE_IFDIR;
       guint64 size = archive_entry_size (r->entry) > 0 ? (guint64) archive_entry_size (r->entry)
                                                         : 0;

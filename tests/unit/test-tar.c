@@ -682,9 +682,9 @@ feed_pipe (gpointer data)
 /* A member of 8 GiB or more gets its size in a pax header (the ustar
  * field holds 11 octal digits). Checked without 8 GiB of data: the source
  * is a pipe that ends after 2 MiB, which fails the member, but by then
- * its headers and the first of its data are out (the writer passes whole
- * blocks of about 1 MB to the fd) and the reader must see the full size
- * in them. */
+ * its headers and the first of its data are out and the reader must see
+ * the full size in them. (A regular file shorter than its member is
+ * refused before any header is written.) */
 static void
 test_pax_size_written (void)
 {
