@@ -45,11 +45,21 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkArchiveEntry, archive_entry_free)
 /* Not const: in .bss, not 1 MiB of the binary. Never written. */
 static guint8 zeros[CHUNK];
 
-static const char *
+/* libarchive's message for a failed call. Messages must be UTF-8 (--json
+ * prints them); libarchive's are English, but may carry strerror(). */
+static char *
 archive_why (struct archive *a)
 {
   const char *s = archive_error_string (a);
-  return s ? s : "?";
+  return g_utf8_make_valid (s ? s : "?", -1);
+}
+
+/* A name from the stream as messages show it: escaped, so that a message
+ * stays UTF-8 whatever bytes an image's names hold. */
+static char *
+shown_name (const char *name)
+{
+  return g_strescape (name, NULL);
 }
 
 static gboolean
@@ -258,8 +268,11 @@ writer_fail (VkTarWriter *w, GError **error)
                                          : _("cannot write to %s: %s"),
                  w->dest, g_strerror (w->write_errno));
   else
-    g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot write the archive to %s: %s"),
-                 w->dest, archive_why (w->a));
+    {
+      g_autofree char *why = archive_why (w->a);
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot write the archive to %s: %s"),
+                   w->dest, why);
+    }
   return FALSE;
 }
 
@@ -268,10 +281,10 @@ writer_usable (VkTarWriter *w, GError **error)
 {
   if (!w->abandoned && !w->finished)
     return TRUE;
+  g_autofree char *why = archive_why (w->a);
   g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
                _("internal error: the archive for %s cannot take more members after an error "
-                 "or its end (%s)"), w->dest,
-               archive_why (w->a));
+                 "or its end (%s)"), w->dest, why);
   return FALSE;
 }
 
@@ -590,7 +603,7 @@ struct _VkTarReader {
   gboolean ended;
   gboolean in_data;    /* the current member's data is not read to its end */
   guint64 at;          /* where the current member's headers start */
-  char *current;       /* current member's name, for messages */
+  char *current;       /* current member's name, for messages (shown_name) */
   guint64 size;        /* current member's size */
   guint64 data_size;   /* bytes of data it carries (less when sparse) */
   VkTarProgress progress;
@@ -746,10 +759,10 @@ reader_data_failed (VkTarReader *r, GError **error)
   GError *e = reader_input_problem (r, where);
   if (e)
     return reader_set_failure (r, e, error);
-  g_autofree char *shown = g_strescape (r->current ? r->current : "?", NULL);
+  g_autofree char *why = archive_why (r->a);
   return reader_refuse (r, error, _("%s: member '%s' at byte %" PRIu64 " is damaged (%s); "
-                                    "refusing the stream"), r->source, shown, r->at,
-                        archive_why (r->a));
+                                    "refusing the stream"), r->source,
+                        r->current ? r->current : "?", r->at, why);
 }
 
 static gboolean
@@ -774,10 +787,9 @@ reader_open (VkTarReader *r, GError **error)
 static gboolean
 reader_bad_map (VkTarReader *r, GError **error)
 {
-  g_autofree char *shown = g_strescape (r->current ? r->current : "?", NULL);
   return reader_refuse (r, error, _("%s: member '%s' has a damaged sparse map (its data does not "
                                     "fit its size or map); refusing the stream"),
-                        r->source, shown);
+                        r->source, r->current ? r->current : "?");
 }
 
 /* After the end-of-archive blocks: read what is left so the writer on the
@@ -940,27 +952,27 @@ vk_tar_reader_next (VkTarReader *r, VkTarEntry **entry, GError **error)
                                               "wrong checksum; the stream is damaged or is not "
                                               "a tar archive"), r->source, r->at);
           const char *name = archive_entry_pathname (r->entry);
+          g_autofree char *why = archive_why (r->a);
           if (name && *name)
             {
-              g_autofree char *shown = g_strescape (name, NULL);
+              g_autofree char *shown = shown_name (name);
               return reader_refuse (r, error, _("%s: member '%s' at byte %" PRIu64 " is damaged "
                                                 "(%s); refusing the stream"), r->source, shown,
-                                    r->at, archive_why (r->a));
+                                    r->at, why);
             }
           if (prev)
             return reader_refuse (r, error, _("%s: the member at byte %" PRIu64 ", after member "
                                               "%s, is damaged (%s); refusing the stream"),
-                                  r->source, r->at, prev, archive_why (r->a));
+                                  r->source, r->at, prev, why);
           return reader_refuse (r, error, _("%s: the member at byte %" PRIu64 " is damaged "
-                                            "(%s); refusing the stream"), r->source, r->at,
-                                archive_why (r->a));
+                                            "(%s); refusing the stream"), r->source, r->at, why);
         }
       r->in_data = TRUE;
 
       const char *name = archive_entry_pathname (r->entry);
       if (name == NULL)
         name = "";
-      g_autofree char *shown = g_strescape (name, NULL);
+      g_autofree char *shown = shown_name (name);
       g_free (r->current);
       r->current = g_strdup (shown);
       if (archive_format (r->a) == ARCHIVE_FORMAT_TAR)
@@ -1016,7 +1028,7 @@ vk_tar_reader_next (VkTarReader *r, VkTarEntry **entry, GError **error)
             r->data_size += (guint64) len;
         }
       g_free (r->current);
-      r->current = g_strdup (norm);
+      r->current = shown_name (norm);
       VkTarEntry *e = g_new0 (VkTarEntry, 1);
       e->name = g_steal_pointer (&norm);
       e->type = dir ? VK_TAR_DIR : VK_TAR_FILE;

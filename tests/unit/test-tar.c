@@ -1491,6 +1491,35 @@ test_hostile_by_hand (void)
     }
 }
 
+/* Safe member names may hold bytes that are not UTF-8; the messages that
+ * quote them, and libarchive's, must still be UTF-8 (--json prints them). */
+static void
+test_names_in_messages_utf8 (void)
+{
+  g_autoptr(GByteArray) a = g_byte_array_new ();
+  g_autoptr(GByteArray) b = g_byte_array_new ();
+  GError *e;
+
+  raw_header (a, "disks/n\x9b\x9bme.qcow2", '0', 5000, NULL);
+  raw_data (a, "x", 1);
+  e = read_all (a, NULL);
+  g_assert_nonnull (e);
+  g_assert_true (g_utf8_validate (e->message, -1, NULL));
+  g_assert_nonnull (strstr (e->message, "n\\233\\233me"));
+  assert_refused (e, "truncated");
+
+  const char *recs[] = { "size=18446744073709551615", NULL };
+  raw_pax (b, recs);
+  raw_header (b, "st\xffte.sav", '0', 1, NULL);
+  raw_data (b, "x", 1);
+  raw_end (b);
+  e = read_all (b, NULL);
+  g_assert_nonnull (e);
+  g_assert_true (g_utf8_validate (e->message, -1, NULL));
+  g_assert_nonnull (strstr (e->message, "st\\377te.sav"));
+  assert_refused (e, "damaged");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1521,6 +1550,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tar/cancel", test_cancel);
   g_test_add_func ("/tar/refuse/hostile-python", test_hostile_python);
   g_test_add_func ("/tar/refuse/hostile-by-hand", test_hostile_by_hand);
+  g_test_add_func ("/tar/refuse/names-in-messages-utf8", test_names_in_messages_utf8);
 
   return g_test_run ();
 }
