@@ -24,7 +24,8 @@ set -euo pipefail
 
 PACKAGES=(
 	autoconf automake autopoint gettext pkg-config gcc make
-	libglib2.0-dev libvirt-dev libxml2-dev libjson-glib-dev nettle-dev libxml2-utils python3 scdoc
+	libglib2.0-dev libvirt-dev libxml2-dev libjson-glib-dev nettle-dev libarchive-dev libxml2-utils python3 scdoc
+	libarchive-tools
 	libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
 	busybox-static cpio ovmf swtpm swtpm-tools virtinst iproute2 procps util-linux
 	debhelper dpkg-dev rpm groff-base man-db bash-completion

@@ -1,22 +1,27 @@
 /* vmkeep — a streaming tar writer and reader (POSIX ustar + pax), for
- * `image export` and `image import`.
+ * `image export` and `image import`, on libarchive (src/core/archive.c).
  *
  * Exports are guest-memory and disk sized and go through pipes (ssh, gzip),
  * so members are streamed straight from and to file descriptors, never held
  * in memory, and hashed (SHA-256) on the way. The output is plain POSIX:
  * ustar headers, with a pax extended header ('x') only where ustar cannot
- * say it (a name over 100 bytes, a size of 8 GiB or more), so GNU tar, bsdtar
- * and Python's tarfile read it.
+ * say it (a long name, a size of 8 GiB or more, a sparse member), so GNU
+ * tar, bsdtar and Python's tarfile read it. A regular file with holes (a
+ * state in libvirt's sparse format, a raw disk) travels as a sparse member
+ * (GNU's pax sparse format 1.0): the stream carries its data only.
  *
  * The reader is strict because its input is untrusted: every header's
  * checksum is verified, a stream that ends before its end-of-archive blocks
  * is "truncated", member names that could escape the extraction directory
  * (absolute, "..", empty components, backslashes, control characters) are
  * refused, and so is every member type other than a regular file or a
- * directory (no links, devices or FIFOs). It accepts what it writes plus
- * GNU tar's header variants (old GNU magic, base-256 sizes) so that an
- * export re-packed with GNU tar still reads. Errors about the stream's
- * content are VK_ERROR_REFUSED, I/O errors VK_ERROR_FAILED. Pure C + GLib. */
+ * directory (no links, devices or FIFOs), a directory that claims data and
+ * a size no export could have. It accepts what it writes plus GNU tar's
+ * header variants (old GNU magic, base-256 sizes, long names, sparse
+ * members) so that an export re-packed with GNU tar still reads. Errors
+ * about the stream's content are VK_ERROR_REFUSED, I/O errors
+ * VK_ERROR_FAILED. Nothing is written to disk but through the callers'
+ * file descriptors. */
 #pragma once
 
 #include <glib.h>
@@ -43,8 +48,10 @@ gboolean vk_tar_writer_add_data (VkTarWriter *w, const char *name, const void *d
 
 /* A member holding exactly `size` bytes read from `fd` (from its current
  * offset); `src` names it in messages. A source that ends early fails
- * (it shrank while being read). `sha256_out` (optional) receives the
- * SHA-256 of the member's data, 64 lower-case hex digits. */
+ * (it shrank while being read). A regular file whose range has holes is
+ * written as a sparse member. `sha256_out` (optional) receives the
+ * SHA-256 of the member's data, holes read as zeros (what sha256sum says
+ * of the file), 64 lower-case hex digits. */
 gboolean vk_tar_writer_add_fd (VkTarWriter *w, const char *name, int fd, const char *src,
                                guint64 size, guint mode, gint64 mtime, char **sha256_out,
                                GError **error);
@@ -102,13 +109,16 @@ void vk_tar_reader_set_cancel (VkTarReader *r, const volatile int *cancel);
 gboolean vk_tar_reader_next (VkTarReader *r, VkTarEntry **entry, GError **error);
 
 /* Copy the current member's data to `out_fd` (-1: discard it), hashing it
- * into `sha256_out` (optional). With `sparse`, blocks of zeros become
- * holes (out_fd must be a regular file, positioned at its start; it is
- * extended to the full size at the end). `dest` names out_fd in messages. */
+ * into `sha256_out` (optional; holes of a sparse member hash as zeros).
+ * With `sparse`, a sparse member's holes and blocks of zeros become holes
+ * (out_fd must be a regular file, positioned at its start; it is extended
+ * to the full size at the end); without, they are written as zeros.
+ * `dest` names out_fd in messages. */
 gboolean vk_tar_reader_copy (VkTarReader *r, int out_fd, const char *dest, gboolean sparse,
                              char **sha256_out, GError **error);
 
-/* The current member's data in memory; refused when larger than `max`. */
+/* The current member's data in memory; refused when larger than `max`,
+ * before any of it is read. */
 GBytes *vk_tar_reader_read (VkTarReader *r, gsize max, char **sha256_out, GError **error);
 
 /* Is `name` safe to create below an extraction directory? Relative, no
