@@ -1256,6 +1256,7 @@ typedef struct {
   GHashTable *got;          /* member name -> Member* */
   GBytes *sidecar;
   GBytes *manifest;
+  VkSidecar *early;   /* the sidecar, parsed when it arrived (first) */
 } Received;
 
 static gboolean
@@ -1324,11 +1325,42 @@ import_read (VkTarReader *r, const char *partial, Received *rx, GError **error)
       char *sha = NULL;
       g_autofree char *target = NULL;
       g_autofree char *format = NULL;
+      /* An export carries its sidecar first: every larger member is held
+       * to the size the sidecar gives it before a byte is copied (a sparse
+       * member could claim any size with next to no data). */
+      if (!g_str_equal (e->name, VK_STORE_SIDECAR) && !g_str_equal (e->name, EXPORT_MANIFEST))
+        {
+          guint64 limit = 0;
+          if (rx->early == NULL)
+            return import_refuse (error, rx->source,
+                                  _("member '%s' comes before %s; an export carries its sidecar "
+                                    "first"), e->name, VK_STORE_SIDECAR);
+          if (g_str_equal (e->name, VK_STORE_STATE))
+            limit = rx->early->state_size;
+          else if (g_str_equal (e->name, EXPORT_NVRAM))
+            limit = 64u << 20;
+          else
+            for (guint i = 0; i < rx->early->frozen_disks->len; i++)
+              limit = MAX (limit, ((VkFrozenDisk *) rx->early->frozen_disks->pdata[i])->size);
+          if (e->size > limit)
+            return import_refuse (error, rx->source,
+                                  _("member '%s' claims %" PRIu64 " bytes, more than the sidecar "
+                                    "records (%" PRIu64 "); the export is damaged"), e->name,
+                                  e->size, limit);
+        }
       if (g_str_equal (e->name, VK_STORE_SIDECAR))
         {
           rx->sidecar = vk_tar_reader_read (r, EXPORT_SIDECAR_MAX, &sha, error);
           if (rx->sidecar == NULL)
             return FALSE;
+          gsize len = 0;
+          const char *text = g_bytes_get_data (rx->sidecar, &len);
+          g_autofree char *scname = g_strdup_printf ("%s:%s", rx->source, VK_STORE_SIDECAR);
+          g_autoptr(GError) local = NULL;
+          rx->early = vk_sidecar_parse (text, (gssize) len, scname, &local);
+          if (rx->early == NULL)
+            return import_refuse (error, rx->source, _("its sidecar does not parse: %s"),
+                                  local->message);
         }
       else if (g_str_equal (e->name, EXPORT_MANIFEST))
         {
@@ -1339,7 +1371,8 @@ import_read (VkTarReader *r, const char *partial, Received *rx, GError **error)
       else if (g_str_equal (e->name, VK_STORE_STATE))
         {
           g_autofree char *path = g_build_filename (partial, "." VK_STORE_STATE ".import", NULL);
-          if (!import_file (r, path, FALSE, &sha, error))
+          /* a sparse state keeps its holes */
+          if (!import_file (r, path, TRUE, &sha, error))
             return FALSE;
         }
       else if (g_str_equal (e->name, EXPORT_NVRAM))
@@ -1588,7 +1621,7 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
 
   gint64 t0 = g_get_monotonic_time ();
   Received rx = { source, g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                                 (GDestroyNotify) member_free), NULL, NULL };
+                                                 (GDestroyNotify) member_free), NULL, NULL, NULL };
   g_autoptr(VkTarReader) r = vk_tar_reader_new (in, source);
   struct stat ist;
   guint64 total = fstat (in, &ist) == 0 && S_ISREG (ist.st_mode) ? (guint64) ist.st_size : 0;
@@ -1808,6 +1841,7 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
       g_hash_table_unref (rx.got);
       g_clear_pointer (&rx.sidecar, g_bytes_unref);
       g_clear_pointer (&rx.manifest, g_bytes_unref);
+      g_clear_pointer (&rx.early, vk_sidecar_free);
       return FALSE;
     }
 
@@ -1822,6 +1856,7 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
   g_hash_table_unref (rx.got);
   g_clear_pointer (&rx.sidecar, g_bytes_unref);
   g_clear_pointer (&rx.manifest, g_bytes_unref);
+  g_clear_pointer (&rx.early, vk_sidecar_free);
   for (guint i = 0; i < sc->frozen_disks->len; i++)
     {
       VkFrozenDisk *f = sc->frozen_disks->pdata[i];
