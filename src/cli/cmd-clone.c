@@ -344,6 +344,10 @@ clone_image (VkCli *cli, VkConn *conn, const char *image, const CloneOpts *o,
   g_autoptr(VkSidecar) sc = vk_cli_load_image (cli, image, &dir, error);
   if (sc == NULL)
     return FALSE;
+  /* the image (its frozen bases, its state) stays while the clone uses it */
+  g_autoptr(VkLock) ilock = vk_cli_lock_image (cli, image, TRUE, error);
+  if (ilock == NULL)
+    return FALSE;
   if (o->no_start)
     {
       g_autofree char *target = vk_store_image_dir (cli->cfg->store_dir, o->name);

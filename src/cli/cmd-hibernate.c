@@ -1353,6 +1353,9 @@ wake_image (VkCli *cli, VkConn *conn, const char *image, gboolean force, Result 
   g_autoptr(VkSidecar) sc = vk_cli_load_image (cli, image, &dir, error);
   if (sc == NULL)
     return FALSE;
+  g_autoptr(VkLock) ilock = vk_cli_lock_image (cli, image, TRUE, error);
+  if (ilock == NULL)
+    return FALSE;
   g_free (r->name);
   r->name = g_strdup (sc->domain_name);
   g_autofree char *state = g_build_filename (dir, sc->state_file, NULL);

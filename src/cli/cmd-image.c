@@ -599,6 +599,9 @@ image_verify (VkCli *cli, const char *name, GError **error)
   g_autoptr(VkSidecar) sc = vk_cli_load_image (cli, name, &dir, error);
   if (sc == NULL)
     return FALSE;
+  g_autoptr(VkLock) lock = vk_cli_lock_image (cli, name, TRUE, error);
+  if (lock == NULL)
+    return FALSE;
   g_autoptr(GPtrArray) problems = vk_cli_verify_image (sc, dir, TRUE);
   if (cli->json)
     {
@@ -732,6 +735,11 @@ image_rm (VkCli *cli, const char *name, gboolean force, GError **error)
   g_autoptr(VkSidecar) sc = vk_cli_load_image (cli, name, &dir, error);
   if (sc == NULL)
     return FALSE;
+  /* exclusive: no clone, wake or export reads the image meanwhile, and
+   * none starts before the dependents below are known */
+  g_autoptr(VkLock) lock = vk_cli_lock_image (cli, name, FALSE, error);
+  if (lock == NULL)
+    return FALSE;
   g_autoptr(GPtrArray) deps = vk_cli_image_dependents (cli, sc, dir, name, error);
   if (deps == NULL)
     return FALSE;
@@ -745,10 +753,6 @@ image_rm (VkCli *cli, const char *name, gboolean force, GError **error)
                      "them (remove those domains first, or use --force):%s"), name, s->str);
       return FALSE;
     }
-  g_autofree char *lockname = g_strdup_printf ("image-%s", name);
-  g_autoptr(VkLock) lock = vk_cli_lock (cli, lockname, NULL, error);
-  if (lock == NULL)
-    return FALSE;
   /* Frozen bases kept beside their disk (store on another filesystem) go
    * with the image. */
   for (guint i = 0; i < sc->frozen_disks->len; i++)
@@ -1153,9 +1157,9 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
                    name);
       return FALSE;
     }
-  /* The same lock as image rm: the image must not vanish mid-stream. */
-  g_autofree char *lockname = g_strdup_printf ("image-%s", name);
-  g_autoptr(VkLock) lock = vk_cli_lock (cli, lockname, NULL, error);
+  /* Shared with other readers; image rm waits: the image must not vanish
+   * mid-stream. */
+  g_autoptr(VkLock) lock = vk_cli_lock_image (cli, name, TRUE, error);
   if (lock == NULL)
     return FALSE;
 

@@ -169,6 +169,12 @@ vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
   g_autoptr(VkDomain) dom = NULL;
   if (!vk_cli_open_for_change (cli, name, &live, &config, &dom, error))
     return FALSE;
+  /* a hibernate of the VM meanwhile would record a NIC set that wake
+   * then finds changed */
+  g_autofree char *uuid = vk_domain_get_uuid (dom);
+  g_autoptr(VkLock) lock = vk_cli_lock (cli, uuid, name, error);
+  if (lock == NULL)
+    return FALSE;
   VkConn *conn = cli->conn;
   if (nic->kind != VK_NET_TAP && !vk_cli_check_nic_source (conn, nic->kind, nic->source, error))
     return FALSE;
@@ -306,6 +312,10 @@ vk_cmd_nic_remove (VkCli *cli, int argc, char **argv, GError **error)
     return FALSE;
   g_autoptr(VkDomain) dom = NULL;
   if (!vk_domain_lookup (conn, name, &dom, error))
+    return FALSE;
+  g_autofree char *uuid = vk_domain_get_uuid (dom);
+  g_autoptr(VkLock) lock = vk_cli_lock (cli, uuid, name, error);
+  if (lock == NULL)
     return FALSE;
   /* The MAC, for messages, when the NIC was named by its alias. */
   g_autoptr(xmlDoc) doc = vk_cli_domain_doc (dom, vk_domain_state (dom, NULL) == VK_STATE_SHUTOFF,

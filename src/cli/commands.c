@@ -403,6 +403,27 @@ vk_cli_check_qemu_reaches (VkCli *cli, VkConn *conn, const char *dir, GError **e
 }
 
 VkLock *
+vk_cli_lock_image (VkCli *cli, const char *image, gboolean shared, GError **error)
+{
+  if (!vk_store_ensure_root (cli->cfg->store_dir, error))
+    return NULL;
+  g_autofree char *locks = vk_store_locks_dir (cli->cfg->store_dir);
+  g_autofree char *key = g_strdup_printf ("image-%s", image);
+  VkLock *lock = shared ? vk_lock_acquire_shared (locks, key, error)
+                        : vk_lock_acquire (locks, key, error);
+  if (lock == NULL && error && *error && (*error)->code == VK_ERROR_BUSY)
+    {
+      g_clear_error (error);
+      g_set_error (error, VK_ERROR, VK_ERROR_BUSY,
+                   shared ? _("image '%s' is being removed or replaced by another vmkeep; try "
+                              "again when it finishes")
+                          : _("image '%s' is in use by another vmkeep (a clone, wake, export or "
+                              "verify); try again when it finishes"), image);
+    }
+  return lock;
+}
+
+VkLock *
 vk_cli_lock (VkCli *cli, const char *key, const char *what, GError **error)
 {
   if (!vk_store_ensure_root (cli->cfg->store_dir, error))

@@ -131,6 +131,10 @@ gboolean vk_cli_check_qemu_reaches (VkCli *cli, VkConn *conn, const char *dir, G
  * another vmkeep holds it, prefixed with `what` (may be NULL). */
 VkLock *vk_cli_lock (VkCli *cli, const char *key, const char *what, GError **error);
 
+/* The image's lock: shared for readers (clone, wake --image, export,
+ * verify), exclusive for rm; VK_ERROR_BUSY (exit 3) at once on a clash. */
+VkLock *vk_cli_lock_image (VkCli *cli, const char *image, gboolean shared, GError **error);
+
 /* Remove what interrupted runs left in the store (see vk_store_cleanup),
  * saying so on stderr unless --quiet. */
 void vk_cli_store_cleanup (VkCli *cli);

@@ -634,6 +634,7 @@ vk_statvfs_free_bytes (const char *path, guint64 *out, GError **error)
 struct _VkLock {
   int fd;
   char *path;
+  gboolean shared;
 };
 
 const char *
@@ -662,8 +663,23 @@ read_holder_pid (int fd)
   return pid;
 }
 
+static VkLock *lock_acquire (const char *lockdir, const char *name, gboolean shared,
+                             GError **error);
+
 VkLock *
 vk_lock_acquire (const char *lockdir, const char *name, GError **error)
+{
+  return lock_acquire (lockdir, name, FALSE, error);
+}
+
+VkLock *
+vk_lock_acquire_shared (const char *lockdir, const char *name, GError **error)
+{
+  return lock_acquire (lockdir, name, TRUE, error);
+}
+
+static VkLock *
+lock_acquire (const char *lockdir, const char *name, gboolean shared, GError **error)
 {
   g_autofree char *file = NULL;
   g_autofree char *path = NULL;
@@ -697,7 +713,7 @@ vk_lock_acquire (const char *lockdir, const char *name, GError **error)
       return NULL;
     }
 
-  while (flock (fd, LOCK_EX | LOCK_NB) < 0)
+  while (flock (fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0)
     {
       long pid;
 
@@ -727,13 +743,16 @@ vk_lock_acquire (const char *lockdir, const char *name, GError **error)
     }
 
   /* Best effort: the pid only makes the busy message more useful, and a
-   * lock file created by an older umask-blind writer gets tightened. */
+   * lock file created by an older umask-blind writer gets tightened. A
+   * shared holder is one of several: it writes nothing (an exclusive
+   * locker refused by readers then says so without a pid). */
   (void) fchmod (fd, 0600);
   len = g_snprintf (pidbuf, sizeof pidbuf, "%ld\n", (long) getpid ());
-  if (ftruncate (fd, 0) == 0)
+  if (!shared && ftruncate (fd, 0) == 0)
     (void) !pwrite (fd, pidbuf, (size_t) len, 0);
 
   lock = g_new0 (VkLock, 1);
+  lock->shared = shared;
   lock->fd = fd;
   lock->path = g_steal_pointer (&path);
   return lock;
@@ -746,7 +765,8 @@ vk_lock_release (VkLock *lock)
     return;
   /* Emptied while still held, so nobody ever reads a stale pid; the file
    * itself stays (see fileutil.h). */
-  (void) !ftruncate (lock->fd, 0);
+  if (!lock->shared)
+    (void) !ftruncate (lock->fd, 0);
   close (lock->fd);
   g_free (lock->path);
   g_free (lock);

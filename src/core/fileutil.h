@@ -98,6 +98,9 @@ typedef struct _VkLock VkLock;
 
 VkLock *vk_lock_acquire (const char *lockdir, const char *name,
                          GError **error);
+/* The same lock shared (LOCK_SH): readers of an image hold it together;
+ * an exclusive holder (image rm) excludes them, and they it. */
+VkLock *vk_lock_acquire_shared (const char *lockdir, const char *name, GError **error);
 void vk_lock_release (VkLock *lock);
 const char *vk_lock_get_path (const VkLock *lock);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkLock, vk_lock_release)
