@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <glib/gi18n.h>
 
+#include "store.h"
 #include "trust.h"
 #include "validate.h"
 #include "vk-config.h"
@@ -199,6 +200,10 @@ vk_config_load (VkConfig *cfg, const char *path, gboolean must_exist,
                            path, val);
               return FALSE;
             }
+          /* refused for every command, not only those that write: a store
+           * in / or /etc would have vmkeep read images from there too */
+          if (!vk_store_check_path (val, &cause))
+            return bad_value (error, path, key, cause);
           g_free (cfg->store_dir);
           cfg->store_dir = g_strdup (val);
         }
