@@ -57,7 +57,8 @@ image_entry_is_real (const char *path, gboolean dir, const char *image, GError *
 VkSidecar *
 vk_cli_load_image (VkCli *cli, const char *name, char **dir_out, GError **error)
 {
-  if (!vk_validate_name ("image name", name, error))
+  if (!vk_validate_name ("image name", name, error) ||
+      !vk_store_check_root (cli->cfg->store_dir, error))
     return NULL;
   g_autofree char *dir = vk_store_image_dir (cli->cfg->store_dir, name);
   g_autofree char *sidecar = g_build_filename (dir, VK_STORE_SIDECAR, NULL);
@@ -97,6 +98,8 @@ format_time (GDateTime *t)
 static gboolean
 image_list (VkCli *cli, GError **error)
 {
+  if (!vk_store_check_root (cli->cfg->store_dir, error))
+    return FALSE;
   g_autoptr(GPtrArray) names = vk_store_list_images (cli->cfg->store_dir, error);
   if (names == NULL)
     return FALSE;
@@ -1162,6 +1165,22 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
   g_autoptr(VkLock) lock = vk_cli_lock_image (cli, name, TRUE, error);
   if (lock == NULL)
     return FALSE;
+  /* Only the image's own files leave: a sidecar naming any other file
+   * (/etc/shadow, say) must not have it copied into the export. */
+  for (guint i = 0; i < sc->frozen_disks->len; i++)
+    {
+      VkFrozenDisk *f = sc->frozen_disks->pdata[i];
+      if (!g_file_test (f->frozen, G_FILE_TEST_EXISTS))
+        continue;   /* missing: exit status 4 below, as documented */
+      g_autofree char *problem = frozen_disk_problem (f, dir);
+      if (problem)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("image '%s': %s; nothing was exported ('vmkeep image verify %s')"),
+                       name, problem, name);
+          return FALSE;
+        }
+    }
 
   int fd = STDOUT_FILENO;
   g_autofree char *tmp = NULL;
