@@ -792,20 +792,28 @@ reader_bad_map (VkTarReader *r, GError **error)
                         r->source, r->current ? r->current : "?");
 }
 
+/* What may follow the end-of-archive blocks: tar(1) pads to its record
+ * size (10 KiB by default, up to a few MiB with -b); an endless source
+ * (/dev/zero, a writer that never stops) must not keep the import
+ * reading forever. */
+#define DRAIN_MAX ((guint64) 16 << 20)
+
 /* After the end-of-archive blocks: read what is left so the writer on the
  * other end of a pipe is not killed by SIGPIPE. */
 static void
 reader_drain (VkTarReader *r)
 {
   g_autofree guint8 *buf = g_malloc (CHUNK);
-  while (!r->at_eof)
+  guint64 left = DRAIN_MAX;
+  while (!r->at_eof && left > 0 && !is_cancelled (r->cancel))
     {
-      ssize_t n = read (r->fd, buf, CHUNK);
-      if (n < 0 && errno == EINTR && !is_cancelled (r->cancel))
+      ssize_t n = read (r->fd, buf, MIN ((guint64) CHUNK, left));
+      if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
         return;
       r->offset += (guint64) n;
+      left -= (guint64) n;
     }
 }
 
