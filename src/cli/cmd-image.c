@@ -322,6 +322,27 @@ frozen_disk_problem (VkFrozenDisk *f, const char *dir)
   return NULL;
 }
 
+/* The XML inside state.sav is the domain a restore brings back: it must be
+ * the one the sidecar names, or every check made by name or UUID (is it
+ * running? whose lock?) would be about another domain. */
+static char *
+state_domain_problem (VkSidecar *sc, xmlDocPtr doc, const char *state)
+{
+  xmlNodePtr root = xmlDocGetRootElement (doc);
+  g_autofree char *name = vk_xml_child_text (root, "name");
+  g_autofree char *uuid = vk_xml_child_text (root, "uuid");
+  if (name)
+    g_strstrip (name);
+  if (uuid)
+    g_strstrip (uuid);
+  if (g_strcmp0 (name, sc->domain_name) == 0 && uuid && sc->domain_uuid &&
+      g_ascii_strcasecmp (uuid, sc->domain_uuid) == 0)
+    return NULL;
+  return g_strdup_printf (_("%s holds domain '%s' (UUID %s), but the sidecar names '%s' (UUID "
+                            "%s)"), state, name ? name : "-", uuid ? uuid : "-",
+                          sc->domain_name, sc->domain_uuid);
+}
+
 GPtrArray *
 vk_cli_verify_image (VkSidecar *sc, const char *dir, gboolean checksum)
 {
@@ -355,6 +376,9 @@ vk_cli_verify_image (VkSidecar *sc, const char *dir, gboolean checksum)
         }
       g_autoptr(xmlDoc) hdoc = vk_xml_parse (hdr->xml, -1, state, NULL);
       g_autoptr(VkIdentity) hid = hdoc ? vk_identity_from_domain (hdoc, NULL) : NULL;
+      char *who = hdoc ? state_domain_problem (sc, hdoc, state) : NULL;
+      if (who)
+        g_ptr_array_add (problems, who);
       if (hid == NULL)
         g_ptr_array_add (problems, g_strdup_printf (_("%s carries no readable domain XML"), state));
       else
@@ -556,6 +580,14 @@ vk_cli_check_image (VkSidecar *sc, const char *dir, const char *image, VkConn *c
   g_autoptr(xmlDoc) doc = vk_xml_parse (hdr->xml, -1, state, error);
   if (doc == NULL)
     return FALSE;
+  g_autofree char *who = state_domain_problem (sc, doc, state);
+  if (who)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("image '%s' is inconsistent: %s; it was modified or damaged ('vmkeep image "
+                     "verify %s')"), image, who, image);
+      return FALSE;
+    }
   g_autoptr(VkIdentity) hid = vk_identity_from_domain (doc, error);
   if (hid == NULL)
     return FALSE;
