@@ -1800,6 +1800,7 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
       g_autofree char *path = g_build_filename (partial, mname, NULL);
       g_autofree char *probed = NULL;
       g_autofree char *backing = NULL;
+      g_autofree char *data_file = NULL;
       g_autoptr(GError) local = NULL;
       if (g_str_equal (fmt, "qcow2") &&
           (!(probed = vk_disk_probe_format (path, &local)) || !g_str_equal (probed, "qcow2") ||
@@ -1810,6 +1811,18 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
                                           "standalone disks only")
                                       : _("disk %s is not a readable qcow2 image%s"),
                               mname, backing ? backing : local ? local->message : "");
+          break;
+        }
+      /* QEMU would read and write the guest's disk in that host file */
+      if (g_str_equal (fmt, "qcow2") &&
+          (!vk_qcow2_data_file (path, &data_file, &local) || data_file != NULL))
+        {
+          ok = import_refuse (error, source,
+                              data_file ? _("disk %s keeps its data in the host file “%s” (a qcow2 "
+                                            "external data file); an export carries standalone "
+                                            "disks only")
+                                        : _("disk %s is not a readable qcow2 image%s"),
+                              mname, data_file ? data_file : local ? local->message : "");
           break;
         }
       g_free (f->frozen);
