@@ -1021,9 +1021,20 @@ vk_tar_reader_next (VkTarReader *r, VkTarEntry **entry, GError **error)
       if (dir && (nl == 0 || g_str_equal (norm, ".")))
         continue;   /* the archive's own top directory: nothing to create */
       if (!vk_tar_name_is_safe (norm))
-        return reader_refuse (r, error, _("%s: member name '%s' is absolute or leaves the "
-                                          "extraction directory ('..'); refusing the stream"),
-                              r->source, shown);
+        {
+          gboolean odd = FALSE;
+          for (const char *c = norm; *c; c++)
+            odd = odd || (guchar) *c < 0x20 || *c == 0x7f || *c == '\\';
+          /* say which rule the name breaks: a control byte is neither
+           * absolute nor '..' */
+          if (odd && *norm != '/')
+            return reader_refuse (r, error, _("%s: member name '%s' holds a control character "
+                                              "or a backslash; refusing the stream"),
+                                  r->source, shown);
+          return reader_refuse (r, error, _("%s: member name '%s' is absolute or leaves the "
+                                            "extraction directory ('..'); refusing the stream"),
+                                r->source, shown);
+        }
 
       r->size = size;
       r->data_size = size;
