@@ -32,6 +32,14 @@
 # and 64 KiB of stream (import reads and checks every member, but never
 # QEMU's stream), so they stay small.
 #
+# The configuration is e2e_import_places' (disks, NVRAM and logs of
+# imported images in E2E_DIR) with kernel-dirs narrowed to the guest's
+# kernel directory: E2E_DIR, which holds the canaries, must not be a place
+# an image may boot a kernel from. Only setups change anything between
+# cases, and they change only the store and files of their own, so the
+# domains, canaries and watched directories a case starts from are those
+# the previous case left (compared again after every case).
+#
 # Environment: HOSTILE_ONLY=ERE runs only the cases whose id matches.
 set -eu
 # shellcheck source-path=SCRIPTDIR
@@ -203,8 +211,12 @@ not_store() { sed '/^## store$/,/^## domains$/{/^## domains$/!d}' "$1"; }
 
 # ------------------------------------------------------- setup helpers ---
 
+# used by the table (cases.txt)
+# shellcheck disable=SC2034
 LONG=$(printf 'a%.0s' $(seq 1 300))
+# shellcheck disable=SC2034
 LONGTAP=abcdefghijklmnop        # 16 characters: one more than IFNAMSIZ-1
+# shellcheck disable=SC2034
 LONGTAG=$(printf 't%.0s' $(seq 1 37))
 SHADOW=/etc/shadow
 
@@ -268,7 +280,7 @@ setup_store() {
 		: >"$s"
 		;;
 	locked)
-		mkdir -p -m 0700 "$WORK/locked"
+		mkdir -m 0700 "$WORK/locked"
 		s=$WORK/locked/store
 		;;
 	esac
@@ -301,7 +313,7 @@ setup_tamper() {
 	done
 	case $kind in
 	flip | dlen* | magic | badmagic | version3 | format9 | trunc) copy_state=1 ;;
-	swap | swap-zeros | disk-link | missing | original-* | own) own_disk=1 ;;
+	swap | swap-zeros | disk-link | missing | original-*) own_disk=1 ;;
 	esac
 	if [ "$kind" = dir-link ]; then
 		# the image directory is a link to a copy kept among the canaries
@@ -323,7 +335,6 @@ setup_tamper() {
 	local dl
 	dl=$("$PY" -c 'import struct,sys; print(struct.unpack_from("<I", open(sys.argv[1], "rb").read(92), 20)[0])' "$d/state.sav")
 	case $kind in
-	own) ;;
 	flip) craft flip "$d/state.sav" $(($(stat -c %s "$d/state.sav") / 2)) ;;
 	sha) sc_sub '(<state [^>]*?sha256=")[0-9a-f]{8}' '\g<1>00000000' ;;
 	size) sc_sub '(<state [^>]*?size=")\d+' '\g<1>4096' ;;
@@ -743,7 +754,7 @@ run_case() {
 	ID=$id
 	NCASES=$((NCASES + 1))
 	FAMILY_N[${id:0:1}]=$((FAMILY_N[${id:0:1}] + 1))
-	T= TAR= XML= CONFV=$CONF TMO=20 POST= STDIN=/dev/null ALSO= FWDIR=
+	T='' TAR='' XML='' CONFV=$CONF TMO=20 POST='' STDIN=/dev/null ALSO='' FWDIR=''
 	N=$P-$id
 	local t_setup=$EPOCHREALTIME t_snap t_cmd t_after
 	if [ "$setup" != - ]; then
@@ -847,7 +858,7 @@ phase_hibernated() {
 	check_or_bail "$VMKEEP" -c "$E2E_URI" hibernate "$VM" --image good
 	check_or_bail "$VMKEEP" -c "$E2E_URI" image export good -o "$WORK/good.tar"
 	# vmkeep's own scratch directory, as the first clone would make it
-	mkdir -p -m 0700 "$STORE/tmp"
+	mkdir -m 0700 "$STORE/tmp"
 	phase_exported
 	# a directory among the canaries that looks like an image
 	cp -p "$GOOD/image.xml" "$CANARY/dir/image.xml"
