@@ -764,6 +764,9 @@ parse_clone_opts (const VkCommand *cmd, int *argc, char ***argv, CloneOpts *o,
       return FALSE;
   if (*bridge && !vk_validate_ifname ("--bridge", *bridge, error))
     return FALSE;
+  /* as for nic add: a libvirt network is named like a domain */
+  if (*network && !vk_validate_name ("--network", *network, error))
+    return FALSE;
   o->name = *name;
   o->taps = *taps;
   o->bridge = *bridge;
@@ -1404,9 +1407,10 @@ fork_one (VkCli *cli, VkConn *conn, const char *source, const CloneOpts *o, Clon
       if (vk_validate_name ("image name", source, NULL) && g_file_test (idir, G_FILE_TEST_IS_DIR))
         return clone_image (cli, conn, source, o, res, undo, error) &&
                fault ("fork-after-clone", error);
+      g_autofree char *shown = g_strescape (source, NULL);
       g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
                    _("'%s' is neither a domain nor an image; 'vmkeep list --all' and "
-                     "'vmkeep image list' show what can be forked"), source);
+                     "'vmkeep image list' show what can be forked"), shown);
       return FALSE;
     }
   /* Serialise with other vmkeep processes on the source (a hibernate from

@@ -69,6 +69,7 @@ load_side (VkCli *cli, const char *spec, Side *s, GError **error)
       g_autofree char *idir = vk_store_image_dir (cli->cfg->store_dir, spec);
       gboolean is_image = vk_validate_name ("image name", spec, NULL) &&
                           g_file_test (idir, G_FILE_TEST_IS_DIR);
+      g_autofree char *shown = g_strescape (spec, NULL);
       if (is_image)
         g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
                      _("no domain '%s'; there is an image of that name: write "
@@ -76,7 +77,7 @@ load_side (VkCli *cli, const char *spec, Side *s, GError **error)
       else
         g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
                      _("no domain '%s' (images are written 'image:NAME'); 'vmkeep list --all' "
-                       "and 'vmkeep image list' show what can be compared"), spec);
+                       "and 'vmkeep image list' show what can be compared"), shown);
       return FALSE;
     }
   const char *label = NULL;

@@ -1038,7 +1038,12 @@ report (VkCli *cli, const char *verb, GArray *results, GError **error)
           failed++;
           worst = MAX (worst, r->code);
           if (results->len > 1 || cli->json)
-            g_printerr ("vmkeep: error: %s\n", r->message);
+            {
+              /* a domain name from the command line can hold terminal
+               * control bytes: shown, never obeyed (as main does) */
+              g_autofree char *shown = vk_str_printable (r->message);
+              g_printerr ("vmkeep: error: %s\n", shown);
+            }
         }
     }
   if (!cli->json && !cli->quiet && results->len > 0)
@@ -1103,6 +1108,10 @@ vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
     }
   if (image && !vk_validate_name ("image name", image, error))
     return FALSE;
+  /* a tag is a name like a domain name (vmkeep tag): one that could never
+   * be set must not quietly select nothing */
+  if (tag && !vk_validate_name ("tag", tag, error))
+    return FALSE;
   if (copy && !image)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE, _("--copy only applies with --image NAME"));
@@ -1164,6 +1173,14 @@ vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
    * once complete, which costs more than it saves. */
   if (image && format == NULL && choosable)
     format = g_strdup ("raw");
+  /* Before anything changes, the store included (the VM's lock would
+   * create it): QEMU must be able to reach the frozen disks there. */
+  if (image)
+    {
+      g_autofree char *images = vk_store_images_dir (cli->cfg->store_dir);
+      if (!vk_cli_check_qemu_reaches (cli, conn, images, error))
+        return FALSE;
+    }
   g_autoptr(GPtrArray) names = select_domains (cli, conn, argc, argv, all, match, tag, error);
   if (names == NULL)
     return FALSE;

@@ -57,7 +57,8 @@ image_entry_is_real (const char *path, gboolean dir, const char *image, GError *
 VkSidecar *
 vk_cli_load_image (VkCli *cli, const char *name, char **dir_out, GError **error)
 {
-  if (!vk_validate_name ("image name", name, error))
+  if (!vk_validate_name ("image name", name, error) ||
+      !vk_store_check_root (cli->cfg->store_dir, error))
     return NULL;
   g_autofree char *dir = vk_store_image_dir (cli->cfg->store_dir, name);
   g_autofree char *sidecar = g_build_filename (dir, VK_STORE_SIDECAR, NULL);
@@ -97,6 +98,8 @@ format_time (GDateTime *t)
 static gboolean
 image_list (VkCli *cli, GError **error)
 {
+  if (!vk_store_check_root (cli->cfg->store_dir, error))
+    return FALSE;
   g_autoptr(GPtrArray) names = vk_store_list_images (cli->cfg->store_dir, error);
   if (names == NULL)
     return FALSE;
@@ -319,6 +322,27 @@ frozen_disk_problem (VkFrozenDisk *f, const char *dir)
   return NULL;
 }
 
+/* The XML inside state.sav is the domain a restore brings back: it must be
+ * the one the sidecar names, or every check made by name or UUID (is it
+ * running? whose lock?) would be about another domain. */
+static char *
+state_domain_problem (VkSidecar *sc, xmlDocPtr doc, const char *state)
+{
+  xmlNodePtr root = xmlDocGetRootElement (doc);
+  g_autofree char *name = vk_xml_child_text (root, "name");
+  g_autofree char *uuid = vk_xml_child_text (root, "uuid");
+  if (name)
+    g_strstrip (name);
+  if (uuid)
+    g_strstrip (uuid);
+  if (g_strcmp0 (name, sc->domain_name) == 0 && uuid && sc->domain_uuid &&
+      g_ascii_strcasecmp (uuid, sc->domain_uuid) == 0)
+    return NULL;
+  return g_strdup_printf (_("%s holds domain '%s' (UUID %s), but the sidecar names '%s' (UUID "
+                            "%s)"), state, name ? name : "-", uuid ? uuid : "-",
+                          sc->domain_name, sc->domain_uuid);
+}
+
 GPtrArray *
 vk_cli_verify_image (VkSidecar *sc, const char *dir, gboolean checksum)
 {
@@ -352,6 +376,9 @@ vk_cli_verify_image (VkSidecar *sc, const char *dir, gboolean checksum)
         }
       g_autoptr(xmlDoc) hdoc = vk_xml_parse (hdr->xml, -1, state, NULL);
       g_autoptr(VkIdentity) hid = hdoc ? vk_identity_from_domain (hdoc, NULL) : NULL;
+      char *who = hdoc ? state_domain_problem (sc, hdoc, state) : NULL;
+      if (who)
+        g_ptr_array_add (problems, who);
       if (hid == NULL)
         g_ptr_array_add (problems, g_strdup_printf (_("%s carries no readable domain XML"), state));
       else
@@ -553,6 +580,14 @@ vk_cli_check_image (VkSidecar *sc, const char *dir, const char *image, VkConn *c
   g_autoptr(xmlDoc) doc = vk_xml_parse (hdr->xml, -1, state, error);
   if (doc == NULL)
     return FALSE;
+  g_autofree char *who = state_domain_problem (sc, doc, state);
+  if (who)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("image '%s' is inconsistent: %s; it was modified or damaged ('vmkeep image "
+                     "verify %s')"), image, who, image);
+      return FALSE;
+    }
   g_autoptr(VkIdentity) hid = vk_identity_from_domain (doc, error);
   if (hid == NULL)
     return FALSE;
@@ -1162,6 +1197,22 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
   g_autoptr(VkLock) lock = vk_cli_lock_image (cli, name, TRUE, error);
   if (lock == NULL)
     return FALSE;
+  /* Only the image's own files leave: a sidecar naming any other file
+   * (/etc/shadow, say) must not have it copied into the export. */
+  for (guint i = 0; i < sc->frozen_disks->len; i++)
+    {
+      VkFrozenDisk *f = sc->frozen_disks->pdata[i];
+      if (!g_file_test (f->frozen, G_FILE_TEST_EXISTS))
+        continue;   /* missing: exit status 4 below, as documented */
+      g_autofree char *problem = frozen_disk_problem (f, dir);
+      if (problem)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("image '%s': %s; nothing was exported ('vmkeep image verify %s')"),
+                       name, problem, name);
+          return FALSE;
+        }
+    }
 
   int fd = STDOUT_FILENO;
   g_autofree char *tmp = NULL;
@@ -1749,6 +1800,7 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
       g_autofree char *path = g_build_filename (partial, mname, NULL);
       g_autofree char *probed = NULL;
       g_autofree char *backing = NULL;
+      g_autofree char *data_file = NULL;
       g_autoptr(GError) local = NULL;
       if (g_str_equal (fmt, "qcow2") &&
           (!(probed = vk_disk_probe_format (path, &local)) || !g_str_equal (probed, "qcow2") ||
@@ -1759,6 +1811,18 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
                                           "standalone disks only")
                                       : _("disk %s is not a readable qcow2 image%s"),
                               mname, backing ? backing : local ? local->message : "");
+          break;
+        }
+      /* QEMU would read and write the guest's disk in that host file */
+      if (g_str_equal (fmt, "qcow2") &&
+          (!vk_qcow2_data_file (path, &data_file, &local) || data_file != NULL))
+        {
+          ok = import_refuse (error, source,
+                              data_file ? _("disk %s keeps its data in the host file “%s” (a qcow2 "
+                                            "external data file); an export carries standalone "
+                                            "disks only")
+                                        : _("disk %s is not a readable qcow2 image%s"),
+                              mname, data_file ? data_file : local ? local->message : "");
           break;
         }
       g_free (f->frozen);

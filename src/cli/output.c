@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "output.h"
+#include "validate.h"
 
 struct _VkTable {
   guint ncols;
@@ -38,7 +39,9 @@ vk_table_add (VkTable *t, ...)
   for (guint i = 0; i < t->ncols; i++)
     {
       const char *c = va_arg (ap, const char *);
-      row[i] = g_strdup (c && *c ? c : "-");
+      /* cells can come from the command line or an image: control bytes
+       * are shown escaped, never sent to the terminal */
+      row[i] = c && *c ? vk_str_printable (c) : g_strdup ("-");
     }
   va_end (ap);
   g_ptr_array_add (t->rows, row);

@@ -792,20 +792,28 @@ reader_bad_map (VkTarReader *r, GError **error)
                         r->source, r->current ? r->current : "?");
 }
 
+/* What may follow the end-of-archive blocks: tar(1) pads to its record
+ * size (10 KiB by default, up to a few MiB with -b); an endless source
+ * (/dev/zero, a writer that never stops) must not keep the import
+ * reading forever. */
+#define DRAIN_MAX ((guint64) 16 << 20)
+
 /* After the end-of-archive blocks: read what is left so the writer on the
  * other end of a pipe is not killed by SIGPIPE. */
 static void
 reader_drain (VkTarReader *r)
 {
   g_autofree guint8 *buf = g_malloc (CHUNK);
-  while (!r->at_eof)
+  guint64 left = DRAIN_MAX;
+  while (!r->at_eof && left > 0 && !is_cancelled (r->cancel))
     {
-      ssize_t n = read (r->fd, buf, CHUNK);
-      if (n < 0 && errno == EINTR && !is_cancelled (r->cancel))
+      ssize_t n = read (r->fd, buf, MIN ((guint64) CHUNK, left));
+      if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
         return;
       r->offset += (guint64) n;
+      left -= (guint64) n;
     }
 }
 
@@ -1013,9 +1021,20 @@ vk_tar_reader_next (VkTarReader *r, VkTarEntry **entry, GError **error)
       if (dir && (nl == 0 || g_str_equal (norm, ".")))
         continue;   /* the archive's own top directory: nothing to create */
       if (!vk_tar_name_is_safe (norm))
-        return reader_refuse (r, error, _("%s: member name '%s' is absolute or leaves the "
-                                          "extraction directory ('..'); refusing the stream"),
-                              r->source, shown);
+        {
+          gboolean odd = FALSE;
+          for (const char *c = norm; *c; c++)
+            odd = odd || (guchar) *c < 0x20 || *c == 0x7f || *c == '\\';
+          /* say which rule the name breaks: a control byte is neither
+           * absolute nor '..' */
+          if (odd && *norm != '/')
+            return reader_refuse (r, error, _("%s: member name '%s' holds a control character "
+                                              "or a backslash; refusing the stream"),
+                                  r->source, shown);
+          return reader_refuse (r, error, _("%s: member name '%s' is absolute or leaves the "
+                                            "extraction directory ('..'); refusing the stream"),
+                                r->source, shown);
+        }
 
       r->size = size;
       r->data_size = size;

@@ -32,16 +32,28 @@ read_at (int fd, void *buf, gsize len, off_t off)
   return TRUE;
 }
 
-/* Open a disk image for reading; the error names it. */
+/* Open a disk image for reading; the error names it. Only a regular file
+ * or a block device: the path may come from a sidecar, and opening a FIFO
+ * there would wait for a writer forever (O_NONBLOCK lets the open return
+ * to find out). */
 static int
 open_image (const char *path, GError **error)
 {
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0)
     {
       int e = errno;
       g_set_error (error, VK_ERROR, e == ENOENT ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
                    _("cannot open disk image %s: %s"), path, g_strerror (e));
+      return -1;
+    }
+  struct stat st;
+  if (fstat (fd, &st) < 0 || !(S_ISREG (st.st_mode) || S_ISBLK (st.st_mode)))
+    {
+      close (fd);
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("disk image %s is neither a regular file nor a block device"), path);
+      return -1;
     }
   return fd;
 }
@@ -103,6 +115,58 @@ vk_qcow2_backing_file (const char *path, char **backing, GError **error)
       return FALSE;
     }
   *backing = g_steal_pointer (&name);
+  return TRUE;
+}
+
+#define QCOW2_INCOMPAT_DATA_FILE (G_GUINT64_CONSTANT (1) << 2)
+#define QCOW2_EXT_DATA_FILE 0x44415441u
+
+gboolean
+vk_qcow2_data_file (const char *path, char **data_file, GError **error)
+{
+  *data_file = NULL;
+  int fd = open_image (path, error);
+  if (fd < 0)
+    return FALSE;
+  guint8 hdr[104];
+  guint32 magic = 0, version = 0, hlen = 0;
+  guint64 incompat = 0;
+  if (!read_at (fd, hdr, sizeof hdr, 0) ||
+      (memcpy (&magic, hdr, 4), GUINT32_FROM_BE (magic)) != QCOW2_MAGIC ||
+      (memcpy (&version, hdr + 4, 4), GUINT32_FROM_BE (version)) < 3)
+    {
+      close (fd);
+      return TRUE;   /* not qcow2, or v2 (which has no data files) */
+    }
+  memcpy (&incompat, hdr + 72, 8);
+  memcpy (&hlen, hdr + 100, 4);
+  if (!(GUINT64_FROM_BE (incompat) & QCOW2_INCOMPAT_DATA_FILE))
+    {
+      close (fd);
+      return TRUE;
+    }
+  /* the header extensions follow the header, up to the first cluster */
+  guint64 off = GUINT32_FROM_BE (hlen);
+  for (int i = 0; i < 64 && off + 8 <= 65536; i++)
+    {
+      guint32 ext[2];
+      if (!read_at (fd, ext, sizeof ext, (off_t) off))
+        break;
+      guint32 type = GUINT32_FROM_BE (ext[0]), len = GUINT32_FROM_BE (ext[1]);
+      if (type == 0 || len > 4096)
+        break;
+      if (type == QCOW2_EXT_DATA_FILE)
+        {
+          g_autofree char *name = g_malloc0 (len + 1);
+          if (read_at (fd, name, len, (off_t) off + 8))
+            *data_file = g_steal_pointer (&name);
+          break;
+        }
+      off += 8 + ((len + 7) & ~7u);
+    }
+  close (fd);
+  if (*data_file == NULL)
+    *data_file = g_strdup ("");
   return TRUE;
 }
 

@@ -13,6 +13,12 @@ char *vk_disk_probe_format (const char *path, GError **error);
  * has none or is not qcow2). */
 gboolean vk_qcow2_backing_file (const char *path, char **backing, GError **error);
 
+/* Whether a qcow2 image keeps its data in an external data file (the
+ * incompatible feature bit): *data_file is then its name from the header
+ * extension ("" when the extension is missing), else NULL. Not qcow2: no
+ * data file, no error. */
+gboolean vk_qcow2_data_file (const char *path, char **data_file, GError **error);
+
 /* A digest of a frozen disk that costs no full read (see diskfile.c):
  * size, mtime and, for `format` "qcow2", all its allocation metadata;
  * for raw, sampled ranges. 64 lower-case hex digits. VK_ERROR_REFUSED for

@@ -345,6 +345,23 @@ vk_save_header_parse (const guint8 *buf, gsize len, const char *source,
         }
     }
 
+  /* libvirt pads the data area with zeros (vk_save_header_emit too): any
+   * other byte there means data_len reaches into QEMU's stream, which
+   * would then be read from the wrong offset. */
+  gsize used = hdr->cookie != NULL ? hdr->cookie_offset + strlen (hdr->cookie) + 1
+                                   : strlen (hdr->xml) + 1;
+  for (gsize i = used; i < hdr->data_len; i++)
+    if (data[i] != 0)
+      {
+        g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                     _("save image %s is damaged: its %u-byte data area holds data after "
+                       "the domain XML (at byte %zu of the area, where libvirt writes zeros), "
+                       "so its header's data_len points into the stream; remove it and "
+                       "hibernate again"),
+                     source, hdr->data_len, i);
+        return FALSE;
+      }
+
   *out = g_steal_pointer (&hdr);
   return TRUE;
 }

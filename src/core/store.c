@@ -86,14 +86,16 @@ vk_store_check_path (const char *root, GError **error)
   return TRUE;
 }
 
-gboolean
-vk_store_ensure_root (const char *root, GError **error)
+/* An existing store is usable: a real directory not every user may write.
+ * A missing one passes, with *exists FALSE. */
+static gboolean
+check_existing (const char *root, gboolean *exists, GError **error)
 {
-  if (!vk_store_check_path (root, error))
-    return FALSE;
   struct stat st;
+  *exists = FALSE;
   if (lstat (root, &st) == 0)
     {
+      *exists = TRUE;
       if (S_ISLNK (st.st_mode))
         {
           g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
@@ -125,6 +127,24 @@ vk_store_ensure_root (const char *root, GError **error)
                    g_strerror (errno));
       return FALSE;
     }
+  return TRUE;
+}
+
+gboolean
+vk_store_check_root (const char *root, GError **error)
+{
+  gboolean exists;
+  return vk_store_check_path (root, error) && check_existing (root, &exists, error);
+}
+
+gboolean
+vk_store_ensure_root (const char *root, GError **error)
+{
+  gboolean exists;
+  if (!vk_store_check_path (root, error) || !check_existing (root, &exists, error))
+    return FALSE;
+  if (exists)
+    return TRUE;
   /* Created here: parents traversable, the store itself 0711 (QEMU opens
    * frozen disks below it by name; nobody lists it), and marked as
    * vmkeep's, so later runs know its mode is theirs to keep. */

@@ -32,6 +32,9 @@ gboolean vk_store_check_path (const char *root, GError **error);
  * 0711) and marked as vmkeep's. An existing store's mode is never
  * changed. */
 gboolean vk_store_ensure_root (const char *root, GError **error);
+/* The checks of vk_store_ensure_root without creating anything, for
+ * commands that only read the store (a missing store passes). */
+gboolean vk_store_check_root (const char *root, GError **error);
 
 char *vk_store_managed_dir (const char *root);
 char *vk_store_managed_sidecar (const char *root, const char *uuid);

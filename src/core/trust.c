@@ -444,7 +444,7 @@ walk_devices (Walk *w, xmlNodePtr devs)
           static const char *const rngs[] = { "/dev/urandom", "/dev/random", "/dev/hwrng", NULL };
           if (g_strcmp0 (model, "builtin") != 0 &&
               !(g_strcmp0 (model, "random") == 0 && (dev == NULL || *dev == '\0' || in_list (dev, rngs))))
-            ok = refuse (w, _("RNG backend"), dev ? dev : model,
+            ok = refuse (w, _("RNG backend"), dev && *dev ? dev : model,
                          _("is not /dev/urandom, /dev/random, /dev/hwrng or builtin"));
         }
       else if (g_str_equal (el, "tpm"))

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <glib/gi18n.h>
 
+#include "store.h"
 #include "trust.h"
 #include "validate.h"
 #include "vk-config.h"
@@ -135,9 +136,29 @@ vk_config_load (VkConfig *cfg, const char *path, gboolean must_exist,
   for (gsize i = 0; keys != NULL && keys[i] != NULL; i++)
     {
       const char *key = keys[i];
-      g_autofree char *raw = g_key_file_get_string (kf, VK_CONFIG_GROUP, key, NULL);
-      g_autofree char *val = g_strstrip (g_strdup (raw ? raw : ""));
+      g_autoptr(GError) unreadable = NULL;
+      g_autofree char *raw = g_key_file_get_string (kf, VK_CONFIG_GROUP, key, &unreadable);
+      if (raw == NULL)
+        {
+          /* not UTF-8, or a bad escape: an empty value would hide why */
+          g_set_error (error, VK_ERROR, VK_ERROR_USAGE, _("%s: key '%s': %s (see vmkeep.conf(5))"),
+                       path, key, unreadable ? unreadable->message : "?");
+          return FALSE;
+        }
+      g_autofree char *val = g_strstrip (g_strdup (raw));
       GError *cause = NULL;
+
+      /* no key takes control characters (a "\n" escape, a terminal
+       * sequence); the value is shown escaped */
+      for (const char *c = val; *c; c++)
+        if ((guchar) *c < 0x20 || *c == 0x7f)
+          {
+            g_autofree char *shown = g_strescape (val, NULL);
+            g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                         _("%s: key '%s' has the value “%s” with a control character in it "
+                           "(see vmkeep.conf(5))"), path, key, shown);
+            return FALSE;
+          }
 
       if (g_str_equal (key, "uri"))
         {
@@ -199,6 +220,10 @@ vk_config_load (VkConfig *cfg, const char *path, gboolean must_exist,
                            path, val);
               return FALSE;
             }
+          /* refused for every command, not only those that write: a store
+           * in / or /etc would have vmkeep read images from there too */
+          if (!vk_store_check_path (val, &cause))
+            return bad_value (error, path, key, cause);
           g_free (cfg->store_dir);
           cfg->store_dir = g_strdup (val);
         }

@@ -398,9 +398,12 @@ vk_domain_lookup (VkConn *vc, const char *name, VkDomain **out, GError **error)
   VkDomain *vd = vk_domain_try_lookup (vc, name);
   if (vd == NULL)
     {
+      /* the name comes from the command line: a newline or terminal
+       * control byte in it is shown escaped */
+      g_autofree char *shown = g_strescape (name, NULL);
       g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
                    _("domain '%s' not found on %s; 'vmkeep list --all' shows the "
-                     "defined domains"), name, vc->uri);
+                     "defined domains"), shown, vc->uri);
       return FALSE;
     }
   *out = vd;

@@ -378,6 +378,9 @@ test_emit_no_cookie (void)
   g_byte_array_append (nocookie, g_bytes_get_data (bytes, NULL),
                        g_bytes_get_size (bytes));
   memcpy (nocookie->data + 32, &zero, 4);
+  /* as libvirt writes it without a cookie: zeros after the XML */
+  memset (nocookie->data + 92 + real_raw.cookie_offset, 0,
+          real_raw.data_len - real_raw.cookie_offset);
   g_assert_true (vk_save_header_parse (nocookie->data, nocookie->len, "t",
                                        &hdr, &error));
   g_assert_null (hdr->cookie);
@@ -391,6 +394,27 @@ test_emit_no_cookie (void)
   g_assert_null (back->cookie);
   g_assert_cmpuint (back->cookie_offset, ==, 0);
   g_assert_cmpuint (le32_at (out, 32), ==, 0);
+}
+
+/* data_len that reaches into QEMU's stream (libvirt pads the data area
+ * with zeros, so stream bytes show up after the cookie) is refused,
+ * naming where: the stream would be read from the wrong offset. */
+static void
+test_data_len_into_stream (void)
+{
+  g_autoptr (GBytes) bytes = load_real (&real_raw);
+  g_autoptr (GByteArray) buf = g_byte_array_new ();
+  g_autoptr (VkSaveHeader) hdr = NULL;
+  g_autoptr (GError) error = NULL;
+  guint32 longer = GUINT32_TO_LE (real_raw.data_len + 64);
+
+  g_byte_array_append (buf, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  memcpy (buf->data + 20, &longer, 4);
+  g_assert_false (vk_save_header_parse (buf->data, buf->len, "t", &hdr, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_REFUSED);
+  g_autofree char *at = g_strdup_printf ("at byte %u of the area", real_raw.data_len);
+  assert_message_has (error, (const char *const[]) { "t", "data_len points into the stream",
+                                                      at, NULL });
 }
 
 /* A header written on a big-endian host: detected, and re-emitted in the
@@ -855,6 +879,7 @@ main (int argc, char **argv)
   g_test_add_func ("/save-header/damaged/empty-buffer", test_empty_buffer);
   g_test_add_func ("/save-header/emit/empty-xml", test_emit_empty_xml);
   g_test_add_func ("/save-header/emit/no-cookie", test_emit_no_cookie);
+  g_test_add_func ("/save-header/damaged/data-len-into-stream", test_data_len_into_stream);
   g_test_add_func ("/save-header/byteswapped", test_byteswapped);
   g_test_add_func ("/save-header/read/missing", test_read_missing);
   g_test_add_func ("/save-header/read/directory", test_read_directory);
