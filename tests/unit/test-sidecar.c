@@ -354,6 +354,10 @@ typedef struct {
 
 static const Refusal refusals[] = {
   { "not-xml", VK_SIDECAR_IMAGE, "</vmkeep-sidecar>", "", "not well-formed" },
+  /* Entities would expand when fields are read (fuzz/regressions/sidecar). */
+  { "doctype", VK_SIDECAR_IMAGE, "<vmkeep-sidecar ",
+    "<!DOCTYPE vmkeep-sidecar [<!ENTITY h \"hv1.example.org\">]><vmkeep-sidecar ",
+    "has a DOCTYPE declaration", "<host>hv1.example.org</host>", "<host>&h;</host>" },
   { "root", VK_SIDECAR_IMAGE, "<vmkeep-sidecar ", "<sidecar ", "root element is <sidecar>",
     "</vmkeep-sidecar>", "</sidecar>" },
   { "namespace", VK_SIDECAR_IMAGE, "https://vmkeep.org/ns/sidecar/1",
