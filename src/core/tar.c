@@ -11,6 +11,7 @@
 
 #include "sha256.h"
 #include "tar.h"
+#include "validate.h"
 #include "vk-error.h"
 
 /* Large enough that a multi-GiB state streams at disk speed. */
@@ -536,9 +537,10 @@ parse_pax (VkTarReader *r, const guint8 *data, gsize len, char **path, guint64 *
           guint64 v;
           if (!g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT64, &v, NULL))
             {
+              g_autofree char *shown = g_strescape (value, NULL);
               g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
                            _("%s: bad size '%s' in a pax extended header; the stream is "
-                             "damaged"), r->source, value);
+                             "damaged"), r->source, shown);
               return FALSE;
             }
           *size = v;
@@ -756,7 +758,9 @@ vk_tar_reader_next (VkTarReader *r, VkTarEntry **entry, GError **error)
       r->remaining = size;
       r->pad = (VK_TAR_BLOCK - size % VK_TAR_BLOCK) % VK_TAR_BLOCK;
       g_free (r->current);
-      r->current = g_strdup (e->name);
+      /* Safe names may still hold bytes that are not UTF-8; messages
+       * must be UTF-8 (--json prints them). */
+      r->current = vk_str_printable (e->name);
       *entry = e;
       return TRUE;
     }

@@ -550,6 +550,36 @@ test_pax_size (void)
   assert_refused (read_all (b, NULL), "pax");
 }
 
+/* Safe member names may hold bytes that are not UTF-8, and so may a pax
+ * record; messages quoting them must still be UTF-8 (--json prints them).
+ * Found by fuzz/fuzz-tar (fuzz/regressions/tar/). */
+static void
+test_messages_utf8 (void)
+{
+  g_autoptr(GByteArray) a = g_byte_array_new ();
+  g_autoptr(GByteArray) b = g_byte_array_new ();
+  GError *e;
+
+  raw_header (a, "disks/n\x9b\x9bme.qcow2", '0', 5000, NULL);
+  raw_data (a, "x", 1);
+  e = read_all (a, NULL);
+  g_assert_nonnull (e);
+  g_assert_true (g_utf8_validate (e->message, -1, NULL));
+  g_assert_nonnull (strstr (e->message, "n\\x9b\\x9bme"));
+  assert_refused (e, "truncated");
+
+  const char *rec = "12 size=1\xff" "2\n";
+  g_assert_cmpuint (strlen (rec), ==, 12);
+  raw_header (b, "PaxHeaders/big", 'x', strlen (rec), NULL);
+  raw_data (b, rec, strlen (rec));
+  raw_header (b, "big", '0', 0, NULL);
+  raw_end (b);
+  e = read_all (b, NULL);
+  g_assert_nonnull (e);
+  g_assert_true (g_utf8_validate (e->message, -1, NULL));
+  assert_refused (e, "bad size");
+}
+
 static void
 test_garbage_after_zero_block (void)
 {
@@ -691,6 +721,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tar/refuse/links-devices", test_links_refused);
   g_test_add_func ("/tar/refuse/garbage-after-zero-block", test_garbage_after_zero_block);
   g_test_add_func ("/tar/refuse/read-limit", test_read_limit);
+  g_test_add_func ("/tar/refuse/messages-utf8", test_messages_utf8);
   g_test_add_func ("/tar/dot-slash-and-directories", test_dot_slash);
   g_test_add_func ("/tar/pax-size", test_pax_size);
   g_test_add_func ("/tar/pax-size-written", test_pax_size_written);
