@@ -59,6 +59,17 @@ static const char *const known_keys[] = {
   "log-dir", "kernel-dirs", NULL,
 };
 
+/* Does the raw (still escaped) value end in a backslash that escapes
+ * nothing? */
+static gboolean
+ends_in_lone_backslash (const char *raw)
+{
+  for (const char *p = raw; *p != '\0'; p++)
+    if (*p == '\\' && *++p == '\0')
+      return TRUE;
+  return FALSE;
+}
+
 static gboolean
 bad_value (GError **error, const char *path, const char *key, GError *cause)
 {
@@ -143,6 +154,17 @@ vk_config_load (VkConfig *cfg, const char *path, gboolean must_exist,
     {
       const char *key = keys[i];
       GError *cause = NULL;
+      /* GLib 2.74's unescaping sets its GError twice, a warning on stderr,
+       * when a value with a bad escape ends in a lone backslash too: such
+       * a value is refused before GKeyFile unescapes it. */
+      g_autofree char *escaped = g_key_file_get_value (kf, VK_CONFIG_GROUP, key, NULL);
+      if (escaped != NULL && ends_in_lone_backslash (escaped))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                       _("%s: key '%s' ends with a lone backslash; write \\\\ for a "
+                         "backslash (see vmkeep.conf(5))"), path, key);
+          return FALSE;
+        }
       g_autofree char *raw = g_key_file_get_string (kf, VK_CONFIG_GROUP, key, &cause);
       /* A value that is not UTF-8 or holds a bad escape is an error like
        * any other bad value, not the default (uri would silently become the

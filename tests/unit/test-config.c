@@ -99,6 +99,37 @@ test_value_bad_escape (void)
   g_assert_null (cfg->uri);
 }
 
+/* A bad escape and a lone backslash at the end made GLib 2.74 set its
+ * GError twice, a warning on stderr (fatal here, as in fuzz/fuzz-config). */
+static void
+test_value_lone_backslash (void)
+{
+  static const char *const inputs[] = {
+    "[vmkeep]\nuri=\\uri=\\\n",
+    "[vmkeep]\nstore=/var/lib/vmkeep\\\n",
+    "[vmkeep]\nstore=/var/lib/vmkeep\\\\\\\n",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (inputs); i++)
+    {
+      g_autoptr(VkConfig) cfg = vk_config_new ();
+      g_autoptr(GError) error = NULL;
+
+      g_assert_false (load_text (cfg, inputs[i], -1, &error));
+      g_assert_error (error, VK_ERROR, VK_ERROR_USAGE);
+      g_assert_nonnull (strstr (error->message, "lone backslash"));
+    }
+  {
+    g_autoptr(VkConfig) cfg = vk_config_new ();
+    g_autoptr(GError) error = NULL;
+
+    /* an escaped backslash at the end is fine */
+    g_assert_true (load_text (cfg, "[vmkeep]\nuri=test:///default\\\\\n", -1, &error));
+    g_assert_no_error (error);
+    g_assert_cmpstr (cfg->uri, ==, "test:///default\\");
+  }
+}
+
 /* GKeyFile's messages and vmkeep's own quote the file's bytes. */
 static void
 test_messages_utf8 (void)
@@ -134,6 +165,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/values", test_values);
   g_test_add_func ("/config/value-not-utf8", test_value_not_utf8);
   g_test_add_func ("/config/value-bad-escape", test_value_bad_escape);
+  g_test_add_func ("/config/value-lone-backslash", test_value_lone_backslash);
   g_test_add_func ("/config/messages-utf8", test_messages_utf8);
   return g_test_run ();
 }
