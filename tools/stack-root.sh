@@ -126,8 +126,13 @@ do_ensure() {
 		log "root is up to date: $ROOT"
 		return 0
 	fi
+	# Packages must not be installed with the host's /dev mounted (see the
+	# header). A root left up by an interrupted run is ours alone: stop it.
 	if is_mounted "$ROOT/dev" || is_mounted "$ROOT/proc" || is_mounted "$ROOT"; then
-		die "$ROOT is up (its /dev or /proc is mounted); run 'tools/stack-root.sh down' first"
+		log "$ROOT is up and needs packages: stopping it first"
+		do_down
+		! is_mounted "$ROOT/dev" && ! is_mounted "$ROOT/proc" ||
+			die "$ROOT is still mounted after stopping it; see 'mount | grep $ROOT'"
 	fi
 	: >"$CACHE/apt.log" 2>/dev/null || true
 	if [ -f "$ROOT/.vmkeep-stamp" ] && [ "$(cat "$ROOT/.vmkeep-stamp")" = "$(base_stamp)" ]; then

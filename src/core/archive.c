@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "sha256.h"
+#include "validate.h"
 #include "tar.h"
 #include "vk-error.h"
 
@@ -54,12 +55,26 @@ archive_why (struct archive *a)
   return g_utf8_make_valid (s ? s : "?", -1);
 }
 
-/* A name from the stream as messages show it: escaped, so that a message
- * stays UTF-8 whatever bytes an image's names hold. */
+/* A name from the stream as messages show it: bytes that are not UTF-8
+ * and control characters as \xNN, so that a message stays UTF-8 (--json
+ * prints it) whatever bytes an image's names hold. */
 static char *
 shown_name (const char *name)
 {
-  return g_strescape (name, NULL);
+  /* vk_str_printable keeps backslashes, newlines and tabs, which a name
+   * shown in one line must not: those first, then the rest */
+  GString *plain = g_string_sized_new (strlen (name));
+  for (const char *c = name; *c; c++)
+    if (*c == '\\')
+      g_string_append (plain, "\\\\");
+    else if (*c == '\n')
+      g_string_append (plain, "\\n");
+    else if (*c == '\t')
+      g_string_append (plain, "\\t");
+    else
+      g_string_append_c (plain, *c);
+  g_autofree char *escaped = g_string_free (plain, FALSE);
+  return vk_str_printable (escaped);
 }
 
 static gboolean

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <libxml/parser.h>
 #include <libxml/xmlsave.h>
 #include <string.h>
@@ -46,24 +47,64 @@ drop_blank_text (xmlNodePtr node)
     }
 }
 
+/* Without XML_PARSE_NOENT libxml2 neither substitutes entities nor loads
+ * external ones, but it keeps entity references in the tree, and reading
+ * an element's text or an attribute (xmlNodeGetContent, xmlGetProp)
+ * expands them: 300 KB of "&a;" over a 10 KB entity make a gigabyte. Its
+ * loop detection stops nested billion laughs, not that. Domain XML,
+ * libvirt's other documents and sidecars never have a DOCTYPE, so the
+ * parse stops at the first one, before any declaration in it is read. */
+static void
+refuse_doctype (void *user, const xmlChar *name, const xmlChar *external_id,
+                const xmlChar *system_id)
+{
+  xmlParserCtxtPtr ctxt = user;
+
+  ctxt->_private = (void *) refuse_doctype;
+  xmlStopParser (ctxt);
+}
+
 xmlDocPtr
 vk_xml_parse (const char *text, gssize len, const char *source, GError **error)
 {
   if (len < 0)
     len = strlen (text);
+  if (len > G_MAXINT)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("%s is too large for an XML document (%" PRIu64
+                     " bytes); check the file"), source, (guint64) len);
+      return NULL;
+    }
   xmlSetGenericErrorFunc (NULL, silence_xml_errors);
-  xmlDocPtr doc = xmlReadMemory (text, (int) len, source, NULL,
-                                 XML_PARSE_NONET | XML_PARSE_NOBLANKS |
-                                 XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+  xmlParserCtxtPtr ctxt = xmlNewParserCtxt ();
+  if (ctxt == NULL)
+    g_error ("out of memory creating an XML parser");
+  ctxt->sax->internalSubset = refuse_doctype;
+  xmlDocPtr doc = xmlCtxtReadMemory (ctxt, text, (int) len, source, NULL,
+                                     XML_PARSE_NONET | XML_PARSE_NOBLANKS |
+                                     XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+  if (ctxt->_private == (void *) refuse_doctype)
+    {
+      g_clear_pointer (&doc, xmlFreeDoc);
+      xmlFreeParserCtxt (ctxt);
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("%s has a DOCTYPE declaration, which libvirt domain XML and "
+                     "vmkeep sidecars never have (its entities could expand without "
+                     "bound); remove it and retry"), source);
+      return NULL;
+    }
   if (doc == NULL)
     {
-      const xmlError *e = xmlGetLastError ();
-      g_autofree char *msg = e && e->message ? g_strchomp (g_strdup (e->message)) : NULL;
+      const xmlError *e = xmlCtxtGetLastError (ctxt);
+      g_autofree char *msg = e && e->message ? g_strchomp (vk_str_printable (e->message)) : NULL;
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("%s is not well-formed XML (line %d: %s); fix the file and retry"),
                    source, e ? e->line : 0, msg ? msg : "?");
+      xmlFreeParserCtxt (ctxt);
       return NULL;
     }
+  xmlFreeParserCtxt (ctxt);
   drop_blank_text ((xmlNodePtr) doc);
   return doc;
 }

@@ -7,6 +7,7 @@
 #include <json-glib/json-glib.h>
 
 #include "manifest.h"
+#include "validate.h"
 #include "vk-error.h"
 
 void
@@ -32,22 +33,51 @@ vk_json_depth (const char *text, gsize len, guint limit)
 {
   guint depth = 0, max = 0;
   gboolean in_string = FALSE;
+  /* Where json-glib's strings end is not always where JSON's do: its
+   * scanner also reads 'single-quoted' strings and C comments (in which a
+   * '"' opens nothing), and after a \u escape that is not four hex digits
+   * of a non-surrogate it reads on over what follows, a '"' included. A
+   * count that missed that would let ['"', [[[...]]]] nest without bound.
+   * So past any of these (vmkeep writes none) strings are not told apart
+   * any more: every opening bracket counts and no closing one, an upper
+   * bound whatever the text means to json-glib. */
+  gboolean json_only = TRUE;
   for (gsize i = 0; i < len && max <= limit; i++)
     {
       char c = text[i];
       if (in_string)
         {
-          if (c == '\\')
+          if (c == '\\' && i + 1 < len && text[i + 1] == 'u')
+            {
+              guint u = 0;
+              gsize h = 0;
+              while (h < 4 && i + 2 + h < len && g_ascii_isxdigit (text[i + 2 + h]))
+                {
+                  u = u * 16 + (guint) g_ascii_xdigit_value (text[i + 2 + h]);
+                  h++;
+                }
+              if (h < 4 || (u >= 0xd800 && u <= 0xdfff))
+                in_string = json_only = FALSE;
+              else
+                i += 5;
+            }
+          else if (c == '\\')
             i++;
           else if (c == '"')
             in_string = FALSE;
           continue;
         }
-      if (c == '"')
+      if (c == '\'' || c == '/')
+        json_only = FALSE;
+      else if (c == '"' && json_only)
         in_string = TRUE;
       else if (c == '[' || c == '{')
-        max = MAX (max, ++depth);
-      else if ((c == ']' || c == '}') && depth > 0)
+        {
+          /* not MAX (max, ++depth): the macro would count it twice */
+          depth++;
+          max = MAX (max, depth);
+        }
+      else if ((c == ']' || c == '}') && depth > 0 && json_only)
         depth--;
     }
   return max;
@@ -85,7 +115,10 @@ vk_manifest_parse (const char *text, gsize len, const char *source, GError **err
   g_autoptr(GError) local = NULL;
   if (!json_parser_load_from_data (p, text, (gssize) len, &local))
     {
-      g_autofree char *w = g_strdup_printf (_("is not valid JSON (%s)"), local->message);
+      /* json-glib quotes the token it stopped at, which may hold bytes
+       * that are not UTF-8 (a lone surrogate escape decodes to some) */
+      g_autofree char *why = vk_str_printable (local->message);
+      g_autofree char *w = g_strdup_printf (_("is not valid JSON (%s)"), why);
       refuse (error, source, w);
       return NULL;
     }
@@ -112,7 +145,10 @@ vk_manifest_parse (const char *text, gsize len, const char *source, GError **err
   g_autoptr(VkManifest) m = g_new0 (VkManifest, 1);
   m->members = g_ptr_array_new_with_free_func ((GDestroyNotify) member_free);
   JsonNode *img = json_object_get_member (o, "image");
-  if (img && JSON_NODE_HOLDS_VALUE (img) && json_node_get_value_type (img) == G_TYPE_STRING)
+  /* json-glib decodes a lone surrogate escape ("\ud800") to bytes that
+   * are not UTF-8: such a string is no name vmkeep can show or match. */
+  if (img && JSON_NODE_HOLDS_VALUE (img) && json_node_get_value_type (img) == G_TYPE_STRING &&
+      g_utf8_validate (json_node_get_string (img), -1, NULL))
     m->image = g_strdup (json_node_get_string (img));
   else if (img && !JSON_NODE_HOLDS_NULL (img))
     {
@@ -139,6 +175,7 @@ vk_manifest_parse (const char *text, gsize len, const char *source, GError **err
           json_node_get_value_type (name) != G_TYPE_STRING ||
           json_node_get_value_type (size) != G_TYPE_INT64 ||
           json_node_get_value_type (sha) != G_TYPE_STRING || json_node_get_int (size) < 0 ||
+          !g_utf8_validate (json_node_get_string (name), -1, NULL) ||
           !is_sha256 (json_node_get_string (sha)))
         {
           g_autofree char *w = g_strdup_printf (_("entry %u is malformed (it needs a name, a "

@@ -217,7 +217,12 @@ format_created (GDateTime *dt)
 {
   g_autoptr(GDateTime) utc = g_date_time_to_utc (dt);
 
-  return g_date_time_format (utc, "%Y-%m-%dT%H:%M:%SZ");
+  /* Not g_date_time_format's %Y, which does not pad: year 999 would be
+   * written as "999-...", which is no ISO 8601 time the reader takes. */
+  return g_strdup_printf ("%04d-%02d-%02dT%02d:%02d:%02dZ", g_date_time_get_year (utc),
+                          g_date_time_get_month (utc), g_date_time_get_day_of_month (utc),
+                          g_date_time_get_hour (utc), g_date_time_get_minute (utc),
+                          g_date_time_get_second (utc));
 }
 
 char *
@@ -788,10 +793,13 @@ read_fields (Reader *r, xmlNodePtr *el, VkSidecar *sc, xmlDocPtr *ddoc_out)
   /* A zone is required (NULL default zone): a bare local time would mean
    * something different on the host that reads it. */
   dt = g_date_time_new_from_iso8601 (created, NULL);
-  if (dt == NULL)
+  /* A time at the edge of GDateTime's range (0001-01-01T00:30+01:00) has
+   * no UTC equivalent: g_date_time_to_utc gives NULL. */
+  if (dt != NULL)
+    sc->created = g_date_time_to_utc (dt);
+  if (sc->created == NULL)
     return refuse_value (r, "<created>", created,
                          _("an ISO 8601 time with zone, e.g. 2024-05-01T12:34:56Z"));
-  sc->created = g_date_time_to_utc (dt);
 
   if (!get_text (r, el[F_HOST], "host", &sc->host) ||
       !get_text (r, el[F_LIBVIRT], "libvirt-version", &sc->libvirt_version) ||

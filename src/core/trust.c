@@ -102,6 +102,16 @@ drop_all (xmlNodePtr n, const char *name)
     }
 }
 
+static guint
+count_children (xmlNodePtr n, const char *name)
+{
+  guint count = 0;
+  for (xmlNodePtr c = n->children; c; c = c->next)
+    if (is_el (c, name))
+      count++;
+  return count;
+}
+
 static void
 unset (xmlNodePtr n, const char *attr)
 {
@@ -398,6 +408,18 @@ walk_devices (Walk *w, xmlNodePtr devs)
                          _("passes a host resource to the guest, which an image cannot carry "
                            "(detach it before hibernating)"));
         }
+      /* The walks below look at the first of repeated children, as
+       * libvirt reads only the first: what it ignores today must not be
+       * a host path a later libvirt reads. */
+      static const char *const once[] = { "source", "target", "log", "backend", "driver", NULL };
+      for (const char *const *o = once; *o; o++)
+        if (count_children (c, *o) > 1)
+          {
+            g_autofree char *what = g_strdup_printf ("<%s>", el);
+            g_autofree char *why = g_strdup_printf (_("has more than one <%s>; an image "
+                                                      "carries one"), *o);
+            return refuse (w, what, NULL, why);
+          }
       gboolean ok = TRUE;
       if (g_str_equal (el, "disk"))
         ok = walk_disk (w, c);

@@ -820,13 +820,34 @@ char *
 vk_str_printable (const char *s)
 {
   GString *out = g_string_new (NULL);
-  for (const guchar *p = (const guchar *) (s ? s : ""); *p; p++)
+  const char *p = s ? s : "";
+  const char *end = p + strlen (p);
+
+  while (p < end)
     {
+      guchar c = (guchar) *p;
       /* terminal control (ESC, CSI, BEL, ...) is shown, not obeyed */
-      if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
-        g_string_append_printf (out, "\\x%02x", *p);
+      if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+        g_string_append_printf (out, "\\x%02x", c);
+      else if (c < 0x80)
+        g_string_append_c (out, (char) c);
       else
-        g_string_append_c (out, (char) *p);
+        {
+          /* Bytes that are not UTF-8 (libxml2 and GKeyFile quote the
+           * input's own) would make the text unusable for --json and the
+           * journal; C1 controls (U+0080-U+009F) are controls too. */
+          gunichar u = g_utf8_get_char_validated (p, end - p);
+          const char *next = u < (gunichar) -2 ? g_utf8_next_char (p) : p + 1;
+
+          if (u < (gunichar) -2 && u >= 0xa0)
+            g_string_append_len (out, p, next - p);
+          else
+            for (const char *q = p; q < next; q++)
+              g_string_append_printf (out, "\\x%02x", (guchar) *q);
+          p = next;
+          continue;
+        }
+      p++;
     }
   return g_string_free (out, FALSE);
 }

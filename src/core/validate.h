@@ -87,8 +87,10 @@ gboolean vk_parse_pci_address_attr (const char *attr, const char *text,
 gboolean vk_parse_slot_range (const char *key, const char *text,
                               guint *first, guint *last, GError **error);
 
-/* `s` with control characters (other than newline and tab) written as
- * \xNN: text from the command line or an image may reach a terminal. */
+/* `s` with control characters (C0 other than newline and tab, DEL, C1)
+ * and bytes that are not UTF-8 written as \xNN, so the result is UTF-8:
+ * text from the command line or an image may reach a terminal, the
+ * journal or a --json document. */
 char *vk_str_printable (const char *s);
 
 G_END_DECLS

@@ -60,12 +60,25 @@ static const char *const known_keys[] = {
   "log-dir", "kernel-dirs", NULL,
 };
 
+/* Does the raw (still escaped) value end in a backslash that escapes
+ * nothing? */
+static gboolean
+ends_in_lone_backslash (const char *raw)
+{
+  for (const char *p = raw; *p != '\0'; p++)
+    if (*p == '\\' && *++p == '\0')
+      return TRUE;
+  return FALSE;
+}
+
 static gboolean
 bad_value (GError **error, const char *path, const char *key, GError *cause)
 {
+  /* GKeyFile's own errors quote the raw value. */
+  g_autofree char *why = vk_str_printable (cause->message);
+
   g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-               _("%s: key '%s': %s (see vmkeep.conf(5))"), path, key,
-               cause->message);
+               _("%s: key '%s': %s (see vmkeep.conf(5))"), path, key, why);
   g_error_free (cause);
   return FALSE;
 }
@@ -96,13 +109,16 @@ vk_config_load (VkConfig *cfg, const char *path, gboolean must_exist,
     close (fd);
   if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &local))
     {
+      /* GKeyFile quotes the offending line as it is. */
+      g_autofree char *why = vk_str_printable (local->message);
+
       if (!must_exist && g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         return TRUE;
       g_set_error (error, VK_ERROR,
                    g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT)
                      ? VK_ERROR_NOT_FOUND : VK_ERROR_USAGE,
                    _("cannot read configuration %s: %s; fix the file or point "
-                     "VMKEEP_CONFIG at another one"), path, local->message);
+                     "VMKEEP_CONFIG at another one"), path, why);
       return FALSE;
     }
 
@@ -111,9 +127,10 @@ vk_config_load (VkConfig *cfg, const char *path, gboolean must_exist,
   for (gsize i = 0; i < ngroups; i++)
     if (!g_str_equal (groups[i], VK_CONFIG_GROUP))
       {
+        g_autofree char *shown = vk_str_printable (groups[i]);
         g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                      _("%s: unknown group [%s]; vmkeep reads only [%s] "
-                       "(see vmkeep.conf(5))"), path, groups[i], VK_CONFIG_GROUP);
+                       "(see vmkeep.conf(5))"), path, shown, VK_CONFIG_GROUP);
         return FALSE;
       }
   if (ngroups == 0)
@@ -127,26 +144,35 @@ vk_config_load (VkConfig *cfg, const char *path, gboolean must_exist,
   for (gsize i = 0; keys != NULL && keys[i] != NULL; i++)
     if (!g_strv_contains (known_keys, keys[i]))
       {
+        g_autofree char *shown = vk_str_printable (keys[i]);
         g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                      _("%s: unknown key '%s' in [%s] (see vmkeep.conf(5) for "
-                       "the keys vmkeep knows)"), path, keys[i], VK_CONFIG_GROUP);
+                       "the keys vmkeep knows)"), path, shown, VK_CONFIG_GROUP);
         return FALSE;
       }
 
   for (gsize i = 0; keys != NULL && keys[i] != NULL; i++)
     {
       const char *key = keys[i];
-      g_autoptr(GError) unreadable = NULL;
-      g_autofree char *raw = g_key_file_get_string (kf, VK_CONFIG_GROUP, key, &unreadable);
-      if (raw == NULL)
+      GError *cause = NULL;
+      /* GLib 2.74's unescaping sets its GError twice, a warning on stderr,
+       * when a value with a bad escape ends in a lone backslash too: such
+       * a value is refused before GKeyFile unescapes it. */
+      g_autofree char *escaped = g_key_file_get_value (kf, VK_CONFIG_GROUP, key, NULL);
+      if (escaped != NULL && ends_in_lone_backslash (escaped))
         {
-          /* not UTF-8, or a bad escape: an empty value would hide why */
-          g_set_error (error, VK_ERROR, VK_ERROR_USAGE, _("%s: key '%s': %s (see vmkeep.conf(5))"),
-                       path, key, unreadable ? unreadable->message : "?");
+          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                       _("%s: key '%s' ends with a lone backslash; write \\\\ for a "
+                         "backslash (see vmkeep.conf(5))"), path, key);
           return FALSE;
         }
-      g_autofree char *val = g_strstrip (g_strdup (raw));
-      GError *cause = NULL;
+      g_autofree char *raw = g_key_file_get_string (kf, VK_CONFIG_GROUP, key, &cause);
+      /* A value that is not UTF-8 or holds a bad escape is an error like
+       * any other bad value, not the default (uri would silently become the
+       * local libvirt). GKeyFile returns a string even with the latter. */
+      if (cause != NULL)
+        return bad_value (error, path, key, cause);
+      g_autofree char *val = g_strstrip (g_strdup (raw != NULL ? raw : ""));
 
       /* no key takes control characters (a "\n" escape, a terminal
        * sequence); the value is shown escaped */

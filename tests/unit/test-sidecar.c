@@ -354,6 +354,10 @@ typedef struct {
 
 static const Refusal refusals[] = {
   { "not-xml", VK_SIDECAR_IMAGE, "</vmkeep-sidecar>", "", "not well-formed" },
+  /* Entities would expand when fields are read (fuzz/regressions/sidecar). */
+  { "doctype", VK_SIDECAR_IMAGE, "<vmkeep-sidecar ",
+    "<!DOCTYPE vmkeep-sidecar [<!ENTITY h \"hv1.example.org\">]><vmkeep-sidecar ",
+    "has a DOCTYPE declaration", "<host>hv1.example.org</host>", "<host>&h;</host>" },
   { "root", VK_SIDECAR_IMAGE, "<vmkeep-sidecar ", "<sidecar ", "root element is <sidecar>",
     "</vmkeep-sidecar>", "</sidecar>" },
   { "namespace", VK_SIDECAR_IMAGE, "https://vmkeep.org/ns/sidecar/1",
@@ -515,6 +519,51 @@ test_refusal (gconstpointer data)
     g_error ("message “%s” does not contain “%s”", error->message, r->message);
 }
 
+/* Times at the ends of GDateTime's range (fuzz/regressions/sidecar): a
+ * year below 1000 is written back with four digits (it was written
+ * "999-...", which the reader refused, so a sidecar it had accepted could
+ * not be saved again, e.g. by image import); one with no UTC equivalent is
+ * refused (it was accepted with no time at all). */
+static void
+test_created_range (void)
+{
+  static const struct {
+    const char *created;
+    const char *written;   /* NULL: refused */
+  } cases[] = {
+    { "0999-05-01T12:34:56Z", "0999-05-01T12:34:56Z" },
+    { "0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z" },
+    { "0001-01-01T00:30:00-01:00", "0001-01-01T01:30:00Z" },
+    { "9999-12-31T23:59:59Z", "9999-12-31T23:59:59Z" },
+    { "0001-01-01T00:30:00+01:00", NULL },
+    { "9999-12-31T23:30:00-01:00", NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = good_text (VK_SIDECAR_MANAGED);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(VkSidecar) sc = NULL;
+      g_autofree char *again = NULL;
+      g_autofree char *want = NULL;
+
+      replace_once (&text, "2024-05-01T12:34:56Z", cases[i].created);
+      sc = vk_sidecar_parse (text, -1, "image.xml", &error);
+      if (cases[i].written == NULL)
+        {
+          g_assert_null (sc);
+          g_assert_error (error, VK_ERROR, VK_ERROR_REFUSED);
+          g_assert_nonnull (strstr (error->message, "<created>"));
+          continue;
+        }
+      g_assert_no_error (error);
+      again = vk_sidecar_to_xml (sc, &error);
+      g_assert_no_error (error);
+      want = g_strdup_printf ("<created>%s</created>", cases[i].written);
+      g_assert_nonnull (strstr (again, want));
+    }
+}
+
 /* Accepted variations: elements of other namespaces (extension point),
  * upper-case checksums, another time zone, a UUID in upper case. */
 static void
@@ -553,6 +602,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sidecar/save-load", test_save_load);
   g_test_add_func ("/sidecar/write-invalid", test_write_invalid);
   g_test_add_func ("/sidecar/accepted", test_accepted);
+  g_test_add_func ("/sidecar/created-range", test_created_range);
   for (gsize i = 0; i < G_N_ELEMENTS (refusals); i++)
     {
       g_autofree char *path = g_strdup_printf ("/sidecar/refused/%s", refusals[i].name);

@@ -197,6 +197,9 @@ static const Case cases[] = {
     "<smartcard>" },
   { "unknown-device", "<memballoon model='virtio'>", "<frobnicator/><memballoon model='virtio'>",
     "frobnicator" },
+  /* found by fuzz/fuzz-trust: libvirt reads the first <source> only */
+  { "disk-second-source", "<readonly/>", "<readonly/><source file='/etc/shadow'/>",
+    "more than one <source>" },
   { "disk-extra-file", "<controller type='pci' index='0'",
     "<disk type='file' device='disk'><source file='/etc/shadow'/><target dev='vdz' bus='virtio'/></disk><controller type='pci' index='0'",
     "disk vdz" },

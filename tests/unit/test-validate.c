@@ -803,6 +803,40 @@ test_range (gconstpointer data)
     }
 }
 
+/* ------------------------------------------------------------ printable */
+
+/* Library messages quote untrusted bytes (fuzz/regressions/config,
+ * fuzz/regressions/domain-xml): what comes out is UTF-8 without controls,
+ * and ordinary text, newlines and tabs pass unchanged. */
+static void
+test_str_printable (void)
+{
+  static const struct {
+    const char *input;
+    const char *expect;
+  } cases[] = {
+    { "plain “text” – äöü\n\tend", "plain “text” – äöü\n\tend" },
+    { "esc \x1b[2J bel \x07 del \x7f", "esc \\x1b[2J bel \\x07 del \\x7f" },
+    { "not utf-8 \xff\xfe", "not utf-8 \\xff\\xfe" },
+    { "cut \xe2\x80", "cut \\xe2\\x80" },
+    { "overlong \xc0\xaf", "overlong \\xc0\\xaf" },
+    { "c1 csi \xc2\x9b", "c1 csi \\xc2\\x9b" },
+    { "nbsp \xc2\xa0", "nbsp \xc2\xa0" },
+    { "", "" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *out = vk_str_printable (cases[i].input);
+      g_assert_cmpstr (out, ==, cases[i].expect);
+      g_assert_true (g_utf8_validate (out, -1, NULL));
+    }
+  {
+    g_autofree char *out = vk_str_printable (NULL);
+    g_assert_cmpstr (out, ==, "");
+  }
+}
+
 /* ------------------------------------------------------------------ main */
 
 #define ADD_TABLE(group, table, func)                                        \
@@ -839,6 +873,7 @@ main (int argc, char **argv)
   g_test_add_func ("/validate/mac/generate/shape", test_mac_generate_shape);
   g_test_add_func ("/validate/mac/generate/avoid", test_mac_generate_avoid);
   g_test_add_func ("/validate/mac/generate/avoid-many", test_mac_generate_avoid_many);
+  g_test_add_func ("/validate/str-printable", test_str_printable);
 
   return g_test_run ();
 }

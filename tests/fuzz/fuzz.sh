@@ -1,0 +1,22 @@
+#!/bin/bash
+# The fuzz harnesses as a test (CI: tools/run-tests.sh, stage "fuzz"): every
+# committed regression input of fuzz/regressions/ replayed, then each
+# harness of fuzz/ fuzzing for a short fixed time from its seeds; a crash,
+# leak, hang (> 10 s on one input) or broken invariant is a failure. TAP on
+# stdout, one line per harness for its regression inputs and one for its
+# run (executions, exec/s, coverage).
+#
+#   VMKEEP_FUZZ_SECONDS=20   seconds per harness (8 harnesses: about 3
+#                            minutes, plus the build: about 2 minutes the
+#                            first time, seconds afterwards)
+#
+# Builds with clang in fuzz/build (fuzz/run.sh). Without clang it skips,
+# which CI counts as a failure.
+set -uo pipefail
+top=${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+
+if [ -z "${VMKEEP_FUZZ_CC:-}" ] && ! command -v clang >/dev/null && ! command -v clang-14 >/dev/null; then
+	echo "1..0 # SKIP clang not found (Debian: apt-get install clang libclang-rt-14-dev)"
+	exit 0
+fi
+exec "$top/fuzz/run.sh" --tap -t "${VMKEEP_FUZZ_SECONDS:-20}"
