@@ -860,8 +860,11 @@ fork_shutoff (VkCli *cli, VkConn *conn, VkDomain *src, const CloneOpts *o, Clone
   g_autofree char *src_nv = vk_xml_child_text (os, "nvram");
   if ((src_nv == NULL || *src_nv == '\0') && g_strcmp0 (firmware, "efi") == 0)
     {
+      /* libvirt's own name for a VARS file it created */
+      g_autofree char *nvdir = vk_conn_libvirt_dir (conn, VK_LIBVIRT_DIR_NVRAM);
+      g_autofree char *leaf = g_strdup_printf ("%s_VARS.fd", sname);
       g_free (src_nv);
-      src_nv = g_strdup_printf ("/var/lib/libvirt/qemu/nvram/%s_VARS.fd", sname);
+      src_nv = g_build_filename (nvdir, leaf, NULL);
     }
   g_autofree char *nvram = NULL;
   if (src_nv && *src_nv && g_file_test (src_nv, G_FILE_TEST_IS_REGULAR))

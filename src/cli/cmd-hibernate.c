@@ -291,7 +291,7 @@ hibernate_managed (VkCli *cli, VkConn *conn, VkDomain *dom, xmlDocPtr doc,
   g_autofree char *path = vk_store_managed_sidecar (store, uuid);
   if (!check_writable (store, mdir, error))
     return FALSE;
-  const char *save_dir = "/var/lib/libvirt/qemu/save";
+  g_autofree char *save_dir = vk_conn_libvirt_dir (conn, VK_LIBVIRT_DIR_SAVE);
   if (g_file_test (save_dir, G_FILE_TEST_IS_DIR) &&
       !check_space (save_dir, vk_domain_memory_kib (dom) * 1024, r->name, error))
     return FALSE;

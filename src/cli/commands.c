@@ -95,6 +95,13 @@ vk_cli_connect (VkCli *cli, GError **error)
 {
   if (cli->conn == NULL && !vk_conn_open (cli->uri, &cli->conn, error))
     return NULL;
+  /* Directories vmkeep.conf leaves unset are the connection's libvirt's */
+  if (cli->cfg->disk_dir == NULL)
+    cli->cfg->disk_dir = vk_conn_libvirt_dir (cli->conn, VK_LIBVIRT_DIR_IMAGES);
+  if (cli->cfg->nvram_dir == NULL)
+    cli->cfg->nvram_dir = vk_conn_libvirt_dir (cli->conn, VK_LIBVIRT_DIR_NVRAM);
+  if (cli->cfg->log_dir == NULL)
+    cli->cfg->log_dir = vk_conn_libvirt_dir (cli->conn, VK_LIBVIRT_DIR_LOG);
   return cli->conn;
 }
 

@@ -21,10 +21,8 @@ vk_config_new (void)
   vk_layout_policy_init_defaults (&cfg->policy);
   cfg->store_dir = g_strdup (VK_STOREDIR);
   cfg->jobs = 2;
-  /* libvirt's own defaults on Debian, Fedora and Ubuntu */
-  cfg->disk_dir = g_strdup ("/var/lib/libvirt/images");
-  cfg->nvram_dir = g_strdup ("/var/lib/libvirt/qemu/nvram");
-  cfg->log_dir = g_strdup ("/var/log/libvirt/qemu");
+  /* disk_dir, nvram_dir and log_dir stay NULL unless configured: the
+   * CLI takes libvirt's own for the connection (vk_conn_libvirt_dir) */
   cfg->kernel_dirs = g_strsplit ("/var/lib/libvirt/boot:/boot", ":", -1);
   return cfg;
 }

@@ -100,6 +100,79 @@ vk_conn_uri (VkConn *vc)
   return vc->uri;
 }
 
+/* Whether the connection is to a session (per-user) libvirtd: the URI's
+ * path is "/session" (qemu:///session, qemu+ssh://host/session). */
+static gboolean
+conn_is_session (VkConn *vc)
+{
+  char *uri = virConnectGetURI (vc->conn);
+  g_autoptr(GUri) parsed = uri ? g_uri_parse (uri, G_URI_FLAGS_NONE, NULL) : NULL;
+  gboolean session = parsed != NULL && g_strcmp0 (g_uri_get_path (parsed), "/session") == 0;
+  free (uri);
+  return session;
+}
+
+/* The target directory of the "default" storage pool, or NULL. */
+static char *
+default_pool_dir (VkConn *vc)
+{
+  virStoragePoolPtr pool = virStoragePoolLookupByName (vc->conn, "default");
+  if (pool == NULL)
+    {
+      virResetLastError ();
+      return NULL;
+    }
+  char *xml = virStoragePoolGetXMLDesc (pool, 0);
+  virStoragePoolFree (pool);
+  if (xml == NULL)
+    {
+      virResetLastError ();
+      return NULL;
+    }
+  g_autoptr(xmlDoc) doc = vk_xml_parse (xml, -1, "storage pool", NULL);
+  free (xml);
+  xmlNodePtr target = doc ? vk_xml_child (xmlDocGetRootElement (doc), "target") : NULL;
+  g_autofree char *path = target ? vk_xml_child_text (target, "path") : NULL;
+  if (path == NULL || !g_path_is_absolute (path))
+    return NULL;
+  return g_steal_pointer (&path);
+}
+
+char *
+vk_conn_libvirt_dir (VkConn *vc, VkLibvirtDir which)
+{
+  if (which == VK_LIBVIRT_DIR_IMAGES)
+    {
+      char *pool = default_pool_dir (vc);
+      if (pool != NULL)
+        return pool;
+    }
+  if (conn_is_session (vc))
+    switch (which)
+      {
+      case VK_LIBVIRT_DIR_SAVE:
+        return g_build_filename (g_get_user_config_dir (), "libvirt", "qemu", "save", NULL);
+      case VK_LIBVIRT_DIR_NVRAM:
+        return g_build_filename (g_get_user_config_dir (), "libvirt", "qemu", "nvram", NULL);
+      case VK_LIBVIRT_DIR_LOG:
+        return g_build_filename (g_get_user_cache_dir (), "libvirt", "qemu", "log", NULL);
+      case VK_LIBVIRT_DIR_IMAGES:
+        return g_build_filename (g_get_user_data_dir (), "libvirt", "images", NULL);
+      }
+  switch (which)
+    {
+    case VK_LIBVIRT_DIR_SAVE:
+      return g_build_filename (VK_LIBVIRT_LOCALSTATEDIR, "lib", "libvirt", "qemu", "save", NULL);
+    case VK_LIBVIRT_DIR_NVRAM:
+      return g_build_filename (VK_LIBVIRT_LOCALSTATEDIR, "lib", "libvirt", "qemu", "nvram", NULL);
+    case VK_LIBVIRT_DIR_LOG:
+      return g_build_filename (VK_LIBVIRT_LOCALSTATEDIR, "log", "libvirt", "qemu", NULL);
+    case VK_LIBVIRT_DIR_IMAGES:
+      break;
+    }
+  return g_build_filename (VK_LIBVIRT_LOCALSTATEDIR, "lib", "libvirt", "images", NULL);
+}
+
 char *
 vk_conn_best_virt_type (VkConn *vc, GError **error)
 {

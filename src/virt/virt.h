@@ -40,6 +40,21 @@ gboolean vk_conn_qemu_user (VkConn *conn, guint *uid, guint *gid, gboolean *know
 gboolean vk_conn_machine_known (VkConn *conn, const char *arch, const char *machine,
                                 gboolean *known, GError **error);
 
+/* Directories the connection's libvirt uses for files vmkeep places or
+ * checks. libvirt reports none of them through its API except the
+ * default storage pool, so: the images directory is the "default" pool's
+ * target when that pool exists; the others (and the images directory
+ * without that pool) follow the qemu driver's layout for the connection's
+ * kind, system (libvirt's localstatedir) or session ($XDG_CONFIG_HOME,
+ * $XDG_CACHE_HOME, $XDG_DATA_HOME). */
+typedef enum {
+  VK_LIBVIRT_DIR_SAVE,    /* managed save images */
+  VK_LIBVIRT_DIR_NVRAM,   /* UEFI variable stores, NAME_VARS.fd */
+  VK_LIBVIRT_DIR_LOG,     /* QEMU and character device logs */
+  VK_LIBVIRT_DIR_IMAGES,  /* disk images */
+} VkLibvirtDir;
+char *vk_conn_libvirt_dir (VkConn *conn, VkLibvirtDir which);
+
 void vk_domain_free (VkDomain *dom);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkDomain, vk_domain_free)
 
