@@ -471,11 +471,12 @@ clone_from (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *dir, VkSaveHead
     if (n->type == XML_ELEMENT_NODE && xmlStrEqual (n->name, BAD_CAST "interface"))
       {
         g_autofree char *tap = vk_xml_child_prop (n, "target", "dev");
-        g_autofree char *sys = tap ? g_build_filename ("/sys/class/net", tap, NULL) : NULL;
         if (tap && !vk_validate_ifname ("--tap", tap, error))
           return FALSE;
         g_autofree char *type = vk_xml_prop (n, "type");
-        if (sys && g_file_test (sys, G_FILE_TEST_EXISTS) && g_strcmp0 (type, "ethernet") != 0)
+        VkHostIface exists = tap && g_strcmp0 (type, "ethernet") != 0
+                               ? vk_cli_host_interface (conn, tap) : VK_HOST_IFACE_ABSENT;
+        if (exists == VK_HOST_IFACE_BRIDGE || exists == VK_HOST_IFACE_OTHER)
           {
             g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
                          _("TAP device %s already exists on this host; give another --tap"), tap);

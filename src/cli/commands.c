@@ -250,7 +250,6 @@ vk_cli_domain_doc (VkDomain *dom, gboolean inactive, GError **error)
 gboolean
 vk_cli_check_nic_source (VkConn *conn, int kind, const char *name, GError **error)
 {
-  const char *uri = vk_conn_uri (conn);
   if (kind == VK_NET_NETWORK)
     {
       if (!vk_conn_network_exists (conn, name, NULL, NULL))
@@ -262,21 +261,33 @@ vk_cli_check_nic_source (VkConn *conn, int kind, const char *name, GError **erro
         }
       return TRUE;
     }
-  /* Bridges and TAPs are host interfaces: only checkable when libvirt runs
-   * on this host. */
-  if (kind == VK_NET_BRIDGE &&
-      (g_str_has_prefix (uri, "qemu:///") || g_str_has_prefix (uri, "qemu+unix:///")))
+  VkHostIface found = kind == VK_NET_BRIDGE ? vk_cli_host_interface (conn, name)
+                                            : VK_HOST_IFACE_UNKNOWN;
+  if (found == VK_HOST_IFACE_ABSENT || found == VK_HOST_IFACE_OTHER)
     {
-      g_autofree char *sys = g_build_filename ("/sys/class/net", name, "bridge", NULL);
-      if (!g_file_test (sys, G_FILE_TEST_IS_DIR))
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
-                       _("bridge '%s' not found on this host; create it (ip link add "
-                         "%s type bridge) or pick another bridge"), name, name);
-          return FALSE;
-        }
+      g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                   _("bridge '%s' not found on this host; create it (ip link add "
+                     "%s type bridge) or pick another bridge"), name, name);
+      return FALSE;
     }
   return TRUE;
+}
+
+VkHostIface
+vk_cli_host_interface (VkConn *conn, const char *name)
+{
+  VkHostIface found = vk_conn_host_interface (conn, name);
+  const char *uri = vk_conn_uri (conn);
+  if (found != VK_HOST_IFACE_UNKNOWN || uri == NULL ||
+      !(g_str_has_prefix (uri, "qemu:///") || g_str_has_prefix (uri, "qemu+unix:///")))
+    return found;
+  /* libvirt without its interface driver, on this host: the kernel's own
+   * view (sysfs, its stable ABI for net devices) answers the same */
+  g_autofree char *dev = g_build_filename ("/sys/class/net", name, NULL);
+  g_autofree char *bridge = g_build_filename (dev, "bridge", NULL);
+  if (!g_file_test (dev, G_FILE_TEST_EXISTS))
+    return VK_HOST_IFACE_ABSENT;
+  return g_file_test (bridge, G_FILE_TEST_IS_DIR) ? VK_HOST_IFACE_BRIDGE : VK_HOST_IFACE_OTHER;
 }
 
 gboolean

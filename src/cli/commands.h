@@ -59,6 +59,9 @@ gboolean vk_cli_define_verified (VkCli *cli, VkConn *conn, xmlDocPtr doc,
 xmlDocPtr vk_cli_domain_doc (VkDomain *dom, gboolean inactive, GError **error);
 
 /* Does the NIC's host side exist (VkNetKind `kind`)? VK_ERROR_NOT_FOUND. */
+/* What the host has under interface name `name`: libvirt's interface
+ * driver, or on a local connection without that driver, sysfs. */
+VkHostIface vk_cli_host_interface (VkConn *conn, const char *name);
 gboolean vk_cli_check_nic_source (VkConn *conn, int kind, const char *name,
                                   GError **error);
 

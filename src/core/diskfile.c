@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "diskfile.h"
+#include "fileutil.h"
 #include "sha256.h"
 #include "vk-error.h"
 
@@ -594,30 +595,30 @@ vk_qcow2_create_overlay (const char *path, const char *backing, const char *back
       memcpy (rb + i * 2, &one, 2);
     }
 
-  int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0)
+  /* Written beside `path` and put in place only when complete and synced,
+   * never over an existing file: an interruption leaves no half overlay
+   * at the VM's disk path. */
+  if (g_file_test (path, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK))
     {
-      int e = errno;
-      g_set_error (error, VK_ERROR, e == EEXIST ? VK_ERROR_REFUSED : VK_ERROR_FAILED,
-                   e == EEXIST ? _("%s already exists; vmkeep never overwrites a disk")
-                               : _("cannot create %s: %s"), path, g_strerror (e));
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("%s already exists; vmkeep never overwrites a disk"), path);
       return FALSE;
     }
+  int fd = -1;
+  g_autofree char *tmp = vk_tmp_file_new (path, 0600, &fd, error);
+  if (tmp == NULL)
+    return FALSE;
   gboolean ok = pwrite (fd, c0, c0_len, 0) == (ssize_t) c0_len &&
                 pwrite (fd, rt, sizeof rt, QCOW2_CLUSTER) == (ssize_t) sizeof rt &&
                 pwrite (fd, rb, used * 2, 2 * QCOW2_CLUSTER) == (ssize_t) (used * 2) &&
                 ftruncate (fd, (off_t) (used * QCOW2_CLUSTER)) == 0;
-  int e = errno;
-  if (close (fd) < 0 && ok)
-    {
-      ok = FALSE;
-      e = errno;
-    }
   if (!ok)
     {
-      g_unlink (path);
+      int e = errno;
+      vk_tmp_file_abort (fd, tmp);
       g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot write overlay %s: %s"), path,
                    g_strerror (e));
+      return FALSE;
     }
-  return ok;
+  return vk_file_commit_new (fd, tmp, path, error);
 }

@@ -212,6 +212,41 @@ vk_file_commit (int fd, const char *tmp_path, const char *path, GError **error)
 }
 
 gboolean
+vk_file_commit_new (int fd, const char *tmp_path, const char *path, GError **error)
+{
+  int saved;
+
+  g_return_val_if_fail (fd >= 0 && tmp_path != NULL && path != NULL, FALSE);
+
+  if (fsync (fd) < 0)
+    {
+      struct stat st;
+      saved = errno;
+      if (fstat (fd, &st) < 0)
+        st.st_size = 0;
+      vk_tmp_file_abort (fd, tmp_path);
+      set_write_error (error, saved, path, (guint64) st.st_size);
+      return FALSE;
+    }
+  /* A hard link is the portable "rename unless the name exists"
+   * (renameat2's RENAME_NOREPLACE is refused by some file systems). */
+  if (link (tmp_path, path) < 0)
+    {
+      saved = errno;
+      vk_tmp_file_abort (fd, tmp_path);
+      if (saved == EEXIST)
+        g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                     _("%s already exists; vmkeep never overwrites a file it creates"), path);
+      else
+        g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot put %s in place: %s"), path,
+                     g_strerror (saved));
+      return FALSE;
+    }
+  vk_tmp_file_abort (fd, tmp_path);
+  return fsync_dir (path, error);
+}
+
+gboolean
 vk_file_write_atomic (const char *path, const void *data, gsize len,
                       mode_t mode, GError **error)
 {

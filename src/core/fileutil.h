@@ -42,6 +42,11 @@ char *vk_tmp_file_new (const char *path, mode_t mode, int *fd_out,
                        GError **error);
 gboolean vk_file_commit (int fd, const char *tmp_path, const char *path,
                          GError **error);
+/* vk_file_commit for a file that must not replace anything: `path` gets
+ * the temp file's contents only if it does not exist yet (else
+ * VK_ERROR_REFUSED). The temp file is gone afterwards either way and `fd`
+ * closed. */
+gboolean vk_file_commit_new (int fd, const char *tmp_path, const char *path, GError **error);
 /* Close `fd` (if >= 0) and remove the temp file; never fails. */
 void vk_tmp_file_abort (int fd, const char *tmp_path);
 

@@ -173,6 +173,29 @@ vk_conn_libvirt_dir (VkConn *vc, VkLibvirtDir which)
   return g_build_filename (VK_LIBVIRT_LOCALSTATEDIR, "lib", "libvirt", "images", NULL);
 }
 
+VkHostIface
+vk_conn_host_interface (VkConn *vc, const char *name)
+{
+  virInterfacePtr iface = virInterfaceLookupByName (vc->conn, name);
+  if (iface == NULL)
+    {
+      gboolean absent = virGetLastErrorCode () == VIR_ERR_NO_INTERFACE;
+      virResetLastError ();
+      return absent ? VK_HOST_IFACE_ABSENT : VK_HOST_IFACE_UNKNOWN;
+    }
+  char *xml = virInterfaceGetXMLDesc (iface, 0);
+  virInterfaceFree (iface);
+  if (xml == NULL)
+    {
+      virResetLastError ();
+      return VK_HOST_IFACE_UNKNOWN;
+    }
+  g_autoptr(xmlDoc) doc = vk_xml_parse (xml, -1, "interface", NULL);
+  free (xml);
+  g_autofree char *type = doc ? vk_xml_prop (xmlDocGetRootElement (doc), "type") : NULL;
+  return g_strcmp0 (type, "bridge") == 0 ? VK_HOST_IFACE_BRIDGE : VK_HOST_IFACE_OTHER;
+}
+
 char *
 vk_conn_best_virt_type (VkConn *vc, GError **error)
 {

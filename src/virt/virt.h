@@ -55,6 +55,17 @@ typedef enum {
 } VkLibvirtDir;
 char *vk_conn_libvirt_dir (VkConn *conn, VkLibvirtDir which);
 
+/* What the connection's host has under the interface name `name`, from
+ * libvirt's interface driver; UNKNOWN when libvirt has none (Debian 13
+ * packages it separately) or cannot tell. */
+typedef enum {
+  VK_HOST_IFACE_UNKNOWN,
+  VK_HOST_IFACE_ABSENT,
+  VK_HOST_IFACE_BRIDGE,
+  VK_HOST_IFACE_OTHER,
+} VkHostIface;
+VkHostIface vk_conn_host_interface (VkConn *conn, const char *name);
+
 void vk_domain_free (VkDomain *dom);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkDomain, vk_domain_free)
 

@@ -589,4 +589,11 @@ is "$RUN_RC" 5 "edited sidecar (identity table): clone exits 5"
 junk_check "edited sidecar (identity table)" "$t"
 rm -rf "$store/images/edited"
 
+# A --tap that names an interface the host already has (here the source's
+# bridge): refused before anything is created.
+run_rc vk clone img-pc --name "$t" --bridge "$br_c1" --tap "$br_src"
+is "$RUN_RC" 5 "existing TAP name: clone exits 5"
+like "$RUN_OUT" "TAP device $br_src already exists on this host" "existing TAP name: the message names it"
+junk_check "existing TAP name" "$t"
+
 done_testing

@@ -320,6 +320,23 @@ dumpxml "$NOSPARE" "$E2E_DIR/nospare.live.1"
 dumpxml "$NOSPARE" "$E2E_DIR/nospare.cfg.1" --inactive
 same_files "q35 nospare: running definition unchanged" "$E2E_DIR/nospare.live.0" "$E2E_DIR/nospare.live.1"
 same_files "q35 nospare: persistent definition unchanged" "$E2E_DIR/nospare.cfg.0" "$E2E_DIR/nospare.cfg.1"
+
+# A bridge that is not there, or a host interface that is not a bridge
+# (libvirt's interface driver says so, or sysfs where libvirt has none):
+# refused before anything changes.
+nobr=$(e2e_bridge_name nob)
+notbr=$(e2e_bridge_name veth)
+ip link add "$notbr" type veth peer name "$(e2e_bridge_name vpeer)" ||
+	bail_out "cannot create veth pair $notbr"
+e2e_on_exit ip link del "$notbr"
+run_rc "$VMKEEP" -c "$E2E_URI" nic add "$NOSPARE" --config --bridge "$nobr" --mac "$macbase:2c"
+is "$RUN_RC" 4 "q35 nospare: nic add --bridge of a missing bridge: exit 4"
+like "$RUN_OUT" "bridge '$nobr' not found on this host" "q35 nospare: the message names the missing bridge"
+run_rc "$VMKEEP" -c "$E2E_URI" nic add "$NOSPARE" --config --bridge "$notbr" --mac "$macbase:2c"
+is "$RUN_RC" 4 "q35 nospare: nic add --bridge of an interface that is no bridge: exit 4"
+like "$RUN_OUT" "bridge '$notbr' not found on this host" "q35 nospare: the message names the interface"
+dumpxml "$NOSPARE" "$E2E_DIR/nospare.cfg.2" --inactive
+same_files "q35 nospare: persistent definition unchanged by the refusals" "$E2E_DIR/nospare.cfg.0" "$E2E_DIR/nospare.cfg.2"
 off=$(e2e_log_size "$NOSPARELOG")
 check_as "q35 nospare: guest still ticks" e2e_wait_ticks_from "$NOSPARELOG" "$off" 1 30
 is "$(e2e_tick_get "$(e2e_last_tick_from "$NOSPARELOG" "$off")" nics)" 1 "q35 nospare: guest still sees 1 NIC"

@@ -155,6 +155,25 @@ test_overlay_refusals (void)
   g_assert_cmpstr (kept, ==, "keep");
   g_unlink (o);
 
+  /* not through a dangling symbolic link either */
+  g_autofree char *target = g_build_filename (dir, "elsewhere", NULL);
+  g_assert_cmpint (symlink (target, o), ==, 0);
+  g_assert_false (vk_qcow2_create_overlay (o, base, "raw", &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_REFUSED);
+  g_clear_error (&error);
+  g_assert_false (g_file_test (target, G_FILE_TEST_EXISTS));
+  g_unlink (o);
+
+  /* written beside the path and put in place whole: nothing else is left */
+  g_assert_true (vk_qcow2_create_overlay (o, base, "raw", &error));
+  g_assert_no_error (error);
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  guint entries = 0;
+  while (g_dir_read_name (d) != NULL)
+    entries++;
+  g_assert_cmpuint (entries, ==, 2);   /* the base and the overlay */
+  g_unlink (o);
+
   /* a missing base, a base that is not the format it claims, an unknown
    * format, a name that does not fit: an error and no file */
   g_autofree char *missing = g_build_filename (dir, "missing.raw", NULL);

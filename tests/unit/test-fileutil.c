@@ -320,6 +320,44 @@ test_write_enospc (void)
   rm_rf (dir);
 }
 
+/* vk_file_commit_new: put in place only where nothing is; a file that
+ * appeared meanwhile is kept and the temp file removed. */
+static void
+test_commit_new (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "disk.qcow2", NULL);
+  g_autofree char *tmp = NULL;
+  g_autofree char *names = NULL;
+  g_autofree char *contents = NULL;
+  g_autoptr(GError) error = NULL;
+  int fd = -1;
+
+  tmp = vk_tmp_file_new (path, 0600, &fd, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (write (fd, "new", 3), ==, 3);
+  g_assert_true (vk_file_commit_new (fd, tmp, path, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "new");
+  names = listing (dir);
+  g_assert_cmpstr (names, ==, "disk.qcow2");
+
+  g_free (tmp);
+  tmp = vk_tmp_file_new (path, 0600, &fd, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (write (fd, "other", 5), ==, 5);
+  g_assert_false (vk_file_commit_new (fd, tmp, path, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_REFUSED);
+  g_free (contents);
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "new");
+  g_free (names);
+  names = listing (dir);
+  g_assert_cmpstr (names, ==, "disk.qcow2");
+  rm_rf (dir);
+}
+
 /* vk_tmp_file_new + vk_file_commit, the path libvirt's save takes. */
 static void
 test_two_step (void)
@@ -785,6 +823,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/fileutil/write/basic", test_write_basic);
+  g_test_add_func ("/fileutil/write/commit-new", test_commit_new);
   g_test_add_func ("/fileutil/write/missing-dir", test_write_missing_dir);
   g_test_add_func ("/fileutil/write/rename-fails", test_write_rename_fails);
   g_test_add_func ("/fileutil/write/bad-name", test_write_bad_name);
