@@ -306,21 +306,13 @@ hibernate_managed (VkCli *cli, VkConn *conn, VkDomain *dom, xmlDocPtr doc,
   g_autofree char *tmp = vk_tmp_file_new (path, 0600, &fd, error);
   if (tmp == NULL)
     return FALSE;
-  gsize len = strlen (text), off = 0;
-  while (off < len)
+  if (!vk_write_full (fd, text, strlen (text), -1, NULL))
     {
-      ssize_t n = write (fd, text + off, len - off);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        {
-          int e = errno;
-          vk_tmp_file_abort (fd, tmp);
-          g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot write sidecar %s: %s"),
-                       path, g_strerror (e));
-          return FALSE;
-        }
-      off += n;
+      int e = errno;
+      vk_tmp_file_abort (fd, tmp);
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot write sidecar %s: %s"),
+                   path, g_strerror (e));
+      return FALSE;
     }
 
   SaveJob j = { dom, o->bypass_cache, NULL, NULL, conn, NULL, 0 };
@@ -662,17 +654,7 @@ tail_hash_finish (TailHash *t, gboolean want, guint64 *size_out)
       int fd = open (t->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
       gboolean same = fd >= 0 && fstat (fd, &st) == 0 && st.st_dev == t->dev &&
                       st.st_ino == t->ino && (guint64) st.st_size == t->hashed;
-      gsize got = 0;
-      while (same && got < t->head_len)
-        {
-          ssize_t n = pread (fd, now + got, t->head_len - got, (off_t) got);
-          if (n < 0 && errno == EINTR)
-            continue;
-          if (n <= 0)
-            same = FALSE;
-          else
-            got += (gsize) n;
-        }
+      same = same && vk_read_full (fd, now, t->head_len, 0, NULL) == (gssize) t->head_len;
       if (fd >= 0)
         close (fd);
       if (same && memcmp (now, t->head, t->head_len) == 0)

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileutil.h"
 #include "sha256.h"
 #include "validate.h"
 #include "tar.h"
@@ -87,31 +88,16 @@ static gboolean
 write_all (int fd, const void *data, gsize len, const char *dest, const volatile int *cancel,
            GError **error)
 {
-  const guint8 *p = data;
-  while (len > 0)
-    {
-      ssize_t n = write (fd, p, len);
-      if (n < 0 && errno == EINTR)
-        {
-          if (is_cancelled (cancel))
-            {
-              g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("interrupted"));
-              return FALSE;
-            }
-          continue;
-        }
-      if (n < 0)
-        {
-          int e = errno;
-          g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                       e == EPIPE ? _("cannot write to %s: the reading end was closed (%s)")
-                                  : _("cannot write to %s: %s"), dest, g_strerror (e));
-          return FALSE;
-        }
-      p += n;
-      len -= (gsize) n;
-    }
-  return TRUE;
+  if (vk_write_full (fd, data, len, -1, cancel))
+    return TRUE;
+  int e = errno;
+  if (e == ECANCELED)
+    g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("interrupted"));
+  else
+    g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                 e == EPIPE ? _("cannot write to %s: the reading end was closed (%s)")
+                            : _("cannot write to %s: %s"), dest, g_strerror (e));
+  return FALSE;
 }
 
 /* -1 with errno set on error; errno EINTR means cancelled. `at` < 0:
@@ -119,24 +105,10 @@ write_all (int fd, const void *data, gsize len, const char *dest, const volatile
 static gssize
 read_full (int fd, guint8 *buf, gsize len, gint64 at, const volatile int *cancel)
 {
-  gsize got = 0;
-  while (got < len)
-    {
-      ssize_t n = at < 0 ? read (fd, buf + got, len - got)
-                         : pread (fd, buf + got, len - got, (off_t) (at + (gint64) got));
-      if (n < 0 && errno == EINTR)
-        {
-          if (is_cancelled (cancel))
-            return -1;
-          continue;
-        }
-      if (n < 0)
-        return -1;
-      if (n == 0)
-        break;
-      got += (gsize) n;
-    }
-  return (gssize) got;
+  gssize n = vk_read_full (fd, buf, len, at, cancel);
+  if (n < 0 && errno == ECANCELED)
+    errno = EINTR;
+  return n;
 }
 
 static gboolean

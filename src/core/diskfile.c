@@ -20,17 +20,7 @@
 static gboolean
 read_at (int fd, void *buf, gsize len, off_t off)
 {
-  gsize done = 0;
-  while (done < len)
-    {
-      ssize_t n = pread (fd, (char *) buf + done, len - done, off + done);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return FALSE;
-      done += n;
-    }
-  return TRUE;
+  return vk_read_full (fd, buf, len, off, NULL) == (gssize) len;
 }
 
 /* Open a disk image for reading; the error names it. Only a regular file
@@ -358,16 +348,8 @@ vk_copy_range (int in, guint64 off_in, int out, guint64 off_out, guint64 len)
           if (buf == NULL)
             buf = g_malloc (1 << 20);
           n = pread (in, buf, MIN (len, (guint64) 1 << 20), (off_t) off_in);
-          for (ssize_t w = 0; n > 0 && w < n;)
-            {
-              ssize_t k = pwrite (out, buf + w, n - w, (off_t) (off_out + w));
-              if (k < 0 && errno == EINTR)
-                continue;
-              if (k <= 0)
-                n = -1;
-              else
-                w += k;
-            }
+          if (n > 0 && !vk_write_full (out, buf, (gsize) n, (gint64) off_out, NULL))
+            n = -1;
         }
       if (n < 0 && errno == EINTR)
         continue;

@@ -73,6 +73,62 @@ set_write_error (GError **error, int err, const char *path, guint64 needed)
                _("cannot write %s: %s"), path, g_strerror (err));
 }
 
+gssize
+vk_read_full (int fd, void *buf, gsize len, gint64 at, const volatile int *cancel)
+{
+  gsize got = 0;
+  while (got < len)
+    {
+      ssize_t n = at < 0 ? read (fd, (guint8 *) buf + got, len - got)
+                         : pread (fd, (guint8 *) buf + got, len - got, (off_t) (at + (gint64) got));
+      if (n < 0 && errno == EINTR)
+        {
+          if (cancel != NULL && *cancel)
+            {
+              errno = ECANCELED;
+              return -1;
+            }
+          continue;
+        }
+      if (n < 0)
+        return -1;
+      if (n == 0)
+        break;
+      got += (gsize) n;
+    }
+  return (gssize) got;
+}
+
+gboolean
+vk_write_full (int fd, const void *buf, gsize len, gint64 at, const volatile int *cancel)
+{
+  gsize done = 0;
+  while (done < len)
+    {
+      ssize_t n = at < 0 ? write (fd, (const guint8 *) buf + done, len - done)
+                         : pwrite (fd, (const guint8 *) buf + done, len - done,
+                                   (off_t) (at + (gint64) done));
+      if (n < 0 && errno == EINTR)
+        {
+          if (cancel != NULL && *cancel)
+            {
+              errno = ECANCELED;
+              return FALSE;
+            }
+          continue;
+        }
+      if (n < 0)
+        return FALSE;
+      if (n == 0)
+        {
+          errno = EIO;
+          return FALSE;
+        }
+      done += (gsize) n;
+    }
+  return TRUE;
+}
+
 static gboolean
 fsync_dir (const char *path, GError **error)
 {

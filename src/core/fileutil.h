@@ -17,6 +17,18 @@ G_BEGIN_DECLS
  * final file (rename(2) is only atomic within one filesystem). */
 #define VK_TMP_INFIX ".vk-tmp-"
 
+/* read(2) (`at` < 0, from the file position) or pread(2) at `at` until
+ * `len` bytes, the end of the file or an error. EINTR is retried unless
+ * `*cancel` (optional) is set, which ends it with errno ECANCELED.
+ * Returns the bytes read (fewer than `len` only at the end of the file),
+ * or -1 with errno set. */
+gssize vk_read_full (int fd, void *buf, gsize len, gint64 at, const volatile int *cancel);
+
+/* write(2) or pwrite(2) the same way: all `len` bytes, or FALSE with errno
+ * set (ECANCELED when cancelled). */
+gboolean vk_write_full (int fd, const void *buf, gsize len, gint64 at,
+                        const volatile int *cancel);
+
 /* Write `len` bytes to `path` atomically: temp file in the same directory,
  * write, fsync, rename over `path`, fsync the directory. The file gets
  * exactly `mode` (umask does not apply). On any failure the temp file is

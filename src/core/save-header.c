@@ -35,6 +35,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "fileutil.h"
 #include "save-header.h"
 #include "vk-error.h"
 
@@ -371,27 +372,16 @@ static gboolean
 read_full (int fd, guint8 *buf, gsize len, gsize *got, const char *path,
            GError **error)
 {
-  gsize done = 0;
+  gssize n = vk_read_full (fd, buf, len, -1, NULL);
 
-  while (done < len)
+  if (n < 0)
     {
-      gssize n = read (fd, buf + done, len - done);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          int saved = errno;
-          g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                       _("cannot read save image %s: %s"), path,
-                       g_strerror (saved));
-          return FALSE;
-        }
-      if (n == 0)
-        break;
-      done += (gsize) n;
+      int saved = errno;
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                   _("cannot read save image %s: %s"), path, g_strerror (saved));
+      return FALSE;
     }
-  *got = done;
+  *got = (gsize) n;
   return TRUE;
 }
 

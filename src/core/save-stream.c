@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "diskfile.h"
+#include "fileutil.h"
 #include "save-stream.h"
 #include "sha256.h"
 #include "vk-error.h"
@@ -34,38 +35,16 @@ set_write_error (GError **error, int e, const char *what)
 static gboolean
 write_all (int fd, const guint8 *p, gsize len, const char *what, GError **error)
 {
-  while (len > 0)
-    {
-      ssize_t n = write (fd, p, len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          set_write_error (error, errno, what);
-          return FALSE;
-        }
-      p += n;
-      len -= n;
-    }
-  return TRUE;
+  if (vk_write_full (fd, p, len, -1, NULL))
+    return TRUE;
+  set_write_error (error, errno, what);
+  return FALSE;
 }
 
 static gssize
 read_full (int fd, guint8 *buf, gsize len)
 {
-  gsize got = 0;
-  while (got < len)
-    {
-      ssize_t n = read (fd, buf + got, len - got);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return -1;
-      if (n == 0)
-        break;
-      got += n;
-    }
-  return got;
+  return vk_read_full (fd, buf, len, -1, NULL);
 }
 
 int
@@ -492,14 +471,7 @@ vk_save_file_write (const char *dst, GBytes *header, const char *src_path,
        * blocks it covers. The stream offset is the same in both headers,
        * so the stream itself stays shared. */
       method = "reflink";
-      for (gsize w = 0; ok && w < hlen;)
-        {
-          ssize_t n = pwrite (out, hdata + w, hlen - w, (off_t) w);
-          if (n < 0 && errno == EINTR)
-            continue;
-          ok = n > 0;
-          w += n > 0 ? (gsize) n : 0;
-        }
+      ok = vk_write_full (out, hdata, hlen, 0, NULL);
     }
   else if (ok)
     {

@@ -15,6 +15,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -317,6 +318,59 @@ test_write_enospc (void)
     }
   /* The tmpfs lived in the child's namespace only: the directory is empty
    * and removable here. */
+  rm_rf (dir);
+}
+
+static void
+on_alarm (int sig)
+{
+}
+
+/* vk_read_full / vk_write_full: whole buffers across short reads, at an
+ * offset or the file position; the end of the file ends a read short; an
+ * interrupted call with *cancel set ends with ECANCELED. */
+static void
+test_full_io (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "f", NULL);
+  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  char buf[16] = { 0 };
+  int p[2];
+  volatile int cancel = 0;
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_true (vk_write_full (fd, "abcdef", 6, -1, NULL));
+  g_assert_true (vk_write_full (fd, "XY", 2, 2, NULL));
+  g_assert_cmpint (vk_read_full (fd, buf, sizeof buf, 0, NULL), ==, 6);
+  g_assert_cmpstr (buf, ==, "abXYef");
+  g_assert_cmpint (vk_read_full (fd, buf, 3, 4, NULL), ==, 2);
+  close (fd);
+
+  /* a pipe hands out what was written so far: reads go on to the end */
+  g_assert_cmpint (pipe (p), ==, 0);
+  g_assert_true (vk_write_full (p[1], "12", 2, -1, NULL));
+  g_assert_true (vk_write_full (p[1], "345", 3, -1, NULL));
+  close (p[1]);
+  memset (buf, 0, sizeof buf);
+  g_assert_cmpint (vk_read_full (p[0], buf, sizeof buf, -1, NULL), ==, 5);
+  g_assert_cmpstr (buf, ==, "12345");
+  close (p[0]);
+
+  /* interrupted while waiting, cancelled: ECANCELED */
+  struct sigaction sa = { 0 }, old;
+  sa.sa_handler = on_alarm;   /* no SA_RESTART: read(2) returns EINTR */
+  g_assert_cmpint (sigaction (SIGALRM, &sa, &old), ==, 0);
+  g_assert_cmpint (pipe (p), ==, 0);
+  cancel = 1;
+  struct itimerval t = { { 0, 0 }, { 0, 50000 } };
+  g_assert_cmpint (setitimer (ITIMER_REAL, &t, NULL), ==, 0);
+  errno = 0;
+  g_assert_cmpint (vk_read_full (p[0], buf, 1, -1, &cancel), ==, -1);
+  g_assert_cmpint (errno, ==, ECANCELED);
+  sigaction (SIGALRM, &old, NULL);
+  close (p[0]);
+  close (p[1]);
   rm_rf (dir);
 }
 
@@ -824,6 +878,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/fileutil/write/basic", test_write_basic);
   g_test_add_func ("/fileutil/write/commit-new", test_commit_new);
+  g_test_add_func ("/fileutil/full-io", test_full_io);
   g_test_add_func ("/fileutil/write/missing-dir", test_write_missing_dir);
   g_test_add_func ("/fileutil/write/rename-fails", test_write_rename_fails);
   g_test_add_func ("/fileutil/write/bad-name", test_write_bad_name);
