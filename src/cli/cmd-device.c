@@ -312,6 +312,43 @@ vk_cli_detach_device (VkDomain *dom, const char *name, gboolean *live_io, gboole
 
 /* ------------------------------------------------------------ fs attach */
 
+gboolean
+vk_cli_detach_begin (VkCli *cli, const char *group, const char *verb, const char *key_what,
+                     VkKeyCheck check_key, int argc, char **argv, VkDetachArgs *out,
+                     GError **error)
+{
+  *out = (VkDetachArgs) { FALSE, FALSE, 20, NULL, NULL, NULL, NULL };
+  const GOptionEntry entries[] = {
+    { "live", 0, 0, G_OPTION_ARG_NONE, &out->live, N_("Only unplug from the running VM"), NULL },
+    { "config", 0, 0, G_OPTION_ARG_NONE, &out->config, N_("Only remove from the persistent definition"), NULL },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &out->timeout, N_("Seconds to wait for the guest to release the device (default 20)"), N_("S") },
+    { NULL },
+  };
+  int words;
+  g_autofree char *full = g_strdup_printf ("%s %s", group, verb);
+  const VkCommand *cmd = vk_command_find (2, (char *[]) { (char *) group, (char *) verb, NULL },
+                                          &words);
+  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+      !vk_cli_expect_args (full, argc, 2, 2, key_what, error))
+    return FALSE;
+  out->name = argv[1];
+  out->key = argv[2];
+  if (check_key != NULL && !check_key (out->key, error))
+    return FALSE;
+  VkConn *conn = vk_cli_connect (cli, error);
+  if (conn == NULL || !vk_domain_lookup (conn, out->name, &out->dom, error))
+    return FALSE;
+  out->lock = lock_domain (cli, out->dom, out->name, error);
+  return out->lock != NULL;
+}
+
+void
+vk_detach_args_clear (VkDetachArgs *a)
+{
+  g_clear_pointer (&a->lock, vk_lock_release);
+  g_clear_pointer (&a->dom, vk_domain_free);
+}
+
 static gboolean
 check_socket (const char *path, GError **error)
 {
@@ -555,43 +592,21 @@ vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
 gboolean
 vk_cmd_fs_detach (VkCli *cli, int argc, char **argv, GError **error)
 {
-  gboolean live = FALSE, config = FALSE;
-  int timeout = 20;
-  const GOptionEntry entries[] = {
-    { "live", 0, 0, G_OPTION_ARG_NONE, &live, N_("Only unplug from the running VM"), NULL },
-    { "config", 0, 0, G_OPTION_ARG_NONE, &config, N_("Only remove from the persistent definition"), NULL },
-    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, N_("Seconds to wait for the guest to release the device (default 20)"), N_("S") },
-    { NULL },
-  };
-  int words;
-  const VkCommand *cmd = vk_command_find (2, (char *[]) { "fs", "detach", NULL }, &words);
-  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
-      !vk_cli_expect_args ("fs detach", argc, 2, 2, _("DOMAIN and the filesystem's TAG"), error))
+  g_auto (VkDetachArgs) a = { 0 };
+  if (!vk_cli_detach_begin (cli, "fs", "detach", _("DOMAIN and the filesystem's TAG"),
+                            vk_validate_fs_tag, argc, argv, &a, error))
     return FALSE;
-  const char *name = argv[1], *tag = argv[2];
-  if (!vk_validate_fs_tag (tag, error))
-    return FALSE;
-
-  VkConn *conn = vk_cli_connect (cli, error);
-  if (conn == NULL)
-    return FALSE;
-  g_autoptr(VkDomain) dom = NULL;
-  if (!vk_domain_lookup (conn, name, &dom, error))
-    return FALSE;
-  g_autoptr(VkLock) lock = lock_domain (cli, dom, name, error);
-  if (lock == NULL)
-    return FALSE;
-  g_autofree char *what = g_strdup_printf (_("filesystem with tag '%s'"), tag);
-  g_autofree char *list = g_strdup_printf ("vmkeep devices %s", name);
+  g_autofree char *what = g_strdup_printf (_("filesystem with tag '%s'"), a.key);
+  g_autofree char *list = g_strdup_printf ("vmkeep devices %s", a.name);
   g_autofree char *addr = NULL;
-  if (!vk_cli_detach_device (dom, name, &live, &config, timeout, find_fs, tag, what, list, &addr,
-                      NULL, error))
+  if (!vk_cli_detach_device (a.dom, a.name, &a.live, &a.config, a.timeout, find_fs, a.key, what,
+                             list, &addr, NULL, error))
     return FALSE;
   if (cli->json)
-    print_fs_json (name, "detached", tag, NULL, NULL, addr, live, config);
+    print_fs_json (a.name, "detached", a.key, NULL, NULL, addr, a.live, a.config);
   else
-    vk_cli_info (cli, _("Filesystem '%s' detached from '%s' (slot %s is free again)"), tag,
-                 name, addr ? addr : "-");
+    vk_cli_info (cli, _("Filesystem '%s' detached from '%s' (slot %s is free again)"), a.key,
+                 a.name, addr ? addr : "-");
   return TRUE;
 }
 
@@ -723,62 +738,45 @@ vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error)
   return TRUE;
 }
 
+/* a BDF or an ID, nothing else */
+static gboolean
+check_device_key (const char *key, GError **error)
+{
+  g_autoptr(GError) bdf_error = NULL;
+  VkBdf bdf;
+  if (vk_bdf_parse (key, &bdf, &bdf_error) || vk_validate_device_id (key, NULL))
+    return TRUE;
+  g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+               _("vmkeep device detach: '%s' is neither a PCI address (%s) nor a "
+                 "device ID (A-Z a-z 0-9 _ -)"), key, bdf_error->message);
+  return FALSE;
+}
+
 gboolean
 vk_cmd_device_detach (VkCli *cli, int argc, char **argv, GError **error)
 {
-  gboolean live = FALSE, config = FALSE;
-  int timeout = 20;
-  const GOptionEntry entries[] = {
-    { "live", 0, 0, G_OPTION_ARG_NONE, &live, N_("Only unplug from the running VM"), NULL },
-    { "config", 0, 0, G_OPTION_ARG_NONE, &config, N_("Only remove from the persistent definition"), NULL },
-    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, N_("Seconds to wait for the guest to release the device (default 20)"), N_("S") },
-    { NULL },
-  };
-  int words;
-  const VkCommand *cmd = vk_command_find (2, (char *[]) { "device", "detach", NULL }, &words);
-  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
-      !vk_cli_expect_args ("device detach", argc, 2, 2, _("DOMAIN and the device's BDF or ID"),
-                           error))
+  g_auto (VkDetachArgs) a = { 0 };
+  if (!vk_cli_detach_begin (cli, "device", "detach", _("DOMAIN and the device's BDF or ID"),
+                            check_device_key, argc, argv, &a, error))
     return FALSE;
-  const char *name = argv[1], *key = argv[2];
-  /* a BDF or an ID, nothing else */
   VkBdf bdf = { 0, 0, 0, 0 };
-  g_autoptr(GError) bdf_error = NULL;
-  g_autofree char *bdf_text = NULL;
-  if (vk_bdf_parse (key, &bdf, &bdf_error))
-    bdf_text = vk_bdf_format (&bdf);
-  else if (!vk_validate_device_id (key, NULL))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep device detach: '%s' is neither a PCI address (%s) nor a "
-                     "device ID (A-Z a-z 0-9 _ -)"), key, bdf_error->message);
-      return FALSE;
-    }
-
-  VkConn *conn = vk_cli_connect (cli, error);
-  if (conn == NULL)
-    return FALSE;
-  g_autoptr(VkDomain) dom = NULL;
-  if (!vk_domain_lookup (conn, name, &dom, error))
-    return FALSE;
-  g_autoptr(VkLock) lock = lock_domain (cli, dom, name, error);
-  if (lock == NULL)
-    return FALSE;
-  const char *k = bdf_text ? bdf_text : key;
+  g_autofree char *bdf_text = vk_bdf_parse (a.key, &bdf, NULL) ? vk_bdf_format (&bdf) : NULL;
+  const char *k = bdf_text ? bdf_text : a.key;
   g_autofree char *what = bdf_text ? g_strdup_printf (_("host PCI device %s"), bdf_text)
-                                   : g_strdup_printf (_("device with ID '%s'"), key);
-  g_autofree char *list = g_strdup_printf ("vmkeep devices %s", name);
+                                   : g_strdup_printf (_("device with ID '%s'"), a.key);
+  g_autofree char *list = g_strdup_printf ("vmkeep devices %s", a.name);
   g_autofree char *addr = NULL;
   VkBdf gone = bdf;
-  if (!vk_cli_detach_device (dom, name, &live, &config, timeout, find_hostdev, k, what, list,
-                      &addr, &gone, error))
+  if (!vk_cli_detach_device (a.dom, a.name, &a.live, &a.config, a.timeout, find_hostdev, k, what,
+                             list, &addr, &gone, error))
     return FALSE;
   g_autofree char *gone_text = vk_bdf_format (&gone);
   if (cli->json)
-    print_hostdev_json (name, "detached", gone_text, bdf_text ? NULL : key, addr, live, config);
+    print_hostdev_json (a.name, "detached", gone_text, bdf_text ? NULL : a.key, addr, a.live,
+                        a.config);
   else
     vk_cli_info (cli, _("Host PCI device %s detached from '%s' (slot %s is free again)"),
-                 gone_text, name, addr ? addr : "-");
+                 gone_text, a.name, addr ? addr : "-");
   return TRUE;
 }
 

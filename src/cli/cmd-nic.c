@@ -292,48 +292,28 @@ vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
 gboolean
 vk_cmd_nic_remove (VkCli *cli, int argc, char **argv, GError **error)
 {
-  gboolean live = FALSE, config = FALSE;
-  int timeout = 20;
-  const GOptionEntry entries[] = {
-    { "live", 0, 0, G_OPTION_ARG_NONE, &live, N_("Hot-unplug from the running VM"), NULL },
-    { "config", 0, 0, G_OPTION_ARG_NONE, &config, N_("Remove from the persistent definition"), NULL },
-    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, N_("Seconds to wait for the guest to release the NIC (default 20)"), N_("S") },
-    { NULL },
-  };
-  int words;
-  const VkCommand *cmd = vk_command_find (2, (char *[]) { "nic", "remove", NULL }, &words);
-  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
-      !vk_cli_expect_args ("nic remove", argc, 2, 2, _("DOMAIN and the NIC's MAC or alias"), error))
-    return FALSE;
-  const char *name = argv[1], *key = argv[2];
-
-  VkConn *conn = vk_cli_connect (cli, error);
-  if (conn == NULL)
-    return FALSE;
-  g_autoptr(VkDomain) dom = NULL;
-  if (!vk_domain_lookup (conn, name, &dom, error))
-    return FALSE;
-  g_autofree char *uuid = vk_domain_get_uuid (dom);
-  g_autoptr(VkLock) lock = vk_cli_lock (cli, uuid, name, error);
-  if (lock == NULL)
+  g_auto (VkDetachArgs) a = { 0 };
+  if (!vk_cli_detach_begin (cli, "nic", "remove", _("DOMAIN and the NIC's MAC or alias"), NULL,
+                            argc, argv, &a, error))
     return FALSE;
   /* The MAC, for messages, when the NIC was named by its alias. */
-  g_autoptr(xmlDoc) doc = vk_cli_domain_doc (dom, vk_domain_state (dom, NULL) == VK_STATE_SHUTOFF,
+  g_autoptr(xmlDoc) doc = vk_cli_domain_doc (a.dom,
+                                             vk_domain_state (a.dom, NULL) == VK_STATE_SHUTOFF,
                                              error);
   if (doc == NULL)
     return FALSE;
-  xmlNodePtr nic = find_nic (doc, key);
-  g_autofree char *mac = nic ? vk_xml_child_prop (nic, "mac", "address") : g_strdup (key);
+  xmlNodePtr nic = find_nic (doc, a.key);
+  g_autofree char *mac = nic ? vk_xml_child_prop (nic, "mac", "address") : g_strdup (a.key);
   g_autofree char *what = g_strdup_printf (_("NIC %s"), mac);
-  g_autofree char *list = g_strdup_printf ("vmkeep layout %s", name);
+  g_autofree char *list = g_strdup_printf ("vmkeep layout %s", a.name);
   g_autofree char *addr = NULL;
-  if (!vk_cli_detach_device (dom, name, &live, &config, timeout, find_nic, key, what, list,
-                             &addr, NULL, error))
+  if (!vk_cli_detach_device (a.dom, a.name, &a.live, &a.config, a.timeout, find_nic, a.key, what,
+                             list, &addr, NULL, error))
     return FALSE;
   if (cli->json)
-    print_nic_json (name, mac, addr, 0, live, config, "removed");
+    print_nic_json (a.name, mac, addr, 0, a.live, a.config, "removed");
   else
-    vk_cli_info (cli, _("NIC %s removed from '%s' (slot %s is free again)"), mac, name,
+    vk_cli_info (cli, _("NIC %s removed from '%s' (slot %s is free again)"), mac, a.name,
                  addr ? addr : "-");
   return TRUE;
 }

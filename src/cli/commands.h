@@ -84,6 +84,24 @@ gboolean vk_cli_detach_device (VkDomain *dom, const char *name, gboolean *live_i
                                const char *key, const char *what, const char *list_cmd,
                                char **addr_out, VkBdf *bdf_out, GError **error);
 
+/* The front of `fs detach`, `device detach` and `nic remove`: the options
+ * --live, --config and --timeout; DOMAIN and KEY (`key_what` names both
+ * in the usage error); `check_key` (may be NULL) refuses a bad KEY before
+ * anything is looked up; then the domain is looked up and locked. */
+typedef struct {
+  gboolean live, config;
+  int timeout;
+  const char *name, *key;
+  VkDomain *dom;
+  VkLock *lock;
+} VkDetachArgs;
+typedef gboolean (*VkKeyCheck) (const char *key, GError **error);
+gboolean vk_cli_detach_begin (VkCli *cli, const char *group, const char *verb,
+                              const char *key_what, VkKeyCheck check_key, int argc,
+                              char **argv, VkDetachArgs *out, GError **error);
+void vk_detach_args_clear (VkDetachArgs *a);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (VkDetachArgs, vk_detach_args_clear)
+
 /* Command groups. */
 gboolean vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_pin (VkCli *cli, int argc, char **argv, GError **error);
