@@ -46,42 +46,6 @@ uri_is_local (VkConn *conn)
   return vk_cli_uri_is_local (vk_conn_uri (conn));
 }
 
-/* Which definitions an attach changes: live only unless --config. */
-static gboolean
-attach_scope (VkDomain *dom, const char *name, gboolean *live, gboolean *config,
-              GError **error)
-{
-  gboolean running = vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF;
-  if (!*live && !*config)
-    {
-      if (!running)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                       _("domain '%s' is not running, so there is nothing to attach to "
-                         "live; use --config to add the device to its persistent "
-                         "definition"), name);
-          return FALSE;
-        }
-      *live = TRUE;
-    }
-  return vk_cli_check_scope (dom, name, *live, *config, _("hot-plug"), error);
-}
-
-/* A detach takes the device away wherever it is unless told otherwise. */
-static gboolean
-detach_scope (VkDomain *dom, const char *name, gboolean *live, gboolean *config,
-              xmlNodePtr in_live, xmlNodePtr in_cfg, GError **error)
-{
-  gboolean running = vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF;
-  if (!*live && !*config)
-    {
-      *live = running && in_live != NULL;
-      *config = in_cfg != NULL;
-      return TRUE;
-    }
-  return vk_cli_check_scope (dom, name, *live, *config, _("unplug"), error);
-}
-
 /* Serialise with other vmkeep processes on this VM: hibernate checks that
  * nothing unsaveable is attached under the same lock. */
 static VkLock *
@@ -89,15 +53,6 @@ lock_domain (VkCli *cli, VkDomain *dom, const char *name, GError **error)
 {
   g_autofree char *uuid = vk_domain_get_uuid (dom);
   return vk_cli_lock (cli, uuid, name, error);
-}
-
-static char *
-node_address (xmlNodePtr n)
-{
-  guint d, b, s, f;
-  if (n == NULL || !vk_xml_get_pci_address (n, &d, &b, &s, &f))
-    return NULL;
-  return g_strdup_printf ("%04x:%02x:%02x.%x", d, b, s, f);
 }
 
 static const char *
@@ -138,176 +93,10 @@ place (VkCli *cli, const char *name, xmlDocPtr live_doc, xmlDocPtr cfg_doc,
   return TRUE;
 }
 
-
-/* What a failed change left, for the message. */
-static const char *
-presence (gboolean asked, xmlDocPtr now, gboolean found, const char *yes, const char *no)
-{
-  if (!asked)
-    return _("not asked for");
-  if (now == NULL)
-    return _("unknown (cannot read it back)");
-  return found ? yes : no;
-}
-
 static xmlNodePtr
 find_fs (xmlDocPtr doc, const char *tag)
 {
   return vk_domain_find_fs (doc, tag);
-}
-
-/* Put `dev` (the root of its own document) at `pl` and attach it. `find`
- * and `key` locate it again; `what` names it in messages ("filesystem
- * data"); `hint` is added to a libvirt error that says QEMU was denied
- * access (a virtiofsd socket it may not connect to). The guest address is
- * returned in `*addr_out`. */
-static gboolean
-attach_device (VkCli *cli, VkConn *conn, VkDomain *dom, const char *name, xmlNodePtr dev,
-               VkDevicePlacement *pl, xmlDocPtr cfg_doc, gboolean live, gboolean config,
-               VkFindFunc find, const char *key, const char *what, const char *hint,
-               char **addr_out, GError **error)
-{
-  vk_xml_set_pci_address (dev, pl->bus, pl->slot, 0);
-  g_autofree char *addr = node_address (dev);
-
-  if (!live && pl->port != NULL)
-    {
-      /* Config-only on q35 with no empty device port: the new root port
-       * and the device go into the persistent definition together. */
-      xmlNodePtr devs = vk_domain_devices (cfg_doc);
-      xmlAddChild (devs, g_steal_pointer (&pl->port));
-      xmlAddChild (devs, xmlDocCopyNode (dev, cfg_doc, 1));
-      g_autoptr(VkDomain) redefined = NULL;
-      if (!vk_cli_define_verified (cli, conn, cfg_doc, &redefined, error))
-        return FALSE;
-    }
-  else
-    {
-      g_autofree char *xml = vk_xml_node_format (dev);
-      g_autoptr(GError) local = NULL;
-      if (!vk_domain_attach (dom, xml, live, config, &local))
-        {
-          g_autoptr(GError) e_live = NULL, e_cfg = NULL;
-          g_autoptr(xmlDoc) now_live = live ? vk_cli_domain_doc (dom, FALSE, &e_live) : NULL;
-          g_autoptr(xmlDoc) now_cfg = config ? vk_cli_domain_doc (dom, TRUE, &e_cfg) : NULL;
-          gboolean in_live = find (now_live, key) != NULL;
-          gboolean in_cfg = find (now_cfg, key) != NULL;
-          if ((!live || in_live) && (!config || in_cfg))
-            g_printerr (_("vmkeep: warning: libvirt reported a failure, but the %s is "
-                          "attached to '%s' as asked (%s); nothing to redo\n"),
-                        what, name, local->message);
-          else
-            {
-              gboolean denied = strstr (local->message, "Permission denied") != NULL;
-              g_set_error (error, VK_ERROR, vk_error_exit_code (local),
-                           _("%s (after the failure the %s is %s in the running VM and "
-                             "%s in the persistent definition)%s"),
-                           local->message, what,
-                           presence (live, now_live, in_live, _("present"), _("absent")),
-                           presence (config, now_cfg, in_cfg, _("present"), _("absent")),
-                           hint && denied ? hint : "");
-              return FALSE;
-            }
-        }
-      g_clear_pointer (&pl->port, xmlFreeNode);
-    }
-
-  /* Prove it: the device is where we put it. */
-  g_autoptr(xmlDoc) check = vk_cli_domain_doc (dom, !live, error);
-  if (check == NULL)
-    return FALSE;
-  g_autofree char *got = node_address (find (check, key));
-  if (g_strcmp0 (got, addr) != 0)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("libvirt put the %s of '%s' at %s instead of %s; detach it again"),
-                   what, name, got ? got : _("no address"), addr);
-      return FALSE;
-    }
-  *addr_out = g_steal_pointer (&addr);
-  return TRUE;
-}
-
-/* Detach what `find`/`key` names from the definitions asked for and wait
- * until the guest released it. `*addr_out` is where it was. */
-gboolean
-vk_cli_detach_device (VkDomain *dom, const char *name, gboolean *live_io, gboolean *config_io,
-                      int timeout, VkFindFunc find, const char *key, const char *what,
-                      const char *list_cmd, char **addr_out, VkBdf *bdf_out, GError **error)
-{
-  gboolean running = vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF;
-  gboolean persistent = vk_domain_is_persistent (dom);
-  g_autoptr(xmlDoc) live_doc = running ? vk_cli_domain_doc (dom, FALSE, error) : NULL;
-  if (running && live_doc == NULL)
-    return FALSE;
-  g_autoptr(xmlDoc) cfg_doc = persistent ? vk_cli_domain_doc (dom, TRUE, error) : NULL;
-  if (persistent && cfg_doc == NULL)
-    return FALSE;
-  xmlNodePtr in_live = find (live_doc, key);
-  xmlNodePtr in_cfg = find (cfg_doc, key);
-  if (!detach_scope (dom, name, live_io, config_io, in_live, in_cfg, error))
-    return FALSE;
-  gboolean live = *live_io, config = *config_io;
-  if ((!live && !config) || (live && !in_live) || (config && !in_cfg))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
-                   _("'%s' has no %s%s; '%s' lists what is attached"), name, what,
-                   live && !in_live && in_cfg ? _(" in the running VM")
-                   : config && !in_cfg && in_live ? _(" in its persistent definition") : "",
-                   list_cmd);
-      return FALSE;
-    }
-  xmlNodePtr node = in_live ? in_live : in_cfg;
-  g_autofree char *addr = node_address (node);
-  if (bdf_out != NULL)
-    vk_hostdev_source_bdf (node, bdf_out);
-  g_autofree char *xml = vk_xml_node_format (node);
-
-  g_autoptr(GError) local = NULL;
-  if (!vk_domain_detach (dom, xml, live, config, &local))
-    {
-      /* Gone anyway (its reply was lost)? Then it worked. */
-      g_autoptr(GError) e_live = NULL, e_cfg = NULL;
-      g_autoptr(xmlDoc) now_live = live ? vk_cli_domain_doc (dom, FALSE, &e_live) : NULL;
-      g_autoptr(xmlDoc) now_cfg = config ? vk_cli_domain_doc (dom, TRUE, &e_cfg) : NULL;
-      /* a definition that cannot be read proves nothing: count it as still there */
-      gboolean still_live = now_live == NULL || find (now_live, key) != NULL;
-      gboolean still_cfg = now_cfg == NULL || find (now_cfg, key) != NULL;
-      if ((live && still_live) || (config && still_cfg))
-        {
-          g_set_error (error, VK_ERROR, vk_error_exit_code (local),
-                       _("%s (after the failure the %s is %s in the running VM and %s in "
-                         "the persistent definition)"),
-                       local->message, what,
-                       presence (live, now_live, still_live, _("still present"), _("gone")),
-                       presence (config, now_cfg, still_cfg, _("still present"), _("gone")));
-          return FALSE;
-        }
-      g_printerr (_("vmkeep: warning: libvirt reported a failure, but the %s is gone from "
-                    "'%s' as asked (%s)\n"), what, name, local->message);
-    }
-  /* Unplug needs the guest's cooperation; wait until it let go. */
-  gint64 deadline = g_get_monotonic_time () + (gint64) MAX (timeout, 0) * G_USEC_PER_SEC;
-  while (live)
-    {
-      g_autoptr(xmlDoc) now = vk_cli_domain_doc (dom, FALSE, error);
-      if (now == NULL)
-        return FALSE;
-      if (find (now, key) == NULL)
-        break;
-      if (g_get_monotonic_time () > deadline)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                       _("the guest of '%s' has not released the %s within %d s; it is "
-                         "still plugged in (the guest may not handle hot-unplug: retry "
-                         "later, or detach it with --config and restart)"),
-                       name, what, timeout);
-          return FALSE;
-        }
-      g_usleep (250 * 1000);
-    }
-  *addr_out = g_steal_pointer (&addr);
-  return TRUE;
 }
 
 /* ------------------------------------------------------------ fs attach */
@@ -335,8 +124,8 @@ vk_cli_detach_begin (VkCli *cli, const char *group, const char *verb, const char
   out->key = argv[2];
   if (check_key != NULL && !check_key (out->key, error))
     return FALSE;
-  VkConn *conn = vk_cli_connect (cli, error);
-  if (conn == NULL || !vk_domain_lookup (conn, out->name, &out->dom, error))
+  VkOps *ops = vk_cli_ops (cli, error);
+  if (ops == NULL || !vk_domain_lookup (ops->conn, out->name, &out->dom, error))
     return FALSE;
   out->lock = lock_domain (cli, out->dom, out->name, error);
   return out->lock != NULL;
@@ -531,7 +320,7 @@ vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
             }
         }
     }
-  if (!attach_scope (dom, name, &live, &config, error))
+  if (!vk_ops_attach_scope (dom, name, &live, &config, error))
     return FALSE;
   g_autoptr(VkLock) lock = lock_domain (cli, dom, name, error);
   if (lock == NULL)
@@ -572,8 +361,11 @@ vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
                          "--socket-group=kvm"), spec->socket, spec->socket)
     : NULL;
   g_autofree char *addr = NULL;
-  gboolean ok = attach_device (cli, conn, dom, name, xmlDocGetRootElement (holder), &pl,
-                               cfg_doc, live, config, find_fs, tag, what, hint, &addr, error);
+  VkOpsDevice dev = { find_fs, tag, what };
+  VkOps *ops = vk_cli_ops (cli, error);
+  gboolean ok = ops != NULL &&
+                vk_ops_attach_device (ops, dom, name, xmlDocGetRootElement (holder), &pl, cfg_doc,
+                                      live, config, &dev, hint, &addr, error);
   g_clear_pointer (&pl.port, xmlFreeNode);
   if (!ok)
     return FALSE;
@@ -599,8 +391,9 @@ vk_cmd_fs_detach (VkCli *cli, int argc, char **argv, GError **error)
   g_autofree char *what = g_strdup_printf (_("filesystem with tag '%s'"), a.key);
   g_autofree char *list = g_strdup_printf ("vmkeep devices %s", a.name);
   g_autofree char *addr = NULL;
-  if (!vk_cli_detach_device (a.dom, a.name, &a.live, &a.config, a.timeout, find_fs, a.key, what,
-                             list, &addr, NULL, error))
+  VkOpsDevice dev = { find_fs, a.key, what };
+  if (!vk_ops_detach_device (cli->ops, a.dom, a.name, &a.live, &a.config, a.timeout, &dev, list,
+                             &addr, NULL, error))
     return FALSE;
   if (cli->json)
     print_fs_json (a.name, "detached", a.key, NULL, NULL, addr, a.live, a.config);
@@ -700,7 +493,7 @@ vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error)
           !vk_pci_host_verdict (&bdf, exists, driver, error))
         return FALSE;
     }
-  if (!attach_scope (dom, name, &live, &config, error))
+  if (!vk_ops_attach_scope (dom, name, &live, &config, error))
     return FALSE;
   g_autoptr(VkLock) lock = lock_domain (cli, dom, name, error);
   if (lock == NULL)
@@ -724,9 +517,11 @@ vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error)
   xmlDocSetRootElement (holder, vk_hostdev_element_new (&bdf, id));
   g_autofree char *what = g_strdup_printf (_("host PCI device %s"), bdf_text);
   g_autofree char *addr = NULL;
-  gboolean ok = attach_device (cli, conn, dom, name, xmlDocGetRootElement (holder), &pl,
-                               cfg_doc, live, config, find_hostdev, bdf_text, what, NULL,
-                               &addr, error);
+  VkOpsDevice dev = { find_hostdev, bdf_text, what };
+  VkOps *ops = vk_cli_ops (cli, error);
+  gboolean ok = ops != NULL &&
+                vk_ops_attach_device (ops, dom, name, xmlDocGetRootElement (holder), &pl, cfg_doc,
+                                      live, config, &dev, NULL, &addr, error);
   g_clear_pointer (&pl.port, xmlFreeNode);
   if (!ok)
     return FALSE;
@@ -767,8 +562,9 @@ vk_cmd_device_detach (VkCli *cli, int argc, char **argv, GError **error)
   g_autofree char *list = g_strdup_printf ("vmkeep devices %s", a.name);
   g_autofree char *addr = NULL;
   VkBdf gone = bdf;
-  if (!vk_cli_detach_device (a.dom, a.name, &a.live, &a.config, a.timeout, find_hostdev, k, what,
-                             list, &addr, &gone, error))
+  VkOpsDevice dev = { find_hostdev, k, what };
+  if (!vk_ops_detach_device (cli->ops, a.dom, a.name, &a.live, &a.config, a.timeout, &dev, list,
+                             &addr, &gone, error))
     return FALSE;
   g_autofree char *gone_text = vk_bdf_format (&gone);
   if (cli->json)

@@ -90,6 +90,25 @@ vk_command_find (int argc, char **argv, int *words)
   return NULL;
 }
 
+static void
+print_notice (const char *message, gpointer data)
+{
+  g_printerr (_("vmkeep: warning: %s\n"), message);
+}
+
+VkOps *
+vk_cli_ops (VkCli *cli, GError **error)
+{
+  if (cli->ops == NULL)
+    {
+      if (vk_cli_connect (cli, error) == NULL)
+        return NULL;
+      cli->ops = vk_ops_new (cli->conn, cli->cfg);
+      cli->ops->notice = print_notice;
+    }
+  return cli->ops;
+}
+
 VkConn *
 vk_cli_connect (VkCli *cli, GError **error)
 {
@@ -174,77 +193,26 @@ print_violations (GPtrArray *v, const char *domain)
  * devices of its own or moved ours. Any violation undoes the define. */
 gboolean
 vk_cli_define_verified (VkCli *cli, VkConn *conn, xmlDocPtr doc, VkDomain **out,
-                 GError **error)
+                        GError **error)
 {
-  g_autofree char *name = vk_domain_name (doc);
-  g_autofree char *xml = vk_xml_format (doc);
-  g_autoptr(VkDomain) old = vk_domain_try_lookup (conn, name);
-  g_autofree char *old_xml = NULL;
-  if (old != NULL)
-    {
-      if (!vk_domain_is_persistent (old))
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                       _("domain '%s' exists as a transient domain; stop it or pick "
-                         "another name"), name);
-          return FALSE;
-        }
-      old_xml = vk_domain_xml (old, TRUE, error);
-      if (old_xml == NULL)
-        return FALSE;
-    }
-
-  g_autoptr(VkDomain) dom = NULL;
-  if (!vk_domain_define (conn, xml, &dom, error))
+  VkOps *ops = vk_cli_ops (cli, error);
+  g_autoptr(GPtrArray) v = NULL;
+  if (ops == NULL)
     return FALSE;
-
-  g_autoptr(GError) local = NULL;
-  g_autofree char *back = vk_domain_xml (dom, TRUE, &local);
-  g_autoptr(xmlDoc) back_doc = back ? vk_xml_parse (back, -1, name, &local) : NULL;
-  g_autoptr(GPtrArray) v = back_doc ? vk_layout_check (back_doc, &cli->cfg->policy, &local)
-                                    : NULL;
-  if (v != NULL && v->len == 0)
+  if (vk_ops_define_verified (ops, doc, out, &v, error))
+    return TRUE;
+  if (v != NULL)
     {
-      *out = g_steal_pointer (&dom);
-      return TRUE;
+      g_autofree char *name = vk_domain_name (doc);
+      print_violations (v, name);
     }
-
-  /* Undo: put back what was there, or remove what we defined. */
-  g_autoptr(GError) undo = NULL;
-  if (old_xml != NULL)
-    {
-      g_autoptr(VkDomain) again = NULL;
-      vk_domain_define (conn, old_xml, &again, &undo);
-    }
-  else
-    vk_domain_undefine (dom, FALSE, &undo);
-
-  if (v == NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local));
-      return FALSE;
-    }
-  print_violations (v, name);
-  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-               g_dngettext (GETTEXT_PACKAGE,
-                            "libvirt placed %u device of '%s' against the slot policy "
-                            "(listed above); the definition was %s",
-                            "libvirt placed %u devices of '%s' against the slot policy "
-                            "(listed above); the definition was %s", v->len),
-               v->len, name,
-               undo ? _("NOT rolled back: fix it by hand")
-                    : old_xml ? _("restored to what it was") : _("removed again"));
   return FALSE;
 }
-
 
 xmlDocPtr
 vk_cli_domain_doc (VkDomain *dom, gboolean inactive, GError **error)
 {
-  g_autofree char *xml = vk_domain_xml (dom, inactive, error);
-  if (xml == NULL)
-    return NULL;
-  return vk_xml_parse (xml, -1, vk_domain_get_name (dom), error);
+  return vk_ops_domain_doc (dom, inactive, error);
 }
 
 gboolean
@@ -318,21 +286,7 @@ gboolean
 vk_cli_check_scope (VkDomain *dom, const char *name, gboolean live, gboolean config,
                     const char *live_verb, GError **error)
 {
-  if (live && vk_domain_state (dom, NULL) == VK_STATE_SHUTOFF)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("domain '%s' is not running, so --live cannot %s; use --config"), name,
-                   live_verb);
-      return FALSE;
-    }
-  if (config && !vk_domain_is_persistent (dom))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("domain '%s' is transient, so --config has nothing to change; use --live"),
-                   name);
-      return FALSE;
-    }
-  return TRUE;
+  return vk_ops_check_scope (dom, name, live, config, live_verb, error);
 }
 
 volatile sig_atomic_t vk_cli_interrupted;

@@ -7,6 +7,9 @@
 
 #include "fileutil.h"
 #include "validate.h"
+#include "ops.h"
+#include "ops-attach.h"
+#include "ops-domain.h"
 #include "virt.h"
 #include "vk-config.h"
 
@@ -18,6 +21,7 @@ typedef struct {
   gboolean json;      /* --json: one JSON document on stdout */
   gboolean quiet;     /* -q: no informational messages */
   VkConn *conn;       /* opened on first use */
+  VkOps *ops;         /* the workflows' context, made with the connection */
 } VkCli;
 
 typedef gboolean (*VkCommandFunc) (VkCli *cli, int argc, char **argv,
@@ -37,6 +41,9 @@ const VkCommand *vk_command_find (int argc, char **argv, int *words);
 
 /* Connection shared by the commands of one run. */
 VkConn *vk_cli_connect (VkCli *cli, GError **error);
+/* The workflows' context on that connection: notices go to stderr as
+ * warnings. */
+VkOps *vk_cli_ops (VkCli *cli, GError **error);
 
 /* Parse a command's options. Adds --help text naming the command; turns
  * GOption errors into VK_ERROR_USAGE with a hint to 'vmkeep help CMD'. */
@@ -70,19 +77,6 @@ gboolean vk_cli_check_nic_source (VkConn *conn, int kind, const char *name,
  * persistent; asking for what the domain cannot do is VK_ERROR_REFUSED. */
 gboolean vk_cli_open_for_change (VkCli *cli, const char *name, gboolean *live,
                                  gboolean *config, VkDomain **out, GError **error);
-
-/* Finds a device element in a domain document by its key (MAC, tag, ...). */
-typedef xmlNodePtr (*VkFindFunc) (xmlDocPtr doc, const char *key);
-/* Detach what `find`/`key` names from the running VM and/or the persistent
- * definition (--live/--config as given, else wherever it is), re-reading the
- * domain instead of retrying when libvirt reports a failure, and wait up to
- * `timeout` s for the guest to release it. `what` names it in messages,
- * `list_cmd` is the command that lists such devices. `*addr_out` gets its
- * PCI address; `bdf_out` (may be NULL) a hostdev's host address. */
-gboolean vk_cli_detach_device (VkDomain *dom, const char *name, gboolean *live_io,
-                               gboolean *config_io, int timeout, VkFindFunc find,
-                               const char *key, const char *what, const char *list_cmd,
-                               char **addr_out, VkBdf *bdf_out, GError **error);
 
 /* The front of `fs detach`, `device detach` and `nic remove`: the options
  * --live, --config and --timeout; DOMAIN and KEY (`key_what` names both

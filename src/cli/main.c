@@ -164,6 +164,7 @@ main (int argc, char **argv)
   int code = 0;
   if (!ok)
     code = fail (error);
+  vk_ops_free (cli.ops);
   vk_conn_free (cli.conn);
   g_free (cli.uri);
   return code;

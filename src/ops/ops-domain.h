@@ -1,0 +1,30 @@
+/* vmkeep — workflows on one domain's definition: read it, define it and
+ * prove libvirt kept the slot policy, check which definitions a change
+ * may touch. See ops.h for the layer's rules. */
+#pragma once
+
+#include <glib.h>
+#include <libxml/tree.h>
+
+#include "ops.h"
+#include "virt.h"
+
+G_BEGIN_DECLS
+
+/* The running (`inactive` FALSE) or persistent definition, parsed. */
+xmlDocPtr vk_ops_domain_doc (VkDomain *dom, gboolean inactive, GError **error);
+
+/* Define `doc`, then read the definition back: libvirt may have added
+ * devices of its own or moved ours. Any slot-policy violation undoes the
+ * define (the previous definition is restored, or a new domain removed)
+ * and fails with VK_ERROR_REFUSED; the violations (VkViolation) are then
+ * handed out in `*violations_out` (may be NULL) for the caller to show. */
+gboolean vk_ops_define_verified (VkOps *ops, xmlDocPtr doc, VkDomain **out,
+                                 GPtrArray **violations_out, GError **error);
+
+/* --live needs a running domain and --config a persistent one;
+ * `live_verb` says what --live would do ("hot-plug", "unplug"). */
+gboolean vk_ops_check_scope (VkDomain *dom, const char *name, gboolean live, gboolean config,
+                             const char *live_verb, GError **error);
+
+G_END_DECLS
