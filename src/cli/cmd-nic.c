@@ -56,15 +56,6 @@ find_nic (xmlDocPtr doc, const char *key)
   return NULL;
 }
 
-static char *
-nic_address (xmlNodePtr iface)
-{
-  guint d, b, s, f;
-  if (iface == NULL || !vk_xml_get_pci_address (iface, &d, &b, &s, &f))
-    return NULL;
-  return g_strdup_printf ("%04x:%02x:%02x.%x", d, b, s, f);
-}
-
 /* Live and persistent definitions must agree on where the NIC goes, or the
  * next cold boot would move it. */
 static gboolean
@@ -224,61 +215,18 @@ vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
     xmlSetProp (a, BAD_CAST "index", BAD_CAST buf);
   }
   g_autofree char *mac = vk_xml_child_prop (iface, "mac", "address");
-  g_autofree char *addr = nic_address (iface);
-
-  if (!live && pl_cfg.port != NULL)
-    {
-      /* A config-only add on q35 with no spare port: the new root port and
-       * the NIC go into the persistent definition together. */
-      xmlNodePtr devs = vk_domain_devices (cfg_doc);
-      xmlAddChild (devs, pl_cfg.port);
-      pl_cfg.port = NULL;
-      xmlAddChild (devs, xmlCopyNode (iface, 1));
-      g_autoptr(VkDomain) redefined = NULL;
-      if (!vk_cli_define_verified (cli, conn, cfg_doc, &redefined, error))
-        return FALSE;
-    }
-  else
-    {
-      g_autofree char *xml = vk_xml_node_format (iface);
-      if (!vk_domain_attach (dom, xml, live, config, &local))
-        {
-          /* Never retry blindly: the add may have happened with its reply
-           * lost. Look at what the domain has now and say so. */
-          g_autoptr(GError) ignored = NULL;
-          g_autoptr(xmlDoc) now_live = live ? vk_cli_domain_doc (dom, FALSE, &ignored) : NULL;
-          g_autoptr(xmlDoc) now_cfg = config ? vk_cli_domain_doc (dom, TRUE, &ignored) : NULL;
-          gboolean in_live = find_nic (now_live, mac) != NULL;
-          gboolean in_cfg = find_nic (now_cfg, mac) != NULL;
-          if ((!live || in_live) && (!config || in_cfg))
-            g_clear_error (&local); /* it did happen */
-          else
-            {
-              g_set_error (error, VK_ERROR, vk_error_exit_code (local),
-                           _("%s (after the failure the NIC %s is %s in the running VM "
-                             "and %s in the persistent definition)"),
-                           local->message, mac,
-                           live ? (in_live ? _("present") : _("absent")) : _("not asked for"),
-                           config ? (in_cfg ? _("present") : _("absent")) : _("not asked for"));
-              return FALSE;
-            }
-        }
-      g_clear_pointer (&pl_cfg.port, xmlFreeNode);
-    }
-
-  /* Prove it: the NIC is where we put it. */
-  g_autoptr(xmlDoc) check = vk_cli_domain_doc (dom, !live, error);
-  if (check == NULL)
+  g_autofree char *what = g_strdup_printf (_("NIC %s"), mac);
+  g_autofree char *undo = g_strdup_printf ("vmkeep nic remove %s %s", name, mac);
+  VkOpsDevice dev = { find_nic, mac, what, undo };
+  VkDevicePlacement dpl = { pl->bus, pl->slot, 0, pl == &pl_cfg ? g_steal_pointer (&pl_cfg.port)
+                                                                : NULL };
+  g_clear_pointer (&pl_cfg.port, xmlFreeNode);
+  g_autofree char *addr = NULL;
+  gboolean ok = vk_ops_attach_device (cli->ops, dom, name, iface, &dpl, cfg_doc, live, config,
+                                      &dev, NULL, &addr, error);
+  g_clear_pointer (&dpl.port, xmlFreeNode);
+  if (!ok)
     return FALSE;
-  g_autofree char *got = nic_address (find_nic (check, mac));
-  if (g_strcmp0 (got, addr) != 0)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("libvirt put NIC %s of '%s' at %s instead of %s; remove it with "
-                     "'vmkeep nic remove %s %s'"), mac, name, got ? got : _("no address"),
-                   addr, name, mac);
-      return FALSE;
-    }
 
   if (cli->json)
     print_nic_json (name, mac, addr, acpi, live, config, "added");

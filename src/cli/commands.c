@@ -99,14 +99,7 @@ print_notice (const char *message, gpointer data)
 VkOps *
 vk_cli_ops (VkCli *cli, GError **error)
 {
-  if (cli->ops == NULL)
-    {
-      if (vk_cli_connect (cli, error) == NULL)
-        return NULL;
-      cli->ops = vk_ops_new (cli->conn, cli->cfg);
-      cli->ops->notice = print_notice;
-    }
-  return cli->ops;
+  return vk_cli_connect (cli, error) != NULL ? cli->ops : NULL;
 }
 
 VkConn *
@@ -121,6 +114,11 @@ vk_cli_connect (VkCli *cli, GError **error)
     cli->cfg->nvram_dir = vk_conn_libvirt_dir (cli->conn, VK_LIBVIRT_DIR_NVRAM);
   if (cli->cfg->log_dir == NULL)
     cli->cfg->log_dir = vk_conn_libvirt_dir (cli->conn, VK_LIBVIRT_DIR_LOG);
+  if (cli->ops == NULL)
+    {
+      cli->ops = vk_ops_new (cli->conn, cli->cfg);
+      cli->ops->notice = print_notice;
+    }
   return cli->conn;
 }
 
@@ -262,9 +260,10 @@ gboolean
 vk_cli_open_for_change (VkCli *cli, const char *name, gboolean *live, gboolean *config,
                         VkDomain **out, GError **error)
 {
-  VkConn *conn = vk_cli_connect (cli, error);
-  if (conn == NULL)
+  VkOps *ops = vk_cli_ops (cli, error);
+  if (ops == NULL)
     return FALSE;
+  VkConn *conn = ops->conn;
   g_autoptr(VkDomain) dom = NULL;
   if (!vk_domain_lookup (conn, name, &dom, error))
     return FALSE;

@@ -131,9 +131,14 @@ vk_ops_attach_device (VkOps *ops, VkDomain *dom, const char *name, xmlNodePtr no
   g_autofree char *got = node_address (dev->find (check, dev->key));
   if (g_strcmp0 (got, addr) != 0)
     {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("libvirt put the %s of '%s' at %s instead of %s; detach it again"),
-                   dev->what, name, got ? got : _("no address"), addr);
+      if (dev->undo != NULL)
+        g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                     _("libvirt put the %s of '%s' at %s instead of %s; remove it with '%s'"),
+                     dev->what, name, got ? got : _("no address"), addr, dev->undo);
+      else
+        g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                     _("libvirt put the %s of '%s' at %s instead of %s; detach it again"),
+                     dev->what, name, got ? got : _("no address"), addr);
       return FALSE;
     }
   *addr_out = g_steal_pointer (&addr);

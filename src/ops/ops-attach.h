@@ -24,6 +24,7 @@ typedef struct {
   VkFindFunc find;
   const char *key;
   const char *what;
+  const char *undo;   /* the command that takes it away again, or NULL */
 } VkOpsDevice;
 
 /* Which definitions an attach changes: live only unless `*config`; a
