@@ -1480,7 +1480,7 @@ run_clone_command (VkCli *cli, int argc, char **argv, const char *verb, const ch
   g_autofree char *name = NULL, *bridge = NULL, *network = NULL, *disk_dir = NULL;
   g_auto(GStrv) taps = NULL;
   CloneOpts o = { 0 };
-  const VkCommand *cmd = vk_command_find (1, (char *[]) { (char *) verb, NULL }, &(int) { 0 });
+  const VkCommand *cmd = vk_command_named (verb);
   if (!parse_clone_opts (cmd, &argc, &argv, &o, &name, &bridge, &network, &disk_dir, &taps,
                          error) ||
       !vk_cli_expect_args (verb, argc, 1, 1, what, error))

@@ -113,10 +113,8 @@ vk_cli_detach_begin (VkCli *cli, const char *group, const char *verb, const char
     { "timeout", 0, 0, G_OPTION_ARG_INT, &out->timeout, N_("Seconds to wait for the guest to release the device (default 20)"), N_("S") },
     { NULL },
   };
-  int words;
   g_autofree char *full = g_strdup_printf ("%s %s", group, verb);
-  const VkCommand *cmd = vk_command_find (2, (char *[]) { (char *) group, (char *) verb, NULL },
-                                          &words);
+  const VkCommand *cmd = vk_command_named (full);
   if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
       !vk_cli_expect_args (full, argc, 2, 2, key_what, error))
     return FALSE;
@@ -251,8 +249,7 @@ vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
     { "config", 0, 0, G_OPTION_ARG_NONE, &config, N_("Add to the persistent definition (with --live: both)"), NULL },
     { NULL },
   };
-  int words;
-  const VkCommand *cmd = vk_command_find (2, (char *[]) { "fs", "attach", NULL }, &words);
+  const VkCommand *cmd = vk_command_named ("fs attach");
   if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
       !vk_cli_expect_args ("fs attach", argc, 1, 1, _("the DOMAIN"), error))
     return FALSE;
@@ -455,8 +452,7 @@ vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error)
     { "config", 0, 0, G_OPTION_ARG_NONE, &config, N_("Add to the persistent definition (with --live: both)"), NULL },
     { NULL },
   };
-  int words;
-  const VkCommand *cmd = vk_command_find (2, (char *[]) { "device", "attach", NULL }, &words);
+  const VkCommand *cmd = vk_command_named ("device attach");
   if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
       !vk_cli_expect_args ("device attach", argc, 1, 1, _("the DOMAIN"), error))
     return FALSE;
@@ -586,7 +582,7 @@ vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error)
     { "inactive", 0, 0, G_OPTION_ARG_NONE, &inactive, N_("Only the persistent definition"), NULL },
     { NULL },
   };
-  const VkCommand *cmd = vk_command_find (1, (char *[]) { "devices", NULL }, &(int) { 0 });
+  const VkCommand *cmd = vk_command_named ("devices");
   if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
       !vk_cli_expect_args ("devices", argc, 1, 1, _("the DOMAIN"), error))
     return FALSE;

@@ -156,7 +156,7 @@ describe (const Side *s)
 gboolean
 vk_cmd_diff (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_find (1, (char *[]) { "diff", NULL }, &(int) { 0 });
+  const VkCommand *cmd = vk_command_named ("diff");
   if (!vk_cli_parse (cmd, NULL, &argc, &argv, error) ||
       !vk_cli_expect_args ("diff", argc, 2, 2, _("two domains or images (image:NAME)"), error))
     return FALSE;

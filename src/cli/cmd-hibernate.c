@@ -1078,7 +1078,7 @@ vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
     { "parallel", 0, 0, G_OPTION_ARG_INT, &parallel, N_("Image mode: write with N parallel channels in the sparse format (libvirt 11.2+)"), N_("N") },
     { NULL },
   };
-  const VkCommand *cmd = vk_command_find (1, (char *[]) { "hibernate", NULL }, &(int) { 0 });
+  const VkCommand *cmd = vk_command_named ("hibernate");
   if (!vk_cli_parse (cmd, entries, &argc, &argv, error))
     return FALSE;
   if (argc < 2 && !all && !match && !tag)
@@ -1440,7 +1440,7 @@ vk_cmd_wake (VkCli *cli, int argc, char **argv, GError **error)
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, N_("Wake even though the device identity changed"), NULL },
     { NULL },
   };
-  const VkCommand *cmd = vk_command_find (1, (char *[]) { "wake", NULL }, &(int) { 0 });
+  const VkCommand *cmd = vk_command_named ("wake");
   if (!vk_cli_parse (cmd, entries, &argc, &argv, error))
     return FALSE;
   if (image ? argc != 1 : argc < 2)

@@ -1995,7 +1995,7 @@ vk_cmd_image (VkCli *cli, int argc, char **argv, GError **error)
       N_("export, import: show progress on stderr even when it is not a terminal"), NULL },
     { NULL },
   };
-  const VkCommand *cmd = vk_command_find (1, (char *[]) { "image", NULL }, &(int) { 0 });
+  const VkCommand *cmd = vk_command_named ("image");
   if (!vk_cli_parse (cmd, entries, &argc, &argv, error))
     return FALSE;
   if (argc < 2)

@@ -171,7 +171,7 @@ vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
     { "print-xml", 0, 0, G_OPTION_ARG_NONE, &print_xml, N_("Only print the pinned domain XML"), NULL },
     { NULL },
   };
-  const VkCommand *cmd = &vk_commands[0];
+  const VkCommand *cmd = vk_command_named ("create");
   if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
       !vk_cli_expect_args ("create", argc, 1, 1, _("the VM NAME"), error))
     return FALSE;
@@ -326,7 +326,7 @@ vk_cmd_pin (VkCli *cli, int argc, char **argv, GError **error)
       N_("Move devices placed against the policy instead of failing"), NULL },
     { NULL },
   };
-  if (!vk_cli_parse (&vk_commands[1], entries, &argc, &argv, error) ||
+  if (!vk_cli_parse (vk_command_named ("pin"), entries, &argc, &argv, error) ||
       !vk_cli_expect_args ("pin", argc, 1, 1, _("FILE (or - for standard input)"), error))
     return FALSE;
   g_autoptr(xmlDoc) doc = load_and_pin (cli, argv[1], relayout, error);
@@ -346,7 +346,7 @@ vk_cmd_define (VkCli *cli, int argc, char **argv, GError **error)
       N_("Move devices placed against the policy instead of failing"), NULL },
     { NULL },
   };
-  if (!vk_cli_parse (&vk_commands[2], entries, &argc, &argv, error) ||
+  if (!vk_cli_parse (vk_command_named ("define"), entries, &argc, &argv, error) ||
       !vk_cli_expect_args ("define", argc, 1, 1, _("FILE (or - for standard input)"), error))
     return FALSE;
   g_autoptr(xmlDoc) doc = load_and_pin (cli, argv[1], relayout, error);
@@ -449,7 +449,7 @@ vk_cmd_layout (VkCli *cli, int argc, char **argv, GError **error)
       N_("Use the persistent definition even when the domain runs"), NULL },
     { NULL },
   };
-  if (!vk_cli_parse (&vk_commands[3], entries, &argc, &argv, error))
+  if (!vk_cli_parse (vk_command_named ("layout"), entries, &argc, &argv, error))
     return FALSE;
   if (!all && !vk_cli_expect_args ("layout", argc, 1, -1, _("a DOMAIN (or --all)"), error))
     return FALSE;

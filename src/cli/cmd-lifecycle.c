@@ -49,7 +49,7 @@ vk_cmd_list (VkCli *cli, int argc, char **argv, GError **error)
     { "all", 'a', 0, G_OPTION_ARG_NONE, &all, N_("Include domains that are not running"), NULL },
     { NULL },
   };
-  const VkCommand *cmd = vk_command_find (1, (char *[]) { "list", NULL }, &(int) { 0 });
+  const VkCommand *cmd = vk_command_named ("list");
   if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
       !vk_cli_expect_args ("list", argc, 0, 0, _("no arguments"), error))
     return FALSE;
@@ -115,7 +115,7 @@ vk_cmd_start (VkCli *cli, int argc, char **argv, GError **error)
     { "paused", 0, 0, G_OPTION_ARG_NONE, &paused, N_("Leave the domain paused"), NULL },
     { NULL },
   };
-  const VkCommand *cmd = vk_command_find (1, (char *[]) { "start", NULL }, &(int) { 0 });
+  const VkCommand *cmd = vk_command_named ("start");
   if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
       !vk_cli_expect_args ("start", argc, 1, -1, _("a DOMAIN"), error))
     return FALSE;
@@ -159,7 +159,7 @@ vk_cmd_stop (VkCli *cli, int argc, char **argv, GError **error)
       N_("Force the domain off when the timeout passes"), NULL },
     { NULL },
   };
-  const VkCommand *cmd = vk_command_find (1, (char *[]) { "stop", NULL }, &(int) { 0 });
+  const VkCommand *cmd = vk_command_named ("stop");
   if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
       !vk_cli_expect_args ("stop", argc, 1, -1, _("a DOMAIN"), error))
     return FALSE;
@@ -199,7 +199,7 @@ vk_cmd_undefine (VkCli *cli, int argc, char **argv, GError **error)
       N_("Keep the UEFI variable store file"), NULL },
     { NULL },
   };
-  const VkCommand *cmd = vk_command_find (1, (char *[]) { "undefine", NULL }, &(int) { 0 });
+  const VkCommand *cmd = vk_command_named ("undefine");
   if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
       !vk_cli_expect_args ("undefine", argc, 1, -1, _("a DOMAIN"), error))
     return FALSE;

@@ -121,8 +121,7 @@ vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
     { "config", 0, 0, G_OPTION_ARG_NONE, &config, N_("Add to the persistent definition"), NULL },
     { NULL },
   };
-  int words;
-  const VkCommand *cmd = vk_command_find (2, (char *[]) { "nic", "add", NULL }, &words);
+  const VkCommand *cmd = vk_command_named ("nic add");
   if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
       !vk_cli_expect_args ("nic add", argc, 1, 1, _("the DOMAIN"), error))
     return FALSE;

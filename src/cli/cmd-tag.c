@@ -64,7 +64,7 @@ store_tags (VkDomain *dom, GPtrArray *tags, GError **error)
 gboolean
 vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_find (1, (char *[]) { "tag", NULL }, &(int) { 0 });
+  const VkCommand *cmd = vk_command_named ("tag");
   if (!vk_cli_parse (cmd, NULL, &argc, &argv, error) ||
       !vk_cli_expect_args ("tag", argc, 2, -1, _("DOMAIN and add|remove|list"), error))
     return FALSE;

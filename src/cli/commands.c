@@ -90,6 +90,15 @@ vk_command_find (int argc, char **argv, int *words)
   return NULL;
 }
 
+const VkCommand *
+vk_command_named (const char *name)
+{
+  for (const VkCommand *c = vk_commands; c->name; c++)
+    if (g_str_equal (c->name, name))
+      return c;
+  g_error ("no command '%s' in the command table", name);
+}
+
 static void
 print_notice (const char *message, gpointer data)
 {

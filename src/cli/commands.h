@@ -38,6 +38,8 @@ typedef struct {
 extern const VkCommand vk_commands[];
 
 const VkCommand *vk_command_find (int argc, char **argv, int *words);
+/* A command's own table entry, by its full name ("fs detach"). */
+const VkCommand *vk_command_named (const char *name);
 
 /* Connection shared by the commands of one run. */
 VkConn *vk_cli_connect (VkCli *cli, GError **error);
