@@ -30,7 +30,6 @@
 #include "output.h"
 #include "save-hash.h"
 #include "save-header.h"
-#include "sha256.h"
 #include "sidecar.h"
 #include "store.h"
 #include "validate.h"
