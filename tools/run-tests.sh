@@ -25,6 +25,16 @@ log() { printf '== %s\n' "$*"; }
 
 total_pass=0 total_fail=0 total_skip=0
 summary=()
+timings=()
+
+# timed LABEL CMD...: run CMD and note how long it took (README "Measured"
+# quotes these).
+timed() {
+	local label=$1 t0=$SECONDS
+	shift
+	"$@"
+	timings+=("$label: $(((SECONDS - t0) / 60)) min $(((SECONDS - t0) % 60)) s")
+}
 
 # count_check FILE LABEL RC: add the automake summary in FILE to the totals.
 count_check() {
@@ -115,8 +125,8 @@ run_backports() {
 
 for s in $stacks; do
 	case $s in
-	host) run_host ;;
-	backports) run_backports ;;
+	host) timed "host stack" run_host ;;
+	backports) timed "backports stack and cross-generation" run_backports ;;
 	*) fail_stage "$s" "unknown stack (known: host backports)" ;;
 	esac
 done
@@ -147,10 +157,11 @@ run_fuzz() {
 	summary+=("fuzz (${VMKEEP_FUZZ_SECONDS:-20} s per harness): $pass passed, $fail failed ($skip skipped)")
 }
 if [ "${VMKEEP_SKIP_FUZZ:-}" != 1 ]; then
-	run_fuzz
+	timed fuzz run_fuzz
 fi
 
 if [ "${VMKEEP_SKIP_DISTCHECK:-}" != 1 ]; then
+	dc_t0=$SECONDS
 	log "make distcheck"
 	# The e2e and packaging tests ran above on the built tree; distcheck
 	# proves the tarball builds and passes the tests that need no host state.
@@ -162,9 +173,11 @@ if [ "${VMKEEP_SKIP_DISTCHECK:-}" != 1 ]; then
 		total_fail=$((total_fail + 1)); echo "not ok - make distcheck"; tail -40 "$top/distcheck.out"
 		summary+=("make distcheck: failed")
 	fi
+	timings+=("make distcheck: $(((SECONDS - dc_t0) / 60)) min $(((SECONDS - dc_t0) % 60)) s")
 fi
 
 log "summary"
 printf '%s\n' "${summary[@]}"
+[ ${#timings[@]} -eq 0 ] || printf 'took: %s\n' "${timings[@]}"
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
