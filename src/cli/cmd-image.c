@@ -1873,6 +1873,19 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
         }
     }
   if (ok)
+    {
+      /* An image from another libvirt/QEMU generation that this host could
+       * never resume is refused here rather than by every later wake,
+       * and before the trust boundary asks libvirt about its machine. */
+      g_autofree char *state = g_build_filename (partial, VK_STORE_STATE, NULL);
+      g_autoptr(VkSaveHeader) hdr = NULL;
+      g_autoptr(xmlDoc) hdoc = NULL;
+      VkConn *conn = vk_cli_connect (cli, error);
+      ok = conn != NULL && vk_save_header_read (state, &hdr, error) &&
+           (hdoc = vk_xml_parse (hdr->xml, -1, state, error)) != NULL &&
+           vk_cli_check_host_runs (conn, sc, hdr, hdoc, image, error);
+    }
+  if (ok)
     ok = import_trust (cli, sc, image, partial, source, error);
   if (ok)
     {
@@ -1883,18 +1896,6 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
       g_autoptr(GPtrArray) problems = vk_cli_verify_image (sc, partial, FALSE);
       if (problems->len > 0)
         ok = import_refuse (error, source, "%s", (const char *) problems->pdata[0]);
-    }
-  if (ok)
-    {
-      /* An image from another libvirt/QEMU generation that this host could
-       * never resume is refused here rather than by every later wake. */
-      g_autofree char *state = g_build_filename (partial, VK_STORE_STATE, NULL);
-      g_autoptr(VkSaveHeader) hdr = NULL;
-      g_autoptr(xmlDoc) hdoc = NULL;
-      VkConn *conn = vk_cli_connect (cli, error);
-      ok = conn != NULL && vk_save_header_read (state, &hdr, error) &&
-           (hdoc = vk_xml_parse (hdr->xml, -1, state, error)) != NULL &&
-           vk_cli_check_host_runs (conn, sc, hdr, hdoc, image, error);
     }
   if (!ok)
     {
