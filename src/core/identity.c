@@ -952,6 +952,9 @@ key_children (xmlNodePtr n, const char *schema)
   GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) child_free);
   g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal,
                                                       g_free, NULL);
+  /* the keys handed out: a count suffix may spell another child's key
+   * (the 5th keyless NIC and the NIC whose MAC reads "5") */
+  g_autoptr(GHashTable) taken = g_hash_table_new (g_str_hash, g_str_equal);
 
   for (xmlNodePtr c = n ? n->children : NULL; c != NULL; c = c->next)
     {
@@ -963,13 +966,16 @@ key_children (xmlNodePtr n, const char *schema)
         continue;
       base = base_key (c, schema);
       count = GPOINTER_TO_UINT (g_hash_table_lookup (seen, base)) + 1;
-      g_hash_table_insert (seen, g_strdup (base), GUINT_TO_POINTER (count));
       ch = g_new0 (Child, 1);
       ch->node = c;
-      if (count == 1)
-        ch->key = g_strdup (base);
-      else
-        ch->key = g_strdup_printf ("%s[%u]", base, count);
+      ch->key = count == 1 ? g_strdup (base) : g_strdup_printf ("%s[%u]", base, count);
+      while (g_hash_table_contains (taken, ch->key))
+        {
+          g_free (ch->key);
+          ch->key = g_strdup_printf ("%s[%u]", base, ++count);
+        }
+      g_hash_table_insert (seen, g_strdup (base), GUINT_TO_POINTER (count));
+      g_hash_table_add (taken, ch->key);
       /* The namespace is part of the key, not of what users read. */
       if (c->ns != NULL && c->ns->href != NULL)
         {

@@ -440,6 +440,8 @@ walk_devices (Walk *w, xmlNodePtr devs)
             ok = refuse (w, _("<input type>"), type,
                          _("reads a host input device (only mouse, keyboard and tablet come "
                            "along)"));
+          else
+            drop_all (c, "source");   /* only host-device inputs have one */
         }
       else if (g_str_equal (el, "graphics"))
         {

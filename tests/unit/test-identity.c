@@ -648,6 +648,27 @@ test_diff_rules (void)
     }
 }
 
+/* Sibling keys stay unique when a count suffix spells another sibling's
+ * key: the 2nd NIC without a MAC ("interface[2]") next to the NIC whose
+ * MAC reads "2". Found by fuzz/fuzz-domain-xml (a document differed from
+ * itself); fuzz/regressions/domain-xml/sibling-key-collision-fuzzed.xml. */
+static void
+test_diff_key_collision (void)
+{
+  const char *xml =
+    "<domain type='kvm'><name>k</name><devices>"
+    "<interface type='bridge'><source bridge='a'/></interface>"
+    "<interface type='bridge'><mac address='2'/></interface>"
+    "<interface type='bridge'><source bridge='b'/></interface>"
+    "</devices></domain>";
+  g_autoptr(GPtrArray) allowed = NULL;
+  g_autoptr(GPtrArray) identity = NULL;
+
+  diff_strings (xml, xml, &allowed, &identity);
+  g_assert_cmpuint (allowed->len, ==, 0);
+  g_assert_cmpuint (identity->len, ==, 0);
+}
+
 static void
 test_diff_not_domain (void)
 {
@@ -698,6 +719,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/identity/diff/rules", test_diff_rules);
   g_test_add_func ("/identity/diff/not-domain", test_diff_not_domain);
+  g_test_add_func ("/identity/diff/key-collision", test_diff_key_collision);
 
   return g_test_run ();
 }

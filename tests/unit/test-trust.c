@@ -197,6 +197,10 @@ static const Case cases[] = {
     "<smartcard>" },
   { "unknown-device", "<memballoon model='virtio'>", "<frobnicator/><memballoon model='virtio'>",
     "frobnicator" },
+  /* found by fuzz/fuzz-trust: a mouse has no <source> in libvirt; one in
+   * an image is dropped, whatever it names */
+  { "input-source", "<input type='mouse' bus='ps2'>",
+    "<input type='mouse' bus='ps2'><source file='/etc/shadow' evdev='/dev/input/event0'/>", NULL },
   /* found by fuzz/fuzz-trust: libvirt reads the first <source> only */
   { "disk-second-source", "<readonly/>", "<readonly/><source file='/etc/shadow'/>",
     "more than one <source>" },
