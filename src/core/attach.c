@@ -313,15 +313,6 @@ replace_str (char **slot, const char *value)
   *slot = g_strdup (value);
 }
 
-static char *
-pci_address (xmlNodePtr n)
-{
-  guint d, b, s, f;
-  if (n == NULL || !vk_xml_get_pci_address (n, &d, &b, &s, &f))
-    return NULL;
-  return g_strdup_printf ("%04x:%02x:%02x.%x", d, b, s, f);
-}
-
 /* Row for `n`, merged into `rows` by (kind, name). */
 static void
 collect (GPtrArray *rows, xmlDocPtr doc, gboolean live)
@@ -374,7 +365,7 @@ collect (GPtrArray *rows, xmlDocPtr doc, gboolean live)
       if (alias != NULL && live)
         replace_str (&row->alias, alias);
       /* the running VM's address wins: it is where the guest sees it */
-      g_autofree char *addr = pci_address (n);
+      g_autofree char *addr = vk_xml_pci_address_text (n);
       if (addr != NULL && (live || row->address == NULL))
         replace_str (&row->address, addr);
       if (row->source == NULL)

@@ -247,6 +247,15 @@ vk_domain_machine (xmlDocPtr doc, VkMachine *out, GError **error)
   return vk_machine_from_string (m, out, error);
 }
 
+char *
+vk_xml_pci_address_text (xmlNodePtr dev)
+{
+  guint d, b, s, f;
+  if (dev == NULL || !vk_xml_get_pci_address (dev, &d, &b, &s, &f))
+    return NULL;
+  return g_strdup_printf ("%04x:%02x:%02x.%x", d, b, s, f);
+}
+
 void
 vk_xml_remove_address (xmlNodePtr dev)
 {

@@ -58,6 +58,9 @@ gboolean vk_xml_read_pci_address (xmlNodePtr dev, gboolean *present,
  * no PCI address or a malformed one. */
 gboolean vk_xml_get_pci_address (xmlNodePtr dev, guint *domain, guint *bus,
                                  guint *slot, guint *function);
+/* The device's PCI address as "dddd:bb:ss.f", or NULL (as
+ * vk_xml_get_pci_address). */
+char *vk_xml_pci_address_text (xmlNodePtr dev);
 void vk_xml_remove_address (xmlNodePtr dev);
 
 G_END_DECLS

@@ -228,8 +228,12 @@ vk_tmp_file_abort (int fd, const char *tmp_path)
     close (fd);
 }
 
-gboolean
-vk_file_commit (int fd, const char *tmp_path, const char *path, GError **error)
+/* vk_file_commit and vk_file_commit_new: `no_replace` puts the file in
+ * place only where nothing is (a hard link is the portable "rename unless
+ * the name exists": renameat2's RENAME_NOREPLACE is refused by some file
+ * systems). */
+static gboolean
+commit (int fd, const char *tmp_path, const char *path, gboolean no_replace, GError **error)
 {
   struct stat st;
   int saved;
@@ -245,16 +249,22 @@ vk_file_commit (int fd, const char *tmp_path, const char *path, GError **error)
       set_write_error (error, saved, path, (guint64) st.st_size);
       return FALSE;
     }
-  /* Renamed while the fd (and its flock) is still held, so another
+  /* Put in place while the fd (and its flock) is still held, so another
    * process's vk_tmp_cleanup cannot slip in between. */
-  if (rename (tmp_path, path) < 0)
+  if ((no_replace ? link (tmp_path, path) : rename (tmp_path, path)) < 0)
     {
       saved = errno;
       vk_tmp_file_abort (fd, tmp_path);
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("cannot put %s in place: %s"), path, g_strerror (saved));
+      if (no_replace && saved == EEXIST)
+        g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                     _("%s already exists; vmkeep never overwrites a file it creates"), path);
+      else
+        g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot put %s in place: %s"), path,
+                     g_strerror (saved));
       return FALSE;
     }
+  if (no_replace)
+    g_unlink (tmp_path);
   if (close (fd) < 0 && errno != EINTR)
     {
       saved = errno;
@@ -268,38 +278,15 @@ vk_file_commit (int fd, const char *tmp_path, const char *path, GError **error)
 }
 
 gboolean
+vk_file_commit (int fd, const char *tmp_path, const char *path, GError **error)
+{
+  return commit (fd, tmp_path, path, FALSE, error);
+}
+
+gboolean
 vk_file_commit_new (int fd, const char *tmp_path, const char *path, GError **error)
 {
-  int saved;
-
-  g_return_val_if_fail (fd >= 0 && tmp_path != NULL && path != NULL, FALSE);
-
-  if (fsync (fd) < 0)
-    {
-      struct stat st;
-      saved = errno;
-      if (fstat (fd, &st) < 0)
-        st.st_size = 0;
-      vk_tmp_file_abort (fd, tmp_path);
-      set_write_error (error, saved, path, (guint64) st.st_size);
-      return FALSE;
-    }
-  /* A hard link is the portable "rename unless the name exists"
-   * (renameat2's RENAME_NOREPLACE is refused by some file systems). */
-  if (link (tmp_path, path) < 0)
-    {
-      saved = errno;
-      vk_tmp_file_abort (fd, tmp_path);
-      if (saved == EEXIST)
-        g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                     _("%s already exists; vmkeep never overwrites a file it creates"), path);
-      else
-        g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot put %s in place: %s"), path,
-                     g_strerror (saved));
-      return FALSE;
-    }
-  vk_tmp_file_abort (fd, tmp_path);
-  return fsync_dir (path, error);
+  return commit (fd, tmp_path, path, TRUE, error);
 }
 
 gboolean

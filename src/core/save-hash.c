@@ -86,7 +86,7 @@ hasher_thread (gpointer p)
           if (t->hashed < VK_SAVE_MAGIC_LEN)
             {
               gsize k = MIN ((gsize) n, VK_SAVE_MAGIC_LEN - (gsize) t->hashed);
-              memcpy (buf, VK_SAVE_MAGIC + t->hashed, k);
+              memcpy (buf, &VK_SAVE_MAGIC[t->hashed], k);
             }
           if (t->hashed < HEAD_COPY)
             {

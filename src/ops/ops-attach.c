@@ -9,15 +9,6 @@
 #include "ops-domain.h"
 #include "vk-error.h"
 
-static char *
-node_address (xmlNodePtr n)
-{
-  guint d, b, s, f;
-  if (n == NULL || !vk_xml_get_pci_address (n, &d, &b, &s, &f))
-    return NULL;
-  return g_strdup_printf ("%04x:%02x:%02x.%x", d, b, s, f);
-}
-
 /* What a failed change left, for the message. */
 static const char *
 presence (gboolean asked, xmlDocPtr now, gboolean found, const char *yes, const char *no)
@@ -98,7 +89,7 @@ vk_ops_attach_device (VkOps *ops, VkDomain *dom, const char *name, xmlNodePtr no
                       const VkOpsDevice *dev, const char *hint, char **addr_out, GError **error)
 {
   vk_xml_set_pci_address (node, pl->bus, pl->slot, 0);
-  g_autofree char *addr = node_address (node);
+  g_autofree char *addr = vk_xml_pci_address_text (node);
 
   if (!vk_ops_step (ops, "attach", error))
     return FALSE;
@@ -128,7 +119,7 @@ vk_ops_attach_device (VkOps *ops, VkDomain *dom, const char *name, xmlNodePtr no
   g_autoptr(xmlDoc) check = vk_ops_domain_doc (dom, !live, error);
   if (check == NULL)
     return FALSE;
-  g_autofree char *got = node_address (dev->find (check, dev->key));
+  g_autofree char *got = vk_xml_pci_address_text (dev->find (check, dev->key));
   if (g_strcmp0 (got, addr) != 0)
     {
       if (dev->undo != NULL)
@@ -201,7 +192,7 @@ vk_ops_detach_device (VkOps *ops, VkDomain *dom, const char *name, gboolean *liv
       return FALSE;
     }
   xmlNodePtr node = in_live ? in_live : in_cfg;
-  g_autofree char *addr = node_address (node);
+  g_autofree char *addr = vk_xml_pci_address_text (node);
   if (bdf_out != NULL)
     vk_hostdev_source_bdf (node, bdf_out);
   g_autofree char *xml = vk_xml_node_format (node);
