@@ -183,12 +183,19 @@ for h in "${harnesses[@]}"; do
 	before=$(count_artifacts "$h")
 	dict=()
 	[ -f "$top/fuzz/$h.dict" ] && dict=(-dict="$top/fuzz/$h.dict")
+	# Seeds: the committed text ones, or generated (binary formats are not
+	# committed: fuzz/save-header-seeds.py writes the save images).
+	seeds=$top/fuzz/corpus/$h
+	if [ "$h" = save-header ]; then
+		seeds=$build/seeds/$h
+		python3 "$top/fuzz/save-header-seeds.py" "$seeds" || { failed=1; result 1 "$h: generating its seeds"; continue; }
+	fi
 	start=$(date +%s)
 	# shellcheck disable=SC2086 # FUZZ_ARGS is a list of options
 	"$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
 		-max_len="$(max_len "$h")" "${dict[@]}" -print_final_stats=1 \
 		-artifact_prefix="$artifacts/$h/" ${FUZZ_ARGS:-} \
-		"$build/corpus/$h" "$top/fuzz/corpus/$h" >"$logs/$h.log" 2>&1
+		"$build/corpus/$h" "$seeds" >"$logs/$h.log" 2>&1
 	rc=$?
 	took=$(( $(date +%s) - start ))
 	new=$(( $(count_artifacts "$h") - before ))
