@@ -119,6 +119,22 @@ unset (xmlNodePtr n, const char *attr)
     xmlUnsetProp (n, BAD_CAST attr);
 }
 
+/* Drops every attribute of N but those in KEEP: for elements whose
+ * attributes libvirt's schema lists in full, so an attribute a later
+ * libvirt reads as a path cannot ride along. */
+static void
+keep_only (xmlNodePtr n, const char *const *keep)
+{
+  xmlAttrPtr a = n->properties;
+  while (a != NULL)
+    {
+      xmlAttrPtr next = a->next;
+      if (a->ns != NULL || !in_list ((const char *) a->name, keep))
+        xmlRemoveProp (a);
+      a = next;
+    }
+}
+
 /* Elements of other namespaces are extensions: outside <metadata> they
  * can only be hypervisor passthrough (qemu:commandline and friends). */
 static gboolean
@@ -188,6 +204,9 @@ walk_os (Walk *w, xmlNodePtr os)
         continue;
       if (is_el (c, "loader"))
         {
+          static const char *const loader_attrs[] = { "readonly", "secure", "type", "stateless",
+                                                      "format", NULL };
+          keep_only (c, loader_attrs);
           xmlChar *t = xmlNodeGetContent (c);
           text = t ? g_strstrip (g_strdup ((const char *) t)) : NULL;
           xmlFree (t);
@@ -199,7 +218,14 @@ walk_os (Walk *w, xmlNodePtr os)
         }
       if (is_el (c, "nvram"))
         {
+          static const char *const nvram_attrs[] = { "template", "templateFormat", "format",
+                                                     "type", NULL };
+          keep_only (c, nvram_attrs);
           g_autofree char *tmpl = vk_xml_prop (c, "template");
+          g_autofree char *type = vk_xml_prop (c, "type");
+          if (type && !g_str_equal (type, "file"))
+            return refuse (w, _("<nvram> type"), type,
+                           _("is not a file; images keep their UEFI variables in the image"));
           if (tmpl && !in_list (tmpl, w->p->loaders))
             unset (c, "template");   /* libvirt picks the firmware's own */
           for (xmlNodePtr s = c->children; s; s = s->next)

@@ -201,6 +201,15 @@ static const Case cases[] = {
    * an image is dropped, whatever it names */
   { "input-source", "<input type='mouse' bus='ps2'>",
     "<input type='mouse' bus='ps2'><source file='/etc/shadow' evdev='/dev/input/event0'/>", NULL },
+  /* found by fuzz/fuzz-trust: attributes libvirt does not list for
+   * <nvram> and <loader> are dropped, so none a later libvirt reads as a
+   * path can ride along */
+  { "nvram-path-attr", "<nvram template='/usr/share/OVMF/OVMF_VARS_4M.ms.fd'>",
+    "<nvram template='/usr/share/OVMF/OVMF_VARS_4M.ms.fd' path='/etc/shadow'>", NULL },
+  { "loader-path-attr", "<loader readonly='yes'", "<loader path='/etc/shadow' readonly='yes'",
+    NULL },
+  { "nvram-type-block", "<nvram template='/usr/share/OVMF/OVMF_VARS_4M.ms.fd'>",
+    "<nvram template='/usr/share/OVMF/OVMF_VARS_4M.ms.fd' type='block'>", "<nvram> type" },
   /* found by fuzz/fuzz-trust: libvirt reads the first <source> only */
   { "disk-second-source", "<readonly/>", "<readonly/><source file='/etc/shadow'/>",
     "more than one <source>" },
