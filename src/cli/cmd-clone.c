@@ -779,18 +779,6 @@ parse_clone_opts (const VkCommand *cmd, int *argc, char ***argv, CloneOpts *o,
 
 /* ---- fork ------------------------------------------------------------------ */
 
-/* Injected failures for the tests that prove fork cleans up after itself. */
-static gboolean
-fault (const char *point, GError **error)
-{
-  const char *f = g_getenv ("VMKEEP_FAULT");
-  if (f == NULL || g_strcmp0 (f, point) != 0)
-    return TRUE;
-  g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("injected failure at %s (VMKEEP_FAULT)"),
-               point);
-  return FALSE;
-}
-
 /* Fork a shut-off domain: its disks become shared read-only bases (renamed
  * beside themselves, O(1)), the source continues on fresh overlays, the
  * fork gets overlays of its own and a definition. */
@@ -941,7 +929,7 @@ fork_shutoff (VkCli *cli, VkConn *conn, VkDomain *src, const CloneOpts *o, Clone
   if (ok)
     ok = vk_domain_define (conn, src_xml, &redefined, error);
   if (ok)
-    ok = vk_domain_define (conn, fork_xml, &forked, error) && fault ("fork-after-clone", error);
+    ok = vk_domain_define (conn, fork_xml, &forked, error) && vk_ops_step (cli->ops, "fork-after-clone", error);
   if (ok)
     {
       res->name = g_strdup (o->name);
@@ -1253,9 +1241,7 @@ fork_running_guarded (VkCli *cli, VkConn *conn, VkDomain *src, const char *sourc
     }
   phase ("fork: disks frozen");
   if (ok)
-    ok = fault ("fork-after-disks", &local);
-  if (ok && g_strcmp0 (g_getenv ("VMKEEP_FAULT"), "fork-sigterm") == 0)
-    raise (SIGTERM); /* for the tests: as if systemd stopped vmkeep here */
+    ok = vk_ops_step (cli->ops, "fork-after-disks", &local);
   g_autofree char *pdisks = g_build_filename (partial, "disks", NULL);
   if (ok && disks->len > 0 && g_mkdir (pdisks, 0711) < 0)
     {
@@ -1320,7 +1306,7 @@ fork_running_guarded (VkCli *cli, VkConn *conn, VkDomain *src, const char *sourc
   co.macs_checked = TRUE;
   if (ok)
     ok = clone_from (cli, conn, sc, idir, hdr, src_doc, &ss, &co, res, undo, &local) &&
-         fault ("fork-after-clone", &local);
+         vk_ops_step (cli->ops, "fork-after-clone", &local);
   if (ok && vk_cli_interrupted)
     {
       g_set_error (&local, VK_ERROR, VK_ERROR_FAILED,
@@ -1410,7 +1396,7 @@ fork_one (VkCli *cli, VkConn *conn, const char *source, const CloneOpts *o, Clon
       g_autofree char *idir = vk_store_image_dir (cli->cfg->store_dir, source);
       if (vk_validate_name ("image name", source, NULL) && g_file_test (idir, G_FILE_TEST_IS_DIR))
         return clone_image (cli, conn, source, o, res, undo, error) &&
-               fault ("fork-after-clone", error);
+               vk_ops_step (cli->ops, "fork-after-clone", error);
       g_autofree char *shown = g_strescape (source, NULL);
       g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
                    _("'%s' is neither a domain nor an image; 'vmkeep list --all' and "

@@ -4,6 +4,7 @@
 #include <pwd.h>
 
 #include <glib/gi18n.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -105,6 +106,26 @@ print_notice (const char *message, gpointer data)
   g_printerr (_("vmkeep: warning: %s\n"), message);
 }
 
+/* The tests' fault hook: VMKEEP_FAULT=POINT makes the step named POINT
+ * fail, VMKEEP_FAULT=POINT:sigterm (or :sigkill) sends vmkeep that signal
+ * there, as if systemd or the OOM killer stopped it at that moment. */
+static gboolean
+env_fault (const char *point, gpointer data, GError **error)
+{
+  const char *spec = data;
+  const char *colon = strchr (spec, ':');
+  gsize len = colon ? (gsize) (colon - spec) : strlen (spec);
+  if (strlen (point) != len || strncmp (point, spec, len) != 0)
+    return TRUE;
+  if (colon && g_str_equal (colon + 1, "sigterm"))
+    return raise (SIGTERM) == 0;
+  if (colon && g_str_equal (colon + 1, "sigkill"))
+    return raise (SIGKILL) == 0;
+  g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("injected failure at %s (VMKEEP_FAULT)"),
+               point);
+  return FALSE;
+}
+
 VkOps *
 vk_cli_ops (VkCli *cli, GError **error)
 {
@@ -127,6 +148,12 @@ vk_cli_connect (VkCli *cli, GError **error)
     {
       cli->ops = vk_ops_new (cli->conn, cli->cfg);
       cli->ops->notice = print_notice;
+      const char *fault = g_getenv ("VMKEEP_FAULT");
+      if (fault && *fault)
+        {
+          cli->ops->fault = env_fault;
+          cli->ops->fault_data = (gpointer) fault;
+        }
     }
   return cli->conn;
 }

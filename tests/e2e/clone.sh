@@ -28,7 +28,7 @@
 #             over its old file, the fork to an overlay over the image's
 #             frozen base, which is that same old file (one inode), and the
 #             image fork-SRC-F verifies.
-#   fault     `VMKEEP_FAULT=fork-after-disks|fork-after-clone|fork-sigterm
+#   fault     `VMKEEP_FAULT=fork-after-disks|fork-after-clone|fork-after-disks:sigterm
 #             vmkeep fork ...` (right after the disk snapshot; once the fork
 #             runs; SIGTERM right after the disk snapshot):
 #             non-zero exit,
@@ -473,11 +473,11 @@ done
 declare -A IMGS0 CHAIN0 SDISK0
 # after-disks: the source is paused, on its new overlay, no memory written
 # yet; after-clone: the fork runs and the source already ran on
-# fork-sigterm: vmkeep gets SIGTERM right after the disk snapshot (as from a
+# fork-after-disks:sigterm: vmkeep gets SIGTERM right after the disk snapshot (as from a
 # systemd stop) and must still undo everything before it exits
-for point in fork-after-disks fork-after-clone fork-sigterm; do
+for point in fork-after-disks fork-after-clone fork-after-disks:sigterm; do
 want="injected failure at $point"
-[ "$point" = fork-sigterm ] && want="interrupted by signal 15; the fork is undone"
+[ "$point" = fork-after-disks:sigterm ] && want="interrupted by signal 15; the fork is undone"
 for m in $machines; do
 	IMGS0[$m]=$(listed_images)
 	SDISK0[$m]=$(source_disk "${NAME[$m]}")
