@@ -37,7 +37,10 @@
 #              source.
 #
 # BENCH_RUNS runs (default 9) of each, interleaved (A B A B ..., the order
-# swapped every run); the table gives the median and every run.
+# swapped every run); the table gives the median and every run. Every
+# clone and fork runs with G_MESSAGES_DEBUG=vmkeep (a dozen lines on
+# stderr); the report adds the median time of each of their phases, so a
+# missed target comes with where the time went.
 #
 # Per stack and file system: run it on each libvirt generation (for the
 # bookworm-backports root: tools/stack-root.sh up, copy, build, then
@@ -205,7 +208,8 @@ t_clone() {
 	local t0
 	warm
 	t0=$(now)
-	vk clone bimg --name "$P-c$1" --bridge "$BR_CLONE"
+	G_MESSAGES_DEBUG=vmkeep vk clone bimg --name "$P-c$1" --bridge "$BR_CLONE" \
+		2>"$W/phases-clone-$1.txt" || { cat "$W/phases-clone-$1.txt" >&2; exit 1; }
 	T_CLONE+=("$(since "$t0")")
 	remove_domain "$P-c$1"
 }
@@ -239,7 +243,8 @@ t_fork() {
 	local t0
 	warm
 	t0=$(now)
-	vk fork "$P-src" --name "$P-f$1" --bridge "$BR_CLONE"
+	G_MESSAGES_DEBUG=vmkeep vk fork "$P-src" --name "$P-f$1" --bridge "$BR_CLONE" \
+		2>"$W/phases-fork-$1.txt" || { cat "$W/phases-fork-$1.txt" >&2; exit 1; }
 	T_FORK+=("$(since "$t0")")
 	remove_domain "$P-f$1"
 }
@@ -286,11 +291,11 @@ done
 
 host="$(nproc) CPUs, $(awk '/^model name/ { sub(/^[^:]*: /, ""); print; exit }' /proc/cpuinfo)"
 versions="$(vk --version 2>/dev/null | head -n 1); libvirt $(vsh version | awk '/Using library/ { print $4 }'); QEMU $(qemu-system-x86_64 --version | awk 'NR == 1 { print $4 }')"
-python3 - "$OUT" "$RUNS" "$MEM" "$FILL" "$DATA" "$STATE_MIB" "$host" "$versions" "$WARM" "$FS" \
+python3 - "$OUT" "$W" "$RUNS" "$MEM" "$FILL" "$DATA" "$STATE_MIB" "$host" "$versions" "$WARM" "$FS" \
 	"${T_CLONE[*]}" "${T_RESTORE[*]}" "${T_VC[*]}" "${T_VCCOPY[*]}" "${T_FORK[*]}" "${T_SR[*]}" <<'EOF'
-import datetime, statistics, sys
-out, runs, mem, fill, data, state, host, versions, warm, fs = sys.argv[1:11]
-clone, restore, vc, vccopy, fork, sr = ([float(x) for x in a.split()] for a in sys.argv[11:17])
+import datetime, glob, re, statistics, sys
+out, work, runs, mem, fill, data, state, host, versions, warm, fs = sys.argv[1:12]
+clone, restore, vc, vccopy, fork, sr = ([float(x) for x in a.split()] for a in sys.argv[12:18])
 if not vc:
     vc = vccopy = [float("nan")] * len(clone)
 med = statistics.median
@@ -339,6 +344,32 @@ lines += [
 for i in range(len(clone)):
     lines.append("| %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |" % (
         i + 1, clone[i], restore[i], vc[i], vccopy[i], fork[i], sr[i]))
+# "  1.234 s  clone: XML rewritten" (seconds since the command's first
+# phase) -> the median time from the phase before to each phase
+def phases(kind):
+    per = {}
+    order = []
+    for f in sorted(glob.glob("%s/phases-%s-*.txt" % (work, kind))):
+        prev = 0.0
+        for l in open(f, errors="replace"):
+            m = re.search(r"(\d+\.\d+) s  (.*)$", l)
+            if not m:
+                continue
+            t, name = float(m.group(1)), m.group(2).strip()
+            if name not in per:
+                per[name] = []
+                order.append(name)
+            per[name].append(t - prev)
+            prev = t
+    return [(n, med(per[n]), len(per[n])) for n in order]
+for kind in ("clone", "fork"):
+    ph = phases(kind)
+    if not ph:
+        continue
+    lines += ["", "Where `vmkeep %s` spends its time (median over runs, seconds since the "
+              "phase before; G_MESSAGES_DEBUG=vmkeep):" % kind, "",
+              "| phase | seconds | runs |", "|---|---|---|"]
+    lines += ["| %s | %.3f | %d |" % p for p in ph]
 text = "\n".join(lines) + "\n"
 sys.stdout.write(text)
 with open(out, "w") as f:
