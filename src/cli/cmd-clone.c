@@ -206,6 +206,7 @@ typedef struct {
   gint cancel;
   gboolean ok;
   guint served;        /* opens of the FIFO by libvirt */
+  guint fed;           /* readers fed so far (for the debug phases) */
   GError *error;
 } Feeder;
 
@@ -214,15 +215,21 @@ static gboolean
 feed_one (int fd, gpointer p, GError **error)
 {
   Feeder *f = p;
+  gboolean ok;
   if (f->src->writer)
     {
       g_clear_pointer (&f->src->sha_out, g_free);
-      return vk_save_stream_feed_growing (fd, f->header, f->src->state, f->offset,
-                                          f->src->writer, &f->cancel, &f->src->sha_out,
-                                          &f->src->size_out, error);
+      ok = vk_save_stream_feed_growing (fd, f->header, f->src->state, f->offset,
+                                        f->src->writer, &f->cancel, &f->src->sha_out,
+                                        &f->src->size_out, error);
     }
-  return vk_save_stream_feed (fd, f->header, f->src->state, f->offset, f->src->sha,
+  else
+    ok = vk_save_stream_feed (fd, f->header, f->src->state, f->offset, f->src->sha,
                               &f->cancel, error);
+  /* what is left of "restored" after this is libvirt's and QEMU's */
+  g_autofree char *what = g_strdup_printf ("clone: state fed to libvirt (reader %u)", ++f->fed);
+  phase (what);
+  return ok;
 }
 
 static gpointer
@@ -250,7 +257,7 @@ restore_via_fifo (VkCli *cli, VkConn *conn, GBytes *header, StateSource *src,
                    g_strerror (e));
       return FALSE;
     }
-  Feeder f = { fifo, header, src, offset, 0, FALSE, 0, NULL };
+  Feeder f = { fifo, header, src, offset, 0, FALSE, 0, 0, NULL };
   GThread *t = g_thread_new ("vmkeep-feed", feeder_thread, &f);
   g_autoptr(GError) rerr = NULL;
   gboolean ok = vk_conn_restore (conn, fifo, NULL, paused, FALSE, &rerr);

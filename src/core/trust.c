@@ -125,7 +125,7 @@ unset (xmlNodePtr n, const char *attr)
 static void
 keep_only (xmlNodePtr n, const char *const *keep)
 {
-  xmlAttrPtr a = n->properties;
+  xmlAttrPtr a = n ? n->properties : NULL;
   while (a != NULL)
     {
       xmlAttrPtr next = a->next;
@@ -355,6 +355,8 @@ char_log (Walk *w, xmlNodePtr n, const char *kind, guint index)
   xmlNodePtr log = vk_xml_child (n, "log");
   if (log)
     {
+      static const char *const log_attrs[] = { "append", NULL };
+      keep_only (log, log_attrs);
       g_autofree char *leaf = g_strdup_printf ("%s-%s%u.log", w->name, kind, index);
       g_autofree char *path = g_build_filename (w->p->log_dir, leaf, NULL);
       xmlSetProp (log, BAD_CAST "file", BAD_CAST path);
@@ -368,13 +370,18 @@ walk_chardev (Walk *w, xmlNodePtr n, guint index)
   const char *kind = (const char *) n->name;
   g_autofree char *type = vk_xml_prop (n, "type");
   xmlNodePtr src = vk_xml_child (n, "source");
+  /* Of a <source>, only what the types below read and that names no host
+   * path is kept; the paths are vmkeep's own. */
+  static const char *const none[] = { NULL };
   if (g_strcmp0 (type, "pty") == 0)
     {
-      unset (src, "path");   /* assigned at start */
+      keep_only (src, none);   /* the pty is assigned at start */
       return char_log (w, n, kind, index);
     }
   if (g_strcmp0 (type, "file") == 0)
     {
+      static const char *const file_attrs[] = { "append", NULL };
+      keep_only (src, file_attrs);
       g_autofree char *leaf = g_strdup_printf ("%s-%s%u.log", w->name, kind, index);
       g_autofree char *path = g_build_filename (w->p->log_dir, leaf, NULL);
       if (src == NULL)
@@ -385,10 +392,15 @@ walk_chardev (Walk *w, xmlNodePtr n, guint index)
   static const char *const harmless[] = { "null", "vc", "spicevmc", "spiceport", "qemu-vdagent",
                                           "dbus", NULL };
   if (in_list (type, harmless))
-    return char_log (w, n, kind, index);
+    {
+      static const char *const channel_attrs[] = { "channel", NULL };
+      keep_only (src, channel_attrs);   /* spiceport and dbus name a channel */
+      return char_log (w, n, kind, index);
+    }
   if (g_strcmp0 (type, "unix") == 0 && g_str_equal (kind, "channel"))
     {
-      unset (src, "path");   /* libvirt makes one per VM (guest agent) */
+      static const char *const unix_attrs[] = { "mode", NULL };
+      keep_only (src, unix_attrs);   /* libvirt makes a path per VM (guest agent) */
       return char_log (w, n, kind, index);
     }
   g_autofree char *what = g_strdup_printf ("<%s type>", kind);

@@ -210,6 +210,12 @@ static const Case cases[] = {
     NULL },
   { "nvram-type-block", "<nvram template='/usr/share/OVMF/OVMF_VARS_4M.ms.fd'>",
     "<nvram template='/usr/share/OVMF/OVMF_VARS_4M.ms.fd' type='block'>", "<nvram> type" },
+  /* found by fuzz/fuzz-trust: a character device's <source> and <log>
+   * keep only what their type reads; the paths are vmkeep's */
+  { "serial-pty-file-attr", "<source path='/dev/pts/3'/>\n      <log",
+    "<source path='/dev/pts/3' file='/etc/shadow'/>\n      <log", NULL },
+  { "serial-log-extra-attr", "<log file='/var/log/vmkeep/win11-serial.log'",
+    "<log path='/etc/shadow' file='/var/log/vmkeep/win11-serial.log'", NULL },
   /* found by fuzz/fuzz-trust: libvirt reads the first <source> only */
   { "disk-second-source", "<readonly/>", "<readonly/><source file='/etc/shadow'/>",
     "more than one <source>" },
