@@ -684,17 +684,10 @@ print_result (VkCli *cli, const CloneResult *r, const char *verb)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "name");
-      json_builder_add_string_value (b, r->name);
-      json_builder_set_member_name (b, "uuid");
-      json_builder_add_string_value (b, r->uuid);
-      json_builder_set_member_name (b, "running");
-      json_builder_add_boolean_value (b, r->running);
-      json_builder_set_member_name (b, "image");
-      if (r->image)
-        json_builder_add_string_value (b, r->image);
-      else
-        json_builder_add_null_value (b);
+      vk_json_str (b, "name", r->name);
+      vk_json_str (b, "uuid", r->uuid);
+      vk_json_bool (b, "running", r->running);
+      vk_json_str (b, "image", r->image);
       json_builder_set_member_name (b, "disks");
       json_builder_begin_array (b);
       for (guint i = 0; i < r->disks->len; i++)
@@ -705,13 +698,8 @@ print_result (VkCli *cli, const CloneResult *r, const char *verb)
       for (guint i = 0; i < r->taps->len; i++)
         json_builder_add_string_value (b, r->taps->pdata[i]);
       json_builder_end_array (b);
-      json_builder_set_member_name (b, "state_path");
-      if (r->state_path)
-        json_builder_add_string_value (b, r->state_path);
-      else
-        json_builder_add_null_value (b);
-      json_builder_set_member_name (b, "seconds");
-      json_builder_add_double_value (b, r->seconds);
+      vk_json_str (b, "state_path", r->state_path);
+      vk_json_double (b, "seconds", r->seconds);
       json_builder_end_object (b);
       vk_json_print_builder (b);
       return;

@@ -207,30 +207,18 @@ print_fs_json (const char *domain, const char *action, const char *tag, const ch
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "domain");
-  json_builder_add_string_value (b, domain);
-  json_builder_set_member_name (b, "action");
-  json_builder_add_string_value (b, action);
-  json_builder_set_member_name (b, "kind");
-  json_builder_add_string_value (b, "filesystem");
-  json_builder_set_member_name (b, "tag");
-  json_builder_add_string_value (b, tag);
+  vk_json_str (b, "domain", domain);
+  vk_json_str (b, "action", action);
+  vk_json_str (b, "kind", "filesystem");
+  vk_json_str (b, "tag", tag);
   if (source != NULL)
     {
-      json_builder_set_member_name (b, "source_type");
-      json_builder_add_string_value (b, source_type);
-      json_builder_set_member_name (b, "source");
-      json_builder_add_string_value (b, source);
+      vk_json_str (b, "source_type", source_type);
+      vk_json_str (b, "source", source);
     }
-  json_builder_set_member_name (b, "address");
-  if (addr)
-    json_builder_add_string_value (b, addr);
-  else
-    json_builder_add_null_value (b);
-  json_builder_set_member_name (b, "live");
-  json_builder_add_boolean_value (b, live);
-  json_builder_set_member_name (b, "config");
-  json_builder_add_boolean_value (b, config);
+  vk_json_str (b, "address", addr);
+  vk_json_bool (b, "live", live);
+  vk_json_bool (b, "config", config);
   json_builder_end_object (b);
   vk_json_print_builder (b);
 }
@@ -414,28 +402,14 @@ print_hostdev_json (const char *domain, const char *action, const char *bdf, con
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "domain");
-  json_builder_add_string_value (b, domain);
-  json_builder_set_member_name (b, "action");
-  json_builder_add_string_value (b, action);
-  json_builder_set_member_name (b, "kind");
-  json_builder_add_string_value (b, "hostdev");
-  json_builder_set_member_name (b, "bdf");
-  json_builder_add_string_value (b, bdf);
-  json_builder_set_member_name (b, "id");
-  if (id)
-    json_builder_add_string_value (b, id);
-  else
-    json_builder_add_null_value (b);
-  json_builder_set_member_name (b, "address");
-  if (addr)
-    json_builder_add_string_value (b, addr);
-  else
-    json_builder_add_null_value (b);
-  json_builder_set_member_name (b, "live");
-  json_builder_add_boolean_value (b, live);
-  json_builder_set_member_name (b, "config");
-  json_builder_add_boolean_value (b, config);
+  vk_json_str (b, "domain", domain);
+  vk_json_str (b, "action", action);
+  vk_json_str (b, "kind", "hostdev");
+  vk_json_str (b, "bdf", bdf);
+  vk_json_str (b, "id", id);
+  vk_json_str (b, "address", addr);
+  vk_json_bool (b, "live", live);
+  vk_json_bool (b, "config", config);
   json_builder_end_object (b);
   vk_json_print_builder (b);
 }
@@ -608,10 +582,8 @@ vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "domain");
-      json_builder_add_string_value (b, vk_domain_get_name (dom));
-      json_builder_set_member_name (b, "running");
-      json_builder_add_boolean_value (b, running);
+      vk_json_str (b, "domain", vk_domain_get_name (dom));
+      vk_json_bool (b, "running", running);
       json_builder_set_member_name (b, "devices");
       json_builder_begin_array (b);
       for (guint i = 0; i < rows->len; i++)
@@ -619,26 +591,18 @@ vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error)
           VkAttachedDevice *r = rows->pdata[i];
           gboolean fs = g_str_equal (r->kind, "filesystem");
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "kind");
-          json_builder_add_string_value (b, r->kind);
-          json_builder_set_member_name (b, fs ? "tag" : "bdf");
-          json_builder_add_string_value (b, r->name);
+          vk_json_str (b, "kind", r->kind);
+          vk_json_str (b, fs ? "tag" : "bdf", r->name);
           const struct { const char *key; const char *value; } opt[] = {
             { "id", r->id }, { "alias", r->alias }, { "source_type", r->source_type },
             { "source", r->source }, { "address", r->address },
           };
           for (guint j = 0; j < G_N_ELEMENTS (opt); j++)
             {
-              json_builder_set_member_name (b, opt[j].key);
-              if (opt[j].value)
-                json_builder_add_string_value (b, opt[j].value);
-              else
-                json_builder_add_null_value (b);
+              vk_json_str (b, opt[j].key, opt[j].value);
             }
-          json_builder_set_member_name (b, "live");
-          json_builder_add_boolean_value (b, r->live);
-          json_builder_set_member_name (b, "config");
-          json_builder_add_boolean_value (b, r->config);
+          vk_json_bool (b, "live", r->live);
+          vk_json_bool (b, "config", r->config);
           json_builder_end_object (b);
         }
       json_builder_end_array (b);

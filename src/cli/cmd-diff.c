@@ -98,17 +98,10 @@ json_side (JsonBuilder *b, const char *key, const Side *s)
 {
   json_builder_set_member_name (b, key);
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "spec");
-  json_builder_add_string_value (b, s->spec);
-  json_builder_set_member_name (b, "kind");
-  json_builder_add_string_value (b, s->kind);
-  json_builder_set_member_name (b, "domain");
-  json_builder_add_string_value (b, s->name);
-  json_builder_set_member_name (b, "state");
-  if (s->state)
-    json_builder_add_string_value (b, s->state);
-  else
-    json_builder_add_null_value (b);
+  vk_json_str (b, "spec", s->spec);
+  vk_json_str (b, "kind", s->kind);
+  vk_json_str (b, "domain", s->name);
+  vk_json_str (b, "state", s->state);
   json_builder_end_object (b);
 }
 
@@ -121,25 +114,14 @@ json_diffs (JsonBuilder *b, const char *key, GPtrArray *diffs)
     {
       VkXmlDifference *d = diffs->pdata[i];
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "path");
-      json_builder_add_string_value (b, d->path);
-      json_builder_set_member_name (b, "before");
-      if (d->before)
-        json_builder_add_string_value (b, d->before);
-      else
-        json_builder_add_null_value (b);
-      json_builder_set_member_name (b, "after");
-      if (d->after)
-        json_builder_add_string_value (b, d->after);
-      else
-        json_builder_add_null_value (b);
+      vk_json_str (b, "path", d->path);
+      vk_json_str (b, "before", d->before);
+      vk_json_str (b, "after", d->after);
       if (d->rule)
         {
-          json_builder_set_member_name (b, "rule");
-          json_builder_add_string_value (b, d->rule);
+          vk_json_str (b, "rule", d->rule);
         }
-      json_builder_set_member_name (b, "text");
-      json_builder_add_string_value (b, d->text);
+      vk_json_str (b, "text", d->text);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
@@ -185,8 +167,7 @@ vk_cmd_diff (VkCli *cli, int argc, char **argv, GError **error)
       json_builder_begin_object (jb);
       json_side (jb, "a", &a);
       json_side (jb, "b", &b);
-      json_builder_set_member_name (jb, "identity_equal");
-      json_builder_add_boolean_value (jb, ident->len == 0);
+      vk_json_bool (jb, "identity_equal", ident->len == 0);
       json_diffs (jb, "identity", ident);
       json_diffs (jb, "allowed", allowed);
       json_builder_end_object (jb);

@@ -845,26 +845,13 @@ report (VkCli *cli, const char *verb, GArray *results, GError **error)
         {
           Result *r = &g_array_index (results, Result, i);
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "domain");
-          json_builder_add_string_value (b, r->name);
-          json_builder_set_member_name (b, "ok");
-          json_builder_add_boolean_value (b, r->code == 0);
-          json_builder_set_member_name (b, "exit_code");
-          json_builder_add_int_value (b, r->code);
-          json_builder_set_member_name (b, "mode");
-          if (r->mode)
-            json_builder_add_string_value (b, r->mode);
-          else
-            json_builder_add_null_value (b);
-          json_builder_set_member_name (b, "state_bytes");
-          json_builder_add_int_value (b, r->state_bytes);
-          json_builder_set_member_name (b, "seconds");
-          json_builder_add_double_value (b, r->seconds);
-          json_builder_set_member_name (b, "error");
-          if (r->message)
-            json_builder_add_string_value (b, r->message);
-          else
-            json_builder_add_null_value (b);
+          vk_json_str (b, "domain", r->name);
+          vk_json_bool (b, "ok", r->code == 0);
+          vk_json_int (b, "exit_code", r->code);
+          vk_json_str (b, "mode", r->mode);
+          vk_json_int (b, "state_bytes", r->state_bytes);
+          vk_json_double (b, "seconds", r->seconds);
+          vk_json_str (b, "error", r->message);
           json_builder_end_object (b);
         }
       json_builder_end_array (b);

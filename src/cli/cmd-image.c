@@ -121,22 +121,14 @@ image_list (VkCli *cli, GError **error)
       if (cli->json)
         {
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "name");
-          json_builder_add_string_value (b, name);
-          json_builder_set_member_name (b, "domain");
-          json_builder_add_string_value (b, sc->domain_name);
-          json_builder_set_member_name (b, "uuid");
-          json_builder_add_string_value (b, sc->domain_uuid);
-          json_builder_set_member_name (b, "created");
-          json_builder_add_string_value (b, created);
-          json_builder_set_member_name (b, "state_bytes");
-          json_builder_add_int_value (b, sc->state_size);
-          json_builder_set_member_name (b, "machine");
-          json_builder_add_string_value (b, sc->identity->machine ? sc->identity->machine : "");
-          json_builder_set_member_name (b, "nics");
-          json_builder_add_int_value (b, sc->identity->nics->len);
-          json_builder_set_member_name (b, "frozen_disks");
-          json_builder_add_int_value (b, sc->frozen_disks->len);
+          vk_json_str (b, "name", name);
+          vk_json_str (b, "domain", sc->domain_name);
+          vk_json_str (b, "uuid", sc->domain_uuid);
+          vk_json_str (b, "created", created);
+          vk_json_int (b, "state_bytes", sc->state_size);
+          vk_json_str (b, "machine", sc->identity->machine ? sc->identity->machine : "");
+          vk_json_int (b, "nics", sc->identity->nics->len);
+          vk_json_int (b, "frozen_disks", sc->frozen_disks->len);
           json_builder_end_object (b);
         }
       else
@@ -169,46 +161,38 @@ image_inspect (VkCli *cli, const char *name, GError **error)
       g_autoptr(JsonBuilder) b = json_builder_new ();
       g_autofree char *created = format_time (sc->created);
       json_builder_begin_object (b);
-#define S(k, v) do { json_builder_set_member_name (b, k); \
-                     if (v) json_builder_add_string_value (b, v); \
-                     else json_builder_add_null_value (b); } while (0)
-      S ("name", name);
-      S ("directory", dir);
-      S ("mode", vk_sidecar_mode_to_string (sc->mode));
-      S ("domain", sc->domain_name);
-      S ("uuid", sc->domain_uuid);
-      S ("created", created);
-      S ("host", sc->host);
-      S ("libvirt_version", sc->libvirt_version);
-      S ("qemu_version", sc->qemu_version);
-      S ("machine", sc->identity->machine);
-      S ("state_file", sc->state_file);
-      json_builder_set_member_name (b, "state_bytes");
-      json_builder_add_int_value (b, sc->state_size);
-      S ("state_sha256", sc->state_sha256);
-      S ("state_format", sc->state_format >= 0 ? vk_save_format_name (sc->state_format) : NULL);
-      json_builder_set_member_name (b, "state_channels");
-      json_builder_add_int_value (b, sc->state_channels);
-      S ("nvram", sc->nvram_path);
-      S ("nvram_sha256", sc->nvram_sha256);
-      json_builder_set_member_name (b, "tpm");
-      json_builder_add_boolean_value (b, sc->tpm);
+      vk_json_str (b, "name", name);
+      vk_json_str (b, "directory", dir);
+      vk_json_str (b, "mode", vk_sidecar_mode_to_string (sc->mode));
+      vk_json_str (b, "domain", sc->domain_name);
+      vk_json_str (b, "uuid", sc->domain_uuid);
+      vk_json_str (b, "created", created);
+      vk_json_str (b, "host", sc->host);
+      vk_json_str (b, "libvirt_version", sc->libvirt_version);
+      vk_json_str (b, "qemu_version", sc->qemu_version);
+      vk_json_str (b, "machine", sc->identity->machine);
+      vk_json_str (b, "state_file", sc->state_file);
+      vk_json_int (b, "state_bytes", sc->state_size);
+      vk_json_str (b, "state_sha256", sc->state_sha256);
+      vk_json_str (b, "state_format", sc->state_format >= 0 ? vk_save_format_name (sc->state_format) : NULL);
+      vk_json_int (b, "state_channels", sc->state_channels);
+      vk_json_str (b, "nvram", sc->nvram_path);
+      vk_json_str (b, "nvram_sha256", sc->nvram_sha256);
+      vk_json_bool (b, "tpm", sc->tpm);
       json_builder_set_member_name (b, "nics");
       json_builder_begin_array (b);
       for (guint i = 0; i < sc->identity->nics->len; i++)
         {
           VkIdentityNic *n = sc->identity->nics->pdata[i];
           json_builder_begin_object (b);
-          S ("mac", n->mac);
-          S ("model", n->model);
-          json_builder_set_member_name (b, "queues");
-          json_builder_add_int_value (b, n->queues ? n->queues : 1);
-          S ("address", n->address);
-          json_builder_set_member_name (b, "acpi_index");
-          json_builder_add_int_value (b, n->acpi_index);
-          S ("tap", n->tap);
-          S ("source_type", n->source_type);
-          S ("source", n->source);
+          vk_json_str (b, "mac", n->mac);
+          vk_json_str (b, "model", n->model);
+          vk_json_int (b, "queues", n->queues ? n->queues : 1);
+          vk_json_str (b, "address", n->address);
+          vk_json_int (b, "acpi_index", n->acpi_index);
+          vk_json_str (b, "tap", n->tap);
+          vk_json_str (b, "source_type", n->source_type);
+          vk_json_str (b, "source", n->source);
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
@@ -218,16 +202,14 @@ image_inspect (VkCli *cli, const char *name, GError **error)
         {
           VkFrozenDisk *d = sc->frozen_disks->pdata[i];
           json_builder_begin_object (b);
-          S ("target", d->target);
-          S ("original", d->original);
-          S ("frozen", d->frozen);
-          S ("format", d->format);
-          json_builder_set_member_name (b, "size");
-          json_builder_add_int_value (b, d->size);
+          vk_json_str (b, "target", d->target);
+          vk_json_str (b, "original", d->original);
+          vk_json_str (b, "frozen", d->frozen);
+          vk_json_str (b, "format", d->format);
+          vk_json_int (b, "size", d->size);
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
-#undef S
       json_builder_end_object (b);
       vk_json_print_builder (b);
       return TRUE;
@@ -642,10 +624,8 @@ image_verify (VkCli *cli, const char *name, GError **error)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "image");
-      json_builder_add_string_value (b, name);
-      json_builder_set_member_name (b, "ok");
-      json_builder_add_boolean_value (b, problems->len == 0);
+      vk_json_str (b, "image", name);
+      vk_json_bool (b, "ok", problems->len == 0);
       json_builder_set_member_name (b, "problems");
       json_builder_begin_array (b);
       for (guint i = 0; i < problems->len; i++)
@@ -942,23 +922,17 @@ static void
 add_member_json (JsonBuilder *b, const Member *m, gboolean full)
 {
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "name");
-  json_builder_add_string_value (b, m->name);
-  json_builder_set_member_name (b, "size");
-  json_builder_add_int_value (b, (gint64) m->size);
-  json_builder_set_member_name (b, "sha256");
-  json_builder_add_string_value (b, m->sha256);
+  vk_json_str (b, "name", m->name);
+  vk_json_int (b, "size", (gint64) m->size);
+  vk_json_str (b, "sha256", m->sha256);
   if (m->target && full)
     {
-      json_builder_set_member_name (b, "target");
-      json_builder_add_string_value (b, m->target);
-      json_builder_set_member_name (b, "format");
-      json_builder_add_string_value (b, m->format);
+      vk_json_str (b, "target", m->target);
+      vk_json_str (b, "format", m->format);
     }
   if (m->target)
     {
-      json_builder_set_member_name (b, "flattened");
-      json_builder_add_boolean_value (b, m->flattened);
+      vk_json_bool (b, "flattened", m->flattened);
     }
   json_builder_end_object (b);
 }
@@ -970,22 +944,14 @@ manifest_json (const char *image, VkSidecar *sc, GPtrArray *members)
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *created = g_date_time_format_iso8601 (now);
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "format");
-  json_builder_add_string_value (b, EXPORT_FORMAT);
-  json_builder_set_member_name (b, "version");
-  json_builder_add_int_value (b, EXPORT_VERSION);
-  json_builder_set_member_name (b, "image");
-  json_builder_add_string_value (b, image);
-  json_builder_set_member_name (b, "domain");
-  json_builder_add_string_value (b, sc->domain_name);
-  json_builder_set_member_name (b, "uuid");
-  json_builder_add_string_value (b, sc->domain_uuid);
-  json_builder_set_member_name (b, "exported");
-  json_builder_add_string_value (b, created);
-  json_builder_set_member_name (b, "exported_by");
-  json_builder_add_string_value (b, PACKAGE_STRING);
-  json_builder_set_member_name (b, "host");
-  json_builder_add_string_value (b, g_get_host_name ());
+  vk_json_str (b, "format", EXPORT_FORMAT);
+  vk_json_int (b, "version", EXPORT_VERSION);
+  vk_json_str (b, "image", image);
+  vk_json_str (b, "domain", sc->domain_name);
+  vk_json_str (b, "uuid", sc->domain_uuid);
+  vk_json_str (b, "exported", created);
+  vk_json_str (b, "exported_by", PACKAGE_STRING);
+  vk_json_str (b, "host", g_get_host_name ());
   json_builder_set_member_name (b, "members");
   json_builder_begin_array (b);
   for (guint i = 0; i < members->len; i++)
@@ -1267,14 +1233,10 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "image");
-      json_builder_add_string_value (b, name);
-      json_builder_set_member_name (b, "file");
-      json_builder_add_string_value (b, output);
-      json_builder_set_member_name (b, "bytes");
-      json_builder_add_int_value (b, (gint64) bytes);
-      json_builder_set_member_name (b, "seconds");
-      json_builder_add_double_value (b, secs);
+      vk_json_str (b, "image", name);
+      vk_json_str (b, "file", output);
+      vk_json_int (b, "bytes", (gint64) bytes);
+      vk_json_double (b, "seconds", secs);
       json_builder_set_member_name (b, "members");
       json_builder_begin_array (b);
       for (guint i = 0; i < members->len; i++)
@@ -1952,20 +1914,13 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "image");
-      json_builder_add_string_value (b, image);
-      json_builder_set_member_name (b, "directory");
-      json_builder_add_string_value (b, final);
-      json_builder_set_member_name (b, "domain");
-      json_builder_add_string_value (b, sc->domain_name);
-      json_builder_set_member_name (b, "uuid");
-      json_builder_add_string_value (b, sc->domain_uuid);
-      json_builder_set_member_name (b, "members");
-      json_builder_add_int_value (b, nmembers);
-      json_builder_set_member_name (b, "bytes");
-      json_builder_add_int_value (b, (gint64) bytes);
-      json_builder_set_member_name (b, "seconds");
-      json_builder_add_double_value (b, secs);
+      vk_json_str (b, "image", image);
+      vk_json_str (b, "directory", final);
+      vk_json_str (b, "domain", sc->domain_name);
+      vk_json_str (b, "uuid", sc->domain_uuid);
+      vk_json_int (b, "members", nmembers);
+      vk_json_int (b, "bytes", (gint64) bytes);
+      vk_json_double (b, "seconds", secs);
       json_builder_end_object (b);
       vk_json_print_builder (b);
       return TRUE;

@@ -302,12 +302,9 @@ vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
       g_autoptr(JsonBuilder) b = json_builder_new ();
       g_autofree char *u = vk_domain_get_uuid (dom);
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "name");
-      json_builder_add_string_value (b, spec->name);
-      json_builder_set_member_name (b, "uuid");
-      json_builder_add_string_value (b, u);
-      json_builder_set_member_name (b, "started");
-      json_builder_add_boolean_value (b, start);
+      vk_json_str (b, "name", spec->name);
+      vk_json_str (b, "uuid", u);
+      vk_json_bool (b, "started", start);
       json_builder_end_object (b);
       vk_json_print_builder (b);
     }
@@ -366,10 +363,8 @@ vk_cmd_define (VkCli *cli, int argc, char **argv, GError **error)
       g_autoptr(JsonBuilder) b = json_builder_new ();
       g_autofree char *u = vk_domain_get_uuid (dom);
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "name");
-      json_builder_add_string_value (b, name);
-      json_builder_set_member_name (b, "uuid");
-      json_builder_add_string_value (b, u);
+      vk_json_str (b, "name", name);
+      vk_json_str (b, "uuid", u);
       json_builder_end_object (b);
       vk_json_print_builder (b);
     }
@@ -506,10 +501,8 @@ vk_cmd_layout (VkCli *cli, int argc, char **argv, GError **error)
       if (cli->json)
         {
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "domain");
-          json_builder_add_string_value (b, name);
-          json_builder_set_member_name (b, "compliant");
-          json_builder_add_boolean_value (b, viol->len == 0);
+          vk_json_str (b, "domain", name);
+          vk_json_bool (b, "compliant", viol->len == 0);
           json_builder_set_member_name (b, "devices");
           json_builder_begin_array (b);
           for (guint i = 0; i < rows->len; i++)
@@ -518,33 +511,19 @@ vk_cmd_layout (VkCli *cli, int argc, char **argv, GError **error)
               g_autofree char *slot = NULL, *addr = NULL, *acpi = NULL;
               row_strings (r, &slot, &addr, &acpi);
               json_builder_begin_object (b);
-              json_builder_set_member_name (b, "slot");
-              json_builder_add_string_value (b, slot);
-              json_builder_set_member_name (b, "address");
-              json_builder_add_string_value (b, addr);
-              json_builder_set_member_name (b, "bus");
-              json_builder_add_int_value (b, r->bus);
-              json_builder_set_member_name (b, "kind");
-              json_builder_add_string_value (b, r->kind);
-              json_builder_set_member_name (b, "device");
-              json_builder_add_string_value (b, r->device);
-              json_builder_set_member_name (b, "alias");
-              if (r->alias)
-                json_builder_add_string_value (b, r->alias);
-              else
-                json_builder_add_null_value (b);
-              json_builder_set_member_name (b, "mac");
-              if (r->mac)
-                json_builder_add_string_value (b, r->mac);
-              else
-                json_builder_add_null_value (b);
+              vk_json_str (b, "slot", slot);
+              vk_json_str (b, "address", addr);
+              vk_json_int (b, "bus", r->bus);
+              vk_json_str (b, "kind", r->kind);
+              vk_json_str (b, "device", r->device);
+              vk_json_str (b, "alias", r->alias);
+              vk_json_str (b, "mac", r->mac);
               json_builder_set_member_name (b, "acpi_index");
               if (r->acpi_index >= 0)
                 json_builder_add_int_value (b, r->acpi_index);
               else
                 json_builder_add_null_value (b);
-              json_builder_set_member_name (b, "ok");
-              json_builder_add_boolean_value (b, r->ok);
+              vk_json_bool (b, "ok", r->ok);
               json_builder_end_object (b);
             }
           json_builder_end_array (b);
@@ -554,15 +533,9 @@ vk_cmd_layout (VkCli *cli, int argc, char **argv, GError **error)
             {
               VkViolation *v = viol->pdata[i];
               json_builder_begin_object (b);
-              json_builder_set_member_name (b, "device");
-              json_builder_add_string_value (b, v->device);
-              json_builder_set_member_name (b, "address");
-              if (v->address)
-                json_builder_add_string_value (b, v->address);
-              else
-                json_builder_add_null_value (b);
-              json_builder_set_member_name (b, "message");
-              json_builder_add_string_value (b, v->message);
+              vk_json_str (b, "device", v->device);
+              vk_json_str (b, "address", v->address);
+              vk_json_str (b, "message", v->message);
               json_builder_end_object (b);
             }
           json_builder_end_array (b);
@@ -570,26 +543,12 @@ vk_cmd_layout (VkCli *cli, int argc, char **argv, GError **error)
           fw_info (doc, &fw);
           json_builder_set_member_name (b, "firmware");
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "type");
-          json_builder_add_string_value (b, fw.firmware);
-          json_builder_set_member_name (b, "secure_boot");
-          json_builder_add_boolean_value (b, fw.secure_boot);
-          json_builder_set_member_name (b, "loader");
-          if (fw.loader)
-            json_builder_add_string_value (b, fw.loader);
-          else
-            json_builder_add_null_value (b);
-          json_builder_set_member_name (b, "nvram");
-          if (fw.nvram)
-            json_builder_add_string_value (b, fw.nvram);
-          else
-            json_builder_add_null_value (b);
+          vk_json_str (b, "type", fw.firmware);
+          vk_json_bool (b, "secure_boot", fw.secure_boot);
+          vk_json_str (b, "loader", fw.loader);
+          vk_json_str (b, "nvram", fw.nvram);
           json_builder_end_object (b);
-          json_builder_set_member_name (b, "tpm");
-          if (fw.tpm)
-            json_builder_add_string_value (b, fw.tpm);
-          else
-            json_builder_add_null_value (b);
+          vk_json_str (b, "tpm", fw.tpm);
           fw_clear (&fw);
           json_builder_end_object (b);
           continue;

@@ -68,21 +68,16 @@ vk_cmd_list (VkCli *cli, int argc, char **argv, GError **error)
         {
           VkDomainInfo *d = infos->pdata[i];
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "name");
-          json_builder_add_string_value (b, d->name);
-          json_builder_set_member_name (b, "uuid");
-          json_builder_add_string_value (b, d->uuid);
-          json_builder_set_member_name (b, "state");
-          json_builder_add_string_value (b, d->state);
+          vk_json_str (b, "name", d->name);
+          vk_json_str (b, "uuid", d->uuid);
+          vk_json_str (b, "state", d->state);
           json_builder_set_member_name (b, "id");
           if (d->id >= 0)
             json_builder_add_int_value (b, d->id);
           else
             json_builder_add_null_value (b);
-          json_builder_set_member_name (b, "persistent");
-          json_builder_add_boolean_value (b, d->persistent);
-          json_builder_set_member_name (b, "managed_save");
-          json_builder_add_boolean_value (b, d->managed_save);
+          vk_json_bool (b, "persistent", d->persistent);
+          vk_json_bool (b, "managed_save", d->managed_save);
           json_builder_set_member_name (b, "tags");
           json_builder_begin_array (b);
           g_autoptr(VkDomain) dom = vk_domain_try_lookup (conn, d->name);

@@ -78,26 +78,16 @@ print_nic_json (const char *domain, const char *mac, const char *addr, guint acp
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "domain");
-  json_builder_add_string_value (b, domain);
-  json_builder_set_member_name (b, "action");
-  json_builder_add_string_value (b, action);
-  json_builder_set_member_name (b, "mac");
-  json_builder_add_string_value (b, mac);
-  json_builder_set_member_name (b, "address");
-  if (addr)
-    json_builder_add_string_value (b, addr);
-  else
-    json_builder_add_null_value (b);
+  vk_json_str (b, "domain", domain);
+  vk_json_str (b, "action", action);
+  vk_json_str (b, "mac", mac);
+  vk_json_str (b, "address", addr);
   if (acpi > 0)
     {
-      json_builder_set_member_name (b, "acpi_index");
-      json_builder_add_int_value (b, acpi);
+      vk_json_int (b, "acpi_index", acpi);
     }
-  json_builder_set_member_name (b, "live");
-  json_builder_add_boolean_value (b, live);
-  json_builder_set_member_name (b, "config");
-  json_builder_add_boolean_value (b, config);
+  vk_json_bool (b, "live", live);
+  vk_json_bool (b, "config", config);
   json_builder_end_object (b);
   vk_json_print_builder (b);
 }

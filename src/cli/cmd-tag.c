@@ -112,8 +112,7 @@ vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "domain");
-      json_builder_add_string_value (b, name);
+      vk_json_str (b, "domain", name);
       json_builder_set_member_name (b, "tags");
       json_builder_begin_array (b);
       for (guint i = 0; i < tags->len; i++)

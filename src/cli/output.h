@@ -20,4 +20,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkTable, vk_table_free)
 void vk_json_print (JsonNode *node);
 void vk_json_print_builder (JsonBuilder *b);
 
+/* One member of the object `b` is building; vk_json_str writes null for a
+ * NULL value. */
+void vk_json_str (JsonBuilder *b, const char *name, const char *value);
+void vk_json_bool (JsonBuilder *b, const char *name, gboolean value);
+void vk_json_int (JsonBuilder *b, const char *name, gint64 value);
+void vk_json_double (JsonBuilder *b, const char *name, double value);
+void vk_json_null (JsonBuilder *b, const char *name);
+
 G_END_DECLS
