@@ -791,34 +791,14 @@ fork_shutoff (VkCli *cli, VkConn *conn, VkDomain *src, const CloneOpts *o, Clone
   g_autoptr(GHashTable) paths = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr(GHashTable) formats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr(GPtrArray) plan = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
-  xmlNodePtr devs = vk_domain_devices (doc);
-  for (xmlNodePtr n = devs->children; n; n = n->next)
+  g_autoptr(GPtrArray) disks = vk_domain_freezable_disks (doc, sname, _("a fork"), FALSE, NULL,
+                                                          error);
+  if (disks == NULL)
+    return FALSE;
+  for (guint i = 0; i < disks->len; i++)
     {
-      if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "disk"))
-        continue;
-      g_autofree char *device = vk_xml_prop (n, "device");
-      g_autofree char *type = vk_xml_prop (n, "type");
-      g_autofree char *target = vk_xml_child_prop (n, "target", "dev");
-      g_autofree char *file = vk_xml_child_prop (n, "source", "file");
-      g_autofree char *fmt = vk_xml_child_prop (n, "driver", "type");
-      if ((device && !g_str_equal (device, "disk")) || vk_xml_child (n, "readonly"))
-        continue;
-      if (vk_xml_child (n, "shareable"))
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                       _("disk %s of '%s' is writable and shareable; a fork cannot take it "
-                         "over safely (detach it or make it read-only)"), target, sname);
-          return FALSE;
-        }
-      if (g_strcmp0 (type, "file") != 0 || file == NULL)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                       _("disk %s of '%s' is not a plain file; fork freezes file-backed disks "
-                         "only"), target, sname);
-          return FALSE;
-        }
-      if (fmt == NULL)
-        fmt = g_strdup ("raw");
+      VkFreezableDisk *d = disks->pdata[i];
+      char *target = d->target, *file = d->path, *fmt = d->format;
       g_autofree char *ddir = o->disk_dir ? g_strdup (o->disk_dir) : g_path_get_dirname (file);
       g_autofree char *nf = g_strdup_printf ("%s-%s.qcow2", o->name, target);
       char *np = g_build_filename (ddir, nf, NULL);
@@ -1007,46 +987,17 @@ static GPtrArray *
 fork_disks (xmlDocPtr doc, const char *sname, const char *new_name, GPtrArray *all,
             GError **error)
 {
+  g_autoptr(GPtrArray) disks = vk_domain_freezable_disks (doc, sname, _("a fork"), TRUE, all,
+                                                          error);
+  if (disks == NULL)
+    return NULL;
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) fork_disk_free);
-  xmlNodePtr devs = vk_domain_devices (doc);
-  for (xmlNodePtr n = devs->children; n; n = n->next)
+  for (guint i = 0; i < disks->len; i++)
     {
-      if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "disk"))
-        continue;
-      g_autofree char *target = vk_xml_child_prop (n, "target", "dev");
-      g_autofree char *device = vk_xml_prop (n, "device");
-      g_autofree char *type = vk_xml_prop (n, "type");
-      if (target == NULL)
-        continue;
-      g_ptr_array_add (all, g_strdup (target));
-      if ((device && !g_str_equal (device, "disk")) || vk_xml_child (n, "readonly") != NULL)
-        continue;
-      if (vk_xml_child (n, "shareable") != NULL)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                       _("disk %s of '%s' is writable and shareable; a fork cannot take it "
-                         "over safely (detach it or make it read-only)"), target, sname);
-          return NULL;
-        }
-      g_autofree char *file = vk_xml_child_prop (n, "source", "file");
-      if (g_strcmp0 (type, "file") != 0 || file == NULL)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                       _("disk %s of '%s' is not a plain file; fork freezes file-backed disks "
-                         "only"), target, sname);
-          return NULL;
-        }
-      g_autofree char *fmt = vk_xml_child_prop (n, "driver", "type");
-      if (fmt && !g_str_equal (fmt, "qcow2") && !g_str_equal (fmt, "raw"))
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                       _("disk %s of '%s' has format %s; a fork freezes qcow2 and raw disks"),
-                       target, sname, fmt);
-          return NULL;
-        }
+      VkFreezableDisk *fd = disks->pdata[i];
       /* src.qcow2 continues as src.fork-NEW.qcow2 */
-      g_autofree char *dirname = g_path_get_dirname (file);
-      g_autofree char *base = g_path_get_basename (file);
+      g_autofree char *dirname = g_path_get_dirname (fd->path);
+      g_autofree char *base = g_path_get_basename (fd->path);
       char *dot = strrchr (base, '.');
       if (dot && dot != base)
         *dot = '\0';
@@ -1056,9 +1007,9 @@ fork_disks (xmlDocPtr doc, const char *sname, const char *new_name, GPtrArray *a
         *prev = '\0';
       g_autofree char *leaf = g_strdup_printf ("%s.fork-%s.qcow2", base, new_name);
       ForkDisk *d = g_new0 (ForkDisk, 1);
-      d->target = g_steal_pointer (&target);
-      d->base = g_steal_pointer (&file);
-      d->format = fmt ? g_steal_pointer (&fmt) : g_strdup ("raw");
+      d->target = g_steal_pointer (&fd->target);
+      d->base = g_steal_pointer (&fd->path);
+      d->format = g_steal_pointer (&fd->format);
       d->overlay = g_build_filename (dirname, leaf, NULL);
       g_ptr_array_add (out, d);
       if (g_file_test (d->overlay, G_FILE_TEST_EXISTS))

@@ -364,53 +364,21 @@ freeze_free (Freeze *f)
 static GPtrArray *
 disks_to_freeze (xmlDocPtr doc, const char *name, GError **error)
 {
-  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) freeze_free);
-  xmlNodePtr devs = vk_domain_devices (doc);
-  for (xmlNodePtr n = devs->children; n; n = n->next)
+  g_autoptr(GPtrArray) disks = vk_domain_freezable_disks (doc, name, _("an image"), TRUE, NULL,
+                                                          error);
+  if (disks == NULL)
+    return NULL;
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) freeze_free);
+  for (guint i = 0; i < disks->len; i++)
     {
-      if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "disk"))
-        continue;
-      g_autofree char *device = vk_xml_prop (n, "device");
-      g_autofree char *type = vk_xml_prop (n, "type");
-      g_autofree char *target = vk_xml_child_prop (n, "target", "dev");
-      if (device && !g_str_equal (device, "disk"))
-        continue;
-      if (vk_xml_child (n, "readonly") != NULL)
-        continue;
-      if (vk_xml_child (n, "shareable") != NULL)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                       _("disk %s of '%s' is writable and shareable: another VM may write "
-                         "it, so it cannot be frozen into an image; detach it or make it "
-                         "read-only"), target, name);
-          return NULL;
-        }
-      g_autofree char *src = vk_xml_child_prop (n, "source", "file");
-      if (g_strcmp0 (type, "file") != 0 || src == NULL)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                       _("disk %s of '%s' is not a plain file (type %s); image mode "
-                         "freezes file-backed disks only: use managed mode (no --image)"),
-                       target, name, type ? type : "?");
-          return NULL;
-        }
-      g_autofree char *fmt = vk_xml_child_prop (n, "driver", "type");
-      if (fmt == NULL)
-        fmt = g_strdup ("raw");
-      if (!g_str_equal (fmt, "qcow2") && !g_str_equal (fmt, "raw"))
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                       _("disk %s of '%s' has format %s; images freeze qcow2 and raw disks"),
-                       target, name, fmt);
-          return NULL;
-        }
+      VkFreezableDisk *d = disks->pdata[i];
       Freeze *f = g_new0 (Freeze, 1);
-      f->target = g_steal_pointer (&target);
-      f->path = g_steal_pointer (&src);
-      f->format = g_steal_pointer (&fmt);
+      f->target = g_steal_pointer (&d->target);
+      f->path = g_steal_pointer (&d->path);
+      f->format = g_steal_pointer (&d->format);
       g_ptr_array_add (out, f);
     }
-  return g_steal_pointer (&out);
+  return out;
 }
 
 /* The XML to save into state.sav, or NULL to let libvirt store its own.

@@ -231,6 +231,71 @@ vk_domain_devices (xmlDocPtr doc)
   return devs;
 }
 
+void
+vk_freezable_disk_free (VkFreezableDisk *d)
+{
+  g_free (d->target);
+  g_free (d->path);
+  g_free (d->format);
+  g_free (d);
+}
+
+GPtrArray *
+vk_domain_freezable_disks (xmlDocPtr doc, const char *name, const char *who,
+                           gboolean qcow2_or_raw, GPtrArray *all_targets, GError **error)
+{
+  g_autoptr(GPtrArray) out =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) vk_freezable_disk_free);
+  xmlNodePtr devs = vk_domain_devices (doc);
+  for (xmlNodePtr n = devs->children; n; n = n->next)
+    {
+      if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "disk"))
+        continue;
+      g_autofree char *target = vk_xml_child_prop (n, "target", "dev");
+      g_autofree char *device = vk_xml_prop (n, "device");
+      g_autofree char *type = vk_xml_prop (n, "type");
+      if (target == NULL)
+        continue;
+      if (all_targets)
+        g_ptr_array_add (all_targets, g_strdup (target));
+      if ((device && !g_str_equal (device, "disk")) || vk_xml_child (n, "readonly") != NULL)
+        continue;
+      if (vk_xml_child (n, "shareable") != NULL)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("disk %s of '%s' is writable and shareable: another VM may write "
+                         "it, so %s cannot freeze it; detach it or make it read-only"),
+                       target, name, who);
+          return NULL;
+        }
+      g_autofree char *path = vk_xml_child_prop (n, "source", "file");
+      if (g_strcmp0 (type, "file") != 0 || path == NULL)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("disk %s of '%s' is not a plain file (type %s); %s freezes "
+                         "file-backed disks only (a managed hibernate keeps any disk)"),
+                       target, name, type ? type : "?", who);
+          return NULL;
+        }
+      g_autofree char *format = vk_xml_child_prop (n, "driver", "type");
+      if (format == NULL)
+        format = g_strdup ("raw");
+      if (qcow2_or_raw && !g_str_equal (format, "qcow2") && !g_str_equal (format, "raw"))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("disk %s of '%s' has format %s; %s freezes qcow2 and raw disks only"),
+                       target, name, format, who);
+          return NULL;
+        }
+      VkFreezableDisk *d = g_new0 (VkFreezableDisk, 1);
+      d->target = g_steal_pointer (&target);
+      d->path = g_steal_pointer (&path);
+      d->format = g_steal_pointer (&format);
+      g_ptr_array_add (out, d);
+    }
+  return g_steal_pointer (&out);
+}
+
 char *
 vk_domain_name (xmlDocPtr doc)
 {

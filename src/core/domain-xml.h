@@ -37,6 +37,25 @@ xmlNodePtr vk_domain_root (xmlDocPtr doc, GError **error);
 xmlNodePtr vk_domain_devices (xmlDocPtr doc);
 char *vk_domain_name (xmlDocPtr doc);
 
+/* A writable file-backed disk that hibernate --image and fork freeze. */
+typedef struct {
+  char *target;
+  char *path;
+  char *format;   /* "qcow2" or "raw" */
+} VkFreezableDisk;
+void vk_freezable_disk_free (VkFreezableDisk *d);
+
+/* The writable disks of domain `name` (CD-ROMs, floppies and read-only
+ * disks are left alone), each a plain file (format "raw" when the XML
+ * names none). A writable disk that is shareable or not a file cannot be
+ * frozen, nor, with `qcow2_or_raw`, one in another format (a running VM's
+ * disk snapshot and an image's overlay take those two): refused, naming
+ * the disk and the domain, with `who` ("an image", "a fork") in the
+ * message. `all_targets`, when not NULL, gets every disk target. */
+GPtrArray *vk_domain_freezable_disks (xmlDocPtr doc, const char *name, const char *who,
+                                      gboolean qcow2_or_raw, GPtrArray *all_targets,
+                                      GError **error);
+
 /* Machine type of a domain document (os/type/@machine; missing = pc). */
 gboolean vk_domain_machine (xmlDocPtr doc, VkMachine *out, GError **error);
 

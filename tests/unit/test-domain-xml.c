@@ -118,6 +118,72 @@ test_message_printable (void)
     }
 }
 
+/* The disks hibernate --image and fork freeze, and what they refuse. */
+static xmlDocPtr
+disks_doc (const char *extra)
+{
+  g_autofree char *xml = g_strdup_printf (
+    "<domain type='qemu'><name>d1</name><devices>"
+    "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+    "<source file='/var/lib/a.qcow2'/><target dev='vda' bus='virtio'/></disk>"
+    "<disk type='file' device='disk'><source file='/var/lib/b.img'/>"
+    "<target dev='vdb' bus='virtio'/></disk>"
+    "<disk type='file' device='disk'><source file='/var/lib/ro.img'/>"
+    "<target dev='vdc' bus='virtio'/><readonly/></disk>"
+    "<disk type='file' device='cdrom'><target dev='sda' bus='sata'/><readonly/></disk>"
+    "%s</devices></domain>", extra);
+  g_autoptr(GError) error = NULL;
+  xmlDocPtr doc = vk_xml_parse (xml, -1, "test", &error);
+  g_assert_no_error (error);
+  return doc;
+}
+
+static void
+test_freezable_disks (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(xmlDoc) doc = disks_doc ("");
+  g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) d = vk_domain_freezable_disks (doc, "d1", "a fork", TRUE, all, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (d->len, ==, 2);
+  VkFreezableDisk *a = d->pdata[0], *b = d->pdata[1];
+  g_assert_cmpstr (a->target, ==, "vda");
+  g_assert_cmpstr (a->path, ==, "/var/lib/a.qcow2");
+  g_assert_cmpstr (a->format, ==, "qcow2");
+  g_assert_cmpstr (b->target, ==, "vdb");
+  g_assert_cmpstr (b->format, ==, "raw");   /* no <driver type>: raw, as to libvirt */
+  g_assert_cmpuint (all->len, ==, 4);
+  g_assert_cmpstr (all->pdata[3], ==, "sda");
+
+  static const struct { const char *disk, *expect; } bad[] = {
+    { "<disk type='file' device='disk'><source file='/x'/><target dev='vdz'/><shareable/></disk>",
+      "disk vdz of 'd1' is writable and shareable" },
+    { "<disk type='block' device='disk'><source dev='/dev/sdb'/><target dev='vdz'/></disk>",
+      "disk vdz of 'd1' is not a plain file (type block); a fork freezes" },
+    { "<disk type='file' device='disk'><driver name='qemu' type='vmdk'/><source file='/x'/>"
+      "<target dev='vdz'/></disk>", "disk vdz of 'd1' has format vmdk" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(xmlDoc) b2 = disks_doc (bad[i].disk);
+      g_autoptr(GError) e = NULL;
+      g_autoptr(GPtrArray) r = vk_domain_freezable_disks (b2, "d1", "a fork", TRUE, NULL, &e);
+      g_assert_null (r);
+      g_assert_error (e, VK_ERROR, VK_ERROR_REFUSED);
+      if (strstr (e->message, bad[i].expect) == NULL)
+        g_error ("'%s' not in: %s", bad[i].expect, e->message);
+    }
+  /* a shut-off fork takes any format qemu-img can put an overlay on */
+  g_autoptr(xmlDoc) vmdk = disks_doc ("<disk type='file' device='disk'><driver name='qemu' "
+                                      "type='vmdk'/><source file='/x.vmdk'/><target dev='vdz'/>"
+                                      "</disk>");
+  g_autoptr(GPtrArray) any = vk_domain_freezable_disks (vmdk, "d1", "a fork", FALSE, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (any->len, ==, 3);
+  g_assert_cmpstr (((VkFreezableDisk *) any->pdata[2])->format, ==, "vmdk");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -128,5 +194,6 @@ main (int argc, char **argv)
   g_test_add_func ("/domain-xml/doctype/quadratic", test_doctype_quadratic);
   g_test_add_func ("/domain-xml/plain-entities", test_plain_entities);
   g_test_add_func ("/domain-xml/message-printable", test_message_printable);
+  g_test_add_func ("/domain-xml/freezable-disks", test_freezable_disks);
   return g_test_run ();
 }
