@@ -113,7 +113,8 @@ run_with_progress (VkDomain *dom, const char *label, gboolean show, JobFunc func
   g_mutex_init (&j.lock);
   g_cond_init (&j.cond);
   GThread *t = g_thread_new ("vmkeep-job", job_thread, &j);
-  gboolean printed = FALSE;
+  VkProgress pr;
+  vk_progress_init (&pr, TRUE, label, 0);
   g_mutex_lock (&j.lock);
   while (!j.done)
     {
@@ -125,21 +126,14 @@ run_with_progress (VkDomain *dom, const char *label, gboolean show, JobFunc func
       g_mutex_unlock (&j.lock);
       guint64 done = 0, total = 0, bps = 0;
       if (vk_domain_job_progress (dom, &done, &total, &bps) && total > 0)
-        {
-          fprintf (stderr, "\r%s: %3d%%  %7.1f / %.1f MiB  %7.1f MiB/s ", label,
-                   (int) (done * 100 / total), done / 1048576.0, total / 1048576.0,
-                   bps / 1048576.0);
-          fflush (stderr);
-          printed = TRUE;
-        }
+        vk_progress_update (&pr, done, total);
       g_mutex_lock (&j.lock);
     }
   g_mutex_unlock (&j.lock);
   g_thread_join (t);
   g_mutex_clear (&j.lock);
   g_cond_clear (&j.cond);
-  if (printed)
-    fprintf (stderr, "\r%s: %s%*s\n", label, j.ok ? _("done") : _("failed"), 40, "");
+  vk_progress_end (&pr, j.ok);
   if (!j.ok)
     g_propagate_error (error, j.error);
   return j.ok;

@@ -785,68 +785,12 @@ image_rm (VkCli *cli, const char *name, gboolean force, GError **error)
 
 /* ---- export / import ------------------------------------------------------ */
 
-/* Progress on stderr (stdout may carry the archive): redrawn in place on a
- * terminal, a line every few seconds otherwise (--progress). */
-typedef struct {
-  gboolean on;
-  gboolean tty;
-  const char *what;     /* "Exporting 'img'" */
-  guint64 total;        /* 0: unknown (a pipe) */
-  gint64 t0;
-  gint64 last;
-  gboolean shown;
-} Progress;
-
-static void
-progress_init (Progress *p, VkCli *cli, gboolean forced, const char *what, guint64 total)
-{
-  memset (p, 0, sizeof *p);
-  p->tty = isatty (STDERR_FILENO);
-  p->on = !cli->quiet && !cli->json && (p->tty || forced);
-  p->what = what;
-  p->total = total;
-  p->t0 = p->last = g_get_monotonic_time ();
-}
-
+/* Export and import progress: the tar code's byte offsets. */
 static void
 progress_cb (guint64 offset, gpointer data)
 {
-  Progress *p = data;
-  gint64 now = g_get_monotonic_time ();
-  if (!p->on || now - p->last < (p->tty ? 250000 : 5000000))
-    return;
-  p->last = now;
-  double secs = (now - p->t0) / 1e6;
-  g_autofree char *done = g_format_size_full (offset, G_FORMAT_SIZE_IEC_UNITS);
-  g_autofree char *rate = g_format_size_full (secs > 0 ? (guint64) (offset / secs) : 0,
-                                              G_FORMAT_SIZE_IEC_UNITS);
-  g_autofree char *line = NULL;
-  if (p->total > 0)
-    {
-      g_autofree char *all = g_format_size_full (p->total, G_FORMAT_SIZE_IEC_UNITS);
-      int pct = (int) MIN (99, offset * 100 / p->total);
-      line = g_strdup_printf (_("%s: %s of %s (%d%%), %s/s"), p->what, done, all, pct, rate);
-    }
-  else
-    line = g_strdup_printf (_("%s: %s, %s/s"), p->what, done, rate);
-  if (p->tty)
-    fprintf (stderr, "\r%s\033[K", line);
-  else
-    fprintf (stderr, "%s\n", line);
-  fflush (stderr);
-  p->shown = TRUE;
+  vk_progress_update (data, offset, 0);
 }
-
-static void
-progress_end (Progress *p)
-{
-  if (p->shown && p->tty)
-    {
-      fputs ("\r\033[K", stderr);
-      fflush (stderr);
-    }
-}
-
 
 /* An export is one tar stream (POSIX ustar/pax, see tar.h):
  *   image.xml        the sidecar, byte for byte as in the store
@@ -1196,8 +1140,9 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
   for (guint i = 0; i < sc->frozen_disks->len; i++)
     total += ((VkFrozenDisk *) sc->frozen_disks->pdata[i])->size;
   g_autofree char *what = g_strdup_printf (_("Exporting '%s'"), name);
-  Progress pr;
-  progress_init (&pr, cli, progress, what, total);
+  VkProgress pr;
+  vk_progress_init (&pr, !cli->quiet && !cli->json && (progress || isatty (STDERR_FILENO)), what,
+                    total);
   vk_tar_writer_set_progress (w, progress_cb, &pr);
   vk_tar_writer_set_cancel (w, (volatile int *) &vk_cli_interrupted);
   VkSigGuard guard;
@@ -1211,7 +1156,7 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
       else
         vk_tmp_file_abort (fd, tmp);
     }
-  progress_end (&pr);
+  vk_progress_end (&pr, ok);
   gboolean was_interrupted = vk_cli_interrupted != 0;
   vk_cli_sig_guard_end (&guard);
   if (!ok)
@@ -1643,8 +1588,9 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
   struct stat ist;
   guint64 total = fstat (in, &ist) == 0 && S_ISREG (ist.st_mode) ? (guint64) ist.st_size : 0;
   g_autofree char *what = g_strdup_printf (_("Importing %s"), source);
-  Progress pr;
-  progress_init (&pr, cli, progress, what, total);
+  VkProgress pr;
+  vk_progress_init (&pr, !cli->quiet && !cli->json && (progress || isatty (STDERR_FILENO)), what,
+                    total);
   vk_tar_reader_set_progress (r, progress_cb, &pr);
   vk_tar_reader_set_cancel (r, (volatile int *) &vk_cli_interrupted);
   VkSigGuard guard;
@@ -1653,7 +1599,7 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
   g_autofree char *image = NULL;
   g_autofree char *final = NULL;
   gboolean ok = import_read (r, partial, &rx, error);
-  progress_end (&pr);
+  vk_progress_end (&pr, ok);
   vk_cli_sig_guard_end (&guard);
   if (!ok && vk_cli_interrupted)
     {

@@ -1,8 +1,10 @@
 #include "config.h"
 
+#include <glib/gi18n.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "output.h"
 #include "validate.h"
@@ -146,4 +148,57 @@ vk_json_null (JsonBuilder *b, const char *name)
 {
   json_builder_set_member_name (b, name);
   json_builder_add_null_value (b);
+}
+
+void
+vk_progress_init (VkProgress *p, gboolean on, const char *what, guint64 total)
+{
+  memset (p, 0, sizeof *p);
+  p->tty = isatty (STDERR_FILENO);
+  p->on = on;
+  p->what = g_strdup (what);
+  p->total = total;
+  p->t0 = p->last = g_get_monotonic_time ();
+}
+
+void
+vk_progress_update (VkProgress *p, guint64 done, guint64 total)
+{
+  gint64 now = g_get_monotonic_time ();
+  if (!p->on || now - p->last < (p->tty ? 250000 : 5000000))
+    return;
+  p->last = now;
+  if (total > 0)
+    p->total = total;
+  double secs = (now - p->t0) / 1e6;
+  g_autofree char *sofar = g_format_size_full (done, G_FORMAT_SIZE_IEC_UNITS);
+  g_autofree char *rate = g_format_size_full (secs > 0 ? (guint64) (done / secs) : 0,
+                                              G_FORMAT_SIZE_IEC_UNITS);
+  g_autofree char *line = NULL;
+  if (p->total > 0)
+    {
+      g_autofree char *all = g_format_size_full (p->total, G_FORMAT_SIZE_IEC_UNITS);
+      int pct = (int) MIN (99, done * 100 / p->total);
+      line = g_strdup_printf (_("%s: %s of %s (%d%%), %s/s"), p->what, sofar, all, pct, rate);
+    }
+  else
+    line = g_strdup_printf (_("%s: %s, %s/s"), p->what, sofar, rate);
+  if (p->tty)
+    fprintf (stderr, "\r%s\033[K", line);
+  else
+    fprintf (stderr, "%s\n", line);
+  fflush (stderr);
+  p->shown = TRUE;
+}
+
+void
+vk_progress_end (VkProgress *p, gboolean ok)
+{
+  if (p->shown)
+    {
+      fprintf (stderr, "%s%s: %s%s\n", p->tty ? "\r" : "", p->what, ok ? _("done") : _("failed"),
+               p->tty ? "\033[K" : "");
+      fflush (stderr);
+    }
+  g_clear_pointer (&p->what, g_free);
 }

@@ -235,17 +235,17 @@ done
 
 pc=${NAME[pc]}
 cfg0=$E2E_DIR/pc.cfg0.xml cfg1=$E2E_DIR/pc.cfg1.xml
-# --progress: libvirt's job stats (percent, MiB/s) on stderr, even off a
-# terminal; a save faster than one progress tick prints none.
+# --progress: libvirt's job stats (size, percent, rate) on stderr, even off a
+# terminal (a line every 5 s there); a shorter save prints none.
 rc=0
 vk hibernate --progress "$pc" >/dev/null 2>"$E2E_DIR/progress.err" || rc=$?
 is "$rc" 0 "drift: vmkeep hibernate --progress pc"
-progress=$(tr '\r' '\n' <"$E2E_DIR/progress.err" | grep . || true)
+progress=$(tr '\r' '\n' <"$E2E_DIR/progress.err" | sed $'s/\xc2\xa0/ /g' | grep . || true)
 if [ -z "$progress" ] || { printf '%s\n' "$progress" | tail -n 1 | grep -Eq "^$pc: done" &&
-	! printf '%s\n' "$progress" | sed '$d' | grep -Evq "^$pc: +[0-9]+% +[0-9.]+ / [0-9.]+ MiB +[0-9.]+ MiB/s"; }; then
-	ok "progress: percent and MiB/s lines, then done ($(printf '%s\n' "$progress" | grep -c '%' || true) progress lines)"
+	! printf '%s\n' "$progress" | sed '$d' | grep -Evq "^$pc: [0-9.]+ [KMGT]?i?B(ytes)? of [0-9.]+ [KMG]iB \([0-9]+%\), [0-9.]+ [KMG]?i?B(ytes)?/s\$"; }; then
+	ok "progress: size, percent and rate lines, then done ($(printf '%s\n' "$progress" | grep -c '%' || true) progress lines)"
 else
-	not_ok "progress: percent and MiB/s lines, then done"
+	not_ok "progress: size, percent and rate lines, then done"
 	diag "$progress"
 fi
 BEFORE[pc]=$(e2e_last_tick "${LOG[pc]}" || true)
