@@ -508,6 +508,14 @@ walk_devices (Walk *w, xmlNodePtr devs)
               !(g_strcmp0 (model, "random") == 0 && (dev == NULL || *dev == '\0' || in_list (dev, rngs))))
             ok = refuse (w, _("RNG backend"), dev && *dev ? dev : model,
                          _("is not /dev/urandom, /dev/random, /dev/hwrng or builtin"));
+          else
+            {
+              /* rebuilt from what was checked: the device as the only text,
+               * no child elements (libvirt reads their text too) */
+              static const char *const be_attrs[] = { "model", NULL };
+              keep_only (be, be_attrs);
+              xmlNodeSetContent (be, BAD_CAST (g_strcmp0 (model, "random") == 0 && dev ? dev : ""));
+            }
         }
       else if (g_str_equal (el, "tpm"))
         {

@@ -216,6 +216,11 @@ static const Case cases[] = {
     "<source path='/dev/pts/3' file='/etc/shadow'/>\n      <log", NULL },
   { "serial-log-extra-attr", "<log file='/var/log/vmkeep/win11-serial.log'",
     "<log path='/etc/shadow' file='/var/log/vmkeep/win11-serial.log'", NULL },
+  /* found by fuzz/fuzz-trust: an RNG backend keeps only its checked
+   * device, as text (libvirt joins the text of every child) */
+  { "rng-child-source", "<backend model='random'>/dev/urandom</backend>",
+    "<backend model='random' path='/etc/x'>/dev/ura<source file='/etc/shadow'/>ndom</backend>",
+    NULL },
   /* found by fuzz/fuzz-trust: libvirt reads the first <source> only */
   { "disk-second-source", "<readonly/>", "<readonly/><source file='/etc/shadow'/>",
     "more than one <source>" },
