@@ -119,6 +119,15 @@ unset (xmlNodePtr n, const char *attr)
     xmlUnsetProp (n, BAD_CAST attr);
 }
 
+/* N's content becomes TEXT alone, taken literally (no entity references)
+ * and with no child elements left. */
+static void
+set_text (xmlNodePtr n, const char *text)
+{
+  xmlNodeSetContent (n, NULL);
+  xmlNodeAddContent (n, BAD_CAST text);
+}
+
 /* Drops every attribute of N but those in KEEP: for elements whose
  * attributes libvirt's schema lists in full, so an attribute a later
  * libvirt reads as a path cannot ride along. */
@@ -214,6 +223,7 @@ walk_os (Walk *w, xmlNodePtr os)
             return refuse (w, _("firmware <loader>"), text,
                            _("is not firmware this host offers (libvirt's domain "
                              "capabilities); install the firmware package the VM needs"));
+          set_text (c, text ? text : "");   /* the checked text only */
           continue;
         }
       if (is_el (c, "nvram"))
@@ -246,6 +256,7 @@ walk_os (Walk *w, xmlNodePtr os)
           g_autofree char *what = g_strdup_printf ("<%s>", (const char *) c->name);
           if (!check_host_file (w, what, text))
             return FALSE;
+          set_text (c, text);   /* the checked text only */
           continue;
         }
       if (is_el (c, "acpi"))
@@ -258,6 +269,7 @@ walk_os (Walk *w, xmlNodePtr os)
                 xmlFree (v);
                 if (!check_host_file (w, _("ACPI <table>"), path))
                   return FALSE;
+                set_text (t, path);
               }
           continue;
         }
@@ -437,6 +449,8 @@ walk_devices (Walk *w, xmlNodePtr devs)
                 return refuse (w, _("<emulator>"), path, _("is not this host's QEMU"));
               xmlNodeSetContent (c, BAD_CAST w->p->emulators[0]);
             }
+          else
+            set_text (c, path);   /* the checked text only */
           continue;
         }
       if (in_list (el, refused))
@@ -514,7 +528,7 @@ walk_devices (Walk *w, xmlNodePtr devs)
                * no child elements (libvirt reads their text too) */
               static const char *const be_attrs[] = { "model", NULL };
               keep_only (be, be_attrs);
-              xmlNodeSetContent (be, BAD_CAST (g_strcmp0 (model, "random") == 0 && dev ? dev : ""));
+              set_text (be, g_strcmp0 (model, "random") == 0 && dev ? dev : "");
             }
         }
       else if (g_str_equal (el, "tpm"))

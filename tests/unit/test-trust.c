@@ -221,6 +221,13 @@ static const Case cases[] = {
   { "rng-child-source", "<backend model='random'>/dev/urandom</backend>",
     "<backend model='random' path='/etc/x'>/dev/ura<source file='/etc/shadow'/>ndom</backend>",
     NULL },
+  /* the same for every element whose text is a path vmkeep checked */
+  { "kernel-child-element", "<boot dev='hd'/>",
+    "<kernel>@KDIR@/vml<x file='/etc/shadow'/>inuz</kernel>", NULL },
+  { "loader-child-element", "/usr/share/OVMF/OVMF_CODE_4M.ms.fd</loader>",
+    "/usr/share/OVMF/<source file='/etc/shadow'/>OVMF_CODE_4M.ms.fd</loader>", NULL },
+  { "emulator-child-element", "<emulator>/usr/bin/qemu-system-x86_64</emulator>",
+    "<emulator>/usr/bin/<source file='/etc/shadow'/>qemu-system-x86_64</emulator>", NULL },
   /* found by fuzz/fuzz-trust: libvirt reads the first <source> only */
   { "disk-second-source", "<readonly/>", "<readonly/><source file='/etc/shadow'/>",
     "more than one <source>" },
