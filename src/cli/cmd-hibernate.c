@@ -957,7 +957,7 @@ vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
     }
   /* Where libvirt takes a format per call, vmkeep always names one, so a
    * host's save_image_format (which may be sparse) never surprises it.
-   * raw is the default by measurement (README, bench/RESULTS-hibernate.md):
+   * raw is the default by measurement (README, bench/RESULTS-formats-11.3.md):
    * sparse saves faster on libvirt 11, but its state can only be hashed
    * once complete, which costs more than it saves. */
   if (image && format == NULL && choosable)
