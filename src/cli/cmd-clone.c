@@ -287,39 +287,21 @@ restore_via_fifo (VkCli *cli, VkConn *conn, GBytes *header, StateSource *src,
  * with the clone's header written in place where the file system shares
  * extents, else an in-kernel copy that keeps holes. The clone is restored
  * paused while the image's state is hashed, and runs only if the hash is
- * the sidecar's. The file goes once libvirt has read it.
- * With `reflink_only` (a stream state, which the FIFO can carry too) the
- * file is made only where it is a reflink; elsewhere *how is NULL and
- * nothing happened. Where it can, a clone takes this path: libvirt then
- * reads the state as it reads any save file and the hash runs beside the
- * restore, where the FIFO's feeder hashes and copies every byte in its
- * way (bench/clone.sh on XFS, 2026-12-03: 0.13-0.16 s of a 1.1-1.4 s
- * restore of a 600 MiB state). */
+ * the sidecar's. The file goes once libvirt has read it. */
 static gboolean
 restore_via_file (VkCli *cli, VkConn *conn, const char *name, GBytes *header,
                   StateSource *src, guint64 offset, int channels, gboolean paused,
-                  gboolean reflink_only, const char **how, GError **error)
+                  const char **how, GError **error)
 {
   int lock_fd = -1;
   g_autofree char *dir = vk_store_tmp_dir_new (cli->cfg->store_dir, "clone", &lock_fd, error);
   if (dir == NULL)
     return FALSE;
   g_autofree char *file = g_build_filename (dir, VK_STORE_STATE, NULL);
-  gboolean reflinked = FALSE;
-  if (reflink_only ? !vk_save_file_reflink (file, header, src->state, offset, &reflinked, error)
-                   : !vk_save_file_write (file, header, src->state, offset, how, error))
+  if (!vk_save_file_write (file, header, src->state, offset, how, error))
     {
       vk_store_tmp_dir_done (dir, lock_fd);
       return FALSE;
-    }
-  if (reflink_only)
-    {
-      *how = reflinked ? "reflink" : NULL;
-      if (!reflinked)
-        {
-          vk_store_tmp_dir_done (dir, lock_fd);
-          return TRUE;
-        }
     }
   phase (*how && g_str_equal (*how, "reflink") ? "clone: state reflinked" : "clone: state copied");
   gboolean ok = vk_cli_restore_checked (conn, name, file, src->state, src->sha, channels, paused,
@@ -639,17 +621,9 @@ clone_from (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *dir, VkSaveHead
   phase ("clone: defined");
   if (VK_SAVE_FORMAT_IS_STREAM (hdr->format))
     {
-      /* a finished image: a reflink where the store shares extents */
-      if (ss->writer == NULL &&
-          !restore_via_file (cli, conn, o->name, header, ss, hdr->stream_offset,
-                             (int) sc->state_channels, o->paused, TRUE, &res->state_path, error))
+      if (!restore_via_fifo (cli, conn, header, ss, hdr->stream_offset, o->paused, error))
         return FALSE;
-      if (res->state_path == NULL)
-        {
-          if (!restore_via_fifo (cli, conn, header, ss, hdr->stream_offset, o->paused, error))
-            return FALSE;
-          res->state_path = "fifo";
-        }
+      res->state_path = "fifo";
     }
   else
     {
@@ -673,7 +647,7 @@ clone_from (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *dir, VkSaveHead
       /* restored with the channels that wrote it, as wake does */
       int channels = (int) sc->state_channels;
       if (!restore_via_file (cli, conn, o->name, header, ss, hdr->stream_offset, channels,
-                             o->paused, FALSE, &res->state_path, error))
+                             o->paused, &res->state_path, error))
         return FALSE;
     }
   g_debug ("clone: state path %s", res->state_path);

@@ -436,31 +436,9 @@ vk_save_stream_feed (int fd, GBytes *header, const char *src_path, guint64 strea
   return ok;
 }
 
-static gboolean
-save_file_write (const char *dst, GBytes *header, const char *src_path, guint64 stream_offset,
-                 gboolean allow_copy, const char **how, GError **error);
-
 gboolean
 vk_save_file_write (const char *dst, GBytes *header, const char *src_path,
                     guint64 stream_offset, const char **how, GError **error)
-{
-  return save_file_write (dst, header, src_path, stream_offset, TRUE, how, error);
-}
-
-gboolean
-vk_save_file_reflink (const char *dst, GBytes *header, const char *src_path,
-                      guint64 stream_offset, gboolean *done, GError **error)
-{
-  const char *how = NULL;
-  if (!save_file_write (dst, header, src_path, stream_offset, FALSE, &how, error))
-    return FALSE;
-  *done = how != NULL;
-  return TRUE;
-}
-
-static gboolean
-save_file_write (const char *dst, GBytes *header, const char *src_path, guint64 stream_offset,
-                 gboolean allow_copy, const char **how, GError **error)
 {
   int in = open (src_path, O_RDONLY | O_CLOEXEC);
   if (in < 0)
@@ -494,16 +472,6 @@ save_file_write (const char *dst, GBytes *header, const char *src_path, guint64 
        * so the stream itself stays shared. */
       method = "reflink";
       ok = vk_write_full (out, hdata, hlen, 0, NULL);
-    }
-  else if (ok && !allow_copy)
-    {
-      /* no shared extents here: nothing written, the caller streams */
-      close (in);
-      close (out);
-      unlink (dst);
-      if (how)
-        *how = NULL;
-      return TRUE;
     }
   else if (ok)
     {

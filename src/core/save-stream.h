@@ -48,11 +48,6 @@ gboolean vk_fifo_serve (const char *path, VkFifoFeedFunc feed, gpointer data, gi
  * "copy". No checksum is taken here. */
 gboolean vk_save_file_write (const char *dst, GBytes *header, const char *src_path,
                              guint64 stream_offset, const char **how, GError **error);
-/* vk_save_file_write where the file system shares extents only: *done
- * TRUE once `dst` is written (a reflink), FALSE, with nothing left
- * behind, where it would have to be copied. */
-gboolean vk_save_file_reflink (const char *dst, GBytes *header, const char *src_path,
-                               guint64 stream_offset, gboolean *done, GError **error);
 
 /* ---- a save file that libvirt is still writing ---------------------------
  *

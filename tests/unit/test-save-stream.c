@@ -398,16 +398,6 @@ test_file_write (void)
   for (gsize i = off + mib; i < off + 65 * mib; i += 4096)
     g_assert_cmpint (got[i], ==, 0);
 
-  /* reflink only: where extents cannot be shared, nothing is written
-   * (the clone streams instead); where they can, the same file */
-  g_autofree char *dst3 = g_build_filename (dir, "clone3.sav", NULL);
-  gboolean done = TRUE;
-  g_assert_true (vk_save_file_reflink (dst3, header, src, off, &done, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (done, ==, g_strcmp0 (how, "reflink") == 0);
-  g_assert_cmpint (g_file_test (dst3, G_FILE_TEST_EXISTS), ==, done);
-  g_unlink (dst3);
-
   /* never over an existing file */
   g_assert_false (vk_save_file_write (dst, header, src, off, NULL, &error));
   g_assert_error (error, VK_ERROR, VK_ERROR_REFUSED);
