@@ -106,9 +106,12 @@ print_notice (const char *message, gpointer data)
   g_printerr (_("vmkeep: warning: %s\n"), message);
 }
 
-/* The tests' fault hook: VMKEEP_FAULT=POINT makes the step named POINT
- * fail, VMKEEP_FAULT=POINT:sigterm (or :sigkill) sends vmkeep that signal
- * there, as if systemd or the OOM killer stopped it at that moment. */
+#ifdef VK_TEST_HOOKS
+/* The tests' fault hook, compiled only with configure --enable-test-hooks
+ * (tools/run-tests.sh; never in packages): VMKEEP_FAULT=POINT makes the
+ * step named POINT fail, VMKEEP_FAULT=POINT:sigterm (or :sigkill) sends
+ * vmkeep that signal there, as if systemd or the OOM killer stopped it at
+ * that moment. */
 static gboolean
 env_fault (const char *point, gpointer data, GError **error)
 {
@@ -125,6 +128,7 @@ env_fault (const char *point, gpointer data, GError **error)
                point);
   return FALSE;
 }
+#endif
 
 VkOps *
 vk_cli_ops (VkCli *cli, GError **error)
@@ -148,12 +152,14 @@ vk_cli_connect (VkCli *cli, GError **error)
     {
       cli->ops = vk_ops_new (cli->conn, cli->cfg);
       cli->ops->notice = print_notice;
+#ifdef VK_TEST_HOOKS
       const char *fault = g_getenv ("VMKEEP_FAULT");
       if (fault && *fault)
         {
           cli->ops->fault = env_fault;
           cli->ops->fault_data = (gpointer) fault;
         }
+#endif
     }
   return cli->conn;
 }

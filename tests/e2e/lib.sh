@@ -80,6 +80,12 @@ not_ok() {
 	echo "not ok $_tap_n - $*" >&7
 }
 
+# e2e_test_hooks: whether this vmkeep was built with --enable-test-hooks
+# (VMKEEP_FAULT works only then; CI's builds have them).
+e2e_test_hooks() {
+	grep -q '^#define VK_TEST_HOOKS 1' "${abs_top_builddir:-.}/config.h" 2>/dev/null
+}
+
 # skip NAME REASON: a test point that cannot run here; under CI's required
 # switch (VMKEEP_REQUIRE_E2E=1) a skip would hide an untested path, so it
 # fails instead.
