@@ -984,7 +984,7 @@ vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
   vk_cli_store_cleanup (cli);
 
   HibOpts o = { image, copy, bypass, FALSE, format, parallel };
-  o.progress = (progress || isatty (STDERR_FILENO)) && names->len == 1 && !cli->quiet;
+  o.progress = vk_cli_progress_wanted (cli, progress) && names->len == 1;
 
   g_autoptr(GArray) results = g_array_new (FALSE, TRUE, sizeof (Result));
   g_array_set_clear_func (results, (GDestroyNotify) result_clear);

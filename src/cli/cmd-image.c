@@ -1141,8 +1141,7 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
     total += ((VkFrozenDisk *) sc->frozen_disks->pdata[i])->size;
   g_autofree char *what = g_strdup_printf (_("Exporting '%s'"), name);
   VkProgress pr;
-  vk_progress_init (&pr, !cli->quiet && !cli->json && (progress || isatty (STDERR_FILENO)), what,
-                    total);
+  vk_progress_init (&pr, vk_cli_progress_wanted (cli, progress), what, total);
   vk_tar_writer_set_progress (w, progress_cb, &pr);
   vk_tar_writer_set_cancel (w, (volatile int *) &vk_cli_interrupted);
   VkSigGuard guard;
@@ -1589,8 +1588,7 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
   guint64 total = fstat (in, &ist) == 0 && S_ISREG (ist.st_mode) ? (guint64) ist.st_size : 0;
   g_autofree char *what = g_strdup_printf (_("Importing %s"), source);
   VkProgress pr;
-  vk_progress_init (&pr, !cli->quiet && !cli->json && (progress || isatty (STDERR_FILENO)), what,
-                    total);
+  vk_progress_init (&pr, vk_cli_progress_wanted (cli, progress), what, total);
   vk_tar_reader_set_progress (r, progress_cb, &pr);
   vk_tar_reader_set_cancel (r, (volatile int *) &vk_cli_interrupted);
   VkSigGuard guard;

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "domain-xml.h"
@@ -129,6 +130,12 @@ env_fault (const char *point, gpointer data, GError **error)
   return FALSE;
 }
 #endif
+
+gboolean
+vk_cli_progress_wanted (VkCli *cli, gboolean forced)
+{
+  return !cli->quiet && !cli->json && (forced || isatty (STDERR_FILENO));
+}
 
 VkOps *
 vk_cli_ops (VkCli *cli, GError **error)

@@ -46,6 +46,9 @@ VkConn *vk_cli_connect (VkCli *cli, GError **error);
 /* The workflows' context on that connection: notices go to stderr as
  * warnings. */
 VkOps *vk_cli_ops (VkCli *cli, GError **error);
+/* Whether to show progress on stderr: on a terminal, or with --progress
+ * (`forced`); never with -q or --json. */
+gboolean vk_cli_progress_wanted (VkCli *cli, gboolean forced);
 
 /* Parse a command's options. Adds --help text naming the command; turns
  * GOption errors into VK_ERROR_USAGE with a hint to 'vmkeep help CMD'. */

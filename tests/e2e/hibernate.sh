@@ -13,7 +13,7 @@
 #   drift    (pc) a NIC moved in the persistent XML: wake exits 5 with a diff,
 #            the managed save and the sidecar are kept; --force wakes.
 #   busy     (q35) two hibernates of one VM at once: one succeeds, one exits 3.
-#   progress `--progress` off a terminal prints percent and MiB/s lines.
+#   progress `--progress` off a terminal prints size, percent and rate lines.
 # Three small VMs b1..b3 and one with virtiofs:
 #   tag      tag add/list/remove; `hibernate --tag --json` picks only b1 and
 #            its JSON is parsed.
