@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli-image.h"
+#include "ops-image.h"
 #include "clone-xml.h"
 #include "commands.h"
 #include "disk.h"
@@ -304,7 +304,7 @@ restore_via_file (VkCli *cli, VkConn *conn, const char *name, GBytes *header,
       return FALSE;
     }
   phase (*how && g_str_equal (*how, "reflink") ? "clone: state reflinked" : "clone: state copied");
-  gboolean ok = vk_cli_restore_checked (conn, name, file, src->state, src->sha, channels, paused,
+  gboolean ok = vk_ops_restore_checked (conn, name, file, src->state, src->sha, channels, paused,
                                         error);
   vk_store_tmp_dir_done (dir, lock_fd);
   return ok;
@@ -348,11 +348,11 @@ clone_image (VkCli *cli, VkConn *conn, const char *image, const CloneOpts *o,
   if (!check_new_name (conn, "clone name", o->name, error))
     return FALSE;
   g_autofree char *dir = NULL;
-  g_autoptr(VkSidecar) sc = vk_cli_load_image (cli, image, &dir, error);
+  g_autoptr(VkSidecar) sc = vk_ops_image_load (cli->ops, image, &dir, error);
   if (sc == NULL)
     return FALSE;
   /* the image (its frozen bases, its state) stays while the clone uses it */
-  g_autoptr(VkLock) ilock = vk_cli_lock_image (cli, image, TRUE, error);
+  g_autoptr(VkLock) ilock = vk_ops_lock_image (cli->ops, image, TRUE, error);
   if (ilock == NULL)
     return FALSE;
   if (o->no_start)
@@ -370,7 +370,7 @@ clone_image (VkCli *cli, VkConn *conn, const char *image, const CloneOpts *o,
   g_autoptr(VkSaveHeader) hdr = NULL;
   g_autoptr(xmlDoc) src_doc = NULL;
   phase ("clone: start, checking image");
-  if (!vk_cli_check_image (sc, dir, image, conn, &hdr, &src_doc, error))
+  if (!vk_ops_image_check (sc, dir, image, conn, &hdr, &src_doc, error))
     {
       if (error && *error)
         {
@@ -402,7 +402,7 @@ clone_from (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *dir, VkSaveHead
     {
       VkFrozenDisk *f = sc->frozen_disks->pdata[i];
       g_autofree char *odir = g_path_get_dirname (f->original);
-      if (!o->disk_dir && !vk_cli_image_dir_is_own (cli, conn, sc, odir))
+      if (!o->disk_dir && !vk_ops_image_dir_is_own (cli->ops, conn, sc, odir))
         {
           g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
                        _("disk %s of the image was in %s, which holds no disk of '%s' here and "
@@ -1360,7 +1360,7 @@ fork_one (VkCli *cli, VkConn *conn, const char *source, const CloneOpts *o, Clon
   /* Serialise with other vmkeep processes on the source (a hibernate from
    * cron must not land in the middle of a fork). */
   g_autofree char *suuid = vk_domain_get_uuid (src);
-  g_autoptr(VkLock) lock = vk_cli_lock (cli, suuid, source, error);
+  g_autoptr(VkLock) lock = vk_ops_lock_domain (cli->ops, suuid, source, error);
   if (lock == NULL)
     return FALSE;
   VkDomainState st = vk_domain_state (src, NULL);

@@ -52,7 +52,7 @@ static VkLock *
 lock_domain (VkCli *cli, VkDomain *dom, const char *name, GError **error)
 {
   g_autofree char *uuid = vk_domain_get_uuid (dom);
-  return vk_cli_lock (cli, uuid, name, error);
+  return vk_ops_lock_domain (cli->ops, uuid, name, error);
 }
 
 static const char *

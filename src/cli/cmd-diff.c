@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli-image.h"
+#include "ops-image.h"
 #include "commands.h"
 #include "domain-xml.h"
 #include "identity.h"
@@ -50,7 +50,7 @@ load_side (VkCli *cli, const char *spec, Side *s, GError **error)
     {
       const char *image = spec + strlen (IMAGE_PREFIX);
       g_autofree char *dir = NULL;
-      g_autoptr(VkSidecar) sc = vk_cli_load_image (cli, image, &dir, error);
+      g_autoptr(VkSidecar) sc = vk_ops_image_load (cli->ops, image, &dir, error);
       if (sc == NULL)
         return FALSE;
       g_autofree char *where = g_build_filename (dir, VK_STORE_SIDECAR, NULL);

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "attach.h"
-#include "cli-image.h"
+#include "ops-image.h"
 #include "commands.h"
 #include "disk.h"
 #include "diskfile.h"
@@ -726,7 +726,7 @@ hibernate_one (VkCli *cli, VkConn *conn, const HibOpts *o, Result *r, GError **e
       return FALSE;
     }
   g_autofree char *uuid = vk_domain_get_uuid (dom);
-  g_autoptr(VkLock) lock = vk_cli_lock (cli, uuid, r->name, error);
+  g_autoptr(VkLock) lock = vk_ops_lock_domain (cli->ops, uuid, r->name, error);
   if (lock == NULL)
     return FALSE;
   /* The lock is ours: now nothing else changes the VM under us. */
@@ -1042,7 +1042,7 @@ wake_managed (VkCli *cli, VkConn *conn, Result *r, gboolean force, GError **erro
       return FALSE;
     }
   g_autofree char *uuid = vk_domain_get_uuid (dom);
-  g_autoptr(VkLock) lock = vk_cli_lock (cli, uuid, r->name, error);
+  g_autoptr(VkLock) lock = vk_ops_lock_domain (cli->ops, uuid, r->name, error);
   if (lock == NULL)
     return FALSE;
 
@@ -1156,17 +1156,17 @@ wake_image (VkCli *cli, VkConn *conn, const char *image, gboolean force, Result 
             GError **error)
 {
   g_autofree char *dir = NULL;
-  g_autoptr(VkSidecar) sc = vk_cli_load_image (cli, image, &dir, error);
+  g_autoptr(VkSidecar) sc = vk_ops_image_load (cli->ops, image, &dir, error);
   if (sc == NULL)
     return FALSE;
-  g_autoptr(VkLock) ilock = vk_cli_lock_image (cli, image, TRUE, error);
+  g_autoptr(VkLock) ilock = vk_ops_lock_image (cli->ops, image, TRUE, error);
   if (ilock == NULL)
     return FALSE;
   g_free (r->name);
   r->name = g_strdup (sc->domain_name);
   g_autofree char *state = g_build_filename (dir, sc->state_file, NULL);
   g_autoptr(VkSaveHeader) hdr = NULL;
-  if (!vk_cli_check_image (sc, dir, image, conn, &hdr, NULL, error))
+  if (!vk_ops_image_check (sc, dir, image, conn, &hdr, NULL, error))
     return FALSE;
 
   g_autoptr(VkDomain) existing = vk_domain_try_lookup (conn, sc->domain_uuid);
@@ -1179,7 +1179,7 @@ wake_image (VkCli *cli, VkConn *conn, const char *image, gboolean force, Result 
                      "the image under another name)"), sc->domain_name, image);
       return FALSE;
     }
-  g_autoptr(VkLock) lock = vk_cli_lock (cli, sc->domain_uuid, sc->domain_name, error);
+  g_autoptr(VkLock) lock = vk_ops_lock_domain (cli->ops, sc->domain_uuid, sc->domain_name, error);
   if (lock == NULL)
     return FALSE;
   for (guint i = 0; i < sc->frozen_disks->len; i++)
@@ -1194,7 +1194,7 @@ wake_image (VkCli *cli, VkConn *conn, const char *image, gboolean force, Result 
     {
       VkFrozenDisk *f = sc->frozen_disks->pdata[i];
       if (!g_str_equal (f->original, f->frozen) &&
-          !vk_cli_image_path_is_own (cli, conn, sc, f->target, f->original, cli->cfg->disk_dir))
+          !vk_ops_image_path_is_own (cli->ops, conn, sc, f->target, f->original, cli->cfg->disk_dir))
         {
           g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
                        _("image '%s' would put disk %s at %s, which is neither that disk of "
@@ -1209,7 +1209,7 @@ wake_image (VkCli *cli, VkConn *conn, const char *image, gboolean force, Result 
   gboolean place_nvram = sc->nvram_path && !g_file_test (sc->nvram_path, G_FILE_TEST_EXISTS) &&
                          g_file_test (saved_nv, G_FILE_TEST_IS_REGULAR);
   if (place_nvram &&
-      !vk_cli_image_path_is_own (cli, conn, sc, "nvram", sc->nvram_path, cli->cfg->nvram_dir))
+      !vk_ops_image_path_is_own (cli->ops, conn, sc, "nvram", sc->nvram_path, cli->cfg->nvram_dir))
     {
       g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
                    _("image '%s' would put its UEFI variables at %s, which is neither the NVRAM "
@@ -1228,7 +1228,7 @@ wake_image (VkCli *cli, VkConn *conn, const char *image, gboolean force, Result 
    * guest runs only once the state proved to be the one the sidecar
    * recorded (hashed while QEMU loads it) */
   int channels = hdr->format == VK_SAVE_FORMAT_SPARSE ? (int) sc->state_channels : 0;
-  if (!vk_cli_restore_checked (conn, sc->domain_name, state, state, sc->state_sha256, channels,
+  if (!vk_ops_restore_checked (conn, sc->domain_name, state, state, sc->state_sha256, channels,
                                FALSE, error))
     return FALSE;
   debug_libvirt_time ("wake", sc->domain_name, t0);

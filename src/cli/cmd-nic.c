@@ -152,7 +152,7 @@ vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
   /* a hibernate of the VM meanwhile would record a NIC set that wake
    * then finds changed */
   g_autofree char *uuid = vk_domain_get_uuid (dom);
-  g_autoptr(VkLock) lock = vk_cli_lock (cli, uuid, name, error);
+  g_autoptr(VkLock) lock = vk_ops_lock_domain (cli->ops, uuid, name, error);
   if (lock == NULL)
     return FALSE;
   VkConn *conn = cli->conn;

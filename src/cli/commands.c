@@ -137,6 +137,21 @@ vk_cli_progress_wanted (VkCli *cli, gboolean forced)
   return !cli->quiet && !cli->json && (forced || isatty (STDERR_FILENO));
 }
 
+void
+vk_cli_init_ops (VkCli *cli)
+{
+  cli->ops = vk_ops_new (NULL, cli->cfg);
+  cli->ops->notice = print_notice;
+#ifdef VK_TEST_HOOKS
+  const char *fault = g_getenv ("VMKEEP_FAULT");
+  if (fault && *fault)
+    {
+      cli->ops->fault = env_fault;
+      cli->ops->fault_data = (gpointer) fault;
+    }
+#endif
+}
+
 VkOps *
 vk_cli_ops (VkCli *cli, GError **error)
 {
@@ -155,19 +170,7 @@ vk_cli_connect (VkCli *cli, GError **error)
     cli->cfg->nvram_dir = vk_conn_libvirt_dir (cli->conn, VK_LIBVIRT_DIR_NVRAM);
   if (cli->cfg->log_dir == NULL)
     cli->cfg->log_dir = vk_conn_libvirt_dir (cli->conn, VK_LIBVIRT_DIR_LOG);
-  if (cli->ops == NULL)
-    {
-      cli->ops = vk_ops_new (cli->conn, cli->cfg);
-      cli->ops->notice = print_notice;
-#ifdef VK_TEST_HOOKS
-      const char *fault = g_getenv ("VMKEEP_FAULT");
-      if (fault && *fault)
-        {
-          cli->ops->fault = env_fault;
-          cli->ops->fault_data = (gpointer) fault;
-        }
-#endif
-    }
+  cli->ops->conn = cli->conn;
   return cli->conn;
 }
 
@@ -422,35 +425,3 @@ vk_cli_check_qemu_reaches (VkCli *cli, VkConn *conn, const char *dir, GError **e
   return FALSE;
 }
 
-VkLock *
-vk_cli_lock_image (VkCli *cli, const char *image, gboolean shared, GError **error)
-{
-  if (!vk_store_ensure_root (cli->cfg->store_dir, error))
-    return NULL;
-  g_autofree char *locks = vk_store_locks_dir (cli->cfg->store_dir);
-  g_autofree char *key = g_strdup_printf ("image-%s", image);
-  VkLock *lock = shared ? vk_lock_acquire_shared (locks, key, error)
-                        : vk_lock_acquire (locks, key, error);
-  if (lock == NULL && error && *error && (*error)->code == VK_ERROR_BUSY)
-    {
-      g_clear_error (error);
-      g_set_error (error, VK_ERROR, VK_ERROR_BUSY,
-                   shared ? _("image '%s' is being removed or replaced by another vmkeep; try "
-                              "again when it finishes")
-                          : _("image '%s' is in use by another vmkeep (a clone, wake, export or "
-                              "verify); try again when it finishes"), image);
-    }
-  return lock;
-}
-
-VkLock *
-vk_cli_lock (VkCli *cli, const char *key, const char *what, GError **error)
-{
-  if (!vk_store_ensure_root (cli->cfg->store_dir, error))
-    return NULL;
-  g_autofree char *locks = vk_store_locks_dir (cli->cfg->store_dir);
-  VkLock *lock = vk_lock_acquire (locks, key, error);
-  if (lock == NULL && what && error && *error && (*error)->code == VK_ERROR_BUSY)
-    g_prefix_error (error, "%s: ", what);
-  return lock;
-}

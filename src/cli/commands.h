@@ -41,10 +41,13 @@ const VkCommand *vk_command_find (int argc, char **argv, int *words);
 /* A command's own table entry, by its full name ("fs detach"). */
 const VkCommand *vk_command_named (const char *name);
 
-/* Connection shared by the commands of one run. */
+/* The workflows' context, made once the configuration is read (before any
+ * connection: workflows on the store alone need none): notices go to
+ * stderr as warnings. */
+void vk_cli_init_ops (VkCli *cli);
+/* Connection shared by the commands of one run; it becomes the context's. */
 VkConn *vk_cli_connect (VkCli *cli, GError **error);
-/* The workflows' context on that connection: notices go to stderr as
- * warnings. */
+/* The workflows' context, connected. */
 VkOps *vk_cli_ops (VkCli *cli, GError **error);
 /* Whether to show progress on stderr: on a terminal, or with --progress
  * (`forced`); never with -q or --json. */
@@ -145,15 +148,6 @@ gboolean vk_cli_uri_is_local (const char *uri);
  * directory in the way, its mode and what to do. Nothing to check for a
  * remote libvirt or without libvirt's DAC driver. */
 gboolean vk_cli_check_qemu_reaches (VkCli *cli, VkConn *conn, const char *dir, GError **error);
-
-/* The lock of a VM (`key`: its UUID) or of an image ("image-NAME") in the
- * store, created safely when missing; VK_ERROR_BUSY (exit 3) at once when
- * another vmkeep holds it, prefixed with `what` (may be NULL). */
-VkLock *vk_cli_lock (VkCli *cli, const char *key, const char *what, GError **error);
-
-/* The image's lock: shared for readers (clone, wake --image, export,
- * verify), exclusive for rm; VK_ERROR_BUSY (exit 3) at once on a clash. */
-VkLock *vk_cli_lock_image (VkCli *cli, const char *image, gboolean shared, GError **error);
 
 /* Remove what interrupted runs left in the store (see vk_store_cleanup),
  * saying so on stderr unless --quiet. */

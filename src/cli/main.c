@@ -157,6 +157,7 @@ main (int argc, char **argv)
 
   cli.cfg = cfg;
   cli.uri = g_strdup (uri ? uri : cfg->uri);
+  vk_cli_init_ops (&cli);
 
   int cargc = (int) cargv->len - 1;
   char **cargs = (char **) cargv->pdata;

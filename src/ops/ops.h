@@ -26,6 +26,7 @@
 #include <gio/gio.h>
 #include <glib.h>
 
+#include "fileutil.h"
 #include "virt.h"
 #include "vk-config.h"
 
@@ -72,5 +73,13 @@ gboolean vk_ops_step (VkOps *ops, const char *point, GError **error);
 gboolean vk_ops_check_cancel (VkOps *ops, GError **error);
 void vk_ops_notice (VkOps *ops, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 void vk_ops_report (VkOps *ops, const VkOpsProgress *p);
+
+/* The lock of a domain (`uuid`) in the store, created safely when
+ * missing; VK_ERROR_BUSY (exit 3) at once when another vmkeep holds it,
+ * prefixed with `what` (the domain's name; may be NULL). */
+VkLock *vk_ops_lock_domain (VkOps *ops, const char *uuid, const char *what, GError **error);
+/* The image's lock: shared for readers (clone, wake --image, export,
+ * verify), exclusive for rm; VK_ERROR_BUSY (exit 3) at once on a clash. */
+VkLock *vk_ops_lock_image (VkOps *ops, const char *image, gboolean shared, GError **error);
 
 G_END_DECLS

@@ -1,14 +1,17 @@
-/* vmkeep — image helpers shared by the image, clone and fork commands. */
+/* vmkeep — an image in the store, as the workflows use it (image, clone,
+ * fork, wake --image, diff). See ops.h for the layer's rules. */
 #pragma once
 
-#include "commands.h"
+#include <libxml/tree.h>
+
+#include "ops.h"
 #include "save-header.h"
 #include "sidecar.h"
 
 G_BEGIN_DECLS
 
 /* The sidecar of image NAME in the store; `dir_out` gets its directory. */
-VkSidecar *vk_cli_load_image (VkCli *cli, const char *name, char **dir_out,
+VkSidecar *vk_ops_image_load (VkOps *ops, const char *name, char **dir_out,
                               GError **error);
 /* Before an image is used (clone, wake): its save header is sound, the
  * state file has the size the sidecar records, the XML inside it has the
@@ -16,17 +19,22 @@ VkSidecar *vk_cli_load_image (VkCli *cli, const char *name, char **dir_out,
  * can run it. Returns the header and the
  * parsed XML. The full SHA-256 check is left to the reader of the stream
  * (clone) or to 'image verify'. */
-gboolean vk_cli_check_image (VkSidecar *sc, const char *dir, const char *image, VkConn *conn,
+gboolean vk_ops_image_check (VkSidecar *sc, const char *dir, const char *image, VkConn *conn,
                              VkSaveHeader **hdr_out, xmlDocPtr *doc_out, GError **error);
 /* Whether this host's libvirt reads the image's save format and its QEMU
  * offers the machine type (VK_ERROR_REFUSED naming both versions). Part of
- * vk_cli_check_image when it is given a connection. */
-gboolean vk_cli_check_host_runs (VkConn *conn, VkSidecar *sc, VkSaveHeader *hdr, xmlDocPtr doc,
+ * vk_ops_image_check when it is given a connection. */
+gboolean vk_ops_image_check_host (VkConn *conn, VkSidecar *sc, VkSaveHeader *hdr, xmlDocPtr doc,
                                  const char *image, GError **error);
+/* What is wrong with frozen disk `f` of the image in `dir` (not its own
+ * file, a link, another size or metadata than when it was frozen), or
+ * NULL. */
+char *vk_ops_image_disk_problem (VkFrozenDisk *f, const char *dir);
 /* Problems found with the image (char*, empty when sound). */
-GPtrArray *vk_cli_verify_image (VkSidecar *sc, const char *dir, gboolean checksum);
-/* Domains whose disks still read from one of the image's frozen bases. */
-GPtrArray *vk_cli_image_dependents (VkCli *cli, VkSidecar *sc, const char *dir,
+GPtrArray *vk_ops_image_verify (VkSidecar *sc, const char *dir, gboolean checksum);
+/* Domains (on the connection of `ops`, which must have one) and other
+ * images whose disks still read from one of the image's frozen bases. */
+GPtrArray *vk_ops_image_dependents (VkOps *ops, VkSidecar *sc, const char *dir,
                                     const char *name, GError **error);
 
 /* May vmkeep create or replace `path` for the image's disk `what` (a
@@ -34,20 +42,20 @@ GPtrArray *vk_cli_image_dependents (VkCli *cli, VkSidecar *sc, const char *dir,
  * configured disk or NVRAM directory), or when it is that very disk (or
  * NVRAM file) of the domain the image was made of, as defined here now.
  * Anything else came from the image and is refused by the callers. */
-gboolean vk_cli_image_path_is_own (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *what,
+gboolean vk_ops_image_path_is_own (VkOps *ops, VkConn *conn, VkSidecar *sc, const char *what,
                                    const char *path, const char *place_dir);
 
 /* May vmkeep create new files (never replacing one) in `dir` for a
  * clone of the image? Below the store or disk-dir, or a directory that
  * holds a disk of the domain the image was made of, as defined here. */
-gboolean vk_cli_image_dir_is_own (VkCli *cli, VkConn *conn, VkSidecar *sc, const char *dir);
+gboolean vk_ops_image_dir_is_own (VkOps *ops, VkConn *conn, VkSidecar *sc, const char *dir);
 
 /* Restore `file` paused (with `channels` parallel channels for a sparse
  * state) while `hashed` is checked against `sha256` (NULL: no check), and
  * resume it (unless `paused`) only when the hash matched; on a mismatch
  * the restored domain `name` is destroyed again and the error is
  * VK_ERROR_REFUSED. */
-gboolean vk_cli_restore_checked (VkConn *conn, const char *name, const char *file,
+gboolean vk_ops_restore_checked (VkConn *conn, const char *name, const char *file,
                                  const char *hashed, const char *sha256, int channels,
                                  gboolean paused, GError **error);
 
