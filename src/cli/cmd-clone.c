@@ -1078,7 +1078,7 @@ fork_running (VkCli *cli, VkConn *conn, VkDomain *src, const char *source, const
               CloneResult *res, Undo *undo, GError **error)
 {
   VkSigGuard guard;
-  vk_cli_sig_guard_begin (&guard);
+  vk_cli_sig_guard_begin (cli, &guard);
   gboolean ok = fork_running_guarded (cli, conn, src, source, o, res, undo, error);
   vk_cli_sig_guard_end (&guard);
   return ok;

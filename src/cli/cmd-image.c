@@ -644,7 +644,7 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
   vk_tar_writer_set_progress (w, progress_cb, &pr);
   vk_tar_writer_set_cancel (w, (volatile int *) &vk_cli_interrupted);
   VkSigGuard guard;
-  vk_cli_sig_guard_begin (&guard);
+  vk_cli_sig_guard_begin (cli, &guard);
   gint64 t0 = g_get_monotonic_time ();
   gboolean ok = export_members (cli, name, sc, dir, w, members, error);
   if (!to_stdout)
@@ -1091,7 +1091,7 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
   vk_tar_reader_set_progress (r, progress_cb, &pr);
   vk_tar_reader_set_cancel (r, (volatile int *) &vk_cli_interrupted);
   VkSigGuard guard;
-  vk_cli_sig_guard_begin (&guard);
+  vk_cli_sig_guard_begin (cli, &guard);
   g_autoptr(VkSidecar) sc = NULL;
   g_autofree char *image = NULL;
   g_autofree char *final = NULL;

@@ -1,6 +1,10 @@
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 
 #include <glib/gi18n.h>
@@ -342,17 +346,54 @@ vk_cli_check_scope (VkDomain *dom, const char *name, gboolean live, gboolean con
 
 volatile sig_atomic_t vk_cli_interrupted;
 
+/* A signal handler may not cancel a GCancellable (that takes a lock): it
+ * writes the signal to a pipe, and a thread that never takes the guarded
+ * signals itself reads it and cancels the run's context. */
+static int sig_pipe[2] = { -1, -1 };
+
 static void
 on_signal (int sig)
 {
+  int saved = errno;
   vk_cli_interrupted = sig;
+  unsigned char c = (unsigned char) sig;
+  if (write (sig_pipe[1], &c, 1) < 0)
+    { /* the pipe is full: a cancellation is already on its way */ }
+  errno = saved;
+}
+
+static gpointer
+sig_watch_thread (gpointer data)
+{
+  GCancellable *cancel = data;
+  unsigned char c;
+  for (;;)
+    {
+      gssize n = read (sig_pipe[0], &c, 1);
+      if (n == 1)
+        g_cancellable_cancel (cancel);
+      else if (n == 0 || errno != EINTR)
+        return NULL;
+    }
 }
 
 static const int guarded[] = { SIGINT, SIGTERM, SIGHUP };
 
 void
-vk_cli_sig_guard_begin (VkSigGuard *g)
+vk_cli_sig_guard_begin (VkCli *cli, VkSigGuard *g)
 {
+  if (sig_pipe[0] < 0 && g_unix_open_pipe (sig_pipe, O_CLOEXEC | O_NONBLOCK, NULL))
+    {
+      /* the reader blocks; only the handler's end must never block */
+      g_unix_set_fd_nonblocking (sig_pipe[0], FALSE, NULL);
+      sigset_t all, old;
+      sigemptyset (&all);
+      for (gsize i = 0; i < G_N_ELEMENTS (guarded); i++)
+        sigaddset (&all, guarded[i]);
+      pthread_sigmask (SIG_BLOCK, &all, &old);
+      g_thread_unref (g_thread_new ("vmkeep-signals", sig_watch_thread, cli->ops->cancel));
+      pthread_sigmask (SIG_SETMASK, &old, NULL);
+    }
   struct sigaction sa;
   memset (&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;

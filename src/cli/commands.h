@@ -155,15 +155,17 @@ void vk_cli_store_cleanup (VkCli *cli);
 
 /* Ctrl-C, a closed ssh or a systemd stop while vmkeep must finish or undo
  * what it started (an export or import stream, a fork): between begin and
- * end SIGINT, SIGTERM and SIGHUP only set vk_cli_interrupted (installed
- * without SA_RESTART, so a blocked read or write returns); the command
- * then fails like on any other error and removes what it created. */
+ * end SIGINT, SIGTERM and SIGHUP cancel the run's context (cli->ops->cancel,
+ * the one cancellation the workflows know) and set vk_cli_interrupted to
+ * the signal (installed without SA_RESTART, so a blocked read or write
+ * returns); the command then fails like on any other error and undoes
+ * what it did. */
 typedef struct {
   struct sigaction old[3];
 } VkSigGuard;
 
 extern volatile sig_atomic_t vk_cli_interrupted;
-void vk_cli_sig_guard_begin (VkSigGuard *g);
+void vk_cli_sig_guard_begin (VkCli *cli, VkSigGuard *g);
 void vk_cli_sig_guard_end (VkSigGuard *g);
 
 G_END_DECLS
