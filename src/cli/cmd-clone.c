@@ -737,7 +737,7 @@ parse_clone_opts (const VkCommand *cmd, int *argc, char ***argv, CloneOpts *o,
     { "allow-duplicate-mac", 0, 0, G_OPTION_ARG_NONE, &o->allow_dup_mac, N_("Start even when a running VM on the same segment has the same MAC"), NULL },
     { NULL },
   };
-  if (!vk_cli_parse (cmd, entries, argc, argv, error))
+  if (!vk_cli_parse_entries (cmd, entries, argc, argv, error))
     return FALSE;
   if (*name == NULL)
     {

@@ -101,23 +101,31 @@ find_fs (xmlDocPtr doc, const char *tag)
 
 /* ------------------------------------------------------------ fs attach */
 
+static struct {
+  gboolean live, config;
+  int timeout;
+} detach_opt = { .timeout = 20 };
+
+/* fs detach, device detach and nic remove share their options */
+const GOptionEntry vk_detach_options[] = {
+  { "live", 0, 0, G_OPTION_ARG_NONE, &detach_opt.live, N_("Only unplug from the running VM"), NULL },
+  { "config", 0, 0, G_OPTION_ARG_NONE, &detach_opt.config, N_("Only remove from the persistent definition"), NULL },
+  { "timeout", 0, 0, G_OPTION_ARG_INT, &detach_opt.timeout, N_("Seconds to wait for the guest to release the device (default 20)"), N_("S") },
+  G_OPTION_ENTRY_NULL
+};
+
 gboolean
 vk_cli_detach_begin (VkCli *cli, const char *group, const char *verb, const char *key_what,
                      VkKeyCheck check_key, int argc, char **argv, VkDetachArgs *out,
                      GError **error)
 {
-  *out = (VkDetachArgs) { FALSE, FALSE, 20, NULL, NULL, NULL, NULL };
-  const GOptionEntry entries[] = {
-    { "live", 0, 0, G_OPTION_ARG_NONE, &out->live, N_("Only unplug from the running VM"), NULL },
-    { "config", 0, 0, G_OPTION_ARG_NONE, &out->config, N_("Only remove from the persistent definition"), NULL },
-    { "timeout", 0, 0, G_OPTION_ARG_INT, &out->timeout, N_("Seconds to wait for the guest to release the device (default 20)"), N_("S") },
-    { NULL },
-  };
   g_autofree char *full = g_strdup_printf ("%s %s", group, verb);
   const VkCommand *cmd = vk_command_named (full);
-  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
       !vk_cli_expect_args (full, argc, 2, 2, key_what, error))
     return FALSE;
+  *out = (VkDetachArgs) { detach_opt.live, detach_opt.config, detach_opt.timeout, NULL, NULL,
+                          NULL, NULL };
   out->name = argv[1];
   out->key = argv[2];
   if (check_key != NULL && !check_key (out->key, error))
@@ -223,35 +231,43 @@ print_fs_json (const char *domain, const char *action, const char *tag, const ch
   vk_json_print_builder (b);
 }
 
+static struct {
+  char *tag;
+  char *socket;
+  char *source;
+  char *queue;
+  gboolean live;
+  gboolean config;
+} fs_attach_opt;
+
+const GOptionEntry vk_fs_attach_options[] = {
+  { "tag", 0, 0, G_OPTION_ARG_STRING, &fs_attach_opt.tag, N_("Tag the guest mounts the filesystem by (mount -t virtiofs TAG DIR)"), N_("TAG") },
+  { "socket", 0, 0, G_OPTION_ARG_FILENAME, &fs_attach_opt.socket, N_("vhost-user socket of a virtiofsd you started"), N_("PATH") },
+  { "source", 0, 0, G_OPTION_ARG_FILENAME, &fs_attach_opt.source, N_("Host directory to share (libvirt starts virtiofsd)"), N_("DIR") },
+  { "queue-size", 0, 0, G_OPTION_ARG_STRING, &fs_attach_opt.queue, N_("Virtqueue size, a power of two from 16 to 1024 (default 1024)"), N_("N") },
+  { "live", 0, 0, G_OPTION_ARG_NONE, &fs_attach_opt.live, N_("Hot-plug into the running VM (the default)"), NULL },
+  { "config", 0, 0, G_OPTION_ARG_NONE, &fs_attach_opt.config, N_("Add to the persistent definition (with --live: both)"), NULL },
+  G_OPTION_ENTRY_NULL
+};
+
 gboolean
 vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
 {
-  g_autofree char *tag = NULL, *socket = NULL, *source = NULL, *queue = NULL;
-  gboolean live = FALSE, config = FALSE;
-  const GOptionEntry entries[] = {
-    { "tag", 0, 0, G_OPTION_ARG_STRING, &tag, N_("Tag the guest mounts the filesystem by (mount -t virtiofs TAG DIR)"), N_("TAG") },
-    { "socket", 0, 0, G_OPTION_ARG_FILENAME, &socket, N_("vhost-user socket of a virtiofsd you started"), N_("PATH") },
-    { "source", 0, 0, G_OPTION_ARG_FILENAME, &source, N_("Host directory to share (libvirt starts virtiofsd)"), N_("DIR") },
-    { "queue-size", 0, 0, G_OPTION_ARG_STRING, &queue, N_("Virtqueue size, a power of two from 16 to 1024 (default 1024)"), N_("N") },
-    { "live", 0, 0, G_OPTION_ARG_NONE, &live, N_("Hot-plug into the running VM (the default)"), NULL },
-    { "config", 0, 0, G_OPTION_ARG_NONE, &config, N_("Add to the persistent definition (with --live: both)"), NULL },
-    { NULL },
-  };
   const VkCommand *cmd = vk_command_named ("fs attach");
-  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
       !vk_cli_expect_args ("fs attach", argc, 1, 1, _("the DOMAIN"), error))
     return FALSE;
   const char *name = argv[1];
 
-  if (tag == NULL)
+  if (fs_attach_opt.tag == NULL)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("vmkeep fs attach: --tag is required (see 'vmkeep help fs attach')"));
       return FALSE;
     }
-  if (!vk_validate_fs_tag (tag, error))
+  if (!vk_validate_fs_tag (fs_attach_opt.tag, error))
     return FALSE;
-  if ((socket != NULL) == (source != NULL))
+  if ((fs_attach_opt.socket != NULL) == (fs_attach_opt.source != NULL))
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("vmkeep fs attach: give exactly one of --socket (a virtiofsd you "
@@ -259,23 +275,23 @@ vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
       return FALSE;
     }
   guint64 qsize = VK_FS_QUEUE_DEFAULT;
-  if (queue != NULL && (!vk_parse_uint ("--queue-size", queue, 1, G_MAXUINT32, &qsize, error) ||
+  if (fs_attach_opt.queue != NULL && (!vk_parse_uint ("--queue-size", fs_attach_opt.queue, 1, G_MAXUINT32, &qsize, error) ||
                         !vk_validate_fs_queue_size (qsize, error)))
     return FALSE;
 
   g_autoptr(VkFsSpec) spec = g_new0 (VkFsSpec, 1);
-  spec->tag = g_strdup (tag);
+  spec->tag = g_strdup (fs_attach_opt.tag);
   spec->queue_size = (guint) qsize;
-  if ((socket && *socket == '\0') || (source && *source == '\0'))
+  if ((fs_attach_opt.socket && *fs_attach_opt.socket == '\0') || (fs_attach_opt.source && *fs_attach_opt.source == '\0'))
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep fs attach: %s is empty; give a path"), socket ? "--socket" : "--source");
+                   _("vmkeep fs attach: %s is empty; give a path"), fs_attach_opt.socket ? "--socket" : "--source");
       return FALSE;
     }
-  if (socket)
-    spec->socket = g_canonicalize_filename (socket, NULL);
+  if (fs_attach_opt.socket)
+    spec->socket = g_canonicalize_filename (fs_attach_opt.socket, NULL);
   else
-    spec->source_dir = g_canonicalize_filename (source, NULL);
+    spec->source_dir = g_canonicalize_filename (fs_attach_opt.source, NULL);
 
   VkConn *conn = vk_cli_connect (cli, error);
   if (conn == NULL)
@@ -305,20 +321,20 @@ vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
             }
         }
     }
-  if (!vk_ops_attach_scope (dom, name, &live, &config, error))
+  if (!vk_ops_attach_scope (dom, name, &fs_attach_opt.live, &fs_attach_opt.config, error))
     return FALSE;
   g_autoptr(VkLock) lock = lock_domain (cli, dom, name, error);
   if (lock == NULL)
     return FALSE;
 
-  g_autoptr(xmlDoc) live_doc = live ? vk_cli_domain_doc (dom, FALSE, error) : NULL;
-  if (live && live_doc == NULL)
+  g_autoptr(xmlDoc) live_doc = fs_attach_opt.live ? vk_cli_domain_doc (dom, FALSE, error) : NULL;
+  if (fs_attach_opt.live && live_doc == NULL)
     return FALSE;
-  g_autoptr(xmlDoc) cfg_doc = config ? vk_cli_domain_doc (dom, TRUE, error) : NULL;
-  if (config && cfg_doc == NULL)
+  g_autoptr(xmlDoc) cfg_doc = fs_attach_opt.config ? vk_cli_domain_doc (dom, TRUE, error) : NULL;
+  if (fs_attach_opt.config && cfg_doc == NULL)
     return FALSE;
-  if ((live && !vk_domain_has_shared_memory (live_doc)) ||
-      (config && !vk_domain_has_shared_memory (cfg_doc)))
+  if ((fs_attach_opt.live && !vk_domain_has_shared_memory (live_doc)) ||
+      (fs_attach_opt.config && !vk_domain_has_shared_memory (cfg_doc)))
     {
       g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
                    _("'%s' has no shared memory backing, which virtiofs needs (virtiofsd "
@@ -328,8 +344,8 @@ vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
                      "definition and a restart)"), name);
       return FALSE;
     }
-  if ((live && !vk_check_fs_tag_unique (live_doc, name, _("running VM"), tag, error)) ||
-      (config && !vk_check_fs_tag_unique (cfg_doc, name, _("persistent definition"), tag,
+  if ((fs_attach_opt.live && !vk_check_fs_tag_unique (live_doc, name, _("running VM"), fs_attach_opt.tag, error)) ||
+      (fs_attach_opt.config && !vk_check_fs_tag_unique (cfg_doc, name, _("persistent definition"), fs_attach_opt.tag,
                                           error)))
     return FALSE;
 
@@ -339,30 +355,30 @@ vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
 
   g_autoptr(xmlDoc) holder = xmlNewDoc (BAD_CAST "1.0");
   xmlDocSetRootElement (holder, vk_fs_element_new (spec));
-  g_autofree char *what = g_strdup_printf (_("filesystem %s"), tag);
+  g_autofree char *what = g_strdup_printf (_("filesystem %s"), fs_attach_opt.tag);
   g_autofree char *hint = spec->socket
     ? g_strdup_printf (_("; QEMU (user libvirt-qemu on Debian) must be able to connect "
                          "to %s: e.g. 'chown libvirt-qemu %s', or start virtiofsd with "
                          "--socket-group=kvm"), spec->socket, spec->socket)
     : NULL;
   g_autofree char *addr = NULL;
-  VkOpsDevice dev = { find_fs, tag, what };
+  VkOpsDevice dev = { find_fs, fs_attach_opt.tag, what };
   VkOps *ops = vk_cli_ops (cli, error);
   gboolean ok = ops != NULL &&
                 vk_ops_attach_device (ops, dom, name, xmlDocGetRootElement (holder), &pl, cfg_doc,
-                                      live, config, &dev, hint, &addr, error);
+                                      fs_attach_opt.live, fs_attach_opt.config, &dev, hint, &addr, error);
   g_clear_pointer (&pl.port, xmlFreeNode);
   if (!ok)
     return FALSE;
 
   const char *src = spec->socket ? spec->socket : spec->source_dir;
   if (cli->json)
-    print_fs_json (name, "attached", tag, src, spec->socket ? "socket" : "dir", addr, live,
-                   config);
+    print_fs_json (name, "attached", fs_attach_opt.tag, src, spec->socket ? "socket" : "dir", addr, fs_attach_opt.live,
+                   fs_attach_opt.config);
   else
     vk_cli_info (cli, _("Filesystem '%s' (%s) attached to '%s' at %s (%s); in the guest: "
                         "mount -t virtiofs %s DIR"),
-                 tag, src, name, addr, scope_text (live, config), tag);
+                 fs_attach_opt.tag, src, name, addr, scope_text (fs_attach_opt.live, fs_attach_opt.config), fs_attach_opt.tag);
   return TRUE;
 }
 
@@ -414,24 +430,30 @@ print_hostdev_json (const char *domain, const char *action, const char *bdf, con
   vk_json_print_builder (b);
 }
 
+static struct {
+  char *pci;
+  char *id;
+  gboolean live;
+  gboolean config;
+} device_attach_opt;
+
+const GOptionEntry vk_device_attach_options[] = {
+  { "pci", 0, 0, G_OPTION_ARG_STRING, &device_attach_opt.pci, N_("Host PCI device: BB:SS.F, DDDD:BB:SS.F or /sys/bus/pci/devices/DDDD:BB:SS.F"), N_("BDF") },
+  { "id", 0, 0, G_OPTION_ARG_STRING, &device_attach_opt.id, N_("Name to detach it by (stored as libvirt alias ua-ID)"), N_("ID") },
+  { "live", 0, 0, G_OPTION_ARG_NONE, &device_attach_opt.live, N_("Hot-plug into the running VM (the default)"), NULL },
+  { "config", 0, 0, G_OPTION_ARG_NONE, &device_attach_opt.config, N_("Add to the persistent definition (with --live: both)"), NULL },
+  G_OPTION_ENTRY_NULL
+};
+
 gboolean
 vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error)
 {
-  g_autofree char *pci = NULL, *id = NULL;
-  gboolean live = FALSE, config = FALSE;
-  const GOptionEntry entries[] = {
-    { "pci", 0, 0, G_OPTION_ARG_STRING, &pci, N_("Host PCI device: BB:SS.F, DDDD:BB:SS.F or /sys/bus/pci/devices/DDDD:BB:SS.F"), N_("BDF") },
-    { "id", 0, 0, G_OPTION_ARG_STRING, &id, N_("Name to detach it by (stored as libvirt alias ua-ID)"), N_("ID") },
-    { "live", 0, 0, G_OPTION_ARG_NONE, &live, N_("Hot-plug into the running VM (the default)"), NULL },
-    { "config", 0, 0, G_OPTION_ARG_NONE, &config, N_("Add to the persistent definition (with --live: both)"), NULL },
-    { NULL },
-  };
   const VkCommand *cmd = vk_command_named ("device attach");
-  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
       !vk_cli_expect_args ("device attach", argc, 1, 1, _("the DOMAIN"), error))
     return FALSE;
   const char *name = argv[1];
-  if (pci == NULL)
+  if (device_attach_opt.pci == NULL)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("vmkeep device attach: --pci is required (see 'vmkeep help device "
@@ -440,7 +462,7 @@ vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error)
     }
   /* Nothing unvalidated ever reaches libvirt. */
   VkBdf bdf;
-  if (!vk_bdf_parse (pci, &bdf, error) || (id != NULL && !vk_validate_device_id (id, error)))
+  if (!vk_bdf_parse (device_attach_opt.pci, &bdf, error) || (device_attach_opt.id != NULL && !vk_validate_device_id (device_attach_opt.id, error)))
     return FALSE;
   g_autofree char *bdf_text = vk_bdf_format (&bdf);
 
@@ -463,43 +485,43 @@ vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error)
           !vk_pci_host_verdict (&bdf, exists, driver, error))
         return FALSE;
     }
-  if (!vk_ops_attach_scope (dom, name, &live, &config, error))
+  if (!vk_ops_attach_scope (dom, name, &device_attach_opt.live, &device_attach_opt.config, error))
     return FALSE;
   g_autoptr(VkLock) lock = lock_domain (cli, dom, name, error);
   if (lock == NULL)
     return FALSE;
 
-  g_autoptr(xmlDoc) live_doc = live ? vk_cli_domain_doc (dom, FALSE, error) : NULL;
-  if (live && live_doc == NULL)
+  g_autoptr(xmlDoc) live_doc = device_attach_opt.live ? vk_cli_domain_doc (dom, FALSE, error) : NULL;
+  if (device_attach_opt.live && live_doc == NULL)
     return FALSE;
-  g_autoptr(xmlDoc) cfg_doc = config ? vk_cli_domain_doc (dom, TRUE, error) : NULL;
-  if (config && cfg_doc == NULL)
+  g_autoptr(xmlDoc) cfg_doc = device_attach_opt.config ? vk_cli_domain_doc (dom, TRUE, error) : NULL;
+  if (device_attach_opt.config && cfg_doc == NULL)
     return FALSE;
-  if ((live && !vk_check_hostdev_unique (live_doc, name, _("running VM"), &bdf, id, error)) ||
-      (config && !vk_check_hostdev_unique (cfg_doc, name, _("persistent definition"), &bdf,
-                                           id, error)))
+  if ((device_attach_opt.live && !vk_check_hostdev_unique (live_doc, name, _("running VM"), &bdf, device_attach_opt.id, error)) ||
+      (device_attach_opt.config && !vk_check_hostdev_unique (cfg_doc, name, _("persistent definition"), &bdf,
+                                           device_attach_opt.id, error)))
     return FALSE;
 
   VkDevicePlacement pl = { 0 };
   if (!place (cli, name, live_doc, cfg_doc, &pl, error))
     return FALSE;
   g_autoptr(xmlDoc) holder = xmlNewDoc (BAD_CAST "1.0");
-  xmlDocSetRootElement (holder, vk_hostdev_element_new (&bdf, id));
+  xmlDocSetRootElement (holder, vk_hostdev_element_new (&bdf, device_attach_opt.id));
   g_autofree char *what = g_strdup_printf (_("host PCI device %s"), bdf_text);
   g_autofree char *addr = NULL;
   VkOpsDevice dev = { find_hostdev, bdf_text, what };
   VkOps *ops = vk_cli_ops (cli, error);
   gboolean ok = ops != NULL &&
                 vk_ops_attach_device (ops, dom, name, xmlDocGetRootElement (holder), &pl, cfg_doc,
-                                      live, config, &dev, NULL, &addr, error);
+                                      device_attach_opt.live, device_attach_opt.config, &dev, NULL, &addr, error);
   g_clear_pointer (&pl.port, xmlFreeNode);
   if (!ok)
     return FALSE;
   if (cli->json)
-    print_hostdev_json (name, "attached", bdf_text, id, addr, live, config);
+    print_hostdev_json (name, "attached", bdf_text, device_attach_opt.id, addr, device_attach_opt.live, device_attach_opt.config);
   else
     vk_cli_info (cli, _("Host PCI device %s attached to '%s' at %s (%s)%s%s"), bdf_text, name,
-                 addr, scope_text (live, config), id ? _("; ID ") : "", id ? id : "");
+                 addr, scope_text (device_attach_opt.live, device_attach_opt.config), device_attach_opt.id ? _("; ID ") : "", device_attach_opt.id ? device_attach_opt.id : "");
   return TRUE;
 }
 
@@ -548,16 +570,20 @@ vk_cmd_device_detach (VkCli *cli, int argc, char **argv, GError **error)
 
 /* -------------------------------------------------------------- devices */
 
+static struct {
+  gboolean inactive;
+} devices_opt;
+
+const GOptionEntry vk_devices_options[] = {
+  { "inactive", 0, 0, G_OPTION_ARG_NONE, &devices_opt.inactive, N_("Only the persistent definition"), NULL },
+  G_OPTION_ENTRY_NULL
+};
+
 gboolean
 vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error)
 {
-  gboolean inactive = FALSE;
-  const GOptionEntry entries[] = {
-    { "inactive", 0, 0, G_OPTION_ARG_NONE, &inactive, N_("Only the persistent definition"), NULL },
-    { NULL },
-  };
   const VkCommand *cmd = vk_command_named ("devices");
-  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
       !vk_cli_expect_args ("devices", argc, 1, 1, _("the DOMAIN"), error))
     return FALSE;
   const char *name = argv[1];
@@ -568,9 +594,9 @@ vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error)
   if (!vk_domain_lookup (conn, name, &dom, error))
     return FALSE;
   gboolean running = vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF;
-  g_autoptr(xmlDoc) live_doc = running && !inactive ? vk_cli_domain_doc (dom, FALSE, error)
+  g_autoptr(xmlDoc) live_doc = running && !devices_opt.inactive ? vk_cli_domain_doc (dom, FALSE, error)
                                                     : NULL;
-  if (running && !inactive && live_doc == NULL)
+  if (running && !devices_opt.inactive && live_doc == NULL)
     return FALSE;
   g_autoptr(xmlDoc) cfg_doc = vk_domain_is_persistent (dom) ? vk_cli_domain_doc (dom, TRUE, error)
                                                             : NULL;

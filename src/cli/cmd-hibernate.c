@@ -886,7 +886,7 @@ vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
     { NULL },
   };
   const VkCommand *cmd = vk_command_named ("hibernate");
-  if (!vk_cli_parse (cmd, entries, &argc, &argv, error))
+  if (!vk_cli_parse_entries (cmd, entries, &argc, &argv, error))
     return FALSE;
   if (argc < 2 && !all && !match && !tag)
     {
@@ -1248,7 +1248,7 @@ vk_cmd_wake (VkCli *cli, int argc, char **argv, GError **error)
     { NULL },
   };
   const VkCommand *cmd = vk_command_named ("wake");
-  if (!vk_cli_parse (cmd, entries, &argc, &argv, error))
+  if (!vk_cli_parse_entries (cmd, entries, &argc, &argv, error))
     return FALSE;
   if (image ? argc != 1 : argc < 2)
     {

@@ -1395,7 +1395,7 @@ vk_cmd_image (VkCli *cli, int argc, char **argv, GError **error)
     { NULL },
   };
   const VkCommand *cmd = vk_command_named ("image");
-  if (!vk_cli_parse (cmd, entries, &argc, &argv, error))
+  if (!vk_cli_parse_entries (cmd, entries, &argc, &argv, error))
     return FALSE;
   if (argc < 2)
     {

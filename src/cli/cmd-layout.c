@@ -141,38 +141,54 @@ check_host_firmware (const VkSpec *spec, GError **error)
   return TRUE;
 }
 
+static struct {
+  char *memory;
+  char *boot;
+  char *machine;
+  char *virt_type;
+  char *serial_log;
+  char *firmware;
+  char *uuid;
+  GStrv disks;
+  GStrv nics;
+  int vcpus;
+  gboolean shared;
+  gboolean start;
+  gboolean print_xml;
+  gboolean rng;
+  gboolean watchdog;
+  gboolean no_balloon;
+  gboolean secure_boot;
+  gboolean tpm;
+} create_opt = { .vcpus = 1 };
+
+const GOptionEntry vk_create_options[] = {
+  { "memory", 'm', 0, G_OPTION_ARG_STRING, &create_opt.memory, N_("Guest memory (512M, 2G; plain numbers are MiB)"), N_("SIZE") },
+  { "vcpus", 0, 0, G_OPTION_ARG_INT, &create_opt.vcpus, N_("Virtual CPUs (default 1)"), N_("N") },
+  { "disk", 0, 0, G_OPTION_ARG_STRING_ARRAY, &create_opt.disks, N_("Disk: PATH or path=P[,target=vdX][,bus=virtio|sata|scsi][,format=qcow2|raw][,readonly=on]"), N_("DISK") },
+  { "nic", 0, 0, G_OPTION_ARG_STRING_ARRAY, &create_opt.nics, N_("NIC: bridge=B|network=N|tap=T[,mac=M][,model=virtio][,queues=Q][,tap=T]"), N_("NIC") },
+  { "boot", 0, 0, G_OPTION_ARG_STRING, &create_opt.boot, N_("kernel=K[,initrd=I][,cmdline=ARGS], uefi or bios"), N_("BOOT") },
+  { "firmware", 0, 0, G_OPTION_ARG_STRING, &create_opt.firmware, N_("Firmware: bios or uefi"), N_("FW") },
+  { "secure-boot", 0, 0, G_OPTION_ARG_NONE, &create_opt.secure_boot, N_("UEFI Secure Boot (q35, enables SMM)"), NULL },
+  { "tpm", 0, 0, G_OPTION_ARG_NONE, &create_opt.tpm, N_("Add a TPM 2.0 (tpm-crb, swtpm emulator)"), NULL },
+  { "machine", 0, 0, G_OPTION_ARG_STRING, &create_opt.machine, N_("Machine type: q35 or pc (default from vmkeep.conf)"), N_("TYPE") },
+  { "virt-type", 0, 0, G_OPTION_ARG_STRING, &create_opt.virt_type, N_("auto, kvm or qemu (TCG)"), N_("TYPE") },
+  { "shared-memory", 0, 0, G_OPTION_ARG_NONE, &create_opt.shared, N_("Shared memory backing (needed for virtiofs)"), NULL },
+  { "serial-log", 0, 0, G_OPTION_ARG_FILENAME, &create_opt.serial_log, N_("Write the serial console to FILE"), N_("FILE") },
+  { "rng", 0, 0, G_OPTION_ARG_NONE, &create_opt.rng, N_("Add a virtio RNG fed from /dev/urandom"), NULL },
+  { "watchdog", 0, 0, G_OPTION_ARG_NONE, &create_opt.watchdog, N_("Add an i6300esb watchdog"), NULL },
+  { "no-balloon", 0, 0, G_OPTION_ARG_NONE, &create_opt.no_balloon, N_("No memory balloon"), NULL },
+  { "uuid", 0, 0, G_OPTION_ARG_STRING, &create_opt.uuid, N_("Domain UUID (default: random)"), N_("UUID") },
+  { "start", 0, 0, G_OPTION_ARG_NONE, &create_opt.start, N_("Start the VM once defined"), NULL },
+  { "print-xml", 0, 0, G_OPTION_ARG_NONE, &create_opt.print_xml, N_("Only print the pinned domain XML"), NULL },
+  G_OPTION_ENTRY_NULL
+};
+
 gboolean
 vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
 {
-  g_autofree char *memory = NULL, *boot = NULL, *machine = NULL, *virt_type = NULL;
-  g_autofree char *serial_log = NULL, *firmware = NULL, *uuid = NULL;
-  g_auto(GStrv) disks = NULL, nics = NULL;
-  int vcpus = 1;
-  gboolean shared = FALSE, start = FALSE, print_xml = FALSE, rng = FALSE;
-  gboolean watchdog = FALSE, no_balloon = FALSE, secure_boot = FALSE, tpm = FALSE;
-  const GOptionEntry entries[] = {
-    { "memory", 'm', 0, G_OPTION_ARG_STRING, &memory, N_("Guest memory (512M, 2G; plain numbers are MiB)"), N_("SIZE") },
-    { "vcpus", 0, 0, G_OPTION_ARG_INT, &vcpus, N_("Virtual CPUs (default 1)"), N_("N") },
-    { "disk", 0, 0, G_OPTION_ARG_STRING_ARRAY, &disks, N_("Disk: PATH or path=P[,target=vdX][,bus=virtio|sata|scsi][,format=qcow2|raw][,readonly=on]"), N_("DISK") },
-    { "nic", 0, 0, G_OPTION_ARG_STRING_ARRAY, &nics, N_("NIC: bridge=B|network=N|tap=T[,mac=M][,model=virtio][,queues=Q][,tap=T]"), N_("NIC") },
-    { "boot", 0, 0, G_OPTION_ARG_STRING, &boot, N_("kernel=K[,initrd=I][,cmdline=ARGS], uefi or bios"), N_("BOOT") },
-    { "firmware", 0, 0, G_OPTION_ARG_STRING, &firmware, N_("Firmware: bios or uefi"), N_("FW") },
-    { "secure-boot", 0, 0, G_OPTION_ARG_NONE, &secure_boot, N_("UEFI Secure Boot (q35, enables SMM)"), NULL },
-    { "tpm", 0, 0, G_OPTION_ARG_NONE, &tpm, N_("Add a TPM 2.0 (tpm-crb, swtpm emulator)"), NULL },
-    { "machine", 0, 0, G_OPTION_ARG_STRING, &machine, N_("Machine type: q35 or pc (default from vmkeep.conf)"), N_("TYPE") },
-    { "virt-type", 0, 0, G_OPTION_ARG_STRING, &virt_type, N_("auto, kvm or qemu (TCG)"), N_("TYPE") },
-    { "shared-memory", 0, 0, G_OPTION_ARG_NONE, &shared, N_("Shared memory backing (needed for virtiofs)"), NULL },
-    { "serial-log", 0, 0, G_OPTION_ARG_FILENAME, &serial_log, N_("Write the serial console to FILE"), N_("FILE") },
-    { "rng", 0, 0, G_OPTION_ARG_NONE, &rng, N_("Add a virtio RNG fed from /dev/urandom"), NULL },
-    { "watchdog", 0, 0, G_OPTION_ARG_NONE, &watchdog, N_("Add an i6300esb watchdog"), NULL },
-    { "no-balloon", 0, 0, G_OPTION_ARG_NONE, &no_balloon, N_("No memory balloon"), NULL },
-    { "uuid", 0, 0, G_OPTION_ARG_STRING, &uuid, N_("Domain UUID (default: random)"), N_("UUID") },
-    { "start", 0, 0, G_OPTION_ARG_NONE, &start, N_("Start the VM once defined"), NULL },
-    { "print-xml", 0, 0, G_OPTION_ARG_NONE, &print_xml, N_("Only print the pinned domain XML"), NULL },
-    { NULL },
-  };
   const VkCommand *cmd = vk_command_named ("create");
-  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
       !vk_cli_expect_args ("create", argc, 1, 1, _("the VM NAME"), error))
     return FALSE;
 
@@ -180,78 +196,78 @@ vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
   spec->name = g_strdup (argv[1]);
   if (!vk_validate_name ("domain name", spec->name, error))
     return FALSE;
-  if (memory == NULL)
+  if (create_opt.memory == NULL)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("vmkeep create: --memory is required (e.g. --memory 2G)"));
       return FALSE;
     }
-  if (!vk_parse_size_mib ("--memory", memory, &spec->memory_mib, error))
+  if (!vk_parse_size_mib ("--memory", create_opt.memory, &spec->memory_mib, error))
     return FALSE;
-  if (vcpus < 1)
+  if (create_opt.vcpus < 1)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--vcpus %d is out of range (1 to 288)"), vcpus);
+                   _("--vcpus %d is out of range (1 to 288)"), create_opt.vcpus);
       return FALSE;
     }
-  spec->vcpus = vcpus;
+  spec->vcpus = create_opt.vcpus;
   spec->machine = cli->cfg->machine;
-  if (machine != NULL && !vk_machine_from_string (machine, &spec->machine, error))
+  if (create_opt.machine != NULL && !vk_machine_from_string (create_opt.machine, &spec->machine, error))
     return FALSE;
-  for (gsize i = 0; disks && disks[i]; i++)
+  for (gsize i = 0; create_opt.disks && create_opt.disks[i]; i++)
     {
       VkDiskSpec *d = NULL;
-      if (!vk_disk_spec_parse (disks[i], &d, error))
+      if (!vk_disk_spec_parse (create_opt.disks[i], &d, error))
         return FALSE;
       g_ptr_array_add (spec->disks, d);
     }
-  for (gsize i = 0; nics && nics[i]; i++)
+  for (gsize i = 0; create_opt.nics && create_opt.nics[i]; i++)
     {
       VkNicSpec *n = NULL;
-      if (!vk_nic_spec_parse (nics[i], &n, error))
+      if (!vk_nic_spec_parse (create_opt.nics[i], &n, error))
         return FALSE;
       g_ptr_array_add (spec->nics, n);
     }
-  if (boot != NULL && !vk_spec_parse_boot (spec, boot, error))
+  if (create_opt.boot != NULL && !vk_spec_parse_boot (spec, create_opt.boot, error))
     return FALSE;
-  if (firmware != NULL)
+  if (create_opt.firmware != NULL)
     {
-      if (g_str_equal (firmware, "uefi"))
+      if (g_str_equal (create_opt.firmware, "uefi"))
         spec->firmware = VK_FIRMWARE_UEFI;
-      else if (g_str_equal (firmware, "bios"))
+      else if (g_str_equal (create_opt.firmware, "bios"))
         spec->firmware = VK_FIRMWARE_BIOS;
       else
         {
           g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                       _("--firmware '%s' is not known; use bios or uefi"), firmware);
+                       _("--firmware '%s' is not known; use bios or uefi"), create_opt.firmware);
           return FALSE;
         }
     }
-  spec->secure_boot = secure_boot;
-  spec->tpm = tpm;
-  spec->shared_memory = shared;
-  spec->serial_log = g_strdup (serial_log);
-  spec->rng = rng;
-  spec->watchdog = watchdog;
-  spec->balloon = !no_balloon;
-  if (uuid != NULL)
+  spec->secure_boot = create_opt.secure_boot;
+  spec->tpm = create_opt.tpm;
+  spec->shared_memory = create_opt.shared;
+  spec->serial_log = g_strdup (create_opt.serial_log);
+  spec->rng = create_opt.rng;
+  spec->watchdog = create_opt.watchdog;
+  spec->balloon = !create_opt.no_balloon;
+  if (create_opt.uuid != NULL)
     {
-      if (!g_uuid_string_is_valid (uuid))
+      if (!g_uuid_string_is_valid (create_opt.uuid))
         {
           g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                       _("--uuid '%s' is not a UUID (8-4-4-4-12 hex digits)"), uuid);
+                       _("--uuid '%s' is not a UUID (8-4-4-4-12 hex digits)"), create_opt.uuid);
           return FALSE;
         }
-      spec->uuid = g_strdup (uuid);
+      spec->uuid = g_strdup (create_opt.uuid);
     }
-  if (serial_log != NULL && !g_path_is_absolute (serial_log))
+  if (create_opt.serial_log != NULL && !g_path_is_absolute (create_opt.serial_log))
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--serial-log '%s' must be an absolute path"), serial_log);
+                   _("--serial-log '%s' must be an absolute path"), create_opt.serial_log);
       return FALSE;
     }
   g_free (spec->virt_type);
-  spec->virt_type = resolve_virt_type (cli, virt_type, !print_xml, error);
+  spec->virt_type = resolve_virt_type (cli, create_opt.virt_type, !create_opt.print_xml, error);
   if (spec->virt_type == NULL)
     return FALSE;
   if (!vk_spec_validate (spec, error))
@@ -267,7 +283,7 @@ vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
   if (!vk_pin (doc, &opts, error))
     return FALSE;
 
-  if (print_xml)
+  if (create_opt.print_xml)
     {
       g_autofree char *xml = vk_xml_format (doc);
       fputs (xml, stdout);
@@ -294,7 +310,7 @@ vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
   g_autoptr(VkDomain) dom = NULL;
   if (!vk_cli_define_verified (cli, conn, doc, &dom, error))
     return FALSE;
-  if (start && !vk_domain_start (dom, FALSE, error))
+  if (create_opt.start && !vk_domain_start (dom, FALSE, error))
     return FALSE;
 
   if (cli->json)
@@ -304,29 +320,33 @@ vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
       json_builder_begin_object (b);
       vk_json_str (b, "name", spec->name);
       vk_json_str (b, "uuid", u);
-      vk_json_bool (b, "started", start);
+      vk_json_bool (b, "started", create_opt.start);
       json_builder_end_object (b);
       vk_json_print_builder (b);
     }
   else
-    vk_cli_info (cli, start ? _("Domain '%s' created and started") : _("Domain '%s' created"),
+    vk_cli_info (cli, create_opt.start ? _("Domain '%s' created and started") : _("Domain '%s' created"),
                  spec->name);
   return TRUE;
 }
 
+static struct {
+  gboolean relayout;
+} pin_opt;
+
+const GOptionEntry vk_pin_options[] = {
+  { "relayout", 0, 0, G_OPTION_ARG_NONE, &pin_opt.relayout,
+    N_("Move devices placed against the policy instead of failing"), NULL },
+  G_OPTION_ENTRY_NULL
+};
+
 gboolean
 vk_cmd_pin (VkCli *cli, int argc, char **argv, GError **error)
 {
-  gboolean relayout = FALSE;
-  const GOptionEntry entries[] = {
-    { "relayout", 0, 0, G_OPTION_ARG_NONE, &relayout,
-      N_("Move devices placed against the policy instead of failing"), NULL },
-    { NULL },
-  };
-  if (!vk_cli_parse (vk_command_named ("pin"), entries, &argc, &argv, error) ||
+  if (!vk_cli_parse (vk_command_named ("pin"), &argc, &argv, error) ||
       !vk_cli_expect_args ("pin", argc, 1, 1, _("FILE (or - for standard input)"), error))
     return FALSE;
-  g_autoptr(xmlDoc) doc = load_and_pin (cli, argv[1], relayout, error);
+  g_autoptr(xmlDoc) doc = load_and_pin (cli, argv[1], pin_opt.relayout, error);
   if (doc == NULL)
     return FALSE;
   g_autofree char *xml = vk_xml_format (doc);
@@ -334,19 +354,23 @@ vk_cmd_pin (VkCli *cli, int argc, char **argv, GError **error)
   return TRUE;
 }
 
+static struct {
+  gboolean relayout;
+} define_opt;
+
+const GOptionEntry vk_define_options[] = {
+  { "relayout", 0, 0, G_OPTION_ARG_NONE, &define_opt.relayout,
+    N_("Move devices placed against the policy instead of failing"), NULL },
+  G_OPTION_ENTRY_NULL
+};
+
 gboolean
 vk_cmd_define (VkCli *cli, int argc, char **argv, GError **error)
 {
-  gboolean relayout = FALSE;
-  const GOptionEntry entries[] = {
-    { "relayout", 0, 0, G_OPTION_ARG_NONE, &relayout,
-      N_("Move devices placed against the policy instead of failing"), NULL },
-    { NULL },
-  };
-  if (!vk_cli_parse (vk_command_named ("define"), entries, &argc, &argv, error) ||
+  if (!vk_cli_parse (vk_command_named ("define"), &argc, &argv, error) ||
       !vk_cli_expect_args ("define", argc, 1, 1, _("FILE (or - for standard input)"), error))
     return FALSE;
-  g_autoptr(xmlDoc) doc = load_and_pin (cli, argv[1], relayout, error);
+  g_autoptr(xmlDoc) doc = load_and_pin (cli, argv[1], define_opt.relayout, error);
   if (doc == NULL)
     return FALSE;
   g_autofree char *name = vk_domain_name (doc);
@@ -432,28 +456,34 @@ row_strings (VkLayoutRow *r, char **slot, char **addr, char **acpi)
   *acpi = r->acpi_index >= 0 ? g_strdup_printf ("%d", r->acpi_index) : NULL;
 }
 
+static struct {
+  gboolean check;
+  gboolean all;
+  gboolean inactive;
+} layout_opt;
+
+const GOptionEntry vk_layout_options[] = {
+  { "check", 0, 0, G_OPTION_ARG_NONE, &layout_opt.check,
+    N_("Audit against the policy; exit 5 listing every violation"), NULL },
+  { "all", 0, 0, G_OPTION_ARG_NONE, &layout_opt.all, N_("Every defined domain"), NULL },
+  { "inactive", 0, 0, G_OPTION_ARG_NONE, &layout_opt.inactive,
+    N_("Use the persistent definition even when the domain runs"), NULL },
+  G_OPTION_ENTRY_NULL
+};
+
 gboolean
 vk_cmd_layout (VkCli *cli, int argc, char **argv, GError **error)
 {
-  gboolean check = FALSE, all = FALSE, inactive = FALSE;
-  const GOptionEntry entries[] = {
-    { "check", 0, 0, G_OPTION_ARG_NONE, &check,
-      N_("Audit against the policy; exit 5 listing every violation"), NULL },
-    { "all", 0, 0, G_OPTION_ARG_NONE, &all, N_("Every defined domain"), NULL },
-    { "inactive", 0, 0, G_OPTION_ARG_NONE, &inactive,
-      N_("Use the persistent definition even when the domain runs"), NULL },
-    { NULL },
-  };
-  if (!vk_cli_parse (vk_command_named ("layout"), entries, &argc, &argv, error))
+  if (!vk_cli_parse (vk_command_named ("layout"), &argc, &argv, error))
     return FALSE;
-  if (!all && !vk_cli_expect_args ("layout", argc, 1, -1, _("a DOMAIN (or --all)"), error))
+  if (!layout_opt.all && !vk_cli_expect_args ("layout", argc, 1, -1, _("a DOMAIN (or --all)"), error))
     return FALSE;
   VkConn *conn = vk_cli_connect (cli, error);
   if (conn == NULL)
     return FALSE;
 
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  if (all)
+  if (layout_opt.all)
     {
       g_autoptr(GPtrArray) infos = vk_conn_list_domains (conn, TRUE, error);
       if (infos == NULL)
@@ -481,7 +511,7 @@ vk_cmd_layout (VkCli *cli, int argc, char **argv, GError **error)
       g_autoptr(GPtrArray) viol = NULL;
 
       if (!vk_domain_lookup (conn, name, &dom, &local) ||
-          (xml = vk_domain_xml (dom, inactive || vk_domain_state (dom, NULL) != VK_STATE_RUNNING,
+          (xml = vk_domain_xml (dom, layout_opt.inactive || vk_domain_state (dom, NULL) != VK_STATE_RUNNING,
                                 &local)) == NULL ||
           (doc = vk_xml_parse (xml, -1, name, &local)) == NULL ||
           (rows = vk_layout_table (doc, &cli->cfg->policy, &local)) == NULL ||
@@ -554,7 +584,7 @@ vk_cmd_layout (VkCli *cli, int argc, char **argv, GError **error)
           continue;
         }
 
-      if (!check || names->len > 1)
+      if (!layout_opt.check || names->len > 1)
         {
           if (names->len > 1)
             printf ("%s:\n", name);
@@ -569,7 +599,7 @@ vk_cmd_layout (VkCli *cli, int argc, char **argv, GError **error)
               vk_table_add (t, slot, addr, r->device, r->alias, r->mac, acpi,
                             r->ok ? _("ok") : _("VIOLATION"));
             }
-          if (!check || !cli->quiet)
+          if (!layout_opt.check || !cli->quiet)
             {
               vk_table_print (t, stdout);
               FwInfo fw = { 0 };
@@ -582,7 +612,7 @@ vk_cmd_layout (VkCli *cli, int argc, char **argv, GError **error)
               fw_clear (&fw);
             }
         }
-      if (check || viol->len > 0)
+      if (layout_opt.check || viol->len > 0)
         {
           for (guint i = 0; i < viol->len; i++)
             {
@@ -600,7 +630,7 @@ vk_cmd_layout (VkCli *cli, int argc, char **argv, GError **error)
   if (cli->json)
     {
       g_autoptr(JsonNode) root = json_builder_get_root (b);
-      if (names->len == 1 && !all)
+      if (names->len == 1 && !layout_opt.all)
         {
           JsonArray *arr = json_node_get_array (root);
           if (json_array_get_length (arr) == 1)
@@ -615,7 +645,7 @@ vk_cmd_layout (VkCli *cli, int argc, char **argv, GError **error)
         vk_json_print (root);
     }
 
-  if (worst == VK_ERROR_REFUSED && check)
+  if (worst == VK_ERROR_REFUSED && layout_opt.check)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
                    g_dngettext (GETTEXT_PACKAGE,

@@ -41,22 +41,26 @@ batch_finish (Batch *b, const char *verb, guint total, GError **error)
   return FALSE;
 }
 
+static struct {
+  gboolean all;
+} list_opt;
+
+const GOptionEntry vk_list_options[] = {
+  { "all", 'a', 0, G_OPTION_ARG_NONE, &list_opt.all, N_("Include domains that are not running"), NULL },
+  G_OPTION_ENTRY_NULL
+};
+
 gboolean
 vk_cmd_list (VkCli *cli, int argc, char **argv, GError **error)
 {
-  gboolean all = FALSE;
-  const GOptionEntry entries[] = {
-    { "all", 'a', 0, G_OPTION_ARG_NONE, &all, N_("Include domains that are not running"), NULL },
-    { NULL },
-  };
   const VkCommand *cmd = vk_command_named ("list");
-  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
       !vk_cli_expect_args ("list", argc, 0, 0, _("no arguments"), error))
     return FALSE;
   VkConn *conn = vk_cli_connect (cli, error);
   if (conn == NULL)
     return FALSE;
-  g_autoptr(GPtrArray) infos = vk_conn_list_domains (conn, all, error);
+  g_autoptr(GPtrArray) infos = vk_conn_list_domains (conn, list_opt.all, error);
   if (infos == NULL)
     return FALSE;
 
@@ -102,16 +106,20 @@ vk_cmd_list (VkCli *cli, int argc, char **argv, GError **error)
   return TRUE;
 }
 
+static struct {
+  gboolean paused;
+} start_opt;
+
+const GOptionEntry vk_start_options[] = {
+  { "paused", 0, 0, G_OPTION_ARG_NONE, &start_opt.paused, N_("Leave the domain paused"), NULL },
+  G_OPTION_ENTRY_NULL
+};
+
 gboolean
 vk_cmd_start (VkCli *cli, int argc, char **argv, GError **error)
 {
-  gboolean paused = FALSE;
-  const GOptionEntry entries[] = {
-    { "paused", 0, 0, G_OPTION_ARG_NONE, &paused, N_("Leave the domain paused"), NULL },
-    { NULL },
-  };
   const VkCommand *cmd = vk_command_named ("start");
-  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
       !vk_cli_expect_args ("start", argc, 1, -1, _("a DOMAIN"), error))
     return FALSE;
   VkConn *conn = vk_cli_connect (cli, error);
@@ -132,7 +140,7 @@ vk_cmd_start (VkCli *cli, int argc, char **argv, GError **error)
           vk_cli_info (cli, _("Domain '%s' is already running"), argv[i]);
           continue;
         }
-      if (!vk_domain_start (dom, paused, &local))
+      if (!vk_domain_start (dom, start_opt.paused, &local))
         {
           batch_fail (&b, argv[i], local);
           continue;
@@ -142,26 +150,30 @@ vk_cmd_start (VkCli *cli, int argc, char **argv, GError **error)
   return batch_finish (&b, _("start"), argc - 1, error);
 }
 
+static struct {
+  int timeout;
+  gboolean force;
+} stop_opt = { .timeout = 60 };
+
+const GOptionEntry vk_stop_options[] = {
+  { "timeout", 't', 0, G_OPTION_ARG_INT, &stop_opt.timeout,
+    N_("Seconds to wait for a graceful shutdown (default 60; 0 = none)"), N_("S") },
+  { "force", 'f', 0, G_OPTION_ARG_NONE, &stop_opt.force,
+    N_("Force the domain off when the timeout passes"), NULL },
+  G_OPTION_ENTRY_NULL
+};
+
 gboolean
 vk_cmd_stop (VkCli *cli, int argc, char **argv, GError **error)
 {
-  int timeout = 60;
-  gboolean force = FALSE;
-  const GOptionEntry entries[] = {
-    { "timeout", 't', 0, G_OPTION_ARG_INT, &timeout,
-      N_("Seconds to wait for a graceful shutdown (default 60; 0 = none)"), N_("S") },
-    { "force", 'f', 0, G_OPTION_ARG_NONE, &force,
-      N_("Force the domain off when the timeout passes"), NULL },
-    { NULL },
-  };
   const VkCommand *cmd = vk_command_named ("stop");
-  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
       !vk_cli_expect_args ("stop", argc, 1, -1, _("a DOMAIN"), error))
     return FALSE;
-  if (timeout < 0 || timeout > 86400)
+  if (stop_opt.timeout < 0 || stop_opt.timeout > 86400)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--timeout %d is out of range (0 to 86400 seconds)"), timeout);
+                   _("--timeout %d is out of range (0 to 86400 seconds)"), stop_opt.timeout);
       return FALSE;
     }
   VkConn *conn = vk_cli_connect (cli, error);
@@ -173,7 +185,7 @@ vk_cmd_stop (VkCli *cli, int argc, char **argv, GError **error)
       g_autoptr(GError) local = NULL;
       g_autoptr(VkDomain) dom = NULL;
       if (!vk_domain_lookup (conn, argv[i], &dom, &local) ||
-          !vk_domain_stop (dom, timeout, force, &local))
+          !vk_domain_stop (dom, stop_opt.timeout, stop_opt.force, &local))
         {
           batch_fail (&b, argv[i], local);
           continue;
@@ -183,19 +195,24 @@ vk_cmd_stop (VkCli *cli, int argc, char **argv, GError **error)
   return batch_finish (&b, _("stop"), argc - 1, error);
 }
 
+static struct {
+  gboolean force;
+  gboolean keep_nvram;
+} undefine_opt;
+
+const GOptionEntry vk_undefine_options[] = {
+  { "force", 'f', 0, G_OPTION_ARG_NONE, &undefine_opt.force,
+    N_("Force a running domain off first"), NULL },
+  { "keep-nvram", 0, 0, G_OPTION_ARG_NONE, &undefine_opt.keep_nvram,
+    N_("Keep the UEFI variable store file"), NULL },
+  G_OPTION_ENTRY_NULL
+};
+
 gboolean
 vk_cmd_undefine (VkCli *cli, int argc, char **argv, GError **error)
 {
-  gboolean force = FALSE, keep_nvram = FALSE;
-  const GOptionEntry entries[] = {
-    { "force", 'f', 0, G_OPTION_ARG_NONE, &force,
-      N_("Force a running domain off first"), NULL },
-    { "keep-nvram", 0, 0, G_OPTION_ARG_NONE, &keep_nvram,
-      N_("Keep the UEFI variable store file"), NULL },
-    { NULL },
-  };
   const VkCommand *cmd = vk_command_named ("undefine");
-  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
       !vk_cli_expect_args ("undefine", argc, 1, -1, _("a DOMAIN"), error))
     return FALSE;
   VkConn *conn = vk_cli_connect (cli, error);
@@ -213,7 +230,7 @@ vk_cmd_undefine (VkCli *cli, int argc, char **argv, GError **error)
         }
       if (vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF)
         {
-          if (!force)
+          if (!undefine_opt.force)
             {
               g_set_error (&local, VK_ERROR, VK_ERROR_REFUSED,
                            _("domain '%s' is running; stop it first ('vmkeep stop %s') "
@@ -227,7 +244,7 @@ vk_cmd_undefine (VkCli *cli, int argc, char **argv, GError **error)
               continue;
             }
         }
-      if (!vk_domain_undefine (dom, !keep_nvram, &local))
+      if (!vk_domain_undefine (dom, !undefine_opt.keep_nvram, &local))
         {
           batch_fail (&b, argv[i], local);
           continue;

@@ -92,32 +92,41 @@ print_nic_json (const char *domain, const char *mac, const char *addr, guint acp
   vk_json_print_builder (b);
 }
 
+static struct {
+  char *bridge;
+  char *network;
+  char *tap;
+  char *mac_arg;
+  char *model;
+  char *target;
+  int queues;
+  gboolean live;
+  gboolean config;
+} nic_add_opt;
+
+const GOptionEntry vk_nic_add_options[] = {
+  { "bridge", 0, 0, G_OPTION_ARG_STRING, &nic_add_opt.bridge, N_("Connect to this host bridge"), N_("BRIDGE") },
+  { "network", 0, 0, G_OPTION_ARG_STRING, &nic_add_opt.network, N_("Connect to this libvirt network"), N_("NETWORK") },
+  { "tap", 0, 0, G_OPTION_ARG_STRING, &nic_add_opt.tap, N_("Use this existing TAP device (type ethernet)"), N_("TAP") },
+  { "target", 0, 0, G_OPTION_ARG_STRING, &nic_add_opt.target, N_("Name of the TAP libvirt creates for a bridge/network NIC"), N_("TAP") },
+  { "mac", 0, 0, G_OPTION_ARG_STRING, &nic_add_opt.mac_arg, N_("MAC address (default: generated)"), N_("MAC") },
+  { "model", 0, 0, G_OPTION_ARG_STRING, &nic_add_opt.model, N_("virtio (default), e1000e, e1000 or rtl8139"), N_("MODEL") },
+  { "queues", 0, 0, G_OPTION_ARG_INT, &nic_add_opt.queues, N_("virtio-net queue pairs"), N_("Q") },
+  { "live", 0, 0, G_OPTION_ARG_NONE, &nic_add_opt.live, N_("Hot-plug into the running VM"), NULL },
+  { "config", 0, 0, G_OPTION_ARG_NONE, &nic_add_opt.config, N_("Add to the persistent definition"), NULL },
+  G_OPTION_ENTRY_NULL
+};
+
 gboolean
 vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
 {
-  g_autofree char *bridge = NULL, *network = NULL, *tap = NULL, *mac_arg = NULL;
-  g_autofree char *model = NULL, *target = NULL;
-  int queues = 0;
-  gboolean live = FALSE, config = FALSE;
-  const GOptionEntry entries[] = {
-    { "bridge", 0, 0, G_OPTION_ARG_STRING, &bridge, N_("Connect to this host bridge"), N_("BRIDGE") },
-    { "network", 0, 0, G_OPTION_ARG_STRING, &network, N_("Connect to this libvirt network"), N_("NETWORK") },
-    { "tap", 0, 0, G_OPTION_ARG_STRING, &tap, N_("Use this existing TAP device (type ethernet)"), N_("TAP") },
-    { "target", 0, 0, G_OPTION_ARG_STRING, &target, N_("Name of the TAP libvirt creates for a bridge/network NIC"), N_("TAP") },
-    { "mac", 0, 0, G_OPTION_ARG_STRING, &mac_arg, N_("MAC address (default: generated)"), N_("MAC") },
-    { "model", 0, 0, G_OPTION_ARG_STRING, &model, N_("virtio (default), e1000e, e1000 or rtl8139"), N_("MODEL") },
-    { "queues", 0, 0, G_OPTION_ARG_INT, &queues, N_("virtio-net queue pairs"), N_("Q") },
-    { "live", 0, 0, G_OPTION_ARG_NONE, &live, N_("Hot-plug into the running VM"), NULL },
-    { "config", 0, 0, G_OPTION_ARG_NONE, &config, N_("Add to the persistent definition"), NULL },
-    { NULL },
-  };
   const VkCommand *cmd = vk_command_named ("nic add");
-  if (!vk_cli_parse (cmd, entries, &argc, &argv, error) ||
+  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
       !vk_cli_expect_args ("nic add", argc, 1, 1, _("the DOMAIN"), error))
     return FALSE;
   const char *name = argv[1];
 
-  int given = (bridge != NULL) + (network != NULL) + (tap != NULL);
+  int given = (nic_add_opt.bridge != NULL) + (nic_add_opt.network != NULL) + (nic_add_opt.tap != NULL);
   if (given != 1)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
@@ -126,17 +135,17 @@ vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
     }
   /* Reuse the --nic parser so both commands accept the same values. */
   g_autoptr(GString) spec_text = g_string_new (NULL);
-  g_string_append_printf (spec_text, "%s=%s", bridge ? "bridge" : network ? "network" : "tap",
-                          bridge ? bridge : network ? network : tap);
-  if (mac_arg)
-    g_string_append_printf (spec_text, ",mac=%s", mac_arg);
-  if (model)
-    g_string_append_printf (spec_text, ",model=%s", model);
-  if (queues != 0)
-    g_string_append_printf (spec_text, ",queues=%d", queues);
-  if (target)
-    g_string_append_printf (spec_text, ",tap=%s", target);
-  if (queues < 0 || (mac_arg && strchr (mac_arg, ',')) || (target && strchr (target, ',')))
+  g_string_append_printf (spec_text, "%s=%s", nic_add_opt.bridge ? "bridge" : nic_add_opt.network ? "network" : "tap",
+                          nic_add_opt.bridge ? nic_add_opt.bridge : nic_add_opt.network ? nic_add_opt.network : nic_add_opt.tap);
+  if (nic_add_opt.mac_arg)
+    g_string_append_printf (spec_text, ",mac=%s", nic_add_opt.mac_arg);
+  if (nic_add_opt.model)
+    g_string_append_printf (spec_text, ",model=%s", nic_add_opt.model);
+  if (nic_add_opt.queues != 0)
+    g_string_append_printf (spec_text, ",queues=%d", nic_add_opt.queues);
+  if (nic_add_opt.target)
+    g_string_append_printf (spec_text, ",tap=%s", nic_add_opt.target);
+  if (nic_add_opt.queues < 0 || (nic_add_opt.mac_arg && strchr (nic_add_opt.mac_arg, ',')) || (nic_add_opt.target && strchr (nic_add_opt.target, ',')))
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("vmkeep nic add: --queues must be positive and names may not contain ','"));
@@ -147,7 +156,7 @@ vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
     return FALSE;
 
   g_autoptr(VkDomain) dom = NULL;
-  if (!vk_cli_open_for_change (cli, name, &live, &config, &dom, error))
+  if (!vk_cli_open_for_change (cli, name, &nic_add_opt.live, &nic_add_opt.config, &dom, error))
     return FALSE;
   /* a hibernate of the VM meanwhile would record a NIC set that wake
    * then finds changed */
@@ -159,11 +168,11 @@ vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
   if (nic->kind != VK_NET_TAP && !vk_cli_check_nic_source (conn, nic->kind, nic->source, error))
     return FALSE;
 
-  g_autoptr(xmlDoc) live_doc = live ? vk_cli_domain_doc (dom, FALSE, error) : NULL;
-  if (live && live_doc == NULL)
+  g_autoptr(xmlDoc) live_doc = nic_add_opt.live ? vk_cli_domain_doc (dom, FALSE, error) : NULL;
+  if (nic_add_opt.live && live_doc == NULL)
     return FALSE;
-  g_autoptr(xmlDoc) cfg_doc = config ? vk_cli_domain_doc (dom, TRUE, error) : NULL;
-  if (config && cfg_doc == NULL)
+  g_autoptr(xmlDoc) cfg_doc = nic_add_opt.config ? vk_cli_domain_doc (dom, TRUE, error) : NULL;
+  if (nic_add_opt.config && cfg_doc == NULL)
     return FALSE;
 
   g_autoptr(GPtrArray) macs = g_ptr_array_new_with_free_func (g_free);
@@ -181,14 +190,14 @@ vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
 
   const VkLayoutPolicy *policy = &cli->cfg->policy;
   VkNicPlacement pl_live = { 0 }, pl_cfg = { 0 }, *pl;
-  if (live && !vk_place_new_nic (live_doc, policy, FALSE, &pl_live, error))
+  if (nic_add_opt.live && !vk_place_new_nic (live_doc, policy, FALSE, &pl_live, error))
     return FALSE;
-  if (config && !vk_place_new_nic (cfg_doc, policy, !live, &pl_cfg, error))
+  if (nic_add_opt.config && !vk_place_new_nic (cfg_doc, policy, !nic_add_opt.live, &pl_cfg, error))
     return FALSE;
-  if (live && config && !agree (&pl_live, &pl_cfg, name, error))
+  if (nic_add_opt.live && nic_add_opt.config && !agree (&pl_live, &pl_cfg, name, error))
     return FALSE;
-  pl = live ? &pl_live : &pl_cfg;
-  guint acpi = MAX (live ? pl_live.acpi_index : 0, config ? pl_cfg.acpi_index : 0);
+  pl = nic_add_opt.live ? &pl_live : &pl_cfg;
+  guint acpi = MAX (nic_add_opt.live ? pl_live.acpi_index : 0, nic_add_opt.config ? pl_cfg.acpi_index : 0);
 
   g_autoptr(GError) local = NULL;
   xmlNodePtr iface = vk_nic_spec_to_xml (nic, (const char *const *) macs->pdata, error);
@@ -211,17 +220,17 @@ vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
                                                                 : NULL };
   g_clear_pointer (&pl_cfg.port, xmlFreeNode);
   g_autofree char *addr = NULL;
-  gboolean ok = vk_ops_attach_device (cli->ops, dom, name, iface, &dpl, cfg_doc, live, config,
+  gboolean ok = vk_ops_attach_device (cli->ops, dom, name, iface, &dpl, cfg_doc, nic_add_opt.live, nic_add_opt.config,
                                       &dev, NULL, &addr, error);
   g_clear_pointer (&dpl.port, xmlFreeNode);
   if (!ok)
     return FALSE;
 
   if (cli->json)
-    print_nic_json (name, mac, addr, acpi, live, config, "added");
+    print_nic_json (name, mac, addr, acpi, nic_add_opt.live, nic_add_opt.config, "added");
   else
     vk_cli_info (cli, _("NIC %s added to '%s' at %s (ACPI index %u; %s)"), mac, name, addr,
-                 acpi, live && config ? _("live and persistent") : live ? _("live only")
+                 acpi, nic_add_opt.live && nic_add_opt.config ? _("live and persistent") : nic_add_opt.live ? _("live only")
                                                                          : _("persistent only"));
   return TRUE;
 }

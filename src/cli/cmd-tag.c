@@ -65,7 +65,7 @@ gboolean
 vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error)
 {
   const VkCommand *cmd = vk_command_named ("tag");
-  if (!vk_cli_parse (cmd, NULL, &argc, &argv, error) ||
+  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
       !vk_cli_expect_args ("tag", argc, 2, -1, _("DOMAIN and add|remove|list"), error))
     return FALSE;
   const char *name = argv[1], *verb = argv[2];

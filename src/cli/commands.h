@@ -27,11 +27,22 @@ typedef struct {
 typedef gboolean (*VkCommandFunc) (VkCli *cli, int argc, char **argv,
                                    GError **error);
 
+/* A command, declared once: help, parsing, the man-page coverage test and
+ * the shell completion (vmkeep __complete) all read this entry. */
 typedef struct {
   const char *name;     /* "create", "nic add", ... */
   const char *args;     /* parameter string for --help */
   const char *summary;  /* one line, translatable (N_) */
   VkCommandFunc func;
+  const GOptionEntry *options;  /* static, G_OPTION_ENTRY_NULL-terminated; NULL: none */
+  /* What each positional argument names, for completion, space-separated:
+   * DOMAIN, IMAGE, SOURCE (a domain or an image), TAG (a vmkeep tag),
+   * FILE, DIR, MAC / FSTAG / HOSTDEV (a NIC, virtiofs tag or host device
+   * of the DOMAIN given first), NEW (a new name: nothing to offer),
+   * =a|b|c (literal words), DOMAIN|image:IMAGE (either, images with
+   * their prefix), @verb=KIND@verb=KIND (the argument after an action
+   * word, per action). A last KIND... repeats. */
+  const char *complete;
 } VkCommand;
 
 /* NULL-terminated table, in the order --help lists it. */
@@ -53,10 +64,13 @@ VkOps *vk_cli_ops (VkCli *cli, GError **error);
  * (`forced`); never with -q or --json. */
 gboolean vk_cli_progress_wanted (VkCli *cli, gboolean forced);
 
-/* Parse a command's options. Adds --help text naming the command; turns
- * GOption errors into VK_ERROR_USAGE with a hint to 'vmkeep help CMD'. */
-gboolean vk_cli_parse (const VkCommand *cmd, const GOptionEntry *entries,
-                       int *argc, char ***argv, GError **error);
+/* Parse a command's options (its table entry's). Adds --help text naming
+ * the command; turns GOption errors into VK_ERROR_USAGE with a hint to
+ * 'vmkeep help CMD'. */
+gboolean vk_cli_parse (const VkCommand *cmd, int *argc, char ***argv, GError **error);
+/* The same with options of the caller's. */
+gboolean vk_cli_parse_entries (const VkCommand *cmd, const GOptionEntry *entries,
+                               int *argc, char ***argv, GError **error);
 /* Fail with a usage error unless the command got between min and max
  * positional arguments (max < 0: unlimited). */
 gboolean vk_cli_expect_args (const char *cmd, int argc, int min, int max,
@@ -104,6 +118,12 @@ gboolean vk_cli_detach_begin (VkCli *cli, const char *group, const char *verb,
 void vk_detach_args_clear (VkDetachArgs *a);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (VkDetachArgs, vk_detach_args_clear)
 
+/* The commands' option tables. */
+extern const GOptionEntry vk_create_options[], vk_pin_options[], vk_define_options[],
+  vk_layout_options[], vk_list_options[], vk_start_options[], vk_stop_options[],
+  vk_undefine_options[], vk_nic_add_options[], vk_detach_options[], vk_fs_attach_options[],
+  vk_device_attach_options[], vk_devices_options[];
+
 /* Command groups. */
 gboolean vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_pin (VkCli *cli, int argc, char **argv, GError **error);
@@ -122,6 +142,8 @@ gboolean vk_cmd_diff (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_clone (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_fork (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error);
+/* vmkeep __complete WORD... (hidden): the shell completion's candidates. */
+gboolean vk_cmd_complete (VkCli *cli, int argc, char **argv, GError **error);
 /* Tags stored in the domain's vmkeep metadata (sorted). */
 GPtrArray *vk_cli_domain_tags (VkDomain *dom, GError **error);
 gboolean vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error);

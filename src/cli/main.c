@@ -28,7 +28,8 @@ print_usage (FILE *out)
                   "      --version       show the version\n\n"
                   "Commands:\n"));
   for (const VkCommand *c = vk_commands; c->name; c++)
-    fprintf (out, "  %-14s  %s\n", c->name, _(c->summary));
+    if (c->summary)   /* NULL: hidden */
+      fprintf (out, "  %-14s  %s\n", c->name, _(c->summary));
   fprintf (out, _("\nExit status: 0 ok, 1 failed, 2 usage error, 3 busy, 4 not found,\n"
                   "5 refused by a safety check. See vmkeep(1).\n"));
 }

@@ -141,83 +141,36 @@ mkdir -p "$WORK/store/images/alpha" "$WORK/store/images/beta-2" "$WORK/bin" \
 touch "$WORK/store/images/alpha/image.xml" "$WORK/store/images/beta-2/image.xml" \
   "$WORK/store/images/.gamma.partial-Xa12/image.xml" "$WORK/store/images/not-a-dir"
 printf '# test config\n[vmkeep]\nuri=test:///default\n store = %s \n' "$WORK/store" >"$WORK/vmkeep.conf"
-STUB=$WORK/bin/vmkeep
-cat >"$STUB" <<'STUB_EOF'
-#!/bin/bash
-# Stand-in for vmkeep: help texts in vmkeep's format, a canned domain list.
-printf '%s\n' "$*" >>"$STUB_LOG"
-while [ $# -gt 0 ]; do
-  case $1 in -c) shift 2 ;; --json|-q) shift ;; *) break ;; esac
-done
-usage () {
-  printf 'Usage:\n  vmkeep %s [OPTION…] %s\n\nSummary\n\nHelp Options:\n  -h, --help       Show help options\n\nApplication Options:\n' "$1" "$2"
-  shift 2; printf '%s\n' "$@"
+# Domains with vmkeep tags, for the test driver: tags are the domains'
+# own metadata.
+tagged () {
+  printf "  <domain type='test'><name>%s</name><memory unit='MiB'>64</memory>" "$1"
+  printf "<os><type arch='x86_64' machine='pc'>hvm</type></os><metadata>"
+  printf "<vmkeep:tags xmlns:vmkeep='https://vmkeep.org/ns/domain/1'>"
+  shift
+  for t in "$@"; do printf '<vmkeep:tag>%s</vmkeep:tag>' "$t"; done
+  printf '</vmkeep:tags></metadata></domain>\n'
 }
-case "$*" in
-  --help) printf 'Usage: vmkeep ...\n\nGlobal options:\n  -q, --quiet  quiet\n\nCommands:\n'
-          printf '  %-14s %s\n' hibernate 'Hibernate domains' wake 'Wake domains' \
-            image 'Manage images' 'nic add' 'Add a NIC' tag 'Tag domains' \
-            clone 'Clone an image' 'device-hotplug-detach' 'A name longer than its column'
-          printf '\nExit status: ...\n' ;;
-  'help hibernate') usage hibernate 'DOMAIN...|--all|--match GLOB|--tag T [--image NAME] [--jobs N]' \
-          '  --all              All' '  --match=GLOB       Glob' '  --tag=TAG          Tagged' \
-          '  --image=NAME       Image' '  -j, --jobs=N       Jobs' ;;
-  'help image') usage image 'list|inspect NAME|verify NAME|rm NAME [--force]' '  --force   Force' ;;
-  'help nic add') usage 'nic add' 'DOMAIN --bridge B|--network N' '  --bridge=BRIDGE   Bridge' ;;
-  'help clone') usage clone 'IMAGE --name NEW' '  --name=NEW   Name' ;;
-  'help tag') usage tag 'DOMAIN add|remove|list [TAG...]' ;;
-  'tag web1 list') printf 'nightly\nweb\n' ;;
-  'tag db1 list') printf 'db\n' ;;
-  'list --all') if [ -n "${STUB_NO_TAGS:-}" ]; then
-                  printf '[ { "name" : "web1" }, { "name" : "db1" } ]\n'; exit 0
-                fi
-                cat <<'JSON'
-[
-  {
-    "name" : "web1",
-    "tags" : [
-      "nightly",
-      "web"
-    ],
-    "nics" : [ { "name" : "not-a-domain", "tags" : [ "not-a-tag" ] } ]
-  },
-  { "name": "db1", "state": "running", "tags": ["db", "nightly"] },
-  { "name": "plain", "tags": [] }
-]
-JSON
-          ;;
-  *) exit 2 ;;
-esac
-STUB_EOF
-chmod +x "$STUB"
-export STUB_LOG=$WORK/stub.log
+{ echo '<node>'; tagged web1 nightly web; tagged db1 db nightly; tagged plain; echo '</node>'; } >"$WORK/tagged.xml"
+TAGGED=test://$WORK/tagged.xml
 export VMKEEP_CONFIG=$WORK/vmkeep.conf
 
-expect_has "command names of a name longer than its column" "$STUB dev" device-hotplug-detach
-expect "complete image names from STORE/images (store= of \$VMKEEP_CONFIG)" "$STUB hibernate web1 --image " alpha beta-2
+expect "complete image names from STORE/images (store= of \$VMKEEP_CONFIG)" "$V hibernate web1 --image " alpha beta-2
 shopt -s dotglob
-expect "image names with dotglob set: partial images stay hidden" "$STUB clone " alpha beta-2
+expect "image names with dotglob set: partial images stay hidden" "$V clone " alpha beta-2
 shopt -u dotglob
-expect "image names: --image=PREFIX" "$STUB hibernate --image=al" alpha
-expect "the actions of a command with alternatives (list|inspect NAME|...)" "$STUB image " inspect list rm verify
-expect "image names for NAME of the image command" "$STUB image inspect " alpha beta-2
-expect "image names for NAME after another action" "$STUB image rm b" beta-2
-expect "nothing after the last argument" "$STUB image rm beta-2 "
-expect "image names for an IMAGE argument" "$STUB clone al" alpha
-expect "tags for --tag (from list --json, nested keys ignored)" "$STUB hibernate --tag " db nightly web
-expect "tags for TAG... arguments" "$STUB tag web1 add n" nightly
-expect "domain names from list --json (nested names ignored)" "$STUB hibernate " db1 plain web1
-: >"$STUB_LOG"
-comp "$STUB -c test:///elsewhere hibernate --tag "
-check "-c URI is passed on to 'list' for tags" grep -qx -- '-c test:///elsewhere -q --json list --all' "$STUB_LOG"
-STUB_NO_TAGS=1 expect "tags from 'tag DOMAIN list' when list --json has none" "$STUB hibernate --tag " db nightly web
-: >"$STUB_LOG"
-STUB_NO_TAGS=1 comp "$STUB -c test:///elsewhere hibernate --tag "
-check "-c URI is passed on to 'tag DOMAIN list'" grep -qx -- '-c test:///elsewhere -q tag web1 list' "$STUB_LOG"
-VMKEEP_CONFIG=/dev/null
-_vmkeep_default_store=$WORK/store
-expect "VMKEEP_CONFIG=/dev/null: the default store" "$STUB image inspect " alpha beta-2
-expect "stub: a two-word command's second words" "$STUB nic " add
+expect "image names: --image=PREFIX" "$V hibernate --image=al" alpha
+expect "image names for NAME of the image command" "$V image inspect " alpha beta-2
+expect "nothing after the last argument" "$V image rm beta-2 "
+expect "image names for an IMAGE argument" "$V clone al" alpha
+expect "tags for --tag, from the domains' metadata" "$V -c $TAGGED hibernate --tag " db nightly web
+expect "tags for TAG... arguments" "$V -c $TAGGED tag web1 add n" nightly
+expect "domain names of the connection -c names" "$V -c $TAGGED hibernate " db1 plain web1
+expect "-c URI is used for tags too" "$V -c test:///default hibernate --tag "
+printf '# test config\n[vmkeep]\nuri=%s\nstore=%s\n' "$TAGGED" "$WORK/store" >"$WORK/tagged.conf"
+VMKEEP_CONFIG=$WORK/tagged.conf expect "without -c, the configuration's URI" "$V start " db1 plain web1
+expect "a two-word command's second words" "$V nic " add remove
+check "the hidden __complete is not in --help" bash -c "! '$V' --help | grep -q __complete"
 
 # --- the real binary's image, diff, clone/fork and device commands ----------
 # (image names from $WORK/store through VMKEEP_CONFIG, domains from the test

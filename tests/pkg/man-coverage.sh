@@ -42,13 +42,11 @@ has_word () { # TEXT WORD: WORD occurs as a whole option word
   grep -qE -- "(^|[^A-Za-z0-9-])$2([^A-Za-z0-9-]|\$)" <<<"$1"
 }
 
-# The command table, from the source.
-table=$(awk '/vk_commands\[\] = \{/ { on = 1; next } on && /\{ *NULL/ { exit }
-             on { while (match($0, /\{ *"[^"]+"/)) { s = substr($0, RSTART, RLENGTH);
-                  sub(/^\{ *"/, "", s); sub(/"$/, "", s); print s; $0 = substr($0, RSTART + RLENGTH) } }' \
-        "$abs_top_srcdir/src/cli/commands.c")
-[ -n "$table" ] || bail_out "no commands found in src/cli/commands.c"
-helpcmds=$(_vmkeep_commands "$VMKEEP")
+# The command table, from the binary (the hidden __complete lists it).
+table=$(_vmkeep_commands "$VMKEEP")
+[ -n "$table" ] || bail_out "no commands in 'vmkeep __complete --commands'"
+helpcmds=$(LC_ALL=C "$VMKEEP" --help | awk '/^Commands:/ { on = 1; next } on && /^[ \t]*$/ { exit }
+           on && /^  [a-z]/ { line = substr($0, 3); i = index(line, "  "); print (i ? substr(line, 1, i - 1) : line) }')
 [ -n "$helpcmds" ] || bail_out "no commands found in 'vmkeep --help'"
 
 missing=$(comm -23 <(sort <<<"$table") <(sort <<<"$helpcmds"))
@@ -66,10 +64,7 @@ while IFS= read -r cmd; do
   fi
   ok "vmkeep(1) has a section for '$cmd'"
   # shellcheck disable=SC2086 # "nic add" is two words
-  opts=$(LC_ALL=C "$VMKEEP" help $cmd 2>/dev/null | awk '/^ +-/ {
-          for (k = 1; k <= NF; k++) { w = $k; last = (w !~ /,$/); sub(/,$/, "", w); sub(/=.*/, "", w)
-            if (w ~ /^-/ && w != "-h" && w != "--help" && w !~ /^--help-/) print w
-            if (last) break } }')
+  opts=$("$VMKEEP" __complete --options $cmd | grep -- '^--')
   undocumented=
   for o in $opts; do has_word "$block" "$o" || undocumented+=" $o"; done
   if [ -z "$undocumented" ]; then ok "vmkeep(1) '$cmd' documents its options:" $opts
