@@ -379,6 +379,12 @@ vk_cmd_define (VkCli *cli, int argc, char **argv, GError **error)
   VkConn *conn = vk_cli_connect (cli, error);
   if (conn == NULL)
     return FALSE;
+  /* redefining a domain changes it: under its lock */
+  g_autoptr(VkDomain) old = vk_domain_try_lookup (conn, name);
+  g_autofree char *old_uuid = old ? vk_domain_get_uuid (old) : NULL;
+  g_autoptr(VkLock) lock = old ? vk_ops_lock_domain (cli->ops, old_uuid, name, error) : NULL;
+  if (old && lock == NULL)
+    return FALSE;
   g_autoptr(VkDomain) dom = NULL;
   if (!vk_cli_define_verified (cli, conn, doc, &dom, error))
     return FALSE;

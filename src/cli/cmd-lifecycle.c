@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "commands.h"
+#include "ops-lifecycle.h"
 #include "output.h"
 #include "vk-error.h"
 
@@ -122,30 +123,19 @@ vk_cmd_start (VkCli *cli, int argc, char **argv, GError **error)
   if (!vk_cli_parse (cmd, &argc, &argv, error) ||
       !vk_cli_expect_args ("start", argc, 1, -1, _("a DOMAIN"), error))
     return FALSE;
-  VkConn *conn = vk_cli_connect (cli, error);
-  if (conn == NULL)
+  if (vk_cli_ops (cli, error) == NULL)
     return FALSE;
   Batch b = { 0 };
   for (int i = 1; i < argc; i++)
     {
       g_autoptr(GError) local = NULL;
-      g_autoptr(VkDomain) dom = NULL;
-      if (!vk_domain_lookup (conn, argv[i], &dom, &local))
-        {
-          batch_fail (&b, argv[i], local);
-          continue;
-        }
-      if (vk_domain_state (dom, NULL) == VK_STATE_RUNNING)
-        {
-          vk_cli_info (cli, _("Domain '%s' is already running"), argv[i]);
-          continue;
-        }
-      if (!vk_domain_start (dom, start_opt.paused, &local))
-        {
-          batch_fail (&b, argv[i], local);
-          continue;
-        }
-      vk_cli_info (cli, _("Domain '%s' started"), argv[i]);
+      gboolean already = FALSE;
+      if (!vk_ops_start (cli->ops, argv[i], start_opt.paused, &already, &local))
+        batch_fail (&b, argv[i], local);
+      else if (already)
+        vk_cli_info (cli, _("Domain '%s' is already running"), argv[i]);
+      else
+        vk_cli_info (cli, _("Domain '%s' started"), argv[i]);
     }
   return batch_finish (&b, _("start"), argc - 1, error);
 }
@@ -176,16 +166,13 @@ vk_cmd_stop (VkCli *cli, int argc, char **argv, GError **error)
                    _("--timeout %d is out of range (0 to 86400 seconds)"), stop_opt.timeout);
       return FALSE;
     }
-  VkConn *conn = vk_cli_connect (cli, error);
-  if (conn == NULL)
+  if (vk_cli_ops (cli, error) == NULL)
     return FALSE;
   Batch b = { 0 };
   for (int i = 1; i < argc; i++)
     {
       g_autoptr(GError) local = NULL;
-      g_autoptr(VkDomain) dom = NULL;
-      if (!vk_domain_lookup (conn, argv[i], &dom, &local) ||
-          !vk_domain_stop (dom, stop_opt.timeout, stop_opt.force, &local))
+      if (!vk_ops_stop (cli->ops, argv[i], stop_opt.timeout, stop_opt.force, &local))
         {
           batch_fail (&b, argv[i], local);
           continue;
@@ -215,36 +202,14 @@ vk_cmd_undefine (VkCli *cli, int argc, char **argv, GError **error)
   if (!vk_cli_parse (cmd, &argc, &argv, error) ||
       !vk_cli_expect_args ("undefine", argc, 1, -1, _("a DOMAIN"), error))
     return FALSE;
-  VkConn *conn = vk_cli_connect (cli, error);
-  if (conn == NULL)
+  if (vk_cli_ops (cli, error) == NULL)
     return FALSE;
   Batch b = { 0 };
   for (int i = 1; i < argc; i++)
     {
       g_autoptr(GError) local = NULL;
-      g_autoptr(VkDomain) dom = NULL;
-      if (!vk_domain_lookup (conn, argv[i], &dom, &local))
-        {
-          batch_fail (&b, argv[i], local);
-          continue;
-        }
-      if (vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF)
-        {
-          if (!undefine_opt.force)
-            {
-              g_set_error (&local, VK_ERROR, VK_ERROR_REFUSED,
-                           _("domain '%s' is running; stop it first ('vmkeep stop %s') "
-                             "or pass --force to force it off"), argv[i], argv[i]);
-              batch_fail (&b, argv[i], local);
-              continue;
-            }
-          if (!vk_domain_destroy (dom, &local))
-            {
-              batch_fail (&b, argv[i], local);
-              continue;
-            }
-        }
-      if (!vk_domain_undefine (dom, !undefine_opt.keep_nvram, &local))
+      if (!vk_ops_undefine (cli->ops, argv[i], undefine_opt.force, undefine_opt.keep_nvram,
+                            &local))
         {
           batch_fail (&b, argv[i], local);
           continue;

@@ -92,6 +92,11 @@ vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error)
   g_autoptr(VkDomain) dom = NULL;
   if (!vk_domain_lookup (conn, name, &dom, error))
     return FALSE;
+  /* a change to the domain: under its lock, read and written together */
+  g_autofree char *uuid = vk_domain_get_uuid (dom);
+  g_autoptr(VkLock) lock = add || remove ? vk_ops_lock_domain (cli->ops, uuid, name, error) : NULL;
+  if ((add || remove) && lock == NULL)
+    return FALSE;
   g_autoptr(GPtrArray) tags = vk_cli_domain_tags (dom, error);
   if (add || remove)
     {

@@ -1,0 +1,137 @@
+/* tests/ops: start, stop and undefine (src/ops/ops-lifecycle.c) against
+ * test:///default, whose domain "test" runs at first. Each holds the
+ * domain's lock in the store while it changes the domain: another holder
+ * makes it fail at once with VK_ERROR_BUSY and change nothing. */
+#include "config.h"
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "fileutil.h"
+#include "ops-lifecycle.h"
+#include "ops.h"
+#include "store.h"
+#include "virt.h"
+#include "vk-error.h"
+
+typedef struct {
+  char *store;
+  VkConfig *cfg;
+  VkConn *conn;
+  VkOps *ops;
+} Fixture;
+
+static void
+setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  f->store = g_dir_make_tmp ("vmkeep-ops-lifecycle-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->cfg = vk_config_new ();
+  g_free (f->cfg->store_dir);
+  f->cfg->store_dir = g_strdup (f->store);
+  g_assert_true (vk_conn_open ("test:///default", &f->conn, &error));
+  f->ops = vk_ops_new (f->conn, f->cfg);
+}
+
+static void
+teardown (Fixture *f, gconstpointer data)
+{
+  vk_ops_free (f->ops);
+  vk_conn_free (f->conn);
+  vk_config_free (f->cfg);
+  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->store);
+  g_assert_cmpint (system (cmd), ==, 0);
+  g_free (f->store);
+}
+
+static VkDomainState
+state_of (Fixture *f, const char *name)
+{
+  g_autoptr(VkDomain) dom = vk_domain_try_lookup (f->conn, name);
+  g_assert_nonnull (dom);
+  return vk_domain_state (dom, NULL);
+}
+
+/* The lock another vmkeep would hold on domain `name`. */
+static VkLock *
+hold_lock (Fixture *f, const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VkDomain) dom = vk_domain_try_lookup (f->conn, name);
+  g_autofree char *uuid = vk_domain_get_uuid (dom);
+  g_assert_true (vk_store_ensure_root (f->store, &error));
+  g_autofree char *locks = vk_store_locks_dir (f->store);
+  VkLock *lock = vk_lock_acquire (locks, uuid, &error);
+  g_assert_no_error (error);
+  return lock;
+}
+
+static void
+test_stop_start (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean already = FALSE;
+  g_assert_true (vk_ops_start (f->ops, "test", FALSE, &already, &error));
+  g_assert_no_error (error);
+  g_assert_true (already);
+  g_assert_true (vk_ops_stop (f->ops, "test", 0, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (state_of (f, "test"), ==, VK_STATE_SHUTOFF);
+  g_assert_true (vk_ops_start (f->ops, "test", FALSE, &already, &error));
+  g_assert_false (already);
+  g_assert_cmpint (state_of (f, "test"), ==, VK_STATE_RUNNING);
+}
+
+static void
+test_busy (Fixture *f, gconstpointer data)
+{
+  g_autoptr(VkLock) held = hold_lock (f, "test");
+  g_autoptr(GError) error = NULL;
+  g_assert_false (vk_ops_stop (f->ops, "test", 0, TRUE, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_BUSY);
+  g_assert_cmpint (state_of (f, "test"), ==, VK_STATE_RUNNING);
+  g_clear_error (&error);
+  g_assert_false (vk_ops_undefine (f->ops, "test", TRUE, FALSE, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_BUSY);
+  g_assert_cmpint (state_of (f, "test"), ==, VK_STATE_RUNNING);
+  g_clear_error (&error);
+  vk_lock_release (g_steal_pointer (&held));
+  g_assert_true (vk_ops_stop (f->ops, "test", 0, TRUE, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_undefine_running (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_assert_false (vk_ops_undefine (f->ops, "test", FALSE, FALSE, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_REFUSED);
+  g_assert_cmpint (state_of (f, "test"), ==, VK_STATE_RUNNING);
+  g_clear_error (&error);
+  g_assert_true (vk_ops_undefine (f->ops, "test", TRUE, FALSE, &error));
+  g_assert_no_error (error);
+  g_autoptr(VkDomain) gone = vk_domain_try_lookup (f->conn, "test");
+  g_assert_null (gone);
+}
+
+static void
+test_missing (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean already = FALSE;
+  g_assert_false (vk_ops_start (f->ops, "no-such-domain", FALSE, &already, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_NOT_FOUND);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/ops/lifecycle/stop-start", Fixture, NULL, setup, test_stop_start, teardown);
+  g_test_add ("/ops/lifecycle/busy", Fixture, NULL, setup, test_busy, teardown);
+  g_test_add ("/ops/lifecycle/undefine-running", Fixture, NULL, setup, test_undefine_running,
+              teardown);
+  g_test_add ("/ops/lifecycle/missing", Fixture, NULL, setup, test_missing, teardown);
+  return g_test_run ();
+}
