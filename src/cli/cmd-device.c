@@ -250,6 +250,94 @@ const GOptionEntry vk_fs_attach_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
+/* The filesystem `fs attach` describes, from its options, checked. */
+static VkFsSpec *
+fs_spec_from_options (GError **error)
+{
+  if (fs_attach_opt.tag == NULL)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("vmkeep fs attach: --tag is required (see 'vmkeep help fs attach')"));
+      return NULL;
+    }
+  if (!vk_validate_fs_tag (fs_attach_opt.tag, error))
+    return NULL;
+  if ((fs_attach_opt.socket != NULL) == (fs_attach_opt.source != NULL))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("vmkeep fs attach: give exactly one of --socket (a virtiofsd you "
+                     "started) or --source (a directory; libvirt starts virtiofsd)"));
+      return NULL;
+    }
+  guint64 qsize = VK_FS_QUEUE_DEFAULT;
+  if (fs_attach_opt.queue != NULL && (!vk_parse_uint ("--queue-size", fs_attach_opt.queue, 1, G_MAXUINT32, &qsize, error) ||
+                        !vk_validate_fs_queue_size (qsize, error)))
+    return NULL;
+
+  g_autoptr(VkFsSpec) spec = g_new0 (VkFsSpec, 1);
+  spec->tag = g_strdup (fs_attach_opt.tag);
+  spec->queue_size = (guint) qsize;
+  if ((fs_attach_opt.socket && *fs_attach_opt.socket == '\0') || (fs_attach_opt.source && *fs_attach_opt.source == '\0'))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
+                   _("vmkeep fs attach: %s is empty; give a path"), fs_attach_opt.socket ? "--socket" : "--source");
+      return NULL;
+    }
+  if (fs_attach_opt.socket)
+    spec->socket = g_canonicalize_filename (fs_attach_opt.socket, NULL);
+  else
+    spec->source_dir = g_canonicalize_filename (fs_attach_opt.source, NULL);
+  return g_steal_pointer (&spec);
+}
+
+/* On this host: the socket or directory exists, and a virtiofsd for --source. */
+static gboolean
+check_fs_host (VkFsSpec *spec, GError **error)
+{
+  if (spec->socket && !check_socket (spec->socket, error))
+    return FALSE;
+  if (spec->source_dir)
+    {
+      if (!check_source_dir (spec->source_dir, error))
+        return FALSE;
+      for (guint i = 0; virtiofsd_paths[i] && !spec->binary; i++)
+        if (g_file_test (virtiofsd_paths[i], G_FILE_TEST_IS_EXECUTABLE))
+          spec->binary = g_strdup (virtiofsd_paths[i]);
+      if (spec->binary == NULL)
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                       _("no virtiofsd found for --source (looked for %s and %s): "
+                         "install it (Debian 12: qemu-system-common; later: virtiofsd) "
+                         "or start one yourself and use --socket"),
+                       virtiofsd_paths[0], virtiofsd_paths[1]);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* Both definitions asked for can take the filesystem: shared memory, a new tag. */
+static gboolean
+check_fs_docs (const char *name, xmlDocPtr live_doc, xmlDocPtr cfg_doc, GError **error)
+{
+  if ((live_doc && !vk_domain_has_shared_memory (live_doc)) ||
+      (cfg_doc && !vk_domain_has_shared_memory (cfg_doc)))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("'%s' has no shared memory backing, which virtiofs needs (virtiofsd "
+                     "maps guest RAM): the VM must be created with 'vmkeep create "
+                     "--shared-memory' (an existing VM needs <memoryBacking><source "
+                     "type='memfd'/><access mode='shared'/></memoryBacking> in its "
+                     "definition and a restart)"), name);
+      return FALSE;
+    }
+  if ((live_doc && !vk_check_fs_tag_unique (live_doc, name, _("running VM"), fs_attach_opt.tag, error)) ||
+      (cfg_doc && !vk_check_fs_tag_unique (cfg_doc, name, _("persistent definition"), fs_attach_opt.tag,
+                                          error)))
+    return FALSE;
+  return TRUE;
+}
+
 gboolean
 vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
 {
@@ -259,39 +347,10 @@ vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
     return FALSE;
   const char *name = argv[1];
 
-  if (fs_attach_opt.tag == NULL)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep fs attach: --tag is required (see 'vmkeep help fs attach')"));
-      return FALSE;
-    }
-  if (!vk_validate_fs_tag (fs_attach_opt.tag, error))
-    return FALSE;
-  if ((fs_attach_opt.socket != NULL) == (fs_attach_opt.source != NULL))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep fs attach: give exactly one of --socket (a virtiofsd you "
-                     "started) or --source (a directory; libvirt starts virtiofsd)"));
-      return FALSE;
-    }
-  guint64 qsize = VK_FS_QUEUE_DEFAULT;
-  if (fs_attach_opt.queue != NULL && (!vk_parse_uint ("--queue-size", fs_attach_opt.queue, 1, G_MAXUINT32, &qsize, error) ||
-                        !vk_validate_fs_queue_size (qsize, error)))
+  g_autoptr(VkFsSpec) spec = fs_spec_from_options (error);
+  if (spec == NULL)
     return FALSE;
 
-  g_autoptr(VkFsSpec) spec = g_new0 (VkFsSpec, 1);
-  spec->tag = g_strdup (fs_attach_opt.tag);
-  spec->queue_size = (guint) qsize;
-  if ((fs_attach_opt.socket && *fs_attach_opt.socket == '\0') || (fs_attach_opt.source && *fs_attach_opt.source == '\0'))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep fs attach: %s is empty; give a path"), fs_attach_opt.socket ? "--socket" : "--source");
-      return FALSE;
-    }
-  if (fs_attach_opt.socket)
-    spec->socket = g_canonicalize_filename (fs_attach_opt.socket, NULL);
-  else
-    spec->source_dir = g_canonicalize_filename (fs_attach_opt.source, NULL);
 
   VkConn *conn = vk_cli_connect (cli, error);
   if (conn == NULL)
@@ -299,28 +358,8 @@ vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
   g_autoptr(VkDomain) dom = NULL;
   if (!vk_domain_lookup (conn, name, &dom, error))
     return FALSE;
-  if (uri_is_local (conn))
-    {
-      if (spec->socket && !check_socket (spec->socket, error))
-        return FALSE;
-      if (spec->source_dir)
-        {
-          if (!check_source_dir (spec->source_dir, error))
-            return FALSE;
-          for (guint i = 0; virtiofsd_paths[i] && !spec->binary; i++)
-            if (g_file_test (virtiofsd_paths[i], G_FILE_TEST_IS_EXECUTABLE))
-              spec->binary = g_strdup (virtiofsd_paths[i]);
-          if (spec->binary == NULL)
-            {
-              g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
-                           _("no virtiofsd found for --source (looked for %s and %s): "
-                             "install it (Debian 12: qemu-system-common; later: virtiofsd) "
-                             "or start one yourself and use --socket"),
-                           virtiofsd_paths[0], virtiofsd_paths[1]);
-              return FALSE;
-            }
-        }
-    }
+  if (uri_is_local (conn) && !check_fs_host (spec, error))
+    return FALSE;
   if (!vk_ops_attach_scope (dom, name, &fs_attach_opt.live, &fs_attach_opt.config, error))
     return FALSE;
   g_autoptr(VkLock) lock = lock_domain (cli, dom, name, error);
@@ -333,20 +372,7 @@ vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
   g_autoptr(xmlDoc) cfg_doc = fs_attach_opt.config ? vk_cli_domain_doc (dom, TRUE, error) : NULL;
   if (fs_attach_opt.config && cfg_doc == NULL)
     return FALSE;
-  if ((fs_attach_opt.live && !vk_domain_has_shared_memory (live_doc)) ||
-      (fs_attach_opt.config && !vk_domain_has_shared_memory (cfg_doc)))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("'%s' has no shared memory backing, which virtiofs needs (virtiofsd "
-                     "maps guest RAM): the VM must be created with 'vmkeep create "
-                     "--shared-memory' (an existing VM needs <memoryBacking><source "
-                     "type='memfd'/><access mode='shared'/></memoryBacking> in its "
-                     "definition and a restart)"), name);
-      return FALSE;
-    }
-  if ((fs_attach_opt.live && !vk_check_fs_tag_unique (live_doc, name, _("running VM"), fs_attach_opt.tag, error)) ||
-      (fs_attach_opt.config && !vk_check_fs_tag_unique (cfg_doc, name, _("persistent definition"), fs_attach_opt.tag,
-                                          error)))
+  if (!check_fs_docs (name, live_doc, cfg_doc, error))
     return FALSE;
 
   VkDevicePlacement pl = { 0 };

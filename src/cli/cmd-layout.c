@@ -184,52 +184,48 @@ const GOptionEntry vk_create_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
-gboolean
-vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
+/* The VM `create` describes, from its options, checked. */
+static VkSpec *
+spec_from_options (VkCli *cli, const char *name, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("create");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("create", argc, 1, 1, _("the VM NAME"), error))
-    return FALSE;
-
   g_autoptr(VkSpec) spec = vk_spec_new ();
-  spec->name = g_strdup (argv[1]);
+  spec->name = g_strdup (name);
   if (!vk_validate_name ("domain name", spec->name, error))
-    return FALSE;
+    return NULL;
   if (create_opt.memory == NULL)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("vmkeep create: --memory is required (e.g. --memory 2G)"));
-      return FALSE;
+      return NULL;
     }
   if (!vk_parse_size_mib ("--memory", create_opt.memory, &spec->memory_mib, error))
-    return FALSE;
+    return NULL;
   if (create_opt.vcpus < 1)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("--vcpus %d is out of range (1 to 288)"), create_opt.vcpus);
-      return FALSE;
+      return NULL;
     }
   spec->vcpus = create_opt.vcpus;
   spec->machine = cli->cfg->machine;
   if (create_opt.machine != NULL && !vk_machine_from_string (create_opt.machine, &spec->machine, error))
-    return FALSE;
+    return NULL;
   for (gsize i = 0; create_opt.disks && create_opt.disks[i]; i++)
     {
       VkDiskSpec *d = NULL;
       if (!vk_disk_spec_parse (create_opt.disks[i], &d, error))
-        return FALSE;
+        return NULL;
       g_ptr_array_add (spec->disks, d);
     }
   for (gsize i = 0; create_opt.nics && create_opt.nics[i]; i++)
     {
       VkNicSpec *n = NULL;
       if (!vk_nic_spec_parse (create_opt.nics[i], &n, error))
-        return FALSE;
+        return NULL;
       g_ptr_array_add (spec->nics, n);
     }
   if (create_opt.boot != NULL && !vk_spec_parse_boot (spec, create_opt.boot, error))
-    return FALSE;
+    return NULL;
   if (create_opt.firmware != NULL)
     {
       if (g_str_equal (create_opt.firmware, "uefi"))
@@ -240,7 +236,7 @@ vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
         {
           g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                        _("--firmware '%s' is not known; use bios or uefi"), create_opt.firmware);
-          return FALSE;
+          return NULL;
         }
     }
   spec->secure_boot = create_opt.secure_boot;
@@ -256,7 +252,7 @@ vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
         {
           g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                        _("--uuid '%s' is not a UUID (8-4-4-4-12 hex digits)"), create_opt.uuid);
-          return FALSE;
+          return NULL;
         }
       spec->uuid = g_strdup (create_opt.uuid);
     }
@@ -264,13 +260,27 @@ vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("--serial-log '%s' must be an absolute path"), create_opt.serial_log);
-      return FALSE;
+      return NULL;
     }
   g_free (spec->virt_type);
   spec->virt_type = resolve_virt_type (cli, create_opt.virt_type, !create_opt.print_xml, error);
   if (spec->virt_type == NULL)
-    return FALSE;
+    return NULL;
   if (!vk_spec_validate (spec, error))
+    return NULL;
+  return g_steal_pointer (&spec);
+}
+
+gboolean
+vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
+{
+  const VkCommand *cmd = vk_command_named ("create");
+  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
+      !vk_cli_expect_args ("create", argc, 1, 1, _("the VM NAME"), error))
+    return FALSE;
+
+  g_autoptr(VkSpec) spec = spec_from_options (cli, argv[1], error);
+  if (spec == NULL)
     return FALSE;
 
   if (!check_host_firmware (spec, error))
@@ -477,6 +487,112 @@ const GOptionEntry vk_layout_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
+/* One domain's object of `layout --json`. */
+static void
+layout_json_one (JsonBuilder *b, const char *name, xmlDocPtr doc, GPtrArray *rows,
+                 GPtrArray *viol)
+{
+  json_builder_begin_object (b);
+  vk_json_str (b, "domain", name);
+  vk_json_bool (b, "compliant", viol->len == 0);
+  json_builder_set_member_name (b, "devices");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < rows->len; i++)
+    {
+      VkLayoutRow *r = rows->pdata[i];
+      g_autofree char *slot = NULL, *addr = NULL, *acpi = NULL;
+      row_strings (r, &slot, &addr, &acpi);
+      json_builder_begin_object (b);
+      vk_json_str (b, "slot", slot);
+      vk_json_str (b, "address", addr);
+      vk_json_int (b, "bus", r->bus);
+      vk_json_str (b, "kind", r->kind);
+      vk_json_str (b, "device", r->device);
+      vk_json_str (b, "alias", r->alias);
+      vk_json_str (b, "mac", r->mac);
+      json_builder_set_member_name (b, "acpi_index");
+      if (r->acpi_index >= 0)
+        json_builder_add_int_value (b, r->acpi_index);
+      else
+        json_builder_add_null_value (b);
+      vk_json_bool (b, "ok", r->ok);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "violations");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < viol->len; i++)
+    {
+      VkViolation *v = viol->pdata[i];
+      json_builder_begin_object (b);
+      vk_json_str (b, "device", v->device);
+      vk_json_str (b, "address", v->address);
+      vk_json_str (b, "message", v->message);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  FwInfo fw = { 0 };
+  fw_info (doc, &fw);
+  json_builder_set_member_name (b, "firmware");
+  json_builder_begin_object (b);
+  vk_json_str (b, "type", fw.firmware);
+  vk_json_bool (b, "secure_boot", fw.secure_boot);
+  vk_json_str (b, "loader", fw.loader);
+  vk_json_str (b, "nvram", fw.nvram);
+  json_builder_end_object (b);
+  vk_json_str (b, "tpm", fw.tpm);
+  fw_clear (&fw);
+  json_builder_end_object (b);
+}
+
+/* One domain's slot table and verdict, as text (`several`: one of more). */
+static void
+layout_print_one (VkCli *cli, const char *name, xmlDocPtr doc, GPtrArray *rows, GPtrArray *viol,
+                  gboolean several)
+{
+  if (!layout_opt.check || several)
+    {
+      if (several)
+        printf ("%s:\n", name);
+      g_autoptr(VkTable) t = vk_table_new (_("SLOT"), _("ADDRESS"), _("DEVICE"),
+                                           _("ALIAS"), _("MAC"), _("ACPI"),
+                                           _("POLICY"), NULL);
+      for (guint i = 0; i < rows->len; i++)
+        {
+          VkLayoutRow *r = rows->pdata[i];
+          g_autofree char *slot = NULL, *addr = NULL, *acpi = NULL;
+          row_strings (r, &slot, &addr, &acpi);
+          vk_table_add (t, slot, addr, r->device, r->alias, r->mac, acpi,
+                        r->ok ? _("ok") : _("VIOLATION"));
+        }
+      if (!layout_opt.check || !cli->quiet)
+        {
+          vk_table_print (t, stdout);
+          FwInfo fw = { 0 };
+          fw_info (doc, &fw);
+          printf (_("Firmware: %s%s%s%s\n"), fw.firmware,
+                  fw.secure_boot ? _(", Secure Boot") : "",
+                  fw.nvram ? _(", NVRAM ") : "", fw.nvram ? fw.nvram : "");
+          if (fw.tpm)
+            printf (_("TPM:      %s (not a PCI device)\n"), fw.tpm);
+          fw_clear (&fw);
+        }
+    }
+  if (layout_opt.check || viol->len > 0)
+    {
+      for (guint i = 0; i < viol->len; i++)
+        {
+          VkViolation *v = viol->pdata[i];
+          printf (_("%s: violation: %s%s%s %s\n"), name, v->device,
+                  v->address ? " at " : "", v->address ? v->address : "", v->message);
+        }
+      if (viol->len == 0 && !cli->quiet)
+        printf (_("%s: layout complies with the slot policy\n"), name);
+    }
+  if (several)
+    printf ("\n");
+}
+
 gboolean
 vk_cmd_layout (VkCli *cli, int argc, char **argv, GError **error)
 {
@@ -535,102 +651,9 @@ vk_cmd_layout (VkCli *cli, int argc, char **argv, GError **error)
         worst = MAX (worst, VK_ERROR_REFUSED);
 
       if (cli->json)
-        {
-          json_builder_begin_object (b);
-          vk_json_str (b, "domain", name);
-          vk_json_bool (b, "compliant", viol->len == 0);
-          json_builder_set_member_name (b, "devices");
-          json_builder_begin_array (b);
-          for (guint i = 0; i < rows->len; i++)
-            {
-              VkLayoutRow *r = rows->pdata[i];
-              g_autofree char *slot = NULL, *addr = NULL, *acpi = NULL;
-              row_strings (r, &slot, &addr, &acpi);
-              json_builder_begin_object (b);
-              vk_json_str (b, "slot", slot);
-              vk_json_str (b, "address", addr);
-              vk_json_int (b, "bus", r->bus);
-              vk_json_str (b, "kind", r->kind);
-              vk_json_str (b, "device", r->device);
-              vk_json_str (b, "alias", r->alias);
-              vk_json_str (b, "mac", r->mac);
-              json_builder_set_member_name (b, "acpi_index");
-              if (r->acpi_index >= 0)
-                json_builder_add_int_value (b, r->acpi_index);
-              else
-                json_builder_add_null_value (b);
-              vk_json_bool (b, "ok", r->ok);
-              json_builder_end_object (b);
-            }
-          json_builder_end_array (b);
-          json_builder_set_member_name (b, "violations");
-          json_builder_begin_array (b);
-          for (guint i = 0; i < viol->len; i++)
-            {
-              VkViolation *v = viol->pdata[i];
-              json_builder_begin_object (b);
-              vk_json_str (b, "device", v->device);
-              vk_json_str (b, "address", v->address);
-              vk_json_str (b, "message", v->message);
-              json_builder_end_object (b);
-            }
-          json_builder_end_array (b);
-          FwInfo fw = { 0 };
-          fw_info (doc, &fw);
-          json_builder_set_member_name (b, "firmware");
-          json_builder_begin_object (b);
-          vk_json_str (b, "type", fw.firmware);
-          vk_json_bool (b, "secure_boot", fw.secure_boot);
-          vk_json_str (b, "loader", fw.loader);
-          vk_json_str (b, "nvram", fw.nvram);
-          json_builder_end_object (b);
-          vk_json_str (b, "tpm", fw.tpm);
-          fw_clear (&fw);
-          json_builder_end_object (b);
-          continue;
-        }
-
-      if (!layout_opt.check || names->len > 1)
-        {
-          if (names->len > 1)
-            printf ("%s:\n", name);
-          g_autoptr(VkTable) t = vk_table_new (_("SLOT"), _("ADDRESS"), _("DEVICE"),
-                                               _("ALIAS"), _("MAC"), _("ACPI"),
-                                               _("POLICY"), NULL);
-          for (guint i = 0; i < rows->len; i++)
-            {
-              VkLayoutRow *r = rows->pdata[i];
-              g_autofree char *slot = NULL, *addr = NULL, *acpi = NULL;
-              row_strings (r, &slot, &addr, &acpi);
-              vk_table_add (t, slot, addr, r->device, r->alias, r->mac, acpi,
-                            r->ok ? _("ok") : _("VIOLATION"));
-            }
-          if (!layout_opt.check || !cli->quiet)
-            {
-              vk_table_print (t, stdout);
-              FwInfo fw = { 0 };
-              fw_info (doc, &fw);
-              printf (_("Firmware: %s%s%s%s\n"), fw.firmware,
-                      fw.secure_boot ? _(", Secure Boot") : "",
-                      fw.nvram ? _(", NVRAM ") : "", fw.nvram ? fw.nvram : "");
-              if (fw.tpm)
-                printf (_("TPM:      %s (not a PCI device)\n"), fw.tpm);
-              fw_clear (&fw);
-            }
-        }
-      if (layout_opt.check || viol->len > 0)
-        {
-          for (guint i = 0; i < viol->len; i++)
-            {
-              VkViolation *v = viol->pdata[i];
-              printf (_("%s: violation: %s%s%s %s\n"), name, v->device,
-                      v->address ? " at " : "", v->address ? v->address : "", v->message);
-            }
-          if (viol->len == 0 && !cli->quiet)
-            printf (_("%s: layout complies with the slot policy\n"), name);
-        }
-      if (names->len > 1)
-        printf ("\n");
+        layout_json_one (b, name, doc, rows, viol);
+      else
+        layout_print_one (cli, name, doc, rows, viol, names->len > 1);
     }
   json_builder_end_array (b);
   if (cli->json)

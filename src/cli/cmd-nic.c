@@ -117,21 +117,16 @@ const GOptionEntry vk_nic_add_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
-gboolean
-vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
+/* The NIC `nic add` describes, from its options, checked. */
+static VkNicSpec *
+nic_spec_from_options (GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("nic add");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("nic add", argc, 1, 1, _("the DOMAIN"), error))
-    return FALSE;
-  const char *name = argv[1];
-
   int given = (nic_add_opt.bridge != NULL) + (nic_add_opt.network != NULL) + (nic_add_opt.tap != NULL);
   if (given != 1)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("vmkeep nic add: give exactly one of --bridge, --network or --tap"));
-      return FALSE;
+      return NULL;
     }
   /* Reuse the --nic parser so both commands accept the same values. */
   g_autoptr(GString) spec_text = g_string_new (NULL);
@@ -149,10 +144,25 @@ vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("vmkeep nic add: --queues must be positive and names may not contain ','"));
-      return FALSE;
+      return NULL;
     }
   g_autoptr(VkNicSpec) nic = NULL;
   if (!vk_nic_spec_parse (spec_text->str, &nic, error))
+    return NULL;
+  return g_steal_pointer (&nic);
+}
+
+gboolean
+vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
+{
+  const VkCommand *cmd = vk_command_named ("nic add");
+  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
+      !vk_cli_expect_args ("nic add", argc, 1, 1, _("the DOMAIN"), error))
+    return FALSE;
+  const char *name = argv[1];
+
+  g_autoptr(VkNicSpec) nic = nic_spec_from_options (error);
+  if (nic == NULL)
     return FALSE;
 
   g_autoptr(VkDomain) dom = NULL;

@@ -44,6 +44,32 @@ fail (GError *error)
   return code;
 }
 
+static void
+setup_locale (void)
+{
+  setlocale (LC_ALL, "");
+  /* VMKEEP_LOCALEDIR lets the tests use the catalogs of an uninstalled build. */
+  const char *localedir = g_getenv ("VMKEEP_LOCALEDIR");
+  bindtextdomain (GETTEXT_PACKAGE, localedir && *localedir ? localedir : LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+}
+
+/* vmkeep.conf ($VMKEEP_CONFIG, or the default path; /dev/null: none). */
+static VkConfig *
+load_config (GError **error)
+{
+  g_autoptr(VkConfig) cfg = vk_config_new ();
+  const char *cfg_path = vk_config_default_path ();
+  gboolean explicit_cfg = g_getenv (VK_CONFIG_ENV) != NULL &&
+                          *g_getenv (VK_CONFIG_ENV) != '\0' &&
+                          !g_str_equal (cfg_path, "/dev/null");
+  if (!g_str_equal (cfg_path, "/dev/null") &&
+      !vk_config_load (cfg, cfg_path, explicit_cfg, error))
+    return NULL;
+  return g_steal_pointer (&cfg);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -52,12 +78,7 @@ main (int argc, char **argv)
   signal (SIGPIPE, SIG_IGN);
   /* stdout carries tables and --json documents; diagnostics never. */
   g_log_writer_default_set_use_stderr (TRUE);
-  setlocale (LC_ALL, "");
-  /* VMKEEP_LOCALEDIR lets the tests use the catalogs of an uninstalled build. */
-  const char *localedir = g_getenv ("VMKEEP_LOCALEDIR");
-  bindtextdomain (GETTEXT_PACKAGE, localedir && *localedir ? localedir : LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  setup_locale ();
 
   VkCli cli = { 0 };
   g_autofree char *uri = NULL;
@@ -147,13 +168,8 @@ main (int argc, char **argv)
     g_ptr_array_add (cargv, rest[j]);
   g_ptr_array_add (cargv, NULL);
 
-  g_autoptr(VkConfig) cfg = vk_config_new ();
-  const char *cfg_path = vk_config_default_path ();
-  gboolean explicit_cfg = g_getenv (VK_CONFIG_ENV) != NULL &&
-                          *g_getenv (VK_CONFIG_ENV) != '\0' &&
-                          !g_str_equal (cfg_path, "/dev/null");
-  if (!g_str_equal (cfg_path, "/dev/null") &&
-      !vk_config_load (cfg, cfg_path, explicit_cfg, &error))
+  g_autoptr(VkConfig) cfg = load_config (&error);
+  if (cfg == NULL)
     return fail (error);
 
   cli.cfg = cfg;
