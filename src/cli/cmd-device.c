@@ -250,6 +250,37 @@ const GOptionEntry vk_fs_attach_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
+/* What an attach holds while it works: the domain's lock and the
+ * definitions it changes (live and/or persistent, as settled by
+ * vk_ops_attach_scope). */
+typedef struct {
+  VkLock *lock;
+  xmlDocPtr live_doc, cfg_doc;
+} AttachTarget;
+
+static void
+attach_target_clear (AttachTarget *t)
+{
+  g_clear_pointer (&t->cfg_doc, xmlFreeDoc);
+  g_clear_pointer (&t->live_doc, xmlFreeDoc);
+  g_clear_pointer (&t->lock, vk_lock_release);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (AttachTarget, attach_target_clear)
+
+static gboolean
+attach_begin (VkCli *cli, VkDomain *dom, const char *name, gboolean *live, gboolean *config,
+              AttachTarget *t, GError **error)
+{
+  if (!vk_ops_attach_scope (dom, name, live, config, error) ||
+      (t->lock = lock_domain (cli, dom, name, error)) == NULL)
+    return FALSE;
+  if (*live && (t->live_doc = vk_cli_domain_doc (dom, FALSE, error)) == NULL)
+    return FALSE;
+  if (*config && (t->cfg_doc = vk_cli_domain_doc (dom, TRUE, error)) == NULL)
+    return FALSE;
+  return TRUE;
+}
+
 /* The filesystem `fs attach` describes, from its options, checked. */
 static VkFsSpec *
 fs_spec_from_options (GError **error)
@@ -351,27 +382,16 @@ vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
   if (spec == NULL)
     return FALSE;
 
-
-  VkConn *conn = vk_cli_connect (cli, error);
-  if (conn == NULL)
+  g_autoptr(VkDomain) dom = vk_cli_lookup (cli, name, error);
+  if (dom == NULL)
     return FALSE;
-  g_autoptr(VkDomain) dom = NULL;
-  if (!vk_domain_lookup (conn, name, &dom, error))
-    return FALSE;
+  VkConn *conn = cli->conn;
   if (uri_is_local (conn) && !check_fs_host (spec, error))
     return FALSE;
-  if (!vk_ops_attach_scope (dom, name, &fs_attach_opt.live, &fs_attach_opt.config, error))
+  g_auto(AttachTarget) t = { 0 };
+  if (!attach_begin (cli, dom, name, &fs_attach_opt.live, &fs_attach_opt.config, &t, error))
     return FALSE;
-  g_autoptr(VkLock) lock = lock_domain (cli, dom, name, error);
-  if (lock == NULL)
-    return FALSE;
-
-  g_autoptr(xmlDoc) live_doc = fs_attach_opt.live ? vk_cli_domain_doc (dom, FALSE, error) : NULL;
-  if (fs_attach_opt.live && live_doc == NULL)
-    return FALSE;
-  g_autoptr(xmlDoc) cfg_doc = fs_attach_opt.config ? vk_cli_domain_doc (dom, TRUE, error) : NULL;
-  if (fs_attach_opt.config && cfg_doc == NULL)
-    return FALSE;
+  xmlDocPtr live_doc = t.live_doc, cfg_doc = t.cfg_doc;
   if (!check_fs_docs (name, live_doc, cfg_doc, error))
     return FALSE;
 
@@ -492,12 +512,10 @@ vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error)
     return FALSE;
   g_autofree char *bdf_text = vk_bdf_format (&bdf);
 
-  VkConn *conn = vk_cli_connect (cli, error);
-  if (conn == NULL)
+  g_autoptr(VkDomain) dom = vk_cli_lookup (cli, name, error);
+  if (dom == NULL)
     return FALSE;
-  g_autoptr(VkDomain) dom = NULL;
-  if (!vk_domain_lookup (conn, name, &dom, error))
-    return FALSE;
+  VkConn *conn = cli->conn;
   if (uri_is_local (conn))
     {
       if (!vk_pci_host_check_vfio ("/sys", &bdf, error))
@@ -511,18 +529,10 @@ vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error)
           !vk_pci_host_verdict (&bdf, exists, driver, error))
         return FALSE;
     }
-  if (!vk_ops_attach_scope (dom, name, &device_attach_opt.live, &device_attach_opt.config, error))
+  g_auto(AttachTarget) t = { 0 };
+  if (!attach_begin (cli, dom, name, &device_attach_opt.live, &device_attach_opt.config, &t, error))
     return FALSE;
-  g_autoptr(VkLock) lock = lock_domain (cli, dom, name, error);
-  if (lock == NULL)
-    return FALSE;
-
-  g_autoptr(xmlDoc) live_doc = device_attach_opt.live ? vk_cli_domain_doc (dom, FALSE, error) : NULL;
-  if (device_attach_opt.live && live_doc == NULL)
-    return FALSE;
-  g_autoptr(xmlDoc) cfg_doc = device_attach_opt.config ? vk_cli_domain_doc (dom, TRUE, error) : NULL;
-  if (device_attach_opt.config && cfg_doc == NULL)
-    return FALSE;
+  xmlDocPtr live_doc = t.live_doc, cfg_doc = t.cfg_doc;
   if ((device_attach_opt.live && !vk_check_hostdev_unique (live_doc, name, _("running VM"), &bdf, device_attach_opt.id, error)) ||
       (device_attach_opt.config && !vk_check_hostdev_unique (cfg_doc, name, _("persistent definition"), &bdf,
                                            device_attach_opt.id, error)))
@@ -613,11 +623,8 @@ vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error)
       !vk_cli_expect_args ("devices", argc, 1, 1, _("the DOMAIN"), error))
     return FALSE;
   const char *name = argv[1];
-  VkConn *conn = vk_cli_connect (cli, error);
-  if (conn == NULL)
-    return FALSE;
-  g_autoptr(VkDomain) dom = NULL;
-  if (!vk_domain_lookup (conn, name, &dom, error))
+  g_autoptr(VkDomain) dom = vk_cli_lookup (cli, name, error);
+  if (dom == NULL)
     return FALSE;
   gboolean running = vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF;
   g_autoptr(xmlDoc) live_doc = running && !devices_opt.inactive ? vk_cli_domain_doc (dom, FALSE, error)

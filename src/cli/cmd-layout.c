@@ -344,6 +344,7 @@ static struct {
   gboolean relayout;
 } pin_opt;
 
+/* pin and define share their option */
 const GOptionEntry vk_pin_options[] = {
   { "relayout", 0, 0, G_OPTION_ARG_NONE, &pin_opt.relayout,
     N_("Move devices placed against the policy instead of failing"), NULL },
@@ -364,23 +365,13 @@ vk_cmd_pin (VkCli *cli, int argc, char **argv, GError **error)
   return TRUE;
 }
 
-static struct {
-  gboolean relayout;
-} define_opt;
-
-const GOptionEntry vk_define_options[] = {
-  { "relayout", 0, 0, G_OPTION_ARG_NONE, &define_opt.relayout,
-    N_("Move devices placed against the policy instead of failing"), NULL },
-  G_OPTION_ENTRY_NULL
-};
-
 gboolean
 vk_cmd_define (VkCli *cli, int argc, char **argv, GError **error)
 {
   if (!vk_cli_parse (vk_command_named ("define"), &argc, &argv, error) ||
       !vk_cli_expect_args ("define", argc, 1, 1, _("FILE (or - for standard input)"), error))
     return FALSE;
-  g_autoptr(xmlDoc) doc = load_and_pin (cli, argv[1], define_opt.relayout, error);
+  g_autoptr(xmlDoc) doc = load_and_pin (cli, argv[1], pin_opt.relayout, error);
   if (doc == NULL)
     return FALSE;
   g_autofree char *name = vk_domain_name (doc);

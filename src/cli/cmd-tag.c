@@ -86,11 +86,8 @@ vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error)
     if (!vk_validate_name ("tag", argv[i], error))
       return FALSE;
 
-  VkConn *conn = vk_cli_connect (cli, error);
-  if (conn == NULL)
-    return FALSE;
-  g_autoptr(VkDomain) dom = NULL;
-  if (!vk_domain_lookup (conn, name, &dom, error))
+  g_autoptr(VkDomain) dom = vk_cli_lookup (cli, name, error);
+  if (dom == NULL)
     return FALSE;
   /* a change to the domain: under its lock, read and written together */
   g_autofree char *uuid = vk_domain_get_uuid (dom);

@@ -30,7 +30,7 @@ const VkCommand vk_commands[] = {
     vk_pin_options, "FILE" },
   { "define", N_("FILE|-"), N_("Pin a domain XML, define it and verify the layout held"),
     vk_cmd_define,
-    vk_define_options, "FILE" },
+    vk_pin_options, "FILE" },
   { "layout", N_("DOMAIN...|--all [--check]"),
     N_("Show the PCI slot table of domains, or audit them against the policy"),
     vk_cmd_layout,
@@ -199,6 +199,15 @@ vk_cli_connect (VkCli *cli, GError **error)
     cli->cfg->log_dir = vk_conn_libvirt_dir (cli->conn, VK_LIBVIRT_DIR_LOG);
   cli->ops->conn = cli->conn;
   return cli->conn;
+}
+
+VkDomain *
+vk_cli_lookup (VkCli *cli, const char *name, GError **error)
+{
+  g_autoptr(VkDomain) dom = NULL;
+  if (vk_cli_connect (cli, error) == NULL || !vk_domain_lookup (cli->conn, name, &dom, error))
+    return NULL;
+  return g_steal_pointer (&dom);
 }
 
 gboolean

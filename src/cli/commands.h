@@ -58,6 +58,8 @@ const VkCommand *vk_command_named (const char *name);
 void vk_cli_init_ops (VkCli *cli);
 /* Connection shared by the commands of one run; it becomes the context's. */
 VkConn *vk_cli_connect (VkCli *cli, GError **error);
+/* Domain `name` on the connection (VK_ERROR_NOT_FOUND when none). */
+VkDomain *vk_cli_lookup (VkCli *cli, const char *name, GError **error);
 /* The workflows' context, connected. */
 VkOps *vk_cli_ops (VkCli *cli, GError **error);
 /* Whether to show progress on stderr: on a terminal, or with --progress
@@ -119,7 +121,7 @@ void vk_detach_args_clear (VkDetachArgs *a);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (VkDetachArgs, vk_detach_args_clear)
 
 /* The commands' option tables. */
-extern const GOptionEntry vk_create_options[], vk_pin_options[], vk_define_options[],
+extern const GOptionEntry vk_create_options[], vk_pin_options[],
   vk_layout_options[], vk_list_options[], vk_start_options[], vk_stop_options[],
   vk_undefine_options[], vk_nic_add_options[], vk_detach_options[], vk_fs_attach_options[],
   vk_device_attach_options[], vk_devices_options[];
