@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "host.h"
 #include "domain-xml.h"
 #include "output.h"
 #include "pin.h"
@@ -90,26 +91,9 @@ check_host_firmware (const VkSpec *spec, GError **error)
 {
   if (spec->firmware == VK_FIRMWARE_UEFI)
     {
-      const char *dir = g_getenv ("VMKEEP_FIRMWARE_DIR");
-      if (dir == NULL || *dir == '\0')
-        dir = "/usr/share/qemu/firmware";
-      gboolean uefi = FALSE, secure = FALSE;
-      g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
-      const char *n;
-      while (d && (n = g_dir_read_name (d)) != NULL)
-        {
-          if (!g_str_has_suffix (n, ".json"))
-            continue;
-          g_autofree char *path = g_build_filename (dir, n, NULL);
-          g_autofree char *text = NULL;
-          if (!g_file_get_contents (path, &text, NULL, NULL))
-            continue;
-          if (strstr (text, "\"uefi\"") == NULL || strstr (text, "x86_64") == NULL)
-            continue;
-          uefi = TRUE;
-          if (strstr (text, "\"secure-boot\"") != NULL)
-            secure = TRUE;
-        }
+      const char *dir = vk_host_firmware_dir ();
+      gboolean uefi, secure;
+      vk_host_firmware_scan (dir, &uefi, &secure);
       if (!uefi)
         {
           g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
@@ -127,14 +111,13 @@ check_host_firmware (const VkSpec *spec, GError **error)
     }
   if (spec->tpm)
     {
-      g_autofree char *swtpm = g_find_program_in_path ("swtpm");
-      g_autofree char *setup = g_find_program_in_path ("swtpm_setup");
-      if (swtpm == NULL || setup == NULL)
+      const char *missing = vk_host_swtpm_missing ();
+      if (missing)
         {
           g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
                        _("--tpm needs the swtpm emulator (%s not found in PATH); install "
                          "Debian's 'swtpm' and 'swtpm-tools' packages"),
-                       swtpm == NULL ? "swtpm" : "swtpm_setup");
+                       missing);
           return FALSE;
         }
     }
