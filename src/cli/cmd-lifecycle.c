@@ -9,39 +9,6 @@
 #include "output.h"
 #include "vk-error.h"
 
-/* Batch commands go on past a failing domain and end with the worst code. */
-typedef struct {
-  int worst;
-  guint failed;
-  char *first;
-} Batch;
-
-static void
-batch_fail (Batch *b, const char *name, GError *e)
-{
-  g_printerr ("vmkeep: error: %s\n", e->message);
-  int code = vk_error_exit_code (e);
-  b->worst = MAX (b->worst, code);
-  b->failed++;
-  if (b->first == NULL)
-    b->first = g_strdup (name);
-}
-
-static gboolean
-batch_finish (Batch *b, const char *verb, guint total, GError **error)
-{
-  if (b->failed == 0)
-    {
-      g_free (b->first);
-      return TRUE;
-    }
-  g_set_error (error, VK_ERROR, b->worst,
-               _("%s failed for %u of %u domains (first: %s); see the messages above"),
-               verb, b->failed, total, b->first);
-  g_free (b->first);
-  return FALSE;
-}
-
 static struct {
   gboolean all;
 } list_opt;
@@ -125,19 +92,19 @@ vk_cmd_start (VkCli *cli, int argc, char **argv, GError **error)
     return FALSE;
   if (vk_cli_ops (cli, error) == NULL)
     return FALSE;
-  Batch b = { 0 };
+  VkBatch b = { 0 };
   for (int i = 1; i < argc; i++)
     {
       g_autoptr(GError) local = NULL;
       gboolean already = FALSE;
       if (!vk_ops_start (cli->ops, argv[i], start_opt.paused, &already, &local))
-        batch_fail (&b, argv[i], local);
+        vk_batch_fail (&b, argv[i], local);
       else if (already)
         vk_cli_info (cli, _("Domain '%s' is already running"), argv[i]);
       else
         vk_cli_info (cli, _("Domain '%s' started"), argv[i]);
     }
-  return batch_finish (&b, _("start"), argc - 1, error);
+  return vk_batch_finish (&b, _("start"), argc - 1, error);
 }
 
 static struct {
@@ -168,18 +135,18 @@ vk_cmd_stop (VkCli *cli, int argc, char **argv, GError **error)
     }
   if (vk_cli_ops (cli, error) == NULL)
     return FALSE;
-  Batch b = { 0 };
+  VkBatch b = { 0 };
   for (int i = 1; i < argc; i++)
     {
       g_autoptr(GError) local = NULL;
       if (!vk_ops_stop (cli->ops, argv[i], stop_opt.timeout, stop_opt.force, &local))
         {
-          batch_fail (&b, argv[i], local);
+          vk_batch_fail (&b, argv[i], local);
           continue;
         }
       vk_cli_info (cli, _("Domain '%s' stopped"), argv[i]);
     }
-  return batch_finish (&b, _("stop"), argc - 1, error);
+  return vk_batch_finish (&b, _("stop"), argc - 1, error);
 }
 
 static struct {
@@ -204,17 +171,17 @@ vk_cmd_undefine (VkCli *cli, int argc, char **argv, GError **error)
     return FALSE;
   if (vk_cli_ops (cli, error) == NULL)
     return FALSE;
-  Batch b = { 0 };
+  VkBatch b = { 0 };
   for (int i = 1; i < argc; i++)
     {
       g_autoptr(GError) local = NULL;
       if (!vk_ops_undefine (cli->ops, argv[i], undefine_opt.force, undefine_opt.keep_nvram,
                             &local))
         {
-          batch_fail (&b, argv[i], local);
+          vk_batch_fail (&b, argv[i], local);
           continue;
         }
       vk_cli_info (cli, _("Domain '%s' undefined"), argv[i]);
     }
-  return batch_finish (&b, _("undefine"), argc - 1, error);
+  return vk_batch_finish (&b, _("undefine"), argc - 1, error);
 }

@@ -504,3 +504,28 @@ vk_cli_check_qemu_reaches (VkCli *cli, VkConn *conn, const char *dir, GError **e
   return FALSE;
 }
 
+void
+vk_batch_fail (VkBatch *b, const char *name, GError *e)
+{
+  g_printerr ("vmkeep: error: %s\n", e->message);
+  int code = vk_error_exit_code (e);
+  b->worst = MAX (b->worst, code);
+  b->failed++;
+  if (b->first == NULL)
+    b->first = g_strdup (name);
+}
+
+gboolean
+vk_batch_finish (VkBatch *b, const char *verb, guint total, GError **error)
+{
+  if (b->failed == 0)
+    {
+      g_free (b->first);
+      return TRUE;
+    }
+  g_set_error (error, VK_ERROR, b->worst,
+               _("%s failed for %u of %u domains (first: %s); see the messages above"),
+               verb, b->failed, total, b->first);
+  g_free (b->first);
+  return FALSE;
+}

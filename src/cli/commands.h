@@ -192,4 +192,15 @@ extern volatile sig_atomic_t vk_cli_interrupted;
 void vk_cli_sig_guard_begin (VkCli *cli, VkSigGuard *g);
 void vk_cli_sig_guard_end (VkSigGuard *g);
 
+/* Batch commands go on past a failing domain and end with the worst exit
+ * code: each failure is printed as it happens (vk_batch_fail takes it),
+ * and vk_batch_finish fails with the worst code, counting them. */
+typedef struct {
+  int worst;
+  guint failed;
+  char *first;
+} VkBatch;
+void vk_batch_fail (VkBatch *b, const char *name, GError *e);
+gboolean vk_batch_finish (VkBatch *b, const char *verb, guint total, GError **error);
+
 G_END_DECLS
