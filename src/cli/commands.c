@@ -420,10 +420,11 @@ static const int guarded[] = { SIGINT, SIGTERM, SIGHUP };
 void
 vk_cli_sig_guard_begin (VkCli *cli, VkSigGuard *g)
 {
-  if (sig_pipe[0] < 0 && g_unix_open_pipe (sig_pipe, O_CLOEXEC | O_NONBLOCK, NULL))
+  /* (GLib before 2.78 takes FD_CLOEXEC alone here) */
+  if (sig_pipe[0] < 0 && g_unix_open_pipe (sig_pipe, FD_CLOEXEC, NULL))
     {
       /* the reader blocks; only the handler's end must never block */
-      g_unix_set_fd_nonblocking (sig_pipe[0], FALSE, NULL);
+      g_unix_set_fd_nonblocking (sig_pipe[1], TRUE, NULL);
       sigset_t all, old;
       sigemptyset (&all);
       for (gsize i = 0; i < G_N_ELEMENTS (guarded); i++)
