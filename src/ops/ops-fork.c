@@ -39,13 +39,18 @@ fork_tmp_dir (VkOps *ops, VkJournal *j, const char *xml, int *lock_fd, char **xm
   if (!vk_journal_push (j, VK_UNDO_RMTREE, error, dir, NULL))
     {
       vk_store_tmp_dir_done (dir, *lock_fd);
+      *lock_fd = -1;
       return NULL;
     }
   if (xml)
     {
       *xml_file = g_build_filename (dir, "source.xml", NULL);
       if (!vk_file_write_atomic (*xml_file, xml, strlen (xml), 0600, error))
-        return NULL;
+        {
+          vk_store_tmp_dir_done (dir, *lock_fd);
+          *lock_fd = -1;
+          return NULL;
+        }
     }
   return g_steal_pointer (&dir);
 }
@@ -216,7 +221,7 @@ fork_shutoff_steps (VkOps *ops, VkJournal *j, ShutoffPlan *p, const char *xml,
   g_autofree char *xml_file = NULL;
   g_autofree char *sdir = fork_tmp_dir (ops, j, xml, &tmp_lock, &xml_file, error);
   if (sdir == NULL)
-    return FALSE;
+    return vk_clone_journal_end (ops, j, FALSE, error);
   gboolean ok = TRUE;
   if (p->nvram != NULL)
     ok = vk_journal_push (j, VK_UNDO_UNLINK, error, p->nvram, NULL) &&
@@ -456,7 +461,11 @@ fork_dirs (Fork *f, GError **error)
     return FALSE;
   g_chmod (f->partial, 0711);
   if (!vk_journal_push (f->j, VK_UNDO_RMTREE, error, f->partial, NULL))
-    return FALSE;
+    {
+      vk_store_partial_abort (f->partial, f->lock_fd);
+      f->lock_fd = -1;
+      return FALSE;
+    }
   f->sdir = fork_tmp_dir (f->ops, f->j, f->inactive_xml, &f->tmp_lock, &f->xml_file, error);
   if (f->sdir == NULL)
     return FALSE;
