@@ -226,7 +226,8 @@ fork_shutoff_steps (VkOps *ops, VkJournal *j, ShutoffPlan *p, const char *xml,
   if (p->nvram != NULL)
     ok = vk_journal_push (j, VK_UNDO_UNLINK, error, p->nvram, NULL) &&
          vk_file_clone (p->src_nv, p->nvram, 0600, error);
-  ok = ok && shutoff_freeze_disks (j, p, res, error);
+  ok = ok && shutoff_freeze_disks (j, p, res, error) &&
+       vk_ops_step (ops, "fork-after-disks", error);
   g_autofree char *src_xml = vk_xml_format (p->src_new);
   g_autofree char *fork_xml = vk_xml_format (p->fork_doc);
   g_autoptr(VkDomain) redefined = NULL;

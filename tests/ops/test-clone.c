@@ -8,9 +8,9 @@
  * created; a clone of an image another vmkeep holds is VK_ERROR_BUSY; the
  * fork of a shut-off domain defines a fork with a new name and UUID (and
  * the source's MACs) on overlays over the source's frozen disk, and a
- * fault or a cancellation at its last step leaves nothing: no fork, no
- * overlay, no base, no journal, the source's disk and definition as
- * before. */
+ * fault or a cancellation at each of its fault points (fork-after-disks,
+ * fork-after-clone) leaves nothing: no fork, no overlay, no base, no
+ * journal, the source's disk and definition as before. */
 #include "config.h"
 
 #include <string.h>
@@ -300,8 +300,9 @@ test_fork_shutoff (Fixture *f, gconstpointer data)
   g_assert_true (g_file_get_contents (base, &content, NULL, NULL));
   g_assert_cmpstr (content, ==, "the source's disk");
   g_assert_cmpuint (store_leftovers (f), ==, 0);
-  g_assert_cmpuint (f->steps->len, ==, 1);
-  g_assert_cmpstr (f->steps->pdata[0], ==, "fork-after-clone");
+  g_assert_cmpuint (f->steps->len, ==, 2);
+  g_assert_cmpstr (f->steps->pdata[0], ==, "fork-after-disks");
+  g_assert_cmpstr (f->steps->pdata[1], ==, "fork-after-clone");
   vk_clone_result_clear (&res);
 }
 
@@ -309,7 +310,7 @@ test_fork_shutoff (Fixture *f, gconstpointer data)
 static void
 test_fork_shutoff_fault (Fixture *f, gconstpointer data)
 {
-  const char *points[] = { "fork-after-clone" };
+  const char *points[] = { "fork-after-disks", "fork-after-clone" };
   for (guint i = 0; i < G_N_ELEMENTS (points); i++)
     {
       g_autoptr(GError) error = NULL;
@@ -325,18 +326,24 @@ test_fork_shutoff_fault (Fixture *f, gconstpointer data)
     }
 }
 
+/* ops->cancel cancelled (as by a signal) at each fault point. */
 static void
 test_fork_shutoff_cancelled (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-  f->cancel_at = "fork-after-clone";
-  VkCloneOpts o = opts ();
-  VkCloneResult res;
-  vk_clone_result_init (&res);
-  g_assert_false (vk_ops_fork (f->ops, SOURCE, &o, &res, &error));
-  g_assert_error (error, VK_ERROR, VK_ERROR_FAILED);
-  vk_clone_result_clear (&res);
-  assert_nothing_left (f);
+  const char *points[] = { "fork-after-disks", "fork-after-clone" };
+  for (guint i = 0; i < G_N_ELEMENTS (points); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_cancellable_reset (f->ops->cancel);
+      f->cancel_at = points[i];
+      VkCloneOpts o = opts ();
+      VkCloneResult res;
+      vk_clone_result_init (&res);
+      g_assert_false (vk_ops_fork (f->ops, SOURCE, &o, &res, &error));
+      g_assert_error (error, VK_ERROR, VK_ERROR_FAILED);
+      vk_clone_result_clear (&res);
+      assert_nothing_left (f);
+    }
 }
 
 /* A fork under a name that is taken, or of nothing, creates nothing. */
