@@ -48,7 +48,7 @@ read_full (int fd, guint8 *buf, gsize len)
 }
 
 int
-vk_fifo_open_writer (const char *path, gint *cancel, GError **error)
+vk_fifo_open_writer (const char *path, GCancellable *cancel, GError **error)
 {
   for (;;)
     {
@@ -65,7 +65,7 @@ vk_fifo_open_writer (const char *path, gint *cancel, GError **error)
                        g_strerror (errno));
           return -1;
         }
-      if (cancel && g_atomic_int_get (cancel))
+      if (g_cancellable_is_cancelled (cancel))
         {
           g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
                        _("libvirt never opened the state FIFO %s"), path);
@@ -89,10 +89,10 @@ vk_fifo_open_writer (const char *path, gint *cancel, GError **error)
  * before the swap), and the pipe it opened is fed from the beginning. A
  * reader that closes early ends its pipe with EPIPE, which is expected
  * here. Serving goes on until the caller's restore returned and set
- * *cancel, so no open of libvirt's can ever block on a FIFO nobody
+ * `cancel`, so no open of libvirt's can ever block on a FIFO nobody
  * serves. */
 gboolean
-vk_fifo_serve (const char *path, VkFifoFeedFunc feed, gpointer data, gint *cancel,
+vk_fifo_serve (const char *path, VkFifoFeedFunc feed, gpointer data, GCancellable *cancel,
                guint *served, guint *completed, GError **error)
 {
   guint n_served = 0, n_done = 0;
@@ -105,7 +105,7 @@ vk_fifo_serve (const char *path, VkFifoFeedFunc feed, gpointer data, gint *cance
       int fd = vk_fifo_open_writer (path, cancel, &e);
       if (fd < 0)
         {
-          if (cancel && g_atomic_int_get (cancel) && n_served > 0)
+          if (g_cancellable_is_cancelled (cancel) && n_served > 0)
             break;
           g_propagate_error (&last, g_steal_pointer (&e));
           ok = FALSE;
@@ -190,7 +190,7 @@ vk_fifo_serve (const char *path, VkFifoFeedFunc feed, gpointer data, gint *cance
 typedef struct {
   int in;
   guint64 size;
-  gint *cancel;      /* the caller's; may be NULL */
+  GCancellable *cancel;   /* the caller's; may be NULL */
   gint stop;         /* the writer gave up */
   VkSha256 *sum;
   gboolean ok;       /* read the whole file */
@@ -205,7 +205,7 @@ hasher_thread (gpointer p)
   guint64 off = 0;
   while (off < h->size)
     {
-      if (g_atomic_int_get (&h->stop) || (h->cancel && g_atomic_int_get (h->cancel)))
+      if (g_atomic_int_get (&h->stop) || g_cancellable_is_cancelled (h->cancel))
         return NULL;
       ssize_t n = pread (h->in, buf, MIN (h->size - off, CHUNK), off);
       if (n < 0 && errno == EINTR)
@@ -242,12 +242,13 @@ grow_pipe (int fd)
 
 /* splice [*off, end) of `in` into the pipe `fd`. */
 static gboolean
-splice_range (int in, guint64 *off, guint64 end, int fd, gint *cancel, const char *src_path,
+splice_range (int in, guint64 *off, guint64 end, int fd, GCancellable *cancel,
+              const char *src_path,
               GError **error)
 {
   while (*off < end)
     {
-      if (cancel && g_atomic_int_get (cancel))
+      if (g_cancellable_is_cancelled (cancel))
         {
           g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("the clone was cancelled"));
           return FALSE;
@@ -273,7 +274,8 @@ splice_range (int in, guint64 *off, guint64 end, int fd, gint *cancel, const cha
 
 static gboolean
 feed_pipe (int fd, int in, guint64 size, GBytes *header, const char *src_path,
-           guint64 stream_offset, const char *expected_sha256, gint *cancel, GError **error)
+           guint64 stream_offset, const char *expected_sha256, GCancellable *cancel,
+           GError **error)
 {
   if (size < stream_offset)
     {
@@ -305,7 +307,7 @@ feed_pipe (int fd, int in, guint64 size, GBytes *header, const char *src_path,
           if (h.err)
             g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot read %s: %s"), src_path,
                          g_strerror (h.err));
-          else if (cancel && g_atomic_int_get (cancel))
+          else if (g_cancellable_is_cancelled (cancel))
             g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("the clone was cancelled"));
           else
             g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
@@ -333,7 +335,7 @@ feed_pipe (int fd, int in, guint64 size, GBytes *header, const char *src_path,
 
 gboolean
 vk_save_stream_feed (int fd, GBytes *header, const char *src_path, guint64 stream_offset,
-                     const char *expected_sha256, gint *cancel, GError **error)
+                     const char *expected_sha256, GCancellable *cancel, GError **error)
 {
   int in = open (src_path, O_RDONLY | O_CLOEXEC);
   if (in < 0)
@@ -393,7 +395,7 @@ vk_save_stream_feed (int fd, GBytes *header, const char *src_path, guint64 strea
   gssize held_len = 0;
   while (ok)
     {
-      if (cancel && g_atomic_int_get (cancel))
+      if (g_cancellable_is_cancelled (cancel))
         {
           g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("the clone was cancelled"));
           ok = FALSE;
@@ -512,9 +514,9 @@ vk_save_file_write (const char *dst, GBytes *header, const char *src_path,
 #define GROW_POLL_US 1000
 
 static gboolean
-writer_check (const gint *writer, gint *cancel, const char *path, GError **error)
+writer_check (const gint *writer, GCancellable *cancel, const char *path, GError **error)
 {
-  if (cancel && g_atomic_int_get (cancel))
+  if (g_cancellable_is_cancelled (cancel))
     {
       g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("the clone was cancelled"));
       return FALSE;
@@ -529,7 +531,8 @@ writer_check (const gint *writer, gint *cancel, const char *path, GError **error
 }
 
 gboolean
-vk_save_header_wait (const char *path, const gint *writer, gint *cancel, VkSaveHeader **out,
+vk_save_header_wait (const char *path, const gint *writer, GCancellable *cancel,
+                     VkSaveHeader **out,
                      GError **error)
 {
   int fd = -1;
@@ -576,7 +579,7 @@ vk_save_header_wait (const char *path, const gint *writer, gint *cancel, VkSaveH
 
 gboolean
 vk_save_stream_feed_growing (int fd, GBytes *header, const char *src_path,
-                             guint64 stream_offset, const gint *writer, gint *cancel,
+                             guint64 stream_offset, const gint *writer, GCancellable *cancel,
                              char **sha256_out, guint64 *size_out, GError **error)
 {
   int in = open (src_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);

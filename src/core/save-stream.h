@@ -2,6 +2,7 @@
  * source's QEMU stream, checked against the source's SHA-256 on the way. */
 #pragma once
 
+#include <gio/gio.h>
 #include <glib.h>
 
 #include "save-header.h"
@@ -19,24 +20,25 @@ G_BEGIN_DECLS
  * `cancel` (may be NULL) is polled between chunks. */
 gboolean vk_save_stream_feed (int fd, GBytes *header, const char *src_path,
                               guint64 stream_offset, const char *expected_sha256,
-                              gint *cancel, GError **error);
+                              GCancellable *cancel, GError **error);
 
-/* Open a FIFO for writing, waiting until a reader opens it or `*cancel`
- * becomes non-zero (never blocks forever when the reader fails first).
+/* Open a FIFO for writing, waiting until a reader opens it or `cancel`
+ * is cancelled (never blocks forever when the reader fails first).
  * Returns the fd or -1. */
-int vk_fifo_open_writer (const char *path, gint *cancel, GError **error);
+int vk_fifo_open_writer (const char *path, GCancellable *cancel, GError **error);
 
 /* Feed one reader of a FIFO (the header, then the stream). */
 typedef gboolean (*VkFifoFeedFunc) (int fd, gpointer data, GError **error);
 
 /* Serve the FIFO at `path` to every reader that opens it, each on a pipe
- * of its own and from the start, until `*cancel` becomes non-zero (the
+ * of its own and from the start, until `cancel` is cancelled (the
  * restore returned). Readers that close early are expected (libvirt 11
  * reads the header through an open of its own). Succeeds when at least
  * one reader got everything; `served` and `completed` count the opens and
  * the complete feeds. A feed's VK_ERROR_REFUSED (checksum mismatch) ends
  * serving at once. */
-gboolean vk_fifo_serve (const char *path, VkFifoFeedFunc feed, gpointer data, gint *cancel,
+gboolean vk_fifo_serve (const char *path, VkFifoFeedFunc feed, gpointer data,
+                        GCancellable *cancel,
                         guint *served, guint *completed, GError **error);
 
 /* A clone's state as a regular file `dst` (O_EXCL: never overwrites;
@@ -63,9 +65,9 @@ typedef enum {
 } VkWriterState;
 
 /* Wait until the header and data area of `path` are written, then parse
- * them (the "Part" magic accepted). Fails when the writer fails, `*cancel`
- * becomes non-zero, or the writer finished without a complete header. */
-gboolean vk_save_header_wait (const char *path, const gint *writer, gint *cancel,
+ * them (the "Part" magic accepted). Fails when the writer fails, `cancel`
+ * is cancelled, or the writer finished without a complete header. */
+gboolean vk_save_header_wait (const char *path, const gint *writer, GCancellable *cancel,
                               VkSaveHeader **out, GError **error);
 
 /* Feed `header` and then bytes [stream_offset, end) of `src_path` into `fd`
@@ -76,7 +78,7 @@ gboolean vk_save_header_wait (const char *path, const gint *writer, gint *cancel
  * read. Returns the SHA-256 (hex) and size of the complete file. */
 gboolean vk_save_stream_feed_growing (int fd, GBytes *header, const char *src_path,
                                       guint64 stream_offset, const gint *writer,
-                                      gint *cancel, char **sha256_out, guint64 *size_out,
+                                      GCancellable *cancel, char **sha256_out, guint64 *size_out,
                                       GError **error);
 
 G_END_DECLS

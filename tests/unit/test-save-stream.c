@@ -113,7 +113,7 @@ reader_thread (gpointer p)
 
 /* Feed into a pipe; returns what the reader got. */
 static GBytes *
-feed_pipe (Fixture *f, const char *sha, gint *cancel, gsize stop_after, gboolean *ok,
+feed_pipe (Fixture *f, const char *sha, GCancellable *cancel, gsize stop_after, gboolean *ok,
            GError **error)
 {
   int p[2];
@@ -190,7 +190,7 @@ typedef struct {
   const gsize *stops;   /* per open: bytes to read before closing (0: all) */
   guint opens;
   GByteArray *last;     /* what the last open read */
-  gint *done;           /* the "restore returned" flag of the server */
+  GCancellable *done;   /* the "restore returned" cancellable of the server */
 } Opener;
 
 /* What libvirt does: open the path (blocking until the writer is there),
@@ -209,7 +209,7 @@ opener_thread (gpointer p)
         g_byte_array_unref (o->last);
       o->last = r.got;
     }
-  g_atomic_int_set (o->done, 1);
+  g_cancellable_cancel (o->done);
   return NULL;
 }
 
@@ -231,11 +231,11 @@ serve (Fixture *f, const char *sha, const gsize *stops, guint opens, gboolean *o
 {
   g_autofree char *fifo = g_build_filename (f->dir, "state.fifo", NULL);
   g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
-  gint done = 0;
-  Opener o = { fifo, stops, opens, NULL, &done };
+  g_autoptr(GCancellable) done = g_cancellable_new ();
+  Opener o = { fifo, stops, opens, NULL, done };
   GThread *t = g_thread_new ("opener", opener_thread, &o);
   ServeData d = { f, sha };
-  *ok = vk_fifo_serve (fifo, serve_feed, &d, &done, served, completed, error);
+  *ok = vk_fifo_serve (fifo, serve_feed, &d, done, served, completed, error);
   g_thread_join (t);
   /* the server never leaves its FIFO without a fresh one in its place */
   g_assert_true (g_file_test (fifo, G_FILE_TEST_EXISTS));
@@ -338,8 +338,9 @@ test_pipe_cancelled (void)
   fixture_set_up (&f, (3u << 20) + 1);
   g_autoptr(GError) error = NULL;
   gboolean ok = TRUE;
-  gint cancel = 1;
-  g_autoptr(GBytes) got = feed_pipe (&f, f.sha, &cancel, 0, &ok, &error);
+  g_autoptr(GCancellable) cancel = g_cancellable_new ();
+  g_cancellable_cancel (cancel);
+  g_autoptr(GBytes) got = feed_pipe (&f, f.sha, cancel, 0, &ok, &error);
   g_assert_false (ok);
   g_assert_nonnull (error);
   g_assert_cmpuint (g_bytes_get_size (got), <, g_bytes_get_size (f.content));

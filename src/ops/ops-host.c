@@ -1,0 +1,102 @@
+/* vmkeep — host checks of the workflows. See ops-host.h. */
+#include "config.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "fileutil.h"
+#include "ops-host.h"
+#include "spec.h"
+#include "vk-error.h"
+
+gboolean
+vk_ops_uri_is_local (const char *uri)
+{
+  if (uri == NULL)
+    return TRUE;
+  const char *sep = strstr (uri, "://");
+  if (sep == NULL)
+    return TRUE;
+  const char *plus = memchr (uri, '+', sep - uri);
+  if (plus && !g_str_has_prefix (plus, "+unix://"))
+    return FALSE;
+  return sep[3] == '/' || sep[3] == '\0';
+}
+
+VkHostIface
+vk_ops_host_interface (VkConn *conn, const char *name)
+{
+  VkHostIface found = vk_conn_host_interface (conn, name);
+  const char *uri = vk_conn_uri (conn);
+  if (found != VK_HOST_IFACE_UNKNOWN || uri == NULL ||
+      !(g_str_has_prefix (uri, "qemu:///") || g_str_has_prefix (uri, "qemu+unix:///")))
+    return found;
+  /* libvirt without its interface driver, on this host: the kernel's own
+   * view (sysfs, its stable ABI for net devices) answers the same */
+  g_autofree char *dev = g_build_filename ("/sys/class/net", name, NULL);
+  g_autofree char *bridge = g_build_filename (dev, "bridge", NULL);
+  if (!g_file_test (dev, G_FILE_TEST_EXISTS))
+    return VK_HOST_IFACE_ABSENT;
+  return g_file_test (bridge, G_FILE_TEST_IS_DIR) ? VK_HOST_IFACE_BRIDGE : VK_HOST_IFACE_OTHER;
+}
+
+gboolean
+vk_ops_check_nic_source (VkConn *conn, int kind, const char *name, GError **error)
+{
+  if (kind == VK_NET_NETWORK)
+    {
+      if (!vk_conn_network_exists (conn, name, NULL, NULL))
+        {
+          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                       _("libvirt network '%s' not found; 'virsh net-list --all' "
+                         "shows the networks"), name);
+          return FALSE;
+        }
+      return TRUE;
+    }
+  VkHostIface found = kind == VK_NET_BRIDGE ? vk_ops_host_interface (conn, name)
+                                            : VK_HOST_IFACE_UNKNOWN;
+  if (found == VK_HOST_IFACE_ABSENT || found == VK_HOST_IFACE_OTHER)
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
+                   _("bridge '%s' not found on this host; create it (ip link add "
+                     "%s type bridge) or pick another bridge"), name, name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+vk_ops_check_qemu_reaches (VkConn *conn, const char *dir, GError **error)
+{
+  if (!vk_ops_uri_is_local (vk_conn_uri (conn)))
+    return TRUE;
+  guint uid = 0, gid = 0;
+  gboolean known = FALSE;
+  if (!vk_conn_qemu_user (conn, &uid, &gid, &known, error))
+    return FALSE;
+  if (!known || uid == 0)
+    return TRUE;
+  gid_t groups[64];
+  int n = G_N_ELEMENTS (groups);
+  struct passwd *pw = getpwuid (uid);
+  if (pw == NULL || getgrouplist (pw->pw_name, gid, groups, &n) < 0)
+    {
+      groups[0] = gid;
+      n = 1;
+    }
+  guint mode = 0;
+  g_autofree char *blocked = vk_path_untraversable (dir, uid, groups, n, &mode);
+  if (blocked == NULL)
+    return TRUE;
+  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+               _("QEMU runs as %s (uid %u) and cannot pass through %s (mode %04o) to reach %s, "
+                 "so it could not open the disks there; nothing was changed: make it "
+                 "traversable (chmod o+x %s) or set store= in vmkeep.conf to a directory QEMU "
+                 "can reach"),
+               pw ? pw->pw_name : "?", uid, blocked, mode, dir, blocked);
+  return FALSE;
+}

@@ -1,0 +1,32 @@
+/* vmkeep — what the workflows check on the host before they create
+ * anything there: a NIC's host side, a TAP name, QEMU's way to the
+ * directories that will hold disks. See ops.h for the layer's rules. */
+#pragma once
+
+#include <glib.h>
+
+#include "ops.h"
+#include "virt.h"
+
+G_BEGIN_DECLS
+
+/* Does `uri` reach libvirt on this host? qemu:///system,
+ * qemu:///system?socket=..., qemu+unix:/// and test:/// do; a transport
+ * other than unix, or a host name, is another host. */
+gboolean vk_ops_uri_is_local (const char *uri);
+
+/* What the host has under interface name `name`: libvirt's interface
+ * driver, or on a local connection without that driver, sysfs. */
+VkHostIface vk_ops_host_interface (VkConn *conn, const char *name);
+
+/* Does the NIC's host side exist (VkNetKind `kind`)? VK_ERROR_NOT_FOUND. */
+gboolean vk_ops_check_nic_source (VkConn *conn, int kind, const char *name, GError **error);
+
+/* QEMU does not run as root: it must be able to pass through every
+ * directory down to `dir` (the store's images, a disk directory) to open
+ * the frozen disks and overlays there. VK_ERROR_REFUSED naming the first
+ * directory in the way, its mode and what to do. Nothing to check for a
+ * remote libvirt or without libvirt's DAC driver. */
+gboolean vk_ops_check_qemu_reaches (VkConn *conn, const char *dir, GError **error);
+
+G_END_DECLS
