@@ -642,7 +642,7 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
   VkProgress pr;
   vk_progress_init (&pr, vk_cli_progress_wanted (cli, progress), what, total);
   vk_tar_writer_set_progress (w, progress_cb, &pr);
-  vk_tar_writer_set_cancel (w, (volatile int *) &vk_cli_interrupted);
+  vk_tar_writer_set_cancel (w, cli->ops->cancel);
   VkSigGuard guard;
   vk_cli_sig_guard_begin (cli, &guard);
   gint64 t0 = g_get_monotonic_time ();
@@ -1089,7 +1089,7 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
   VkProgress pr;
   vk_progress_init (&pr, vk_cli_progress_wanted (cli, progress), what, total);
   vk_tar_reader_set_progress (r, progress_cb, &pr);
-  vk_tar_reader_set_cancel (r, (volatile int *) &vk_cli_interrupted);
+  vk_tar_reader_set_cancel (r, cli->ops->cancel);
   VkSigGuard guard;
   vk_cli_sig_guard_begin (cli, &guard);
   g_autoptr(VkSidecar) sc = NULL;
