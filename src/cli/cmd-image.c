@@ -204,14 +204,9 @@ image_inspect (VkCli *cli, const char *name, GError **error)
 static gboolean
 image_verify (VkCli *cli, const char *name, GError **error)
 {
-  g_autofree char *dir = NULL;
-  g_autoptr(VkSidecar) sc = vk_ops_image_load (cli->ops, name, &dir, error);
-  if (sc == NULL)
+  g_autoptr(GPtrArray) problems = vk_ops_image_verify_named (cli->ops, name, error);
+  if (problems == NULL)
     return FALSE;
-  g_autoptr(VkLock) lock = vk_ops_lock_image (cli->ops, name, TRUE, error);
-  if (lock == NULL)
-    return FALSE;
-  g_autoptr(GPtrArray) problems = vk_ops_image_verify (sc, dir, TRUE);
   if (cli->json)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
@@ -245,38 +240,9 @@ image_verify (VkCli *cli, const char *name, GError **error)
 static gboolean
 image_rm (VkCli *cli, const char *name, gboolean force, GError **error)
 {
-  g_autofree char *dir = NULL;
-  g_autoptr(VkSidecar) sc = vk_ops_image_load (cli->ops, name, &dir, error);
-  if (sc == NULL)
-    return FALSE;
-  /* exclusive: no clone, wake or export reads the image meanwhile, and
-   * none starts before the dependents below are known */
-  g_autoptr(VkLock) lock = vk_ops_lock_image (cli->ops, name, FALSE, error);
-  if (lock == NULL)
-    return FALSE;
-  g_autoptr(GPtrArray) deps = vk_ops_image_dependents (cli->ops, sc, dir, name, error);
-  if (deps == NULL)
-    return FALSE;
-  if (deps->len > 0 && !force)
-    {
-      g_autoptr(GString) s = g_string_new (NULL);
-      for (guint i = 0; i < deps->len; i++)
-        g_string_append_printf (s, "\n  %s", (const char *) deps->pdata[i]);
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("image '%s' is still the base of these disks; removing it would break "
-                     "them (remove those domains first, or use --force):%s"), name, s->str);
-      return FALSE;
-    }
-  /* Frozen bases kept beside their disk (store on another filesystem) go
-   * with the image. */
-  for (guint i = 0; i < sc->frozen_disks->len; i++)
-    {
-      VkFrozenDisk *f = sc->frozen_disks->pdata[i];
-      g_autofree char *beside = g_strdup_printf ("%s.vmkeep-%s.base", f->original, name);
-      if (g_str_equal (f->frozen, beside))
-        g_unlink (f->frozen);
-    }
-  if (!vk_rm_rf (dir, error))
+  /* the dependents include the domains' disks */
+  VkOps *ops = vk_cli_ops (cli, error);
+  if (ops == NULL || !vk_ops_image_rm (ops, name, force, error))
     return FALSE;
   vk_cli_info (cli, _("Image '%s' removed"), name);
   return TRUE;
