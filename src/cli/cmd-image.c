@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ops-export.h"
 #include "ops-image.h"
 #include "commands.h"
 #include "disk.h"
@@ -257,52 +258,14 @@ progress_cb (guint64 offset, gpointer data)
   vk_progress_update (data, offset, 0);
 }
 
-/* An export is one tar stream (POSIX ustar/pax, see tar.h):
- *   image.xml        the sidecar, byte for byte as in the store
- *   state.sav        libvirt's save image
- *   disks/T.FMT      each frozen disk, standalone: a base that is itself a
- *                    qcow2 overlay is flattened first (qemu-img convert)
- *   nvram.fd         the NVRAM copy taken at save time, when there is one
- *   manifest.json    size and SHA-256 of every other member
- * The manifest comes last because a stream (stdout, a pipe into ssh) cannot
- * go back to fill in checksums it only knows at the end. */
-#define EXPORT_FORMAT VK_MANIFEST_FORMAT
-#define EXPORT_VERSION VK_MANIFEST_VERSION
-#define EXPORT_MANIFEST "manifest.json"
-#define EXPORT_NVRAM "nvram.fd"
+#define EXPORT_MANIFEST VK_EXPORT_MANIFEST
+#define EXPORT_NVRAM VK_EXPORT_NVRAM
 /* The sidecar embeds a domain XML: small, but allow generous ones. */
 #define EXPORT_SIDECAR_MAX (16u << 20)
 #define EXPORT_MANIFEST_MAX (1u << 20)
 
-typedef struct {
-  char *name;
-  guint64 size;
-  char *sha256;
-  char *target;     /* disks */
-  char *format;     /* disks */
-  gboolean flattened;
-} Member;
-
-static void
-member_free (Member *m)
-{
-  g_free (m->name);
-  g_free (m->sha256);
-  g_free (m->target);
-  g_free (m->format);
-  g_free (m);
-}
-
-static Member *
-member_add (GPtrArray *members, const char *name, guint64 size, char *sha256)
-{
-  Member *m = g_new0 (Member, 1);
-  m->name = g_strdup (name);
-  m->size = size;
-  m->sha256 = sha256;
-  g_ptr_array_add (members, m);
-  return m;
-}
+typedef VkExportMember Member;
+#define member_free vk_export_member_free
 
 /* "disks/vda.qcow2" -> target "vda", format "qcow2"; FALSE for any other
  * shape (the names an export uses are fixed, so anything else is foreign). */
@@ -325,201 +288,72 @@ disk_member_parse (const char *name, char **target, char **format)
   return TRUE;
 }
 
-/* One archive member as JSON: name, size, SHA-256; for a disk, whether it
- * was flattened and (`full`, the manifest) its target and format. */
+/* A workflow of export or import under way: its progress on the one
+ * progress display, its notices (a disk being flattened) as plain lines,
+ * and the signals cancelling it. */
+typedef struct {
+  VkCli *cli;
+  gboolean on;
+  const char *what;
+  gboolean started;
+  VkProgress pr;
+  VkOpsNoticeFunc notice;
+  gpointer notice_data;
+  VkSigGuard guard;
+} ImageJob;
+
 static void
-add_member_json (JsonBuilder *b, const Member *m, gboolean full)
+image_job_progress (const VkOpsProgress *p, gpointer data)
 {
-  json_builder_begin_object (b);
-  vk_json_str (b, "name", m->name);
-  vk_json_int (b, "size", (gint64) m->size);
-  vk_json_str (b, "sha256", m->sha256);
-  if (m->target && full)
+  ImageJob *job = data;
+  if (!job->started)
     {
-      vk_json_str (b, "target", m->target);
-      vk_json_str (b, "format", m->format);
+      vk_progress_init (&job->pr, job->on, job->what, p->total);
+      job->started = TRUE;
+      if (!p->finished)
+        return;
     }
-  if (m->target)
-    {
-      vk_json_bool (b, "flattened", m->flattened);
-    }
-  json_builder_end_object (b);
+  if (p->finished)
+    vk_progress_end (&job->pr, !p->failed);
+  else
+    vk_progress_update (&job->pr, p->done, p->total);
 }
 
-static char *
-manifest_json (const char *image, VkSidecar *sc, GPtrArray *members)
+static void
+image_job_notice (const char *message, gpointer data)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree char *created = g_date_time_format_iso8601 (now);
-  json_builder_begin_object (b);
-  vk_json_str (b, "format", EXPORT_FORMAT);
-  vk_json_int (b, "version", EXPORT_VERSION);
-  vk_json_str (b, "image", image);
-  vk_json_str (b, "domain", sc->domain_name);
-  vk_json_str (b, "uuid", sc->domain_uuid);
-  vk_json_str (b, "exported", created);
-  vk_json_str (b, "exported_by", PACKAGE_STRING);
-  vk_json_str (b, "host", g_get_host_name ());
-  json_builder_set_member_name (b, "members");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < members->len; i++)
-    add_member_json (b, members->pdata[i], TRUE);
-  json_builder_end_array (b);
-  json_builder_end_object (b);
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
-  g_autoptr(JsonNode) root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  json_generator_set_pretty (gen, TRUE);
-  char *text = json_generator_to_data (gen, NULL);
-  char *out = g_strconcat (text, "\n", NULL);
-  g_free (text);
-  return out;
+  ImageJob *job = data;
+  if (job->cli->quiet || job->cli->json)
+    return;
+  g_printerr ("%s%s", message, g_str_has_suffix (message, "\n") ? "" : "\n");
 }
 
-/* Stream the file at `path` as member `name`; `sha256_out` gets its hash. */
-static gboolean
-export_file (VkTarWriter *w, const char *name, const char *path, guint64 *size_out,
-             char **sha256_out, GError **error)
+static void
+image_job_begin (VkCli *cli, ImageJob *job, gboolean progress, const char *what)
 {
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  if (fd < 0 || fstat (fd, &st) < 0)
-    {
-      int e = errno;
-      if (fd >= 0)
-        close (fd);
-      g_set_error (error, VK_ERROR, e == ENOENT ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
-                   _("cannot read %s: %s"), path, g_strerror (e));
-      return FALSE;
-    }
-  posix_fadvise (fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  gboolean ok = vk_tar_writer_add_fd (w, name, fd, path, (guint64) st.st_size, 0600,
-                                      (gint64) st.st_mtime, sha256_out, error);
-  close (fd);
-  *size_out = (guint64) st.st_size;
-  return ok;
+  memset (job, 0, sizeof *job);
+  job->cli = cli;
+  job->on = vk_cli_progress_wanted (cli, progress);
+  job->what = what;
+  job->notice = cli->ops->notice;
+  job->notice_data = cli->ops->notice_data;
+  cli->ops->progress = image_job_progress;
+  cli->ops->progress_data = job;
+  cli->ops->notice = image_job_notice;
+  cli->ops->notice_data = job;
+  vk_cli_sig_guard_begin (cli, &job->guard);
 }
 
-static gboolean
-export_members (VkCli *cli, const char *name, VkSidecar *sc, const char *dir,
-                VkTarWriter *w, GPtrArray *members, GError **error)
+static void
+image_job_end (ImageJob *job)
 {
-  /* 1. the sidecar, as the store has it */
-  g_autofree char *sidecar = g_build_filename (dir, VK_STORE_SIDECAR, NULL);
-  g_autofree char *sctext = NULL;
-  gsize sclen = 0;
-  g_autoptr(GError) local = NULL;
-  if (!g_file_get_contents (sidecar, &sctext, &sclen, &local))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot read %s: %s"), sidecar,
-                   local->message);
-      return FALSE;
-    }
-  g_autoptr(VkSha256) scsha = vk_sha256_new ();
-  vk_sha256_update (scsha, sctext, sclen);
-  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
-  gint64 mtime = g_date_time_to_unix (now);
-  if (!vk_tar_writer_add_data (w, VK_STORE_SIDECAR, sctext, sclen, 0600, mtime, error))
-    return FALSE;
-  member_add (members, VK_STORE_SIDECAR, sclen, vk_sha256_hex (scsha));
-
-  /* 2. the state, checked against the sidecar on the way: a damaged image
-   * must not leave as a healthy-looking export */
-  g_autofree char *state = g_build_filename (dir, sc->state_file, NULL);
-  g_autoptr(VkSaveHeader) hdr = NULL;
-  if (!vk_save_header_read (state, &hdr, error))
-    return FALSE;
-  guint64 size = 0;
-  char *sha = NULL;
-  if (!export_file (w, VK_STORE_STATE, state, &size, &sha, error))
-    return FALSE;
-  member_add (members, VK_STORE_STATE, size, sha);
-  if (size != sc->state_size || (sc->state_sha256 && g_ascii_strcasecmp (sha, sc->state_sha256)))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("%s does not match its sidecar (%" PRIu64 " bytes, SHA-256 %s; the "
-                     "sidecar says %" PRIu64 " bytes, %s): image '%s' is damaged, see "
-                     "'vmkeep image verify %s'; nothing was exported"),
-                   state, size, sha, sc->state_size,
-                   sc->state_sha256 ? sc->state_sha256 : "-", name, name);
-      return FALSE;
-    }
-
-  /* 3. the frozen disks, standalone */
-  for (guint i = 0; i < sc->frozen_disks->len; i++)
-    {
-      VkFrozenDisk *f = sc->frozen_disks->pdata[i];
-      g_autofree char *backing = NULL;
-      if (!g_file_test (f->frozen, G_FILE_TEST_IS_REGULAR))
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
-                       _("frozen disk %s of image '%s' is missing (%s); the image cannot be "
-                         "exported"), f->target, name, f->frozen);
-          return FALSE;
-        }
-      if (g_str_equal (f->format, "qcow2") && !vk_qcow2_backing_file (f->frozen, &backing, error))
-        return FALSE;
-      gboolean standalone = backing == NULL && (g_str_equal (f->format, "qcow2") ||
-                                                g_str_equal (f->format, "raw"));
-      const char *fmt = standalone && g_str_equal (f->format, "raw") ? "raw" : "qcow2";
-      g_autofree char *mname = g_strdup_printf ("disks/%s.%s", f->target, fmt);
-      g_autofree char *tmpdir = NULL;
-      g_autofree char *flat = NULL;
-      const char *src = f->frozen;
-      if (!standalone)
-        {
-          /* The base is itself an overlay: its chain would not exist on the
-           * importing host. Flatten into the store's scratch space (private,
-           * and on the store's filesystem, which has room for images). */
-          g_autofree char *tmp = g_build_filename (cli->cfg->store_dir, "tmp", NULL);
-          if (!vk_dir_ensure_private (tmp, error))
-            return FALSE;
-          tmpdir = g_build_filename (tmp, "export-XXXXXX", NULL);
-          if (g_mkdtemp_full (tmpdir, 0700) == NULL)
-            {
-              g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot create %s: %s"), tmpdir,
-                           g_strerror (errno));
-              return FALSE;
-            }
-          g_autofree char *file = g_strdup_printf ("%s.qcow2", f->target);
-          flat = g_build_filename (tmpdir, file, NULL);
-          if (!cli->quiet && !cli->json)
-            g_printerr (_("Flattening disk %s (%s, %s%s) into a standalone qcow2...\n"),
-                        f->target, f->frozen, backing ? _("backed by ") : f->format,
-                        backing ? backing : "");
-          if (!vk_disk_flatten (f->frozen, f->format, flat, error))
-            {
-              vk_rm_rf (tmpdir, NULL);
-              return FALSE;
-            }
-          src = flat;
-        }
-      gboolean ok = export_file (w, mname, src, &size, &sha, error);
-      if (tmpdir)
-        vk_rm_rf (tmpdir, NULL);
-      if (!ok)
-        return FALSE;
-      Member *m = member_add (members, mname, size, sha);
-      m->target = g_strdup (f->target);
-      m->format = g_strdup (fmt);
-      m->flattened = !standalone;
-    }
-
-  /* 4. the NVRAM copy */
-  g_autofree char *nvram = g_build_filename (dir, EXPORT_NVRAM, NULL);
-  if (g_file_test (nvram, G_FILE_TEST_IS_REGULAR))
-    {
-      if (!export_file (w, EXPORT_NVRAM, nvram, &size, &sha, error))
-        return FALSE;
-      member_add (members, EXPORT_NVRAM, size, sha);
-    }
-
-  /* 5. the manifest, then the end of the archive */
-  g_autofree char *manifest = manifest_json (name, sc, members);
-  return vk_tar_writer_add_data (w, EXPORT_MANIFEST, manifest, strlen (manifest), 0600, mtime,
-                                 error) &&
-         vk_tar_writer_finish (w, error);
+  vk_cli_sig_guard_end (&job->guard);
+  if (job->started && job->pr.what)
+    vk_progress_end (&job->pr, FALSE);
+  job->cli->ops->progress = NULL;
+  job->cli->ops->progress_data = NULL;
+  job->cli->ops->notice = job->notice;
+  job->cli->ops->notice_data = job->notice_data;
 }
 
 /* What an export of a TPM VM carries and what it cannot. */
@@ -529,6 +363,29 @@ static const char *const tpm_portability =
      "The swtpm state directory of this host is not exported: a cold boot of the VM on "
      "another host starts with a new, empty TPM, and keys sealed to the old one (e.g. "
      "BitLocker) then need their recovery keys.");
+
+static void
+export_json (const char *name, const char *output, VkExportResult *r)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  vk_json_str (b, "image", name);
+  vk_json_str (b, "file", output);
+  vk_json_int (b, "bytes", (gint64) r->bytes);
+  vk_json_double (b, "seconds", r->seconds);
+  json_builder_set_member_name (b, "members");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < r->members->len; i++)
+    vk_export_member_json (b, r->members->pdata[i], FALSE);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "tpm_portability");
+  if (r->tpm)
+    json_builder_add_string_value (b, _(tpm_portability));
+  else
+    json_builder_add_null_value (b);
+  json_builder_end_object (b);
+  vk_json_print_builder (b);
+}
 
 static gboolean
 image_export (VkCli *cli, const char *name, const char *output, gboolean force,
@@ -549,125 +406,27 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
                      "stdout (-o - | ssh HOST vmkeep image import -) or give -o FILE"));
       return FALSE;
     }
-  if (!to_stdout && !force && g_file_test (output, G_FILE_TEST_EXISTS))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("%s already exists; remove it, pick another -o FILE, or pass --force to "
-                     "replace it"), output);
-      return FALSE;
-    }
-  g_autofree char *dir = NULL;
-  g_autoptr(VkSidecar) sc = vk_ops_image_load (cli->ops, name, &dir, error);
-  if (sc == NULL)
-    return FALSE;
-  if (sc->state_file == NULL)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("image '%s' names no state file in its sidecar; it cannot be exported"),
-                   name);
-      return FALSE;
-    }
-  /* Shared with other readers; image rm waits: the image must not vanish
-   * mid-stream. */
-  g_autoptr(VkLock) lock = vk_ops_lock_image (cli->ops, name, TRUE, error);
-  if (lock == NULL)
-    return FALSE;
-  /* Only the image's own files leave: a sidecar naming any other file
-   * (/etc/shadow, say) must not have it copied into the export. */
-  for (guint i = 0; i < sc->frozen_disks->len; i++)
-    {
-      VkFrozenDisk *f = sc->frozen_disks->pdata[i];
-      if (!g_file_test (f->frozen, G_FILE_TEST_EXISTS))
-        continue;   /* missing: exit status 4 below, as documented */
-      g_autofree char *problem = vk_ops_image_disk_problem (f, dir);
-      if (problem)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                       _("image '%s': %s; nothing was exported ('vmkeep image verify %s')"),
-                       name, problem, name);
-          return FALSE;
-        }
-    }
-
-  int fd = STDOUT_FILENO;
-  g_autofree char *tmp = NULL;
-  if (!to_stdout)
-    {
-      tmp = vk_tmp_file_new (output, 0600, &fd, error);
-      if (tmp == NULL)
-        return FALSE;
-    }
-  g_autoptr(VkTarWriter) w = vk_tar_writer_new (fd, to_stdout ? _("stdout") : output);
-  g_autoptr(GPtrArray) members = g_ptr_array_new_with_free_func ((GDestroyNotify) member_free);
-  /* the size to expect, for the progress display (a flattened disk may
-   * come out smaller or larger than its overlay) */
-  guint64 total = sc->state_size;
-  for (guint i = 0; i < sc->frozen_disks->len; i++)
-    total += ((VkFrozenDisk *) sc->frozen_disks->pdata[i])->size;
   g_autofree char *what = g_strdup_printf (_("Exporting '%s'"), name);
-  VkProgress pr;
-  vk_progress_init (&pr, vk_cli_progress_wanted (cli, progress), what, total);
-  vk_tar_writer_set_progress (w, progress_cb, &pr);
-  vk_tar_writer_set_cancel (w, cli->ops->cancel);
-  VkSigGuard guard;
-  vk_cli_sig_guard_begin (cli, &guard);
-  gint64 t0 = g_get_monotonic_time ();
-  gboolean ok = export_members (cli, name, sc, dir, w, members, error);
-  if (!to_stdout)
-    {
-      if (ok)
-        ok = vk_file_commit (fd, tmp, output, error);
-      else
-        vk_tmp_file_abort (fd, tmp);
-    }
-  vk_progress_end (&pr, ok);
-  gboolean was_interrupted = vk_cli_interrupted != 0;
-  vk_cli_sig_guard_end (&guard);
-  if (!ok)
-    {
-      if (was_interrupted)
-        {
-          g_clear_error (error);
-          g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                       to_stdout ? _("export of image '%s' interrupted; the stream on stdout "
-                                     "is incomplete (an import refuses it)")
-                                 : _("export of image '%s' interrupted; %s was not written"),
-                       name, output);
-        }
-      return FALSE;
-    }
-  double secs = (g_get_monotonic_time () - t0) / 1e6;
-  guint64 bytes = vk_tar_writer_offset (w);
+  ImageJob job;
+  image_job_begin (cli, &job, progress, what);
+  g_autoptr(VkExportResult) r = vk_ops_image_export (cli->ops, name, to_stdout ? NULL : output,
+                                                     force, error);
+  image_job_end (&job);
+  if (r == NULL)
+    return FALSE;
   if (cli->json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      json_builder_begin_object (b);
-      vk_json_str (b, "image", name);
-      vk_json_str (b, "file", output);
-      vk_json_int (b, "bytes", (gint64) bytes);
-      vk_json_double (b, "seconds", secs);
-      json_builder_set_member_name (b, "members");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < members->len; i++)
-        add_member_json (b, members->pdata[i], FALSE);
-      json_builder_end_array (b);
-      json_builder_set_member_name (b, "tpm_portability");
-      if (sc->tpm)
-        json_builder_add_string_value (b, _(tpm_portability));
-      else
-        json_builder_add_null_value (b);
-      json_builder_end_object (b);
-      vk_json_print_builder (b);
+      export_json (name, output, r);
       return TRUE;
     }
-  if (sc->tpm && !cli->quiet)
+  if (r->tpm && !cli->quiet)
     g_printerr ("%s\n", _(tpm_portability));
   if (cli->quiet)
     return TRUE;
-  g_autofree char *sz = g_format_size_full (bytes, G_FORMAT_SIZE_IEC_UNITS);
+  g_autofree char *sz = g_format_size_full (r->bytes, G_FORMAT_SIZE_IEC_UNITS);
   g_autofree char *msg = g_strdup_printf (_("Image '%s' exported to %s (%u members, %s, "
                                             "%.1f s)"), name, to_stdout ? _("stdout") : output,
-                                          members->len + 1, sz, secs);
+                                          r->members->len + 1, sz, r->seconds);
   /* stdout carries the archive: the summary goes to stderr then */
   if (to_stdout)
     g_printerr ("%s\n", msg);
