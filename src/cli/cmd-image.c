@@ -3,31 +3,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <glib/gi18n.h>
 #include <inttypes.h>
-#include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "ops-export.h"
 #include "ops-image.h"
-#include "commands.h"
-#include "disk.h"
-#include "diskfile.h"
-#include "domain-xml.h"
-#include "fileutil.h"
 #include "output.h"
 #include "save-header.h"
-#include "sha256.h"
 #include "sidecar.h"
-#include "manifest.h"
 #include "store.h"
-#include "trust.h"
-#include "tar.h"
-#include "validate.h"
 #include "vk-error.h"
 
 static char *

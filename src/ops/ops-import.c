@@ -800,7 +800,8 @@ import_begin (Import *im, GError **error)
 static gboolean
 import_check (Import *im, GError **error)
 {
-  if (!import_check_complete (im, error) || !import_check_needs (im, error) ||
+  if (!vk_ops_step (im->ops, "import-received", error) ||
+      !import_check_complete (im, error) || !import_check_needs (im, error) ||
       !import_pick_name (im, error) || !import_check_disks (im, error) ||
       !import_check_state (im, error) || !import_trust (im, error) ||
       !import_verify (im, error) || !vk_ops_step (im->ops, "import-checked", error))
