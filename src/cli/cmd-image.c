@@ -1,8 +1,6 @@
 /* vmkeep image list | inspect | verify | rm | export | import */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <glib/gi18n.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -237,8 +235,6 @@ image_rm (VkCli *cli, const char *name, gboolean force, GError **error)
   return TRUE;
 }
 
-/* ---- export / import ------------------------------------------------------ */
-
 /* A workflow of export or import under way: its progress on the one
  * progress display, its notices (a disk being flattened) as plain lines,
  * and the signals cancelling it. */
@@ -307,14 +303,6 @@ image_job_end (ImageJob *job)
   job->cli->ops->notice_data = job->notice_data;
 }
 
-/* What an export of a TPM VM carries and what it cannot. */
-static const char *const tpm_portability =
-  N_("note: this VM has a TPM 2.0. Its state as of the save (permanent and volatile) "
-     "travels inside state.sav, so a clone or wake of the imported image resumes with it. "
-     "The swtpm state directory of this host is not exported: a cold boot of the VM on "
-     "another host starts with a new, empty TPM, and keys sealed to the old one (e.g. "
-     "BitLocker) then need their recovery keys.");
-
 static void
 export_json (const char *name, const char *output, VkExportResult *r)
 {
@@ -329,11 +317,7 @@ export_json (const char *name, const char *output, VkExportResult *r)
   for (guint i = 0; i < r->members->len; i++)
     vk_export_member_json (b, r->members->pdata[i], FALSE);
   json_builder_end_array (b);
-  json_builder_set_member_name (b, "tpm_portability");
-  if (r->tpm)
-    json_builder_add_string_value (b, _(tpm_portability));
-  else
-    json_builder_add_null_value (b);
+  vk_json_str (b, "tpm_portability", r->tpm_note);
   json_builder_end_object (b);
   vk_json_print_builder (b);
 }
@@ -370,8 +354,8 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
       export_json (name, output, r);
       return TRUE;
     }
-  if (r->tpm && !cli->quiet)
-    g_printerr ("%s\n", _(tpm_portability));
+  if (r->tpm_note && !cli->quiet)
+    g_printerr ("%s\n", r->tpm_note);
   if (cli->quiet)
     return TRUE;
   g_autofree char *sz = g_format_size_full (r->bytes, G_FORMAT_SIZE_IEC_UNITS);
@@ -400,30 +384,16 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
                      "(... | vmkeep image import -) or name the FILE"));
       return FALSE;
     }
-  int in = STDIN_FILENO;
-  if (!from_stdin)
-    {
-      in = open (input, O_RDONLY | O_CLOEXEC);
-      if (in < 0)
-        {
-          int e = errno;
-          g_set_error (error, VK_ERROR, e == ENOENT ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
-                       _("cannot open %s: %s"), input, g_strerror (e));
-          return FALSE;
-        }
-      posix_fadvise (in, 0, 0, POSIX_FADV_SEQUENTIAL);
-    }
   const char *source = from_stdin ? _("the export on stdin") : input;
   /* the trust boundary asks this host's libvirt */
   VkOps *ops = vk_cli_ops (cli, error);
   g_autofree char *what = g_strdup_printf (_("Importing %s"), source);
   ImageJob job;
   image_job_begin (cli, &job, progress, what);
-  g_autoptr(VkImportResult) r = ops ? vk_ops_image_import (ops, in, source, name_opt, error)
+  g_autoptr(VkImportResult) r = ops ? vk_ops_image_import (ops, from_stdin ? NULL : input,
+                                                          source, name_opt, error)
                                     : NULL;
   image_job_end (&job);
-  if (!from_stdin)
-    close (in);
   if (r == NULL)
     return FALSE;
   if (cli->json)

@@ -70,6 +70,14 @@ vk_export_member_json (JsonBuilder *b, const VkExportMember *m, gboolean full)
   json_builder_end_object (b);
 }
 
+/* What an export of a TPM VM carries and what it cannot. */
+static const char *const tpm_portability =
+  N_("note: this VM has a TPM 2.0. Its state as of the save (permanent and volatile) "
+     "travels inside state.sav, so a clone or wake of the imported image resumes with it. "
+     "The swtpm state directory of this host is not exported: a cold boot of the VM on "
+     "another host starts with a new, empty TPM, and keys sealed to the old one (e.g. "
+     "BitLocker) then need their recovery keys.");
+
 void
 vk_export_result_free (VkExportResult *r)
 {
@@ -242,7 +250,7 @@ export_flatten (Export *x, VkFrozenDisk *f, const char *backing, char **tmpdir_o
   *tmpdir_out = g_strdup (tmpdir);
   g_autofree char *file = g_strdup_printf ("%s.qcow2", f->target);
   g_autofree char *flat = g_build_filename (tmpdir, file, NULL);
-  vk_ops_notice (x->ops, _("Flattening disk %s (%s, %s%s) into a standalone qcow2..."),
+  vk_ops_notice (x->ops, _("Flattening disk %s (%s, %s%s) into a standalone qcow2...\n"),
                  f->target, f->frozen, backing ? _("backed by ") : f->format,
                  backing ? backing : "");
   if (!vk_disk_flatten (f->frozen, f->format, flat, error))
@@ -419,7 +427,7 @@ vk_ops_image_export (VkOps *ops, const char *name, const char *output, gboolean 
     return NULL;
   g_autoptr(VkExportResult) r = g_new0 (VkExportResult, 1);
   r->members = g_ptr_array_new_with_free_func ((GDestroyNotify) vk_export_member_free);
-  r->tpm = sc->tpm;
+  r->tpm_note = sc->tpm ? _(tpm_portability) : NULL;
   Export x = { ops, name, sc, dir, NULL, r->members, j, 0, 0 };
   gint64 t0 = g_get_monotonic_time ();
   if (!export_stream (&x, output, error))

@@ -41,7 +41,7 @@ typedef struct {
   GPtrArray *members;   /* VkExportMember*, the manifest not included */
   guint64 bytes;        /* of the stream */
   double seconds;
-  gboolean tpm;         /* the VM has a TPM (its state travels in state.sav only) */
+  const char *tpm_note; /* for a VM with a TPM: what of it travels, what does not */
 } VkExportResult;
 
 void vk_export_result_free (VkExportResult *r);
@@ -71,14 +71,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkImportResult, vk_import_result_free)
 /* Whether image NAME (an import's --name) is a valid name that is still
  * free in the store. */
 gboolean vk_ops_import_name_free (VkOps *ops, const char *name, GError **error);
-/* Import the export read from `in` (named `source` in messages) as a new
+/* Import the export read from the file `input` (NULL: stdin; named
+ * `source` in messages) as a new
  * image (`name`, or the name the export records): the stream is read
  * into a partial directory, checked against its manifest, passed through
  * the trust boundary (trust.h) and published under the image's exclusive
  * lock. Needs the connection of `ops`. Progress is reported as job
  * "import" while the stream is read. On any failure or cancellation
  * nothing is left in the store. */
-VkImportResult *vk_ops_image_import (VkOps *ops, int in, const char *source, const char *name,
-                                     GError **error);
+VkImportResult *vk_ops_image_import (VkOps *ops, const char *input, const char *source,
+                                     const char *name, GError **error);
 
 G_END_DECLS

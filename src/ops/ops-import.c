@@ -831,8 +831,8 @@ import_abort (Import *im, GError **error)
     }
 }
 
-VkImportResult *
-vk_ops_image_import (VkOps *ops, int in, const char *source, const char *name, GError **error)
+static VkImportResult *
+import_run (VkOps *ops, int in, const char *source, const char *name, GError **error)
 {
   Import im = { ops, source, name, NULL, NULL, NULL, NULL, NULL, -1, NULL, NULL, NULL, NULL };
   im.got = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
@@ -870,5 +870,36 @@ vk_ops_image_import (VkOps *ops, int in, const char *source, const char *name, G
   r->uuid = g_strdup (im.sc->domain_uuid);
   r->seconds = (g_get_monotonic_time () - t0) / 1e6;
   import_clear (&im);
+  return r;
+}
+
+/* The input: the file, or stdin. */
+static int
+import_open (const char *input, GError **error)
+{
+  if (input == NULL)
+    return STDIN_FILENO;
+  int in = open (input, O_RDONLY | O_CLOEXEC);
+  if (in < 0)
+    {
+      int e = errno;
+      g_set_error (error, VK_ERROR, e == ENOENT ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
+                   _("cannot open %s: %s"), input, g_strerror (e));
+      return -1;
+    }
+  posix_fadvise (in, 0, 0, POSIX_FADV_SEQUENTIAL);
+  return in;
+}
+
+VkImportResult *
+vk_ops_image_import (VkOps *ops, const char *input, const char *source, const char *name,
+                     GError **error)
+{
+  int in = import_open (input, error);
+  if (in < 0)
+    return NULL;
+  VkImportResult *r = import_run (ops, in, source, name, error);
+  if (input)
+    close (in);
   return r;
 }

@@ -253,12 +253,8 @@ import_copy (Fixture *f, GError **error)
       g_autoptr(VkExportResult) r = vk_ops_image_export (f->ops, "img", out, FALSE, error);
       g_assert_nonnull (r);
     }
-  int in = open (out, O_RDONLY | O_CLOEXEC);
-  g_assert_cmpint (in, >=, 0);
   g_assert_true (vk_ops_import_name_free (f->ops, "copy", NULL));
-  VkImportResult *r = vk_ops_image_import (f->ops, in, out, "copy", error);
-  close (in);
-  return r;
+  return vk_ops_image_import (f->ops, out, out, "copy", error);
 }
 
 static void
