@@ -858,6 +858,8 @@ import_run (VkOps *ops, int in, const char *source, const char *name, GError **e
     r->bytes += ((VkExportMember *) value)->size;
   if (!import_commit (&im, error))
     {
+      if (im.lock_fd >= 0)   /* refused before the partial directory moved */
+        vk_store_partial_abort (im.partial, im.lock_fd);
       vk_journal_rollback (im.j, NULL);
       import_clear (&im);
       vk_import_result_free (r);
