@@ -235,9 +235,8 @@ image_rm (VkCli *cli, const char *name, gboolean force, GError **error)
   return TRUE;
 }
 
-/* A workflow of export or import under way: its progress on the one
- * progress display, its notices (a disk being flattened) as plain lines,
- * and the signals cancelling it. */
+/* An export or import under way: its progress on the one progress display,
+ * its notices, and the signals cancelling it. */
 typedef struct {
   VkCli *cli;
   gboolean on;
@@ -255,24 +254,30 @@ image_job_progress (const VkOpsProgress *p, gpointer data)
   ImageJob *job = data;
   if (!job->started)
     {
+      /* a signal cancels from the first byte on (before: the journal) */
+      vk_cli_sig_guard_begin (job->cli, &job->guard);
       vk_progress_init (&job->pr, job->on, job->what, p->total);
       job->started = TRUE;
-      if (!p->finished)
-        return;
     }
+  /* the signal's own mark, for where the guard has no watcher thread */
+  if (vk_cli_interrupted)
+    g_cancellable_cancel (job->cli->ops->cancel);
   if (p->finished)
     vk_progress_end (&job->pr, !p->failed);
-  else
+  else if (p->done > 0)
     vk_progress_update (&job->pr, p->done, p->total);
 }
 
+/* A notice that is a whole line (a disk being flattened) is narration,
+ * shown as it is; any other is a warning. */
 static void
 image_job_notice (const char *message, gpointer data)
 {
   ImageJob *job = data;
-  if (job->cli->quiet || job->cli->json)
-    return;
-  g_printerr ("%s%s", message, g_str_has_suffix (message, "\n") ? "" : "\n");
+  if (!g_str_has_suffix (message, "\n"))
+    job->notice (message, job->notice_data);
+  else if (!job->cli->quiet && !job->cli->json)
+    g_printerr ("%s", message);
 }
 
 static void
@@ -288,38 +293,19 @@ image_job_begin (VkCli *cli, ImageJob *job, gboolean progress, const char *what)
   cli->ops->progress_data = job;
   cli->ops->notice = image_job_notice;
   cli->ops->notice_data = job;
-  vk_cli_sig_guard_begin (cli, &job->guard);
 }
 
 static void
 image_job_end (ImageJob *job)
 {
-  vk_cli_sig_guard_end (&job->guard);
-  if (job->started && job->pr.what)
+  if (job->started)
+    vk_cli_sig_guard_end (&job->guard);
+  if (job->pr.what)
     vk_progress_end (&job->pr, FALSE);
   job->cli->ops->progress = NULL;
   job->cli->ops->progress_data = NULL;
   job->cli->ops->notice = job->notice;
   job->cli->ops->notice_data = job->notice_data;
-}
-
-static void
-export_json (const char *name, const char *output, VkExportResult *r)
-{
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  vk_json_str (b, "image", name);
-  vk_json_str (b, "file", output);
-  vk_json_int (b, "bytes", (gint64) r->bytes);
-  vk_json_double (b, "seconds", r->seconds);
-  json_builder_set_member_name (b, "members");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < r->members->len; i++)
-    vk_export_member_json (b, r->members->pdata[i], FALSE);
-  json_builder_end_array (b);
-  vk_json_str (b, "tpm_portability", r->tpm_note);
-  json_builder_end_object (b);
-  vk_json_print_builder (b);
 }
 
 static gboolean
@@ -351,7 +337,20 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
     return FALSE;
   if (cli->json)
     {
-      export_json (name, output, r);
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      json_builder_begin_object (b);
+      vk_json_str (b, "image", name);
+      vk_json_str (b, "file", output);
+      vk_json_int (b, "bytes", (gint64) r->bytes);
+      vk_json_double (b, "seconds", r->seconds);
+      json_builder_set_member_name (b, "members");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < r->members->len; i++)
+        vk_export_member_json (b, r->members->pdata[i], FALSE);
+      json_builder_end_array (b);
+      vk_json_str (b, "tpm_portability", r->tpm_note);
+      json_builder_end_object (b);
+      vk_json_print_builder (b);
       return TRUE;
     }
   if (r->tpm_note && !cli->quiet)

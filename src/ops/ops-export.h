@@ -50,8 +50,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkExportResult, vk_export_result_free)
 /* Export image `name` under its shared lock to the file `output` (through
  * a temp file renamed at the end; an existing one is replaced only with
  * `force`), or to stdout when `output` is NULL. Progress is reported as
- * job "export"; a flattened disk is a notice. On any failure or
- * cancellation no file is left. */
+ * job "export"; a disk being flattened is a notice, a whole line (it ends
+ * in a newline). On any failure or cancellation no file is left. */
 VkExportResult *vk_ops_image_export (VkOps *ops, const char *name, const char *output,
                                      gboolean force, GError **error);
 
