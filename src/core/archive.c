@@ -79,13 +79,13 @@ shown_name (const char *name)
 }
 
 static gboolean
-is_cancelled (const volatile int *cancel)
+is_cancelled (GCancellable *cancel)
 {
-  return cancel != NULL && *cancel != 0;
+  return g_cancellable_is_cancelled (cancel);
 }
 
 static gboolean
-write_all (int fd, const void *data, gsize len, const char *dest, const volatile int *cancel,
+write_all (int fd, const void *data, gsize len, const char *dest, GCancellable *cancel,
            GError **error)
 {
   if (vk_write_full (fd, data, len, -1, cancel))
@@ -103,7 +103,7 @@ write_all (int fd, const void *data, gsize len, const char *dest, const volatile
 /* -1 with errno set on error; errno EINTR means cancelled. `at` < 0:
  * read(2) from the current offset, else pread(2) at `at`. */
 static gssize
-read_full (int fd, guint8 *buf, gsize len, gint64 at, const volatile int *cancel)
+read_full (int fd, guint8 *buf, gsize len, gint64 at, GCancellable *cancel)
 {
   gssize n = vk_read_full (fd, buf, len, at, cancel);
   if (n < 0 && errno == ECANCELED)
@@ -141,7 +141,7 @@ struct _VkTarWriter {
   guint64 offset;
   VkTarProgress progress;
   gpointer progress_data;
-  const volatile int *cancel;
+  GCancellable *cancel;
   int write_errno;       /* of the write(2) that failed */
   gboolean interrupted;
   gboolean finished;
@@ -160,7 +160,7 @@ vk_tar_writer_set_progress (VkTarWriter *w, VkTarProgress cb, gpointer data)
 }
 
 void
-vk_tar_writer_set_cancel (VkTarWriter *w, const volatile int *cancel)
+vk_tar_writer_set_cancel (VkTarWriter *w, GCancellable *cancel)
 {
   w->cancel = cancel;
 }
@@ -595,7 +595,7 @@ struct _VkTarReader {
   guint64 data_size;   /* bytes of data it carries (less when sparse) */
   VkTarProgress progress;
   gpointer progress_data;
-  const volatile int *cancel;
+  GCancellable *cancel;
 };
 
 void
@@ -606,7 +606,7 @@ vk_tar_reader_set_progress (VkTarReader *r, VkTarProgress cb, gpointer data)
 }
 
 void
-vk_tar_reader_set_cancel (VkTarReader *r, const volatile int *cancel)
+vk_tar_reader_set_cancel (VkTarReader *r, GCancellable *cancel)
 {
   r->cancel = cancel;
 }
@@ -1047,7 +1047,7 @@ vk_tar_reader_next (VkTarReader *r, VkTarEntry **entry, GError **error)
 }
 
 static gboolean
-write_sparse (int fd, const guint8 *buf, gsize n, const char *dest, const volatile int *cancel,
+write_sparse (int fd, const guint8 *buf, gsize n, const char *dest, GCancellable *cancel,
               GError **error)
 {
   gsize i = 0;

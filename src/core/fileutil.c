@@ -73,8 +73,22 @@ set_write_error (GError **error, int err, const char *path, guint64 needed)
                _("cannot write %s: %s"), path, g_strerror (err));
 }
 
+/* A signal interrupted a read or write: whether it cancelled the run. The
+ * CLI's signal handler cannot cancel a GCancellable itself (a thread does,
+ * a moment later), so give that thread a little time before the call is
+ * retried and blocks again. */
+static gboolean
+cancelled_after_eintr (GCancellable *cancel)
+{
+  if (cancel == NULL)
+    return FALSE;
+  for (int i = 0; i < 50 && !g_cancellable_is_cancelled (cancel); i++)
+    g_usleep (1000);
+  return g_cancellable_is_cancelled (cancel);
+}
+
 gssize
-vk_read_full (int fd, void *buf, gsize len, gint64 at, const volatile int *cancel)
+vk_read_full (int fd, void *buf, gsize len, gint64 at, GCancellable *cancel)
 {
   gsize got = 0;
   while (got < len)
@@ -83,7 +97,7 @@ vk_read_full (int fd, void *buf, gsize len, gint64 at, const volatile int *cance
                          : pread (fd, (guint8 *) buf + got, len - got, (off_t) (at + (gint64) got));
       if (n < 0 && errno == EINTR)
         {
-          if (cancel != NULL && *cancel)
+          if (cancelled_after_eintr (cancel))
             {
               errno = ECANCELED;
               return -1;
@@ -100,7 +114,7 @@ vk_read_full (int fd, void *buf, gsize len, gint64 at, const volatile int *cance
 }
 
 gboolean
-vk_write_full (int fd, const void *buf, gsize len, gint64 at, const volatile int *cancel)
+vk_write_full (int fd, const void *buf, gsize len, gint64 at, GCancellable *cancel)
 {
   gsize done = 0;
   while (done < len)
@@ -110,7 +124,7 @@ vk_write_full (int fd, const void *buf, gsize len, gint64 at, const volatile int
                                    (off_t) (at + (gint64) done));
       if (n < 0 && errno == EINTR)
         {
-          if (cancel != NULL && *cancel)
+          if (cancelled_after_eintr (cancel))
             {
               errno = ECANCELED;
               return FALSE;

@@ -8,6 +8,7 @@
  * libvirt. */
 #pragma once
 
+#include <gio/gio.h>
 #include <glib.h>
 #include <sys/types.h>
 
@@ -19,15 +20,15 @@ G_BEGIN_DECLS
 
 /* read(2) (`at` < 0, from the file position) or pread(2) at `at` until
  * `len` bytes, the end of the file or an error. EINTR is retried unless
- * `*cancel` (optional) is set, which ends it with errno ECANCELED.
+ * `cancel` (optional) is cancelled, which ends it with errno ECANCELED.
  * Returns the bytes read (fewer than `len` only at the end of the file),
  * or -1 with errno set. */
-gssize vk_read_full (int fd, void *buf, gsize len, gint64 at, const volatile int *cancel);
+gssize vk_read_full (int fd, void *buf, gsize len, gint64 at, GCancellable *cancel);
 
 /* write(2) or pwrite(2) the same way: all `len` bytes, or FALSE with errno
  * set (ECANCELED when cancelled). */
 gboolean vk_write_full (int fd, const void *buf, gsize len, gint64 at,
-                        const volatile int *cancel);
+                        GCancellable *cancel);
 
 /* Write `len` bytes to `path` atomically: temp file in the same directory,
  * write, fsync, rename over `path`, fsync the directory. The file gets

@@ -24,6 +24,7 @@
  * file descriptors. */
 #pragma once
 
+#include <gio/gio.h>
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -67,11 +68,12 @@ guint64 vk_tar_writer_offset (const VkTarWriter *w);
 typedef void (*VkTarProgress) (guint64 offset, gpointer data);
 void vk_tar_writer_set_progress (VkTarWriter *w, VkTarProgress cb, gpointer data);
 
-/* Stop with VK_ERROR_FAILED ("interrupted") once `*cancel` is non-zero,
+/* Stop with VK_ERROR_FAILED ("interrupted") once `cancel` is cancelled,
  * checked between chunks and when a read or write returns EINTR, so a
- * signal handler that sets it (installed without SA_RESTART) gets the
- * caller back to its cleanup quickly, even while blocked on a pipe. */
-void vk_tar_writer_set_cancel (VkTarWriter *w, const volatile int *cancel);
+ * signal (its handler installed without SA_RESTART) that leads to the
+ * cancellation gets the caller back to its cleanup quickly, even while
+ * blocked on a pipe. */
+void vk_tar_writer_set_cancel (VkTarWriter *w, GCancellable *cancel);
 
 /* ---- reader ---------------------------------------------------------- */
 
@@ -100,7 +102,7 @@ void vk_tar_reader_free (VkTarReader *r);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkTarReader, vk_tar_reader_free)
 
 void vk_tar_reader_set_progress (VkTarReader *r, VkTarProgress cb, gpointer data);
-void vk_tar_reader_set_cancel (VkTarReader *r, const volatile int *cancel);
+void vk_tar_reader_set_cancel (VkTarReader *r, GCancellable *cancel);
 
 /* The next member's header. TRUE with `*entry` NULL at the end of the
  * archive (after which the rest of the input is read and discarded, so a

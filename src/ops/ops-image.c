@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -520,4 +521,56 @@ vk_ops_image_dependents (VkOps *ops, VkSidecar *sc, const char *dir, const char 
         }
     }
   return deps;
+}
+
+GPtrArray *
+vk_ops_image_verify_named (VkOps *ops, const char *name, GError **error)
+{
+  g_autofree char *dir = NULL;
+  g_autoptr(VkSidecar) sc = vk_ops_image_load (ops, name, &dir, error);
+  if (sc == NULL)
+    return NULL;
+  g_autoptr(VkLock) lock = vk_ops_lock_image (ops, name, TRUE, error);
+  if (lock == NULL)
+    return NULL;
+  return vk_ops_image_verify (sc, dir, TRUE);
+}
+
+gboolean
+vk_ops_image_rm (VkOps *ops, const char *name, gboolean force, GError **error)
+{
+  g_autofree char *dir = NULL;
+  g_autoptr(VkSidecar) sc = vk_ops_image_load (ops, name, &dir, error);
+  if (sc == NULL)
+    return FALSE;
+  /* exclusive: no clone, wake or export reads the image meanwhile, and
+   * none starts before the dependents below are known */
+  g_autoptr(VkLock) lock = vk_ops_lock_image (ops, name, FALSE, error);
+  if (lock == NULL)
+    return FALSE;
+  g_autoptr(GPtrArray) deps = vk_ops_image_dependents (ops, sc, dir, name, error);
+  if (deps == NULL)
+    return FALSE;
+  if (deps->len > 0 && !force)
+    {
+      g_autoptr(GString) s = g_string_new (NULL);
+      for (guint i = 0; i < deps->len; i++)
+        g_string_append_printf (s, "\n  %s", (const char *) deps->pdata[i]);
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("image '%s' is still the base of these disks; removing it would break "
+                     "them (remove those domains first, or use --force):%s"), name, s->str);
+      return FALSE;
+    }
+  if (!vk_ops_step (ops, "image-rm", error))
+    return FALSE;
+  /* Frozen bases kept beside their disk (store on another filesystem) go
+   * with the image. */
+  for (guint i = 0; i < sc->frozen_disks->len; i++)
+    {
+      VkFrozenDisk *f = sc->frozen_disks->pdata[i];
+      g_autofree char *beside = g_strdup_printf ("%s.vmkeep-%s.base", f->original, name);
+      if (g_str_equal (f->frozen, beside))
+        g_unlink (f->frozen);
+    }
+  return vk_rm_rf (dir, error);
 }

@@ -32,6 +32,13 @@ gboolean vk_ops_image_check_host (VkConn *conn, VkSidecar *sc, VkSaveHeader *hdr
 char *vk_ops_image_disk_problem (VkFrozenDisk *f, const char *dir);
 /* Problems found with the image (char*, empty when sound). */
 GPtrArray *vk_ops_image_verify (VkSidecar *sc, const char *dir, gboolean checksum);
+/* image verify: the problems of image NAME (as vk_ops_image_verify,
+ * checksums included), found under the image's shared lock. */
+GPtrArray *vk_ops_image_verify_named (VkOps *ops, const char *name, GError **error);
+/* image rm: under the image's exclusive lock, refused (VK_ERROR_REFUSED)
+ * while disks still use the image as their base unless `force`. Needs
+ * the connection of `ops` (for the domains' disks). */
+gboolean vk_ops_image_rm (VkOps *ops, const char *name, gboolean force, GError **error);
 /* Domains (on the connection of `ops`, which must have one) and other
  * images whose disks still read from one of the image's frozen bases. */
 GPtrArray *vk_ops_image_dependents (VkOps *ops, VkSidecar *sc, const char *dir,
