@@ -119,29 +119,6 @@ say_interrupted (GError **error)
                _("interrupted by signal %d; the fork is undone"), (int) vk_cli_interrupted);
 }
 
-/* The signal guard cancels ops->cancel through its pipe and watcher
- * thread; where that pipe could not be made (GLib before 2.78 refuses
- * O_NONBLOCK in g_unix_open_pipe) only vk_cli_interrupted is set. This
- * thread turns that into the cancellation as well, so that a signal
- * always undoes the workflow. */
-typedef struct {
-  GCancellable *cancel;
-  gint stop;
-} SigBridge;
-
-static gpointer
-sig_bridge_thread (gpointer p)
-{
-  SigBridge *b = p;
-  while (!g_atomic_int_get (&b->stop))
-    {
-      if (vk_cli_interrupted)
-        g_cancellable_cancel (b->cancel);
-      g_usleep (20000);
-    }
-  return NULL;
-}
-
 /* clone and fork share options and reporting; only the work differs. */
 static gboolean
 run_clone_command (VkCli *cli, int argc, char **argv, const char *verb, const char *what,
@@ -174,13 +151,9 @@ run_clone_command (VkCli *cli, int argc, char **argv, const char *verb, const ch
    * what it did: never a source left paused on a half-made fork. */
   VkSigGuard guard;
   vk_cli_sig_guard_begin (cli, &guard);
-  SigBridge sb = { ops->cancel, 0 };
-  GThread *bt = g_thread_new ("vmkeep-sigbridge", sig_bridge_thread, &sb);
   gint64 t0 = g_get_monotonic_time ();
   gboolean ok = func (ops, argv[1], &o, &res, error);
   double seconds = (g_get_monotonic_time () - t0) / 1e6;
-  g_atomic_int_set (&sb.stop, 1);
-  g_thread_join (bt);
   vk_cli_sig_guard_end (&guard);
   if (!ok && fork)
     say_interrupted (error);

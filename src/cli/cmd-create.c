@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "commands.h"
+#include "ops-host.h"
 #include "domain-xml.h"
 #include "host.h"
 #include "output.h"
@@ -249,7 +250,7 @@ vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
   for (guint i = 0; i < spec->nics->len; i++)
     {
       VkNicSpec *n = spec->nics->pdata[i];
-      if (n->kind != VK_NET_TAP && !vk_cli_check_nic_source (conn, n->kind, n->source, error))
+      if (n->kind != VK_NET_TAP && !vk_ops_check_nic_source (conn, n->kind, n->source, error))
         return FALSE;
     }
   g_autoptr(VkDomain) dom = NULL;

@@ -23,6 +23,7 @@
 #include "attach.h"
 #include "cli-attach.h"
 #include "commands.h"
+#include "ops-host.h"
 #include "domain-xml.h"
 #include "fileutil.h"
 #include "nodedev.h"
@@ -37,7 +38,7 @@
 gboolean
 vk_cli_conn_is_local (VkConn *conn)
 {
-  return vk_cli_uri_is_local (vk_conn_uri (conn));
+  return vk_ops_uri_is_local (vk_conn_uri (conn));
 }
 
 /* Serialise with other vmkeep processes on this VM: hibernate checks that

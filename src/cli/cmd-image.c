@@ -259,9 +259,6 @@ image_job_progress (const VkOpsProgress *p, gpointer data)
       vk_progress_init (&job->pr, job->on, job->what, p->total);
       job->started = TRUE;
     }
-  /* the signal's own mark, for where the guard has no watcher thread */
-  if (vk_cli_interrupted)
-    g_cancellable_cancel (job->cli->ops->cancel);
   if (p->finished)
     vk_progress_end (&job->pr, !p->failed);
   else if (p->done > 0)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "ops-host.h"
 #include "domain-xml.h"
 #include "output.h"
 #include "pin.h"
@@ -175,7 +176,7 @@ vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
   if (lock == NULL)
     return FALSE;
   VkConn *conn = cli->conn;
-  if (nic->kind != VK_NET_TAP && !vk_cli_check_nic_source (conn, nic->kind, nic->source, error))
+  if (nic->kind != VK_NET_TAP && !vk_ops_check_nic_source (conn, nic->kind, nic->source, error))
     return FALSE;
 
   g_autoptr(xmlDoc) live_doc = nic_add_opt.live ? vk_cli_domain_doc (dom, FALSE, error) : NULL;
