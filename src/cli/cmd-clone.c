@@ -45,62 +45,73 @@ print_result (VkCli *cli, const VkCloneResult *r, double seconds, const char *ve
                  r->running ? _("resumed") : _("defined"), seconds);
 }
 
+static struct {
+  char *name, *bridge, *network, *disk_dir;
+  char **taps;
+  gboolean copy, paused, no_start, allow_dup_mac;
+} clone_opt;
+
+/* clone and fork share their options */
+const GOptionEntry vk_clone_options[] = {
+  { "name", 'n', 0, G_OPTION_ARG_STRING, &clone_opt.name, N_("Name of the new VM (required)"), N_("NEW") },
+  { "tap", 0, 0, G_OPTION_ARG_STRING_ARRAY, &clone_opt.taps, N_("TAP name for the next NIC (repeat per NIC; default generated)"), N_("TAP") },
+  { "bridge", 0, 0, G_OPTION_ARG_STRING, &clone_opt.bridge, N_("Put every NIC on this bridge"), N_("BRIDGE") },
+  { "network", 0, 0, G_OPTION_ARG_STRING, &clone_opt.network, N_("Put every NIC on this libvirt network"), N_("NETWORK") },
+  { "disk-dir", 0, 0, G_OPTION_ARG_FILENAME, &clone_opt.disk_dir, N_("Directory for the clone's disks (default: beside the source's)"), N_("DIR") },
+  { "copy", 0, 0, G_OPTION_ARG_NONE, &clone_opt.copy, N_("Full disk copies instead of qcow2 overlays"), NULL },
+  { "paused", 0, 0, G_OPTION_ARG_NONE, &clone_opt.paused, N_("Leave the clone paused"), NULL },
+  { "no-start", 0, 0, G_OPTION_ARG_NONE, &clone_opt.no_start, N_("Define the clone and keep its state as an image instead of resuming it"), NULL },
+  { "allow-duplicate-mac", 0, 0, G_OPTION_ARG_NONE, &clone_opt.allow_dup_mac, N_("Start even when a running VM on the same segment has the same MAC"), NULL },
+  G_OPTION_ENTRY_NULL
+};
+
 static gboolean
 parse_clone_opts (const VkCommand *cmd, int *argc, char ***argv, VkCloneOpts *o,
-                  char **name, char **bridge, char **network, char **disk_dir, char ***taps,
                   GError **error)
 {
-  const GOptionEntry entries[] = {
-    { "name", 'n', 0, G_OPTION_ARG_STRING, name, N_("Name of the new VM (required)"), N_("NEW") },
-    { "tap", 0, 0, G_OPTION_ARG_STRING_ARRAY, taps, N_("TAP name for the next NIC (repeat per NIC; default generated)"), N_("TAP") },
-    { "bridge", 0, 0, G_OPTION_ARG_STRING, bridge, N_("Put every NIC on this bridge"), N_("BRIDGE") },
-    { "network", 0, 0, G_OPTION_ARG_STRING, network, N_("Put every NIC on this libvirt network"), N_("NETWORK") },
-    { "disk-dir", 0, 0, G_OPTION_ARG_FILENAME, disk_dir, N_("Directory for the clone's disks (default: beside the source's)"), N_("DIR") },
-    { "copy", 0, 0, G_OPTION_ARG_NONE, &o->copy, N_("Full disk copies instead of qcow2 overlays"), NULL },
-    { "paused", 0, 0, G_OPTION_ARG_NONE, &o->paused, N_("Leave the clone paused"), NULL },
-    { "no-start", 0, 0, G_OPTION_ARG_NONE, &o->no_start, N_("Define the clone and keep its state as an image instead of resuming it"), NULL },
-    { "allow-duplicate-mac", 0, 0, G_OPTION_ARG_NONE, &o->allow_dup_mac, N_("Start even when a running VM on the same segment has the same MAC"), NULL },
-    { NULL },
-  };
-  if (!vk_cli_parse_entries (cmd, entries, argc, argv, error))
+  if (!vk_cli_parse (cmd, argc, argv, error))
     return FALSE;
-  if (*name == NULL)
+  if (clone_opt.name == NULL)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE, _("vmkeep %s: --name NEW is required"),
                    cmd->name);
       return FALSE;
     }
-  if (*bridge && *network)
+  if (clone_opt.bridge && clone_opt.network)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("vmkeep %s: give --bridge or --network, not both"), cmd->name);
       return FALSE;
     }
-  if (o->paused && o->no_start)
+  if (clone_opt.paused && clone_opt.no_start)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("vmkeep %s: --paused and --no-start exclude each other"), cmd->name);
       return FALSE;
     }
-  if (*disk_dir && !g_path_is_absolute (*disk_dir))
+  if (clone_opt.disk_dir && !g_path_is_absolute (clone_opt.disk_dir))
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--disk-dir '%s' must be an absolute path"), *disk_dir);
+                   _("--disk-dir '%s' must be an absolute path"), clone_opt.disk_dir);
       return FALSE;
     }
-  for (gsize i = 0; *taps && (*taps)[i]; i++)
-    if (!vk_validate_ifname ("--tap", (*taps)[i], error))
+  for (gsize i = 0; clone_opt.taps && clone_opt.taps[i]; i++)
+    if (!vk_validate_ifname ("--tap", clone_opt.taps[i], error))
       return FALSE;
-  if (*bridge && !vk_validate_ifname ("--bridge", *bridge, error))
+  if (clone_opt.bridge && !vk_validate_ifname ("--bridge", clone_opt.bridge, error))
     return FALSE;
   /* as for nic add: a libvirt network is named like a domain */
-  if (*network && !vk_validate_name ("--network", *network, error))
+  if (clone_opt.network && !vk_validate_name ("--network", clone_opt.network, error))
     return FALSE;
-  o->name = *name;
-  o->taps = (const char *const *) *taps;
-  o->bridge = *bridge;
-  o->network = *network;
-  o->disk_dir = *disk_dir;
+  o->copy = clone_opt.copy;
+  o->paused = clone_opt.paused;
+  o->no_start = clone_opt.no_start;
+  o->allow_dup_mac = clone_opt.allow_dup_mac;
+  o->name = clone_opt.name;
+  o->taps = (const char *const *) clone_opt.taps;
+  o->bridge = clone_opt.bridge;
+  o->network = clone_opt.network;
+  o->disk_dir = clone_opt.disk_dir;
   return TRUE;
 }
 
@@ -124,12 +135,9 @@ static gboolean
 run_clone_command (VkCli *cli, int argc, char **argv, const char *verb, const char *what,
                    CloneFunc func, GError **error)
 {
-  g_autofree char *name = NULL, *bridge = NULL, *network = NULL, *disk_dir = NULL;
-  g_auto(GStrv) taps = NULL;
   VkCloneOpts o = { 0 };
   const VkCommand *cmd = vk_command_named (verb);
-  if (!parse_clone_opts (cmd, &argc, &argv, &o, &name, &bridge, &network, &disk_dir, &taps,
-                         error) ||
+  if (!parse_clone_opts (cmd, &argc, &argv, &o, error) ||
       !vk_cli_expect_args (verb, argc, 1, 1, what, error))
     return FALSE;
   gboolean fork = func == vk_ops_fork;

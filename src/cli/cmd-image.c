@@ -414,27 +414,32 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
   return TRUE;
 }
 
+static struct {
+  gboolean force;
+  gboolean progress;
+  char *output;
+  char *new_name;
+} image_opt;
+
+const GOptionEntry vk_image_options[] = {
+  { "force", 'f', 0, G_OPTION_ARG_NONE, &image_opt.force,
+    N_("rm: remove even while disks still use the image as their base; export: replace "
+       "an existing FILE"), NULL },
+  { "output", 'o', 0, G_OPTION_ARG_FILENAME, &image_opt.output,
+    N_("export: write the export to FILE (- for stdout)"), N_("FILE") },
+  { "name", 'n', 0, G_OPTION_ARG_STRING, &image_opt.new_name,
+    N_("import: name of the new image (default: the name it was exported under)"),
+    N_("NAME") },
+  { "progress", 0, 0, G_OPTION_ARG_NONE, &image_opt.progress,
+    N_("export, import: show progress on stderr even when it is not a terminal"), NULL },
+  G_OPTION_ENTRY_NULL
+};
+
 gboolean
 vk_cmd_image (VkCli *cli, int argc, char **argv, GError **error)
 {
-  gboolean force = FALSE, progress = FALSE;
-  g_autofree char *output = NULL;
-  g_autofree char *new_name = NULL;
-  const GOptionEntry entries[] = {
-    { "force", 'f', 0, G_OPTION_ARG_NONE, &force,
-      N_("rm: remove even while disks still use the image as their base; export: replace "
-         "an existing FILE"), NULL },
-    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
-      N_("export: write the export to FILE (- for stdout)"), N_("FILE") },
-    { "name", 'n', 0, G_OPTION_ARG_STRING, &new_name,
-      N_("import: name of the new image (default: the name it was exported under)"),
-      N_("NAME") },
-    { "progress", 0, 0, G_OPTION_ARG_NONE, &progress,
-      N_("export, import: show progress on stderr even when it is not a terminal"), NULL },
-    { NULL },
-  };
   const VkCommand *cmd = vk_command_named ("image");
-  if (!vk_cli_parse_entries (cmd, entries, &argc, &argv, error))
+  if (!vk_cli_parse (cmd, &argc, &argv, error))
     return FALSE;
   if (argc < 2)
     {
@@ -444,13 +449,13 @@ vk_cmd_image (VkCli *cli, int argc, char **argv, GError **error)
       return FALSE;
     }
   const char *verb = argv[1];
-  if (output && !g_str_equal (verb, "export"))
+  if (image_opt.output && !g_str_equal (verb, "export"))
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("vmkeep image %s: -o/--output belongs to 'image export'"), verb);
       return FALSE;
     }
-  if (new_name && !g_str_equal (verb, "import"))
+  if (image_opt.new_name && !g_str_equal (verb, "import"))
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("vmkeep image %s: --name belongs to 'image import'"), verb);
@@ -468,25 +473,25 @@ vk_cmd_image (VkCli *cli, int argc, char **argv, GError **error)
         return image_inspect (cli, argv[2], error);
       if (g_str_equal (verb, "verify"))
         return image_verify (cli, argv[2], error);
-      return image_rm (cli, argv[2], force, error);
+      return image_rm (cli, argv[2], image_opt.force, error);
     }
   if (g_str_equal (verb, "export"))
     {
       if (!vk_cli_expect_args ("image export", argc - 1, 1, 1, _("the image NAME"), error))
         return FALSE;
-      if (output == NULL)
+      if (image_opt.output == NULL)
         {
           g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                        _("vmkeep image export: say where to: -o FILE, or -o - for stdout "
                          "(see 'vmkeep help image')"));
           return FALSE;
         }
-      return image_export (cli, argv[2], output, force, progress, error);
+      return image_export (cli, argv[2], image_opt.output, image_opt.force, image_opt.progress, error);
     }
   if (g_str_equal (verb, "import"))
     return vk_cli_expect_args ("image import", argc - 1, 1, 1,
                                _("the export FILE (or - for stdin)"), error) &&
-           image_import (cli, argv[2], new_name, progress, error);
+           image_import (cli, argv[2], image_opt.new_name, image_opt.progress, error);
   g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                _("vmkeep image: unknown action '%s'; use list, inspect, verify, rm, export or "
                  "import"), verb);

@@ -124,7 +124,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (VkDetachArgs, vk_detach_args_clear)
 extern const GOptionEntry vk_create_options[], vk_pin_options[],
   vk_layout_options[], vk_list_options[], vk_start_options[], vk_stop_options[],
   vk_undefine_options[], vk_nic_add_options[], vk_detach_options[], vk_fs_attach_options[],
-  vk_device_attach_options[], vk_devices_options[];
+  vk_device_attach_options[], vk_devices_options[], vk_clone_options[], vk_image_options[];
 
 /* Command groups. */
 gboolean vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error);
