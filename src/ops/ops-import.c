@@ -21,6 +21,7 @@
 #include "identity.h"
 #include "journal.h"
 #include "ops-export.h"
+#include "host.h"
 #include "ops-image.h"
 #include "save-header.h"
 #include "sidecar.h"
@@ -403,26 +404,21 @@ static gboolean
 import_check_needs (Import *im, GError **error)
 {
   VkSidecar *sc = im->sc;
-  if (sc->tpm)
-    {
-      g_autofree char *swtpm = g_find_program_in_path ("swtpm");
-      g_autofree char *setup = g_find_program_in_path ("swtpm_setup");
-      if (swtpm == NULL || setup == NULL)
-        return import_refuse (error, im->source,
-                              _("the VM has a TPM 2.0 and this host cannot emulate one (%s not "
-                                "found); install Debian's 'swtpm' and 'swtpm-tools' packages"),
-                              swtpm == NULL ? "swtpm" : "swtpm_setup");
-    }
+  const char *missing = sc->tpm ? vk_host_swtpm_missing () : NULL;
+  if (missing)
+    return import_refuse (error, im->source,
+                          _("the VM has a TPM 2.0 and this host cannot emulate one (%s not "
+                            "found); install Debian's 'swtpm' and 'swtpm-tools' packages"),
+                          missing);
   if (sc->nvram_path != NULL || g_hash_table_contains (im->got, VK_EXPORT_NVRAM))
     {
-      const char *fwdir = g_getenv ("VMKEEP_FIRMWARE_DIR");
-      if (fwdir == NULL || *fwdir == '\0')
-        fwdir = "/usr/share/qemu/firmware";
-      g_autoptr(GDir) d = g_dir_open (fwdir, 0, NULL);
-      if (d == NULL || g_dir_read_name (d) == NULL)
+      const char *fwdir = vk_host_firmware_dir ();
+      gboolean uefi, secure;
+      vk_host_firmware_scan (fwdir, &uefi, &secure);
+      if (!uefi)
         return import_refuse (error, im->source,
-                              _("the VM boots with UEFI and this host has no UEFI firmware (%s "
-                                "is empty); install Debian's 'ovmf' package"), fwdir);
+                              _("the VM boots with UEFI and this host has no UEFI firmware "
+                                "for x86_64 in %s; install Debian's 'ovmf' package"), fwdir);
     }
   VkExportMember *st = g_hash_table_lookup (im->got, VK_STORE_STATE);
   if (sc->state_sha256 == NULL || st->size != sc->state_size ||
