@@ -752,16 +752,35 @@ image_undo (ImageRun *run, GError **error)
   run->lock_fd = -1;
 }
 
-/* The sidecar comes last: until it exists the image is not listed. */
+/* The sidecar comes last: until it exists the image is not listed. Its
+ * rename makes the image whole, and a whole image must never be undone,
+ * so the journal goes just before it; should the rename itself fail, the
+ * undo is done by hand. */
 static gboolean
 image_finish (ImageRun *run, GError **error)
 {
   g_autofree char *sidecar = g_build_filename (run->final_dir, VK_STORE_SIDECAR, NULL);
-  if (!vk_sidecar_save (run->sc, sidecar, error))
+  g_autofree char *text = vk_sidecar_to_xml (run->sc, error);
+  if (text == NULL)
+    return FALSE;
+  int fd = -1;
+  g_autofree char *tmp = vk_tmp_file_new (sidecar, 0600, &fd, error);
+  if (tmp == NULL)
+    return FALSE;
+  if (!vk_write_full (fd, text, strlen (text), -1, NULL))
+    {
+      int e = errno;
+      vk_tmp_file_abort (fd, tmp);
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot write sidecar %s: %s"),
+                   sidecar, g_strerror (e));
+      return FALSE;
+    }
+  run->resumable = FALSE;
+  vk_journal_commit (run->journal);
+  if (!vk_file_commit (fd, tmp, sidecar, error))
     return FALSE;
   g_autofree char *rxml = g_build_filename (run->final_dir, ".restore.xml", NULL);
   g_unlink (rxml);
-  vk_journal_commit (run->journal);
   vk_store_image_finish (run->final_dir, run->lock_fd);
   run->lock_fd = -1;
   return TRUE;
