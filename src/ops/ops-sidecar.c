@@ -1,0 +1,35 @@
+/* vmkeep — the sidecar of a running domain. See ops-sidecar.h. */
+#include "config.h"
+
+#include "domain-xml.h"
+#include "fileutil.h"
+#include "identity.h"
+#include "ops-sidecar.h"
+
+VkSidecar *
+vk_ops_sidecar_for_domain (VkOps *ops, VkDomain *dom, xmlDocPtr doc, const char *xml,
+                           VkSidecarMode mode, GError **error)
+{
+  VkConn *conn = ops->conn;
+  g_autoptr(VkSidecar) sc = vk_sidecar_new ();
+  sc->mode = mode;
+  sc->domain_name = g_strdup (vk_domain_get_name (dom));
+  sc->domain_uuid = vk_domain_get_uuid (dom);
+  sc->created = g_date_time_new_now_utc ();
+  sc->host = vk_conn_hostname (conn);
+  sc->libvirt_version = vk_conn_libvirt_version (conn);
+  sc->qemu_version = vk_conn_hv_version (conn);
+  sc->identity = vk_identity_from_domain (doc, error);
+  if (sc->identity == NULL)
+    return NULL;
+  xmlNodePtr os = vk_xml_child (xmlDocGetRootElement (doc), "os");
+  g_autofree char *nvram = vk_xml_child_text (os, "nvram");
+  if (nvram != NULL && *nvram)
+    {
+      sc->nvram_path = g_strdup (nvram);
+      vk_file_sha256 (nvram, &sc->nvram_sha256, NULL, NULL);
+    }
+  sc->tpm = vk_xml_child (vk_domain_devices (doc), "tpm") != NULL;
+  sc->domain_xml = g_strdup (xml);
+  return g_steal_pointer (&sc);
+}

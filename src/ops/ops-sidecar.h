@@ -1,0 +1,20 @@
+/* vmkeep — the sidecar of a running domain: what hibernate records and
+ * what clone and fork will record for the same reasons. */
+#pragma once
+
+#include <libxml/tree.h>
+
+#include "ops.h"
+#include "sidecar.h"
+#include "virt.h"
+
+G_BEGIN_DECLS
+
+/* A sidecar of `mode` for `dom` (on the connection of `ops`): the host,
+ * libvirt and QEMU versions, the time, the device identity of `doc` (the
+ * parsed `xml`), the NVRAM file and its digest, whether it has a TPM, and
+ * `xml` itself. */
+VkSidecar *vk_ops_sidecar_for_domain (VkOps *ops, VkDomain *dom, xmlDocPtr doc,
+                                      const char *xml, VkSidecarMode mode, GError **error);
+
+G_END_DECLS
