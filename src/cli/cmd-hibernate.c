@@ -230,16 +230,6 @@ typedef struct {
   int jobs, parallel;
 } HibArgs;
 
-static void
-hib_args_clear (HibArgs *a)
-{
-  g_free (a->match);
-  g_free (a->tag);
-  g_free (a->image);
-  g_free (a->format);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (HibArgs, hib_args_clear)
-
 /* What the options say on their own, before any connection. */
 static gboolean
 check_args (HibArgs *a, int argc, GError **error)
@@ -353,43 +343,45 @@ hibernate_all (VkCli *cli, GPtrArray *names, const VkHibernateOpts *o, int jobs,
   return results;
 }
 
+static HibArgs hib_opt;
+
+const GOptionEntry vk_hibernate_options[] = {
+  { "all", 0, 0, G_OPTION_ARG_NONE, &hib_opt.all, N_("Every running domain"), NULL },
+  { "match", 0, 0, G_OPTION_ARG_STRING, &hib_opt.match, N_("Running domains whose name matches GLOB"), N_("GLOB") },
+  { "tag", 0, 0, G_OPTION_ARG_STRING, &hib_opt.tag, N_("Running domains tagged TAG"), N_("TAG") },
+  { "image", 0, 0, G_OPTION_ARG_STRING, &hib_opt.image, N_("Write a portable image NAME to the store instead of a managed save"), N_("NAME") },
+  { "copy", 0, 0, G_OPTION_ARG_NONE, &hib_opt.copy, N_("Image mode: copy the disks instead of freezing them in place"), NULL },
+  { "jobs", 'j', 0, G_OPTION_ARG_INT, &hib_opt.jobs, N_("Hibernate N domains at once (default: jobs= in vmkeep.conf)"), N_("N") },
+  { "bypass-cache", 0, 0, G_OPTION_ARG_NONE, &hib_opt.bypass, N_("Write the state with O_DIRECT, bypassing the page cache"), NULL },
+  { "progress", 0, 0, G_OPTION_ARG_NONE, &hib_opt.progress, N_("Show progress even when not on a terminal"), NULL },
+  { "format", 0, 0, G_OPTION_ARG_STRING, &hib_opt.format, N_("Image mode: libvirt's save image format (raw, gzip, bzip2, xz, lzop, zstd, sparse; libvirt 11.2+)"), N_("FORMAT") },
+  { "parallel", 0, 0, G_OPTION_ARG_INT, &hib_opt.parallel, N_("Image mode: write with N parallel channels in the sparse format (libvirt 11.2+)"), N_("N") },
+  G_OPTION_ENTRY_NULL
+};
+
 gboolean
 vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
 {
-  g_auto(HibArgs) a = { 0 };
-  const GOptionEntry entries[] = {
-    { "all", 0, 0, G_OPTION_ARG_NONE, &a.all, N_("Every running domain"), NULL },
-    { "match", 0, 0, G_OPTION_ARG_STRING, &a.match, N_("Running domains whose name matches GLOB"), N_("GLOB") },
-    { "tag", 0, 0, G_OPTION_ARG_STRING, &a.tag, N_("Running domains tagged TAG"), N_("TAG") },
-    { "image", 0, 0, G_OPTION_ARG_STRING, &a.image, N_("Write a portable image NAME to the store instead of a managed save"), N_("NAME") },
-    { "copy", 0, 0, G_OPTION_ARG_NONE, &a.copy, N_("Image mode: copy the disks instead of freezing them in place"), NULL },
-    { "jobs", 'j', 0, G_OPTION_ARG_INT, &a.jobs, N_("Hibernate N domains at once (default: jobs= in vmkeep.conf)"), N_("N") },
-    { "bypass-cache", 0, 0, G_OPTION_ARG_NONE, &a.bypass, N_("Write the state with O_DIRECT, bypassing the page cache"), NULL },
-    { "progress", 0, 0, G_OPTION_ARG_NONE, &a.progress, N_("Show progress even when not on a terminal"), NULL },
-    { "format", 0, 0, G_OPTION_ARG_STRING, &a.format, N_("Image mode: libvirt's save image format (raw, gzip, bzip2, xz, lzop, zstd, sparse; libvirt 11.2+)"), N_("FORMAT") },
-    { "parallel", 0, 0, G_OPTION_ARG_INT, &a.parallel, N_("Image mode: write with N parallel channels in the sparse format (libvirt 11.2+)"), N_("N") },
-    { NULL },
-  };
   const VkCommand *cmd = vk_command_named ("hibernate");
-  if (!vk_cli_parse_entries (cmd, entries, &argc, &argv, error) || !check_args (&a, argc, error))
+  if (!vk_cli_parse (cmd, &argc, &argv, error) || !check_args (&hib_opt, argc, error))
     return FALSE;
-  int jobs = a.jobs == 0 ? (int) cli->cfg->jobs : a.jobs;
+  int jobs = hib_opt.jobs == 0 ? (int) cli->cfg->jobs : hib_opt.jobs;
   VkConn *conn = vk_cli_connect (cli, error);
-  if (conn == NULL || !choose_format (&a, conn, error))
+  if (conn == NULL || !choose_format (&hib_opt, conn, error))
     return FALSE;
   /* Before anything changes, the store included (the VM's lock would
    * create it): QEMU must be able to reach the frozen disks there. */
-  if (a.image)
+  if (hib_opt.image)
     {
       g_autofree char *images = vk_store_images_dir (cli->cfg->store_dir);
       if (!vk_ops_check_qemu_reaches (cli->conn, images, error))
         return FALSE;
     }
-  g_autoptr(GPtrArray) names = select_domains (cli, conn, argc, argv, a.all, a.match, a.tag,
+  g_autoptr(GPtrArray) names = select_domains (cli, conn, argc, argv, hib_opt.all, hib_opt.match, hib_opt.tag,
                                                error);
   if (names == NULL)
     return FALSE;
-  if (a.image && names->len != 1)
+  if (hib_opt.image && names->len != 1)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("--image NAME writes one image: hibernate exactly one domain with it"));
@@ -399,8 +391,8 @@ vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
   /* Leftovers of interrupted runs go first, so they never pile up. */
   vk_cli_store_cleanup (cli);
 
-  VkHibernateOpts o = { a.image, a.copy, a.bypass, a.format, a.parallel };
-  gboolean progress = vk_cli_progress_wanted (cli, a.progress) && names->len == 1;
+  VkHibernateOpts o = { hib_opt.image, hib_opt.copy, hib_opt.bypass, hib_opt.format, hib_opt.parallel };
+  gboolean progress = vk_cli_progress_wanted (cli, hib_opt.progress) && names->len == 1;
   g_autoptr(GArray) results = hibernate_all (cli, names, &o, jobs, progress);
   if (names->len == 0)
     vk_cli_info (cli, _("No domain matched; nothing to hibernate"));
@@ -423,20 +415,24 @@ wake_image_func (VkOps *ops, const char *image, gconstpointer force, VkOpsSaveRe
   return vk_ops_wake_image (ops, image, *(const gboolean *) force, res, error);
 }
 
+static struct {
+  gboolean force;
+  char *image;
+} wake_opt;
+
+const GOptionEntry vk_wake_options[] = {
+  { "image", 0, 0, G_OPTION_ARG_STRING, &wake_opt.image, N_("Wake the VM saved in image NAME"), N_("NAME") },
+  { "force", 'f', 0, G_OPTION_ARG_NONE, &wake_opt.force, N_("Wake even though the device identity changed"), NULL },
+  G_OPTION_ENTRY_NULL
+};
+
 gboolean
 vk_cmd_wake (VkCli *cli, int argc, char **argv, GError **error)
 {
-  gboolean force = FALSE;
-  g_autofree char *image = NULL;
-  const GOptionEntry entries[] = {
-    { "image", 0, 0, G_OPTION_ARG_STRING, &image, N_("Wake the VM saved in image NAME"), N_("NAME") },
-    { "force", 'f', 0, G_OPTION_ARG_NONE, &force, N_("Wake even though the device identity changed"), NULL },
-    { NULL },
-  };
   const VkCommand *cmd = vk_command_named ("wake");
-  if (!vk_cli_parse_entries (cmd, entries, &argc, &argv, error))
+  if (!vk_cli_parse (cmd, &argc, &argv, error))
     return FALSE;
-  if (image ? argc != 1 : argc < 2)
+  if (wake_opt.image ? argc != 1 : argc < 2)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
                    _("vmkeep wake: name the domains, or give --image NAME alone "
@@ -447,13 +443,13 @@ vk_cmd_wake (VkCli *cli, int argc, char **argv, GError **error)
     return FALSE;
   g_autoptr(GArray) results = g_array_new (FALSE, TRUE, sizeof (Result));
   g_array_set_clear_func (results, (GDestroyNotify) result_clear);
-  guint n = image ? 1u : (guint) argc - 1;
+  guint n = wake_opt.image ? 1u : (guint) argc - 1;
   g_array_set_size (results, n);
   for (guint i = 0; i < n; i++)
     {
       Result *r = &g_array_index (results, Result, i);
-      r->name = g_strdup (image ? image : argv[i + 1]);
-      run_one (cli->ops, "wake", image ? wake_image_func : wake_func, &force, r);
+      r->name = g_strdup (wake_opt.image ? wake_opt.image : argv[i + 1]);
+      run_one (cli->ops, "wake", wake_opt.image ? wake_image_func : wake_func, &wake_opt.force, r);
     }
   return report (cli, _("wake"), results, error);
 }

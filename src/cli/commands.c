@@ -71,10 +71,10 @@ const VkCommand vk_commands[] = {
   { "hibernate", N_("DOMAIN...|--all|--match GLOB|--tag TAG [--image NAME] [--jobs N]"),
     N_("Save running VMs to free their memory (managed save or portable image)"),
     vk_cmd_hibernate,
-    NULL, "DOMAIN..." },
+    vk_hibernate_options, "DOMAIN..." },
   { "wake", N_("DOMAIN...|--image NAME [--force]"),
     N_("Resume hibernated VMs after checking their device identity"), vk_cmd_wake,
-    NULL, "DOMAIN..." },
+    vk_wake_options, "DOMAIN..." },
   { "clone", N_("IMAGE --name NEW [--tap T]... [--bridge B|--network N] [--disk-dir D] [--copy] [--paused|--no-start]"),
     N_("Resume a new VM from a hibernate image with identical devices"), vk_cmd_clone,
     vk_clone_options, "IMAGE" },
@@ -213,21 +213,14 @@ vk_cli_lookup (VkCli *cli, const char *name, GError **error)
 gboolean
 vk_cli_parse (const VkCommand *cmd, int *argc, char ***argv, GError **error)
 {
-  return vk_cli_parse_entries (cmd, cmd->options, argc, argv, error);
-}
-
-gboolean
-vk_cli_parse_entries (const VkCommand *cmd, const GOptionEntry *entries, int *argc,
-                      char ***argv, GError **error)
-{
   g_autofree char *param = g_strdup_printf ("%s", _(cmd->args));
   g_autoptr(GOptionContext) ctx = g_option_context_new (param);
   g_autofree char *prog = g_strdup_printf ("vmkeep %s", cmd->name);
   g_set_prgname (prog);
   g_option_context_set_summary (ctx, _(cmd->summary));
   g_option_context_set_translation_domain (ctx, GETTEXT_PACKAGE);
-  if (entries)
-    g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
+  if (cmd->options)
+    g_option_context_add_main_entries (ctx, cmd->options, GETTEXT_PACKAGE);
   g_autoptr(GError) local = NULL;
   if (!g_option_context_parse (ctx, argc, argv, &local))
     {
@@ -305,49 +298,6 @@ xmlDocPtr
 vk_cli_domain_doc (VkDomain *dom, gboolean inactive, GError **error)
 {
   return vk_ops_domain_doc (dom, inactive, error);
-}
-
-gboolean
-vk_cli_check_nic_source (VkConn *conn, int kind, const char *name, GError **error)
-{
-  if (kind == VK_NET_NETWORK)
-    {
-      if (!vk_conn_network_exists (conn, name, NULL, NULL))
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
-                       _("libvirt network '%s' not found; 'virsh net-list --all' "
-                         "shows the networks"), name);
-          return FALSE;
-        }
-      return TRUE;
-    }
-  VkHostIface found = kind == VK_NET_BRIDGE ? vk_cli_host_interface (conn, name)
-                                            : VK_HOST_IFACE_UNKNOWN;
-  if (found == VK_HOST_IFACE_ABSENT || found == VK_HOST_IFACE_OTHER)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
-                   _("bridge '%s' not found on this host; create it (ip link add "
-                     "%s type bridge) or pick another bridge"), name, name);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-VkHostIface
-vk_cli_host_interface (VkConn *conn, const char *name)
-{
-  VkHostIface found = vk_conn_host_interface (conn, name);
-  const char *uri = vk_conn_uri (conn);
-  if (found != VK_HOST_IFACE_UNKNOWN || uri == NULL ||
-      !(g_str_has_prefix (uri, "qemu:///") || g_str_has_prefix (uri, "qemu+unix:///")))
-    return found;
-  /* libvirt without its interface driver, on this host: the kernel's own
-   * view (sysfs, its stable ABI for net devices) answers the same */
-  g_autofree char *dev = g_build_filename ("/sys/class/net", name, NULL);
-  g_autofree char *bridge = g_build_filename (dev, "bridge", NULL);
-  if (!g_file_test (dev, G_FILE_TEST_EXISTS))
-    return VK_HOST_IFACE_ABSENT;
-  return g_file_test (bridge, G_FILE_TEST_IS_DIR) ? VK_HOST_IFACE_BRIDGE : VK_HOST_IFACE_OTHER;
 }
 
 gboolean
@@ -457,52 +407,6 @@ vk_cli_store_cleanup (VkCli *cli)
   for (guint i = 0; i < removed->len && !cli->quiet; i++)
     g_printerr (_("vmkeep: removed leftover %s of an interrupted run\n"),
                 (const char *) removed->pdata[i]);
-}
-
-gboolean
-vk_cli_uri_is_local (const char *uri)
-{
-  if (uri == NULL)
-    return TRUE;
-  const char *sep = strstr (uri, "://");
-  if (sep == NULL)
-    return TRUE;
-  const char *plus = memchr (uri, '+', sep - uri);
-  if (plus && !g_str_has_prefix (plus, "+unix://"))
-    return FALSE;
-  return sep[3] == '/' || sep[3] == '\0';
-}
-
-gboolean
-vk_cli_check_qemu_reaches (VkCli *cli, VkConn *conn, const char *dir, GError **error)
-{
-  if (!vk_cli_uri_is_local (vk_conn_uri (conn)))
-    return TRUE;
-  guint uid = 0, gid = 0;
-  gboolean known = FALSE;
-  if (!vk_conn_qemu_user (conn, &uid, &gid, &known, error))
-    return FALSE;
-  if (!known || uid == 0)
-    return TRUE;
-  gid_t groups[64];
-  int n = G_N_ELEMENTS (groups);
-  struct passwd *pw = getpwuid (uid);
-  if (pw == NULL || getgrouplist (pw->pw_name, gid, groups, &n) < 0)
-    {
-      groups[0] = gid;
-      n = 1;
-    }
-  guint mode = 0;
-  g_autofree char *blocked = vk_path_untraversable (dir, uid, groups, n, &mode);
-  if (blocked == NULL)
-    return TRUE;
-  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-               _("QEMU runs as %s (uid %u) and cannot pass through %s (mode %04o) to reach %s, "
-                 "so it could not open the disks there; nothing was changed: make it "
-                 "traversable (chmod o+x %s) or set store= in vmkeep.conf to a directory QEMU "
-                 "can reach"),
-               pw ? pw->pw_name : "?", uid, blocked, mode, dir, blocked);
-  return FALSE;
 }
 
 void

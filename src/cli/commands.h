@@ -70,9 +70,6 @@ gboolean vk_cli_progress_wanted (VkCli *cli, gboolean forced);
  * the command; turns GOption errors into VK_ERROR_USAGE with a hint to
  * 'vmkeep help CMD'. */
 gboolean vk_cli_parse (const VkCommand *cmd, int *argc, char ***argv, GError **error);
-/* The same with options of the caller's. */
-gboolean vk_cli_parse_entries (const VkCommand *cmd, const GOptionEntry *entries,
-                               int *argc, char ***argv, GError **error);
 /* Fail with a usage error unless the command got between min and max
  * positional arguments (max < 0: unlimited). */
 gboolean vk_cli_expect_args (const char *cmd, int argc, int min, int max,
@@ -88,13 +85,6 @@ gboolean vk_cli_define_verified (VkCli *cli, VkConn *conn, xmlDocPtr doc,
                                  VkDomain **out, GError **error);
 /* The domain's live (or, with `inactive`, persistent) XML as a document. */
 xmlDocPtr vk_cli_domain_doc (VkDomain *dom, gboolean inactive, GError **error);
-
-/* Does the NIC's host side exist (VkNetKind `kind`)? VK_ERROR_NOT_FOUND. */
-/* What the host has under interface name `name`: libvirt's interface
- * driver, or on a local connection without that driver, sysfs. */
-VkHostIface vk_cli_host_interface (VkConn *conn, const char *name);
-gboolean vk_cli_check_nic_source (VkConn *conn, int kind, const char *name,
-                                  GError **error);
 
 /* Look up a domain whose devices a command changes, and settle --live /
  * --config: neither given means live when running plus config when
@@ -124,7 +114,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (VkDetachArgs, vk_detach_args_clear)
 extern const GOptionEntry vk_create_options[], vk_pin_options[],
   vk_layout_options[], vk_list_options[], vk_start_options[], vk_stop_options[],
   vk_undefine_options[], vk_nic_add_options[], vk_detach_options[], vk_fs_attach_options[],
-  vk_device_attach_options[], vk_devices_options[], vk_clone_options[], vk_image_options[];
+  vk_device_attach_options[], vk_devices_options[], vk_clone_options[], vk_image_options[],
+  vk_hibernate_options[], vk_wake_options[];
 
 /* Command groups. */
 gboolean vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error);
@@ -160,18 +151,6 @@ gboolean vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error);
  * error naming what --live would have done (`live_verb`, e.g. "hot-plug"). */
 gboolean vk_cli_check_scope (VkDomain *dom, const char *name, gboolean live, gboolean config,
                              const char *live_verb, GError **error);
-
-/* Does `uri` reach libvirt on this host? qemu:///system,
- * qemu:///system?socket=..., qemu+unix:/// and test:/// do; a transport
- * other than unix, or a host name, is another host. */
-gboolean vk_cli_uri_is_local (const char *uri);
-
-/* QEMU does not run as root: it must be able to pass through every
- * directory down to `dir` (the store's images, a disk directory) to open
- * the frozen disks and overlays there. VK_ERROR_REFUSED naming the first
- * directory in the way, its mode and what to do. Nothing to check for a
- * remote libvirt or without libvirt's DAC driver. */
-gboolean vk_cli_check_qemu_reaches (VkCli *cli, VkConn *conn, const char *dir, GError **error);
 
 /* Remove what interrupted runs left in the store (see vk_store_cleanup),
  * saying so on stderr unless --quiet. */
