@@ -27,6 +27,7 @@
 #include "ops-domain.h"
 #include "ops-host.h"
 #include "ops-image.h"
+#include "ops-sidecar.h"
 #include "save-stream.h"
 #include "store.h"
 #include "validate.h"
@@ -564,15 +565,7 @@ kept_frozen_disks (Plan *p, VkSidecar *csc, GError **error)
 static VkSidecar *
 kept_sidecar (Plan *p, const char *cstate, GError **error)
 {
-  VkConn *conn = p->ops->conn;
-  g_autoptr(VkSidecar) csc = vk_sidecar_new ();
-  csc->mode = VK_SIDECAR_IMAGE;
-  csc->domain_name = g_strdup (p->o->name);
-  csc->domain_uuid = g_strdup (p->uuid);
-  csc->created = g_date_time_new_now_utc ();
-  csc->host = vk_conn_hostname (conn);
-  csc->libvirt_version = vk_conn_libvirt_version (conn);
-  csc->qemu_version = vk_conn_hv_version (conn);
+  g_autoptr(VkSidecar) csc = vk_ops_sidecar_new (p->ops, VK_SIDECAR_IMAGE, p->o->name, p->uuid);
   csc->identity = vk_identity_from_domain (p->clone, error);
   csc->tpm = p->sc->tpm;
   csc->nvram_path = g_strdup (p->nvram);

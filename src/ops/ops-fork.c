@@ -19,6 +19,7 @@
 #include "identity.h"
 #include "ops-domain.h"
 #include "ops-host.h"
+#include "ops-sidecar.h"
 #include "save-stream.h"
 #include "store.h"
 #include "validate.h"
@@ -478,15 +479,8 @@ fork_dirs (Fork *f, GError **error)
 static void
 fork_sidecar (Fork *f)
 {
-  VkConn *conn = f->ops->conn;
-  VkSidecar *sc = f->sc = vk_sidecar_new ();
-  sc->mode = VK_SIDECAR_IMAGE;
-  sc->domain_name = g_strdup (f->source);
-  sc->domain_uuid = vk_domain_get_uuid (f->src);
-  sc->created = g_date_time_new_now_utc ();
-  sc->host = vk_conn_hostname (conn);
-  sc->libvirt_version = vk_conn_libvirt_version (conn);
-  sc->qemu_version = vk_conn_hv_version (conn);
+  g_autofree char *uuid = vk_domain_get_uuid (f->src);
+  VkSidecar *sc = f->sc = vk_ops_sidecar_new (f->ops, VK_SIDECAR_IMAGE, f->source, uuid);
   sc->tpm = vk_xml_child (vk_domain_devices (f->doc), "tpm") != NULL;
   sc->state_file = g_strdup (VK_STORE_STATE);
   sc->has_state_size = TRUE;

@@ -7,18 +7,26 @@
 #include "ops-sidecar.h"
 
 VkSidecar *
-vk_ops_sidecar_for_domain (VkOps *ops, VkDomain *dom, xmlDocPtr doc, const char *xml,
-                           VkSidecarMode mode, GError **error)
+vk_ops_sidecar_new (VkOps *ops, VkSidecarMode mode, const char *name, const char *uuid)
 {
   VkConn *conn = ops->conn;
-  g_autoptr(VkSidecar) sc = vk_sidecar_new ();
+  VkSidecar *sc = vk_sidecar_new ();
   sc->mode = mode;
-  sc->domain_name = g_strdup (vk_domain_get_name (dom));
-  sc->domain_uuid = vk_domain_get_uuid (dom);
+  sc->domain_name = g_strdup (name);
+  sc->domain_uuid = g_strdup (uuid);
   sc->created = g_date_time_new_now_utc ();
   sc->host = vk_conn_hostname (conn);
   sc->libvirt_version = vk_conn_libvirt_version (conn);
   sc->qemu_version = vk_conn_hv_version (conn);
+  return sc;
+}
+
+VkSidecar *
+vk_ops_sidecar_for_domain (VkOps *ops, VkDomain *dom, xmlDocPtr doc, const char *xml,
+                           VkSidecarMode mode, GError **error)
+{
+  g_autofree char *uuid = vk_domain_get_uuid (dom);
+  g_autoptr(VkSidecar) sc = vk_ops_sidecar_new (ops, mode, vk_domain_get_name (dom), uuid);
   sc->identity = vk_identity_from_domain (doc, error);
   if (sc->identity == NULL)
     return NULL;

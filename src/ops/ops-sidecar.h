@@ -10,6 +10,10 @@
 
 G_BEGIN_DECLS
 
+/* A sidecar of `mode` for domain `name` (`uuid`) with what every sidecar
+ * records: the time, this host, its libvirt and QEMU versions. */
+VkSidecar *vk_ops_sidecar_new (VkOps *ops, VkSidecarMode mode, const char *name,
+                               const char *uuid);
 /* A sidecar of `mode` for `dom` (on the connection of `ops`): the host,
  * libvirt and QEMU versions, the time, the device identity of `doc` (the
  * parsed `xml`), the NVRAM file and its digest, whether it has a TPM, and
