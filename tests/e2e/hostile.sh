@@ -676,7 +676,8 @@ setup_trust() {
 		# the firmware the import insists on for an image with NVRAM
 		FWDIR=$WORK/firmware
 		mkdir -p "$FWDIR"
-		: >"$FWDIR/50-fake.json"
+		printf '{ "interface-types": ["uefi"], "targets": [ { "architecture": "x86_64" } ] }\n' \
+			>"$FWDIR/50-fake.json"
 	fi
 }
 
