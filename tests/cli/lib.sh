@@ -7,13 +7,18 @@ set -o pipefail
 : "${abs_top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${abs_top_builddir:=$abs_top_srcdir}"
 : "${VMKEEP:=$abs_top_builddir/vmkeep}"
-export VMKEEP_CONFIG="${VMKEEP_CONFIG:-/dev/null}"
 export LC_ALL=C.UTF-8 LANGUAGE=
 
 TEST_URI=test:///default
 DATA="$abs_top_srcdir/tests/data/cli"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/vmkeep-cli.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
+# The defaults, but a store of the test's own: commands that change a
+# domain take its lock there, never in the host's store.
+if [ -z "${VMKEEP_CONFIG:-}" ] || [ "$VMKEEP_CONFIG" = /dev/null ]; then
+  printf '[vmkeep]\nstore=%s/store\n' "$WORK" >"$WORK/defaults.conf"
+  export VMKEEP_CONFIG=$WORK/defaults.conf
+fi
 _n=0
 _failed=0
 
