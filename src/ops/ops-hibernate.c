@@ -217,6 +217,29 @@ check_writable (const char *store, const char *dir, GError **error)
   return TRUE;
 }
 
+/* The sidecar written to a temp file beside `path`, for vk_file_commit to
+ * sync and put in place once the state it describes is safe (`*fd` stays
+ * open for that). */
+static char *
+sidecar_write_tmp (VkSidecar *sc, const char *path, int *fd, GError **error)
+{
+  g_autofree char *text = vk_sidecar_to_xml (sc, error);
+  if (text == NULL)
+    return NULL;
+  g_autofree char *tmp = vk_tmp_file_new (path, 0600, fd, error);
+  if (tmp == NULL)
+    return NULL;
+  if (!vk_write_full (*fd, text, strlen (text), -1, NULL))
+    {
+      int e = errno;
+      vk_tmp_file_abort (*fd, tmp);
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot write sidecar %s: %s"),
+                   path, g_strerror (e));
+      return NULL;
+    }
+  return g_steal_pointer (&tmp);
+}
+
 /* ---- managed mode -------------------------------------------------------- */
 
 static gboolean
@@ -239,21 +262,10 @@ hibernate_managed (VkOps *ops, VkDomain *dom, const char *name, xmlDocPtr doc,
                                                        error);
   if (sc == NULL)
     return FALSE;
-  g_autofree char *text = vk_sidecar_to_xml (sc, error);
-  if (text == NULL)
-    return FALSE;
   int fd = -1;
-  g_autofree char *tmp = vk_tmp_file_new (path, 0600, &fd, error);
+  g_autofree char *tmp = sidecar_write_tmp (sc, path, &fd, error);
   if (tmp == NULL)
     return FALSE;
-  if (!vk_write_full (fd, text, strlen (text), -1, NULL))
-    {
-      int e = errno;
-      vk_tmp_file_abort (fd, tmp);
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot write sidecar %s: %s"),
-                   path, g_strerror (e));
-      return FALSE;
-    }
 
   SaveJob j = { dom, o->bypass_cache, NULL, NULL, ops->conn, NULL, 0 };
   gint64 t0 = g_get_monotonic_time ();
@@ -760,21 +772,10 @@ static gboolean
 image_finish (ImageRun *run, GError **error)
 {
   g_autofree char *sidecar = g_build_filename (run->final_dir, VK_STORE_SIDECAR, NULL);
-  g_autofree char *text = vk_sidecar_to_xml (run->sc, error);
-  if (text == NULL)
-    return FALSE;
   int fd = -1;
-  g_autofree char *tmp = vk_tmp_file_new (sidecar, 0600, &fd, error);
+  g_autofree char *tmp = sidecar_write_tmp (run->sc, sidecar, &fd, error);
   if (tmp == NULL)
     return FALSE;
-  if (!vk_write_full (fd, text, strlen (text), -1, NULL))
-    {
-      int e = errno;
-      vk_tmp_file_abort (fd, tmp);
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot write sidecar %s: %s"),
-                   sidecar, g_strerror (e));
-      return FALSE;
-    }
   run->resumable = FALSE;
   vk_journal_commit (run->journal);
   if (!vk_file_commit (fd, tmp, sidecar, error))
