@@ -271,7 +271,7 @@ do_build() {
 	in_root bash -c 'set -e
 		cd /build/vmkeep
 		NOCONFIGURE=1 ./autogen.sh
-		./configure --prefix=/usr --sysconfdir=/etc --localstatedir=/var --enable-test-hooks
+		./configure --prefix=/usr --sysconfdir=/etc --localstatedir=/var
 		make -j"$(nproc)"' >"$ROOT/build/build.log" 2>&1 ||
 		{ tail -n 30 "$ROOT/build/build.log" >&2; die "building vmkeep in the root failed; see $ROOT/build/build.log"; }
 	log "built $(in_root /build/vmkeep/vmkeep --version) against libvirt $(in_root pkg-config --modversion libvirt)"

@@ -134,30 +134,6 @@ print_notice (const char *message, gpointer data)
   g_printerr (_("vmkeep: warning: %s\n"), message);
 }
 
-#ifdef VK_TEST_HOOKS
-/* The tests' fault hook, compiled only with configure --enable-test-hooks
- * (tools/run-tests.sh; never in packages): VMKEEP_FAULT=POINT makes the
- * step named POINT fail, VMKEEP_FAULT=POINT:sigterm (or :sigkill) sends
- * vmkeep that signal there, as if systemd or the OOM killer stopped it at
- * that moment. */
-static gboolean
-env_fault (const char *point, gpointer data, GError **error)
-{
-  const char *spec = data;
-  const char *colon = strchr (spec, ':');
-  gsize len = colon ? (gsize) (colon - spec) : strlen (spec);
-  if (strlen (point) != len || strncmp (point, spec, len) != 0)
-    return TRUE;
-  if (colon && g_str_equal (colon + 1, "sigterm"))
-    return raise (SIGTERM) == 0;
-  if (colon && g_str_equal (colon + 1, "sigkill"))
-    return raise (SIGKILL) == 0;
-  g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("injected failure at %s (VMKEEP_FAULT)"),
-               point);
-  return FALSE;
-}
-#endif
-
 gboolean
 vk_cli_progress_wanted (VkCli *cli, gboolean forced)
 {
@@ -169,14 +145,6 @@ vk_cli_init_ops (VkCli *cli)
 {
   cli->ops = vk_ops_new (NULL, cli->cfg);
   cli->ops->notice = print_notice;
-#ifdef VK_TEST_HOOKS
-  const char *fault = g_getenv ("VMKEEP_FAULT");
-  if (fault && *fault)
-    {
-      cli->ops->fault = env_fault;
-      cli->ops->fault_data = (gpointer) fault;
-    }
-#endif
 }
 
 VkOps *

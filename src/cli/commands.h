@@ -45,6 +45,10 @@ typedef struct {
   const char *complete;
 } VkCommand;
 
+/* One run of vmkeep with command line `argv`; the exit status. `fault`
+ * (tests only; NULL in the program) becomes the workflows' fault hook. */
+int vk_cli_main (int argc, char **argv, VkOpsFaultFunc fault, gpointer fault_data);
+
 /* NULL-terminated table, in the order --help lists it. */
 extern const VkCommand vk_commands[];
 

@@ -477,7 +477,7 @@ declare -A IMGS0 CHAIN0 SDISK0
 # systemd stop) and must still undo everything before it exits
 points="fork-after-disks fork-after-clone fork-after-disks:sigterm"
 if ! e2e_test_hooks; then
-	skip "fork with an injected failure" "vmkeep was built without --enable-test-hooks"
+	skip "fork with an injected failure" "$VMKEEP_FAULT_BIN is not built (make check builds it)"
 	points=
 fi
 for point in $points; do
@@ -493,7 +493,7 @@ for m in $machines; do
 	l=$(tick_before "${LOG[$m]}" "${OFF[$m]}")
 	B0[$m]=$(e2e_tick_boot "$l")
 	N0[$m]=$(e2e_tick_n "$l")
-	run_rc env VMKEEP_FAULT=$point "$VMKEEP" -c "$E2E_URI" fork "${NAME[$m]}" \
+	run_rc env VMKEEP_FAULT=$point "$VMKEEP_FAULT_BIN" -c "$E2E_URI" fork "${NAME[$m]}" \
 		--name "${FF[$m]}" --bridge "$br_spare"
 	isnt "$RUN_RC" 0 "$m $point: the fork fails (exit $RUN_RC)"
 	like "$RUN_OUT" "$want" "$m $point: at the injected point"

@@ -59,8 +59,8 @@ if dpkg -i "$DEB" >"$WORK/install.log" 2>&1; then installed=1; ok "dpkg -i"
 else not_ok "dpkg -i"; diag "$(cat "$WORK/install.log")"; bail_out "not installed"; fi
 out=$(/usr/bin/vmkeep --version 2>&1)
 check "installed vmkeep --version says $V" test "$out" = "vmkeep $V"
-# the test suite's fault injection (configure --enable-test-hooks) never
-# reaches a package: the packaged binary does not read VMKEEP_FAULT
+# the test suite's fault injection (tests/e2e/vmkeep-fault) never reaches
+# a package: the packaged binary does not read VMKEEP_FAULT
 check "the packaged vmkeep has no test hooks (VMKEEP_FAULT)" \
   sh -c '! grep -qa VMKEEP_FAULT /usr/bin/vmkeep'
 

@@ -1,0 +1,191 @@
+/* vmkeep — one run: global options, configuration, dispatch. Errors
+ * travel up as GError and are printed here, once. See commands.h. */
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "validate.h"
+#include "vk-error.h"
+
+static void
+print_usage (FILE *out)
+{
+  fprintf (out, _("Usage: vmkeep [-c URI] [--json] [-q] COMMAND [ARGS...]\n"
+                  "       vmkeep help [COMMAND]\n"
+                  "       vmkeep --version\n\n"
+                  "Lay out QEMU/KVM VMs with every PCI device pinned, and keep each\n"
+                  "device's identity across hibernate, wake, clone and fork.\n\n"
+                  "Global options:\n"
+                  "  -c, --connect URI   libvirt URI (default: uri= in vmkeep.conf)\n"
+                  "      --json          print one JSON document on stdout\n"
+                  "  -q, --quiet         no informational messages\n"
+                  "  -h, --help          show this help\n"
+                  "      --version       show the version\n\n"
+                  "Commands:\n"));
+  for (const VkCommand *c = vk_commands; c->name; c++)
+    if (c->summary)   /* NULL: hidden */
+      fprintf (out, "  %-14s  %s\n", c->name, _(c->summary));
+  fprintf (out, _("\nExit status: 0 ok, 1 failed, 2 usage error, 3 busy, 4 not found,\n"
+                  "5 refused by a safety check. See vmkeep(1).\n"));
+}
+
+static int
+fail (GError *error)
+{
+  int code = vk_error_exit_code (error);
+  g_autofree char *msg = vk_str_printable (error->message);
+  g_printerr ("vmkeep: error: %s\n", msg);
+  g_error_free (error);
+  return code;
+}
+
+static void
+setup_locale (void)
+{
+  setlocale (LC_ALL, "");
+  /* VMKEEP_LOCALEDIR lets the tests use the catalogs of an uninstalled build. */
+  const char *localedir = g_getenv ("VMKEEP_LOCALEDIR");
+  bindtextdomain (GETTEXT_PACKAGE, localedir && *localedir ? localedir : LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+}
+
+/* vmkeep.conf ($VMKEEP_CONFIG, or the default path; /dev/null: none). */
+static VkConfig *
+load_config (GError **error)
+{
+  g_autoptr(VkConfig) cfg = vk_config_new ();
+  const char *cfg_path = vk_config_default_path ();
+  gboolean explicit_cfg = g_getenv (VK_CONFIG_ENV) != NULL &&
+                          *g_getenv (VK_CONFIG_ENV) != '\0' &&
+                          !g_str_equal (cfg_path, "/dev/null");
+  if (!g_str_equal (cfg_path, "/dev/null") &&
+      !vk_config_load (cfg, cfg_path, explicit_cfg, error))
+    return NULL;
+  return g_steal_pointer (&cfg);
+}
+
+int
+vk_cli_main (int argc, char **argv, VkOpsFaultFunc fault, gpointer fault_data)
+{
+  /* A clone feeds libvirt through a FIFO; if libvirt stops reading, the
+   * write must fail with EPIPE, not kill vmkeep. */
+  signal (SIGPIPE, SIG_IGN);
+  /* stdout carries tables and --json documents; diagnostics never. */
+  g_log_writer_default_set_use_stderr (TRUE);
+  setup_locale ();
+
+  VkCli cli = { 0 };
+  g_autofree char *uri = NULL;
+  GError *error = NULL;
+  int i = 1;
+
+  for (; i < argc; i++)
+    {
+      const char *a = argv[i];
+      if (g_str_equal (a, "-c") || g_str_equal (a, "--connect"))
+        {
+          if (i + 1 >= argc)
+            {
+              g_set_error (&error, VK_ERROR, VK_ERROR_USAGE,
+                           _("%s needs a libvirt URI, e.g. -c qemu:///system"), a);
+              return fail (error);
+            }
+          g_free (uri);
+          uri = g_strdup (argv[++i]);
+        }
+      else if (g_str_has_prefix (a, "--connect="))
+        {
+          g_free (uri);
+          uri = g_strdup (a + strlen ("--connect="));
+        }
+      else if (g_str_equal (a, "--json"))
+        cli.json = TRUE;
+      else if (g_str_equal (a, "-q") || g_str_equal (a, "--quiet"))
+        cli.quiet = TRUE;
+      else if (g_str_equal (a, "--version") || g_str_equal (a, "-V"))
+        {
+          printf ("vmkeep %s\n", PACKAGE_VERSION);
+          return 0;
+        }
+      else if (g_str_equal (a, "-h") || g_str_equal (a, "--help"))
+        {
+          print_usage (stdout);
+          return 0;
+        }
+      else if (a[0] == '-')
+        {
+          g_set_error (&error, VK_ERROR, VK_ERROR_USAGE,
+                       _("unknown global option '%s' (see 'vmkeep --help')"), a);
+          return fail (error);
+        }
+      else
+        break;
+    }
+
+  if (i >= argc)
+    {
+      print_usage (stderr);
+      return VK_ERROR_USAGE;
+    }
+
+  int rest_argc = argc - i;
+  char **rest = argv + i;
+  gboolean help = FALSE;
+  if (g_str_equal (rest[0], "help"))
+    {
+      if (rest_argc == 1)
+        {
+          print_usage (stdout);
+          return 0;
+        }
+      help = TRUE;
+      rest++;
+      rest_argc--;
+    }
+
+  int words = 0;
+  const VkCommand *cmd = vk_command_find (rest_argc, rest, &words);
+  if (cmd == NULL)
+    {
+      g_set_error (&error, VK_ERROR, VK_ERROR_USAGE,
+                   _("unknown command '%s' (see 'vmkeep --help' for the list)"),
+                   rest[0]);
+      return fail (error);
+    }
+
+  /* The command sees argv[0] = its name, then its own arguments. */
+  g_autoptr(GPtrArray) cargv = g_ptr_array_new ();
+  g_ptr_array_add (cargv, (char *) cmd->name);
+  if (help)
+    g_ptr_array_add (cargv, "--help");
+  for (int j = words; j < rest_argc; j++)
+    g_ptr_array_add (cargv, rest[j]);
+  g_ptr_array_add (cargv, NULL);
+
+  g_autoptr(VkConfig) cfg = load_config (&error);
+  if (cfg == NULL)
+    return fail (error);
+
+  cli.cfg = cfg;
+  cli.uri = g_strdup (uri ? uri : cfg->uri);
+  vk_cli_init_ops (&cli);
+  cli.ops->fault = fault;
+  cli.ops->fault_data = fault_data;
+
+  int cargc = (int) cargv->len - 1;
+  char **cargs = (char **) cargv->pdata;
+  gboolean ok = cmd->func (&cli, cargc, cargs, &error);
+  int code = 0;
+  if (!ok)
+    code = fail (error);
+  vk_ops_free (cli.ops);
+  vk_conn_free (cli.conn);
+  g_free (cli.uri);
+  return code;
+}
