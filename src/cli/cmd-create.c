@@ -7,7 +7,6 @@
 #include "commands.h"
 #include "ops-host.h"
 #include "domain-xml.h"
-#include "host.h"
 #include "output.h"
 #include "pin.h"
 #include "spec.h"
@@ -44,9 +43,9 @@ check_host_firmware (const VkSpec *spec, GError **error)
 {
   if (spec->firmware == VK_FIRMWARE_UEFI)
     {
-      const char *dir = vk_host_firmware_dir ();
+      const char *dir = vk_ops_firmware_dir ();
       gboolean uefi, secure;
-      vk_host_firmware_scan (dir, &uefi, &secure);
+      vk_ops_firmware_scan (dir, &uefi, &secure);
       if (!uefi)
         {
           g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
@@ -64,7 +63,7 @@ check_host_firmware (const VkSpec *spec, GError **error)
     }
   if (spec->tpm)
     {
-      const char *missing = vk_host_swtpm_missing ();
+      const char *missing = vk_ops_swtpm_missing ();
       if (missing)
         {
           g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,

@@ -21,7 +21,7 @@
 #include "identity.h"
 #include "journal.h"
 #include "ops-export.h"
-#include "host.h"
+#include "ops-host.h"
 #include "ops-image.h"
 #include "save-header.h"
 #include "sidecar.h"
@@ -404,7 +404,7 @@ static gboolean
 import_check_needs (Import *im, GError **error)
 {
   VkSidecar *sc = im->sc;
-  const char *missing = sc->tpm ? vk_host_swtpm_missing () : NULL;
+  const char *missing = sc->tpm ? vk_ops_swtpm_missing () : NULL;
   if (missing)
     return import_refuse (error, im->source,
                           _("the VM has a TPM 2.0 and this host cannot emulate one (%s not "
@@ -412,9 +412,9 @@ import_check_needs (Import *im, GError **error)
                           missing);
   if (sc->nvram_path != NULL || g_hash_table_contains (im->got, VK_EXPORT_NVRAM))
     {
-      const char *fwdir = vk_host_firmware_dir ();
+      const char *fwdir = vk_ops_firmware_dir ();
       gboolean uefi, secure;
-      vk_host_firmware_scan (fwdir, &uefi, &secure);
+      vk_ops_firmware_scan (fwdir, &uefi, &secure);
       if (!uefi)
         return import_refuse (error, im->source,
                               _("the VM boots with UEFI and this host has no UEFI firmware "

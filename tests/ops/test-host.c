@@ -1,4 +1,4 @@
-/* What vmkeep reads of the host besides libvirt (src/core/host.c): QEMU's
+/* What vmkeep reads of the host besides libvirt (src/ops/ops-host.c): QEMU's
  * firmware descriptors are JSON, read as JSON: a descriptor counts only
  * for what its members say, not for words that occur anywhere in it. */
 #include "config.h"
@@ -6,7 +6,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
-#include "host.h"
+#include "ops-host.h"
 
 static char *
 make_dir (void)
@@ -41,7 +41,7 @@ static void
 scan (const char *dir, gboolean want_uefi, gboolean want_secure)
 {
   gboolean uefi = !want_uefi, secure = !want_secure;
-  vk_host_firmware_scan (dir, &uefi, &secure);
+  vk_ops_firmware_scan (dir, &uefi, &secure);
   g_assert_cmpint (uefi, ==, want_uefi);
   g_assert_cmpint (secure, ==, want_secure);
 }
@@ -78,9 +78,9 @@ static void
 test_firmware_dir (void)
 {
   g_setenv ("VMKEEP_FIRMWARE_DIR", "/tmp/fw", TRUE);
-  g_assert_cmpstr (vk_host_firmware_dir (), ==, "/tmp/fw");
+  g_assert_cmpstr (vk_ops_firmware_dir (), ==, "/tmp/fw");
   g_setenv ("VMKEEP_FIRMWARE_DIR", "", TRUE);
-  g_assert_cmpstr (vk_host_firmware_dir (), ==, "/usr/share/qemu/firmware");
+  g_assert_cmpstr (vk_ops_firmware_dir (), ==, "/usr/share/qemu/firmware");
 }
 
 static void
@@ -89,15 +89,15 @@ test_swtpm (void)
   g_autofree char *dir = make_dir ();
   g_autofree char *old = g_strdup (g_getenv ("PATH"));
   g_setenv ("PATH", dir, TRUE);
-  g_assert_cmpstr (vk_host_swtpm_missing (), ==, "swtpm");
+  g_assert_cmpstr (vk_ops_swtpm_missing (), ==, "swtpm");
   put (dir, "swtpm", "#!/bin/sh\n");
   g_autofree char *p = g_build_filename (dir, "swtpm", NULL);
   g_chmod (p, 0755);
-  g_assert_cmpstr (vk_host_swtpm_missing (), ==, "swtpm_setup");
+  g_assert_cmpstr (vk_ops_swtpm_missing (), ==, "swtpm_setup");
   put (dir, "swtpm_setup", "#!/bin/sh\n");
   g_autofree char *q = g_build_filename (dir, "swtpm_setup", NULL);
   g_chmod (q, 0755);
-  g_assert_null (vk_host_swtpm_missing ());
+  g_assert_null (vk_ops_swtpm_missing ());
   g_setenv ("PATH", old, TRUE);
   remove_dir (dir);
 }
