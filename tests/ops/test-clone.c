@@ -21,6 +21,7 @@
 #include "domain-xml.h"
 #include "identity.h"
 #include "ops-clone.h"
+#include "ops-test.h"
 #include "ops.h"
 #include "sidecar.h"
 #include "store.h"
@@ -70,13 +71,7 @@ static void
 setup (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  f->dir = g_dir_make_tmp ("vk-ops-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->cfg = vk_config_new ();
-  g_free (f->cfg->store_dir);
-  f->cfg->store_dir = g_build_filename (f->dir, "store", NULL);
-  g_assert_true (vk_conn_open ("test:///default", &f->conn, &error));
-  f->ops = vk_ops_new (f->conn, f->cfg);
+  vk_ops_test_open ("vk-ops", &f->dir, &f->cfg, &f->conn, &f->ops);
   f->ops->fault = fault;
   f->ops->fault_data = f;
   f->steps = g_ptr_array_new_with_free_func (g_free);
@@ -99,12 +94,7 @@ teardown (Fixture *f, gconstpointer data)
 {
   undefine (f->conn, FORK);
   undefine (f->conn, SOURCE);
-  vk_ops_free (f->ops);
-  vk_conn_free (f->conn);
-  vk_config_free (f->cfg);
-  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
-  g_assert_cmpint (system (cmd), ==, 0);
-  g_free (f->dir);
+  vk_ops_test_close (f->dir, f->cfg, f->conn, f->ops);
   g_free (f->disk);
   g_ptr_array_unref (f->steps);
 }

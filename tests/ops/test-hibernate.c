@@ -36,6 +36,7 @@
 #include "journal.h"
 #include "ops-hibernate.h"
 #include "ops-sidecar.h"
+#include "ops-test.h"
 #include "ops.h"
 #include "store.h"
 #include "virt.h"
@@ -71,15 +72,9 @@ static void
 setup (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  f->dir = g_dir_make_tmp ("vk-ops-hib-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->cfg = vk_config_new ();
-  g_free (f->cfg->store_dir);
-  f->cfg->store_dir = g_build_filename (f->dir, "store", NULL);
+  vk_ops_test_open ("vk-ops-hib", &f->dir, &f->cfg, &f->conn, &f->ops);
   f->disk = g_build_filename (f->dir, "disk.raw", NULL);
   g_assert_true (g_file_set_contents (f->disk, "the disk's bytes", -1, NULL));
-  g_assert_true (vk_conn_open ("test:///default", &f->conn, &error));
-  f->ops = vk_ops_new (f->conn, f->cfg);
   f->ops->fault = fault;
   f->ops->fault_data = f;
   f->points = g_ptr_array_new_with_free_func (g_free);
@@ -103,13 +98,6 @@ setup (Fixture *f, gconstpointer data)
 }
 
 static void
-rm_rf (const char *p)
-{
-  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", p);
-  g_assert_cmpint (system (cmd), ==, 0);
-}
-
-static void
 teardown (Fixture *f, gconstpointer data)
 {
   g_autoptr(VkDomain) dom = vk_domain_try_lookup (f->conn, NAME);
@@ -120,11 +108,7 @@ teardown (Fixture *f, gconstpointer data)
       vk_domain_managed_save_remove (dom, NULL);
       vk_domain_undefine (dom, FALSE, NULL);
     }
-  vk_ops_free (f->ops);
-  vk_conn_free (f->conn);
-  vk_config_free (f->cfg);
-  rm_rf (f->dir);
-  g_free (f->dir);
+  vk_ops_test_close (f->dir, f->cfg, f->conn, f->ops);
   g_free (f->disk);
   g_ptr_array_unref (f->points);
 }

@@ -24,6 +24,7 @@
 #include "domain-xml.h"
 #include "identity.h"
 #include "virt.h"
+#include "ops-test.h"
 #include "vk-error.h"
 
 typedef struct {
@@ -63,13 +64,6 @@ cancel_on_progress (const VkOpsProgress *p, gpointer data)
   Fixture *f = data;
   if (f->cancel_on_progress && p->done > 0)
     g_cancellable_cancel (f->ops->cancel);
-}
-
-static void
-rm_rf (const char *p)
-{
-  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", p);
-  g_assert_cmpint (system (cmd), ==, 0);
 }
 
 /* A state file: a libvirt save header carrying the domain XML, then
@@ -134,14 +128,7 @@ make_image (Fixture *f, const char *name)
 static void
 setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-  f->dir = g_dir_make_tmp ("vk-ops-image-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->cfg = vk_config_new ();
-  g_free (f->cfg->store_dir);
-  f->cfg->store_dir = g_build_filename (f->dir, "store", NULL);
-  g_assert_true (vk_conn_open ("test:///default", &f->conn, &error));
-  f->ops = vk_ops_new (f->conn, f->cfg);
+  vk_ops_test_open ("vk-ops-image", &f->dir, &f->cfg, &f->conn, &f->ops);
   f->ops->fault = fail_at;
   f->ops->fault_data = f;
   f->ops->progress = cancel_on_progress;
@@ -152,11 +139,7 @@ setup (Fixture *f, gconstpointer data)
 static void
 teardown (Fixture *f, gconstpointer data)
 {
-  vk_ops_free (f->ops);
-  vk_conn_free (f->conn);
-  vk_config_free (f->cfg);
-  rm_rf (f->dir);
-  g_free (f->dir);
+  vk_ops_test_close (f->dir, f->cfg, f->conn, f->ops);
 }
 
 static guint

@@ -15,6 +15,7 @@
 #include <glib/gstdio.h>
 
 #include "journal.h"
+#include "ops-test.h"
 #include "ops.h"
 #include "virt.h"
 #include "vk-error.h"
@@ -29,31 +30,13 @@ typedef struct {
 static void
 setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-  f->dir = g_dir_make_tmp ("vk-ops-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->cfg = vk_config_new ();
-  g_free (f->cfg->store_dir);
-  f->cfg->store_dir = g_build_filename (f->dir, "store", NULL);
-  g_assert_true (vk_conn_open ("test:///default", &f->conn, &error));
-  f->ops = vk_ops_new (f->conn, f->cfg);
-}
-
-static void
-rm_rf (const char *p)
-{
-  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", p);
-  g_assert_cmpint (system (cmd), ==, 0);
+  vk_ops_test_open ("vk-ops", &f->dir, &f->cfg, &f->conn, &f->ops);
 }
 
 static void
 teardown (Fixture *f, gconstpointer data)
 {
-  vk_ops_free (f->ops);
-  vk_conn_free (f->conn);
-  vk_config_free (f->cfg);
-  rm_rf (f->dir);
-  g_free (f->dir);
+  vk_ops_test_close (f->dir, f->cfg, f->conn, f->ops);
 }
 
 static char *
