@@ -27,6 +27,12 @@ typedef struct {
 typedef gboolean (*VkCommandFunc) (VkCli *cli, int argc, char **argv,
                                    GError **error);
 
+typedef enum {
+  VK_CLI_RECOVER_NONE,
+  VK_CLI_RECOVER_WARN,
+  VK_CLI_RECOVER_APPLY,
+} VkCliRecover;
+
 /* A command, declared once: help, parsing, the man-page coverage test and
  * the shell completion (vmkeep __complete) all read this entry. */
 typedef struct {
@@ -43,6 +49,10 @@ typedef struct {
    * their prefix), @verb=KIND@verb=KIND (the argument after an action
    * word, per action). A last KIND... repeats. */
   const char *complete;
+  /* What the command does first about interrupted runs (vmkeep recover):
+   * finish them (commands that change domains or the store), warn about
+   * them (commands that only read), or neither. */
+  VkCliRecover recover;
 } VkCommand;
 
 /* One run of vmkeep with command line `argv`; the exit status. `fault`
@@ -119,7 +129,7 @@ extern const GOptionEntry vk_create_options[], vk_pin_options[],
   vk_layout_options[], vk_list_options[], vk_start_options[], vk_stop_options[],
   vk_undefine_options[], vk_nic_add_options[], vk_detach_options[], vk_fs_attach_options[],
   vk_device_attach_options[], vk_devices_options[], vk_clone_options[], vk_image_options[],
-  vk_hibernate_options[], vk_wake_options[];
+  vk_hibernate_options[], vk_wake_options[], vk_recover_options[];
 
 /* Command groups. */
 gboolean vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error);
@@ -139,6 +149,10 @@ gboolean vk_cmd_diff (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_clone (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_fork (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error);
+gboolean vk_cmd_recover (VkCli *cli, int argc, char **argv, GError **error);
+/* Before a command: finish (`apply`) or warn about what interrupted runs
+ * left (see vmkeep recover); messages on stderr, never an error. */
+void vk_cli_recover_first (VkCli *cli, gboolean apply);
 /* vmkeep __complete WORD... (hidden): the shell completion's candidates. */
 gboolean vk_cmd_complete (VkCli *cli, int argc, char **argv, GError **error);
 /* Tags stored in the domain's vmkeep metadata (sorted). */

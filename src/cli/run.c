@@ -180,6 +180,10 @@ vk_cli_main (int argc, char **argv, VkOpsFaultFunc fault, gpointer fault_data)
 
   int cargc = (int) cargv->len - 1;
   char **cargs = (char **) cargv->pdata;
+  if (cmd->recover != VK_CLI_RECOVER_NONE && !help &&
+      !g_strv_contains ((const char *const *) cargs, "--help") &&
+      !g_strv_contains ((const char *const *) cargs, "-h"))
+    vk_cli_recover_first (&cli, cmd->recover == VK_CLI_RECOVER_APPLY);
   gboolean ok = cmd->func (&cli, cargc, cargs, &error);
   int code = 0;
   if (!ok)

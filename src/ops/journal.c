@@ -14,6 +14,7 @@
 
 #include "fileutil.h"
 #include "journal.h"
+#include "ops-domain.h"
 #include "store.h"
 #include "vk-error.h"
 
@@ -28,11 +29,12 @@ static const char *const kind_names[VK_UNDO_LAST] = {
   [VK_UNDO_RESUME] = "resume",
   [VK_UNDO_RESTORE] = "restore",
   [VK_UNDO_COMMIT_OVERLAY] = "commit-overlay",
+  [VK_UNDO_RESUME_SAVED] = "resume-saved",
 };
 static const guint kind_args[VK_UNDO_LAST] = {
   [VK_UNDO_UNLINK] = 1, [VK_UNDO_RMTREE] = 1, [VK_UNDO_RENAME] = 2, [VK_UNDO_UNDEFINE] = 1,
   [VK_UNDO_DEFINE] = 1, [VK_UNDO_RESUME] = 1, [VK_UNDO_RESTORE] = 2,
-  [VK_UNDO_COMMIT_OVERLAY] = 3,
+  [VK_UNDO_COMMIT_OVERLAY] = 3, [VK_UNDO_RESUME_SAVED] = 3,
 };
 
 typedef struct {
@@ -156,6 +158,9 @@ vk_journal_begin (VkOps *ops, const char *op, const char *subject, GError **erro
                    j->lock_path, g_strerror (errno));
       return NULL;
     }
+  /* the domains a journal names live on this connection */
+  if (ops->conn != NULL)
+    g_hash_table_replace (j->facts, g_strdup ("uri"), g_strdup (vk_conn_uri (ops->conn)));
   if (!save (j, error))
     return NULL;
   return g_steal_pointer (&j);
@@ -226,6 +231,75 @@ vk_journal_commit (VkJournal *j)
 
 /* ---- the actions --------------------------------------------------------- */
 
+/* Remove a directory vmkeep made, unless a defined domain's disk chain
+ * still uses a file in it: then it stays, and so does the journal. */
+static gboolean
+rmtree_unused (VkOps *ops, const char *dir, GError **error)
+{
+  if (!g_file_test (dir, G_FILE_TEST_EXISTS))
+    return TRUE;
+  if (ops->conn != NULL)
+    {
+      g_autoptr(GPtrArray) users = vk_ops_dir_users (ops, dir, error);
+      if (users == NULL)
+        return FALSE;
+      if (users->len > 0)
+        {
+          g_ptr_array_add (users, NULL);
+          g_autofree char *list = g_strjoinv (", ", (char **) users->pdata);
+          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                       _("%s is kept: disks of defined domains still use files in it (%s)"),
+                       dir, list);
+          return FALSE;
+        }
+    }
+  return vk_rm_rf (dir, error);
+}
+
+/* Could `state` be a save libvirt completed? Only libvirt's own marker of
+ * a save under way (the magic "LibvirtQemudPart", replaced when the save
+ * completes) or a file too short to hold any magic says no: a state whose
+ * header this vmkeep does not know is still a VM's memory, kept for
+ * libvirt to judge. */
+static gboolean
+save_complete (const char *state)
+{
+  char magic[16];
+  int fd = open (state, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return FALSE;
+  gssize n = vk_read_full (fd, magic, sizeof magic, 0, NULL);
+  close (fd);
+  return n == (gssize) sizeof magic && memcmp (magic, "LibvirtQemudPart", sizeof magic) != 0;
+}
+
+static gboolean
+resume_saved (VkOps *ops, const char *uuid, const char *state, const char *xml_file,
+              GError **error)
+{
+  g_autoptr(VkDomain) d = vk_domain_try_lookup (ops->conn, uuid);
+  VkDomainState st = d ? vk_domain_state (d, NULL) : VK_STATE_SHUTOFF;
+  if (st == VK_STATE_PAUSED)
+    return vk_domain_resume (d, error);
+  if (st != VK_STATE_SHUTOFF)
+    return TRUE;   /* it runs: the save never happened or was undone */
+  if (!g_file_test (state, G_FILE_TEST_EXISTS))
+    return TRUE;   /* recorded ahead for a place the state never reached */
+  if (!save_complete (state))
+    {
+      /* libvirt stops a domain only once its save is complete: an off
+       * domain without one was stopped by someone else */
+      vk_ops_notice (ops, _("%s holds no complete save; the domain %s stays off"), state,
+                     uuid);
+      return TRUE;
+    }
+  g_autofree char *xml = NULL;
+  if (xml_file[0] && g_file_test (xml_file, G_FILE_TEST_IS_REGULAR) &&
+      !g_file_get_contents (xml_file, &xml, NULL, error))
+    return FALSE;
+  return vk_conn_restore (ops->conn, state, xml, FALSE, FALSE, error);
+}
+
 static gboolean
 run_step (VkOps *ops, VkUndoKind kind, GStrv a, GError **error)
 {
@@ -240,7 +314,7 @@ run_step (VkOps *ops, VkUndoKind kind, GStrv a, GError **error)
         }
       return TRUE;
     case VK_UNDO_RMTREE:
-      return vk_rm_rf (a[0], error);
+      return rmtree_unused (ops, a[0], error);
     case VK_UNDO_RENAME:
       if (g_file_test (a[0], G_FILE_TEST_EXISTS) && rename (a[0], a[1]) < 0)
         {
@@ -292,34 +366,41 @@ run_step (VkOps *ops, VkUndoKind kind, GStrv a, GError **error)
         g_unlink (a[2]);
         return TRUE;
       }
+    case VK_UNDO_RESUME_SAVED:
+      return resume_saved (ops, a[0], a[1], a[2], error);
     default:
       g_assert_not_reached ();
     }
   return FALSE;
 }
 
+gboolean
+vk_journal_run (VkOps *ops, VkUndoKind kind, GError **error, ...)
+{
+  g_return_val_if_fail (kind < VK_UNDO_LAST, FALSE);
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  va_list ap;
+  va_start (ap, error);
+  const char *a;
+  while ((a = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (args, (char *) a);
+  va_end (ap);
+  g_return_val_if_fail (args->len == kind_args[kind], FALSE);
+  g_ptr_array_add (args, NULL);
+  return run_step (ops, kind, (GStrv) args->pdata, error);
+}
+
+/* Undo `steps`, newest first, stopping at the first that fails: what is
+ * left to undo stays in `steps`. */
 static gboolean
 run_all (VkOps *ops, GPtrArray *steps, GError **error)
 {
-  GError *first = NULL;
-  for (guint i = steps->len; i > 0; i--)
+  while (steps->len > 0)
     {
-      Step *s = steps->pdata[i - 1];
-      GError *e = NULL;
-      if (run_step (ops, s->kind, s->args, &e))
-        continue;
-      if (first == NULL)
-        first = e;
-      else
-        {
-          vk_ops_notice (ops, _("also failed while undoing: %s"), e->message);
-          g_error_free (e);
-        }
-    }
-  if (first)
-    {
-      g_propagate_error (error, first);
-      return FALSE;
+      Step *s = steps->pdata[steps->len - 1];
+      if (!run_step (ops, s->kind, s->args, error))
+        return FALSE;
+      g_ptr_array_remove_index (steps, steps->len - 1);
     }
   return TRUE;
 }
@@ -330,11 +411,16 @@ vk_journal_rollback (VkJournal *j, GError **error)
   gboolean ok = run_all (j->ops, j->steps, error);
   if (ok)
     remove_files (j);
-  else if (j->lock_fd >= 0)
+  else
     {
-      /* keep the journal for `vmkeep recover`; the lock goes with us */
-      close (j->lock_fd);
-      j->lock_fd = -1;
+      /* keep what is left to undo for the next vmkeep or `vmkeep
+       * recover`; the lock goes with us */
+      (void) save (j, NULL);
+      if (j->lock_fd >= 0)
+        {
+          close (j->lock_fd);
+          j->lock_fd = -1;
+        }
     }
   g_ptr_array_set_size (j->steps, 0);
   return ok;
@@ -370,77 +456,123 @@ vk_journal_info_free (VkJournalInfo *info)
   g_free (info->op);
   g_free (info->subject);
   g_free (info->started);
+  g_free (info->lock_domain);
+  g_free (info->lock_image);
+  g_free (info->uri);
   if (info->steps)
     g_ptr_array_unref (info->steps);
   g_free (info);
 }
 
-/* Parse a journal file; the steps as kinds and argument vectors. */
-static gboolean
-load (const char *path, VkJournalInfo **info_out, GPtrArray **steps_out, GError **error)
+static JsonArray *
+array_member (JsonObject *o, const char *name)
+{
+  JsonNode *n = o ? json_object_get_member (o, name) : NULL;
+  return n && JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
+}
+
+/* One step of a journal file, or NULL when vmkeep does not know it. */
+static Step *
+load_step (JsonNode *n)
+{
+  JsonObject *so = JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+  const char *kind = so ? json_object_get_string_member_with_default (so, "kind", NULL) : NULL;
+  JsonArray *args = array_member (so, "args");
+  int k = -1;
+  for (int x = 0; kind && x < VK_UNDO_LAST; x++)
+    if (g_str_equal (kind, kind_names[x]))
+      k = x;
+  if (k < 0 || args == NULL || json_array_get_length (args) != kind_args[k])
+    return NULL;
+  Step *s = g_new0 (Step, 1);
+  s->kind = (VkUndoKind) k;
+  s->args = g_new0 (char *, kind_args[k] + 1);
+  for (guint a = 0; a < kind_args[k]; a++)
+    {
+      JsonNode *v = json_array_get_element (args, a);
+      const char *str = JSON_NODE_HOLDS_VALUE (v) ? json_node_get_string (v) : NULL;
+      s->args[a] = g_strdup (str ? str : "");
+    }
+  return s;
+}
+
+/* A journal file read back (not locked: the caller locks it). */
+static VkJournal *
+load (VkOps *ops, const char *path, GError **error)
 {
   g_autoptr(JsonParser) p = json_parser_new ();
   if (!json_parser_load_from_file (p, path, error))
-    return FALSE;
+    return NULL;
   JsonNode *root = json_parser_get_root (p);
   JsonObject *o = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
-  JsonArray *undo = o && json_object_has_member (o, "undo") &&
-                        JSON_NODE_HOLDS_ARRAY (json_object_get_member (o, "undo"))
-                      ? json_object_get_array_member (o, "undo") : NULL;
+  JsonArray *undo = array_member (o, "undo");
   if (undo == NULL || json_object_get_int_member_with_default (o, "version", 0) != JOURNAL_VERSION)
     {
       g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
                    _("journal %s is not one this vmkeep reads; remove it by hand"), path);
-      return FALSE;
+      return NULL;
     }
-  VkJournalInfo *info = g_new0 (VkJournalInfo, 1);
-  info->path = g_strdup (path);
-  info->op = g_strdup (json_object_get_string_member_with_default (o, "op", "?"));
-  info->subject = g_strdup (json_object_get_string_member_with_default (o, "subject", "?"));
-  info->pid = json_object_get_int_member_with_default (o, "pid", 0);
-  info->started = g_strdup (json_object_get_string_member_with_default (o, "started", "?"));
-  info->steps = g_ptr_array_new_with_free_func (g_free);
-  GPtrArray *steps = g_ptr_array_new_with_free_func ((GDestroyNotify) step_free);
+  g_autoptr(VkJournal) j = g_new0 (VkJournal, 1);
+  j->ops = ops;
+  j->lock_fd = -1;
+  j->path = g_strdup (path);
+  g_autofree char *base = g_strndup (path, strlen (path) - strlen (".json"));
+  j->lock_path = g_strconcat (base, ".lock", NULL);
+  j->op = g_strdup (json_object_get_string_member_with_default (o, "op", "?"));
+  j->subject = g_strdup (json_object_get_string_member_with_default (o, "subject", "?"));
+  j->pid = json_object_get_int_member_with_default (o, "pid", 0);
+  j->started = g_strdup (json_object_get_string_member_with_default (o, "started", "?"));
+  j->facts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  j->steps = g_ptr_array_new_with_free_func ((GDestroyNotify) step_free);
+  JsonNode *fn = json_object_get_member (o, "facts");
+  if (fn && JSON_NODE_HOLDS_OBJECT (fn))
+    {
+      JsonObject *fo = json_node_get_object (fn);
+      g_autoptr(GList) keys = json_object_get_members (fo);
+      for (GList *l = keys; l; l = l->next)
+        {
+          const char *v = json_object_get_string_member_with_default (fo, l->data, NULL);
+          if (v)
+            g_hash_table_replace (j->facts, g_strdup (l->data), g_strdup (v));
+        }
+    }
   for (guint i = 0; i < json_array_get_length (undo); i++)
     {
-      JsonNode *n = json_array_get_element (undo, i);
-      JsonObject *so = JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
-      const char *kind = so ? json_object_get_string_member_with_default (so, "kind", NULL) : NULL;
-      JsonArray *args = so && json_object_has_member (so, "args") &&
-                            JSON_NODE_HOLDS_ARRAY (json_object_get_member (so, "args"))
-                          ? json_object_get_array_member (so, "args") : NULL;
-      int k = -1;
-      for (int x = 0; kind && x < VK_UNDO_LAST; x++)
-        if (g_str_equal (kind, kind_names[x]))
-          k = x;
-      if (k < 0 || args == NULL || json_array_get_length (args) != kind_args[k])
+      Step *st = load_step (json_array_get_element (undo, i));
+      if (st == NULL)
         {
           g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
                        _("journal %s holds a step vmkeep does not know (%u); remove it by hand"),
                        path, i + 1);
-          vk_journal_info_free (info);
-          g_ptr_array_unref (steps);
-          return FALSE;
+          return NULL;
         }
-      Step *s = g_new0 (Step, 1);
-      s->kind = (VkUndoKind) k;
-      s->args = g_new0 (char *, kind_args[k] + 1);
-      GString *line = g_string_new (kind);
-      for (guint a = 0; a < kind_args[k]; a++)
-        {
-          const char *v = json_array_get_string_element (args, a);
-          s->args[a] = g_strdup (v ? v : "");
-          g_string_append_printf (line, " %s", s->args[a]);
-        }
-      g_ptr_array_add (steps, s);
-      g_ptr_array_add (info->steps, g_string_free (line, FALSE));
+      g_ptr_array_add (j->steps, st);
     }
-  *info_out = info;
-  if (steps_out)
-    *steps_out = steps;
-  else
-    g_ptr_array_unref (steps);
-  return TRUE;
+  return g_steal_pointer (&j);
+}
+
+static VkJournalInfo *
+info_of (VkJournal *j)
+{
+  VkJournalInfo *info = g_new0 (VkJournalInfo, 1);
+  info->path = g_strdup (j->path);
+  info->op = g_strdup (j->op);
+  info->subject = g_strdup (j->subject);
+  info->pid = j->pid;
+  info->started = g_strdup (j->started);
+  info->lock_domain = g_strdup (g_hash_table_lookup (j->facts, "lock-domain"));
+  info->lock_image = g_strdup (g_hash_table_lookup (j->facts, "lock-image"));
+  info->uri = g_strdup (g_hash_table_lookup (j->facts, "uri"));
+  const char *done_if = g_hash_table_lookup (j->facts, "done-if");
+  info->completed = done_if != NULL && g_file_test (done_if, G_FILE_TEST_EXISTS);
+  info->steps = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < j->steps->len; i++)
+    {
+      Step *st = j->steps->pdata[i];
+      g_autofree char *args = g_strjoinv (" ", st->args);
+      g_ptr_array_add (info->steps, g_strdup_printf ("%s %s", kind_names[st->kind], args));
+    }
+  return info;
 }
 
 /* Is the journal at `path` held by a running vmkeep? */
@@ -471,10 +603,10 @@ vk_journal_list_orphans (VkOps *ops, GError **error)
       g_autofree char *path = g_build_filename (dir, n, NULL);
       if (held (path))
         continue;
-      VkJournalInfo *info = NULL;
       g_autoptr(GError) e = NULL;
-      if (load (path, &info, NULL, &e))
-        g_ptr_array_add (out, info);
+      g_autoptr(VkJournal) j = load (ops, path, &e);
+      if (j != NULL)
+        g_ptr_array_add (out, info_of (j));
       else
         vk_ops_notice (ops, "%s", e->message);
     }
@@ -484,29 +616,46 @@ vk_journal_list_orphans (VkOps *ops, GError **error)
 gboolean
 vk_journal_recover (VkOps *ops, const char *path, GError **error)
 {
-  g_autofree char *base = g_strndup (path, strlen (path) - strlen (".json"));
-  g_autofree char *lock = g_strconcat (base, ".lock", NULL);
-  /* take the lock ourselves: two recovering vmkeeps must not race */
-  int fd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0 || flock (fd, LOCK_EX | LOCK_NB) < 0)
+  g_autoptr(VkJournal) j = load (ops, path, error);
+  if (j == NULL)
+    return FALSE;
+  /* take the journal's lock ourselves (two recovering vmkeeps must not
+   * race), then the locks the interrupted workflow held */
+  j->lock_fd = open (j->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (j->lock_fd < 0 || flock (j->lock_fd, LOCK_EX | LOCK_NB) < 0)
     {
-      if (fd >= 0)
-        close (fd);
       g_set_error (error, VK_ERROR, VK_ERROR_BUSY,
                    _("journal %s is being worked on by another vmkeep"), path);
       return FALSE;
     }
-  VkJournalInfo *info = NULL;
-  GPtrArray *steps = NULL;
-  gboolean ok = load (path, &info, &steps, error) && run_all (ops, steps, error);
-  if (ok)
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
-      g_unlink (path);
-      g_unlink (lock);
+      /* recovered by another vmkeep between our read and our lock */
+      g_unlink (j->lock_path);
+      return TRUE;
     }
-  close (fd);
-  vk_journal_info_free (info);
-  if (steps)
-    g_ptr_array_unref (steps);
-  return ok;
+  const char *uri = g_hash_table_lookup (j->facts, "uri");
+  if (uri != NULL && ops->conn != NULL && !g_str_equal (uri, vk_conn_uri (ops->conn)))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("journal %s belongs to the libvirt connection %s; run "
+                     "'vmkeep -c %s recover --apply'"), path, uri, uri);
+      return FALSE;
+    }
+  /* the workflow had completed: only its journal was left */
+  const char *done_if = g_hash_table_lookup (j->facts, "done-if");
+  if (done_if != NULL && g_file_test (done_if, G_FILE_TEST_EXISTS))
+    {
+      vk_journal_commit (j);
+      return TRUE;
+    }
+  const char *dom = g_hash_table_lookup (j->facts, "lock-domain");
+  const char *image = g_hash_table_lookup (j->facts, "lock-image");
+  g_autoptr(VkLock) dlock = dom ? vk_ops_lock_domain (ops, dom, j->subject, error) : NULL;
+  if (dom && dlock == NULL)
+    return FALSE;
+  g_autoptr(VkLock) ilock = image ? vk_ops_lock_image (ops, image, FALSE, error) : NULL;
+  if (image && ilock == NULL)
+    return FALSE;
+  return vk_journal_rollback (j, error);
 }

@@ -1,8 +1,12 @@
 /* vmkeep — workflows on one domain's definition. See ops-domain.h. */
 #include "config.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include <glib/gi18n.h>
 
+#include "diskfile.h"
 #include "domain-xml.h"
 #include "ops-domain.h"
 #include "pin.h"
@@ -101,4 +105,98 @@ vk_ops_check_scope (VkDomain *dom, const char *name, gboolean live, gboolean con
       return FALSE;
     }
   return TRUE;
+}
+
+/* `path` resolved (symbolic links, "..") when it exists, else as written. */
+static char *
+resolved (const char *path)
+{
+  char *real = realpath (path, NULL);
+  if (real == NULL)
+    return g_canonicalize_filename (path, NULL);
+  char *out = g_strdup (real);
+  free (real);
+  return out;
+}
+
+static gboolean
+inside (const char *path, const char *dir)
+{
+  gsize n = strlen (dir);
+  return strncmp (path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+/* Does the chain that starts at `path` (the disk's file, then the backing
+ * files its qcow2 headers name, relative ones against their image's
+ * directory) have a file inside `dir`? */
+static gboolean
+chain_inside (const char *path, const char *dir)
+{
+  g_autofree char *cur = resolved (path);
+  for (int depth = 0; cur && depth < 256; depth++)
+    {
+      if (inside (cur, dir))
+        return TRUE;
+      g_autofree char *next = NULL;
+      if (!vk_qcow2_backing_file (cur, &next, NULL) || next == NULL)
+        return FALSE;
+      g_autofree char *base = g_path_get_dirname (cur);
+      g_autofree char *abs = g_path_is_absolute (next) ? g_strdup (next)
+                                                       : g_build_filename (base, next, NULL);
+      g_free (cur);
+      cur = resolved (abs);
+    }
+  return FALSE;
+}
+
+/* Every <source file> of the disks in `doc` (the live XML's
+ * <backingStore> chain too) whose chain reaches into `dir`. */
+static void
+doc_users (xmlDocPtr doc, const char *name, const char *dir, GPtrArray *out)
+{
+  xmlNodePtr devs = vk_domain_devices (doc);
+  for (xmlNodePtr n = devs ? devs->children : NULL; n; n = n->next)
+    {
+      if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "disk"))
+        continue;
+      gboolean used = FALSE;
+      for (xmlNodePtr s = n; s && !used; s = vk_xml_child (s, "backingStore"))
+        {
+          g_autofree char *path = vk_xml_child_prop (s, "source", "file");
+          used = path != NULL && chain_inside (path, dir);
+        }
+      if (!used)
+        continue;
+      g_autofree char *target = vk_xml_child_prop (n, "target", "dev");
+      g_autofree char *row = g_strdup_printf (_("%s (disk %s)"), name, target ? target : "?");
+      if (!g_ptr_array_find_with_equal_func (out, row, g_str_equal, NULL))
+        g_ptr_array_add (out, g_steal_pointer (&row));
+    }
+}
+
+GPtrArray *
+vk_ops_dir_users (VkOps *ops, const char *dir, GError **error)
+{
+  g_autofree char *real = resolved (dir);
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) infos = vk_conn_list_domains (ops->conn, TRUE, error);
+  if (infos == NULL)
+    return NULL;
+  for (guint i = 0; i < infos->len; i++)
+    {
+      VkDomainInfo *info = infos->pdata[i];
+      g_autoptr(VkDomain) dom = vk_domain_try_lookup (ops->conn, info->name);
+      if (dom == NULL)
+        continue;
+      gboolean running = vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF;
+      for (int inactive = 0; inactive < 2; inactive++)
+        {
+          if ((inactive == 0 && !running) || (inactive == 1 && !vk_domain_is_persistent (dom)))
+            continue;
+          g_autoptr(xmlDoc) doc = vk_ops_domain_doc (dom, inactive, NULL);
+          if (doc != NULL)
+            doc_users (doc, info->name, real, out);
+        }
+    }
+  return g_steal_pointer (&out);
 }

@@ -27,4 +27,11 @@ gboolean vk_ops_define_verified (VkOps *ops, xmlDocPtr doc, VkDomain **out,
 gboolean vk_ops_check_scope (VkDomain *dom, const char *name, gboolean live, gboolean config,
                              const char *live_verb, GError **error);
 
+/* The disks of defined domains (running and persistent definitions,
+ * every file of each disk's backing chain) that use a file inside `dir`,
+ * as "DOMAIN (disk vda)"; empty when none. A directory vmkeep removes
+ * while undoing or cleaning up is checked with this first: nothing a
+ * disk chain uses is ever removed. */
+GPtrArray *vk_ops_dir_users (VkOps *ops, const char *dir, GError **error);
+
 G_END_DECLS

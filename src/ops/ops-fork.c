@@ -267,7 +267,8 @@ fork_shutoff (VkOps *ops, VkDomain *src, const VkCloneOpts *o, VkCloneResult *re
   if (!shutoff_plan_xml (&p, doc, sname, o, error))
     return FALSE;
   g_autoptr(VkJournal) j = vk_journal_begin (ops, "fork", o->name, error);
-  if (j == NULL)
+  g_autofree char *suuid = vk_domain_get_uuid (src);
+  if (j == NULL || !vk_journal_set (j, "lock-domain", suuid, error))
     return FALSE;
   return fork_shutoff_steps (ops, j, &p, xml, o, res, error);
 }
@@ -684,7 +685,7 @@ fork_running (VkOps *ops, VkDomain *src, const char *source, const VkCloneOpts *
   if (!fork_plan (&f, o, error))
     return FALSE;
   g_autoptr(VkJournal) j = f.j = vk_journal_begin (ops, "fork", o->name, error);
-  if (j == NULL)
+  if (j == NULL || !vk_journal_set (j, "lock-domain", f.suuid, error))
     return FALSE;
   fork_sidecar (&f);
   GError *local = NULL;

@@ -75,17 +75,17 @@ job_thread (gpointer p)
   return NULL;
 }
 
-/* Run `func` while reporting libvirt's job progress for `dom`. The wait
+/* Run `func` while reporting libvirt's job progress for `dom` (when the
+ * caller wants progress), and abort the job once `ops` is cancelled. The wait
  * ends as soon as the job does (not at the next progress tick): a fixed
  * poll interval would add up to its length to every save. */
 static gboolean
 run_with_progress (VkOps *ops, VkDomain *dom, const char *name, const char *what,
                    JobFunc func, gpointer data, GError **error)
 {
-  if (ops->progress == NULL)
-    return func (data, error);
   VkOpsProgress p = { .subject = name, .what = what };
   vk_ops_report (ops, &p);
+  gboolean aborted = FALSE;
   Job j = { func, data, NULL, FALSE, FALSE };
   g_mutex_init (&j.lock);
   g_cond_init (&j.cond);
@@ -99,8 +99,16 @@ run_with_progress (VkOps *ops, VkDomain *dom, const char *name, const char *what
       if (j.done)
         break;
       g_mutex_unlock (&j.lock);
+      /* A stop request (SIGTERM from systemd, Ctrl-C) aborts the job:
+       * libvirt lets the VM run on, and the save fails like any other
+       * error. A save that completes first is finished, not undone. */
+      if (!aborted && g_cancellable_is_cancelled (ops->cancel))
+        {
+          (void) vk_domain_abort_job (dom, NULL);
+          aborted = TRUE;
+        }
       guint64 done = 0, total = 0, bps = 0;
-      if (vk_domain_job_progress (dom, &done, &total, &bps) && total > 0)
+      if (ops->progress && vk_domain_job_progress (dom, &done, &total, &bps) && total > 0)
         {
           p.done = done;
           p.total = total;
@@ -351,9 +359,10 @@ image_run_clear (ImageRun *run)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ImageRun, image_run_clear)
 
 static gboolean
-undo_push (ImageRun *run, VkUndoKind kind, const char *a, const char *b, GError **error)
+undo_push (ImageRun *run, VkUndoKind kind, const char *a, const char *b, const char *c,
+           GError **error)
 {
-  if (!vk_journal_push (run->journal, kind, error, a, b, NULL))
+  if (!vk_journal_push (run->journal, kind, error, a, b, c, NULL))
     return FALSE;
   run->undo_steps++;
   return TRUE;
@@ -488,28 +497,38 @@ image_prepare (ImageRun *run, xmlDocPtr doc, const char *xml, GError **error)
   return TRUE;
 }
 
-/* What undoes the image once libvirt has saved the VM, recorded for the
- * image where it is now (`run->dir`): put each disk back (done first, so
- * recorded last), then resume the VM from the saved state, which keeps
- * the guest's memory whatever else fails. */
+/* What undoes the save into the image where it is now (`run->dir`):
+ * the VM comes back from the state (resumed if libvirt had not stopped
+ * it yet, restored if it had), then the directory goes. Recorded before
+ * the save starts, so a vmkeep killed while libvirtd writes the state
+ * leaves a journal that the next vmkeep completes: the VM runs again. */
 static gboolean
-record_resume (ImageRun *run, gboolean committed, GError **error)
+record_saved (ImageRun *run, GError **error)
 {
-  run->resumable = FALSE;
-  undo_forget (run);
+  g_autofree char *uuid = vk_domain_get_uuid (run->dom);
   g_autofree char *state = g_build_filename (run->dir, VK_STORE_STATE, NULL);
   g_autofree char *rxml = run->restore_xml ? g_build_filename (run->dir, ".restore.xml", NULL)
                                            : g_strdup ("");
-  if (!undo_push (run, VK_UNDO_RESTORE, state, rxml, error))
+  return undo_push (run, VK_UNDO_RMTREE, run->dir, NULL, NULL, error) &&
+         undo_push (run, VK_UNDO_RESUME_SAVED, uuid, state, rxml, error);
+}
+
+/* What undoes the image once libvirt has saved the VM. The save itself
+ * was recorded before it started (record_saved); once the partial
+ * directory became images/NAME (`committed`), the same is recorded again
+ * for the image where it is now, with each frozen disk but a copy going
+ * back over its overlay (done first, so recorded last). The records of
+ * the partial directory stay below: undone after these they find nothing
+ * left to do, and no instant is without a complete record. */
+static gboolean
+record_resume (ImageRun *run, gboolean committed, GError **error)
+{
+  if (committed && !record_saved (run, error))
     return FALSE;
-  for (guint i = 0; i < run->freezes->len; i++)
+  for (guint i = 0; committed && i < run->freezes->len; i++)
     {
       Freeze *f = run->freezes->pdata[i];
-      /* before the commit only a renamed disk moved; after it, each
-       * frozen disk but a copy goes back over its overlay */
-      if (f->copied || (!committed && !f->renamed))
-        continue;
-      if (!undo_push (run, VK_UNDO_RENAME, f->frozen, f->path, error))
+      if (!f->copied && !undo_push (run, VK_UNDO_RENAME, f->frozen, f->path, NULL, error))
         return FALSE;
     }
   run->resumable = TRUE;
@@ -531,15 +550,11 @@ image_save (ImageRun *run, GError **error)
   g_chmod (run->partial, 0711);
   g_autofree char *state = g_build_filename (run->partial, VK_STORE_STATE, NULL);
   g_autofree char *rxml = g_build_filename (run->partial, ".restore.xml", NULL);
-  gboolean ready = undo_push (run, VK_UNDO_RMTREE, run->partial, NULL, error) &&
-                   vk_ops_step (ops, "hibernate-image-partial", error) &&
-                   (run->restore_xml == NULL ||
+  gboolean ready = (run->restore_xml == NULL ||
                     vk_file_write_atomic (rxml, run->restore_xml, strlen (run->restore_xml),
-                                          0600, error));
-  /* A save that libvirtd completes after we died is a VM's memory: from
-   * here the partial directory is left to the store's cleanup, which
-   * keeps a complete state (and tells how to restore it). */
-  undo_forget (run);
+                                          0600, error)) &&
+                   record_saved (run, error) &&
+                   vk_ops_step (ops, "hibernate-image-partial", error);
   if (!ready)
     return FALSE;
 
@@ -605,7 +620,7 @@ freeze_disks (ImageRun *run, GError **error)
       g_autofree char *beside = g_strdup_printf ("%s.vmkeep-%s.base", f->path, run->o->image);
       if (g_file_test (beside, G_FILE_TEST_EXISTS))
         errno = EEXIST;
-      else if (undo_push (run, VK_UNDO_RENAME, beside, f->path, error) &&
+      else if (undo_push (run, VK_UNDO_RENAME, beside, f->path, NULL, error) &&
                rename (f->path, beside) == 0)
         {
           f->renamed = TRUE;
@@ -674,19 +689,30 @@ describe_state (ImageRun *run, GError **error)
 }
 
 /* The partial directory becomes images/NAME (still unlisted: no sidecar
- * yet), and the undo records follow it there. */
+ * yet). The undo records for the image there are written first, so no
+ * instant lacks one; nothing else makes images/NAME meanwhile (this run
+ * holds the image's exclusive lock), and should the rename fail after
+ * all, those records are dropped again before anything is undone. */
 static gboolean
 image_commit (ImageRun *run, GError **error)
 {
+  run->dir = run->final_dir;
+  run->undo_steps = 0;
+  if (!record_resume (run, TRUE, error))
+    {
+      run->dir = run->partial;
+      return FALSE;
+    }
   if (!vk_store_partial_commit (run->ops->cfg->store_dir, run->partial, run->o->image,
                                 run->lock_fd, error))
     {
+      undo_forget (run);
+      run->dir = run->partial;
       run->lock_fd = -1;   /* closed by the failed commit */
       return FALSE;
     }
-  run->dir = run->final_dir;
   g_chmod (run->final_dir, 0711);
-  return record_resume (run, TRUE, error);
+  return TRUE;
 }
 
 /* The source continues on a fresh overlay over the frozen base, so the
@@ -776,10 +802,17 @@ image_finish (ImageRun *run, GError **error)
   g_autofree char *tmp = sidecar_write_tmp (run->sc, sidecar, &fd, error);
   if (tmp == NULL)
     return FALSE;
-  run->resumable = FALSE;
-  vk_journal_commit (run->journal);
+  /* once the sidecar is in place the image is whole and must never be
+   * undone: recovery then only drops the journal */
+  if (!vk_journal_set (run->journal, "done-if", sidecar, error))
+    {
+      vk_tmp_file_abort (fd, tmp);
+      return FALSE;
+    }
   if (!vk_file_commit (fd, tmp, sidecar, error))
     return FALSE;
+  run->resumable = FALSE;
+  vk_journal_commit (run->journal);
   g_autofree char *rxml = g_build_filename (run->final_dir, ".restore.xml", NULL);
   g_unlink (rxml);
   vk_store_image_finish (run->final_dir, run->lock_fd);
@@ -792,10 +825,14 @@ hibernate_image (VkOps *ops, VkDomain *dom, const char *name, xmlDocPtr doc, con
                  const VkHibernateOpts *o, VkOpsSaveResult *r, GError **error)
 {
   g_auto(ImageRun) run = { ops, dom, name, o, .lock_fd = -1 };
-  if (!image_prepare (&run, doc, xml, error))
+  /* images/NAME is made by this run alone */
+  g_autoptr(VkLock) ilock = vk_ops_lock_image (ops, o->image, FALSE, error);
+  if (ilock == NULL || !image_prepare (&run, doc, xml, error))
     return FALSE;
   run.journal = vk_journal_begin (ops, "hibernate", o->image, error);
-  if (run.journal == NULL)
+  g_autofree char *uuid = vk_domain_get_uuid (dom);
+  if (run.journal == NULL || !vk_journal_set (run.journal, "lock-domain", uuid, error) ||
+      !vk_journal_set (run.journal, "lock-image", o->image, error))
     return FALSE;
   if (!image_save (&run, error))
     {
@@ -832,7 +869,7 @@ vk_ops_hibernate (VkOps *ops, const char *name, const VkHibernateOpts *o, VkOpsS
                   GError **error)
 {
   g_autoptr(VkDomain) dom = NULL;
-  if (!vk_domain_lookup (ops->conn, name, &dom, error))
+  if (!vk_ops_check_cancel (ops, error) || !vk_domain_lookup (ops->conn, name, &dom, error))
     return FALSE;
   VkDomainState st = vk_domain_state (dom, NULL);
   if (st != VK_STATE_RUNNING && st != VK_STATE_PAUSED)

@@ -360,3 +360,11 @@ vk_domain_commit_top (VkDomain *vd, const char *target, guint timeout_s, GError 
       g_usleep (10 * 1000);
     }
 }
+
+gboolean
+vk_domain_abort_job (VkDomain *vd, GError **error)
+{
+  if (virDomainAbortJob (vd->dom) < 0)
+    return vk_vir_fail (error, _("cannot abort the job of domain '%s'"), vd->name);
+  return TRUE;
+}

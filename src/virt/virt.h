@@ -177,6 +177,9 @@ gboolean vk_domain_set_metadata (VkDomain *dom, const char *xml, const char *key
 /* Pause / resume. */
 gboolean vk_domain_suspend (VkDomain *dom, GError **error);
 gboolean vk_domain_resume (VkDomain *dom, GError **error);
+/* Abort the domain's running job (a save: libvirt then lets the domain
+ * run on as before). */
+gboolean vk_domain_abort_job (VkDomain *dom, GError **error);
 /* External snapshots without libvirt snapshot metadata (a fork of a running
  * VM). Disks: each target in `targets` continues on a new qcow2 overlay at
  * the matching path of `files` (libvirt creates it over the current file,
