@@ -757,60 +757,61 @@ has_element (xmlNodePtr devs, const char *name, const char *type_attr)
   return FALSE;
 }
 
+typedef gboolean (*DeviceMatch) (xmlNodePtr dev, gconstpointer data);
+
+/* Whether any element of <devices> matches. */
 static gboolean
-needs_usb (xmlNodePtr devs)
+any_device (xmlNodePtr devs, DeviceMatch match, gconstpointer data)
 {
   for (xmlNodePtr n = devs->children; n != NULL; n = n->next)
-    {
-      if (n->type != XML_ELEMENT_NODE)
-        continue;
-      g_autofree char *bus = vk_xml_prop (n, "bus");
-      g_autofree char *type = vk_xml_prop (n, "type");
-      g_autofree char *tbus = vk_xml_child_prop (n, "target", "bus");
-      g_autofree char *model = vk_xml_prop (n, "model");
-      if ((xmlStrEqual (n->name, BAD_CAST "input") && streq0 (bus, "usb")) ||
-          xmlStrEqual (n->name, BAD_CAST "redirdev") ||
-          xmlStrEqual (n->name, BAD_CAST "smartcard") ||
-          xmlStrEqual (n->name, BAD_CAST "hub") ||
-          (xmlStrEqual (n->name, BAD_CAST "hostdev") && streq0 (type, "usb")) ||
-          (xmlStrEqual (n->name, BAD_CAST "disk") && streq0 (tbus, "usb")) ||
-          (xmlStrEqual (n->name, BAD_CAST "sound") && streq0 (model, "usb")))
-        return TRUE;
-    }
+    if (n->type == XML_ELEMENT_NODE && match (n, data))
+      return TRUE;
   return FALSE;
 }
 
+/* A device that needs a USB controller. */
 static gboolean
-needs_virtio_serial (xmlNodePtr devs)
+is_usb_device (xmlNodePtr n, gconstpointer data)
 {
-  for (xmlNodePtr n = devs->children; n != NULL; n = n->next)
-    {
-      if (n->type != XML_ELEMENT_NODE)
-        continue;
-      if (!xmlStrEqual (n->name, BAD_CAST "channel") &&
-          !xmlStrEqual (n->name, BAD_CAST "console"))
-        continue;
-      g_autofree char *tt = vk_xml_child_prop (n, "target", "type");
-      if (streq0 (tt, "virtio"))
-        return TRUE;
-      if (xmlStrEqual (n->name, BAD_CAST "channel") && tt == NULL)
-        return TRUE;
-    }
-  return FALSE;
+  g_autofree char *bus = vk_xml_prop (n, "bus");
+  g_autofree char *type = vk_xml_prop (n, "type");
+  g_autofree char *tbus = vk_xml_child_prop (n, "target", "bus");
+  g_autofree char *model = vk_xml_prop (n, "model");
+
+  return (xmlStrEqual (n->name, BAD_CAST "input") && streq0 (bus, "usb")) ||
+         xmlStrEqual (n->name, BAD_CAST "redirdev") ||
+         xmlStrEqual (n->name, BAD_CAST "smartcard") ||
+         xmlStrEqual (n->name, BAD_CAST "hub") ||
+         (xmlStrEqual (n->name, BAD_CAST "hostdev") && streq0 (type, "usb")) ||
+         (xmlStrEqual (n->name, BAD_CAST "disk") && streq0 (tbus, "usb")) ||
+         (xmlStrEqual (n->name, BAD_CAST "sound") && streq0 (model, "usb"));
 }
 
+/* A channel or console that needs a virtio-serial controller. */
 static gboolean
-has_disk_bus (xmlNodePtr devs, const char *bus)
+is_virtio_serial_port (xmlNodePtr n, gconstpointer data)
 {
-  for (xmlNodePtr n = devs->children; n != NULL; n = n->next)
-    {
-      if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "disk"))
-        continue;
-      g_autofree char *b = vk_xml_child_prop (n, "target", "bus");
-      if (streq0 (b, bus))
-        return TRUE;
-    }
-  return FALSE;
+  g_autofree char *tt = NULL;
+
+  if (!xmlStrEqual (n->name, BAD_CAST "channel") &&
+      !xmlStrEqual (n->name, BAD_CAST "console"))
+    return FALSE;
+  tt = vk_xml_child_prop (n, "target", "type");
+  if (streq0 (tt, "virtio"))
+    return TRUE;
+  return xmlStrEqual (n->name, BAD_CAST "channel") && tt == NULL;
+}
+
+/* A disk on the bus `data` names. */
+static gboolean
+is_disk_on_bus (xmlNodePtr n, gconstpointer data)
+{
+  g_autofree char *b = NULL;
+
+  if (!xmlStrEqual (n->name, BAD_CAST "disk"))
+    return FALSE;
+  b = vk_xml_child_prop (n, "target", "bus");
+  return streq0 (b, data);
 }
 
 static xmlNodePtr
@@ -847,7 +848,7 @@ add_implicit_devices (xmlDocPtr doc, VkMachine machine, Scan *report)
       implicit (report, _("no <controller type='usb'>: libvirt adds one at "
                           "an address of its choosing; run 'vmkeep pin'")))
     {
-      const char *model = !needs_usb (devs) ? "none"
+      const char *model = !any_device (devs, is_usb_device, NULL) ? "none"
                           : machine == VK_MACHINE_Q35 ? "qemu-xhci" : "piix3-uhci";
       xmlNodePtr c = new_controller ("usb", 0, model);
       if (machine == VK_MACHINE_PC && g_str_equal (model, "piix3-uhci"))
@@ -869,19 +870,19 @@ add_implicit_devices (xmlDocPtr doc, VkMachine machine, Scan *report)
       xmlNodePtr m = xmlNewChild (v, NULL, BAD_CAST "model", NULL);
       xmlSetProp (m, BAD_CAST "type", BAD_CAST "vga");
     }
-  if (needs_virtio_serial (devs) && !has_element (devs, "controller", "virtio-serial") &&
+  if (any_device (devs, is_virtio_serial_port, NULL) && !has_element (devs, "controller", "virtio-serial") &&
       implicit (report, _("a virtio channel or console without <controller "
                           "type='virtio-serial'>: libvirt adds one at an address "
                           "of its choosing; run 'vmkeep pin'")))
     xmlAddChild (devs, new_controller ("virtio-serial", 0, NULL));
-  if ((has_disk_bus (devs, "scsi") || has_element (devs, "hostdev", "scsi")) &&
+  if ((any_device (devs, is_disk_on_bus, "scsi") || has_element (devs, "hostdev", "scsi")) &&
       !has_element (devs, "controller", "scsi") &&
       implicit (report, _("a SCSI disk or hostdev without <controller type='scsi'>: "
                           "libvirt adds one at an address of its choosing; run "
                           "'vmkeep pin'")))
     xmlAddChild (devs, new_controller ("scsi", 0, "virtio-scsi"));
   /* q35 has its SATA controller built in (00:1f.2); pc gets an AHCI card */
-  if (machine == VK_MACHINE_PC && has_disk_bus (devs, "sata") &&
+  if (machine == VK_MACHINE_PC && any_device (devs, is_disk_on_bus, "sata") &&
       !has_element (devs, "controller", "sata") &&
       implicit (report, _("a SATA disk without <controller type='sata'>: libvirt "
                           "adds one at an address of its choosing; run 'vmkeep pin'")))
