@@ -395,6 +395,28 @@ vk_copy_range_sparse (int in, guint64 off, int out, guint64 len)
 }
 
 gboolean
+vk_copy_finish (int in, int out, const char *dst, gboolean ok, int *err)
+{
+  int e = errno;
+
+  if (ok && fsync (out) < 0)
+    {
+      e = errno;
+      ok = FALSE;
+    }
+  close (in);
+  if (close (out) < 0 && ok)
+    {
+      e = errno;
+      ok = FALSE;
+    }
+  if (!ok)
+    unlink (dst);
+  *err = e;
+  return ok;
+}
+
+gboolean
 vk_file_clone (const char *src, const char *dst, guint mode, GError **error)
 {
   int in = open (src, O_RDONLY | O_CLOEXEC);
@@ -423,21 +445,9 @@ vk_file_clone (const char *src, const char *dst, guint mode, GError **error)
       struct stat st;
       ok = fstat (in, &st) == 0 && vk_copy_range (in, 0, out, 0, (guint64) st.st_size);
     }
-  int e = errno;
-  if (ok && fsync (out) < 0)
+  int e;
+  if (!vk_copy_finish (in, out, dst, ok, &e))
     {
-      e = errno;
-      ok = FALSE;
-    }
-  close (in);
-  if (close (out) < 0 && ok)
-    {
-      e = errno;
-      ok = FALSE;
-    }
-  if (!ok)
-    {
-      unlink (dst);
       g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("copying %s to %s failed: %s%s"),
                    src, dst, g_strerror (e),
                    e == ENOSPC ? _(" (free space on the target filesystem, or copy elsewhere)") : "");

@@ -481,21 +481,9 @@ vk_save_file_write (const char *dst, GBytes *header, const char *src_path,
       ok = write_all (out, hdata, hlen, _("clone's state header"), error) &&
            vk_copy_range_sparse (in, stream_offset, out, (guint64) st.st_size - stream_offset);
     }
-  int e = errno;
-  if (ok && fsync (out) < 0)
+  int e;
+  if (!vk_copy_finish (in, out, dst, ok, &e))
     {
-      e = errno;
-      ok = FALSE;
-    }
-  close (in);
-  if (close (out) < 0 && ok)
-    {
-      e = errno;
-      ok = FALSE;
-    }
-  if (!ok)
-    {
-      unlink (dst);
       if (error && *error == NULL)
         g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot write clone state %s: %s%s"),
                      dst, g_strerror (e),
