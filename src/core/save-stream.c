@@ -197,6 +197,23 @@ typedef struct {
   int err;           /* errno of a failed read */
 } Hasher;
 
+/* The state stream read from `src_path` has the SHA-256 its sidecar
+ * recorded; else a REFUSED error. */
+static gboolean
+stream_sum_matches (VkSha256 *sum, const char *src_path, const char *expected_sha256,
+                    GError **error)
+{
+  g_autofree char *hex = vk_sha256_hex (sum);
+
+  if (g_ascii_strcasecmp (hex, expected_sha256) == 0)
+    return TRUE;
+  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+               _("state file %s does not match its sidecar (SHA-256 %s, expected %s): "
+                 "it was modified or damaged; the clone was not resumed"),
+               src_path, hex, expected_sha256);
+  return FALSE;
+}
+
 static gpointer
 hasher_thread (gpointer p)
 {
@@ -315,17 +332,7 @@ feed_pipe (int fd, int in, guint64 size, GBytes *header, const char *src_path,
           ok = FALSE;
         }
       if (ok)
-        {
-          g_autofree char *hex = vk_sha256_hex (h.sum);
-          if (g_ascii_strcasecmp (hex, expected_sha256) != 0)
-            {
-              g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                           _("state file %s does not match its sidecar (SHA-256 %s, expected "
-                             "%s): it was modified or damaged; the clone was not resumed"),
-                           src_path, hex, expected_sha256);
-              ok = FALSE;
-            }
-        }
+        ok = stream_sum_matches (h.sum, src_path, expected_sha256, error);
       vk_sha256_free (h.sum);
     }
   if (ok)
@@ -421,17 +428,7 @@ vk_save_stream_feed (int fd, GBytes *header, const char *src_path, guint64 strea
       held_len = n;
     }
   if (ok && sum)
-    {
-      g_autofree char *hex = vk_sha256_hex (sum);
-      if (g_ascii_strcasecmp (hex, expected_sha256) != 0)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                       _("state file %s does not match its sidecar (SHA-256 %s, expected %s): "
-                         "it was modified or damaged; the clone was not resumed"),
-                       src_path, hex, expected_sha256);
-          ok = FALSE;
-        }
-    }
+    ok = stream_sum_matches (sum, src_path, expected_sha256, error);
   if (ok && held_len > 0)
     ok = write_all (fd, held, held_len, _("clone's state stream"), error);
   close (in);
