@@ -185,19 +185,21 @@ devices_of (xmlDocPtr doc)
   return root ? vk_xml_child (root, "devices") : NULL;
 }
 
+static gboolean
+is_fs_with_tag (xmlNodePtr n, gconstpointer tag)
+{
+  g_autofree char *t = NULL;
+
+  if (!is_element (n, "filesystem"))
+    return FALSE;
+  t = vk_xml_child_prop (n, "target", "dir");
+  return g_strcmp0 (t, tag) == 0;
+}
+
 xmlNodePtr
 vk_domain_find_fs (xmlDocPtr doc, const char *tag)
 {
-  xmlNodePtr devs = devices_of (doc);
-  for (xmlNodePtr n = devs ? devs->children : NULL; n; n = n->next)
-    {
-      if (!is_element (n, "filesystem"))
-        continue;
-      g_autofree char *t = vk_xml_child_prop (n, "target", "dir");
-      if (g_strcmp0 (t, tag) == 0)
-        return n;
-    }
-  return NULL;
+  return vk_xml_find_child (devices_of (doc), is_fs_with_tag, tag);
 }
 
 gboolean
@@ -216,34 +218,35 @@ vk_hostdev_source_bdf (xmlNodePtr hostdev, VkBdf *out)
   return TRUE;
 }
 
+static gboolean
+is_hostdev_of (xmlNodePtr n, gconstpointer data)
+{
+  const VkBdf *bdf = data;
+  VkBdf b;
+
+  return is_element (n, "hostdev") && vk_hostdev_source_bdf (n, &b) &&
+         b.domain == bdf->domain && b.bus == bdf->bus && b.slot == bdf->slot &&
+         b.function == bdf->function;
+}
+
 xmlNodePtr
 vk_domain_find_hostdev (xmlDocPtr doc, const VkBdf *bdf)
 {
-  xmlNodePtr devs = devices_of (doc);
-  for (xmlNodePtr n = devs ? devs->children : NULL; n; n = n->next)
-    {
-      VkBdf b;
-      if (is_element (n, "hostdev") && vk_hostdev_source_bdf (n, &b) &&
-          b.domain == bdf->domain && b.bus == bdf->bus && b.slot == bdf->slot &&
-          b.function == bdf->function)
-        return n;
-    }
-  return NULL;
+  return vk_xml_find_child (devices_of (doc), is_hostdev_of, bdf);
+}
+
+static gboolean
+has_alias (xmlNodePtr n, gconstpointer alias)
+{
+  g_autofree char *a = vk_xml_child_prop (n, "alias", "name");
+
+  return g_strcmp0 (a, alias) == 0;
 }
 
 xmlNodePtr
 vk_domain_find_alias (xmlDocPtr doc, const char *alias)
 {
-  xmlNodePtr devs = devices_of (doc);
-  for (xmlNodePtr n = devs ? devs->children : NULL; n; n = n->next)
-    {
-      if (n->type != XML_ELEMENT_NODE)
-        continue;
-      g_autofree char *a = vk_xml_child_prop (n, "alias", "name");
-      if (g_strcmp0 (a, alias) == 0)
-        return n;
-    }
-  return NULL;
+  return vk_xml_find_child (devices_of (doc), has_alias, alias);
 }
 
 xmlNodePtr

@@ -757,16 +757,11 @@ has_element (xmlNodePtr devs, const char *name, const char *type_attr)
   return FALSE;
 }
 
-typedef gboolean (*DeviceMatch) (xmlNodePtr dev, gconstpointer data);
-
 /* Whether any element of <devices> matches. */
 static gboolean
-any_device (xmlNodePtr devs, DeviceMatch match, gconstpointer data)
+any_device (xmlNodePtr devs, VkXmlMatch match, gconstpointer data)
 {
-  for (xmlNodePtr n = devs->children; n != NULL; n = n->next)
-    if (n->type == XML_ELEMENT_NODE && match (n, data))
-      return TRUE;
-  return FALSE;
+  return vk_xml_find_child (devs, match, data) != NULL;
 }
 
 /* A device that needs a USB controller. */
