@@ -209,9 +209,7 @@ spec_from_options (VkCli *cli, const char *name, GError **error)
 gboolean
 vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("create");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("create", argc, 1, 1, _("the VM NAME"), error))
+  if (!vk_cli_begin ("create", &argc, &argv, 1, 1, _("the VM NAME"), error))
     return FALSE;
 
   g_autoptr(VkSpec) spec = spec_from_options (cli, argv[1], error);

@@ -130,9 +130,7 @@ vk_cli_detach_begin (VkCli *cli, const char *group, const char *verb, const char
                      GError **error)
 {
   g_autofree char *full = g_strdup_printf ("%s %s", group, verb);
-  const VkCommand *cmd = vk_command_named (full);
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args (full, argc, 2, 2, key_what, error))
+  if (!vk_cli_begin (full, &argc, &argv, 2, 2, key_what, error))
     return FALSE;
   *out = (VkDetachArgs) { detach_opt.live, detach_opt.config, detach_opt.timeout, NULL, NULL,
                           NULL, NULL };
@@ -196,9 +194,7 @@ const GOptionEntry vk_device_attach_options[] = {
 gboolean
 vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("device attach");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("device attach", argc, 1, 1, _("the DOMAIN"), error))
+  if (!vk_cli_begin ("device attach", &argc, &argv, 1, 1, _("the DOMAIN"), error))
     return FALSE;
   const char *name = argv[1];
   if (device_attach_opt.pci == NULL)
@@ -320,9 +316,7 @@ const GOptionEntry vk_devices_options[] = {
 gboolean
 vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("devices");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("devices", argc, 1, 1, _("the DOMAIN"), error))
+  if (!vk_cli_begin ("devices", &argc, &argv, 1, 1, _("the DOMAIN"), error))
     return FALSE;
   const char *name = argv[1];
   g_autoptr(VkDomain) dom = vk_cli_lookup (cli, name, error);

@@ -231,9 +231,7 @@ check_fs_docs (const char *name, xmlDocPtr live_doc, xmlDocPtr cfg_doc, GError *
 gboolean
 vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("fs attach");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("fs attach", argc, 1, 1, _("the DOMAIN"), error))
+  if (!vk_cli_begin ("fs attach", &argc, &argv, 1, 1, _("the DOMAIN"), error))
     return FALSE;
   const char *name = argv[1];
 

@@ -74,8 +74,7 @@ const GOptionEntry vk_pin_options[] = {
 gboolean
 vk_cmd_pin (VkCli *cli, int argc, char **argv, GError **error)
 {
-  if (!vk_cli_parse (vk_command_named ("pin"), &argc, &argv, error) ||
-      !vk_cli_expect_args ("pin", argc, 1, 1, _("FILE (or - for standard input)"), error))
+  if (!vk_cli_begin ("pin", &argc, &argv, 1, 1, _("FILE (or - for standard input)"), error))
     return FALSE;
   g_autoptr(xmlDoc) doc = load_and_pin (cli, argv[1], pin_opt.relayout, error);
   if (doc == NULL)
@@ -88,8 +87,7 @@ vk_cmd_pin (VkCli *cli, int argc, char **argv, GError **error)
 gboolean
 vk_cmd_define (VkCli *cli, int argc, char **argv, GError **error)
 {
-  if (!vk_cli_parse (vk_command_named ("define"), &argc, &argv, error) ||
-      !vk_cli_expect_args ("define", argc, 1, 1, _("FILE (or - for standard input)"), error))
+  if (!vk_cli_begin ("define", &argc, &argv, 1, 1, _("FILE (or - for standard input)"), error))
     return FALSE;
   g_autoptr(xmlDoc) doc = load_and_pin (cli, argv[1], pin_opt.relayout, error);
   if (doc == NULL)

@@ -21,9 +21,7 @@ const GOptionEntry vk_list_options[] = {
 gboolean
 vk_cmd_list (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("list");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("list", argc, 0, 0, _("no arguments"), error))
+  if (!vk_cli_begin ("list", &argc, &argv, 0, 0, _("no arguments"), error))
     return FALSE;
   VkConn *conn = vk_cli_connect (cli, error);
   if (conn == NULL)
@@ -86,9 +84,7 @@ const GOptionEntry vk_start_options[] = {
 gboolean
 vk_cmd_start (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("start");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("start", argc, 1, -1, _("a DOMAIN"), error))
+  if (!vk_cli_begin ("start", &argc, &argv, 1, -1, _("a DOMAIN"), error))
     return FALSE;
   if (vk_cli_ops (cli, error) == NULL)
     return FALSE;
@@ -123,9 +119,7 @@ const GOptionEntry vk_stop_options[] = {
 gboolean
 vk_cmd_stop (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("stop");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("stop", argc, 1, -1, _("a DOMAIN"), error))
+  if (!vk_cli_begin ("stop", &argc, &argv, 1, -1, _("a DOMAIN"), error))
     return FALSE;
   if (stop_opt.timeout < 0 || stop_opt.timeout > 86400)
     {
@@ -165,9 +159,7 @@ const GOptionEntry vk_undefine_options[] = {
 gboolean
 vk_cmd_undefine (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("undefine");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("undefine", argc, 1, -1, _("a DOMAIN"), error))
+  if (!vk_cli_begin ("undefine", &argc, &argv, 1, -1, _("a DOMAIN"), error))
     return FALSE;
   if (vk_cli_ops (cli, error) == NULL)
     return FALSE;

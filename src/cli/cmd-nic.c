@@ -156,9 +156,7 @@ nic_spec_from_options (GError **error)
 gboolean
 vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("nic add");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("nic add", argc, 1, 1, _("the DOMAIN"), error))
+  if (!vk_cli_begin ("nic add", &argc, &argv, 1, 1, _("the DOMAIN"), error))
     return FALSE;
   const char *name = argv[1];
 

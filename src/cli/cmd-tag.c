@@ -64,9 +64,7 @@ store_tags (VkDomain *dom, GPtrArray *tags, GError **error)
 gboolean
 vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("tag");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("tag", argc, 2, -1, _("DOMAIN and add|remove|list"), error))
+  if (!vk_cli_begin ("tag", &argc, &argv, 2, -1, _("DOMAIN and add|remove|list"), error))
     return FALSE;
   const char *name = argv[1], *verb = argv[2];
   gboolean add = g_str_equal (verb, "add"), remove = g_str_equal (verb, "remove");
