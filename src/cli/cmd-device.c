@@ -88,6 +88,50 @@ vk_cli_place (VkCli *cli, const char *name, xmlDocPtr live_doc, xmlDocPtr cfg_do
   return TRUE;
 }
 
+gboolean
+vk_cli_attach_element (VkCli *cli, VkDomain *dom, const char *name, const VkAttachTarget *t,
+                       xmlNodePtr element, gboolean live, gboolean config,
+                       const VkOpsDevice *dev, const char *hint, char **addr_out,
+                       GError **error)
+{
+  g_autoptr(xmlDoc) holder = xmlNewDoc (BAD_CAST "1.0");
+  VkDevicePlacement pl = { 0 };
+  VkOps *ops;
+  gboolean ok;
+
+  xmlDocSetRootElement (holder, element);
+  if (!vk_cli_place (cli, name, t->live_doc, t->cfg_doc, &pl, error))
+    return FALSE;
+  ops = vk_cli_ops (cli, error);
+  ok = ops != NULL &&
+       vk_ops_attach_device (ops, dom, name, element, &pl, t->cfg_doc, live, config, dev, hint,
+                             addr_out, error);
+  g_clear_pointer (&pl.port, xmlFreeNode);
+  return ok;
+}
+
+JsonBuilder *
+vk_cli_device_json_begin (const char *domain, const char *action, const char *kind)
+{
+  JsonBuilder *b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  vk_json_str (b, "domain", domain);
+  vk_json_str (b, "action", action);
+  vk_json_str (b, "kind", kind);
+  return b;
+}
+
+void
+vk_cli_device_json_end (JsonBuilder *b, const char *addr, gboolean live, gboolean config)
+{
+  vk_json_str (b, "address", addr);
+  vk_json_bool (b, "live", live);
+  vk_json_bool (b, "config", config);
+  json_builder_end_object (b);
+  vk_json_print_builder (b);
+}
+
 /* ------------------------------------------------------------ fs attach */
 
 void
@@ -162,18 +206,10 @@ static void
 print_hostdev_json (const char *domain, const char *action, const char *bdf, const char *id,
                     const char *addr, gboolean live, gboolean config)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  vk_json_str (b, "domain", domain);
-  vk_json_str (b, "action", action);
-  vk_json_str (b, "kind", "hostdev");
+  g_autoptr(JsonBuilder) b = vk_cli_device_json_begin (domain, action, "hostdev");
   vk_json_str (b, "bdf", bdf);
   vk_json_str (b, "id", id);
-  vk_json_str (b, "address", addr);
-  vk_json_bool (b, "live", live);
-  vk_json_bool (b, "config", config);
-  json_builder_end_object (b);
-  vk_json_print_builder (b);
+  vk_cli_device_json_end (b, addr, live, config);
 }
 
 static struct {
@@ -230,26 +266,17 @@ vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error)
   g_auto(VkAttachTarget) t = { 0 };
   if (!vk_cli_attach_begin (cli, dom, name, &device_attach_opt.live, &device_attach_opt.config, &t, error))
     return FALSE;
-  xmlDocPtr live_doc = t.live_doc, cfg_doc = t.cfg_doc;
-  if ((device_attach_opt.live && !vk_check_hostdev_unique (live_doc, name, _("running VM"), &bdf, device_attach_opt.id, error)) ||
-      (device_attach_opt.config && !vk_check_hostdev_unique (cfg_doc, name, _("persistent definition"), &bdf,
+  if ((device_attach_opt.live && !vk_check_hostdev_unique (t.live_doc, name, _("running VM"), &bdf, device_attach_opt.id, error)) ||
+      (device_attach_opt.config && !vk_check_hostdev_unique (t.cfg_doc, name, _("persistent definition"), &bdf,
                                            device_attach_opt.id, error)))
     return FALSE;
 
-  VkDevicePlacement pl = { 0 };
-  if (!vk_cli_place (cli, name, live_doc, cfg_doc, &pl, error))
-    return FALSE;
-  g_autoptr(xmlDoc) holder = xmlNewDoc (BAD_CAST "1.0");
-  xmlDocSetRootElement (holder, vk_hostdev_element_new (&bdf, device_attach_opt.id));
   g_autofree char *what = g_strdup_printf (_("host PCI device %s"), bdf_text);
   g_autofree char *addr = NULL;
   VkOpsDevice dev = { find_hostdev, bdf_text, what };
-  VkOps *ops = vk_cli_ops (cli, error);
-  gboolean ok = ops != NULL &&
-                vk_ops_attach_device (ops, dom, name, xmlDocGetRootElement (holder), &pl, cfg_doc,
-                                      device_attach_opt.live, device_attach_opt.config, &dev, NULL, &addr, error);
-  g_clear_pointer (&pl.port, xmlFreeNode);
-  if (!ok)
+  if (!vk_cli_attach_element (cli, dom, name, &t, vk_hostdev_element_new (&bdf, device_attach_opt.id),
+                              device_attach_opt.live, device_attach_opt.config, &dev, NULL, &addr,
+                              error))
     return FALSE;
   if (cli->json)
     print_hostdev_json (name, "attached", bdf_text, device_attach_opt.id, addr, device_attach_opt.live, device_attach_opt.config);

@@ -103,22 +103,14 @@ static void
 print_fs_json (const char *domain, const char *action, const char *tag, const char *source,
                const char *source_type, const char *addr, gboolean live, gboolean config)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  vk_json_str (b, "domain", domain);
-  vk_json_str (b, "action", action);
-  vk_json_str (b, "kind", "filesystem");
+  g_autoptr(JsonBuilder) b = vk_cli_device_json_begin (domain, action, "filesystem");
   vk_json_str (b, "tag", tag);
   if (source != NULL)
     {
       vk_json_str (b, "source_type", source_type);
       vk_json_str (b, "source", source);
     }
-  vk_json_str (b, "address", addr);
-  vk_json_bool (b, "live", live);
-  vk_json_bool (b, "config", config);
-  json_builder_end_object (b);
-  vk_json_print_builder (b);
+  vk_cli_device_json_end (b, addr, live, config);
 }
 
 static struct {
@@ -248,16 +240,9 @@ vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
   g_auto(VkAttachTarget) t = { 0 };
   if (!vk_cli_attach_begin (cli, dom, name, &fs_attach_opt.live, &fs_attach_opt.config, &t, error))
     return FALSE;
-  xmlDocPtr live_doc = t.live_doc, cfg_doc = t.cfg_doc;
-  if (!check_fs_docs (name, live_doc, cfg_doc, error))
+  if (!check_fs_docs (name, t.live_doc, t.cfg_doc, error))
     return FALSE;
 
-  VkDevicePlacement pl = { 0 };
-  if (!vk_cli_place (cli, name, live_doc, cfg_doc, &pl, error))
-    return FALSE;
-
-  g_autoptr(xmlDoc) holder = xmlNewDoc (BAD_CAST "1.0");
-  xmlDocSetRootElement (holder, vk_fs_element_new (spec));
   g_autofree char *what = g_strdup_printf (_("filesystem %s"), fs_attach_opt.tag);
   g_autofree char *hint = spec->socket
     ? g_strdup_printf (_("; QEMU (user libvirt-qemu on Debian) must be able to connect "
@@ -266,12 +251,8 @@ vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
     : NULL;
   g_autofree char *addr = NULL;
   VkOpsDevice dev = { find_fs, fs_attach_opt.tag, what };
-  VkOps *ops = vk_cli_ops (cli, error);
-  gboolean ok = ops != NULL &&
-                vk_ops_attach_device (ops, dom, name, xmlDocGetRootElement (holder), &pl, cfg_doc,
-                                      fs_attach_opt.live, fs_attach_opt.config, &dev, hint, &addr, error);
-  g_clear_pointer (&pl.port, xmlFreeNode);
-  if (!ok)
+  if (!vk_cli_attach_element (cli, dom, name, &t, vk_fs_element_new (spec), fs_attach_opt.live,
+                              fs_attach_opt.config, &dev, hint, &addr, error))
     return FALSE;
 
   const char *src = spec->socket ? spec->socket : spec->source_dir;
