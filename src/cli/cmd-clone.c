@@ -21,16 +21,8 @@ print_result (VkCli *cli, const VkCloneResult *r, double seconds, const char *ve
       vk_json_str (b, "uuid", r->uuid);
       vk_json_bool (b, "running", r->running);
       vk_json_str (b, "image", r->image);
-      json_builder_set_member_name (b, "disks");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < r->disks->len; i++)
-        json_builder_add_string_value (b, r->disks->pdata[i]);
-      json_builder_end_array (b);
-      json_builder_set_member_name (b, "taps");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < r->taps->len; i++)
-        json_builder_add_string_value (b, r->taps->pdata[i]);
-      json_builder_end_array (b);
+      vk_json_str_array (b, "disks", r->disks);
+      vk_json_str_array (b, "taps", r->taps);
       vk_json_str (b, "state_path", r->state_path);
       vk_json_double (b, "seconds", seconds);
       json_builder_end_object (b);

@@ -200,11 +200,7 @@ image_verify (VkCli *cli, const char *name, GError **error)
       json_builder_begin_object (b);
       vk_json_str (b, "image", name);
       vk_json_bool (b, "ok", problems->len == 0);
-      json_builder_set_member_name (b, "problems");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < problems->len; i++)
-        json_builder_add_string_value (b, problems->pdata[i]);
-      json_builder_end_array (b);
+      vk_json_str_array (b, "problems", problems);
       json_builder_end_object (b);
       vk_json_print_builder (b);
     }

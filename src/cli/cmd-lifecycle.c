@@ -48,13 +48,9 @@ vk_cmd_list (VkCli *cli, int argc, char **argv, GError **error)
             json_builder_add_null_value (b);
           vk_json_bool (b, "persistent", d->persistent);
           vk_json_bool (b, "managed_save", d->managed_save);
-          json_builder_set_member_name (b, "tags");
-          json_builder_begin_array (b);
           g_autoptr(VkDomain) dom = vk_domain_try_lookup (conn, d->name);
           g_autoptr(GPtrArray) tags = dom ? vk_cli_domain_tags (dom, NULL) : NULL;
-          for (guint t = 0; tags && t < tags->len; t++)
-            json_builder_add_string_value (b, tags->pdata[t]);
-          json_builder_end_array (b);
+          vk_json_str_array (b, "tags", tags);
           json_builder_end_object (b);
         }
       json_builder_end_array (b);

@@ -113,11 +113,7 @@ vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error)
       g_autoptr(JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
       vk_json_str (b, "domain", name);
-      json_builder_set_member_name (b, "tags");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < tags->len; i++)
-        json_builder_add_string_value (b, tags->pdata[i]);
-      json_builder_end_array (b);
+      vk_json_str_array (b, "tags", tags);
       json_builder_end_object (b);
       vk_json_print_builder (b);
     }

@@ -46,5 +46,7 @@ void vk_json_bool (JsonBuilder *b, const char *name, gboolean value);
 void vk_json_int (JsonBuilder *b, const char *name, gint64 value);
 void vk_json_double (JsonBuilder *b, const char *name, double value);
 void vk_json_null (JsonBuilder *b, const char *name);
+/* A member that is an array of the strings in `values` (NULL: empty). */
+void vk_json_str_array (JsonBuilder *b, const char *name, GPtrArray *values);
 
 G_END_DECLS
