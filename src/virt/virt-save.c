@@ -35,9 +35,7 @@ vk_domain_managed_save_xml (VkDomain *vd, GError **error)
       vk_vir_fail (error, _("cannot read the XML of the managed save of '%s'"), vd->name);
       return NULL;
     }
-  char *out = g_strdup (x);
-  free (x);
-  return out;
+  return vk_vir_string (x);
 }
 
 gboolean
@@ -162,9 +160,7 @@ vk_conn_save_image_xml (VkConn *vc, const char *path, GError **error)
       vk_vir_fail (error, _("cannot read the domain XML in save image %s"), path);
       return NULL;
     }
-  char *out = g_strdup (x);
-  free (x);
-  return out;
+  return vk_vir_string (x);
 }
 
 gboolean
@@ -217,9 +213,7 @@ vk_domain_get_metadata (VkDomain *vd, const char *ns_uri, GError **error)
           return NULL;
         }
     }
-  char *out = g_strdup (x);
-  free (x);
-  return out;
+  return vk_vir_string (x);
 }
 
 gboolean
