@@ -1000,6 +1000,20 @@ placer_clear (Placer *pl)
   g_clear_pointer (&pl->occupied, g_hash_table_unref);
 }
 
+/* Put `d` at 0000:`bus`:`slot`.`fn`, in its XML and in its record;
+ * `root_slot` is the root-bus slot it hangs off. */
+static void
+dev_set_address (Dev *d, guint bus, guint slot, guint fn, int root_slot)
+{
+  vk_xml_set_pci_address (d->node, bus, slot, fn);
+  d->has_addr = TRUE;
+  d->domain = 0;
+  d->bus = bus;
+  d->slot = slot;
+  d->fn = fn;
+  d->root_slot = root_slot;
+}
+
 /* Empty pcie-root-ports in `r`, lowest slot first. */
 static Dev *
 find_empty_port (Placer *pl, const VkSlotRange *r)
@@ -1075,27 +1089,15 @@ place_device (Placer *pl, Dev *d, GError **error)
         port = add_port (pl, r, what, key, error);
       if (port == NULL)
         return FALSE;
-      vk_xml_set_pci_address (d->node, port->ctrl_index, 0, 0);
+      dev_set_address (d, port->ctrl_index, 0, 0, port->slot);
       g_hash_table_add (pl->occupied, GUINT_TO_POINTER (port->ctrl_index));
-      d->has_addr = TRUE;
-      d->domain = 0;
-      d->bus = port->ctrl_index;
-      d->slot = 0;
-      d->fn = 0;
-      d->root_slot = port->slot;
       return TRUE;
     }
   guint slot;
   if (!vk_slot_allocator_next (pl->alloc, r, what, key, &slot, error))
     return FALSE;
   vk_slot_allocator_reserve (pl->alloc, slot, 0, d->desc, NULL);
-  vk_xml_set_pci_address (d->node, 0, slot, 0);
-  d->has_addr = TRUE;
-  d->domain = 0;
-  d->bus = 0;
-  d->slot = slot;
-  d->fn = 0;
-  d->root_slot = slot;
+  dev_set_address (d, 0, slot, 0, slot);
   return TRUE;
 }
 
@@ -1262,13 +1264,7 @@ place_bus_controllers (Scan *s, GError **error)
                                    &slot, error))
         return FALSE;
       vk_slot_allocator_reserve (alloc, slot, 0, d->desc, NULL);
-      vk_xml_set_pci_address (d->node, 0, slot, 0);
-      d->has_addr = TRUE;
-      d->domain = 0;
-      d->bus = 0;
-      d->slot = slot;
-      d->fn = 0;
-      d->root_slot = slot;
+      dev_set_address (d, 0, slot, 0, slot);
     }
   return TRUE;
 }
@@ -1366,12 +1362,7 @@ pin_scanned (Scan *s, gboolean relayout, GError **error)
       if (chipset_home (s, d, &slot, &fn))
         {
           ok = vk_slot_allocator_reserve (pl.alloc, slot, fn, d->desc, error);
-          vk_xml_set_pci_address (d->node, 0, slot, fn);
-          d->has_addr = TRUE;
-          d->bus = 0;
-          d->slot = slot;
-          d->fn = fn;
-          d->root_slot = slot;
+          dev_set_address (d, 0, slot, fn, slot);
           continue;
         }
       g_ptr_array_add (d->kind == K_NIC ? nics : others, d);
