@@ -197,6 +197,22 @@ typedef struct {
   int err;           /* errno of a failed read */
 } Hasher;
 
+/* The saved state file `src_path`, open for reading; -1 and an error
+ * (NOT_FOUND when it is not there) when it cannot be opened. */
+static int
+open_state_file (const char *src_path, GError **error)
+{
+  int in = open (src_path, O_RDONLY | O_CLOEXEC);
+
+  if (in < 0)
+    {
+      int e = errno;
+      g_set_error (error, VK_ERROR, e == ENOENT ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
+                   _("cannot open state file %s: %s"), src_path, g_strerror (e));
+    }
+  return in;
+}
+
 /* The state stream read from `src_path` has the SHA-256 its sidecar
  * recorded; else a REFUSED error. */
 static gboolean
@@ -344,14 +360,9 @@ gboolean
 vk_save_stream_feed (int fd, GBytes *header, const char *src_path, guint64 stream_offset,
                      const char *expected_sha256, GCancellable *cancel, GError **error)
 {
-  int in = open (src_path, O_RDONLY | O_CLOEXEC);
+  int in = open_state_file (src_path, error);
   if (in < 0)
-    {
-      int e = errno;
-      g_set_error (error, VK_ERROR, e == ENOENT ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
-                   _("cannot open state file %s: %s"), src_path, g_strerror (e));
-      return FALSE;
-    }
+    return FALSE;
   (void) posix_fadvise (in, 0, 0, POSIX_FADV_SEQUENTIAL);
   struct stat ist, ost;
   if (fstat (fd, &ost) == 0 && S_ISFIFO (ost.st_mode) && fstat (in, &ist) == 0 &&
@@ -439,14 +450,9 @@ gboolean
 vk_save_file_write (const char *dst, GBytes *header, const char *src_path,
                     guint64 stream_offset, const char **how, GError **error)
 {
-  int in = open (src_path, O_RDONLY | O_CLOEXEC);
+  int in = open_state_file (src_path, error);
   if (in < 0)
-    {
-      int e = errno;
-      g_set_error (error, VK_ERROR, e == ENOENT ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
-                   _("cannot open state file %s: %s"), src_path, g_strerror (e));
-      return FALSE;
-    }
+    return FALSE;
   int out = open (dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (out < 0)
     {
