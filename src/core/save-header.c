@@ -66,21 +66,8 @@ vk_save_header_free (VkSaveHeader *hdr)
   g_free (hdr);
 }
 
-/* Sets a refusal (a damaged or unusable save image) and returns FALSE,
- * for `return refuse (error, ...);` in the checks below. */
-static gboolean
-refuse (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-refuse (GError **error, const char *fmt, ...)
-{
-  va_list ap;
-
-  va_start (ap, fmt);
-  g_propagate_error (error, g_error_new_valist (VK_ERROR, VK_ERROR_REFUSED, fmt, ap));
-  va_end (ap);
-  return FALSE;
-}
+/* A refusal (a damaged or unusable save image): `return refuse (error, ...);`. */
+#define refuse(error, ...) vk_fail ((error), VK_ERROR_REFUSED, __VA_ARGS__)
 
 static guint32
 get_u32 (const guint8 *p, gboolean swap)

@@ -34,21 +34,8 @@ quote (const char *text)
   return g_strdup_printf ("“%s”", escaped);
 }
 
-/* Sets a usage error (exit status 2) and returns FALSE, for
- * `return usage_error (error, ...);` in the checks below. */
-static gboolean
-usage_error (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-usage_error (GError **error, const char *fmt, ...)
-{
-  va_list ap;
-
-  va_start (ap, fmt);
-  g_propagate_error (error, g_error_new_valist (VK_ERROR, VK_ERROR_USAGE, fmt, ap));
-  va_end (ap);
-  return FALSE;
-}
+/* A usage error (exit status 2): `return usage_error (error, ...);`. */
+#define usage_error(error, ...) vk_fail ((error), VK_ERROR_USAGE, __VA_ARGS__)
 
 static gboolean
 is_alnum (char c)
