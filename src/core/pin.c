@@ -1073,6 +1073,16 @@ add_port (Placer *pl, const VkSlotRange *r, const char *what, const char *key,
   return d;
 }
 
+/* Empty root ports in `r` up to `wanted`, as far as `r` has room: spares
+ * are best effort. */
+static void
+add_spare_ports (Placer *pl, const VkSlotRange *r, guint wanted, const char *what,
+                 const char *key)
+{
+  while (count_empty_ports (pl, r) < wanted && vk_slot_allocator_count_free (pl->alloc, r) > 0)
+    add_port (pl, r, what, key, NULL);
+}
+
 static gboolean
 place_device (Placer *pl, Dev *d, GError **error)
 {
@@ -1372,23 +1382,19 @@ pin_scanned (Scan *s, gboolean relayout, GError **error)
   for (guint i = 0; ok && i < nics->len; i++)
     ok = place_device (&pl, nics->pdata[i], error);
 
+  /* Spare NIC ports go right after the NICs so a live add lands in the
+   * next NIC slot. */
   if (ok && s->machine == VK_MACHINE_Q35)
-    {
-      /* Spare NIC ports go right after the NICs so a live add lands in the
-       * next NIC slot; they are best-effort when the range is full. */
-      while (count_empty_ports (&pl, &s->policy.nic) < s->policy.spare_nic_ports &&
-             vk_slot_allocator_count_free (pl.alloc, &s->policy.nic) > 0)
-        add_port (&pl, &s->policy.nic, "spare NIC port", "nic-slots", NULL);
-    }
+    add_spare_ports (&pl, &s->policy.nic, s->policy.spare_nic_ports, "spare NIC port",
+                     "nic-slots");
 
   for (guint i = 0; ok && i < others->len; i++)
     ok = place_device (&pl, others->pdata[i], error);
 
   if (ok && s->machine == VK_MACHINE_Q35)
     {
-      while (count_empty_ports (&pl, &s->policy.dev) < s->policy.spare_dev_ports &&
-             vk_slot_allocator_count_free (pl.alloc, &s->policy.dev) > 0)
-        add_port (&pl, &s->policy.dev, "spare device port", "device-slots", NULL);
+      add_spare_ports (&pl, &s->policy.dev, s->policy.spare_dev_ports, "spare device port",
+                       "device-slots");
 
       /* libvirt fills holes in the PCI controller numbering with controllers
        * of its own choosing at addresses of its own choosing, so leave none:
