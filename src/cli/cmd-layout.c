@@ -71,12 +71,19 @@ const GOptionEntry vk_pin_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
+/* The front pin and define share: the one FILE argument, read and pinned. */
+static xmlDocPtr
+pin_file_argument (VkCli *cli, const char *cmd, int argc, char **argv, GError **error)
+{
+  if (!vk_cli_begin (cmd, &argc, &argv, 1, 1, _("FILE (or - for standard input)"), error))
+    return NULL;
+  return load_and_pin (cli, argv[1], pin_opt.relayout, error);
+}
+
 gboolean
 vk_cmd_pin (VkCli *cli, int argc, char **argv, GError **error)
 {
-  if (!vk_cli_begin ("pin", &argc, &argv, 1, 1, _("FILE (or - for standard input)"), error))
-    return FALSE;
-  g_autoptr(xmlDoc) doc = load_and_pin (cli, argv[1], pin_opt.relayout, error);
+  g_autoptr(xmlDoc) doc = pin_file_argument (cli, "pin", argc, argv, error);
   if (doc == NULL)
     return FALSE;
   g_autofree char *xml = vk_xml_format (doc);
@@ -87,9 +94,7 @@ vk_cmd_pin (VkCli *cli, int argc, char **argv, GError **error)
 gboolean
 vk_cmd_define (VkCli *cli, int argc, char **argv, GError **error)
 {
-  if (!vk_cli_begin ("define", &argc, &argv, 1, 1, _("FILE (or - for standard input)"), error))
-    return FALSE;
-  g_autoptr(xmlDoc) doc = load_and_pin (cli, argv[1], pin_opt.relayout, error);
+  g_autoptr(xmlDoc) doc = pin_file_argument (cli, "define", argc, argv, error);
   if (doc == NULL)
     return FALSE;
   g_autofree char *name = vk_domain_name (doc);
