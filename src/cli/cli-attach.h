@@ -23,6 +23,11 @@ const char *vk_cli_scope_text (gboolean live, gboolean config);
 gboolean vk_cli_place (VkCli *cli, const char *name, xmlDocPtr live_doc, xmlDocPtr cfg_doc,
                        VkDevicePlacement *out, GError **error);
 
+/* The running VM's definition when `live`, the persistent one when
+ * `config`, as documents; the ones not asked for stay NULL. */
+gboolean vk_cli_domain_docs (VkDomain *dom, gboolean live, gboolean config,
+                             xmlDocPtr *live_doc, xmlDocPtr *cfg_doc, GError **error);
+
 /* What an attach holds while it works: the domain's lock and the
  * definitions it changes (live and/or persistent, as settled by
  * vk_ops_attach_scope, which vk_cli_attach_begin calls). */

@@ -142,17 +142,24 @@ vk_attach_target_clear (VkAttachTarget *t)
   g_clear_pointer (&t->lock, vk_lock_release);
 }
 gboolean
+vk_cli_domain_docs (VkDomain *dom, gboolean live, gboolean config, xmlDocPtr *live_doc,
+                    xmlDocPtr *cfg_doc, GError **error)
+{
+  if (live && (*live_doc = vk_cli_domain_doc (dom, FALSE, error)) == NULL)
+    return FALSE;
+  if (config && (*cfg_doc = vk_cli_domain_doc (dom, TRUE, error)) == NULL)
+    return FALSE;
+  return TRUE;
+}
+
+gboolean
 vk_cli_attach_begin (VkCli *cli, VkDomain *dom, const char *name, gboolean *live, gboolean *config,
                      VkAttachTarget *t, GError **error)
 {
   if (!vk_ops_attach_scope (dom, name, live, config, error) ||
       (t->lock = lock_domain (cli, dom, name, error)) == NULL)
     return FALSE;
-  if (*live && (t->live_doc = vk_cli_domain_doc (dom, FALSE, error)) == NULL)
-    return FALSE;
-  if (*config && (t->cfg_doc = vk_cli_domain_doc (dom, TRUE, error)) == NULL)
-    return FALSE;
-  return TRUE;
+  return vk_cli_domain_docs (dom, *live, *config, &t->live_doc, &t->cfg_doc, error);
 }
 
 static struct {
@@ -350,13 +357,10 @@ vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error)
   if (dom == NULL)
     return FALSE;
   gboolean running = vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF;
-  g_autoptr(xmlDoc) live_doc = running && !devices_opt.inactive ? vk_cli_domain_doc (dom, FALSE, error)
-                                                    : NULL;
-  if (running && !devices_opt.inactive && live_doc == NULL)
-    return FALSE;
-  g_autoptr(xmlDoc) cfg_doc = vk_domain_is_persistent (dom) ? vk_cli_domain_doc (dom, TRUE, error)
-                                                            : NULL;
-  if (vk_domain_is_persistent (dom) && cfg_doc == NULL)
+  g_autoptr(xmlDoc) live_doc = NULL;
+  g_autoptr(xmlDoc) cfg_doc = NULL;
+  if (!vk_cli_domain_docs (dom, running && !devices_opt.inactive, vk_domain_is_persistent (dom),
+                           &live_doc, &cfg_doc, error))
     return FALSE;
   g_autoptr(GPtrArray) rows = vk_attached_devices (live_doc, cfg_doc);
 
