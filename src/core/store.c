@@ -258,9 +258,8 @@ vk_store_tmp_dir_new (const char *root, const char *prefix, int *lock_fd, GError
 void
 vk_store_tmp_dir_done (const char *dir, int lock_fd)
 {
-  vk_rm_rf (dir, NULL);
-  if (lock_fd >= 0)
-    close (lock_fd);
+  /* the same as dropping a partial image */
+  vk_store_partial_abort (dir, lock_fd);
 }
 
 gboolean
