@@ -224,11 +224,7 @@ layout_json_one (JsonBuilder *b, const char *name, xmlDocPtr doc, GPtrArray *row
       vk_json_str (b, "device", r->device);
       vk_json_str (b, "alias", r->alias);
       vk_json_str (b, "mac", r->mac);
-      json_builder_set_member_name (b, "acpi_index");
-      if (r->acpi_index >= 0)
-        json_builder_add_int_value (b, r->acpi_index);
-      else
-        json_builder_add_null_value (b);
+      vk_json_int_or_null (b, "acpi_index", r->acpi_index);
       vk_json_bool (b, "ok", r->ok);
       json_builder_end_object (b);
     }

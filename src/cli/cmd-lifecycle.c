@@ -41,11 +41,7 @@ vk_cmd_list (VkCli *cli, int argc, char **argv, GError **error)
           vk_json_str (b, "name", d->name);
           vk_json_str (b, "uuid", d->uuid);
           vk_json_str (b, "state", d->state);
-          json_builder_set_member_name (b, "id");
-          if (d->id >= 0)
-            json_builder_add_int_value (b, d->id);
-          else
-            json_builder_add_null_value (b);
+          vk_json_int_or_null (b, "id", d->id);
           vk_json_bool (b, "persistent", d->persistent);
           vk_json_bool (b, "managed_save", d->managed_save);
           g_autoptr(VkDomain) dom = vk_domain_try_lookup (conn, d->name);

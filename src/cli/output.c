@@ -151,6 +151,15 @@ vk_json_null (JsonBuilder *b, const char *name)
 }
 
 void
+vk_json_int_or_null (JsonBuilder *b, const char *name, gint64 value)
+{
+  if (value >= 0)
+    vk_json_int (b, name, value);
+  else
+    vk_json_null (b, name);
+}
+
+void
 vk_json_str_array (JsonBuilder *b, const char *name, GPtrArray *values)
 {
   json_builder_set_member_name (b, name);
