@@ -241,12 +241,9 @@ vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error)
     return FALSE;
   const char *name = argv[1];
   if (device_attach_opt.pci == NULL)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep device attach: --pci is required (see 'vmkeep help device "
-                     "attach')"));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep device attach: --pci is required (see 'vmkeep help device "
+                      "attach')"));
   /* Nothing unvalidated ever reaches libvirt. */
   VkBdf bdf;
   if (!vk_bdf_parse (device_attach_opt.pci, &bdf, error) || (device_attach_opt.id != NULL && !vk_validate_device_id (device_attach_opt.id, error)))

@@ -51,12 +51,9 @@ check_socket (const char *path, GError **error)
       return FALSE;
     }
   if (!S_ISSOCK (st.st_mode))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s is not a socket; --socket takes the vhost-user socket a running "
-                     "virtiofsd listens on (its --socket-path)"), path);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("%s is not a socket; --socket takes the vhost-user socket a running "
+                      "virtiofsd listens on (its --socket-path)"), path);
   return TRUE;
 }
 
@@ -75,27 +72,18 @@ check_source_dir (const char *path, GError **error)
         (g_str_has_prefix (path, unshareable[i]) && unshareable[i][1] != '\0' &&
          (g_str_equal (unshareable[i], "/proc") || g_str_equal (unshareable[i], "/sys") ||
           g_str_equal (unshareable[i], "/dev")) && path[strlen (unshareable[i])] == '/'))
-      {
-        g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                     _("--source %s is a system directory; sharing it would give the guest "
-                       "the host's own files: share a directory made for the guest instead"),
-                     path);
-        return FALSE;
-      }
+      return vk_fail (error, VK_ERROR_REFUSED,
+                      _("--source %s is a system directory; sharing it would give the guest "
+                        "the host's own files: share a directory made for the guest instead"),
+                      path);
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
-                   _("directory %s does not exist; --source takes the host directory to "
-                     "share"), path);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_NOT_FOUND,
+                    _("directory %s does not exist; --source takes the host directory to "
+                      "share"), path);
   if (!g_file_test (path, G_FILE_TEST_IS_DIR))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s is not a directory; --source takes the host directory to share"),
-                   path);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("%s is not a directory; --source takes the host directory to share"),
+                    path);
   return TRUE;
 }
 
@@ -186,14 +174,11 @@ check_fs_host (VkFsSpec *spec, GError **error)
         if (g_file_test (virtiofsd_paths[i], G_FILE_TEST_IS_EXECUTABLE))
           spec->binary = g_strdup (virtiofsd_paths[i]);
       if (spec->binary == NULL)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
-                       _("no virtiofsd found for --source (looked for %s and %s): "
-                         "install it (Debian 12: qemu-system-common; later: virtiofsd) "
-                         "or start one yourself and use --socket"),
-                       virtiofsd_paths[0], virtiofsd_paths[1]);
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_NOT_FOUND,
+                        _("no virtiofsd found for --source (looked for %s and %s): "
+                          "install it (Debian 12: qemu-system-common; later: virtiofsd) "
+                          "or start one yourself and use --socket"),
+                        virtiofsd_paths[0], virtiofsd_paths[1]);
     }
   return TRUE;
 }
@@ -204,15 +189,12 @@ check_fs_docs (const char *name, xmlDocPtr live_doc, xmlDocPtr cfg_doc, GError *
 {
   if ((live_doc && !vk_domain_has_shared_memory (live_doc)) ||
       (cfg_doc && !vk_domain_has_shared_memory (cfg_doc)))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("'%s' has no shared memory backing, which virtiofs needs (virtiofsd "
-                     "maps guest RAM): the VM must be created with 'vmkeep create "
-                     "--shared-memory' (an existing VM needs <memoryBacking><source "
-                     "type='memfd'/><access mode='shared'/></memoryBacking> in its "
-                     "definition and a restart)"), name);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_REFUSED,
+                    _("'%s' has no shared memory backing, which virtiofs needs (virtiofsd "
+                      "maps guest RAM): the VM must be created with 'vmkeep create "
+                      "--shared-memory' (an existing VM needs <memoryBacking><source "
+                      "type='memfd'/><access mode='shared'/></memoryBacking> in its "
+                      "definition and a restart)"), name);
   if ((live_doc && !vk_check_fs_tag_unique (live_doc, name, _("running VM"), fs_attach_opt.tag, error)) ||
       (cfg_doc && !vk_check_fs_tag_unique (cfg_doc, name, _("persistent definition"), fs_attach_opt.tag,
                                           error)))

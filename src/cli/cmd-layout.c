@@ -385,20 +385,14 @@ vk_cmd_layout (VkCli *cli, int argc, char **argv, GError **error)
     }
 
   if (worst == VK_ERROR_REFUSED && layout_opt.check)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   g_dngettext (GETTEXT_PACKAGE,
-                                "%u violation of the slot policy found; 'vmkeep pin "
-                                "--relayout' on the domain XML moves the devices",
-                                "%u violations of the slot policy found; 'vmkeep pin "
-                                "--relayout' on the domain XML moves the devices",
-                                total_violations), total_violations);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_REFUSED,
+                    g_dngettext (GETTEXT_PACKAGE,
+                                 "%u violation of the slot policy found; 'vmkeep pin "
+                                 "--relayout' on the domain XML moves the devices",
+                                 "%u violations of the slot policy found; 'vmkeep pin "
+                                 "--relayout' on the domain XML moves the devices",
+                                 total_violations), total_violations);
   if (worst != 0 && worst != VK_ERROR_REFUSED)
-    {
-      g_set_error (error, VK_ERROR, worst, "%s", last_error);
-      return FALSE;
-    }
+    return vk_fail (error, worst, "%s", last_error);
   return TRUE;
 }

@@ -145,11 +145,8 @@ vk_cmd_stop (VkCli *cli, int argc, char **argv, GError **error)
   if (!vk_cli_begin ("stop", &argc, &argv, 1, -1, _("a DOMAIN"), error))
     return FALSE;
   if (stop_opt.timeout < 0 || stop_opt.timeout > 86400)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--timeout %d is out of range (0 to 86400 seconds)"), stop_opt.timeout);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("--timeout %d is out of range (0 to 86400 seconds)"), stop_opt.timeout);
   return for_each_domain (cli, argc, argv, stop_one, _("stop"), error);
 }
 

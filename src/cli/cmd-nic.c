@@ -187,13 +187,10 @@ vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
   collect_macs (live_doc, macs);
   collect_macs (cfg_doc, macs);
   if (nic->mac && g_ptr_array_find_with_equal_func (macs, nic->mac, g_str_equal, NULL))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("MAC %s is already used by a NIC of '%s'; every NIC needs its own "
-                     "MAC: pick another --mac or leave it out to generate one"),
-                   nic->mac, name);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_REFUSED,
+                    _("MAC %s is already used by a NIC of '%s'; every NIC needs its own "
+                      "MAC: pick another --mac or leave it out to generate one"),
+                    nic->mac, name);
   g_ptr_array_add (macs, NULL);
 
   const VkLayoutPolicy *policy = &cli->cfg->policy;

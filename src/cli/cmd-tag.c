@@ -69,17 +69,11 @@ vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error)
   const char *name = argv[1], *verb = argv[2];
   gboolean add = g_str_equal (verb, "add"), remove = g_str_equal (verb, "remove");
   if (!add && !remove && !g_str_equal (verb, "list"))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep tag: '%s' is not add, remove or list"), verb);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep tag: '%s' is not add, remove or list"), verb);
   if ((add || remove) && argc < 4)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep tag %s %s: name at least one TAG"), name, verb);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep tag %s %s: name at least one TAG"), name, verb);
   for (int i = 3; i < argc; i++)
     if (!vk_validate_name ("tag", argv[i], error))
       return FALSE;

@@ -1243,13 +1243,10 @@ place_bus_controllers (Scan *s, GError **error)
                            ? d->root_port || streq0 (d->ctrl_model, "dmi-to-pci-bridge")
                            : streq0 (d->ctrl_model, "pci-bridge");
       if (!on_root)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                       _("%s has no PCI address; vmkeep places only pcie-root-port "
-                         "and dmi-to-pci-bridge (q35) or pci-bridge (pc) controllers "
-                         "by itself: give it an <address> or remove it"), d->desc);
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_USAGE,
+                        _("%s has no PCI address; vmkeep places only pcie-root-port "
+                          "and dmi-to-pci-bridge (q35) or pci-bridge (pc) controllers "
+                          "by itself: give it an <address> or remove it"), d->desc);
       if (alloc == NULL)
         {
           alloc = vk_slot_allocator_new (s->machine);

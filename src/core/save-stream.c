@@ -282,10 +282,7 @@ splice_range (int in, guint64 *off, guint64 end, int fd, GCancellable *cancel,
   while (*off < end)
     {
       if (g_cancellable_is_cancelled (cancel))
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("the clone was cancelled"));
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_FAILED, _("the clone was cancelled"));
       loff_t o = *off;
       ssize_t n = splice (in, &o, fd, NULL, MIN (end - *off, CHUNK), SPLICE_F_MOVE | SPLICE_F_MORE);
       if (n < 0 && errno == EINTR)
@@ -311,11 +308,8 @@ feed_pipe (int fd, int in, guint64 size, GBytes *header, const char *src_path,
            GError **error)
 {
   if (size < stream_offset)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("state file %s is truncated inside its header"), src_path);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_REFUSED,
+                    _("state file %s is truncated inside its header"), src_path);
   grow_pipe (fd);
   Hasher h = { in, size, cancel, 0, NULL, FALSE, 0 };
   GThread *t = NULL;
@@ -508,16 +502,10 @@ static gboolean
 writer_check (const gint *writer, GCancellable *cancel, const char *path, GError **error)
 {
   if (g_cancellable_is_cancelled (cancel))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("the clone was cancelled"));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED, _("the clone was cancelled"));
   if (g_atomic_int_get (writer) == VK_WRITER_FAILED)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("libvirt stopped writing the memory snapshot %s"), path);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED,
+                    _("libvirt stopped writing the memory snapshot %s"), path);
   return TRUE;
 }
 
@@ -575,11 +563,8 @@ vk_save_stream_feed_growing (int fd, GBytes *header, const char *src_path,
 {
   int in = open (src_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (in < 0)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot open state file %s: %s"),
-                   src_path, g_strerror (errno));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED, _("cannot open state file %s: %s"),
+                    src_path, g_strerror (errno));
   struct stat ost;
   if (fstat (fd, &ost) == 0 && S_ISFIFO (ost.st_mode))
     grow_pipe (fd);

@@ -587,11 +587,8 @@ vk_parse_pci_address_attr (const char *attr, const char *text, guint *out,
                                "with 0x (0x%x), in decimal (%u) or in octal with "
                                "a leading 0 (0%o)"), max, max, max, max);
   if (text == NULL || text[0] == '\0')
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE, _("%s is empty; %s"),
-                   attr, accepts);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE, _("%s is empty; %s"),
+                    attr, accepts);
   /* libvirt: virXMLPropUInt (base 0) -> virStrToLong_uip, i.e. strtoul
    * refusing any '-' */
   errno = 0;
@@ -609,11 +606,8 @@ vk_parse_pci_address_attr (const char *attr, const char *text, guint *out,
       return FALSE;
     }
   if (errno == ERANGE || v > max)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE, _("%s %s is out of range; %s"),
-                   attr, q, accepts);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE, _("%s %s is out of range; %s"),
+                    attr, q, accepts);
   *out = (guint) v;
   return TRUE;
 }

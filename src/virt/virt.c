@@ -308,11 +308,8 @@ vk_conn_machine_known (VkConn *vc, const char *arch, const char *machine, gboole
   g_autoptr(xmlDoc) doc = vk_xml_parse (caps, -1, "capabilities", &e);
   free (caps);
   if (doc == NULL)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot read the host capabilities: %s"),
-                   e->message);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED, _("cannot read the host capabilities: %s"),
+                    e->message);
   *known = FALSE;
   for (xmlNodePtr g = xmlDocGetRootElement (doc)->children; g && !*known; g = g->next)
     {
@@ -681,13 +678,10 @@ vk_domain_stop (VkDomain *vd, guint timeout_s, gboolean force, GError **error)
   if (vk_domain_state (vd, NULL) == VK_STATE_SHUTOFF)
     return TRUE;
   if (!force)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("domain '%s' did not shut down within %u s; the guest may "
-                     "ignore ACPI: retry with a longer --timeout or use --force"),
-                   vd->name, timeout_s);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED,
+                    _("domain '%s' did not shut down within %u s; the guest may "
+                      "ignore ACPI: retry with a longer --timeout or use --force"),
+                    vd->name, timeout_s);
   return vk_domain_destroy (vd, error);
 }
 
