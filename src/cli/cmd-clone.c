@@ -21,16 +21,8 @@ print_result (VkCli *cli, const VkCloneResult *r, double seconds, const char *ve
       vk_json_str (b, "uuid", r->uuid);
       vk_json_bool (b, "running", r->running);
       vk_json_str (b, "image", r->image);
-      json_builder_set_member_name (b, "disks");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < r->disks->len; i++)
-        json_builder_add_string_value (b, r->disks->pdata[i]);
-      json_builder_end_array (b);
-      json_builder_set_member_name (b, "taps");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < r->taps->len; i++)
-        json_builder_add_string_value (b, r->taps->pdata[i]);
-      json_builder_end_array (b);
+      vk_json_str_array (b, "disks", r->disks);
+      vk_json_str_array (b, "taps", r->taps);
       vk_json_str (b, "state_path", r->state_path);
       vk_json_double (b, "seconds", seconds);
       json_builder_end_object (b);
@@ -72,29 +64,17 @@ parse_clone_opts (const VkCommand *cmd, int *argc, char ***argv, VkCloneOpts *o,
   if (!vk_cli_parse (cmd, argc, argv, error))
     return FALSE;
   if (clone_opt.name == NULL)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE, _("vmkeep %s: --name NEW is required"),
-                   cmd->name);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE, _("vmkeep %s: --name NEW is required"),
+                    cmd->name);
   if (clone_opt.bridge && clone_opt.network)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep %s: give --bridge or --network, not both"), cmd->name);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep %s: give --bridge or --network, not both"), cmd->name);
   if (clone_opt.paused && clone_opt.no_start)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep %s: --paused and --no-start exclude each other"), cmd->name);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep %s: --paused and --no-start exclude each other"), cmd->name);
   if (clone_opt.disk_dir && !g_path_is_absolute (clone_opt.disk_dir))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--disk-dir '%s' must be an absolute path"), clone_opt.disk_dir);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("--disk-dir '%s' must be an absolute path"), clone_opt.disk_dir);
   for (gsize i = 0; clone_opt.taps && clone_opt.taps[i]; i++)
     if (!vk_validate_ifname ("--tap", clone_opt.taps[i], error))
       return FALSE;
@@ -142,11 +122,8 @@ run_clone_command (VkCli *cli, int argc, char **argv, const char *verb, const ch
     return FALSE;
   gboolean fork = func == vk_ops_fork;
   if (o.no_start && fork)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep fork: --no-start applies to clone only"));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep fork: --no-start applies to clone only"));
   VkOps *ops = vk_cli_ops (cli, error);
   if (ops == NULL)
     return FALSE;

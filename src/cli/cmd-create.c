@@ -47,31 +47,22 @@ check_host_firmware (const VkSpec *spec, GError **error)
       gboolean uefi, secure;
       vk_ops_firmware_scan (dir, &uefi, &secure);
       if (!uefi)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
-                       _("no UEFI firmware for x86_64 found in %s; install Debian's "
-                         "'ovmf' package (apt-get install ovmf)"), dir);
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_NOT_FOUND,
+                        _("no UEFI firmware for x86_64 found in %s; install Debian's "
+                          "'ovmf' package (apt-get install ovmf)"), dir);
       if (spec->secure_boot && !secure)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
-                       _("no Secure Boot capable UEFI firmware found in %s; install "
-                         "Debian's 'ovmf' package (apt-get install ovmf)"), dir);
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_NOT_FOUND,
+                        _("no Secure Boot capable UEFI firmware found in %s; install "
+                          "Debian's 'ovmf' package (apt-get install ovmf)"), dir);
     }
   if (spec->tpm)
     {
       const char *missing = vk_ops_swtpm_missing ();
       if (missing)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
-                       _("--tpm needs the swtpm emulator (%s not found in PATH); install "
-                         "Debian's 'swtpm' and 'swtpm-tools' packages"),
-                       missing);
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_NOT_FOUND,
+                        _("--tpm needs the swtpm emulator (%s not found in PATH); install "
+                          "Debian's 'swtpm' and 'swtpm-tools' packages"),
+                        missing);
     }
   return TRUE;
 }
@@ -209,9 +200,7 @@ spec_from_options (VkCli *cli, const char *name, GError **error)
 gboolean
 vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("create");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("create", argc, 1, 1, _("the VM NAME"), error))
+  if (!vk_cli_begin ("create", &argc, &argv, 1, 1, _("the VM NAME"), error))
     return FALSE;
 
   g_autoptr(VkSpec) spec = spec_from_options (cli, argv[1], error);
@@ -240,12 +229,9 @@ vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
     return FALSE;
   g_autoptr(VkDomain) existing = vk_domain_try_lookup (conn, spec->name);
   if (existing != NULL)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("a domain named '%s' already exists; pick another name or "
-                     "'vmkeep undefine %s' first"), spec->name, spec->name);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_REFUSED,
+                    _("a domain named '%s' already exists; pick another name or "
+                      "'vmkeep undefine %s' first"), spec->name, spec->name);
   for (guint i = 0; i < spec->nics->len; i++)
     {
       VkNicSpec *n = spec->nics->pdata[i];

@@ -88,6 +88,50 @@ vk_cli_place (VkCli *cli, const char *name, xmlDocPtr live_doc, xmlDocPtr cfg_do
   return TRUE;
 }
 
+gboolean
+vk_cli_attach_element (VkCli *cli, VkDomain *dom, const char *name, const VkAttachTarget *t,
+                       xmlNodePtr element, gboolean live, gboolean config,
+                       const VkOpsDevice *dev, const char *hint, char **addr_out,
+                       GError **error)
+{
+  g_autoptr(xmlDoc) holder = xmlNewDoc (BAD_CAST "1.0");
+  VkDevicePlacement pl = { 0 };
+  VkOps *ops;
+  gboolean ok;
+
+  xmlDocSetRootElement (holder, element);
+  if (!vk_cli_place (cli, name, t->live_doc, t->cfg_doc, &pl, error))
+    return FALSE;
+  ops = vk_cli_ops (cli, error);
+  ok = ops != NULL &&
+       vk_ops_attach_device (ops, dom, name, element, &pl, t->cfg_doc, live, config, dev, hint,
+                             addr_out, error);
+  g_clear_pointer (&pl.port, xmlFreeNode);
+  return ok;
+}
+
+JsonBuilder *
+vk_cli_device_json_begin (const char *domain, const char *action, const char *kind)
+{
+  JsonBuilder *b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  vk_json_str (b, "domain", domain);
+  vk_json_str (b, "action", action);
+  vk_json_str (b, "kind", kind);
+  return b;
+}
+
+void
+vk_cli_device_json_end (JsonBuilder *b, const char *addr, gboolean live, gboolean config)
+{
+  vk_json_str (b, "address", addr);
+  vk_json_bool (b, "live", live);
+  vk_json_bool (b, "config", config);
+  json_builder_end_object (b);
+  vk_json_print_builder (b);
+}
+
 /* ------------------------------------------------------------ fs attach */
 
 void
@@ -98,17 +142,24 @@ vk_attach_target_clear (VkAttachTarget *t)
   g_clear_pointer (&t->lock, vk_lock_release);
 }
 gboolean
+vk_cli_domain_docs (VkDomain *dom, gboolean live, gboolean config, xmlDocPtr *live_doc,
+                    xmlDocPtr *cfg_doc, GError **error)
+{
+  if (live && (*live_doc = vk_cli_domain_doc (dom, FALSE, error)) == NULL)
+    return FALSE;
+  if (config && (*cfg_doc = vk_cli_domain_doc (dom, TRUE, error)) == NULL)
+    return FALSE;
+  return TRUE;
+}
+
+gboolean
 vk_cli_attach_begin (VkCli *cli, VkDomain *dom, const char *name, gboolean *live, gboolean *config,
                      VkAttachTarget *t, GError **error)
 {
   if (!vk_ops_attach_scope (dom, name, live, config, error) ||
       (t->lock = lock_domain (cli, dom, name, error)) == NULL)
     return FALSE;
-  if (*live && (t->live_doc = vk_cli_domain_doc (dom, FALSE, error)) == NULL)
-    return FALSE;
-  if (*config && (t->cfg_doc = vk_cli_domain_doc (dom, TRUE, error)) == NULL)
-    return FALSE;
-  return TRUE;
+  return vk_cli_domain_docs (dom, *live, *config, &t->live_doc, &t->cfg_doc, error);
 }
 
 static struct {
@@ -130,9 +181,7 @@ vk_cli_detach_begin (VkCli *cli, const char *group, const char *verb, const char
                      GError **error)
 {
   g_autofree char *full = g_strdup_printf ("%s %s", group, verb);
-  const VkCommand *cmd = vk_command_named (full);
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args (full, argc, 2, 2, key_what, error))
+  if (!vk_cli_begin (full, &argc, &argv, 2, 2, key_what, error))
     return FALSE;
   *out = (VkDetachArgs) { detach_opt.live, detach_opt.config, detach_opt.timeout, NULL, NULL,
                           NULL, NULL };
@@ -164,18 +213,10 @@ static void
 print_hostdev_json (const char *domain, const char *action, const char *bdf, const char *id,
                     const char *addr, gboolean live, gboolean config)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  vk_json_str (b, "domain", domain);
-  vk_json_str (b, "action", action);
-  vk_json_str (b, "kind", "hostdev");
+  g_autoptr(JsonBuilder) b = vk_cli_device_json_begin (domain, action, "hostdev");
   vk_json_str (b, "bdf", bdf);
   vk_json_str (b, "id", id);
-  vk_json_str (b, "address", addr);
-  vk_json_bool (b, "live", live);
-  vk_json_bool (b, "config", config);
-  json_builder_end_object (b);
-  vk_json_print_builder (b);
+  vk_cli_device_json_end (b, addr, live, config);
 }
 
 static struct {
@@ -196,18 +237,13 @@ const GOptionEntry vk_device_attach_options[] = {
 gboolean
 vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("device attach");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("device attach", argc, 1, 1, _("the DOMAIN"), error))
+  if (!vk_cli_begin ("device attach", &argc, &argv, 1, 1, _("the DOMAIN"), error))
     return FALSE;
   const char *name = argv[1];
   if (device_attach_opt.pci == NULL)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep device attach: --pci is required (see 'vmkeep help device "
-                     "attach')"));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep device attach: --pci is required (see 'vmkeep help device "
+                      "attach')"));
   /* Nothing unvalidated ever reaches libvirt. */
   VkBdf bdf;
   if (!vk_bdf_parse (device_attach_opt.pci, &bdf, error) || (device_attach_opt.id != NULL && !vk_validate_device_id (device_attach_opt.id, error)))
@@ -234,26 +270,17 @@ vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error)
   g_auto(VkAttachTarget) t = { 0 };
   if (!vk_cli_attach_begin (cli, dom, name, &device_attach_opt.live, &device_attach_opt.config, &t, error))
     return FALSE;
-  xmlDocPtr live_doc = t.live_doc, cfg_doc = t.cfg_doc;
-  if ((device_attach_opt.live && !vk_check_hostdev_unique (live_doc, name, _("running VM"), &bdf, device_attach_opt.id, error)) ||
-      (device_attach_opt.config && !vk_check_hostdev_unique (cfg_doc, name, _("persistent definition"), &bdf,
+  if ((device_attach_opt.live && !vk_check_hostdev_unique (t.live_doc, name, _("running VM"), &bdf, device_attach_opt.id, error)) ||
+      (device_attach_opt.config && !vk_check_hostdev_unique (t.cfg_doc, name, _("persistent definition"), &bdf,
                                            device_attach_opt.id, error)))
     return FALSE;
 
-  VkDevicePlacement pl = { 0 };
-  if (!vk_cli_place (cli, name, live_doc, cfg_doc, &pl, error))
-    return FALSE;
-  g_autoptr(xmlDoc) holder = xmlNewDoc (BAD_CAST "1.0");
-  xmlDocSetRootElement (holder, vk_hostdev_element_new (&bdf, device_attach_opt.id));
   g_autofree char *what = g_strdup_printf (_("host PCI device %s"), bdf_text);
   g_autofree char *addr = NULL;
   VkOpsDevice dev = { find_hostdev, bdf_text, what };
-  VkOps *ops = vk_cli_ops (cli, error);
-  gboolean ok = ops != NULL &&
-                vk_ops_attach_device (ops, dom, name, xmlDocGetRootElement (holder), &pl, cfg_doc,
-                                      device_attach_opt.live, device_attach_opt.config, &dev, NULL, &addr, error);
-  g_clear_pointer (&pl.port, xmlFreeNode);
-  if (!ok)
+  if (!vk_cli_attach_element (cli, dom, name, &t, vk_hostdev_element_new (&bdf, device_attach_opt.id),
+                              device_attach_opt.live, device_attach_opt.config, &dev, NULL, &addr,
+                              error))
     return FALSE;
   if (cli->json)
     print_hostdev_json (name, "attached", bdf_text, device_attach_opt.id, addr, device_attach_opt.live, device_attach_opt.config);
@@ -320,22 +347,17 @@ const GOptionEntry vk_devices_options[] = {
 gboolean
 vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("devices");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("devices", argc, 1, 1, _("the DOMAIN"), error))
+  if (!vk_cli_begin ("devices", &argc, &argv, 1, 1, _("the DOMAIN"), error))
     return FALSE;
   const char *name = argv[1];
   g_autoptr(VkDomain) dom = vk_cli_lookup (cli, name, error);
   if (dom == NULL)
     return FALSE;
   gboolean running = vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF;
-  g_autoptr(xmlDoc) live_doc = running && !devices_opt.inactive ? vk_cli_domain_doc (dom, FALSE, error)
-                                                    : NULL;
-  if (running && !devices_opt.inactive && live_doc == NULL)
-    return FALSE;
-  g_autoptr(xmlDoc) cfg_doc = vk_domain_is_persistent (dom) ? vk_cli_domain_doc (dom, TRUE, error)
-                                                            : NULL;
-  if (vk_domain_is_persistent (dom) && cfg_doc == NULL)
+  g_autoptr(xmlDoc) live_doc = NULL;
+  g_autoptr(xmlDoc) cfg_doc = NULL;
+  if (!vk_cli_domain_docs (dom, running && !devices_opt.inactive, vk_domain_is_persistent (dom),
+                           &live_doc, &cfg_doc, error))
     return FALSE;
   g_autoptr(GPtrArray) rows = vk_attached_devices (live_doc, cfg_doc);
 

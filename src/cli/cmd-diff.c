@@ -138,9 +138,8 @@ describe (const Side *s)
 gboolean
 vk_cmd_diff (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("diff");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("diff", argc, 2, 2, _("two domains or images (image:NAME)"), error))
+  if (!vk_cli_begin ("diff", &argc, &argv, 2, 2,
+                     _("two domains or images (image:NAME)"), error))
     return FALSE;
   Side a = { 0 }, b = { 0 };
   gboolean ok = load_side (cli, argv[1], &a, error) && load_side (cli, argv[2], &b, error);

@@ -51,12 +51,9 @@ check_socket (const char *path, GError **error)
       return FALSE;
     }
   if (!S_ISSOCK (st.st_mode))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s is not a socket; --socket takes the vhost-user socket a running "
-                     "virtiofsd listens on (its --socket-path)"), path);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("%s is not a socket; --socket takes the vhost-user socket a running "
+                      "virtiofsd listens on (its --socket-path)"), path);
   return TRUE;
 }
 
@@ -75,27 +72,18 @@ check_source_dir (const char *path, GError **error)
         (g_str_has_prefix (path, unshareable[i]) && unshareable[i][1] != '\0' &&
          (g_str_equal (unshareable[i], "/proc") || g_str_equal (unshareable[i], "/sys") ||
           g_str_equal (unshareable[i], "/dev")) && path[strlen (unshareable[i])] == '/'))
-      {
-        g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                     _("--source %s is a system directory; sharing it would give the guest "
-                       "the host's own files: share a directory made for the guest instead"),
-                     path);
-        return FALSE;
-      }
+      return vk_fail (error, VK_ERROR_REFUSED,
+                      _("--source %s is a system directory; sharing it would give the guest "
+                        "the host's own files: share a directory made for the guest instead"),
+                      path);
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
-                   _("directory %s does not exist; --source takes the host directory to "
-                     "share"), path);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_NOT_FOUND,
+                    _("directory %s does not exist; --source takes the host directory to "
+                      "share"), path);
   if (!g_file_test (path, G_FILE_TEST_IS_DIR))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s is not a directory; --source takes the host directory to share"),
-                   path);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("%s is not a directory; --source takes the host directory to share"),
+                    path);
   return TRUE;
 }
 
@@ -103,22 +91,14 @@ static void
 print_fs_json (const char *domain, const char *action, const char *tag, const char *source,
                const char *source_type, const char *addr, gboolean live, gboolean config)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  vk_json_str (b, "domain", domain);
-  vk_json_str (b, "action", action);
-  vk_json_str (b, "kind", "filesystem");
+  g_autoptr(JsonBuilder) b = vk_cli_device_json_begin (domain, action, "filesystem");
   vk_json_str (b, "tag", tag);
   if (source != NULL)
     {
       vk_json_str (b, "source_type", source_type);
       vk_json_str (b, "source", source);
     }
-  vk_json_str (b, "address", addr);
-  vk_json_bool (b, "live", live);
-  vk_json_bool (b, "config", config);
-  json_builder_end_object (b);
-  vk_json_print_builder (b);
+  vk_cli_device_json_end (b, addr, live, config);
 }
 
 static struct {
@@ -194,14 +174,11 @@ check_fs_host (VkFsSpec *spec, GError **error)
         if (g_file_test (virtiofsd_paths[i], G_FILE_TEST_IS_EXECUTABLE))
           spec->binary = g_strdup (virtiofsd_paths[i]);
       if (spec->binary == NULL)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
-                       _("no virtiofsd found for --source (looked for %s and %s): "
-                         "install it (Debian 12: qemu-system-common; later: virtiofsd) "
-                         "or start one yourself and use --socket"),
-                       virtiofsd_paths[0], virtiofsd_paths[1]);
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_NOT_FOUND,
+                        _("no virtiofsd found for --source (looked for %s and %s): "
+                          "install it (Debian 12: qemu-system-common; later: virtiofsd) "
+                          "or start one yourself and use --socket"),
+                        virtiofsd_paths[0], virtiofsd_paths[1]);
     }
   return TRUE;
 }
@@ -212,15 +189,12 @@ check_fs_docs (const char *name, xmlDocPtr live_doc, xmlDocPtr cfg_doc, GError *
 {
   if ((live_doc && !vk_domain_has_shared_memory (live_doc)) ||
       (cfg_doc && !vk_domain_has_shared_memory (cfg_doc)))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("'%s' has no shared memory backing, which virtiofs needs (virtiofsd "
-                     "maps guest RAM): the VM must be created with 'vmkeep create "
-                     "--shared-memory' (an existing VM needs <memoryBacking><source "
-                     "type='memfd'/><access mode='shared'/></memoryBacking> in its "
-                     "definition and a restart)"), name);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_REFUSED,
+                    _("'%s' has no shared memory backing, which virtiofs needs (virtiofsd "
+                      "maps guest RAM): the VM must be created with 'vmkeep create "
+                      "--shared-memory' (an existing VM needs <memoryBacking><source "
+                      "type='memfd'/><access mode='shared'/></memoryBacking> in its "
+                      "definition and a restart)"), name);
   if ((live_doc && !vk_check_fs_tag_unique (live_doc, name, _("running VM"), fs_attach_opt.tag, error)) ||
       (cfg_doc && !vk_check_fs_tag_unique (cfg_doc, name, _("persistent definition"), fs_attach_opt.tag,
                                           error)))
@@ -231,9 +205,7 @@ check_fs_docs (const char *name, xmlDocPtr live_doc, xmlDocPtr cfg_doc, GError *
 gboolean
 vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("fs attach");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("fs attach", argc, 1, 1, _("the DOMAIN"), error))
+  if (!vk_cli_begin ("fs attach", &argc, &argv, 1, 1, _("the DOMAIN"), error))
     return FALSE;
   const char *name = argv[1];
 
@@ -250,16 +222,9 @@ vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
   g_auto(VkAttachTarget) t = { 0 };
   if (!vk_cli_attach_begin (cli, dom, name, &fs_attach_opt.live, &fs_attach_opt.config, &t, error))
     return FALSE;
-  xmlDocPtr live_doc = t.live_doc, cfg_doc = t.cfg_doc;
-  if (!check_fs_docs (name, live_doc, cfg_doc, error))
+  if (!check_fs_docs (name, t.live_doc, t.cfg_doc, error))
     return FALSE;
 
-  VkDevicePlacement pl = { 0 };
-  if (!vk_cli_place (cli, name, live_doc, cfg_doc, &pl, error))
-    return FALSE;
-
-  g_autoptr(xmlDoc) holder = xmlNewDoc (BAD_CAST "1.0");
-  xmlDocSetRootElement (holder, vk_fs_element_new (spec));
   g_autofree char *what = g_strdup_printf (_("filesystem %s"), fs_attach_opt.tag);
   g_autofree char *hint = spec->socket
     ? g_strdup_printf (_("; QEMU (user libvirt-qemu on Debian) must be able to connect "
@@ -268,12 +233,8 @@ vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
     : NULL;
   g_autofree char *addr = NULL;
   VkOpsDevice dev = { find_fs, fs_attach_opt.tag, what };
-  VkOps *ops = vk_cli_ops (cli, error);
-  gboolean ok = ops != NULL &&
-                vk_ops_attach_device (ops, dom, name, xmlDocGetRootElement (holder), &pl, cfg_doc,
-                                      fs_attach_opt.live, fs_attach_opt.config, &dev, hint, &addr, error);
-  g_clear_pointer (&pl.port, xmlFreeNode);
-  if (!ok)
+  if (!vk_cli_attach_element (cli, dom, name, &t, vk_fs_element_new (spec), fs_attach_opt.live,
+                              fs_attach_opt.config, &dev, hint, &addr, error))
     return FALSE;
 
   const char *src = spec->socket ? spec->socket : spec->source_dir;

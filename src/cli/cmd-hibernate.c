@@ -235,12 +235,9 @@ static gboolean
 check_args (HibArgs *a, int argc, GError **error)
 {
   if (argc < 2 && !a->all && !a->match && !a->tag)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep hibernate: name the domains, or use --all, --match GLOB or "
-                     "--tag TAG (see 'vmkeep help hibernate')"));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep hibernate: name the domains, or use --all, --match GLOB or "
+                      "--tag TAG (see 'vmkeep help hibernate')"));
   if (a->image && !vk_validate_name ("image name", a->image, error))
     return FALSE;
   /* a tag is a name like a domain name (vmkeep tag): one that could never
@@ -248,16 +245,10 @@ check_args (HibArgs *a, int argc, GError **error)
   if (a->tag && !vk_validate_name ("tag", a->tag, error))
     return FALSE;
   if (a->copy && !a->image)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE, _("--copy only applies with --image NAME"));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE, _("--copy only applies with --image NAME"));
   if (a->jobs < 0 || a->jobs > 64)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE, _("--jobs %d is out of range (1 to 64)"),
-                   a->jobs);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE, _("--jobs %d is out of range (1 to 64)"),
+                    a->jobs);
   if ((a->format || a->parallel) && !a->image)
     {
       /* libvirt's managed save takes neither: qemu.conf's save_image_format
@@ -268,25 +259,16 @@ check_args (HibArgs *a, int argc, GError **error)
       return FALSE;
     }
   if (a->format && vk_save_format_from_name (a->format) < 0)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--format '%s' is not a libvirt save image format (raw, gzip, bzip2, xz, "
-                     "lzop, zstd, sparse)"), a->format);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("--format '%s' is not a libvirt save image format (raw, gzip, bzip2, xz, "
+                      "lzop, zstd, sparse)"), a->format);
   if (a->parallel < 0 || a->parallel > 64)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--parallel %d is out of range (1 to 64)"), a->parallel);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("--parallel %d is out of range (1 to 64)"), a->parallel);
   if (a->parallel > 0 && a->format && !g_str_equal (a->format, "sparse"))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--parallel writes the sparse format; it cannot be combined with --format %s"),
-                   a->format);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("--parallel writes the sparse format; it cannot be combined with --format %s"),
+                    a->format);
   if (a->parallel > 0 && a->format == NULL)
     a->format = g_strdup ("sparse");
   return TRUE;
@@ -299,11 +281,8 @@ choose_format (HibArgs *a, VkConn *conn, GError **error)
   g_autofree char *why = NULL;
   gboolean choosable = vk_conn_has_save_params (conn, &why);
   if (a->format && !choosable)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED, "%s: %s; nothing was changed",
-                   a->parallel ? "--parallel" : "--format", why);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_REFUSED, "%s: %s; nothing was changed",
+                    a->parallel ? "--parallel" : "--format", why);
   /* Where libvirt takes a format per call, vmkeep always names one, so a
    * host's save_image_format (which may be sparse) never surprises it.
    * raw is the default by measurement (README, bench/RESULTS-formats-11.3.md):
@@ -382,11 +361,8 @@ vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
   if (names == NULL)
     return FALSE;
   if (hib_opt.image && names->len != 1)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--image NAME writes one image: hibernate exactly one domain with it"));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("--image NAME writes one image: hibernate exactly one domain with it"));
 
   /* Leftovers of interrupted runs go first, so they never pile up. */
   vk_cli_store_cleanup (cli);
@@ -439,12 +415,9 @@ vk_cmd_wake (VkCli *cli, int argc, char **argv, GError **error)
   if (!vk_cli_parse (cmd, &argc, &argv, error))
     return FALSE;
   if (wake_opt.image ? argc != 1 : argc < 2)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep wake: name the domains, or give --image NAME alone "
-                     "(see 'vmkeep help wake')"));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep wake: name the domains, or give --image NAME alone "
+                      "(see 'vmkeep help wake')"));
   if (vk_cli_connect (cli, error) == NULL)
     return FALSE;
   g_autoptr(GArray) results = g_array_new (FALSE, TRUE, sizeof (Result));

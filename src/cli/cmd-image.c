@@ -200,11 +200,7 @@ image_verify (VkCli *cli, const char *name, GError **error)
       json_builder_begin_object (b);
       vk_json_str (b, "image", name);
       vk_json_bool (b, "ok", problems->len == 0);
-      json_builder_set_member_name (b, "problems");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < problems->len; i++)
-        json_builder_add_string_value (b, problems->pdata[i]);
-      json_builder_end_array (b);
+      vk_json_str_array (b, "problems", problems);
       json_builder_end_object (b);
       vk_json_print_builder (b);
     }
@@ -212,13 +208,10 @@ image_verify (VkCli *cli, const char *name, GError **error)
     for (guint i = 0; i < problems->len; i++)
       printf ("%s: %s\n", name, (const char *) problems->pdata[i]);
   if (problems->len > 0)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   g_dngettext (GETTEXT_PACKAGE, "image '%s' failed verification (%u problem)",
-                                "image '%s' failed verification (%u problems)", problems->len),
-                   name, problems->len);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_REFUSED,
+                    g_dngettext (GETTEXT_PACKAGE, "image '%s' failed verification (%u problem)",
+                                 "image '%s' failed verification (%u problems)", problems->len),
+                    name, problems->len);
   vk_cli_info (cli, _("Image '%s' verified: state SHA-256, header, identity and frozen disks "
                       "match the sidecar"), name);
   return TRUE;
@@ -311,19 +304,13 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
 {
   gboolean to_stdout = g_str_equal (output, "-");
   if (to_stdout && cli->json)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep image export: --json and -o - both want stdout; write the export "
-                     "to a file with -o FILE, or drop --json"));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep image export: --json and -o - both want stdout; write the export "
+                      "to a file with -o FILE, or drop --json"));
   if (to_stdout && isatty (STDOUT_FILENO))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep image export: refusing to write an image to a terminal; redirect "
-                     "stdout (-o - | ssh HOST vmkeep image import -) or give -o FILE"));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep image export: refusing to write an image to a terminal; redirect "
+                      "stdout (-o - | ssh HOST vmkeep image import -) or give -o FILE"));
   g_autofree char *what = g_strdup_printf (_("Exporting '%s'"), name);
   ImageJob job;
   image_job_begin (cli, &job, progress, what);
@@ -374,12 +361,9 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
   if (name_opt && !vk_ops_import_name_free (cli->ops, name_opt, error))
     return FALSE;
   if (from_stdin && isatty (STDIN_FILENO))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep image import: stdin is a terminal; pipe an export in "
-                     "(... | vmkeep image import -) or name the FILE"));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep image import: stdin is a terminal; pipe an export in "
+                      "(... | vmkeep image import -) or name the FILE"));
   const char *source = from_stdin ? _("the export on stdin") : input;
   /* the trust boundary asks this host's libvirt */
   VkOps *ops = vk_cli_ops (cli, error);
@@ -442,25 +426,16 @@ vk_cmd_image (VkCli *cli, int argc, char **argv, GError **error)
   if (!vk_cli_parse (cmd, &argc, &argv, error))
     return FALSE;
   if (argc < 2)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep image: say list, inspect NAME, verify NAME, rm NAME, export NAME "
-                     "or import FILE (see 'vmkeep help image')"));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep image: say list, inspect NAME, verify NAME, rm NAME, export NAME "
+                      "or import FILE (see 'vmkeep help image')"));
   const char *verb = argv[1];
   if (image_opt.output && !g_str_equal (verb, "export"))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep image %s: -o/--output belongs to 'image export'"), verb);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep image %s: -o/--output belongs to 'image export'"), verb);
   if (image_opt.new_name && !g_str_equal (verb, "import"))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep image %s: --name belongs to 'image import'"), verb);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep image %s: --name belongs to 'image import'"), verb);
   if (g_str_equal (verb, "list"))
     return vk_cli_expect_args ("image list", argc - 1, 0, 0, _("no arguments"), error) &&
            image_list (cli, error);
@@ -480,12 +455,9 @@ vk_cmd_image (VkCli *cli, int argc, char **argv, GError **error)
       if (!vk_cli_expect_args ("image export", argc - 1, 1, 1, _("the image NAME"), error))
         return FALSE;
       if (image_opt.output == NULL)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                       _("vmkeep image export: say where to: -o FILE, or -o - for stdout "
-                         "(see 'vmkeep help image')"));
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_USAGE,
+                        _("vmkeep image export: say where to: -o FILE, or -o - for stdout "
+                          "(see 'vmkeep help image')"));
       return image_export (cli, argv[2], image_opt.output, image_opt.force, image_opt.progress, error);
     }
   if (g_str_equal (verb, "import"))

@@ -71,13 +71,19 @@ const GOptionEntry vk_pin_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
+/* The front pin and define share: the one FILE argument, read and pinned. */
+static xmlDocPtr
+pin_file_argument (VkCli *cli, const char *cmd, int argc, char **argv, GError **error)
+{
+  if (!vk_cli_begin (cmd, &argc, &argv, 1, 1, _("FILE (or - for standard input)"), error))
+    return NULL;
+  return load_and_pin (cli, argv[1], pin_opt.relayout, error);
+}
+
 gboolean
 vk_cmd_pin (VkCli *cli, int argc, char **argv, GError **error)
 {
-  if (!vk_cli_parse (vk_command_named ("pin"), &argc, &argv, error) ||
-      !vk_cli_expect_args ("pin", argc, 1, 1, _("FILE (or - for standard input)"), error))
-    return FALSE;
-  g_autoptr(xmlDoc) doc = load_and_pin (cli, argv[1], pin_opt.relayout, error);
+  g_autoptr(xmlDoc) doc = pin_file_argument (cli, "pin", argc, argv, error);
   if (doc == NULL)
     return FALSE;
   g_autofree char *xml = vk_xml_format (doc);
@@ -88,10 +94,7 @@ vk_cmd_pin (VkCli *cli, int argc, char **argv, GError **error)
 gboolean
 vk_cmd_define (VkCli *cli, int argc, char **argv, GError **error)
 {
-  if (!vk_cli_parse (vk_command_named ("define"), &argc, &argv, error) ||
-      !vk_cli_expect_args ("define", argc, 1, 1, _("FILE (or - for standard input)"), error))
-    return FALSE;
-  g_autoptr(xmlDoc) doc = load_and_pin (cli, argv[1], pin_opt.relayout, error);
+  g_autoptr(xmlDoc) doc = pin_file_argument (cli, "define", argc, argv, error);
   if (doc == NULL)
     return FALSE;
   g_autofree char *name = vk_domain_name (doc);
@@ -221,11 +224,7 @@ layout_json_one (JsonBuilder *b, const char *name, xmlDocPtr doc, GPtrArray *row
       vk_json_str (b, "device", r->device);
       vk_json_str (b, "alias", r->alias);
       vk_json_str (b, "mac", r->mac);
-      json_builder_set_member_name (b, "acpi_index");
-      if (r->acpi_index >= 0)
-        json_builder_add_int_value (b, r->acpi_index);
-      else
-        json_builder_add_null_value (b);
+      vk_json_int_or_null (b, "acpi_index", r->acpi_index);
       vk_json_bool (b, "ok", r->ok);
       json_builder_end_object (b);
     }
@@ -386,20 +385,14 @@ vk_cmd_layout (VkCli *cli, int argc, char **argv, GError **error)
     }
 
   if (worst == VK_ERROR_REFUSED && layout_opt.check)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   g_dngettext (GETTEXT_PACKAGE,
-                                "%u violation of the slot policy found; 'vmkeep pin "
-                                "--relayout' on the domain XML moves the devices",
-                                "%u violations of the slot policy found; 'vmkeep pin "
-                                "--relayout' on the domain XML moves the devices",
-                                total_violations), total_violations);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_REFUSED,
+                    g_dngettext (GETTEXT_PACKAGE,
+                                 "%u violation of the slot policy found; 'vmkeep pin "
+                                 "--relayout' on the domain XML moves the devices",
+                                 "%u violations of the slot policy found; 'vmkeep pin "
+                                 "--relayout' on the domain XML moves the devices",
+                                 total_violations), total_violations);
   if (worst != 0 && worst != VK_ERROR_REFUSED)
-    {
-      g_set_error (error, VK_ERROR, worst, "%s", last_error);
-      return FALSE;
-    }
+    return vk_fail (error, worst, "%s", last_error);
   return TRUE;
 }

@@ -21,9 +21,7 @@ const GOptionEntry vk_list_options[] = {
 gboolean
 vk_cmd_list (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("list");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("list", argc, 0, 0, _("no arguments"), error))
+  if (!vk_cli_begin ("list", &argc, &argv, 0, 0, _("no arguments"), error))
     return FALSE;
   VkConn *conn = vk_cli_connect (cli, error);
   if (conn == NULL)
@@ -43,20 +41,12 @@ vk_cmd_list (VkCli *cli, int argc, char **argv, GError **error)
           vk_json_str (b, "name", d->name);
           vk_json_str (b, "uuid", d->uuid);
           vk_json_str (b, "state", d->state);
-          json_builder_set_member_name (b, "id");
-          if (d->id >= 0)
-            json_builder_add_int_value (b, d->id);
-          else
-            json_builder_add_null_value (b);
+          vk_json_int_or_null (b, "id", d->id);
           vk_json_bool (b, "persistent", d->persistent);
           vk_json_bool (b, "managed_save", d->managed_save);
-          json_builder_set_member_name (b, "tags");
-          json_builder_begin_array (b);
           g_autoptr(VkDomain) dom = vk_domain_try_lookup (conn, d->name);
           g_autoptr(GPtrArray) tags = dom ? vk_cli_domain_tags (dom, NULL) : NULL;
-          for (guint t = 0; tags && t < tags->len; t++)
-            json_builder_add_string_value (b, tags->pdata[t]);
-          json_builder_end_array (b);
+          vk_json_str_array (b, "tags", tags);
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
@@ -74,6 +64,28 @@ vk_cmd_list (VkCli *cli, int argc, char **argv, GError **error)
   return TRUE;
 }
 
+/* What start, stop and undefine do to one domain of their list. */
+typedef gboolean (*DomainStep) (VkCli *cli, const char *name, GError **error);
+
+/* Runs `step` on each DOMAIN of argv[1..], going on past a failure; fails
+ * with the worst one at the end (vk_batch_finish, `verb`). */
+static gboolean
+for_each_domain (VkCli *cli, int argc, char **argv, DomainStep step, const char *verb,
+                 GError **error)
+{
+  VkBatch b = { 0 };
+
+  if (vk_cli_ops (cli, error) == NULL)
+    return FALSE;
+  for (int i = 1; i < argc; i++)
+    {
+      g_autoptr(GError) local = NULL;
+      if (!step (cli, argv[i], &local))
+        vk_batch_fail (&b, argv[i], local);
+    }
+  return vk_batch_finish (&b, verb, argc - 1, error);
+}
+
 static struct {
   gboolean paused;
 } start_opt;
@@ -83,28 +95,26 @@ const GOptionEntry vk_start_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
+static gboolean
+start_one (VkCli *cli, const char *name, GError **error)
+{
+  gboolean already = FALSE;
+
+  if (!vk_ops_start (cli->ops, name, start_opt.paused, &already, error))
+    return FALSE;
+  if (already)
+    vk_cli_info (cli, _("Domain '%s' is already running"), name);
+  else
+    vk_cli_info (cli, _("Domain '%s' started"), name);
+  return TRUE;
+}
+
 gboolean
 vk_cmd_start (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("start");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("start", argc, 1, -1, _("a DOMAIN"), error))
+  if (!vk_cli_begin ("start", &argc, &argv, 1, -1, _("a DOMAIN"), error))
     return FALSE;
-  if (vk_cli_ops (cli, error) == NULL)
-    return FALSE;
-  VkBatch b = { 0 };
-  for (int i = 1; i < argc; i++)
-    {
-      g_autoptr(GError) local = NULL;
-      gboolean already = FALSE;
-      if (!vk_ops_start (cli->ops, argv[i], start_opt.paused, &already, &local))
-        vk_batch_fail (&b, argv[i], local);
-      else if (already)
-        vk_cli_info (cli, _("Domain '%s' is already running"), argv[i]);
-      else
-        vk_cli_info (cli, _("Domain '%s' started"), argv[i]);
-    }
-  return vk_batch_finish (&b, _("start"), argc - 1, error);
+  return for_each_domain (cli, argc, argv, start_one, _("start"), error);
 }
 
 static struct {
@@ -120,33 +130,24 @@ const GOptionEntry vk_stop_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
+static gboolean
+stop_one (VkCli *cli, const char *name, GError **error)
+{
+  if (!vk_ops_stop (cli->ops, name, stop_opt.timeout, stop_opt.force, error))
+    return FALSE;
+  vk_cli_info (cli, _("Domain '%s' stopped"), name);
+  return TRUE;
+}
+
 gboolean
 vk_cmd_stop (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("stop");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("stop", argc, 1, -1, _("a DOMAIN"), error))
+  if (!vk_cli_begin ("stop", &argc, &argv, 1, -1, _("a DOMAIN"), error))
     return FALSE;
   if (stop_opt.timeout < 0 || stop_opt.timeout > 86400)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--timeout %d is out of range (0 to 86400 seconds)"), stop_opt.timeout);
-      return FALSE;
-    }
-  if (vk_cli_ops (cli, error) == NULL)
-    return FALSE;
-  VkBatch b = { 0 };
-  for (int i = 1; i < argc; i++)
-    {
-      g_autoptr(GError) local = NULL;
-      if (!vk_ops_stop (cli->ops, argv[i], stop_opt.timeout, stop_opt.force, &local))
-        {
-          vk_batch_fail (&b, argv[i], local);
-          continue;
-        }
-      vk_cli_info (cli, _("Domain '%s' stopped"), argv[i]);
-    }
-  return vk_batch_finish (&b, _("stop"), argc - 1, error);
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("--timeout %d is out of range (0 to 86400 seconds)"), stop_opt.timeout);
+  return for_each_domain (cli, argc, argv, stop_one, _("stop"), error);
 }
 
 static struct {
@@ -162,26 +163,19 @@ const GOptionEntry vk_undefine_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
+static gboolean
+undefine_one (VkCli *cli, const char *name, GError **error)
+{
+  if (!vk_ops_undefine (cli->ops, name, undefine_opt.force, undefine_opt.keep_nvram, error))
+    return FALSE;
+  vk_cli_info (cli, _("Domain '%s' undefined"), name);
+  return TRUE;
+}
+
 gboolean
 vk_cmd_undefine (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("undefine");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("undefine", argc, 1, -1, _("a DOMAIN"), error))
+  if (!vk_cli_begin ("undefine", &argc, &argv, 1, -1, _("a DOMAIN"), error))
     return FALSE;
-  if (vk_cli_ops (cli, error) == NULL)
-    return FALSE;
-  VkBatch b = { 0 };
-  for (int i = 1; i < argc; i++)
-    {
-      g_autoptr(GError) local = NULL;
-      if (!vk_ops_undefine (cli->ops, argv[i], undefine_opt.force, undefine_opt.keep_nvram,
-                            &local))
-        {
-          vk_batch_fail (&b, argv[i], local);
-          continue;
-        }
-      vk_cli_info (cli, _("Domain '%s' undefined"), argv[i]);
-    }
-  return vk_batch_finish (&b, _("undefine"), argc - 1, error);
+  return for_each_domain (cli, argc, argv, undefine_one, _("undefine"), error);
 }

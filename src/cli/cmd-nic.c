@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli-attach.h"
 #include "commands.h"
 #include "ops-host.h"
 #include "domain-xml.h"
@@ -156,9 +157,7 @@ nic_spec_from_options (GError **error)
 gboolean
 vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("nic add");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("nic add", argc, 1, 1, _("the DOMAIN"), error))
+  if (!vk_cli_begin ("nic add", &argc, &argv, 1, 1, _("the DOMAIN"), error))
     return FALSE;
   const char *name = argv[1];
 
@@ -179,24 +178,19 @@ vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
   if (nic->kind != VK_NET_TAP && !vk_ops_check_nic_source (conn, nic->kind, nic->source, error))
     return FALSE;
 
-  g_autoptr(xmlDoc) live_doc = nic_add_opt.live ? vk_cli_domain_doc (dom, FALSE, error) : NULL;
-  if (nic_add_opt.live && live_doc == NULL)
-    return FALSE;
-  g_autoptr(xmlDoc) cfg_doc = nic_add_opt.config ? vk_cli_domain_doc (dom, TRUE, error) : NULL;
-  if (nic_add_opt.config && cfg_doc == NULL)
+  g_autoptr(xmlDoc) live_doc = NULL;
+  g_autoptr(xmlDoc) cfg_doc = NULL;
+  if (!vk_cli_domain_docs (dom, nic_add_opt.live, nic_add_opt.config, &live_doc, &cfg_doc, error))
     return FALSE;
 
   g_autoptr(GPtrArray) macs = g_ptr_array_new_with_free_func (g_free);
   collect_macs (live_doc, macs);
   collect_macs (cfg_doc, macs);
   if (nic->mac && g_ptr_array_find_with_equal_func (macs, nic->mac, g_str_equal, NULL))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("MAC %s is already used by a NIC of '%s'; every NIC needs its own "
-                     "MAC: pick another --mac or leave it out to generate one"),
-                   nic->mac, name);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_REFUSED,
+                    _("MAC %s is already used by a NIC of '%s'; every NIC needs its own "
+                      "MAC: pick another --mac or leave it out to generate one"),
+                    nic->mac, name);
   g_ptr_array_add (macs, NULL);
 
   const VkLayoutPolicy *policy = &cli->cfg->policy;
@@ -241,8 +235,7 @@ vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
     print_nic_json (name, mac, addr, acpi, nic_add_opt.live, nic_add_opt.config, "added");
   else
     vk_cli_info (cli, _("NIC %s added to '%s' at %s (ACPI index %u; %s)"), mac, name, addr,
-                 acpi, nic_add_opt.live && nic_add_opt.config ? _("live and persistent") : nic_add_opt.live ? _("live only")
-                                                                         : _("persistent only"));
+                 acpi, vk_cli_scope_text (nic_add_opt.live, nic_add_opt.config));
   return TRUE;
 }
 

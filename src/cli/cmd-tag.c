@@ -64,24 +64,16 @@ store_tags (VkDomain *dom, GPtrArray *tags, GError **error)
 gboolean
 vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("tag");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("tag", argc, 2, -1, _("DOMAIN and add|remove|list"), error))
+  if (!vk_cli_begin ("tag", &argc, &argv, 2, -1, _("DOMAIN and add|remove|list"), error))
     return FALSE;
   const char *name = argv[1], *verb = argv[2];
   gboolean add = g_str_equal (verb, "add"), remove = g_str_equal (verb, "remove");
   if (!add && !remove && !g_str_equal (verb, "list"))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep tag: '%s' is not add, remove or list"), verb);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep tag: '%s' is not add, remove or list"), verb);
   if ((add || remove) && argc < 4)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("vmkeep tag %s %s: name at least one TAG"), name, verb);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep tag %s %s: name at least one TAG"), name, verb);
   for (int i = 3; i < argc; i++)
     if (!vk_validate_name ("tag", argv[i], error))
       return FALSE;
@@ -115,11 +107,7 @@ vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error)
       g_autoptr(JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
       vk_json_str (b, "domain", name);
-      json_builder_set_member_name (b, "tags");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < tags->len; i++)
-        json_builder_add_string_value (b, tags->pdata[i]);
-      json_builder_end_array (b);
+      vk_json_str_array (b, "tags", tags);
       json_builder_end_object (b);
       vk_json_print_builder (b);
     }

@@ -201,3 +201,13 @@ void vk_batch_fail (VkBatch *b, const char *name, GError *e);
 gboolean vk_batch_finish (VkBatch *b, const char *verb, guint total, GError **error);
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+
+/* The start of most commands (cli-util.c): parse the options of the
+ * command called `name` (vk_cli_parse), then check it got between `min`
+ * and `max` positional arguments (vk_cli_expect_args; `what` names them). */
+gboolean vk_cli_begin (const char *name, int *argc, char ***argv, int min, int max,
+                       const char *what, GError **error);
+
+G_END_DECLS

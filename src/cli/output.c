@@ -151,6 +151,25 @@ vk_json_null (JsonBuilder *b, const char *name)
 }
 
 void
+vk_json_int_or_null (JsonBuilder *b, const char *name, gint64 value)
+{
+  if (value >= 0)
+    vk_json_int (b, name, value);
+  else
+    vk_json_null (b, name);
+}
+
+void
+vk_json_str_array (JsonBuilder *b, const char *name, GPtrArray *values)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_begin_array (b);
+  for (guint i = 0; values != NULL && i < values->len; i++)
+    json_builder_add_string_value (b, values->pdata[i]);
+  json_builder_end_array (b);
+}
+
+void
 vk_progress_init (VkProgress *p, gboolean on, const char *what, guint64 total)
 {
   memset (p, 0, sizeof *p);

@@ -46,5 +46,9 @@ void vk_json_bool (JsonBuilder *b, const char *name, gboolean value);
 void vk_json_int (JsonBuilder *b, const char *name, gint64 value);
 void vk_json_double (JsonBuilder *b, const char *name, double value);
 void vk_json_null (JsonBuilder *b, const char *name);
+/* An integer member that is null when `value` is negative (not set). */
+void vk_json_int_or_null (JsonBuilder *b, const char *name, gint64 value);
+/* A member that is an array of the strings in `values` (NULL: empty). */
+void vk_json_str_array (JsonBuilder *b, const char *name, GPtrArray *values);
 
 G_END_DECLS

@@ -297,11 +297,8 @@ write_header (VkTarWriter *w, const char *name, guint64 size, guint mode, gint64
   if (!writer_usable (w, error))
     return FALSE;
   if (!vk_tar_name_is_safe (name))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("internal error: '%s' is not a valid archive member name"), name);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED,
+                    _("internal error: '%s' is not a valid archive member name"), name);
   g_autoptr(VkArchiveEntry) e = archive_entry_new2 (w->a);
   archive_entry_set_pathname (e, name);
   archive_entry_set_filetype (e, AE_IFREG);

@@ -103,35 +103,23 @@ gboolean
 vk_validate_device_id (const char *id, GError **error)
 {
   if (id == NULL || id[0] == '\0')
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("device ID is empty; give 1 to %d characters from A-Z a-z 0-9 _ -"),
-                   VK_DEVICE_ID_MAX);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("device ID is empty; give 1 to %d characters from A-Z a-z 0-9 _ -"),
+                    VK_DEVICE_ID_MAX);
   g_autofree char *q = g_strescape (id, NULL);
   gsize len = strlen (id);
   if (len > VK_DEVICE_ID_MAX)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("device ID '%s' is %zu characters long; at most %d "
-                     "are allowed"), q, len, VK_DEVICE_ID_MAX);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("device ID '%s' is %zu characters long; at most %d "
+                      "are allowed"), q, len, VK_DEVICE_ID_MAX);
   for (const char *p = id; *p; p++)
     if (!g_ascii_isalnum (*p) && *p != '_' && *p != '-')
-      {
-        g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                     _("device ID '%s' contains '%c'; use only A-Z a-z 0-9 _ -"), q,
-                     g_ascii_isprint (*p) ? *p : '?');
-        return FALSE;
-      }
+      return vk_fail (error, VK_ERROR_USAGE,
+                      _("device ID '%s' contains '%c'; use only A-Z a-z 0-9 _ -"), q,
+                      g_ascii_isprint (*p) ? *p : '?');
   if (!g_ascii_isalnum (id[0]))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("device ID '%s' must start with a letter or a digit"), q);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("device ID '%s' must start with a letter or a digit"), q);
   return TRUE;
 }
 
@@ -139,12 +127,9 @@ gboolean
 vk_validate_fs_queue_size (guint64 n, GError **error)
 {
   if (n < 16 || n > VK_FS_QUEUE_MAX || (n & (n - 1)) != 0)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("virtiofs queue size %" PRIu64 " is not allowed; give a "
-                     "power of two from 16 to %d"), n, VK_FS_QUEUE_MAX);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("virtiofs queue size %" PRIu64 " is not allowed; give a "
+                      "power of two from 16 to %d"), n, VK_FS_QUEUE_MAX);
   return TRUE;
 }
 
@@ -185,19 +170,21 @@ devices_of (xmlDocPtr doc)
   return root ? vk_xml_child (root, "devices") : NULL;
 }
 
+static gboolean
+is_fs_with_tag (xmlNodePtr n, gconstpointer tag)
+{
+  g_autofree char *t = NULL;
+
+  if (!is_element (n, "filesystem"))
+    return FALSE;
+  t = vk_xml_child_prop (n, "target", "dir");
+  return g_strcmp0 (t, tag) == 0;
+}
+
 xmlNodePtr
 vk_domain_find_fs (xmlDocPtr doc, const char *tag)
 {
-  xmlNodePtr devs = devices_of (doc);
-  for (xmlNodePtr n = devs ? devs->children : NULL; n; n = n->next)
-    {
-      if (!is_element (n, "filesystem"))
-        continue;
-      g_autofree char *t = vk_xml_child_prop (n, "target", "dir");
-      if (g_strcmp0 (t, tag) == 0)
-        return n;
-    }
-  return NULL;
+  return vk_xml_find_child (devices_of (doc), is_fs_with_tag, tag);
 }
 
 gboolean
@@ -216,34 +203,35 @@ vk_hostdev_source_bdf (xmlNodePtr hostdev, VkBdf *out)
   return TRUE;
 }
 
+static gboolean
+is_hostdev_of (xmlNodePtr n, gconstpointer data)
+{
+  const VkBdf *bdf = data;
+  VkBdf b;
+
+  return is_element (n, "hostdev") && vk_hostdev_source_bdf (n, &b) &&
+         b.domain == bdf->domain && b.bus == bdf->bus && b.slot == bdf->slot &&
+         b.function == bdf->function;
+}
+
 xmlNodePtr
 vk_domain_find_hostdev (xmlDocPtr doc, const VkBdf *bdf)
 {
-  xmlNodePtr devs = devices_of (doc);
-  for (xmlNodePtr n = devs ? devs->children : NULL; n; n = n->next)
-    {
-      VkBdf b;
-      if (is_element (n, "hostdev") && vk_hostdev_source_bdf (n, &b) &&
-          b.domain == bdf->domain && b.bus == bdf->bus && b.slot == bdf->slot &&
-          b.function == bdf->function)
-        return n;
-    }
-  return NULL;
+  return vk_xml_find_child (devices_of (doc), is_hostdev_of, bdf);
+}
+
+static gboolean
+has_alias (xmlNodePtr n, gconstpointer alias)
+{
+  g_autofree char *a = vk_xml_child_prop (n, "alias", "name");
+
+  return g_strcmp0 (a, alias) == 0;
 }
 
 xmlNodePtr
 vk_domain_find_alias (xmlDocPtr doc, const char *alias)
 {
-  xmlNodePtr devs = devices_of (doc);
-  for (xmlNodePtr n = devs ? devs->children : NULL; n; n = n->next)
-    {
-      if (n->type != XML_ELEMENT_NODE)
-        continue;
-      g_autofree char *a = vk_xml_child_prop (n, "alias", "name");
-      if (g_strcmp0 (a, alias) == 0)
-        return n;
-    }
-  return NULL;
+  return vk_xml_find_child (devices_of (doc), has_alias, alias);
 }
 
 xmlNodePtr
@@ -284,23 +272,17 @@ vk_check_hostdev_unique (xmlDocPtr doc, const char *domain, const char *where,
 {
   g_autofree char *b = vk_bdf_format (bdf);
   if (vk_domain_find_hostdev (doc, bdf) != NULL)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("the %s of '%s' already has host PCI device %s; a device can "
-                     "be passed through once ('vmkeep devices %s' lists them)"),
-                   where, domain, b, domain);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_REFUSED,
+                    _("the %s of '%s' already has host PCI device %s; a device can "
+                      "be passed through once ('vmkeep devices %s' lists them)"),
+                    where, domain, b, domain);
   if (id != NULL)
     {
       g_autofree char *alias = g_strconcat (VK_USER_ALIAS_PREFIX, id, NULL);
       if (vk_domain_find_alias (doc, alias) != NULL)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                       _("the %s of '%s' already has a device with ID '%s'; pick "
-                         "another --id"), where, domain, id);
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_REFUSED,
+                        _("the %s of '%s' already has a device with ID '%s'; pick "
+                          "another --id"), where, domain, id);
     }
   return TRUE;
 }
@@ -412,12 +394,9 @@ vk_pci_host_verdict (const VkBdf *bdf, gboolean exists, const char *driver,
   g_autofree char *b = vk_bdf_format (bdf);
   g_autofree char *dev = g_strconcat ("/sys/bus/pci/devices/", b, NULL);
   if (!exists)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND,
-                   _("host PCI device %s not found (the host has no %s); 'lspci -D' "
-                     "lists the host's PCI devices"), b, dev);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_NOT_FOUND,
+                    _("host PCI device %s not found (the host has no %s); 'lspci -D' "
+                      "lists the host's PCI devices"), b, dev);
   if (g_strcmp0 (driver, "vfio-pci") == 0)
     return TRUE;
   /* driver_override + drivers_probe binds exactly this device, without
@@ -452,12 +431,9 @@ vk_pci_host_check_vfio (const char *sysfs_root, const VkBdf *bdf, GError **error
   g_autoptr(GError) local = NULL;
   g_autofree char *target = g_file_read_link (link, &local);
   if (target == NULL && !g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("cannot tell which driver host PCI device %s is bound to: %s"),
-                   b, local->message);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED,
+                    _("cannot tell which driver host PCI device %s is bound to: %s"),
+                    b, local->message);
   g_autofree char *driver = target ? g_path_get_basename (target) : NULL;
   return vk_pci_host_verdict (bdf, TRUE, driver, error);
 }

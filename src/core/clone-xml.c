@@ -138,12 +138,9 @@ vk_clone_rewrite (xmlDocPtr doc, const char *source_name, const VkCloneRewrite *
                 xmlSetProp (drv, BAD_CAST "type", BAD_CAST fmt);
             }
           else if (file != NULL && vk_xml_child (n, "readonly") == NULL)
-            {
-              g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                           _("disk %s (%s) is writable and has no clone of its own; two VMs "
-                             "would write the same file"), target ? target : "?", file);
-              return FALSE;
-            }
+            return vk_fail (error, VK_ERROR_REFUSED,
+                            _("disk %s (%s) is writable and has no clone of its own; two VMs "
+                              "would write the same file"), target ? target : "?", file);
         }
       else if (g_str_equal (el, "interface"))
         {
@@ -178,10 +175,7 @@ vk_clone_rewrite (xmlDocPtr doc, const char *source_name, const VkCloneRewrite *
         }
     }
   if (ntaps > nic)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%u --tap names given but the image has %u NICs"), ntaps, nic);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("%u --tap names given but the image has %u NICs"), ntaps, nic);
   return TRUE;
 }

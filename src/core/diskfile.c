@@ -99,12 +99,9 @@ vk_qcow2_backing_file (const char *path, char **backing, GError **error)
   gboolean ok = read_at (fd, name, size, off);
   close (fd);
   if (!ok)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("%s: cannot read the qcow2 backing file name; the image may be "
-                     "truncated"), path);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED,
+                    _("%s: cannot read the qcow2 backing file name; the image may be "
+                      "truncated"), path);
   *backing = g_steal_pointer (&name);
   return TRUE;
 }
@@ -182,12 +179,9 @@ hash_range (VkSha256 *sum, int fd, guint64 off, guint64 len, guint64 *budget,
             const char *path, GError **error)
 {
   if (len > *budget)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("%s: its qcow2 metadata is larger than plausible; the disk is damaged "
-                     "or not what vmkeep froze"), path);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_REFUSED,
+                    _("%s: its qcow2 metadata is larger than plausible; the disk is damaged "
+                      "or not what vmkeep froze"), path);
   *budget -= len;
   g_autofree guint8 *buf = g_malloc (MIN (len, (guint64) 1 << 20) + 1);
   while (len > 0)
@@ -232,22 +226,16 @@ digest_qcow2 (VkSha256 *sum, int fd, guint64 size, const char *path, GError **er
 {
   guint8 h[104];
   if (!read_at (fd, h, sizeof h, 0))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED, _("%s: truncated qcow2 header"), path);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_REFUSED, _("%s: truncated qcow2 header"), path);
   guint32 cluster_bits = be32_at (h + 20);
   guint32 l1_size = be32_at (h + 36);
   guint64 l1_off = be64_at (h + 40);
   guint64 rt_off = be64_at (h + 48);
   guint32 rt_clusters = be32_at (h + 56);
   if (cluster_bits < 9 || cluster_bits > 21)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("%s: qcow2 cluster size 2^%u is not valid; the disk is damaged"), path,
-                   cluster_bits);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_REFUSED,
+                    _("%s: qcow2 cluster size 2^%u is not valid; the disk is damaged"), path,
+                    cluster_bits);
   guint64 cluster = (guint64) 1 << cluster_bits;
   guint64 budget = DIGEST_META_MAX;
   if (!hash_range (sum, fd, 0, MIN (cluster, size), &budget, path, error) ||
@@ -258,11 +246,8 @@ digest_qcow2 (VkSha256 *sum, int fd, guint64 size, const char *path, GError **er
     return hash_range (sum, fd, l1_off, l1_bytes, &budget, path, error);
   g_autofree guint8 *l1 = g_malloc (l1_bytes + 1);
   if (l1_bytes > 0 && !read_at (fd, l1, l1_bytes, l1_off))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("%s: its qcow2 L1 table lies past the end of the file"), path);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_REFUSED,
+                    _("%s: its qcow2 L1 table lies past the end of the file"), path);
   vk_sha256_update (sum, l1, l1_bytes);
   budget -= l1_bytes;
   for (guint32 i = 0; i < l1_size; i++)
@@ -395,6 +380,28 @@ vk_copy_range_sparse (int in, guint64 off, int out, guint64 len)
 }
 
 gboolean
+vk_copy_finish (int in, int out, const char *dst, gboolean ok, int *err)
+{
+  int e = errno;
+
+  if (ok && fsync (out) < 0)
+    {
+      e = errno;
+      ok = FALSE;
+    }
+  close (in);
+  if (close (out) < 0 && ok)
+    {
+      e = errno;
+      ok = FALSE;
+    }
+  if (!ok)
+    unlink (dst);
+  *err = e;
+  return ok;
+}
+
+gboolean
 vk_file_clone (const char *src, const char *dst, guint mode, GError **error)
 {
   int in = open (src, O_RDONLY | O_CLOEXEC);
@@ -423,26 +430,11 @@ vk_file_clone (const char *src, const char *dst, guint mode, GError **error)
       struct stat st;
       ok = fstat (in, &st) == 0 && vk_copy_range (in, 0, out, 0, (guint64) st.st_size);
     }
-  int e = errno;
-  if (ok && fsync (out) < 0)
-    {
-      e = errno;
-      ok = FALSE;
-    }
-  close (in);
-  if (close (out) < 0 && ok)
-    {
-      e = errno;
-      ok = FALSE;
-    }
-  if (!ok)
-    {
-      unlink (dst);
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("copying %s to %s failed: %s%s"),
-                   src, dst, g_strerror (e),
-                   e == ENOSPC ? _(" (free space on the target filesystem, or copy elsewhere)") : "");
-      return FALSE;
-    }
+  int e;
+  if (!vk_copy_finish (in, out, dst, ok, &e))
+    return vk_fail (error, VK_ERROR_FAILED, _("copying %s to %s failed: %s%s"),
+                    src, dst, g_strerror (e),
+                    e == ENOSPC ? _(" (free space on the target filesystem, or copy elsewhere)") : "");
   return TRUE;
 }
 
@@ -521,19 +513,13 @@ vk_qcow2_create_overlay (const char *path, const char *backing, const char *back
   gsize blen = strlen (backing);
   gsize flen = strlen (backing_fmt);
   if (blen == 0 || blen > 1023)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("backing file name %s is too long for a qcow2 header (at most 1023 "
-                     "bytes)"), backing);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED,
+                    _("backing file name %s is too long for a qcow2 header (at most 1023 "
+                      "bytes)"), backing);
   if (!g_str_equal (backing_fmt, "qcow2") && !g_str_equal (backing_fmt, "raw"))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("cannot put an overlay on %s: format %s is neither qcow2 nor raw"),
-                   backing, backing_fmt);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED,
+                    _("cannot put an overlay on %s: format %s is neither qcow2 nor raw"),
+                    backing, backing_fmt);
   guint64 size = 0;
   if (!virtual_size (backing, backing_fmt, &size, error))
     return FALSE;
@@ -581,11 +567,8 @@ vk_qcow2_create_overlay (const char *path, const char *backing, const char *back
    * never over an existing file: an interruption leaves no half overlay
    * at the VM's disk path. */
   if (g_file_test (path, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("%s already exists; vmkeep never overwrites a disk"), path);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_REFUSED,
+                    _("%s already exists; vmkeep never overwrites a disk"), path);
   int fd = -1;
   g_autofree char *tmp = vk_tmp_file_new (path, 0600, &fd, error);
   if (tmp == NULL)

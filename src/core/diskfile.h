@@ -35,6 +35,12 @@ gboolean vk_copy_range (int in, guint64 off_in, int out, guint64 off_out, guint6
  * least off + len long afterwards. FALSE with errno set. */
 gboolean vk_copy_range_sparse (int in, guint64 off, int out, guint64 len);
 
+/* The end of a copy from `in` into the new file `dst` (open as `out`):
+ * when the copy went well (`ok`), fsyncs `out`; closes both. When the copy
+ * or the fsync or close of `out` failed, removes `dst` and returns FALSE
+ * with *err the errno of the first failure (the caller reports it). */
+gboolean vk_copy_finish (int in, int out, const char *dst, gboolean ok, int *err);
+
 /* Copy `src` to a new file `dst` (O_EXCL: never overwrites), as cheaply as
  * the filesystem allows: reflink (FICLONE), then copy_file_range (in-kernel,
  * sparse-friendly on most filesystems), then read/write. fsynced, `mode`.

@@ -160,6 +160,17 @@ vk_xml_child (xmlNodePtr parent, const char *name)
   return NULL;
 }
 
+xmlNodePtr
+vk_xml_find_child (xmlNodePtr parent, VkXmlMatch match, gconstpointer data)
+{
+  if (parent == NULL)
+    return NULL;
+  for (xmlNodePtr c = parent->children; c != NULL; c = c->next)
+    if (c->type == XML_ELEMENT_NODE && match (c, data))
+      return c;
+  return NULL;
+}
+
 char *
 vk_xml_prop (xmlNodePtr node, const char *name)
 {

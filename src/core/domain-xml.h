@@ -22,6 +22,10 @@ char *vk_xml_node_format (xmlNodePtr node);
 
 /* First element child called `name`, or NULL. */
 xmlNodePtr vk_xml_child (xmlNodePtr parent, const char *name);
+/* First element child of `parent` (may be NULL) for which `match` holds,
+ * or NULL. */
+typedef gboolean (*VkXmlMatch) (xmlNodePtr node, gconstpointer data);
+xmlNodePtr vk_xml_find_child (xmlNodePtr parent, VkXmlMatch match, gconstpointer data);
 /* Attribute value (g_free), NULL when absent. */
 char *vk_xml_prop (xmlNodePtr node, const char *name);
 /* Attribute of the first child `child` of `node`. */

@@ -436,14 +436,11 @@ vk_dir_ensure_private (const char *path, GError **error)
     }
   close (fd);
   if (st.st_mode & S_IWOTH)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("directory %s is writable by every user (mode %04o); any "
-                     "user could replace VM state there: run chmod o-w %s or "
-                     "choose another store directory"),
-                   path, (guint) (st.st_mode & 07777), path);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_REFUSED,
+                    _("directory %s is writable by every user (mode %04o); any "
+                      "user could replace VM state there: run chmod o-w %s or "
+                      "choose another store directory"),
+                    path, (guint) (st.st_mode & 07777), path);
   return TRUE;
 }
 

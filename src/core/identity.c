@@ -411,6 +411,60 @@ pair_up (GPtrArray *exp, GPtrArray *act, PairFunc same, int *pair,
     }
 }
 
+/* How the elements of an expected list were matched with an actual list:
+ * pair[i] is the index in `act` of exp[i]'s partner or -1, used[j] says
+ * act[j] has a partner, and by_address[i] says exp[i] was only found by
+ * its address (its key changed). */
+typedef struct
+{
+  int *pair;
+  gboolean *used;
+  gboolean *by_address;
+} Pairing;
+
+static void
+pairing_clear (Pairing *p)
+{
+  g_clear_pointer (&p->pair, g_free);
+  g_clear_pointer (&p->used, g_free);
+  g_clear_pointer (&p->by_address, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Pairing, pairing_clear)
+
+/* Pairs by `same_key` first, then what is left by `same_address`: same
+ * slot, different key is one changed element, not one lost + one new. */
+static void
+pair_by_key_then_address (Pairing *p, GPtrArray *exp, GPtrArray *act,
+                          PairFunc same_key, PairFunc same_address)
+{
+  p->pair = g_new (int, exp->len + 1);
+  p->used = g_new0 (gboolean, act->len + 1);
+  p->by_address = g_new0 (gboolean, exp->len + 1);
+
+  for (guint i = 0; i < exp->len; i++)
+    p->pair[i] = -1;
+  pair_up (exp, act, same_key, p->pair, p->used);
+  for (guint i = 0; i < exp->len; i++)
+    p->by_address[i] = p->pair[i] < 0;
+  pair_up (exp, act, same_address, p->pair, p->used);
+}
+
+/* diff_field for optional integers (-1: not set). */
+static void
+diff_optional_int (GPtrArray *out, const char *who, const char *field, int a,
+                   int b)
+{
+  g_autofree char *x = NULL;
+  g_autofree char *y = NULL;
+
+  if (a == b)
+    return;
+  x = int_or_null (a);
+  y = int_or_null (b);
+  diff_field (out, who, field, x, y);
+}
+
 static gboolean
 nic_same_mac (gconstpointer e, gconstpointer a)
 {
@@ -434,17 +488,9 @@ effective_queues (guint q)
 static void
 compare_nics (GPtrArray *out, GPtrArray *exp, GPtrArray *act)
 {
-  g_autofree int *pair = g_new (int, exp->len + 1);
-  g_autofree gboolean *used = g_new0 (gboolean, act->len + 1);
-  g_autofree gboolean *by_address = g_new0 (gboolean, exp->len + 1);
+  g_auto (Pairing) p = { 0 };
 
-  for (guint i = 0; i < exp->len; i++)
-    pair[i] = -1;
-  pair_up (exp, act, nic_same_mac, pair, used);
-  for (guint i = 0; i < exp->len; i++)
-    by_address[i] = pair[i] < 0;
-  /* Same slot, different MAC: one changed NIC, not one lost + one new. */
-  pair_up (exp, act, nic_same_address, pair, used);
+  pair_by_key_then_address (&p, exp, act, nic_same_mac, nic_same_address);
 
   for (guint i = 0; i < exp->len; i++)
     {
@@ -452,13 +498,13 @@ compare_nics (GPtrArray *out, GPtrArray *exp, GPtrArray *act)
       g_autofree char *who = NULL;
       const VkIdentityNic *a;
 
-      if (pair[i] < 0)
+      if (p.pair[i] < 0)
         {
           add_line (out, _("NIC %s: missing"), or_none (e->mac));
           continue;
         }
-      a = act->pdata[pair[i]];
-      if (by_address[i] && pair[i] >= 0)
+      a = act->pdata[p.pair[i]];
+      if (p.by_address[i])
         {
           who = g_strdup_printf (_("NIC at %s"), e->address);
           diff_field (out, who, _("MAC"), e->mac, a->mac);
@@ -471,15 +517,10 @@ compare_nics (GPtrArray *out, GPtrArray *exp, GPtrArray *act)
         add_line (out, _("%s: queues %u -> %u"), who,
                   effective_queues (e->queues), effective_queues (a->queues));
       diff_address (out, who, e->address, a->address);
-      if (e->acpi_index != a->acpi_index)
-        {
-          g_autofree char *x = int_or_null (e->acpi_index);
-          g_autofree char *y = int_or_null (a->acpi_index);
-          diff_field (out, who, _("ACPI index"), x, y);
-        }
+      diff_optional_int (out, who, _("ACPI index"), e->acpi_index, a->acpi_index);
     }
   for (guint j = 0; j < act->len; j++)
-    if (!used[j])
+    if (!p.used[j])
       add_line (out, _("NIC %s: added"),
                 or_none (((VkIdentityNic *) act->pdata[j])->mac));
 }
@@ -507,16 +548,9 @@ yes_no (gboolean b)
 static void
 compare_disks (GPtrArray *out, GPtrArray *exp, GPtrArray *act)
 {
-  g_autofree int *pair = g_new (int, exp->len + 1);
-  g_autofree gboolean *used = g_new0 (gboolean, act->len + 1);
-  g_autofree gboolean *by_address = g_new0 (gboolean, exp->len + 1);
+  g_auto (Pairing) p = { 0 };
 
-  for (guint i = 0; i < exp->len; i++)
-    pair[i] = -1;
-  pair_up (exp, act, disk_same_target, pair, used);
-  for (guint i = 0; i < exp->len; i++)
-    by_address[i] = pair[i] < 0;
-  pair_up (exp, act, disk_same_address, pair, used);
+  pair_by_key_then_address (&p, exp, act, disk_same_target, disk_same_address);
 
   for (guint i = 0; i < exp->len; i++)
     {
@@ -524,13 +558,13 @@ compare_disks (GPtrArray *out, GPtrArray *exp, GPtrArray *act)
       g_autofree char *who = NULL;
       const VkIdentityDisk *a;
 
-      if (pair[i] < 0)
+      if (p.pair[i] < 0)
         {
           add_line (out, _("disk %s: missing"), or_none (e->target));
           continue;
         }
-      a = act->pdata[pair[i]];
-      if (by_address[i])
+      a = act->pdata[p.pair[i]];
+      if (p.by_address[i])
         {
           who = g_strdup_printf (_("disk at %s"), e->address);
           diff_field (out, who, _("target"), e->target, a->target);
@@ -545,7 +579,7 @@ compare_disks (GPtrArray *out, GPtrArray *exp, GPtrArray *act)
                     yes_no (a->readonly));
     }
   for (guint j = 0; j < act->len; j++)
-    if (!used[j])
+    if (!p.used[j])
       add_line (out, _("disk %s: added"),
                 or_none (((VkIdentityDisk *) act->pdata[j])->target));
 }
@@ -574,16 +608,9 @@ port_name (const VkIdentityPort *p)
 static void
 compare_ports (GPtrArray *out, GPtrArray *exp, GPtrArray *act)
 {
-  g_autofree int *pair = g_new (int, exp->len + 1);
-  g_autofree gboolean *used = g_new0 (gboolean, act->len + 1);
-  g_autofree gboolean *by_address = g_new0 (gboolean, exp->len + 1);
+  g_auto (Pairing) p = { 0 };
 
-  for (guint i = 0; i < exp->len; i++)
-    pair[i] = -1;
-  pair_up (exp, act, port_same_index, pair, used);
-  for (guint i = 0; i < exp->len; i++)
-    by_address[i] = pair[i] < 0;
-  pair_up (exp, act, port_same_address, pair, used);
+  pair_by_key_then_address (&p, exp, act, port_same_index, port_same_address);
 
   for (guint i = 0; i < exp->len; i++)
     {
@@ -591,13 +618,13 @@ compare_ports (GPtrArray *out, GPtrArray *exp, GPtrArray *act)
       g_autofree char *who = port_name (e);
       const VkIdentityPort *a;
 
-      if (pair[i] < 0)
+      if (p.pair[i] < 0)
         {
           add_line (out, _("%s: missing"), who);
           continue;
         }
-      a = act->pdata[pair[i]];
-      if (by_address[i])
+      a = act->pdata[p.pair[i]];
+      if (p.by_address[i])
         {
           g_free (who);
           who = g_strdup_printf (_("%s at %s"),
@@ -607,21 +634,11 @@ compare_ports (GPtrArray *out, GPtrArray *exp, GPtrArray *act)
         }
       diff_field (out, who, _("model"), e->model, a->model);
       diff_address (out, who, e->address, a->address);
-      if (e->chassis != a->chassis)
-        {
-          g_autofree char *x = int_or_null (e->chassis);
-          g_autofree char *y = int_or_null (a->chassis);
-          diff_field (out, who, _("chassis"), x, y);
-        }
-      if (e->port != a->port)
-        {
-          g_autofree char *x = int_or_null (e->port);
-          g_autofree char *y = int_or_null (a->port);
-          diff_field (out, who, _("port"), x, y);
-        }
+      diff_optional_int (out, who, _("chassis"), e->chassis, a->chassis);
+      diff_optional_int (out, who, _("port"), e->port, a->port);
     }
   for (guint j = 0; j < act->len; j++)
-    if (!used[j])
+    if (!p.used[j])
       {
         g_autofree char *who = port_name (act->pdata[j]);
         add_line (out, _("%s: added"), who);

@@ -59,30 +59,21 @@ vk_layout_policy_validate (const VkLayoutPolicy *p, GError **error)
     {
       const VkSlotRange *r = ranges[i].r;
       if (r->first < 1 || r->last > 0x1f || r->first > r->last)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                       _("slot range %s = 0x%02x-0x%02x is invalid: slots go "
-                         "from 0x01 to 0x1f and the first must not exceed the last"),
-                       ranges[i].key, r->first, r->last);
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_USAGE,
+                        _("slot range %s = 0x%02x-0x%02x is invalid: slots go "
+                          "from 0x01 to 0x1f and the first must not exceed the last"),
+                        ranges[i].key, r->first, r->last);
     }
   if (p->nic.first <= p->dev.last && p->dev.first <= p->nic.last)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("slot ranges overlap: nic-slots = 0x%02x-0x%02x and "
-                     "device-slots = 0x%02x-0x%02x must be disjoint"),
-                   p->nic.first, p->nic.last, p->dev.first, p->dev.last);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("slot ranges overlap: nic-slots = 0x%02x-0x%02x and "
+                      "device-slots = 0x%02x-0x%02x must be disjoint"),
+                    p->nic.first, p->nic.last, p->dev.first, p->dev.last);
   if (p->spare_nic_ports > 0x1f || p->spare_dev_ports > 0x1f)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("spare-nic-ports = %u / spare-device-ports = %u: at most 31 "
-                     "spare ports fit on the root bus"),
-                   p->spare_nic_ports, p->spare_dev_ports);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("spare-nic-ports = %u / spare-device-ports = %u: at most 31 "
+                      "spare ports fit on the root bus"),
+                    p->spare_nic_ports, p->spare_dev_ports);
   return TRUE;
 }
 
@@ -131,20 +122,14 @@ vk_slot_allocator_reserve (VkSlotAllocator *a, guint slot, guint function,
                            const char *owner, GError **error)
 {
   if (slot >= VK_SLOTS || function >= VK_FUNCTIONS)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s: PCI address slot 0x%02x function %u is out of range "
-                     "(slot 0x00-0x1f, function 0-7)"), owner, slot, function);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("%s: PCI address slot 0x%02x function %u is out of range "
+                      "(slot 0x00-0x1f, function 0-7)"), owner, slot, function);
   if (a->owner[slot][function] != NULL)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("%s and %s are both on slot 0x%02x function %u of the "
-                     "root bus; give one of them another address"),
-                   a->owner[slot][function], owner, slot, function);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED,
+                    _("%s and %s are both on slot 0x%02x function %u of the "
+                      "root bus; give one of them another address"),
+                    a->owner[slot][function], owner, slot, function);
   a->owner[slot][function] = g_strdup (owner);
   return TRUE;
 }

@@ -757,60 +757,56 @@ has_element (xmlNodePtr devs, const char *name, const char *type_attr)
   return FALSE;
 }
 
+/* Whether any element of <devices> matches. */
 static gboolean
-needs_usb (xmlNodePtr devs)
+any_device (xmlNodePtr devs, VkXmlMatch match, gconstpointer data)
 {
-  for (xmlNodePtr n = devs->children; n != NULL; n = n->next)
-    {
-      if (n->type != XML_ELEMENT_NODE)
-        continue;
-      g_autofree char *bus = vk_xml_prop (n, "bus");
-      g_autofree char *type = vk_xml_prop (n, "type");
-      g_autofree char *tbus = vk_xml_child_prop (n, "target", "bus");
-      g_autofree char *model = vk_xml_prop (n, "model");
-      if ((xmlStrEqual (n->name, BAD_CAST "input") && streq0 (bus, "usb")) ||
-          xmlStrEqual (n->name, BAD_CAST "redirdev") ||
-          xmlStrEqual (n->name, BAD_CAST "smartcard") ||
-          xmlStrEqual (n->name, BAD_CAST "hub") ||
-          (xmlStrEqual (n->name, BAD_CAST "hostdev") && streq0 (type, "usb")) ||
-          (xmlStrEqual (n->name, BAD_CAST "disk") && streq0 (tbus, "usb")) ||
-          (xmlStrEqual (n->name, BAD_CAST "sound") && streq0 (model, "usb")))
-        return TRUE;
-    }
-  return FALSE;
+  return vk_xml_find_child (devs, match, data) != NULL;
 }
 
+/* A device that needs a USB controller. */
 static gboolean
-needs_virtio_serial (xmlNodePtr devs)
+is_usb_device (xmlNodePtr n, gconstpointer data)
 {
-  for (xmlNodePtr n = devs->children; n != NULL; n = n->next)
-    {
-      if (n->type != XML_ELEMENT_NODE)
-        continue;
-      if (!xmlStrEqual (n->name, BAD_CAST "channel") &&
-          !xmlStrEqual (n->name, BAD_CAST "console"))
-        continue;
-      g_autofree char *tt = vk_xml_child_prop (n, "target", "type");
-      if (streq0 (tt, "virtio"))
-        return TRUE;
-      if (xmlStrEqual (n->name, BAD_CAST "channel") && tt == NULL)
-        return TRUE;
-    }
-  return FALSE;
+  g_autofree char *bus = vk_xml_prop (n, "bus");
+  g_autofree char *type = vk_xml_prop (n, "type");
+  g_autofree char *tbus = vk_xml_child_prop (n, "target", "bus");
+  g_autofree char *model = vk_xml_prop (n, "model");
+
+  return (xmlStrEqual (n->name, BAD_CAST "input") && streq0 (bus, "usb")) ||
+         xmlStrEqual (n->name, BAD_CAST "redirdev") ||
+         xmlStrEqual (n->name, BAD_CAST "smartcard") ||
+         xmlStrEqual (n->name, BAD_CAST "hub") ||
+         (xmlStrEqual (n->name, BAD_CAST "hostdev") && streq0 (type, "usb")) ||
+         (xmlStrEqual (n->name, BAD_CAST "disk") && streq0 (tbus, "usb")) ||
+         (xmlStrEqual (n->name, BAD_CAST "sound") && streq0 (model, "usb"));
 }
 
+/* A channel or console that needs a virtio-serial controller. */
 static gboolean
-has_disk_bus (xmlNodePtr devs, const char *bus)
+is_virtio_serial_port (xmlNodePtr n, gconstpointer data)
 {
-  for (xmlNodePtr n = devs->children; n != NULL; n = n->next)
-    {
-      if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "disk"))
-        continue;
-      g_autofree char *b = vk_xml_child_prop (n, "target", "bus");
-      if (streq0 (b, bus))
-        return TRUE;
-    }
-  return FALSE;
+  g_autofree char *tt = NULL;
+
+  if (!xmlStrEqual (n->name, BAD_CAST "channel") &&
+      !xmlStrEqual (n->name, BAD_CAST "console"))
+    return FALSE;
+  tt = vk_xml_child_prop (n, "target", "type");
+  if (streq0 (tt, "virtio"))
+    return TRUE;
+  return xmlStrEqual (n->name, BAD_CAST "channel") && tt == NULL;
+}
+
+/* A disk on the bus `data` names. */
+static gboolean
+is_disk_on_bus (xmlNodePtr n, gconstpointer data)
+{
+  g_autofree char *b = NULL;
+
+  if (!xmlStrEqual (n->name, BAD_CAST "disk"))
+    return FALSE;
+  b = vk_xml_child_prop (n, "target", "bus");
+  return streq0 (b, data);
 }
 
 static xmlNodePtr
@@ -847,7 +843,7 @@ add_implicit_devices (xmlDocPtr doc, VkMachine machine, Scan *report)
       implicit (report, _("no <controller type='usb'>: libvirt adds one at "
                           "an address of its choosing; run 'vmkeep pin'")))
     {
-      const char *model = !needs_usb (devs) ? "none"
+      const char *model = !any_device (devs, is_usb_device, NULL) ? "none"
                           : machine == VK_MACHINE_Q35 ? "qemu-xhci" : "piix3-uhci";
       xmlNodePtr c = new_controller ("usb", 0, model);
       if (machine == VK_MACHINE_PC && g_str_equal (model, "piix3-uhci"))
@@ -869,19 +865,19 @@ add_implicit_devices (xmlDocPtr doc, VkMachine machine, Scan *report)
       xmlNodePtr m = xmlNewChild (v, NULL, BAD_CAST "model", NULL);
       xmlSetProp (m, BAD_CAST "type", BAD_CAST "vga");
     }
-  if (needs_virtio_serial (devs) && !has_element (devs, "controller", "virtio-serial") &&
+  if (any_device (devs, is_virtio_serial_port, NULL) && !has_element (devs, "controller", "virtio-serial") &&
       implicit (report, _("a virtio channel or console without <controller "
                           "type='virtio-serial'>: libvirt adds one at an address "
                           "of its choosing; run 'vmkeep pin'")))
     xmlAddChild (devs, new_controller ("virtio-serial", 0, NULL));
-  if ((has_disk_bus (devs, "scsi") || has_element (devs, "hostdev", "scsi")) &&
+  if ((any_device (devs, is_disk_on_bus, "scsi") || has_element (devs, "hostdev", "scsi")) &&
       !has_element (devs, "controller", "scsi") &&
       implicit (report, _("a SCSI disk or hostdev without <controller type='scsi'>: "
                           "libvirt adds one at an address of its choosing; run "
                           "'vmkeep pin'")))
     xmlAddChild (devs, new_controller ("scsi", 0, "virtio-scsi"));
   /* q35 has its SATA controller built in (00:1f.2); pc gets an AHCI card */
-  if (machine == VK_MACHINE_PC && has_disk_bus (devs, "sata") &&
+  if (machine == VK_MACHINE_PC && any_device (devs, is_disk_on_bus, "sata") &&
       !has_element (devs, "controller", "sata") &&
       implicit (report, _("a SATA disk without <controller type='sata'>: libvirt "
                           "adds one at an address of its choosing; run 'vmkeep pin'")))
@@ -1004,6 +1000,20 @@ placer_clear (Placer *pl)
   g_clear_pointer (&pl->occupied, g_hash_table_unref);
 }
 
+/* Put `d` at 0000:`bus`:`slot`.`fn`, in its XML and in its record;
+ * `root_slot` is the root-bus slot it hangs off. */
+static void
+dev_set_address (Dev *d, guint bus, guint slot, guint fn, int root_slot)
+{
+  vk_xml_set_pci_address (d->node, bus, slot, fn);
+  d->has_addr = TRUE;
+  d->domain = 0;
+  d->bus = bus;
+  d->slot = slot;
+  d->fn = fn;
+  d->root_slot = root_slot;
+}
+
 /* Empty pcie-root-ports in `r`, lowest slot first. */
 static Dev *
 find_empty_port (Placer *pl, const VkSlotRange *r)
@@ -1063,6 +1073,16 @@ add_port (Placer *pl, const VkSlotRange *r, const char *what, const char *key,
   return d;
 }
 
+/* Empty root ports in `r` up to `wanted`, as far as `r` has room: spares
+ * are best effort. */
+static void
+add_spare_ports (Placer *pl, const VkSlotRange *r, guint wanted, const char *what,
+                 const char *key)
+{
+  while (count_empty_ports (pl, r) < wanted && vk_slot_allocator_count_free (pl->alloc, r) > 0)
+    add_port (pl, r, what, key, NULL);
+}
+
 static gboolean
 place_device (Placer *pl, Dev *d, GError **error)
 {
@@ -1079,27 +1099,15 @@ place_device (Placer *pl, Dev *d, GError **error)
         port = add_port (pl, r, what, key, error);
       if (port == NULL)
         return FALSE;
-      vk_xml_set_pci_address (d->node, port->ctrl_index, 0, 0);
+      dev_set_address (d, port->ctrl_index, 0, 0, port->slot);
       g_hash_table_add (pl->occupied, GUINT_TO_POINTER (port->ctrl_index));
-      d->has_addr = TRUE;
-      d->domain = 0;
-      d->bus = port->ctrl_index;
-      d->slot = 0;
-      d->fn = 0;
-      d->root_slot = port->slot;
       return TRUE;
     }
   guint slot;
   if (!vk_slot_allocator_next (pl->alloc, r, what, key, &slot, error))
     return FALSE;
   vk_slot_allocator_reserve (pl->alloc, slot, 0, d->desc, NULL);
-  vk_xml_set_pci_address (d->node, 0, slot, 0);
-  d->has_addr = TRUE;
-  d->domain = 0;
-  d->bus = 0;
-  d->slot = slot;
-  d->fn = 0;
-  d->root_slot = slot;
+  dev_set_address (d, 0, slot, 0, slot);
   return TRUE;
 }
 
@@ -1235,13 +1243,10 @@ place_bus_controllers (Scan *s, GError **error)
                            ? d->root_port || streq0 (d->ctrl_model, "dmi-to-pci-bridge")
                            : streq0 (d->ctrl_model, "pci-bridge");
       if (!on_root)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                       _("%s has no PCI address; vmkeep places only pcie-root-port "
-                         "and dmi-to-pci-bridge (q35) or pci-bridge (pc) controllers "
-                         "by itself: give it an <address> or remove it"), d->desc);
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_USAGE,
+                        _("%s has no PCI address; vmkeep places only pcie-root-port "
+                          "and dmi-to-pci-bridge (q35) or pci-bridge (pc) controllers "
+                          "by itself: give it an <address> or remove it"), d->desc);
       if (alloc == NULL)
         {
           alloc = vk_slot_allocator_new (s->machine);
@@ -1266,13 +1271,7 @@ place_bus_controllers (Scan *s, GError **error)
                                    &slot, error))
         return FALSE;
       vk_slot_allocator_reserve (alloc, slot, 0, d->desc, NULL);
-      vk_xml_set_pci_address (d->node, 0, slot, 0);
-      d->has_addr = TRUE;
-      d->domain = 0;
-      d->bus = 0;
-      d->slot = slot;
-      d->fn = 0;
-      d->root_slot = slot;
+      dev_set_address (d, 0, slot, 0, slot);
     }
   return TRUE;
 }
@@ -1370,12 +1369,7 @@ pin_scanned (Scan *s, gboolean relayout, GError **error)
       if (chipset_home (s, d, &slot, &fn))
         {
           ok = vk_slot_allocator_reserve (pl.alloc, slot, fn, d->desc, error);
-          vk_xml_set_pci_address (d->node, 0, slot, fn);
-          d->has_addr = TRUE;
-          d->bus = 0;
-          d->slot = slot;
-          d->fn = fn;
-          d->root_slot = slot;
+          dev_set_address (d, 0, slot, fn, slot);
           continue;
         }
       g_ptr_array_add (d->kind == K_NIC ? nics : others, d);
@@ -1385,23 +1379,19 @@ pin_scanned (Scan *s, gboolean relayout, GError **error)
   for (guint i = 0; ok && i < nics->len; i++)
     ok = place_device (&pl, nics->pdata[i], error);
 
+  /* Spare NIC ports go right after the NICs so a live add lands in the
+   * next NIC slot. */
   if (ok && s->machine == VK_MACHINE_Q35)
-    {
-      /* Spare NIC ports go right after the NICs so a live add lands in the
-       * next NIC slot; they are best-effort when the range is full. */
-      while (count_empty_ports (&pl, &s->policy.nic) < s->policy.spare_nic_ports &&
-             vk_slot_allocator_count_free (pl.alloc, &s->policy.nic) > 0)
-        add_port (&pl, &s->policy.nic, "spare NIC port", "nic-slots", NULL);
-    }
+    add_spare_ports (&pl, &s->policy.nic, s->policy.spare_nic_ports, "spare NIC port",
+                     "nic-slots");
 
   for (guint i = 0; ok && i < others->len; i++)
     ok = place_device (&pl, others->pdata[i], error);
 
   if (ok && s->machine == VK_MACHINE_Q35)
     {
-      while (count_empty_ports (&pl, &s->policy.dev) < s->policy.spare_dev_ports &&
-             vk_slot_allocator_count_free (pl.alloc, &s->policy.dev) > 0)
-        add_port (&pl, &s->policy.dev, "spare device port", "device-slots", NULL);
+      add_spare_ports (&pl, &s->policy.dev, s->policy.spare_dev_ports, "spare device port",
+                       "device-slots");
 
       /* libvirt fills holes in the PCI controller numbering with controllers
        * of its own choosing at addresses of its own choosing, so leave none:

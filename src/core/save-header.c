@@ -66,6 +66,9 @@ vk_save_header_free (VkSaveHeader *hdr)
   g_free (hdr);
 }
 
+/* A refusal (a damaged or unusable save image): `return refuse (error, ...);`. */
+#define refuse(error, ...) vk_fail ((error), VK_ERROR_REFUSED, __VA_ARGS__)
+
 static guint32
 get_u32 (const guint8 *p, gboolean swap)
 {
@@ -169,34 +172,27 @@ parse_fixed (const guint8 *buf, gsize len, const char *source,
   guint32 version;
   gboolean swap = FALSE;
   if (len < VK_SAVE_FIXED_HEADER_LEN)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+    return refuse (error,
                    _("save image %s is truncated: it has %zu"
                      " bytes, fewer than the %d of a libvirt save header; it "
                      "was cut short while being written or copied, so copy it "
                      "again or remove it and hibernate again"),
                    source, len, VK_SAVE_FIXED_HEADER_LEN);
-      return FALSE;
-    }
 
   if (memcmp (buf, VK_SAVE_MAGIC, VK_SAVE_MAGIC_LEN) != 0)
     {
       g_autofree char *magic = NULL;
 
       if (memcmp (buf, VK_SAVE_MAGIC_PARTIAL, VK_SAVE_MAGIC_LEN) == 0)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+        return refuse (error,
                        _("save image %s is incomplete (magic %s): the save was "
                          "interrupted; remove it and hibernate again"),
                        source, VK_SAVE_MAGIC_PARTIAL);
-          return FALSE;
-        }
       magic = describe_magic (buf);
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("%s is not a libvirt save image (it starts with “%s”, not "
-                     "%s); check the path"),
-                   source, magic, VK_SAVE_MAGIC);
-      return FALSE;
+      return refuse (error,
+                     _("%s is not a libvirt save image (it starts with “%s”, not "
+                       "%s); check the path"),
+                     source, magic, VK_SAVE_MAGIC);
     }
 
   /* Same rule as libvirt: a version that only makes sense byte-swapped
@@ -212,24 +208,20 @@ parse_fixed (const guint8 *buf, gsize len, const char *source,
        * one worth showing (3, not 50331648). */
       version = MIN (version, swapped);
     }
+  if (version > VK_SAVE_VERSION)
+    return refuse (error,
+                   _("save image %s has unsupported save image version %u "
+                     "(vmkeep knows version %d); it was written by a newer "
+                     "libvirt, restore it with that libvirt's virsh restore"),
+                   source, version, VK_SAVE_VERSION);
+  /* Version 1 predates the format field; libvirt still restores it as raw,
+   * but nothing vmkeep supports writes it any more. */
   if (version != VK_SAVE_VERSION)
-    {
-      if (version > VK_SAVE_VERSION)
-        g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                     _("save image %s has unsupported save image version %u "
-                       "(vmkeep knows version %d); it was written by a newer "
-                       "libvirt, restore it with that libvirt's virsh restore"),
-                     source, version, VK_SAVE_VERSION);
-      else
-        /* Version 1 predates the format field; libvirt still restores it
-         * as raw, but nothing vmkeep supports writes it any more. */
-        g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                     _("save image %s has unsupported save image version %u "
-                       "(vmkeep knows version %d); it was written by a very old "
-                       "libvirt: restore it with virsh restore and save it again"),
-                     source, version, VK_SAVE_VERSION);
-      return FALSE;
-    }
+    return refuse (error,
+                   _("save image %s has unsupported save image version %u "
+                     "(vmkeep knows version %d); it was written by a very old "
+                     "libvirt: restore it with virsh restore and save it again"),
+                   source, version, VK_SAVE_VERSION);
 
   hdr->version = version;
   hdr->byteswapped = swap;
@@ -240,34 +232,25 @@ parse_fixed (const guint8 *buf, gsize len, const char *source,
   hdr->stream_offset = (guint64) VK_SAVE_FIXED_HEADER_LEN + hdr->data_len;
 
   if (hdr->data_len == 0)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+    return refuse (error,
                    _("save image %s is damaged: its header announces an empty "
                      "data area, so it holds no domain XML; remove it and "
                      "hibernate again"),
                    source);
-      return FALSE;
-    }
 
   if (vk_save_format_name (hdr->format) == NULL)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+    return refuse (error,
                    _("save image %s has unknown stream format %u (known: 0 raw "
                      "to 6 sparse); the header is damaged or from an unknown "
                      "libvirt, remove it and hibernate again"),
                    source, hdr->format);
-      return FALSE;
-    }
 
   if (hdr->cookie_offset >= hdr->data_len)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+    return refuse (error,
                    _("save image %s is damaged: its cookie offset %u lies "
                      "outside the %u-byte data area; remove it and hibernate "
                      "again"),
                    source, hdr->cookie_offset, hdr->data_len);
-      return FALSE;
-    }
   return TRUE;
 }
 
@@ -298,37 +281,28 @@ vk_save_header_parse (const guint8 *buf, gsize len, const char *source,
     return FALSE;
 
   if (len < hdr->stream_offset)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+    return refuse (error,
                    _("save image %s is truncated: its header announces %" PRIu64
                      " bytes of header and domain XML but only %zu"
                      " are present; it was cut short while being "
                      "written or copied, so copy it again or remove it and "
                      "hibernate again"),
                    source, hdr->stream_offset, len);
-      return FALSE;
-    }
 
   data = buf + VK_SAVE_FIXED_HEADER_LEN;
   xml_area = hdr->cookie_offset != 0 ? hdr->cookie_offset : hdr->data_len;
   hdr->xml = take_string (data, xml_area);
   if (hdr->xml == NULL)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+    return refuse (error,
                    _("save image %s is damaged: its domain XML is not terminated "
                      "within its %zu-byte area; remove it and "
                      "hibernate again"),
                    source, xml_area);
-      return FALSE;
-    }
   if (hdr->xml[0] == '\0' || !g_utf8_validate (hdr->xml, -1, NULL))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+    return refuse (error,
                    _("save image %s is damaged: its data area holds no readable "
                      "domain XML; remove it and hibernate again"),
                    source);
-      return FALSE;
-    }
 
   if (hdr->cookie_offset != 0)
     {
@@ -336,14 +310,11 @@ vk_save_header_parse (const guint8 *buf, gsize len, const char *source,
       hdr->cookie = take_string (data + hdr->cookie_offset,
                                  hdr->data_len - hdr->cookie_offset);
       if (hdr->cookie == NULL || !g_utf8_validate (hdr->cookie, -1, NULL))
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+        return refuse (error,
                        _("save image %s is damaged: the cookie at offset %u of "
                          "its data area is not terminated text; remove it and "
                          "hibernate again"),
                        source, hdr->cookie_offset);
-          return FALSE;
-        }
     }
 
   /* libvirt pads the data area with zeros (vk_save_header_emit too): any
@@ -353,15 +324,12 @@ vk_save_header_parse (const guint8 *buf, gsize len, const char *source,
                                    : strlen (hdr->xml) + 1;
   for (gsize i = used; i < hdr->data_len; i++)
     if (data[i] != 0)
-      {
-        g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+      return refuse (error,
                      _("save image %s is damaged: its %u-byte data area holds data after "
                        "the domain XML (at byte %zu of the area, where libvirt writes zeros), "
                        "so its header's data_len points into the stream; remove it and "
                        "hibernate again"),
                      source, hdr->data_len, i);
-        return FALSE;
-      }
 
   *out = g_steal_pointer (&hdr);
   return TRUE;
@@ -404,13 +372,10 @@ read_from_fd (int fd, const char *path, VkSaveHeader **out, GError **error)
       return FALSE;
     }
   if (S_ISDIR (st.st_mode))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+    return refuse (error,
                    _("%s is a directory, not a libvirt save image; give the "
                      "path of the state file (state.sav)"),
                    path);
-      return FALSE;
-    }
   /* Pipes and devices have no size to check; a regular file does. */
   regular = S_ISREG (st.st_mode);
 
@@ -420,24 +385,18 @@ read_from_fd (int fd, const char *path, VkSaveHeader **out, GError **error)
     return FALSE;
 
   if (probe->data_len > DATA_LEN_MAX)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+    return refuse (error,
                    _("save image %s is damaged: its header announces a data area "
                      "of %u bytes, far more than domain XML needs; remove it and "
                      "hibernate again"),
                    path, probe->data_len);
-      return FALSE;
-    }
   if (regular && (guint64) st.st_size < probe->stream_offset)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+    return refuse (error,
                    _("save image %s is truncated: its header announces %" PRIu64
                      " bytes of header and domain XML but the "
                      "file has only %" PRIu64 "; copy it again or "
                      "remove it and hibernate again"),
                    path, probe->stream_offset, (guint64) st.st_size);
-      return FALSE;
-    }
 
   buf = g_malloc (probe->stream_offset);
   memcpy (buf, fixed, sizeof fixed);
@@ -449,12 +408,11 @@ read_from_fd (int fd, const char *path, VkSaveHeader **out, GError **error)
   if (regular && (guint64) st.st_size <= (*out)->stream_offset)
     {
       g_clear_pointer (out, vk_save_header_free);
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("save image %s is truncated: it ends right after its header "
-                     "and holds no guest memory; copy it again or remove it and "
-                     "hibernate again"),
-                   path);
-      return FALSE;
+      return refuse (error,
+                     _("save image %s is truncated: it ends right after its header "
+                       "and holds no guest memory; copy it again or remove it and "
+                       "hibernate again"),
+                     path);
     }
   return TRUE;
 }

@@ -197,6 +197,39 @@ typedef struct {
   int err;           /* errno of a failed read */
 } Hasher;
 
+/* The saved state file `src_path`, open for reading; -1 and an error
+ * (NOT_FOUND when it is not there) when it cannot be opened. */
+static int
+open_state_file (const char *src_path, GError **error)
+{
+  int in = open (src_path, O_RDONLY | O_CLOEXEC);
+
+  if (in < 0)
+    {
+      int e = errno;
+      g_set_error (error, VK_ERROR, e == ENOENT ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
+                   _("cannot open state file %s: %s"), src_path, g_strerror (e));
+    }
+  return in;
+}
+
+/* The state stream read from `src_path` has the SHA-256 its sidecar
+ * recorded; else a REFUSED error. */
+static gboolean
+stream_sum_matches (VkSha256 *sum, const char *src_path, const char *expected_sha256,
+                    GError **error)
+{
+  g_autofree char *hex = vk_sha256_hex (sum);
+
+  if (g_ascii_strcasecmp (hex, expected_sha256) == 0)
+    return TRUE;
+  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+               _("state file %s does not match its sidecar (SHA-256 %s, expected %s): "
+                 "it was modified or damaged; the clone was not resumed"),
+               src_path, hex, expected_sha256);
+  return FALSE;
+}
+
 static gpointer
 hasher_thread (gpointer p)
 {
@@ -249,10 +282,7 @@ splice_range (int in, guint64 *off, guint64 end, int fd, GCancellable *cancel,
   while (*off < end)
     {
       if (g_cancellable_is_cancelled (cancel))
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("the clone was cancelled"));
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_FAILED, _("the clone was cancelled"));
       loff_t o = *off;
       ssize_t n = splice (in, &o, fd, NULL, MIN (end - *off, CHUNK), SPLICE_F_MOVE | SPLICE_F_MORE);
       if (n < 0 && errno == EINTR)
@@ -278,11 +308,8 @@ feed_pipe (int fd, int in, guint64 size, GBytes *header, const char *src_path,
            GError **error)
 {
   if (size < stream_offset)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("state file %s is truncated inside its header"), src_path);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_REFUSED,
+                    _("state file %s is truncated inside its header"), src_path);
   grow_pipe (fd);
   Hasher h = { in, size, cancel, 0, NULL, FALSE, 0 };
   GThread *t = NULL;
@@ -315,17 +342,7 @@ feed_pipe (int fd, int in, guint64 size, GBytes *header, const char *src_path,
           ok = FALSE;
         }
       if (ok)
-        {
-          g_autofree char *hex = vk_sha256_hex (h.sum);
-          if (g_ascii_strcasecmp (hex, expected_sha256) != 0)
-            {
-              g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                           _("state file %s does not match its sidecar (SHA-256 %s, expected "
-                             "%s): it was modified or damaged; the clone was not resumed"),
-                           src_path, hex, expected_sha256);
-              ok = FALSE;
-            }
-        }
+        ok = stream_sum_matches (h.sum, src_path, expected_sha256, error);
       vk_sha256_free (h.sum);
     }
   if (ok)
@@ -337,14 +354,9 @@ gboolean
 vk_save_stream_feed (int fd, GBytes *header, const char *src_path, guint64 stream_offset,
                      const char *expected_sha256, GCancellable *cancel, GError **error)
 {
-  int in = open (src_path, O_RDONLY | O_CLOEXEC);
+  int in = open_state_file (src_path, error);
   if (in < 0)
-    {
-      int e = errno;
-      g_set_error (error, VK_ERROR, e == ENOENT ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
-                   _("cannot open state file %s: %s"), src_path, g_strerror (e));
-      return FALSE;
-    }
+    return FALSE;
   (void) posix_fadvise (in, 0, 0, POSIX_FADV_SEQUENTIAL);
   struct stat ist, ost;
   if (fstat (fd, &ost) == 0 && S_ISFIFO (ost.st_mode) && fstat (in, &ist) == 0 &&
@@ -421,17 +433,7 @@ vk_save_stream_feed (int fd, GBytes *header, const char *src_path, guint64 strea
       held_len = n;
     }
   if (ok && sum)
-    {
-      g_autofree char *hex = vk_sha256_hex (sum);
-      if (g_ascii_strcasecmp (hex, expected_sha256) != 0)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                       _("state file %s does not match its sidecar (SHA-256 %s, expected %s): "
-                         "it was modified or damaged; the clone was not resumed"),
-                       src_path, hex, expected_sha256);
-          ok = FALSE;
-        }
-    }
+    ok = stream_sum_matches (sum, src_path, expected_sha256, error);
   if (ok && held_len > 0)
     ok = write_all (fd, held, held_len, _("clone's state stream"), error);
   close (in);
@@ -442,14 +444,9 @@ gboolean
 vk_save_file_write (const char *dst, GBytes *header, const char *src_path,
                     guint64 stream_offset, const char **how, GError **error)
 {
-  int in = open (src_path, O_RDONLY | O_CLOEXEC);
+  int in = open_state_file (src_path, error);
   if (in < 0)
-    {
-      int e = errno;
-      g_set_error (error, VK_ERROR, e == ENOENT ? VK_ERROR_NOT_FOUND : VK_ERROR_FAILED,
-                   _("cannot open state file %s: %s"), src_path, g_strerror (e));
-      return FALSE;
-    }
+    return FALSE;
   int out = open (dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (out < 0)
     {
@@ -481,21 +478,9 @@ vk_save_file_write (const char *dst, GBytes *header, const char *src_path,
       ok = write_all (out, hdata, hlen, _("clone's state header"), error) &&
            vk_copy_range_sparse (in, stream_offset, out, (guint64) st.st_size - stream_offset);
     }
-  int e = errno;
-  if (ok && fsync (out) < 0)
+  int e;
+  if (!vk_copy_finish (in, out, dst, ok, &e))
     {
-      e = errno;
-      ok = FALSE;
-    }
-  close (in);
-  if (close (out) < 0 && ok)
-    {
-      e = errno;
-      ok = FALSE;
-    }
-  if (!ok)
-    {
-      unlink (dst);
       if (error && *error == NULL)
         g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot write clone state %s: %s%s"),
                      dst, g_strerror (e),
@@ -517,16 +502,10 @@ static gboolean
 writer_check (const gint *writer, GCancellable *cancel, const char *path, GError **error)
 {
   if (g_cancellable_is_cancelled (cancel))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("the clone was cancelled"));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED, _("the clone was cancelled"));
   if (g_atomic_int_get (writer) == VK_WRITER_FAILED)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("libvirt stopped writing the memory snapshot %s"), path);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED,
+                    _("libvirt stopped writing the memory snapshot %s"), path);
   return TRUE;
 }
 
@@ -584,11 +563,8 @@ vk_save_stream_feed_growing (int fd, GBytes *header, const char *src_path,
 {
   int in = open (src_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (in < 0)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot open state file %s: %s"),
-                   src_path, g_strerror (errno));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED, _("cannot open state file %s: %s"),
+                    src_path, g_strerror (errno));
   struct stat ost;
   if (fstat (fd, &ost) == 0 && S_ISFIFO (ost.st_mode))
     grow_pipe (fd);

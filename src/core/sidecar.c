@@ -196,13 +196,10 @@ embed_domain (xmlNodePtr parent, xmlNsPtr ns, const char *domain_xml,
     return TRUE; /* reported by the parse-back check as a missing field */
   ddoc = vk_xml_parse (domain_xml, -1, "domain XML", &local);
   if (ddoc == NULL || vk_domain_root (ddoc, &local) == NULL)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("cannot write the sidecar: the domain XML to record is "
-                     "not usable: %s"),
-                   local->message);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED,
+                    _("cannot write the sidecar: the domain XML to record is "
+                      "not usable: %s"),
+                    local->message);
   wrap = xmlNewChild (parent, ns, BAD_CAST "domain-xml", NULL);
   copy = xmlDocCopyNode (xmlDocGetRootElement (ddoc), parent->doc, 1);
   xmlAddChild (wrap, copy);

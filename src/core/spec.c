@@ -75,14 +75,11 @@ split_kv (const char *opt, const char *text, GPtrArray **keys, GPtrArray **vals,
     {
       const char *eq = strchr (parts[i], '=');
       if (eq == NULL || eq == parts[i])
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                       _("%s '%s': '%s' is not KEY=VALUE; write e.g. %s"),
-                       opt, text, parts[i],
-                       g_str_equal (opt, "--nic") ? "--nic bridge=br0,mac=52:54:00:12:34:56"
-                                                 : "--disk path=/var/lib/vm/a.qcow2,target=vda");
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_USAGE,
+                        _("%s '%s': '%s' is not KEY=VALUE; write e.g. %s"),
+                        opt, text, parts[i],
+                        g_str_equal (opt, "--nic") ? "--nic bridge=br0,mac=52:54:00:12:34:56"
+                                                  : "--disk path=/var/lib/vm/a.qcow2,target=vda");
       g_ptr_array_add (k, g_strndup (parts[i], eq - parts[i]));
       g_ptr_array_add (v, g_strdup (eq + 1));
     }
@@ -102,11 +99,8 @@ parse_bool (const char *opt, const char *key, const char *val, gboolean *out,
            g_str_equal (val, "false") || g_str_equal (val, "0"))
     *out = FALSE;
   else
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s: %s='%s' is not a boolean; use on or off"), opt, key, val);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("%s: %s='%s' is not a boolean; use on or off"), opt, key, val);
   return TRUE;
 }
 
@@ -117,12 +111,9 @@ check_unique_keys (const char *opt, const char *text, GPtrArray *keys, GError **
   for (guint i = 0; i < keys->len; i++)
     for (guint j = 0; j < i; j++)
       if (g_str_equal (keys->pdata[i], keys->pdata[j]))
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                       _("%s '%s': %s= is given twice; give each key once"),
-                       opt, text, (const char *) keys->pdata[i]);
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_USAGE,
+                        _("%s '%s': %s= is given twice; give each key once"),
+                        opt, text, (const char *) keys->pdata[i]);
   return TRUE;
 }
 
@@ -164,12 +155,9 @@ vk_nic_spec_parse (const char *text, VkNicSpec **out, GError **error)
         {
           static const char *const models[] = { "virtio", "e1000e", "e1000", "rtl8139", NULL };
           if (!g_strv_contains (models, v))
-            {
-              g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                           _("--nic '%s': unknown model '%s'; use virtio, e1000e, e1000 or rtl8139"),
-                           text, v);
-              return FALSE;
-            }
+            return vk_fail (error, VK_ERROR_USAGE,
+                            _("--nic '%s': unknown model '%s'; use virtio, e1000e, e1000 or rtl8139"),
+                            text, v);
           nic->model = g_strdup (v);
         }
       else if (g_str_equal (k, "queues"))
@@ -180,22 +168,16 @@ vk_nic_spec_parse (const char *text, VkNicSpec **out, GError **error)
           nic->queues = q;
         }
       else
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                       _("--nic '%s': unknown key '%s'; known keys: bridge, network, "
-                         "tap, mac, model, queues"), text, k);
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_USAGE,
+                        _("--nic '%s': unknown key '%s'; known keys: bridge, network, "
+                          "tap, mac, model, queues"), text, k);
     }
   /* tap= alone is a pre-made TAP (type ethernet); next to bridge= or
    * network= it names the TAP libvirt creates. Key order does not matter. */
   if (bridge != NULL && network != NULL)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--nic '%s': give exactly one of bridge=, network= or tap="),
-                   text);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("--nic '%s': give exactly one of bridge=, network= or tap="),
+                    text);
   if (bridge != NULL || network != NULL)
     {
       nic->kind = bridge != NULL ? VK_NET_BRIDGE : VK_NET_NETWORK;
@@ -207,21 +189,15 @@ vk_nic_spec_parse (const char *text, VkNicSpec **out, GError **error)
       nic->source = g_strdup (tap);
     }
   else
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--nic '%s': say where the NIC connects with bridge=NAME, "
-                     "network=NAME or tap=NAME"), text);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("--nic '%s': say where the NIC connects with bridge=NAME, "
+                      "network=NAME or tap=NAME"), text);
   nic->tap = g_strdup (tap);
   if (nic->model == NULL)
     nic->model = g_strdup ("virtio");
   if (nic->queues > 1 && !g_str_equal (nic->model, "virtio"))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--nic '%s': queues= needs model=virtio"), text);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("--nic '%s': queues= needs model=virtio"), text);
   *out = g_steal_pointer (&nic);
   return TRUE;
 }
@@ -257,24 +233,18 @@ vk_disk_spec_parse (const char *text, VkDiskSpec **out, GError **error)
             {
               static const char *const buses[] = { "virtio", "sata", "scsi", NULL };
               if (!g_strv_contains (buses, v))
-                {
-                  g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                               _("--disk '%s': unknown bus '%s'; use virtio, sata or scsi"),
-                               text, v);
-                  return FALSE;
-                }
+                return vk_fail (error, VK_ERROR_USAGE,
+                                _("--disk '%s': unknown bus '%s'; use virtio, sata or scsi"),
+                                text, v);
               g_free (d->bus);
               d->bus = g_strdup (v);
             }
           else if (g_str_equal (k, "format"))
             {
               if (!g_str_equal (v, "qcow2") && !g_str_equal (v, "raw"))
-                {
-                  g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                               _("--disk '%s': unknown format '%s'; use qcow2 or raw"),
-                               text, v);
-                  return FALSE;
-                }
+                return vk_fail (error, VK_ERROR_USAGE,
+                                _("--disk '%s': unknown format '%s'; use qcow2 or raw"),
+                                text, v);
               g_free (d->format);
               d->format = g_strdup (v);
             }
@@ -284,21 +254,15 @@ vk_disk_spec_parse (const char *text, VkDiskSpec **out, GError **error)
                 return FALSE;
             }
           else
-            {
-              g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                           _("--disk '%s': unknown key '%s'; known keys: path, target, "
-                             "bus, format, readonly"), text, k);
-              return FALSE;
-            }
+            return vk_fail (error, VK_ERROR_USAGE,
+                            _("--disk '%s': unknown key '%s'; known keys: path, target, "
+                              "bus, format, readonly"), text, k);
         }
     }
   if (d->path == NULL || !g_path_is_absolute (d->path))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--disk '%s': give the image as an absolute path "
-                     "(--disk /var/lib/vmkeep/disks/vm.qcow2)"), text);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("--disk '%s': give the image as an absolute path "
+                      "(--disk /var/lib/vmkeep/disks/vm.qcow2)"), text);
   if (d->bus == NULL)
     d->bus = g_strdup ("virtio");
   if (d->format == NULL)
@@ -311,12 +275,9 @@ vk_disk_spec_parse (const char *text, VkDiskSpec **out, GError **error)
       for (gsize i = 2; ok && i < n; i++)
         ok = d->target[i] >= 'a' && d->target[i] <= 'z';
       if (!ok)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                       _("--disk '%s': target '%s' does not fit bus %s; use %sa, %sb, ..."),
-                       text, d->target, d->bus, want, want);
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_USAGE,
+                        _("--disk '%s': target '%s' does not fit bus %s; use %sa, %sb, ..."),
+                        text, d->target, d->bus, want, want);
     }
   *out = g_steal_pointer (&d);
   return TRUE;
@@ -364,21 +325,15 @@ vk_spec_parse_boot (VkSpec *spec, const char *text, GError **error)
           spec->initrd = g_strdup (parts[i] + 7);
         }
       else
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                       _("--boot '%s': '%s' is not understood; use uefi, bios or "
-                         "kernel=PATH[,initrd=PATH][,cmdline=ARGS]"), text, parts[i]);
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_USAGE,
+                        _("--boot '%s': '%s' is not understood; use uefi, bios or "
+                          "kernel=PATH[,initrd=PATH][,cmdline=ARGS]"), text, parts[i]);
     }
   if (spec->kernel == NULL || !g_path_is_absolute (spec->kernel) ||
       (spec->initrd != NULL && !g_path_is_absolute (spec->initrd)))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--boot '%s': direct kernel boot needs kernel=ABSOLUTE_PATH "
-                     "(and initrd= as an absolute path)"), text);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("--boot '%s': direct kernel boot needs kernel=ABSOLUTE_PATH "
+                      "(and initrd= as an absolute path)"), text);
   return TRUE;
 }
 
@@ -404,31 +359,19 @@ vk_spec_validate (const VkSpec *s, GError **error)
   if (!vk_validate_name ("domain name", s->name, error))
     return FALSE;
   if (s->memory_mib < 16 || s->memory_mib > 16ULL * 1024 * 1024)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--memory %" PRIu64 " MiB is out of range "
-                     "(16 MiB to 16 TiB)"), s->memory_mib);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("--memory %" PRIu64 " MiB is out of range "
+                      "(16 MiB to 16 TiB)"), s->memory_mib);
   if (s->vcpus < 1 || s->vcpus > 288)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--vcpus %u is out of range (1 to 288)"), s->vcpus);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("--vcpus %u is out of range (1 to 288)"), s->vcpus);
   if (s->secure_boot && s->machine != VK_MACHINE_Q35)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("Secure Boot needs --machine q35 (it needs SMM, which vmkeep "
-                     "enables on q35 only)"));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("Secure Boot needs --machine q35 (it needs SMM, which vmkeep "
+                      "enables on q35 only)"));
   if (s->secure_boot && s->firmware != VK_FIRMWARE_UEFI)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("--secure-boot needs --firmware uefi"));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("--secure-boot needs --firmware uefi"));
   g_autoptr(GHashTable) macs = g_hash_table_new (g_str_hash, g_str_equal);
   for (guint i = 0; i < s->nics->len; i++)
     {
@@ -436,24 +379,18 @@ vk_spec_validate (const VkSpec *s, GError **error)
       if (n->mac == NULL)
         continue;
       if (!g_hash_table_add (macs, n->mac))
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                       _("MAC %s is given to two NICs of %s; every NIC needs its own MAC"),
-                       n->mac, s->name);
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_USAGE,
+                        _("MAC %s is given to two NICs of %s; every NIC needs its own MAC"),
+                        n->mac, s->name);
     }
   g_autoptr(GHashTable) targets = g_hash_table_new (g_str_hash, g_str_equal);
   for (guint i = 0; i < s->disks->len; i++)
     {
       VkDiskSpec *d = s->disks->pdata[i];
       if (d->target != NULL && !g_hash_table_add (targets, d->target))
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                       _("disk target %s is given twice; every disk needs its own target"),
-                       d->target);
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_USAGE,
+                        _("disk target %s is given twice; every disk needs its own target"),
+                        d->target);
     }
   return TRUE;
 }

@@ -68,21 +68,15 @@ vk_store_check_path (const char *root, GError **error)
         norm[--n] = '\0';
     }
   if (norm == NULL || !vk_path_is_plain (norm))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("store '%s' is not an absolute path without '.', '..' or empty "
-                     "components; set store= in vmkeep.conf to a directory of its own, e.g. "
-                     "/var/lib/vmkeep"), root ? root : "");
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("store '%s' is not an absolute path without '.', '..' or empty "
+                      "components; set store= in vmkeep.conf to a directory of its own, e.g. "
+                      "/var/lib/vmkeep"), root ? root : "");
   if (g_strv_contains (system_dirs, norm))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("store '%s' is a system directory; vmkeep would fill it with its own "
-                     "files: set store= in vmkeep.conf to a directory of its own, e.g. "
-                     "/var/lib/vmkeep"), root);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("store '%s' is a system directory; vmkeep would fill it with its own "
+                      "files: set store= in vmkeep.conf to a directory of its own, e.g. "
+                      "/var/lib/vmkeep"), root);
   return TRUE;
 }
 
@@ -97,36 +91,24 @@ check_existing (const char *root, gboolean *exists, GError **error)
     {
       *exists = TRUE;
       if (S_ISLNK (st.st_mode))
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                       _("store %s is a symbolic link; vmkeep changes modes and writes guest "
-                         "memory only in real directories: set store= to the link's target"),
-                       root);
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_REFUSED,
+                        _("store %s is a symbolic link; vmkeep changes modes and writes guest "
+                          "memory only in real directories: set store= to the link's target"),
+                        root);
       if (!S_ISDIR (st.st_mode))
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                       _("store %s exists but is not a directory; move it away or set store= "
-                         "to another directory"), root);
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_REFUSED,
+                        _("store %s exists but is not a directory; move it away or set store= "
+                          "to another directory"), root);
       if (st.st_mode & S_IWOTH)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                       _("store %s is writable by every user (mode %04o); any user could "
-                         "replace VM state there: run chmod o-w %s or choose another store"),
-                       root, (guint) (st.st_mode & 07777), root);
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_REFUSED,
+                        _("store %s is writable by every user (mode %04o); any user could "
+                          "replace VM state there: run chmod o-w %s or choose another store"),
+                        root, (guint) (st.st_mode & 07777), root);
       return TRUE;
     }
   if (errno != ENOENT)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot examine store %s: %s"), root,
-                   g_strerror (errno));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED, _("cannot examine store %s: %s"), root,
+                    g_strerror (errno));
   return TRUE;
 }
 
@@ -151,11 +133,8 @@ vk_store_ensure_root (const char *root, GError **error)
   if (!vk_dir_ensure_private (root, error))
     return FALSE;
   if (chmod (root, 0711) < 0)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot set the mode of store %s: %s"),
-                   root, g_strerror (errno));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED, _("cannot set the mode of store %s: %s"),
+                    root, g_strerror (errno));
   g_autofree char *mark = g_build_filename (root, VK_STORE_MARK, NULL);
   static const char text[] = "This directory is a vmkeep store (vmkeep(1), FILES).\n";
   return vk_file_write_atomic (mark, text, sizeof text - 1, 0600, error);
@@ -258,9 +237,8 @@ vk_store_tmp_dir_new (const char *root, const char *prefix, int *lock_fd, GError
 void
 vk_store_tmp_dir_done (const char *dir, int lock_fd)
 {
-  vk_rm_rf (dir, NULL);
-  if (lock_fd >= 0)
-    close (lock_fd);
+  /* the same as dropping a partial image */
+  vk_store_partial_abort (dir, lock_fd);
 }
 
 gboolean
@@ -327,19 +305,13 @@ vk_rm_rf (const char *path, GError **error)
             return FALSE;
         }
       if (rmdir (path) < 0)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot remove %s: %s"), path,
-                       g_strerror (errno));
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_FAILED, _("cannot remove %s: %s"), path,
+                        g_strerror (errno));
       return TRUE;
     }
   if (unlink (path) < 0)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot remove %s: %s"), path,
-                   g_strerror (errno));
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED, _("cannot remove %s: %s"), path,
+                    g_strerror (errno));
   return TRUE;
 }
 

@@ -34,6 +34,9 @@ quote (const char *text)
   return g_strdup_printf ("“%s”", escaped);
 }
 
+/* A usage error (exit status 2): `return usage_error (error, ...);`. */
+#define usage_error(error, ...) vk_fail ((error), VK_ERROR_USAGE, __VA_ARGS__)
+
 static gboolean
 is_alnum (char c)
 {
@@ -78,36 +81,26 @@ vk_validate_name (const char *what, const char *name, GError **error)
   g_return_val_if_fail (what != NULL, FALSE);
 
   if (name == NULL || name[0] == '\0')
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s is empty; give 1 to %d characters from A-Z a-z 0-9 . _ + -"),
-                   what, VK_NAME_MAX);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("%s is empty; give 1 to %d characters from A-Z a-z 0-9 . _ + -"),
+                        what, VK_NAME_MAX);
   len = strlen (name);
   if (len > VK_NAME_MAX)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s %s is %zu characters long; use at most %d"),
-                   what, q, len, VK_NAME_MAX);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("%s %s is %zu characters long; use at most %d"),
+                        what, q, len, VK_NAME_MAX);
   bad = first_bad_char (name, name_char_ok);
   if (bad >= 0)
     {
       g_autofree char *c = describe_char (name[bad]);
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s %s contains %s at position %d; use only A-Z a-z 0-9 . _ + -"),
-                   what, q, c, (int) bad + 1);
-      return FALSE;
+      return usage_error (error,
+                          _("%s %s contains %s at position %d; use only A-Z a-z 0-9 . _ + -"),
+                          what, q, c, (int) bad + 1);
     }
   /* Also rules out "." and "..", which would escape the store directory. */
   if (!is_alnum (name[0]))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s %s must start with a letter or a digit"), what, q);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("%s %s must start with a letter or a digit"), what, q);
   return TRUE;
 }
 
@@ -146,30 +139,23 @@ vk_mac_parse (const char *text, guint8 out[6], GError **error)
     }
 
   if (mac[0] & 0x01)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("MAC address %s is a multicast or broadcast address; a NIC "
-                     "needs a unicast one (even first octet), e.g. 52:54:00:12:34:56"),
-                   q);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("MAC address %s is a multicast or broadcast address; a NIC "
+                          "needs a unicast one (even first octet), e.g. 52:54:00:12:34:56"),
+                        q);
   if ((mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("MAC address %s is all zeros; give a real address or leave "
-                     "it out to have one generated"),
-                   q);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("MAC address %s is all zeros; give a real address or leave "
+                          "it out to have one generated"),
+                        q);
   memcpy (out, mac, 6);
   return TRUE;
 
 bad_form:
-  g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-               _("%s is not a MAC address; use six two-digit hex octets separated "
-                 "by ':' (or '-'), e.g. 52:54:00:12:34:56"),
-               q);
-  return FALSE;
+  return usage_error (error,
+                      _("%s is not a MAC address; use six two-digit hex octets separated "
+                        "by ':' (or '-'), e.g. 52:54:00:12:34:56"),
+                      q);
 }
 
 char *
@@ -294,13 +280,10 @@ vk_bdf_parse (const char *text, VkBdf *out, GError **error)
        * "..", symlink-style relative parts) could name a different device
        * than the one the admin reads in the path. */
       if (!g_str_has_prefix (text, SYSFS_PCI_DEVICES))
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                       _("%s is not a PCI device path; only "
-                         "/sys/bus/pci/devices/DDDD:BB:SS.F is accepted"),
-                       q);
-          return FALSE;
-        }
+        return usage_error (error,
+                            _("%s is not a PCI device path; only "
+                              "/sys/bus/pci/devices/DDDD:BB:SS.F is accepted"),
+                            q);
       is_path = TRUE;
       p = text + strlen (SYSFS_PCI_DEVICES);
       len = strlen (p);
@@ -325,19 +308,13 @@ vk_bdf_parse (const char *text, VkBdf *out, GError **error)
     goto bad_form;
 
   if (bdf.slot > 0x1f)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("PCI address %s has slot 0x%02x; slots go from 0x00 to 0x1f"),
-                   q, bdf.slot);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("PCI address %s has slot 0x%02x; slots go from 0x00 to 0x1f"),
+                        q, bdf.slot);
   if (bdf.function > 7)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("PCI address %s has function %x; functions go from 0 to 7"),
-                   q, bdf.function);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("PCI address %s has function %x; functions go from 0 to 7"),
+                        q, bdf.function);
 
   *out = bdf;
   return TRUE;
@@ -381,38 +358,28 @@ vk_validate_fs_tag (const char *tag, GError **error)
   gssize bad;
 
   if (tag == NULL || tag[0] == '\0')
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("virtiofs tag is empty; give 1 to %d characters from "
-                     "A-Z a-z 0-9 . _ -"),
-                   VK_FS_TAG_MAX);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("virtiofs tag is empty; give 1 to %d characters from "
+                          "A-Z a-z 0-9 . _ -"),
+                        VK_FS_TAG_MAX);
   len = strlen (tag);
   if (len > VK_FS_TAG_MAX)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("virtiofs tag %s is %zu bytes long; the "
-                     "guest sees at most %d"),
-                   q, len, VK_FS_TAG_MAX);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("virtiofs tag %s is %zu bytes long; the "
+                          "guest sees at most %d"),
+                        q, len, VK_FS_TAG_MAX);
   bad = first_bad_char (tag, tag_char_ok);
   if (bad >= 0)
     {
       g_autofree char *c = describe_char (tag[bad]);
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("virtiofs tag %s contains %s at position %d; use only "
-                     "A-Z a-z 0-9 . _ -"),
-                   q, c, (int) bad + 1);
-      return FALSE;
+      return usage_error (error,
+                          _("virtiofs tag %s contains %s at position %d; use only "
+                            "A-Z a-z 0-9 . _ -"),
+                          q, c, (int) bad + 1);
     }
   if (!is_alnum (tag[0]))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("virtiofs tag %s must start with a letter or a digit"), q);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("virtiofs tag %s must start with a letter or a digit"), q);
   return TRUE;
 }
 
@@ -426,38 +393,28 @@ vk_validate_ifname (const char *what, const char *name, GError **error)
   g_return_val_if_fail (what != NULL, FALSE);
 
   if (name == NULL || name[0] == '\0')
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s is empty; give an interface name of 1 to %d characters"),
-                   what, VK_TAP_NAME_MAX);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("%s is empty; give an interface name of 1 to %d characters"),
+                        what, VK_TAP_NAME_MAX);
   len = strlen (name);
   if (len > VK_TAP_NAME_MAX)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s %s is %zu characters long; Linux "
-                     "interface names have at most %d"),
-                   what, q, len, VK_TAP_NAME_MAX);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("%s %s is %zu characters long; Linux "
+                          "interface names have at most %d"),
+                        what, q, len, VK_TAP_NAME_MAX);
   bad = first_bad_char (name, tag_char_ok);
   if (bad >= 0)
     {
       g_autofree char *c = describe_char (name[bad]);
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s %s contains %s at position %d; use only A-Z a-z 0-9 . _ -"),
-                   what, q, c, (int) bad + 1);
-      return FALSE;
+      return usage_error (error,
+                          _("%s %s contains %s at position %d; use only A-Z a-z 0-9 . _ -"),
+                          what, q, c, (int) bad + 1);
     }
   /* The kernel refuses "." and ".." too (they would be sysfs directory
    * names); a leading '-' would read as an option to ip(8) and friends. */
   if (strcmp (name, ".") == 0 || strcmp (name, "..") == 0 || name[0] == '-')
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s %s is not a valid interface name"), what, q);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("%s %s is not a valid interface name"), what, q);
   return TRUE;
 }
 
@@ -534,13 +491,10 @@ vk_parse_uint (const char *what, const char *text, guint64 min, guint64 max,
   g_return_val_if_fail (out != NULL, FALSE);
 
   if (text == NULL || text[0] == '\0')
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s is empty; give a number from %" PRIu64
-                     " to %" PRIu64),
-                   what, min, max);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("%s is empty; give a number from %" PRIu64
+                          " to %" PRIu64),
+                        what, min, max);
   if (!read_number (text, &v, &overflow))
     {
       if (overflow)
@@ -556,13 +510,10 @@ vk_parse_uint (const char *what, const char *text, guint64 min, guint64 max,
       return FALSE;
     }
   if (v < min || v > max)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s %s is out of range; give a number from %" PRIu64
-                     " to %" PRIu64),
-                   what, q, min, max);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("%s %s is out of range; give a number from %" PRIu64
+                          " to %" PRIu64),
+                        what, q, min, max);
   *out = v;
   return TRUE;
 }
@@ -584,29 +535,20 @@ vk_parse_controller_index (const char *text, guint *out, GError **error)
   g_return_val_if_fail (out != NULL, FALSE);
 
   if (text == NULL || text[0] == '\0')
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("index is empty; libvirt wants a decimal number there, "
-                     "e.g. index='2'"));
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("index is empty; libvirt wants a decimal number there, "
+                          "e.g. index='2'"));
   /* libvirt: virXMLPropInt (base 10, non-negative), i.e. strtol */
   errno = 0;
   v = g_ascii_strtoll (text, &end, 10);
   if (end == text || *end != '\0')
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("index %s is not a decimal number; libvirt reads a "
-                     "controller index in decimal only, e.g. index='2'"), q);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("index %s is not a decimal number; libvirt reads a "
+                          "controller index in decimal only, e.g. index='2'"), q);
   if (errno == ERANGE || v < 0 || v > G_MAXINT)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("index %s is out of range; libvirt accepts 0 to %d"),
-                   q, G_MAXINT);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("index %s is out of range; libvirt accepts 0 to %d"),
+                        q, G_MAXINT);
   *out = (guint) v;
   return TRUE;
 }
@@ -645,11 +587,8 @@ vk_parse_pci_address_attr (const char *attr, const char *text, guint *out,
                                "with 0x (0x%x), in decimal (%u) or in octal with "
                                "a leading 0 (0%o)"), max, max, max, max);
   if (text == NULL || text[0] == '\0')
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE, _("%s is empty; %s"),
-                   attr, accepts);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE, _("%s is empty; %s"),
+                    attr, accepts);
   /* libvirt: virXMLPropUInt (base 0) -> virStrToLong_uip, i.e. strtoul
    * refusing any '-' */
   errno = 0;
@@ -667,11 +606,8 @@ vk_parse_pci_address_attr (const char *attr, const char *text, guint *out,
       return FALSE;
     }
   if (errno == ERANGE || v > max)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE, _("%s %s is out of range; %s"),
-                   attr, q, accepts);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_USAGE, _("%s %s is out of range; %s"),
+                    attr, q, accepts);
   *out = (guint) v;
   return TRUE;
 }
@@ -704,32 +640,23 @@ vk_parse_size_mib (const char *what, const char *text, guint64 *mib,
   g_return_val_if_fail (mib != NULL, FALSE);
 
   if (text == NULL || text[0] == '\0')
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s is empty; give a size such as 512M, 2G or 1T"), what);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("%s is empty; give a size such as 512M, 2G or 1T"), what);
 
   unit = text;
   while (g_ascii_isdigit (*unit))
     unit++;
   if (unit == text)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s %s is not a size; give a whole number with an optional "
-                     "unit M, MiB, G, GiB, T or TiB (default MiB), e.g. 512M or 2G"),
-                   what, q);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("%s %s is not a size; give a whole number with an optional "
+                          "unit M, MiB, G, GiB, T or TiB (default MiB), e.g. 512M or 2G"),
+                        what, q);
 
   if (*unit == '.' || *unit == ',')
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s %s is not a whole number; use a smaller unit instead, "
-                     "e.g. 1536M for 1.5G"),
-                   what, q);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("%s %s is not a whole number; use a smaller unit instead, "
+                          "e.g. 1536M for 1.5G"),
+                        what, q);
 
   for (gsize i = 0; i < G_N_ELEMENTS (units); i++)
     {
@@ -737,19 +664,13 @@ vk_parse_size_mib (const char *what, const char *text, guint64 *mib,
         continue;
       if (!read_decimal (text, (gsize) (unit - text), &value, &overflow) ||
           value > SIZE_MAX_MIB / units[i].factor)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                       _("%s %s is too large; the largest size accepted is 1024T"),
-                       what, q);
-          return FALSE;
-        }
+        return usage_error (error,
+                            _("%s %s is too large; the largest size accepted is 1024T"),
+                            what, q);
       value *= units[i].factor;
       if (value < 1)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                       _("%s %s is zero; give at least 1M"), what, q);
-          return FALSE;
-        }
+        return usage_error (error,
+                            _("%s %s is zero; give at least 1M"), what, q);
       *mib = value;
       return TRUE;
     }
@@ -775,11 +696,8 @@ vk_parse_slot_range (const char *key, const char *text, guint *first,
   g_return_val_if_fail (first != NULL && last != NULL, FALSE);
 
   if (text == NULL || text[0] == '\0')
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s is empty; write FIRST-LAST, e.g. 0x03-0x0f"), key);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("%s is empty; write FIRST-LAST, e.g. 0x03-0x0f"), key);
   if ((dash = strchr (text, '-')) == NULL || strchr (dash + 1, '-') != NULL)
     goto bad_form;
   lo_text = g_strndup (text, (gsize) (dash - text));
@@ -789,31 +707,24 @@ vk_parse_slot_range (const char *key, const char *text, guint *first,
     goto bad_form;
 
   if (lo < 1 || lo > 0x1f || hi < 1 || hi > 0x1f)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s %s is outside the PCI slots 0x01-0x1f (slot 0 belongs "
-                     "to the host bridge)"),
-                   key, q);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("%s %s is outside the PCI slots 0x01-0x1f (slot 0 belongs "
+                          "to the host bridge)"),
+                        key, q);
   if (lo > hi)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                   _("%s %s starts after it ends; write the lower slot first, "
-                     "e.g. 0x03-0x0f"),
-                   key, q);
-      return FALSE;
-    }
+    return usage_error (error,
+                        _("%s %s starts after it ends; write the lower slot first, "
+                          "e.g. 0x03-0x0f"),
+                        key, q);
   *first = (guint) lo;
   *last = (guint) hi;
   return TRUE;
 
 bad_form:
-  g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-               _("%s %s is not a slot range; write FIRST-LAST in decimal or "
-                 "0x-hex, e.g. 0x03-0x0f or 16-31"),
-               key, q);
-  return FALSE;
+  return usage_error (error,
+                      _("%s %s is not a slot range; write FIRST-LAST in decimal or "
+                        "0x-hex, e.g. 0x03-0x0f or 16-31"),
+                      key, q);
 }
 
 char *

@@ -158,12 +158,9 @@ vk_config_load (VkConfig *cfg, const char *path, gboolean must_exist,
        * a value is refused before GKeyFile unescapes it. */
       g_autofree char *escaped = g_key_file_get_value (kf, VK_CONFIG_GROUP, key, NULL);
       if (escaped != NULL && ends_in_lone_backslash (escaped))
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                       _("%s: key '%s' ends with a lone backslash; write \\\\ for a "
-                         "backslash (see vmkeep.conf(5))"), path, key);
-          return FALSE;
-        }
+        return vk_fail (error, VK_ERROR_USAGE,
+                        _("%s: key '%s' ends with a lone backslash; write \\\\ for a "
+                          "backslash (see vmkeep.conf(5))"), path, key);
       g_autofree char *raw = g_key_file_get_string (kf, VK_CONFIG_GROUP, key, &cause);
       /* A value that is not UTF-8 or holds a bad escape is an error like
        * any other bad value, not the default (uri would silently become the
@@ -193,23 +190,17 @@ vk_config_load (VkConfig *cfg, const char *path, gboolean must_exist,
         {
           if (!g_str_equal (val, "auto") && !g_str_equal (val, "kvm") &&
               !g_str_equal (val, "qemu"))
-            {
-              g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                           _("%s: key 'virt-type' is '%s'; use auto, kvm or qemu"),
-                           path, val);
-              return FALSE;
-            }
+            return vk_fail (error, VK_ERROR_USAGE,
+                            _("%s: key 'virt-type' is '%s'; use auto, kvm or qemu"),
+                            path, val);
           g_free (cfg->virt_type);
           cfg->virt_type = g_strdup (val);
         }
       else if (g_str_equal (key, "machine"))
         {
           if (!g_str_equal (val, "pc") && !g_str_equal (val, "q35"))
-            {
-              g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                           _("%s: key 'machine' is '%s'; use pc or q35"), path, val);
-              return FALSE;
-            }
+            return vk_fail (error, VK_ERROR_USAGE,
+                            _("%s: key 'machine' is '%s'; use pc or q35"), path, val);
           cfg->machine = g_str_equal (val, "q35") ? VK_MACHINE_Q35 : VK_MACHINE_PC;
         }
       else if (g_str_equal (key, "nic-slots") || g_str_equal (key, "device-slots"))
@@ -238,12 +229,9 @@ vk_config_load (VkConfig *cfg, const char *path, gboolean must_exist,
       else if (g_str_equal (key, "store"))
         {
           if (!g_path_is_absolute (val))
-            {
-              g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                           _("%s: key 'store' is '%s'; it must be an absolute path"),
-                           path, val);
-              return FALSE;
-            }
+            return vk_fail (error, VK_ERROR_USAGE,
+                            _("%s: key 'store' is '%s'; it must be an absolute path"),
+                            path, val);
           /* refused for every command, not only those that write: a store
            * in / or /etc would have vmkeep read images from there too */
           if (!vk_store_check_path (val, &cause))
@@ -255,12 +243,9 @@ vk_config_load (VkConfig *cfg, const char *path, gboolean must_exist,
                g_str_equal (key, "log-dir"))
         {
           if (!vk_path_is_plain (val))
-            {
-              g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                           _("%s: key '%s' is '%s'; it must be an absolute path without "
-                             "'.' or '..'"), path, key, val);
-              return FALSE;
-            }
+            return vk_fail (error, VK_ERROR_USAGE,
+                            _("%s: key '%s' is '%s'; it must be an absolute path without "
+                              "'.' or '..'"), path, key, val);
           char **field = g_str_equal (key, "disk-dir") ? &cfg->disk_dir
                          : g_str_equal (key, "nvram-dir") ? &cfg->nvram_dir : &cfg->log_dir;
           g_free (*field);
@@ -271,12 +256,9 @@ vk_config_load (VkConfig *cfg, const char *path, gboolean must_exist,
           g_auto(GStrv) dirs = g_strsplit (val, ":", -1);
           for (guint d = 0; dirs[d]; d++)
             if (!vk_path_is_plain (dirs[d]))
-              {
-                g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-                             _("%s: key 'kernel-dirs': '%s' is not an absolute path without "
-                               "'.' or '..' (separate directories with ':')"), path, dirs[d]);
-                return FALSE;
-              }
+              return vk_fail (error, VK_ERROR_USAGE,
+                              _("%s: key 'kernel-dirs': '%s' is not an absolute path without "
+                                "'.' or '..' (separate directories with ':')"), path, dirs[d]);
           g_strfreev (cfg->kernel_dirs);
           cfg->kernel_dirs = g_steal_pointer (&dirs);
         }

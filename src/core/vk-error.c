@@ -14,3 +14,14 @@ vk_error_exit_code (const GError *error)
     return error->code;
   return VK_ERROR_FAILED;
 }
+
+gboolean
+vk_fail (GError **error, VkErrorCode code, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  g_propagate_error (error, g_error_new_valist (VK_ERROR, code, fmt, ap));
+  va_end (ap);
+  return FALSE;
+}

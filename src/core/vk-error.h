@@ -20,6 +20,10 @@ typedef enum {
 
 GQuark vk_error_quark (void);
 
+/* Sets `error` (may be NULL) to a VK_ERROR of `code` with the printf-style
+ * message and returns FALSE, for `return vk_fail (error, code, ...);`. */
+gboolean vk_fail (GError **error, VkErrorCode code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+
 /* Exit status for an error: its code when it is a VK_ERROR, else 1. */
 int vk_error_exit_code (const GError *error);
 

@@ -43,11 +43,8 @@ gboolean
 vk_disk_flatten (const char *src, const char *src_fmt, const char *dst, GError **error)
 {
   if (g_file_test (dst, G_FILE_TEST_EXISTS))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("%s already exists; vmkeep never overwrites a disk"), dst);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_REFUSED,
+                    _("%s already exists; vmkeep never overwrites a disk"), dst);
   const char *argv[] = { "qemu-img", "convert", "-q", "-f", src_fmt, "-O", "qcow2",
                          src, dst, NULL };
   g_autofree char *err = NULL;
@@ -55,12 +52,9 @@ vk_disk_flatten (const char *src, const char *src_fmt, const char *dst, GError *
   g_autoptr(GError) local = NULL;
   if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
                      NULL, NULL, NULL, &err, &status, &local))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("cannot run qemu-img to flatten %s: %s (install qemu-utils)"), src,
-                   local->message);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED,
+                    _("cannot run qemu-img to flatten %s: %s (install qemu-utils)"), src,
+                    local->message);
   if (!g_spawn_check_wait_status (status, NULL))
     {
       g_unlink (dst);

@@ -35,9 +35,7 @@ vk_domain_managed_save_xml (VkDomain *vd, GError **error)
       vk_vir_fail (error, _("cannot read the XML of the managed save of '%s'"), vd->name);
       return NULL;
     }
-  char *out = g_strdup (x);
-  free (x);
-  return out;
+  return vk_vir_string (x);
 }
 
 gboolean
@@ -80,30 +78,51 @@ vk_conn_has_save_params (VkConn *vc, char **why)
   return FALSE;
 }
 
+/* The typed-parameter save and restore calls are there; else a refusal
+ * saying why (vk_conn_has_save_params). */
+static gboolean
+require_save_params (VkConn *vc, GError **error)
+{
+  g_autofree char *why = NULL;
+
+  if (vk_conn_has_save_params (vc, &why))
+    return TRUE;
+  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED, "%s", why);
+  return FALSE;
+}
+
+/* The parameters of a save or restore: the file, then the domain XML, the
+ * image format and the parallel channels when given (NULL or <= 0: not).
+ * FALSE when libvirt could not add one. */
+static gboolean
+save_params_fill (virTypedParameterPtr *params, int *n, const char *path, const char *dxml,
+                  const char *format, int channels)
+{
+  int max = 0;
+
+  return virTypedParamsAddString (params, n, &max, VIR_DOMAIN_SAVE_PARAM_FILE, path) == 0 &&
+         (dxml == NULL ||
+          virTypedParamsAddString (params, n, &max, VIR_DOMAIN_SAVE_PARAM_DXML, dxml) == 0) &&
+         (format == NULL ||
+          virTypedParamsAddString (params, n, &max, VIR_DOMAIN_SAVE_PARAM_IMAGE_FORMAT,
+                                   format) == 0) &&
+         (channels <= 0 ||
+          virTypedParamsAddInt (params, n, &max, VIR_DOMAIN_SAVE_PARAM_PARALLEL_CHANNELS,
+                                channels) == 0);
+}
+
 gboolean
 vk_domain_save_params (VkDomain *vd, VkConn *vc, const char *path, const char *dxml,
                        const char *format, int channels, gboolean bypass_cache, GError **error)
 {
   if (format == NULL && channels <= 0)
     return vk_domain_save_to (vd, path, dxml, bypass_cache, error);
-  g_autofree char *why = NULL;
-  if (!vk_conn_has_save_params (vc, &why))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED, "%s", why);
-      return FALSE;
-    }
+  if (!require_save_params (vc, error))
+    return FALSE;
   virTypedParameterPtr params = NULL;
-  int n = 0, max = 0;
+  int n = 0;
   unsigned int flags = bypass_cache ? VIR_DOMAIN_SAVE_BYPASS_CACHE : 0;
-  gboolean ok = virTypedParamsAddString (&params, &n, &max, VIR_DOMAIN_SAVE_PARAM_FILE, path) == 0 &&
-                (dxml == NULL ||
-                 virTypedParamsAddString (&params, &n, &max, VIR_DOMAIN_SAVE_PARAM_DXML, dxml) == 0) &&
-                (format == NULL ||
-                 virTypedParamsAddString (&params, &n, &max, VIR_DOMAIN_SAVE_PARAM_IMAGE_FORMAT,
-                                          format) == 0) &&
-                (channels <= 0 ||
-                 virTypedParamsAddInt (&params, &n, &max, VIR_DOMAIN_SAVE_PARAM_PARALLEL_CHANNELS,
-                                       channels) == 0);
+  gboolean ok = save_params_fill (&params, &n, path, dxml, format, channels);
   if (ok)
     ok = virDomainSaveParams (vd->dom, params, n, flags) == 0;
   virTypedParamsFree (params, n);
@@ -119,21 +138,13 @@ vk_conn_restore_params (VkConn *vc, const char *path, const char *dxml, int chan
 {
   if (channels <= 0)
     return vk_conn_restore (vc, path, dxml, paused, bypass_cache, error);
-  g_autofree char *why = NULL;
-  if (!vk_conn_has_save_params (vc, &why))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED, "%s", why);
-      return FALSE;
-    }
+  if (!require_save_params (vc, error))
+    return FALSE;
   virTypedParameterPtr params = NULL;
-  int n = 0, max = 0;
+  int n = 0;
   unsigned int flags = (paused ? VIR_DOMAIN_SAVE_PAUSED : VIR_DOMAIN_SAVE_RUNNING) |
                        (bypass_cache ? VIR_DOMAIN_SAVE_BYPASS_CACHE : 0);
-  gboolean ok = virTypedParamsAddString (&params, &n, &max, VIR_DOMAIN_SAVE_PARAM_FILE, path) == 0 &&
-                (dxml == NULL ||
-                 virTypedParamsAddString (&params, &n, &max, VIR_DOMAIN_SAVE_PARAM_DXML, dxml) == 0) &&
-                virTypedParamsAddInt (&params, &n, &max, VIR_DOMAIN_SAVE_PARAM_PARALLEL_CHANNELS,
-                                      channels) == 0;
+  gboolean ok = save_params_fill (&params, &n, path, dxml, NULL, channels);
   if (ok)
     ok = virDomainRestoreParams (vc->conn, params, n, flags) == 0;
   virTypedParamsFree (params, n);
@@ -162,9 +173,7 @@ vk_conn_save_image_xml (VkConn *vc, const char *path, GError **error)
       vk_vir_fail (error, _("cannot read the domain XML in save image %s"), path);
       return NULL;
     }
-  char *out = g_strdup (x);
-  free (x);
-  return out;
+  return vk_vir_string (x);
 }
 
 gboolean
@@ -217,9 +226,7 @@ vk_domain_get_metadata (VkDomain *vd, const char *ns_uri, GError **error)
           return NULL;
         }
     }
-  char *out = g_strdup (x);
-  free (x);
-  return out;
+  return vk_vir_string (x);
 }
 
 gboolean

@@ -61,6 +61,15 @@ vk_vir_fail (GError **error, const char *fmt, ...)
   return FALSE;
 }
 
+char *
+vk_vir_string (char *s)
+{
+  char *out = g_strdup (s);
+
+  free (s);
+  return out;
+}
+
 gboolean
 vk_conn_open (const char *uri, VkConn **out, GError **error)
 {
@@ -299,11 +308,8 @@ vk_conn_machine_known (VkConn *vc, const char *arch, const char *machine, gboole
   g_autoptr(xmlDoc) doc = vk_xml_parse (caps, -1, "capabilities", &e);
   free (caps);
   if (doc == NULL)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot read the host capabilities: %s"),
-                   e->message);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED, _("cannot read the host capabilities: %s"),
+                    e->message);
   *known = FALSE;
   for (xmlNodePtr g = xmlDocGetRootElement (doc)->children; g && !*known; g = g->next)
     {
@@ -454,9 +460,7 @@ vk_conn_hostname (VkConn *vc)
       virResetLastError ();
       return g_strdup (g_get_host_name ());
     }
-  char *out = g_strdup (h);
-  free (h);
-  return out;
+  return vk_vir_string (h);
 }
 
 static VkDomain *
@@ -582,32 +586,28 @@ vk_domain_has_managed_save (VkDomain *vd)
   return r == 1;
 }
 
-char *
-vk_domain_xml (VkDomain *vd, gboolean inactive, GError **error)
+static char *
+domain_xml_flags (VkDomain *vd, unsigned int flags, GError **error)
 {
-  char *x = virDomainGetXMLDesc (vd->dom, inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
+  char *x = virDomainGetXMLDesc (vd->dom, flags);
   if (x == NULL)
     {
       vk_vir_fail (error, _("cannot read the XML of domain '%s'"), vd->name);
       return NULL;
     }
-  char *out = g_strdup (x);
-  free (x);
-  return out;
+  return vk_vir_string (x);
+}
+
+char *
+vk_domain_xml (VkDomain *vd, gboolean inactive, GError **error)
+{
+  return domain_xml_flags (vd, inactive ? VIR_DOMAIN_XML_INACTIVE : 0, error);
 }
 
 char *
 vk_domain_xml_migratable (VkDomain *vd, GError **error)
 {
-  char *x = virDomainGetXMLDesc (vd->dom, VIR_DOMAIN_XML_MIGRATABLE | VIR_DOMAIN_XML_SECURE);
-  if (x == NULL)
-    {
-      vk_vir_fail (error, _("cannot read the XML of domain '%s'"), vd->name);
-      return NULL;
-    }
-  char *out = g_strdup (x);
-  free (x);
-  return out;
+  return domain_xml_flags (vd, VIR_DOMAIN_XML_MIGRATABLE | VIR_DOMAIN_XML_SECURE, error);
 }
 
 gboolean
@@ -678,13 +678,10 @@ vk_domain_stop (VkDomain *vd, guint timeout_s, gboolean force, GError **error)
   if (vk_domain_state (vd, NULL) == VK_STATE_SHUTOFF)
     return TRUE;
   if (!force)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("domain '%s' did not shut down within %u s; the guest may "
-                     "ignore ACPI: retry with a longer --timeout or use --force"),
-                   vd->name, timeout_s);
-      return FALSE;
-    }
+    return vk_fail (error, VK_ERROR_FAILED,
+                    _("domain '%s' did not shut down within %u s; the guest may "
+                      "ignore ACPI: retry with a longer --timeout or use --force"),
+                    vd->name, timeout_s);
   return vk_domain_destroy (vd, error);
 }
 
