@@ -127,9 +127,6 @@ run_clone_command (VkCli *cli, int argc, char **argv, const char *verb, const ch
   VkOps *ops = vk_cli_ops (cli, error);
   if (ops == NULL)
     return FALSE;
-  /* Leftovers of interrupted runs (a killed clone's FIFO directory, a
-   * killed fork's memory snapshot) go first, so they never pile up. */
-  vk_cli_store_cleanup (cli);
   VkCloneResult res;
   vk_clone_result_init (&res);
   /* A signal (Ctrl-C, systemd stop) cancels the workflow, which undoes

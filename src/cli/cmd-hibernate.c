@@ -364,8 +364,6 @@ vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
     return vk_fail (error, VK_ERROR_USAGE,
                     _("--image NAME writes one image: hibernate exactly one domain with it"));
 
-  /* Leftovers of interrupted runs go first, so they never pile up. */
-  vk_cli_store_cleanup (cli);
 
   VkHibernateOpts o = { hib_opt.image, hib_opt.copy, hib_opt.bypass, hib_opt.format, hib_opt.parallel };
   gboolean progress = vk_cli_progress_wanted (cli, hib_opt.progress) && names->len == 1;

@@ -122,6 +122,10 @@ vk_cmd_recover (VkCli *cli, int argc, char **argv, GError **error)
     }
   json_builder_end_array (b);
   json_builder_end_object (b);
+  /* then what needs no journal: temp files and directories no vmkeep
+   * holds any more */
+  if (recover_opt.apply)
+    vk_cli_store_cleanup (cli);
   if (cli->json)
     vk_json_print_builder (b);
   else if (items->len == 0)
@@ -136,10 +140,8 @@ vk_cli_recover_first (VkCli *cli, gboolean apply)
 {
   g_autoptr(GError) e = NULL;
   g_autoptr(GPtrArray) items = vk_ops_recover_scan (cli->ops, &e);
-  if (items == NULL || items->len == 0)
-    return;
-  VkOps *ops = apply ? vk_cli_ops (cli, &e) : NULL;
-  for (guint i = 0; i < items->len; i++)
+  VkOps *ops = apply && items && items->len > 0 ? vk_cli_ops (cli, &e) : NULL;
+  for (guint i = 0; items && i < items->len; i++)
     {
       VkRecoverItem *it = items->pdata[i];
       g_autoptr(GError) fail = NULL;
@@ -159,4 +161,8 @@ vk_cli_recover_first (VkCli *cli, gboolean apply)
                       "'vmkeep recover --apply' tries again\n"), it->op, it->subject,
                     fail->message);
     }
+  /* then what needs no journal: temp files and directories no vmkeep
+   * holds any more */
+  if (apply)
+    vk_cli_store_cleanup (cli);
 }

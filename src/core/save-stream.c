@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gi18n.h>
@@ -32,13 +33,44 @@ set_write_error (GError **error, int e, const char *what)
                  g_strerror (e));
 }
 
+/* The FIFO's write end is non-blocking (vk_fifo_open_writer): a reader
+ * that stops reading without closing (a QEMU waiting for a libvirtd that
+ * died) must not block the feeder for ever. Wait for room in slices, so a
+ * cancellation (the restore returned) is seen within 100 ms. */
 static gboolean
-write_all (int fd, const guint8 *p, gsize len, const char *what, GError **error)
+wait_writable (int fd, GCancellable *cancel, GError **error)
 {
-  if (vk_write_full (fd, p, len, -1, NULL))
-    return TRUE;
-  set_write_error (error, errno, what);
-  return FALSE;
+  if (g_cancellable_is_cancelled (cancel))
+    return vk_fail (error, VK_ERROR_FAILED, _("the clone was cancelled"));
+  struct pollfd pfd = { fd, POLLOUT, 0 };
+  (void) poll (&pfd, 1, 100);
+  return TRUE;
+}
+
+static gboolean
+write_all (int fd, const guint8 *p, gsize len, const char *what, GCancellable *cancel,
+           GError **error)
+{
+  gsize done = 0;
+  while (done < len)
+    {
+      ssize_t n = write (fd, p + done, len - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        {
+          if (!wait_writable (fd, cancel, error))
+            return FALSE;
+          continue;
+        }
+      if (n <= 0)
+        {
+          set_write_error (error, n < 0 ? errno : EIO, what);
+          return FALSE;
+        }
+      done += (gsize) n;
+    }
+  return TRUE;
 }
 
 static gssize
@@ -52,13 +84,10 @@ vk_fifo_open_writer (const char *path, GCancellable *cancel, GError **error)
 {
   for (;;)
     {
+      /* stays non-blocking: the feed waits for room itself (write_all) */
       int fd = open (path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
       if (fd >= 0)
-        {
-          int fl = fcntl (fd, F_GETFL);
-          fcntl (fd, F_SETFL, fl & ~O_NONBLOCK);
-          return fd;
-        }
+        return fd;
       if (errno != ENXIO)
         {
           g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot open FIFO %s: %s"), path,
@@ -287,6 +316,12 @@ splice_range (int in, guint64 *off, guint64 end, int fd, GCancellable *cancel,
       ssize_t n = splice (in, &o, fd, NULL, MIN (end - *off, CHUNK), SPLICE_F_MOVE | SPLICE_F_MORE);
       if (n < 0 && errno == EINTR)
         continue;
+      if (n < 0 && errno == EAGAIN)
+        {
+          if (!wait_writable (fd, cancel, error))
+            return FALSE;
+          continue;
+        }
       if (n <= 0)
         {
           int e = errno;
@@ -322,7 +357,7 @@ feed_pipe (int fd, int in, guint64 size, GBytes *header, const char *src_path,
   const guint8 *hdata = g_bytes_get_data (header, &hlen);
   guint64 off = stream_offset;
   guint64 hold = expected_sha256 ? MIN (size - stream_offset, HOLD) : 0;
-  gboolean ok = write_all (fd, hdata, hlen, _("clone's state header"), error) &&
+  gboolean ok = write_all (fd, hdata, hlen, _("clone's state header"), cancel, error) &&
                 splice_range (in, &off, size - hold, fd, cancel, src_path, error);
   if (t)
     {
@@ -399,7 +434,7 @@ vk_save_stream_feed (int fd, GBytes *header, const char *src_path, guint64 strea
   gsize hlen = 0;
   const guint8 *hdata = g_bytes_get_data (header, &hlen);
   if (ok)
-    ok = write_all (fd, hdata, hlen, _("clone's state header"), error);
+    ok = write_all (fd, hdata, hlen, _("clone's state header"), cancel, error);
 
   /* Hold back one chunk so that a mismatch at the end never lets the
    * restore complete. */
@@ -426,7 +461,7 @@ vk_save_stream_feed (int fd, GBytes *header, const char *src_path, guint64 strea
       if (sum)
         vk_sha256_update (sum, next, n);
       if (held_len > 0)
-        ok = write_all (fd, held, held_len, _("clone's state stream"), error);
+        ok = write_all (fd, held, held_len, _("clone's state stream"), cancel, error);
       guint8 *t = held;
       held = next;
       next = t;
@@ -435,7 +470,7 @@ vk_save_stream_feed (int fd, GBytes *header, const char *src_path, guint64 strea
   if (ok && sum)
     ok = stream_sum_matches (sum, src_path, expected_sha256, error);
   if (ok && held_len > 0)
-    ok = write_all (fd, held, held_len, _("clone's state stream"), error);
+    ok = write_all (fd, held, held_len, _("clone's state stream"), cancel, error);
   close (in);
   return ok;
 }
@@ -475,7 +510,7 @@ vk_save_file_write (const char *dst, GBytes *header, const char *src_path,
   else if (ok)
     {
       method = "copy";
-      ok = write_all (out, hdata, hlen, _("clone's state header"), error) &&
+      ok = write_all (out, hdata, hlen, _("clone's state header"), NULL, error) &&
            vk_copy_range_sparse (in, stream_offset, out, (guint64) st.st_size - stream_offset);
     }
   int e;
@@ -581,7 +616,7 @@ vk_save_stream_feed_growing (int fd, GBytes *header, const char *src_path,
     {
       memcpy (head, VK_SAVE_MAGIC, VK_SAVE_MAGIC_LEN);
       vk_sha256_update (sum, head, stream_offset);
-      ok = write_all (fd, hdata, hlen, _("clone's state header"), error);
+      ok = write_all (fd, hdata, hlen, _("clone's state header"), cancel, error);
     }
   guint64 off = stream_offset;
   while (ok)
@@ -615,7 +650,7 @@ vk_save_stream_feed_growing (int fd, GBytes *header, const char *src_path,
               break;
             }
           vk_sha256_update (sum, buf, n);
-          ok = write_all (fd, buf, n, _("clone's state stream"), error);
+          ok = write_all (fd, buf, n, _("clone's state stream"), cancel, error);
           off += n;
           continue;
         }

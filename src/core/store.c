@@ -362,8 +362,8 @@ vk_store_cleanup (const char *root, GPtrArray *removed, GError **error)
         fclose (f);
       if (complete)
         {
-          g_warning (_("%s holds the complete state of an interrupted hibernate; restore "
-                       "it with 'virsh restore %s' or remove the directory"), p, state);
+          g_warning (_("%s holds the complete state of an interrupted hibernate and is "
+                       "kept: 'vmkeep recover' says what brings its VM back"), p);
           if (fd >= 0)
             close (fd);
           continue;

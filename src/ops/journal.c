@@ -12,6 +12,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
+#include "domain-xml.h"
 #include "fileutil.h"
 #include "journal.h"
 #include "ops-domain.h"
@@ -240,7 +241,7 @@ rmtree_unused (VkOps *ops, const char *dir, GError **error)
     return TRUE;
   if (ops->conn != NULL)
     {
-      g_autoptr(GPtrArray) users = vk_ops_dir_users (ops, dir, error);
+      g_autoptr(GPtrArray) users = vk_ops_dir_users (ops, dir, NULL, error);
       if (users == NULL)
         return FALSE;
       if (users->len > 0)
@@ -254,6 +255,61 @@ rmtree_unused (VkOps *ops, const char *dir, GError **error)
         }
     }
   return vk_rm_rf (dir, error);
+}
+
+/* The file disk `target` of the running domain `d` reads and writes. */
+static char *
+live_disk_source (VkDomain *d, const char *target, GError **error)
+{
+  g_autoptr(xmlDoc) doc = vk_ops_domain_doc (d, FALSE, error);
+  xmlNodePtr devs = doc ? vk_domain_devices (doc) : NULL;
+  for (xmlNodePtr n = devs ? devs->children : NULL; n; n = n->next)
+    {
+      if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "disk"))
+        continue;
+      g_autofree char *dev = vk_xml_child_prop (n, "target", "dev");
+      if (g_strcmp0 (dev, target) == 0)
+        return vk_xml_child_prop (n, "source", "file");
+    }
+  if (doc != NULL)
+    g_set_error (error, VK_ERROR, VK_ERROR_NOT_FOUND, _("the domain has no disk %s"), target);
+  return NULL;
+}
+
+/* Recorded before libvirt's disk snapshot, which a stopped vmkeep cannot
+ * stop libvirtd from completing: the overlay is merged back only where it
+ * is the disk's top, and removed only when nothing uses it. */
+static gboolean
+commit_overlay (VkOps *ops, const char *uuid, const char *target, const char *overlay,
+                GError **error)
+{
+  g_autoptr(VkDomain) d = vk_domain_try_lookup (ops->conn, uuid);
+  if (d && vk_domain_state (d, NULL) != VK_STATE_SHUTOFF)
+    {
+      g_autofree char *top = live_disk_source (d, target, error);
+      if (top == NULL)
+        return FALSE;
+      if (g_str_equal (top, overlay) && !vk_domain_commit_top (d, target, 120, error))
+        return FALSE;
+    }
+  if (!g_file_test (overlay, G_FILE_TEST_EXISTS))
+    return TRUE;
+  /* the domain itself is left out: its persistent definition names the
+   * overlay until the older "define" step puts it back */
+  g_autoptr(GPtrArray) users = vk_ops_dir_users (ops, overlay, uuid, error);
+  if (users == NULL)
+    return FALSE;
+  if (users->len > 0)
+    {
+      g_ptr_array_add (users, NULL);
+      g_autofree char *list = g_strjoinv (", ", (char **) users->pdata);
+      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                   _("%s is kept: disks of defined domains still use it (%s)"), overlay, list);
+      return FALSE;
+    }
+  if (g_unlink (overlay) == 0 || errno == ENOENT)
+    return TRUE;
+  return vk_fail (error, VK_ERROR_FAILED, _("cannot remove %s: %s"), overlay, g_strerror (errno));
 }
 
 /* Could `state` be a save libvirt completed? Only libvirt's own marker of
@@ -303,6 +359,14 @@ resume_saved (VkOps *ops, const char *uuid, const char *state, const char *xml_f
 static gboolean
 run_step (VkOps *ops, VkUndoKind kind, GStrv a, GError **error)
 {
+  /* a step on a domain decides by what libvirt says about it ("not
+   * there" means nothing to undo): never on a connection that is gone */
+  if (kind != VK_UNDO_UNLINK && kind != VK_UNDO_RENAME && ops->conn != NULL &&
+      !vk_conn_is_alive (ops->conn))
+    {
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("libvirtd does not answer"));
+      return FALSE;
+    }
   switch (kind)
     {
     case VK_UNDO_UNLINK:
@@ -358,14 +422,7 @@ run_step (VkOps *ops, VkUndoKind kind, GStrv a, GError **error)
         return vk_conn_restore (ops->conn, a[0], xml, FALSE, FALSE, error);
       }
     case VK_UNDO_COMMIT_OVERLAY:
-      {
-        g_autoptr(VkDomain) d = vk_domain_try_lookup (ops->conn, a[0]);
-        if (d && vk_domain_state (d, NULL) != VK_STATE_SHUTOFF &&
-            !vk_domain_commit_top (d, a[1], 120, error))
-          return FALSE;
-        g_unlink (a[2]);
-        return TRUE;
-      }
+      return commit_overlay (ops, a[0], a[1], a[2], error);
     case VK_UNDO_RESUME_SAVED:
       return resume_saved (ops, a[0], a[1], a[2], error);
     default:

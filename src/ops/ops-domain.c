@@ -175,7 +175,7 @@ doc_users (xmlDocPtr doc, const char *name, const char *dir, GPtrArray *out)
 }
 
 GPtrArray *
-vk_ops_dir_users (VkOps *ops, const char *dir, GError **error)
+vk_ops_dir_users (VkOps *ops, const char *dir, const char *skip_uuid, GError **error)
 {
   g_autofree char *real = resolved (dir);
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func (g_free);
@@ -186,7 +186,8 @@ vk_ops_dir_users (VkOps *ops, const char *dir, GError **error)
     {
       VkDomainInfo *info = infos->pdata[i];
       g_autoptr(VkDomain) dom = vk_domain_try_lookup (ops->conn, info->name);
-      if (dom == NULL)
+      g_autofree char *uuid = dom ? vk_domain_get_uuid (dom) : NULL;
+      if (dom == NULL || g_strcmp0 (uuid, skip_uuid) == 0)
         continue;
       gboolean running = vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF;
       for (int inactive = 0; inactive < 2; inactive++)

@@ -31,7 +31,9 @@ gboolean vk_ops_check_scope (VkDomain *dom, const char *name, gboolean live, gbo
  * every file of each disk's backing chain) that use a file inside `dir`,
  * as "DOMAIN (disk vda)"; empty when none. A directory vmkeep removes
  * while undoing or cleaning up is checked with this first: nothing a
- * disk chain uses is ever removed. */
-GPtrArray *vk_ops_dir_users (VkOps *ops, const char *dir, GError **error);
+ * disk chain uses is ever removed. The domain `skip_uuid` (may be NULL)
+ * is left out. */
+GPtrArray *vk_ops_dir_users (VkOps *ops, const char *dir, const char *skip_uuid,
+                             GError **error);
 
 G_END_DECLS

@@ -515,13 +515,10 @@ fork_freeze_source (Fork *f, GError **error)
         }
       g_ptr_array_add (t, NULL);
       g_ptr_array_add (o, NULL);
-      if (!vk_domain_snapshot_disks (f->src, (const char *const *) t->pdata,
-                                     (const char *const *) o->pdata,
-                                     (const char *const *) f->all->pdata, error))
-        return FALSE;
-      /* recorded once libvirt made them: the snapshot is one transaction,
-       * and merging a disk that got no overlay would merge the disk
-       * itself into its backing file */
+      /* recorded before libvirt's snapshot, which libvirtd completes even
+       * when this vmkeep dies in the middle; the undo merges a disk back
+       * only where its overlay is on top (so never a disk that got none
+       * into its own backing file) */
       for (guint i = 0; i < f->disks->len; i++)
         {
           ForkDisk *d = f->disks->pdata[i];
@@ -529,6 +526,10 @@ fork_freeze_source (Fork *f, GError **error)
                                 d->overlay, NULL))
             return FALSE;
         }
+      if (!vk_domain_snapshot_disks (f->src, (const char *const *) t->pdata,
+                                     (const char *const *) o->pdata,
+                                     (const char *const *) f->all->pdata, error))
+        return FALSE;
     }
   phase ("fork: disks frozen");
   return vk_ops_step (f->ops, "fork-after-disks", error);

@@ -277,11 +277,26 @@ hibernate_managed (VkOps *ops, VkDomain *dom, const char *name, xmlDocPtr doc,
 
   SaveJob j = { dom, o->bypass_cache, NULL, NULL, ops->conn, NULL, 0 };
   gint64 t0 = g_get_monotonic_time ();
-  if (!vk_ops_step (ops, "hibernate-managed", error) ||
-      !run_with_progress (ops, dom, name, "save", do_managed_save, &j, error))
+  if (!vk_ops_step (ops, "hibernate-managed", error))
     {
       vk_tmp_file_abort (fd, tmp);
       return FALSE;
+    }
+  if (!run_with_progress (ops, dom, name, "save", do_managed_save, &j, error))
+    {
+      /* libvirtd may have saved the VM and gone before it answered */
+      gboolean alive = vk_conn_is_alive (ops->conn);
+      if (!alive || vk_domain_state (dom, NULL) != VK_STATE_SHUTOFF ||
+          !vk_domain_has_managed_save (dom))
+        {
+          vk_tmp_file_abort (fd, tmp);
+          if (alive && vk_domain_state (dom, NULL) == VK_STATE_RUNNING)
+            g_prefix_error (error, _("'%s' keeps running: "), name);
+          return FALSE;
+        }
+      vk_ops_notice (ops, _("'%s': libvirt saved it all the same (%s)"), name,
+                     (*error)->message);
+      g_clear_error (error);
     }
   vk_ops_debug_libvirt_time ("hibernate", name, t0);
   if (!vk_file_commit (fd, tmp, path, error))
@@ -337,6 +352,7 @@ typedef struct {
   char *dir;                /* where the image is: partial, then final_dir */
   VkJournal *journal;
   guint undo_steps;         /* records of ours in the journal */
+  gboolean save_started;    /* libvirt was asked to save the VM */
   gboolean saved;           /* libvirt saved the VM: from here, finish */
   gboolean resumable;       /* the journal holds how to resume the VM */
   char *hashed_sha;         /* the state's digest, taken while libvirt wrote it */
@@ -566,6 +582,7 @@ image_save (ImageRun *run, GError **error)
   gboolean sparse = g_strcmp0 (o->format, "sparse") == 0;
   VkSaveHasher *th = sparse ? NULL : vk_save_hasher_start (state);
   gint64 t0 = g_get_monotonic_time ();
+  run->save_started = TRUE;
   gboolean saved = run_with_progress (ops, run->dom, run->name, "save", do_save_to, &j, error);
   if (saved)
     vk_ops_debug_libvirt_time ("hibernate", run->name, t0);
@@ -820,6 +837,36 @@ image_finish (ImageRun *run, GError **error)
   return TRUE;
 }
 
+/* libvirt's save failed, or seemed to: an error, a stop request that
+ * aborted it, or libvirtd gone before it answered, when the save may have
+ * completed all the same. Once the save was asked for, the journal's
+ * records decide (record_saved): the VM runs on, resumed or restored from
+ * a state that turned out complete, and the partial image goes; what
+ * cannot be done now stays in the journal for the next vmkeep. */
+static void
+save_failed (ImageRun *run, GError **error)
+{
+  if (!run->save_started)
+    {
+      if (run->partial)
+        vk_store_partial_abort (run->partial, run->lock_fd);
+      run->lock_fd = -1;
+      vk_journal_commit (run->journal);
+      return;
+    }
+  g_autoptr(GError) undo = NULL;
+  gboolean undone = vk_journal_rollback (run->journal, &undo);
+  if (run->lock_fd >= 0)
+    close (run->lock_fd);
+  run->lock_fd = -1;
+  if (!undone)
+    g_prefix_error (error, _("'%s' is not running again yet (%s; the next vmkeep command or "
+                             "'vmkeep recover --apply' brings it back): "), run->name,
+                    undo->message);
+  else if (vk_domain_state (run->dom, NULL) == VK_STATE_RUNNING)
+    g_prefix_error (error, _("'%s' keeps running: "), run->name);
+}
+
 static gboolean
 hibernate_image (VkOps *ops, VkDomain *dom, const char *name, xmlDocPtr doc, const char *xml,
                  const VkHibernateOpts *o, VkOpsSaveResult *r, GError **error)
@@ -836,9 +883,7 @@ hibernate_image (VkOps *ops, VkDomain *dom, const char *name, xmlDocPtr doc, con
     return FALSE;
   if (!image_save (&run, error))
     {
-      if (run.partial)
-        vk_store_partial_abort (run.partial, run.lock_fd);
-      vk_journal_commit (run.journal);
+      save_failed (&run, error);
       return FALSE;
     }
   /* From here the VM is off and its state is in the image: any failure

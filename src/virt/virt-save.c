@@ -13,8 +13,7 @@ vk_domain_managed_save (VkDomain *vd, gboolean bypass_cache, GError **error)
 {
   unsigned int flags = bypass_cache ? VIR_DOMAIN_SAVE_BYPASS_CACHE : 0;
   if (virDomainManagedSave (vd->dom, flags) < 0)
-    return vk_vir_fail (error, _("managed save of domain '%s' failed (the domain "
-                                 "keeps running)"), vd->name);
+    return vk_vir_fail (error, _("managed save of domain '%s' failed"), vd->name);
   return TRUE;
 }
 
@@ -44,8 +43,7 @@ vk_domain_save_to (VkDomain *vd, const char *path, const char *dxml,
 {
   unsigned int flags = bypass_cache ? VIR_DOMAIN_SAVE_BYPASS_CACHE : 0;
   if (virDomainSaveFlags (vd->dom, path, dxml, flags) < 0)
-    return vk_vir_fail (error, _("saving domain '%s' to %s failed (the domain keeps "
-                                 "running)"), vd->name, path);
+    return vk_vir_fail (error, _("saving domain '%s' to %s failed"), vd->name, path);
   return TRUE;
 }
 
@@ -127,8 +125,7 @@ vk_domain_save_params (VkDomain *vd, VkConn *vc, const char *path, const char *d
     ok = virDomainSaveParams (vd->dom, params, n, flags) == 0;
   virTypedParamsFree (params, n);
   if (!ok)
-    return vk_vir_fail (error, _("saving domain '%s' to %s failed (the domain keeps "
-                                 "running)"), vd->name, path);
+    return vk_vir_fail (error, _("saving domain '%s' to %s failed"), vd->name, path);
   return TRUE;
 }
 

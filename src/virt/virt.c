@@ -55,10 +55,25 @@ vk_vir_fail (GError **error, const char *fmt, ...)
   va_end (ap);
   virErrorPtr e = virGetLastError ();
   int code = e ? code_for (e->code) : VK_ERROR_FAILED;
-  g_set_error (error, VK_ERROR, code, "%s: %s", what,
-               e && e->message ? e->message : _("unknown libvirt error"));
+  const char *why = e && e->message ? e->message : _("unknown libvirt error");
+  /* libvirtd went away (killed, restarted, a closed ssh): what it did with
+   * the request is unknown, and the message says so rather than blame
+   * the request */
+  if (e && (e->domain == VIR_FROM_RPC || e->code == VIR_ERR_NO_CONNECT ||
+            e->code == VIR_ERR_INVALID_CONN))
+    g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                 _("%s: the connection to libvirtd was lost (%s); once libvirtd runs again, "
+                   "'vmkeep recover --apply' finishes what this run left"), what, why);
+  else
+    g_set_error (error, VK_ERROR, code, "%s: %s", what, why);
   virResetLastError ();
   return FALSE;
+}
+
+gboolean
+vk_conn_is_alive (VkConn *vc)
+{
+  return virConnectIsAlive (vc->conn) == 1;
 }
 
 char *
@@ -615,7 +630,7 @@ vk_domain_define (VkConn *vc, const char *xml, VkDomain **out, GError **error)
 {
   virDomainPtr d = virDomainDefineXMLFlags (vc->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
   if (d == NULL)
-    return vk_vir_fail (error, _("libvirt refused the domain definition"));
+    return vk_vir_fail (error, _("cannot define the domain"));
   *out = wrap (d);
   return TRUE;
 }

@@ -15,6 +15,8 @@ gboolean vk_conn_open (const char *uri, VkConn **out, GError **error);
 void vk_conn_free (VkConn *conn);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkConn, vk_conn_free)
 const char *vk_conn_uri (VkConn *conn);
+/* Does libvirtd still answer on this connection? */
+gboolean vk_conn_is_alive (VkConn *conn);
 /* "kvm" when the hypervisor offers KVM for x86_64, else "qemu". */
 char *vk_conn_best_virt_type (VkConn *conn, GError **error);
 /* libvirt and hypervisor versions as "9.0.0" strings. */

@@ -21,7 +21,13 @@ env_fault (const char *point, gpointer data, GError **error)
   if (strlen (point) != len || strncmp (point, spec, len) != 0)
     return TRUE;
   if (colon && g_str_equal (colon + 1, "sigterm"))
-    return raise (SIGTERM) == 0;
+    {
+      /* as a signal from outside would, with time for the CLI's signal
+       * thread to cancel the run before the workflow's next check */
+      gboolean sent = raise (SIGTERM) == 0;
+      g_usleep (200 * G_TIME_SPAN_MILLISECOND);
+      return sent;
+    }
   if (colon && g_str_equal (colon + 1, "sigkill"))
     return raise (SIGKILL) == 0;
   g_set_error (error, VK_ERROR, VK_ERROR_FAILED, "injected failure at %s (VMKEEP_FAULT)", point);

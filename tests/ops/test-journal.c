@@ -384,6 +384,47 @@ test_scan_saved_partial (Fixture *f, gconstpointer data)
   g_assert_true (g_file_test (state, G_FILE_TEST_EXISTS));
 }
 
+/* commit-overlay is recorded before libvirt's disk snapshot: where the
+ * snapshot never happened (the disk's top is not the overlay) nothing is
+ * merged, and the overlay file goes unless another domain uses it. */
+static void
+test_commit_overlay_not_on_top (Fixture *f, gconstpointer data)
+{
+  g_autofree char *base = touch (f, "base.qcow2");
+  g_autofree char *overlay = touch (f, "base.fork-x.qcow2");
+  g_autofree char *xml = g_strdup_printf (
+    "<domain type='test'><name>vk-src</name><memory>1024</memory><os><type>hvm</type></os>"
+    "<devices><disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk>"
+    "</devices></domain>", base);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VkDomain) d = NULL;
+  g_assert_true (vk_domain_define (f->conn, xml, &d, &error));
+  g_assert_true (vk_domain_start (d, FALSE, &error));
+  g_autofree char *uuid = vk_domain_get_uuid (d);
+  /* another domain on the overlay: it is kept, the step fails */
+  g_autofree char *other = g_strdup_printf (
+    "<domain type='test'><name>vk-other</name><memory>1024</memory><os><type>hvm</type></os>"
+    "<devices><disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk>"
+    "</devices></domain>", overlay);
+  g_autoptr(VkDomain) o = NULL;
+  g_assert_true (vk_domain_define (f->conn, other, &o, &error));
+  g_assert_false (vk_journal_run (f->ops, VK_UNDO_COMMIT_OVERLAY, &error, uuid, "vda", overlay,
+                                  NULL));
+  g_assert_error (error, VK_ERROR, VK_ERROR_REFUSED);
+  g_clear_error (&error);
+  g_assert_true (g_file_test (overlay, G_FILE_TEST_EXISTS));
+  /* no other user: the overlay goes, the source is untouched */
+  g_assert_true (vk_domain_undefine (o, FALSE, &error));
+  g_assert_true (vk_journal_run (f->ops, VK_UNDO_COMMIT_OVERLAY, &error, uuid, "vda", overlay,
+                                 NULL));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (overlay, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (base, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (vk_domain_state (d, NULL), ==, VK_STATE_RUNNING);
+  vk_domain_destroy (d, NULL);
+  vk_domain_undefine (d, FALSE, NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -399,6 +440,8 @@ main (int argc, char **argv)
   g_test_add ("/ops/journal/resume-saved", Fixture, NULL, setup, test_resume_saved, teardown);
   g_test_add ("/ops/journal/rmtree-in-use", Fixture, NULL, setup, test_rmtree_in_use,
               teardown);
+  g_test_add ("/ops/journal/commit-overlay-not-on-top", Fixture, NULL, setup,
+              test_commit_overlay_not_on_top, teardown);
   g_test_add ("/ops/recover/saved-partial", Fixture, NULL, setup, test_scan_saved_partial,
               teardown);
   return g_test_run ();
