@@ -1,0 +1,117 @@
+#!/bin/bash
+# The full fault campaign (tests/faults/README): stops.sh with many
+# random-moment trials per workflow and its libvirtd and full-disk trials
+# repeated, and points.sh, on each libvirt stack; then one table of trials,
+# outcomes and recovery times per workflow, fault kind and stack.
+#
+#   tests/faults/campaign.sh [--trials N] [--rounds R] [--stacks "host backports"]
+#                            [--out FILE]
+#
+#   --trials N   random-moment trials per workflow and signal in each round
+#                (default 15: with --rounds 1, 30 per workflow and stack)
+#   --rounds R   rounds of stops.sh (default 1); the libvirtd and full-disk
+#                trials run once per round
+#   --stacks S   host (this machine's libvirtd), backports (the Debian 13
+#                generation in the root of tools/stack-root.sh), or both
+#   --out FILE   also write the table there (e.g. tests/faults/RESULTS.md)
+#
+# Run from a configured and built tree, as root, with libvirtd up
+# (tools/host-setup.sh). The TAP logs stay in faults-campaign/ of the build
+# tree.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+trials=15 rounds=1 stacks="host backports" out=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--trials) trials=$2; shift 2 ;;
+	--rounds) rounds=$2; shift 2 ;;
+	--stacks) stacks=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	*) echo "usage: $0 [--trials N] [--rounds R] [--stacks S] [--out FILE]" >&2; exit 2 ;;
+	esac
+done
+logs=$PWD/faults-campaign
+rm -rf "$logs"
+mkdir -p "$logs"
+
+run_stack() { # STACK ROUND
+	local stack=$1 r=$2 seed=$((RANDOM * 32768 + RANDOM))
+	local cmd="VMKEEP_REQUIRE_E2E=1 FAULTS_RANDOM=$trials FAULTS_SEED=$seed make -j1 check TESTS=\"tests/faults/stops.sh${3:+ tests/faults/points.sh}\""
+	echo "campaign: $stack round $r (seed $seed)" >&2
+	case $stack in
+	host)
+		bash -c "$cmd" >/dev/null 2>&1 || true
+		cp tests/faults/stops.log "$logs/$stack-stops-$r.log"
+		[ -z "${3:-}" ] || cp tests/faults/points.log "$logs/$stack-points.log"
+		;;
+	backports)
+		tools/stack-root.sh run bash -c "cd /build/vmkeep && $cmd" >/dev/null 2>&1 || true
+		local root
+		root=$(tools/stack-root.sh path)
+		cp "$root/build/vmkeep/tests/faults/stops.log" "$logs/$stack-stops-$r.log"
+		[ -z "${3:-}" ] || cp "$root/build/vmkeep/tests/faults/points.log" "$logs/$stack-points.log"
+		;;
+	*) echo "campaign: unknown stack $stack" >&2; exit 2 ;;
+	esac
+}
+
+for stack in $stacks; do
+	if [ "$stack" = backports ]; then
+		tools/stack-root.sh ensure && tools/stack-root.sh up && tools/stack-root.sh copy &&
+			tools/stack-root.sh build || { echo "campaign: backports root failed" >&2; exit 1; }
+	fi
+	for r in $(seq "$rounds"); do
+		if [ "$r" = 1 ]; then run_stack "$stack" "$r" points; else run_stack "$stack" "$r"; fi
+	done
+	[ "$stack" != backports ] || tools/stack-root.sh down
+done
+
+# The table: a trial is every check named "WHAT: ..." with the same WHAT;
+# it failed when any of its checks failed (each check is a plain vmkeep
+# command or a look at the result: a failed one is what an admin would
+# have had to repair by hand). WHAT names the workflow, then
+# the fault ("SIGKILL at 812 of 4100 ms", "libvirtd killed ...", a point).
+python3 - "$logs" "$out" <<'EOF'
+import collections, glob, os, re, statistics, sys
+logs, out = sys.argv[1], sys.argv[2]
+rows = collections.OrderedDict()
+for path in sorted(glob.glob(os.path.join(logs, "*.log"))):
+    stack = os.path.basename(path).split("-")[0]
+    trials = collections.OrderedDict()
+    recovery = {}
+    for line in open(path, errors="replace"):
+        m = re.match(r"^(ok|not ok) \d+ - (.*?): ", line)
+        if m:
+            trials.setdefault(m.group(2), []).append(m.group(1) == "ok")
+        m = re.match(r"^# recovery (.*): (\d+) ms", line)
+        if m:
+            recovery[m.group(1)] = int(m.group(2))
+    for what, results in trials.items():
+        if what not in recovery:
+            continue   # a check outside the trials (set-up, re-runs)
+        wf, _, fault = what.partition(", ") if ", " in what else what.partition(" ")
+        kind = ("SIGKILL" if "KILL" in fault or "sigkill" in fault else
+                "SIGTERM" if "TERM" in fault or "sigterm" in fault else
+                "libvirtd killed" if "libvirtd" in fault else
+                "full file system" if "enospc" in what else fault)
+        if "enospc" in what:
+            wf = what.split(" ", 1)[1]
+        if " at " not in fault and kind in ("SIGKILL", "SIGTERM") and ":" in fault:
+            kind += " at each fault point"
+        elif kind in ("SIGKILL", "SIGTERM"):
+            kind += " at a random moment"
+        key = (stack, wf, kind)
+        r = rows.setdefault(key, {"n": 0, "lost": 0, "ms": []})
+        r["n"] += 1
+        r["lost"] += 0 if all(results) else 1
+        r["ms"].append(recovery[what])
+lines = ["| stack | workflow | fault | trials | failed (lost, or a manual step needed) | recovery median / max (ms) |",
+         "|---|---|---|---|---|---|"]
+for (stack, wf, kind), r in rows.items():
+    lines.append("| %s | %s | %s | %d | %d | %d / %d |" % (
+        stack, wf, kind, r["n"], r["lost"], statistics.median(r["ms"]), max(r["ms"])))
+text = "\n".join(lines) + "\n"
+sys.stdout.write(text)
+if out:
+    open(out, "w").write(text)
+EOF
