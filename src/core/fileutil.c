@@ -143,6 +143,14 @@ vk_write_full (int fd, const void *buf, gsize len, gint64 at, GCancellable *canc
   return TRUE;
 }
 
+static gboolean fsync_dir (const char *path, GError **error);
+
+gboolean
+vk_fsync_parent (const char *path, GError **error)
+{
+  return fsync_dir (path, error);
+}
+
 static gboolean
 fsync_dir (const char *path, GError **error)
 {

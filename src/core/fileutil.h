@@ -60,6 +60,10 @@ gboolean vk_file_commit (int fd, const char *tmp_path, const char *path,
  * VK_ERROR_REFUSED). The temp file is gone afterwards either way and `fd`
  * closed. */
 gboolean vk_file_commit_new (int fd, const char *tmp_path, const char *path, GError **error);
+/* fsync the directory holding `path`, so that a rename or creation of
+ * `path` survives a crash (a file that replaces another, or that a disk
+ * chain or an image depends on, is synced itself first). */
+gboolean vk_fsync_parent (const char *path, GError **error);
 /* Close `fd` (if >= 0) and remove the temp file; never fails. */
 void vk_tmp_file_abort (int fd, const char *tmp_path);
 

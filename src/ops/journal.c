@@ -380,14 +380,16 @@ run_step (VkOps *ops, VkUndoKind kind, GStrv a, GError **error)
     case VK_UNDO_RMTREE:
       return rmtree_unused (ops, a[0], error);
     case VK_UNDO_RENAME:
-      if (g_file_test (a[0], G_FILE_TEST_EXISTS) && rename (a[0], a[1]) < 0)
+      if (!g_file_test (a[0], G_FILE_TEST_EXISTS))
+        return TRUE;
+      if (rename (a[0], a[1]) < 0)
         {
           g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
                        _("cannot move %s back to %s: %s; move it by hand"), a[0], a[1],
                        g_strerror (errno));
           return FALSE;
         }
-      return TRUE;
+      return vk_fsync_parent (a[1], error);
     case VK_UNDO_UNDEFINE:
       {
         g_autoptr(VkDomain) d = vk_domain_try_lookup (ops->conn, a[0]);

@@ -207,7 +207,8 @@ shutoff_freeze_disks (VkJournal *j, ShutoffPlan *p, VkCloneResult *res, GError *
         }
       if (!vk_journal_push (j, VK_UNDO_UNLINK, error, row[3], NULL) ||
           !vk_disk_create_overlay (row[0], row[1], row[2], error) ||
-          !vk_disk_create_overlay (row[3], row[1], row[2], error))
+          !vk_disk_create_overlay (row[3], row[1], row[2], error) ||
+          !vk_fsync_parent (row[0], error) || !vk_fsync_parent (row[3], error))
         return FALSE;
       g_ptr_array_add (res->disks, g_strdup_printf ("%s", row[3]));
     }
@@ -640,7 +641,7 @@ fork_finish_image (Fork *f, VkStateSource *ss, GError **error)
                    final_state, g_strerror (errno));
       return FALSE;
     }
-  return vk_sidecar_save (f->sc, sidecar, error);
+  return vk_fsync_parent (final_state, error) && vk_sidecar_save (f->sc, sidecar, error);
 }
 
 /* From the pause to the complete image; the caller rolls back on failure. */

@@ -752,7 +752,8 @@ image_overlays (ImageRun *run, GError **error)
         return FALSE;
       if (f->copied)
         continue;
-      if (!(f->renamed ? vk_disk_create_overlay (f->path, f->frozen, f->format, error)
+      if (!(f->renamed ? vk_disk_create_overlay (f->path, f->frozen, f->format, error) &&
+                           vk_fsync_parent (f->path, error)
                        : vk_disk_replace_with_overlay (f->path, f->frozen, f->format, error)) ||
           !vk_file_sha256 (f->path, &fd->overlay_sha256, NULL, error))
         return FALSE;
@@ -771,8 +772,12 @@ undo_by_hand (ImageRun *run, const char *state, GError **error)
   for (guint i = run->freezes->len; i > 0; i--)
     {
       Freeze *f = run->freezes->pdata[i - 1];
-      if (f->frozen && !f->copied && (f->renamed || run->dir == run->final_dir))
-        rename (f->frozen, f->path);
+      if (f->frozen && !f->copied && (f->renamed || run->dir == run->final_dir) &&
+          (rename (f->frozen, f->path) < 0 || !vk_fsync_parent (f->path, NULL)))
+        return vk_fail (error, VK_ERROR_FAILED,
+                        _("cannot move the frozen disk %s back to %s: %s; move it back by "
+                          "hand before anything uses %s"), f->frozen, f->path,
+                        g_strerror (errno), f->path);
     }
   if (!vk_conn_restore (run->ops->conn, state, run->restore_xml, FALSE, FALSE, error))
     return FALSE;

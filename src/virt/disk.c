@@ -8,6 +8,7 @@
 
 #include "disk.h"
 #include "diskfile.h"
+#include "fileutil.h"
 #include "vk-error.h"
 
 gboolean
@@ -36,7 +37,9 @@ vk_disk_replace_with_overlay (const char *path, const char *base, const char *ba
                    path, g_strerror (e));
       return FALSE;
     }
-  return TRUE;
+  /* the overlay was synced by its writer; the rename is made durable
+   * before libvirt is told to use it */
+  return vk_fsync_parent (path, error);
 }
 
 gboolean
