@@ -568,43 +568,6 @@ vk_file_sha256 (const char *path, char **hex_out, guint64 *size_out,
 
 /* ---------------------------------------------------------------- cleanup */
 
-/* When this process started, in seconds since the epoch, or 0 when /proc
- * cannot tell (then the age test passes everything and the flock test
- * alone protects files still being written). */
-static gint64
-process_start_time (void)
-{
-  g_autofree char *stat = NULL;
-  g_autofree char *pstat = NULL;
-  const char *p;
-  const char *btime;
-  guint64 start_ticks = 0;
-  guint64 boot = 0;
-  long ticks;
-
-  if (!g_file_get_contents ("/proc/self/stat", &pstat, NULL, NULL) ||
-      !g_file_get_contents ("/proc/stat", &stat, NULL, NULL))
-    return 0;
-  /* comm (field 2) may hold spaces and parentheses; fields are counted
-   * from the last ')'. starttime is field 22. */
-  p = strrchr (pstat, ')');
-  if (p == NULL)
-    return 0;
-  for (int field = 2; field < 22 && p != NULL; field++)
-    p = strchr (p + 1, ' ');
-  if (p == NULL)
-    return 0;
-  start_ticks = g_ascii_strtoull (p + 1, NULL, 10);
-  btime = strstr (stat, "\nbtime ");
-  if (btime == NULL)
-    return 0;
-  boot = g_ascii_strtoull (btime + 7, NULL, 10);
-  ticks = sysconf (_SC_CLK_TCK);
-  if (boot == 0 || ticks <= 0)
-    return 0;
-  return (gint64) (boot + start_ticks / (guint64) ticks);
-}
-
 static gboolean
 is_tmp_name (const char *name)
 {
@@ -616,7 +579,6 @@ vk_tmp_cleanup (const char *dir, GPtrArray **removed, GError **error)
 {
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GError) first = NULL;
-  gint64 started = process_start_time ();
   struct dirent *de;
   DIR *d;
   int dfd;
@@ -662,9 +624,12 @@ vk_tmp_cleanup (const char *dir, GPtrArray **removed, GError **error)
       if (fstatat (dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
           !S_ISREG (st.st_mode))
         continue;
-      /* Written to since this process started: possibly a live writer
-       * that does not hold an flock (an older vmkeep). Keep it. */
-      if (started > 0 && st.st_mtim.tv_sec >= started)
+      /* Created this very moment: its writer may not have taken its
+       * flock yet (vk_tmp_file_new takes it right after mkstemp). Keep
+       * it. A writer killed an instant ago leaves a file that is removed
+       * as soon as it is 100 ms old, so the next vmkeep finds none. */
+      if (g_get_real_time () - (gint64) st.st_mtim.tv_sec * G_USEC_PER_SEC -
+            st.st_mtim.tv_nsec / 1000 < 100 * G_TIME_SPAN_MILLISECOND)
         continue;
       fd = openat (dfd, de->d_name,
                    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);

@@ -391,7 +391,8 @@ vk_store_cleanup (const char *root, GPtrArray *removed, GError **error)
         g_ptr_array_add (removed, g_strdup (p));
       close (fd);
     }
-  const char *dirs[] = { images, managed };
+  g_autofree char *journal = g_build_filename (root, "journal", NULL);
+  const char *dirs[] = { images, managed, journal };
   for (gsize i = 0; i < G_N_ELEMENTS (dirs); i++)
     {
       g_autoptr(GPtrArray) names = NULL;

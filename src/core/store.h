@@ -67,8 +67,8 @@ char *vk_store_tmp_dir_new (const char *root, const char *prefix, int *lock_fd,
 void vk_store_tmp_dir_done (const char *dir, int lock_fd);
 
 /* Remove what interrupted runs left: unlocked partial image directories,
- * unlocked working directories in tmp/ and stale temp files in managed/ and
- * images/. Names removed go to `removed`. */
+ * unlocked working directories in tmp/ and stale temp files in managed/,
+ * images/ and journal/. Names removed go to `removed`. */
 gboolean vk_store_cleanup (const char *root, GPtrArray *removed, GError **error);
 
 /* rm -rf for a directory vmkeep owns (does not follow symlinks). */

@@ -659,7 +659,8 @@ test_cleanup (void)
   } files[] = {
     { ".image.xml.vk-tmp-a1b2c3", TRUE },   /* stale: removed */
     { ".state.sav.vk-tmp-d4e5f6", TRUE },   /* stale: removed */
-    { ".fresh.xml.vk-tmp-g7h8i9", FALSE },  /* written since we started */
+    { ".fresh.xml.vk-tmp-g7h8i9", FALSE },  /* created this instant (its writer may
+                                             * not hold its flock yet) */
     { "plain.vk-tmp-j0k1l2", TRUE },        /* not ours: no leading dot */
     { "image.xml", TRUE },
     { ".hidden", TRUE },
@@ -688,6 +689,15 @@ test_cleanup (void)
   set_old_mtime (held);
   held_base = g_path_get_basename (held);
 
+  {
+    /* "this instant": a second ahead, whatever the machine's speed */
+    g_autofree char *fresh = g_build_filename (dir, ".fresh.xml.vk-tmp-g7h8i9", NULL);
+    struct timespec ts[2];
+    clock_gettime (CLOCK_REALTIME, &ts[0]);
+    ts[0].tv_sec += 1;
+    ts[1] = ts[0];
+    g_assert_cmpint (utimensat (AT_FDCWD, fresh, ts, 0), ==, 0);
+  }
   g_assert_true (vk_tmp_cleanup (dir, &removed, &error));
   g_assert_no_error (error);
   g_ptr_array_sort (removed, cmp_names);
