@@ -232,6 +232,23 @@ vk_journal_commit (VkJournal *j)
 
 /* ---- the actions --------------------------------------------------------- */
 
+/* FALSE (VK_ERROR_REFUSED, naming them) when disks of defined domains
+ * other than `skip_uuid` use `path` or a file in it. */
+static gboolean
+unused (VkOps *ops, const char *path, const char *skip_uuid, GError **error)
+{
+  g_autoptr(GPtrArray) users = vk_ops_dir_users (ops, path, skip_uuid, error);
+  if (users == NULL)
+    return FALSE;
+  if (users->len == 0)
+    return TRUE;
+  g_ptr_array_add (users, NULL);
+  g_autofree char *list = g_strjoinv (", ", (char **) users->pdata);
+  return vk_fail (error, VK_ERROR_REFUSED,
+                  _("%s is kept: disks of defined domains still use it (%s)"), path,
+                  list);
+}
+
 /* Remove a directory vmkeep made, unless a defined domain's disk chain
  * still uses a file in it: then it stays, and so does the journal. */
 static gboolean
@@ -239,21 +256,8 @@ rmtree_unused (VkOps *ops, const char *dir, GError **error)
 {
   if (!g_file_test (dir, G_FILE_TEST_EXISTS))
     return TRUE;
-  if (ops->conn != NULL)
-    {
-      g_autoptr(GPtrArray) users = vk_ops_dir_users (ops, dir, NULL, error);
-      if (users == NULL)
-        return FALSE;
-      if (users->len > 0)
-        {
-          g_ptr_array_add (users, NULL);
-          g_autofree char *list = g_strjoinv (", ", (char **) users->pdata);
-          g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                       _("%s is kept: disks of defined domains still use files in it (%s)"),
-                       dir, list);
-          return FALSE;
-        }
-    }
+  if (ops->conn != NULL && !unused (ops, dir, NULL, error))
+    return FALSE;
   return vk_rm_rf (dir, error);
 }
 
@@ -296,17 +300,8 @@ commit_overlay (VkOps *ops, const char *uuid, const char *target, const char *ov
     return TRUE;
   /* the domain itself is left out: its persistent definition names the
    * overlay until the older "define" step puts it back */
-  g_autoptr(GPtrArray) users = vk_ops_dir_users (ops, overlay, uuid, error);
-  if (users == NULL)
+  if (!unused (ops, overlay, uuid, error))
     return FALSE;
-  if (users->len > 0)
-    {
-      g_ptr_array_add (users, NULL);
-      g_autofree char *list = g_strjoinv (", ", (char **) users->pdata);
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("%s is kept: disks of defined domains still use it (%s)"), overlay, list);
-      return FALSE;
-    }
   if (g_unlink (overlay) == 0 || errno == ENOENT)
     return TRUE;
   return vk_fail (error, VK_ERROR_FAILED, _("cannot remove %s: %s"), overlay, g_strerror (errno));
