@@ -134,18 +134,23 @@ do_ensure() {
 		! is_mounted "$ROOT/dev" && ! is_mounted "$ROOT/proc" ||
 			die "$ROOT is still mounted after stopping it; see 'mount | grep $ROOT'"
 	fi
-	: >"$CACHE/apt.log" 2>/dev/null || true
+	mkdir -p "$CACHE"
+	: >"$CACHE/apt.log"
 	if [ -f "$ROOT/.vmkeep-stamp" ] && [ "$(cat "$ROOT/.vmkeep-stamp")" = "$(base_stamp)" ]; then
 		log "installing changed package lists into $ROOT"
 		install_packages "$ROOT"
 		log "root ready: $ROOT ($(tr '\n' ' ' <"$ROOT/.vmkeep-versions"))"
 		return 0
 	fi
-	command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install debootstrap"
+	# a new machine has no debootstrap: CI installs what it needs itself
+	if ! command -v debootstrap >/dev/null; then
+		log "installing debootstrap"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >>"$CACHE/apt.log" 2>&1 ||
+			die "debootstrap is missing and could not be installed; see $CACHE/apt.log"
+	fi
 	local m tmp
 	m=$(mirror)
 	tmp=$ROOT.new
-	mkdir -p "$CACHE"
 	rm -rf "$tmp"
 	log "debootstrap $SUITE from $m into $tmp (a few minutes)"
 	debootstrap --variant=minbase "$SUITE" "$tmp" "$m" >"$CACHE/debootstrap.log" 2>&1 ||
