@@ -129,14 +129,12 @@ run_clone_command (VkCli *cli, int argc, char **argv, const char *verb, const ch
     return FALSE;
   VkCloneResult res;
   vk_clone_result_init (&res);
-  /* A signal (Ctrl-C, systemd stop) cancels the workflow, which undoes
-   * what it did: never a source left paused on a half-made fork. */
-  VkSigGuard guard;
-  vk_cli_sig_guard_begin (cli, &guard);
+  /* A signal (Ctrl-C, systemd stop; run.c guards every command) cancels
+   * the workflow, which undoes what it did: never a source left paused on
+   * a half-made fork. */
   gint64 t0 = g_get_monotonic_time ();
   gboolean ok = func (ops, argv[1], &o, &res, error);
   double seconds = (g_get_monotonic_time () - t0) / 1e6;
-  vk_cli_sig_guard_end (&guard);
   if (!ok && fork)
     say_interrupted (error);
   else if (ok && !fork)

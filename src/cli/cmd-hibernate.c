@@ -367,13 +367,10 @@ vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
 
   VkHibernateOpts o = { hib_opt.image, hib_opt.copy, hib_opt.bypass, hib_opt.format, hib_opt.parallel };
   gboolean progress = vk_cli_progress_wanted (cli, hib_opt.progress) && names->len == 1;
-  /* A stop request (Ctrl-C, SIGTERM from systemd, a closed ssh) aborts
-   * the saves under way (the VMs run on) and starts no more; a save
-   * that completed is finished. */
-  VkSigGuard guard;
-  vk_cli_sig_guard_begin (cli, &guard);
+  /* A stop request (Ctrl-C, SIGTERM from systemd, a closed ssh; run.c
+   * guards every command) aborts the saves under way (the VMs run on) and
+   * starts no more; a save that completed is finished. */
   g_autoptr(GArray) results = hibernate_all (cli, names, &o, jobs, progress);
-  vk_cli_sig_guard_end (&guard);
   if (names->len == 0)
     vk_cli_info (cli, _("No domain matched; nothing to hibernate"));
   return report (cli, _("hibernate"), results, error);

@@ -228,8 +228,8 @@ image_rm (VkCli *cli, const char *name, gboolean force, GError **error)
   return TRUE;
 }
 
-/* An export or import under way: its progress on the one progress display,
- * its notices, and the signals cancelling it. */
+/* An export or import under way: its progress on the one progress display
+ * and its notices (the signals cancelling it: run.c). */
 typedef struct {
   VkCli *cli;
   gboolean on;
@@ -238,7 +238,6 @@ typedef struct {
   VkProgress pr;
   VkOpsNoticeFunc notice;
   gpointer notice_data;
-  VkSigGuard guard;
 } ImageJob;
 
 static void
@@ -247,8 +246,6 @@ image_job_progress (const VkOpsProgress *p, gpointer data)
   ImageJob *job = data;
   if (!job->started)
     {
-      /* a signal cancels from the first byte on (before: the journal) */
-      vk_cli_sig_guard_begin (job->cli, &job->guard);
       vk_progress_init (&job->pr, job->on, job->what, p->total);
       job->started = TRUE;
     }
@@ -288,8 +285,6 @@ image_job_begin (VkCli *cli, ImageJob *job, gboolean progress, const char *what)
 static void
 image_job_end (ImageJob *job)
 {
-  if (job->started)
-    vk_cli_sig_guard_end (&job->guard);
   if (job->pr.what)
     vk_progress_end (&job->pr, FALSE);
   job->cli->ops->progress = NULL;
@@ -436,6 +431,9 @@ vk_cmd_image (VkCli *cli, int argc, char **argv, GError **error)
   if (image_opt.new_name && !g_str_equal (verb, "import"))
     return vk_fail (error, VK_ERROR_USAGE,
                     _("vmkeep image %s: --name belongs to 'image import'"), verb);
+  /* list, inspect and verify change nothing: a signal ends them at once */
+  if (g_str_equal (verb, "list") || g_str_equal (verb, "inspect") || g_str_equal (verb, "verify"))
+    vk_cli_sig_release ();
   if (g_str_equal (verb, "list"))
     return vk_cli_expect_args ("image list", argc - 1, 0, 0, _("no arguments"), error) &&
            image_list (cli, error);

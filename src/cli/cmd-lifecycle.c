@@ -80,7 +80,8 @@ for_each_domain (VkCli *cli, int argc, char **argv, DomainStep step, const char 
   for (int i = 1; i < argc; i++)
     {
       g_autoptr(GError) local = NULL;
-      if (!step (cli, argv[i], &local))
+      /* after a stop request no further domain is touched */
+      if (!vk_ops_check_cancel (cli->ops, &local) || !step (cli, argv[i], &local))
         vk_batch_fail (&b, argv[i], local);
     }
   return vk_batch_finish (&b, verb, argc - 1, error);

@@ -371,6 +371,13 @@ vk_cli_sig_guard_end (VkSigGuard *g)
 }
 
 void
+vk_cli_sig_release (void)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (guarded); i++)
+    signal (guarded[i], SIG_DFL);
+}
+
+void
 vk_cli_store_cleanup (VkCli *cli)
 {
   g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func (g_free);

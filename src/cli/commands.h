@@ -175,8 +175,9 @@ gboolean vk_cli_check_scope (VkDomain *dom, const char *name, gboolean live, gbo
 void vk_cli_store_cleanup (VkCli *cli);
 
 /* Ctrl-C, a closed ssh or a systemd stop while vmkeep must finish or undo
- * what it started (an export or import stream, a fork): between begin and
- * end SIGINT, SIGTERM and SIGHUP cancel the run's context (cli->ops->cancel,
+ * what it started: run.c guards every command that changes state
+ * (VkCommand.recover is VK_CLI_RECOVER_APPLY) for its whole run. Between
+ * begin and end SIGINT, SIGTERM and SIGHUP cancel the run's context (cli->ops->cancel,
  * the one cancellation the workflows know) and set vk_cli_interrupted to
  * the signal (installed without SA_RESTART, so a blocked read or write
  * returns); the command then fails like on any other error and undoes
@@ -188,6 +189,9 @@ typedef struct {
 extern volatile sig_atomic_t vk_cli_interrupted;
 void vk_cli_sig_guard_begin (VkCli *cli, VkSigGuard *g);
 void vk_cli_sig_guard_end (VkSigGuard *g);
+/* Within a guard: a part of a command that changes nothing gives the
+ * signals their default action back (they end vmkeep at once). */
+void vk_cli_sig_release (void);
 
 /* Batch commands go on past a failing domain and end with the worst exit
  * code: each failure is printed as it happens (vk_batch_fail takes it),

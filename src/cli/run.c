@@ -184,7 +184,18 @@ vk_cli_main (int argc, char **argv, VkOpsFaultFunc fault, gpointer fault_data)
       !g_strv_contains ((const char *const *) cargs, "--help") &&
       !g_strv_contains ((const char *const *) cargs, "-h"))
     vk_cli_recover_first (&cli, cmd->recover == VK_CLI_RECOVER_APPLY);
+  /* Every command that changes state handles SIGINT, SIGTERM and SIGHUP
+   * the same way: the signal cancels the run's context; a workflow then
+   * undoes what it did, or finishes the step that cannot be undone (a
+   * libvirt call under way) and says so; no more domains of a list are
+   * started on. */
+  VkSigGuard guard;
+  gboolean guarded = cmd->recover == VK_CLI_RECOVER_APPLY;
+  if (guarded)
+    vk_cli_sig_guard_begin (&cli, &guard);
   gboolean ok = cmd->func (&cli, cargc, cargs, &error);
+  if (guarded)
+    vk_cli_sig_guard_end (&guard);
   int code = 0;
   if (!ok)
     code = fail (error);

@@ -673,31 +673,11 @@ vk_domain_destroy (VkDomain *vd, GError **error)
 }
 
 gboolean
-vk_domain_stop (VkDomain *vd, guint timeout_s, gboolean force, GError **error)
+vk_domain_shutdown (VkDomain *vd, GError **error)
 {
-  if (vk_domain_state (vd, NULL) == VK_STATE_SHUTOFF)
-    return TRUE;
-  if (timeout_s > 0 && virDomainShutdown (vd->dom) < 0)
-    {
-      if (!force)
-        return vk_vir_fail (error, _("cannot ask domain '%s' to shut down"), vd->name);
-      virResetLastError ();
-    }
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_s * G_USEC_PER_SEC;
-  while (timeout_s > 0 && g_get_monotonic_time () < deadline)
-    {
-      if (vk_domain_state (vd, NULL) == VK_STATE_SHUTOFF)
-        return TRUE;
-      g_usleep (200 * 1000);
-    }
-  if (vk_domain_state (vd, NULL) == VK_STATE_SHUTOFF)
-    return TRUE;
-  if (!force)
-    return vk_fail (error, VK_ERROR_FAILED,
-                    _("domain '%s' did not shut down within %u s; the guest may "
-                      "ignore ACPI: retry with a longer --timeout or use --force"),
-                    vd->name, timeout_s);
-  return vk_domain_destroy (vd, error);
+  if (virDomainShutdown (vd->dom) < 0)
+    return vk_vir_fail (error, _("cannot ask domain '%s' to shut down"), vd->name);
+  return TRUE;
 }
 
 void

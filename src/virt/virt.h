@@ -102,10 +102,8 @@ gboolean vk_domain_define (VkConn *conn, const char *xml, VkDomain **out,
 gboolean vk_domain_undefine (VkDomain *dom, gboolean remove_nvram,
                              GError **error);
 gboolean vk_domain_start (VkDomain *dom, gboolean paused, GError **error);
-/* ACPI shutdown, waiting up to timeout_s for shut off; then destroy when
- * `force`, else VK_ERROR_FAILED saying how to force it. */
-gboolean vk_domain_stop (VkDomain *dom, guint timeout_s, gboolean force,
-                         GError **error);
+/* Asks the guest to shut down (ACPI) and returns at once. */
+gboolean vk_domain_shutdown (VkDomain *dom, GError **error);
 gboolean vk_domain_destroy (VkDomain *dom, GError **error);
 
 typedef struct {
