@@ -1,7 +1,8 @@
 #!/bin/bash
-# The full fault campaign (tests/faults/README): stops.sh with many
-# random-moment trials per workflow and its libvirtd and full-disk trials
-# repeated, and points.sh, on each libvirt stack; then one table of trials,
+# The full fault campaign (tests/faults/README): stops.sh, attach.sh and
+# systemd.sh with many random-moment trials per workflow (stops.sh's
+# libvirtd and full-disk trials repeated with the rounds), and points.sh,
+# on each libvirt stack; then one table of trials,
 # outcomes and recovery times per workflow, fault kind and stack.
 #
 #   tests/faults/campaign.sh [--trials N] [--rounds R] [--stacks "host backports"]
@@ -36,23 +37,22 @@ mkdir -p "$logs"
 
 run_stack() { # STACK ROUND
 	local stack=$1 r=$2 seed=$((RANDOM * 32768 + RANDOM))
-	local cmd="VMKEEP_REQUIRE_E2E=1 FAULTS_RANDOM=$trials FAULTS_SEED=$seed make -j1 check TESTS=\"tests/faults/stops.sh${3:+ tests/faults/points.sh}\""
+	local t tests="stops attach systemd${3:+ points}" files="" from
+	for t in $tests; do files="$files tests/faults/$t.sh"; done
+	local cmd="VMKEEP_REQUIRE_E2E=1 FAULTS_RANDOM=$trials FAULTS_SEED=$seed make -j1 check TESTS=\"${files# }\""
 	echo "campaign: $stack round $r (seed $seed)" >&2
 	case $stack in
 	host)
 		bash -c "$cmd" >/dev/null 2>&1 || true
-		cp tests/faults/stops.log "$logs/$stack-stops-$r.log"
-		[ -z "${3:-}" ] || cp tests/faults/points.log "$logs/$stack-points.log"
+		from=tests/faults
 		;;
 	backports)
 		tools/stack-root.sh run bash -c "cd /build/vmkeep && $cmd" >/dev/null 2>&1 || true
-		local root
-		root=$(tools/stack-root.sh path)
-		cp "$root/build/vmkeep/tests/faults/stops.log" "$logs/$stack-stops-$r.log"
-		[ -z "${3:-}" ] || cp "$root/build/vmkeep/tests/faults/points.log" "$logs/$stack-points.log"
+		from=$(tools/stack-root.sh path)/build/vmkeep/tests/faults
 		;;
 	*) echo "campaign: unknown stack $stack" >&2; exit 2 ;;
 	esac
+	for t in $tests; do cp "$from/$t.log" "$logs/$stack-$t-$r.log"; done
 }
 
 for stack in $stacks; do
@@ -89,7 +89,8 @@ for path in sorted(glob.glob(os.path.join(logs, "*.log"))):
     for what, results in trials.items():
         if what not in recovery:
             continue   # a check outside the trials (set-up, re-runs)
-        wf, _, fault = what.partition(", ") if ", " in what else what.partition(" ")
+        # "WORKFLOW, SIGKILL at ..." or "WORKFLOW POINT:SIGNAL"
+        wf, _, fault = what.partition(", ") if ", " in what else what.rpartition(" ")
         kind = ("SIGKILL" if "KILL" in fault or "sigkill" in fault else
                 "SIGTERM" if "TERM" in fault or "sigterm" in fault else
                 "libvirtd killed" if "libvirtd" in fault else

@@ -59,8 +59,12 @@ chain_ok() {
 
 _faults_boot() { printf 'kernel=%s,initrd=%s,cmdline=%s vk.fill=1' "$VK_KERNEL" "$VK_INITRD" "$VK_CMDLINE"; }
 
-# faults_setup: bridges, store, and the source VM, booted.
+# faults_setup [MACHINE [CREATE-ARGS...]]: bridges, store, and the source
+# VM (machine type pc unless MACHINE; more `vmkeep create` options after
+# it), booted.
 faults_setup() {
+	local machine=${1:-pc}
+	[ $# -eq 0 ] || shift
 	br=$(e2e_bridge_name a)
 	br_new=$(e2e_bridge_name b)
 	e2e_bridge "$br"
@@ -76,9 +80,9 @@ faults_setup() {
 	mac=$(printf '52:54:00:%02x:%02x:01' $((($$ >> 8) & 255)) $(($$ & 255)))
 	e2e_cleanup_domain "$SRC"
 	qemu-img create -q -f qcow2 "$DISK" 32M
-	check_or_bail vk create "$SRC" --machine pc --virt-type qemu --memory 128 \
+	check_or_bail vk create "$SRC" --machine "$machine" --virt-type qemu --memory 128 \
 		--nic "bridge=$br,mac=$mac" --disk "$DISK" --no-balloon --boot "$(_faults_boot)" \
-		--serial-log "$LOG" --start
+		--serial-log "$LOG" "$@" --start
 	check_or_bail e2e_wait_ticks_from "$LOG" 0 2 180
 	BOOT=$(e2e_boot_id "$LOG")
 }
@@ -212,6 +216,36 @@ faults_verdict() {
 	is "$bad" "" "$what: every listed image verifies"
 }
 VERIFIED=
+
+# faults_offline_source: OFF, a shut-off VM (never started) with the disk
+# OFF_DISK, for the fork of a shut-off source.
+faults_offline_source() {
+	OFF=$(e2e_name off)
+	OFF_DISK=$E2E_DIR/off.qcow2
+	e2e_cleanup_domain "$OFF"
+	qemu-img create -q -f qcow2 "$OFF_DISK" 32M
+	check_or_bail vk create "$OFF" --machine pc --virt-type qemu --memory 128 \
+		--nic "bridge=$br_new" --disk "$OFF_DISK" --no-balloon --boot "$(_faults_boot)"
+}
+
+# offline_verdict WHAT NEW: after a fork of OFF stopped at any moment: OFF
+# is shut off and defined on its own disk path, its chain checks and every
+# file of it exists, and the fork NEW is gone or complete (defined, shut
+# off, its chain whole).
+offline_verdict() {
+	local what=$1 new=$2 d
+	is "$(e2e_domstate "$OFF")" "shut off" "$what: the shut-off source stays shut off"
+	is "$(source_disk "$OFF" --inactive)" "$OFF_DISK" "$what: the source is defined on its own disk path"
+	check_as "$what: qemu-img check passes on the source's chain" chain_ok "$OFF_DISK"
+	if [ "$(exists_domain "$new")" = yes ]; then
+		d=$(source_disk "$new" --inactive)
+		check_as "$what: the fork is complete: its chain checks" chain_ok "$d"
+	else
+		ok "$what: no fork domain left"
+		is "$(find "$E2E_DIR" -maxdepth 1 -name "$new*.qcow2" -printf '%f ')" "" \
+			"$what: no fork disk left"
+	fi
+}
 
 # drop_domain NAME: a clone or fork a trial completed, gone again (its
 # disks stay in E2E_DIR, removed at exit).

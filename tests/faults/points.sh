@@ -17,10 +17,13 @@
 #   wake --image       wake-image
 #   clone              clone-after-restore
 #   fork (running)     fork-after-disks, fork-after-clone
+#   fork (shut off)    fork-after-disks, fork-after-clone
+#   fork (an image)    fork-after-clone
 #   image export       export-commit
 #   image import       import-received, import-checked, import-sidecar
 #
-# Random moments, libvirtd killed and full file systems: stops.sh.
+# Random moments, libvirtd killed and full file systems: stops.sh; nic add
+# and fs attach: attach.sh; the systemd unit: systemd.sh.
 set -eu
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -106,6 +109,43 @@ for point in fork-after-disks fork-after-clone; do
 		is "$(e2e_domstate "$new")" running "$what: the re-run's fork runs"
 		vsh destroy "$new" >/dev/null 2>&1 || true
 	done
+done
+
+# ------------------------------------------- fork of a shut-off source ---
+
+faults_offline_source
+for point in fork-after-disks fork-after-clone; do
+	for sig in sigkill sigterm; do
+		next
+		what="fork (shut off) $point:$sig"
+		new=$(e2e_name "o$n")
+		e2e_cleanup_domain "$new"
+		faulted "$point:$sig" fork "$OFF" --name "$new" --bridge "$br_new" --disk-dir "$E2E_DIR"
+		killed_at "$what" "$sig"
+		faults_verdict "$what"
+		offline_verdict "$what" "$new"
+		check_as "$what: re-run of fork" vk fork "$OFF" --name "$new" --bridge "$br_new" \
+			--disk-dir "$E2E_DIR"
+		is "$(e2e_domstate "$new")" "shut off" "$what: the re-run's fork is defined"
+		drop_domain "$new"
+	done
+done
+
+# ------------------------------------------------------ fork of an image ---
+
+for sig in sigkill sigterm; do
+	next
+	what="fork (image) fork-after-clone:$sig"
+	new=$(e2e_name "g$n")
+	e2e_cleanup_domain "$new"
+	faulted "fork-after-clone:$sig" fork c --name "$new" --bridge "$br_new" --disk-dir "$E2E_DIR"
+	killed_at "$what" "$sig"
+	faults_verdict "$what" c
+	is "$(exists_domain "$new")" no "$what: no fork domain left"
+	is "$(find "$E2E_DIR" -maxdepth 1 -name "$new*.qcow2" -printf '%f ')" "" "$what: no fork disk left"
+	check_as "$what: re-run of fork" vk fork c --name "$new" --bridge "$br_new" --disk-dir "$E2E_DIR"
+	is "$(e2e_domstate "$new")" running "$what: the re-run's fork runs"
+	drop_domain "$new"
 done
 
 # -------------------------------------------------- export / import ----

@@ -3,8 +3,8 @@
 # stack CI runs): the stops that come from outside vmkeep.
 #
 #   random   each workflow (hibernate --image, managed hibernate, managed
-#            wake, clone, fork of the running source, image export and
-#            import) is timed once undisturbed, then stopped at random
+#            wake, clone, fork of the running source, of a shut-off source
+#            and of an image, image export and import) is timed once undisturbed, then stopped at random
 #            moments within that time: FAULTS_RANDOM (default 1) trials
 #            with SIGKILL and as many with SIGTERM. The moments come from
 #            FAULTS_SEED (default: this run's pid), printed for replay.
@@ -79,55 +79,53 @@ for sig in KILL TERM; do
 	done
 done
 
-# clone of an image
+# random_new LABEL P IMAGE CHECK VERB SOURCE [ARGS...]: `vmkeep VERB SOURCE
+# --name NEW ARGS` timed once undisturbed, then stopped at random moments;
+# each trial's new domain is named after P and the trial, judged by
+# faults_verdict (IMAGE: the image the run uses, or "") and by CHECK WHAT
+# NEW, and goes again.
+random_new() {
+	local label=$1 p=$2 image=$3 check=$4 new D ms sig
+	shift 4
+	new=$(e2e_name "${p}0")
+	e2e_cleanup_domain "$new"
+	timed_ms vk "$1" "$2" --name "$new" "${@:3}"
+	drop_domain "$new"
+	D=$T_MS
+	for sig in KILL TERM; do
+		for _ in $(seq "$trials"); do
+			next
+			new=$(e2e_name "$p$n")
+			e2e_cleanup_domain "$new"
+			ms=$(moment "$D")
+			what="$label, SIG$sig at $ms of $D ms"
+			stopped_after "$sig" "$ms" "$1" "$2" --name "$new" "${@:3}"
+			faults_verdict "$what" "$image"
+			"$check" "$what" "$new"
+			drop_domain "$new"
+		done
+	done
+}
+
+# gone_or_running WHAT NEW: a stopped clone or fork is gone or complete.
+gone_or_running() {
+	local st
+	st=$(e2e_domstate "$2" || true)
+	case $st in
+	"" | running) ok "$1: the new VM is gone or complete (${st:-gone})" ;;
+	*) not_ok "$1: the new VM is gone or complete"; diag "state '$st'" ;;
+	esac
+}
+
 check_or_bail vk hibernate "$SRC" --image c
 check_or_bail vk wake --image c
-new=$(e2e_name c0)
-e2e_cleanup_domain "$new"
-timed_ms vk clone c --name "$new" --bridge "$br_new" --disk-dir "$E2E_DIR"
-drop_domain "$new"
-D=$T_MS
-for sig in KILL TERM; do
-	for _ in $(seq "$trials"); do
-		next
-		new=$(e2e_name "c$n")
-		e2e_cleanup_domain "$new"
-		ms=$(moment "$D")
-		what="clone, SIG$sig at $ms of $D ms"
-		stopped_after "$sig" "$ms" clone c --name "$new" --bridge "$br_new" --disk-dir "$E2E_DIR"
-		faults_verdict "$what"
-		st=$(e2e_domstate "$new" || true)
-		case $st in
-		"" | running) ok "$what: the clone is gone or complete (${st:-gone})" ;;
-		*) not_ok "$what: the clone is gone or complete"; diag "state '$st'" ;;
-		esac
-		drop_domain "$new"
-	done
-done
-
-# fork of the running source
-new=$(e2e_name f0)
-e2e_cleanup_domain "$new"
-timed_ms vk fork "$SRC" --name "$new" --bridge "$br_new"
-drop_domain "$new"
-D=$T_MS
-for sig in KILL TERM; do
-	for _ in $(seq "$trials"); do
-		next
-		new=$(e2e_name "f$n")
-		e2e_cleanup_domain "$new"
-		ms=$(moment "$D")
-		what="fork, SIG$sig at $ms of $D ms"
-		stopped_after "$sig" "$ms" fork "$SRC" --name "$new" --bridge "$br_new"
-		faults_verdict "$what"
-		st=$(e2e_domstate "$new" || true)
-		case $st in
-		"" | running) ok "$what: the fork is gone or complete (${st:-gone})" ;;
-		*) not_ok "$what: the fork is gone or complete"; diag "state '$st'" ;;
-		esac
-		drop_domain "$new"
-	done
-done
+# clone of an image; fork of the running source, of a shut-off source and
+# of an image (a hibernated VM: like a clone)
+random_new clone c "" gone_or_running clone c --bridge "$br_new" --disk-dir "$E2E_DIR"
+random_new fork f "" gone_or_running fork "$SRC" --bridge "$br_new"
+faults_offline_source
+random_new "fork (shut off)" o "" offline_verdict fork "$OFF" --bridge "$br_new" --disk-dir "$E2E_DIR"
+random_new "fork (image)" g c gone_or_running fork c --bridge "$br_new" --disk-dir "$E2E_DIR"
 
 # export and import
 mkdir -p "$E2E_DIR/out"
