@@ -27,7 +27,7 @@ PACKAGES=(
 	libglib2.0-dev libvirt-dev libxml2-dev libjson-glib-dev nettle-dev libarchive-dev libxml2-utils python3 scdoc
 	libarchive-tools
 	libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
-	busybox-static cpio ovmf swtpm swtpm-tools virtinst iproute2 procps util-linux
+	busybox-static cpio ovmf swtpm swtpm-tools virtinst iproute2 procps util-linux systemd
 	debhelper dpkg-dev rpm groff-base man-db bash-completion
 	clang libclang-rt-14-dev
 )

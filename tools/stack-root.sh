@@ -50,7 +50,7 @@ STACK_PACKAGES=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
 BUILD_PACKAGES=(autoconf automake autopoint gettext pkg-config gcc make libc6-dev
 	libglib2.0-dev libxml2-dev libjson-glib-dev nettle-dev libarchive-dev libarchive-tools libxml2-utils python3 scdoc
 	busybox-static cpio gzip xz-utils ovmf swtpm swtpm-tools iproute2 procps util-linux
-	kmod ca-certificates dbus xfsprogs zstd)
+	kmod ca-certificates dbus xfsprogs zstd systemd)
 
 log() { printf 'stack-root: %s\n' "$*" >&2; }
 die() { printf 'stack-root: error: %s\n' "$*" >&2; exit 1; }
