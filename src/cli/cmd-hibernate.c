@@ -419,6 +419,19 @@ vk_cmd_wake (VkCli *cli, int argc, char **argv, GError **error)
   g_array_set_clear_func (results, (GDestroyNotify) result_clear);
   guint n = wake_opt.image ? 1u : (guint) argc - 1;
   g_array_set_size (results, n);
+  /* A hibernate into this image that was interrupted: the recovery this
+   * run began with (run.c) has finished it by bringing its VM back,
+   * running, from the state libvirt saved where it saved one. That is
+   * what waking asks for. */
+  if (wake_opt.image && vk_cli_recovered (cli, "hibernate", wake_opt.image))
+    {
+      Result *r = &g_array_index (results, Result, 0);
+      r->name = g_strdup (wake_opt.image);
+      r->mode = "recovered";
+      vk_cli_info (cli, _("The hibernate into image '%s' had been interrupted; finishing it "
+                          "brought its VM back, running"), wake_opt.image);
+      return report (cli, _("wake"), results, error);
+    }
   for (guint i = 0; i < n; i++)
     {
       Result *r = &g_array_index (results, Result, i);

@@ -135,6 +135,14 @@ vk_cmd_recover (VkCli *cli, int argc, char **argv, GError **error)
   return vk_batch_finish (&batch, _("recover"), items->len, error);
 }
 
+gboolean
+vk_cli_recovered (VkCli *cli, const char *op, const char *subject)
+{
+  g_autofree char *key = g_strdup_printf ("%s %s", op, subject);
+  return cli->recovered != NULL &&
+         g_ptr_array_find_with_equal_func (cli->recovered, key, g_str_equal, NULL);
+}
+
 void
 vk_cli_recover_first (VkCli *cli, gboolean apply)
 {
@@ -151,7 +159,12 @@ vk_cli_recover_first (VkCli *cli, gboolean apply)
                     it->op, it->subject);
       else if (vk_ops_recover_apply (ops, it, &fail))
         {
-          if (!cli->quiet && it->action != VK_RECOVER_DROP)
+          if (it->action == VK_RECOVER_DROP)
+            continue;
+          if (cli->recovered == NULL)
+            cli->recovered = g_ptr_array_new_with_free_func (g_free);
+          g_ptr_array_add (cli->recovered, g_strdup_printf ("%s %s", it->op, it->subject));
+          if (!cli->quiet)
             g_printerr (_("vmkeep: finished an interrupted %s of '%s' (%s)\n"), it->op,
                         it->subject, it->action == VK_RECOVER_UNDO ? _("undone")
                                                                    : _("its VM runs again"));

@@ -22,6 +22,8 @@ typedef struct {
   gboolean quiet;     /* -q: no informational messages */
   VkConn *conn;       /* opened on first use */
   VkOps *ops;         /* the workflows' context, made with the connection */
+  GPtrArray *recovered; /* "OP SUBJECT" of each interrupted run the recovery
+                           before the command undid or restored */
 } VkCli;
 
 typedef gboolean (*VkCommandFunc) (VkCli *cli, int argc, char **argv,
@@ -169,6 +171,10 @@ gboolean vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error);
  * error naming what --live would have done (`live_verb`, e.g. "hot-plug"). */
 gboolean vk_cli_check_scope (VkDomain *dom, const char *name, gboolean live, gboolean config,
                              const char *live_verb, GError **error);
+
+/* Whether the recovery before this command (vk_cli_recover_first) undid or
+ * restored an interrupted `op` of `subject`. */
+gboolean vk_cli_recovered (VkCli *cli, const char *op, const char *subject);
 
 /* Remove what interrupted runs left in the store (see vk_store_cleanup),
  * saying so on stderr unless --quiet. */

@@ -202,5 +202,6 @@ vk_cli_main (int argc, char **argv, VkOpsFaultFunc fault, gpointer fault_data)
   vk_ops_free (cli.ops);
   vk_conn_free (cli.conn);
   g_free (cli.uri);
+  g_clear_pointer (&cli.recovered, g_ptr_array_unref);
   return code;
 }

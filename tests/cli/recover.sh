@@ -93,6 +93,31 @@ expect_rc 0 "other commands go on"
 check "with a warning" contains "$ERR" "could not be finished"
 rm -f "$STORE/journal/clone-4242-0000dddd.json"
 
+# wake --image NAME after a hibernate into NAME was killed: the recovery
+# it begins with finishes that hibernate (here: its partial image goes,
+# the VM never stopped), and the wake says so and succeeds
+hibernate_journal () {
+  mkdir -p -m 0711 "$STORE/images"
+  mkdir "$STORE/images/.nightly1.partial-x"
+  touch "$STORE/images/.nightly1.partial-x/state.sav"
+  printf '{"version":1,"op":"hibernate","subject":"nightly1","pid":4242,"started":"2026-12-01T01:30:00Z","facts":{"uri":"%s"},"undo":[{"kind":"rmtree","args":["%s"]}]}\n' \
+    "$TEST_URI" "$STORE/images/.nightly1.partial-x" >"$STORE/journal/hibernate-4242-0000eeee.json"
+}
+hibernate_journal
+run wake --image nightly1
+expect_rc 0 "wake --image of an interrupted hibernate"
+check "it finishes the hibernate first" contains "$ERR" "finished an interrupted hibernate of 'nightly1'"
+check "and says the VM is back" contains "$OUT" "image 'nightly1' had been interrupted"
+check "the partial image and the journal are gone" \
+  test ! -e "$STORE/images/.nightly1.partial-x" -a ! -e "$STORE/journal/hibernate-4242-0000eeee.json"
+run wake --image nightly1
+expect_rc 4 "a second wake --image: there is no such image"
+hibernate_journal
+run --json wake --image nightly1
+expect_rc 0 "wake --image --json of an interrupted hibernate"
+check "--json: one result, ok, mode recovered" \
+  test "$(json 'len(d), d[0]["ok"], d[0]["mode"]')" = "1 True recovered"
+
 # a journal this vmkeep cannot read is named, and left alone
 printf '{"version":99}' >"$STORE/journal/clone-1-00000001.json"
 run recover

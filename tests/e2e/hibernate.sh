@@ -533,10 +533,14 @@ running)
 	BEFORE[b2]=$(e2e_last_tick "${BLOG[b2]}" || true)
 	OFF[b2]=$(e2e_log_size "${BLOG[b2]}")
 	# The run's journal recorded how to bring the VM back before the
-	# save began: the next vmkeep does it, nothing by hand.
-	run_rc vk hibernate --match "vkt-no-such-domain-$$"
+	# save began: the next vmkeep does it, nothing by hand. What the
+	# admin tries first, waking the image, is that next run.
+	run_rc vk wake --image killed
+	is "$RUN_RC" 0 "killed image: wake --image killed succeeds"
 	like "$RUN_OUT" "finished an interrupted hibernate of 'killed'" \
-		"killed image: the next run finishes the interrupted hibernate"
+		"killed image: it finishes the interrupted hibernate"
+	like "$RUN_OUT" "image 'killed' had been interrupted; finishing it brought its VM back" \
+		"killed image: and says the VM is back"
 	resumed "b2 killed image" "${BLOG[b2]}" "${OFF[b2]}" "${BEFORE[b2]}"
 	check_as "killed image: the partial image is gone" test ! -e "$target"
 	is "$(ls -A "$store/journal" 2>/dev/null)" "" "killed image: and the run's journal"
