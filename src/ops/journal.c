@@ -283,6 +283,31 @@ live_disk_source (VkDomain *d, const char *target, GError **error)
 /* Recorded before libvirt's disk snapshot, which a stopped vmkeep cannot
  * stop libvirtd from completing: the overlay is merged back only where it
  * is the disk's top, and removed only when nothing uses it. */
+/* An active commit needs its base writable. A domain left paused after
+ * libvirt wrote its memory (a fork's snapshot that libvirtd completed
+ * after vmkeep died) has its block nodes inactive in QEMU, as a migration
+ * leaves them, until it runs again: QEMU 7.2 under libvirt 9.0 then
+ * refuses the commit ("Block node is read-only"; libvirt 11 reactivates
+ * them itself). So a paused domain whose commit fails runs for the commit
+ * and is paused again after it. */
+static gboolean
+commit_top (VkDomain *d, const char *target, GError **error)
+{
+  g_autoptr(GError) first = NULL;
+  if (vk_domain_commit_top (d, target, 120, &first))
+    return TRUE;
+  if (vk_domain_state (d, NULL) != VK_STATE_PAUSED || !vk_domain_resume (d, NULL))
+    {
+      g_propagate_error (error, g_steal_pointer (&first));
+      return FALSE;
+    }
+  gboolean ok = vk_domain_commit_top (d, target, 120, error);
+  g_autoptr(GError) again = NULL;
+  if (!vk_domain_suspend (d, ok ? error : &again))
+    return FALSE;
+  return ok;
+}
+
 static gboolean
 commit_overlay (VkOps *ops, const char *uuid, const char *target, const char *overlay,
                 GError **error)
@@ -293,7 +318,7 @@ commit_overlay (VkOps *ops, const char *uuid, const char *target, const char *ov
       g_autofree char *top = live_disk_source (d, target, error);
       if (top == NULL)
         return FALSE;
-      if (g_str_equal (top, overlay) && !vk_domain_commit_top (d, target, 120, error))
+      if (g_str_equal (top, overlay) && !commit_top (d, target, error))
         return FALSE;
     }
   if (!g_file_test (overlay, G_FILE_TEST_EXISTS))
