@@ -335,8 +335,14 @@ vk_store_cleanup (const char *root, GPtrArray *removed, GError **error)
   g_autoptr(GPtrArray) tmp = NULL;
   gboolean ok = TRUE;
 
-  g_autoptr(GDir) d = g_dir_open (images, 0, NULL);
+  g_autofree char *journals = g_build_filename (root, "journal", NULL);
+  gboolean pending = FALSE;
+  g_autoptr(GDir) jd = g_dir_open (journals, 0, NULL);
   const char *n;
+  while (jd && !pending && (n = g_dir_read_name (jd)) != NULL)
+    pending = n[0] != '.' && g_str_has_suffix (n, ".json");
+
+  g_autoptr(GDir) d = pending ? NULL : g_dir_open (images, 0, NULL);
   while (d && (n = g_dir_read_name (d)) != NULL)
     {
       if (n[0] != '.' || strstr (n, VK_STORE_PARTIAL) == NULL)
@@ -377,7 +383,7 @@ vk_store_cleanup (const char *root, GPtrArray *removed, GError **error)
    * snapshot) whose vmkeep is gone: nothing in them is needed by anyone
    * (a running clone or fork holds its memory in QEMU). */
   g_autofree char *tmpdir = g_build_filename (root, "tmp", NULL);
-  g_autoptr(GDir) td = g_dir_open (tmpdir, 0, NULL);
+  g_autoptr(GDir) td = pending ? NULL : g_dir_open (tmpdir, 0, NULL);
   while (td && (n = g_dir_read_name (td)) != NULL)
     {
       g_autofree char *p = g_build_filename (tmpdir, n, NULL);
@@ -391,8 +397,7 @@ vk_store_cleanup (const char *root, GPtrArray *removed, GError **error)
         g_ptr_array_add (removed, g_strdup (p));
       close (fd);
     }
-  g_autofree char *journal = g_build_filename (root, "journal", NULL);
-  const char *dirs[] = { images, managed, journal };
+  const char *dirs[] = { images, managed, journals };
   for (gsize i = 0; i < G_N_ELEMENTS (dirs); i++)
     {
       g_autoptr(GPtrArray) names = NULL;

@@ -68,7 +68,10 @@ void vk_store_tmp_dir_done (const char *dir, int lock_fd);
 
 /* Remove what interrupted runs left: unlocked partial image directories,
  * unlocked working directories in tmp/ and stale temp files in managed/,
- * images/ and journal/. Names removed go to `removed`. */
+ * images/ and journal/. While any journal is left in journal/ (a run under
+ * way, or one recovery could not finish yet), partial images and working
+ * directories stay: its undo may still need them (a fork's saved source
+ * definition, a state to resume). Names removed go to `removed`. */
 gboolean vk_store_cleanup (const char *root, GPtrArray *removed, GError **error);
 
 /* rm -rf for a directory vmkeep owns (does not follow symlinks). */

@@ -104,11 +104,48 @@ test_partials (void)
   vk_rm_rf (root, NULL);
 }
 
+/* A journal recovery could not finish yet may still need a working
+ * directory (a fork's saved source definition) or a partial image: while
+ * one is left, neither is removed. */
+static void
+test_pending_journal (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *root = g_dir_make_tmp ("vk-store-XXXXXX", &error);
+  g_assert_no_error (error);
+  int t = -1, p = -1;
+  g_autofree char *tmp = vk_store_tmp_dir_new (root, "fork", &t, &error);
+  g_autofree char *partial = vk_store_partial_new (root, "img", &p, &error);
+  g_assert_no_error (error);
+  close (t);
+  close (p);
+  g_autofree char *jdir = g_build_filename (root, "journal", NULL);
+  g_assert_cmpint (g_mkdir (jdir, 0700), ==, 0);
+  g_autofree char *journal = g_build_filename (jdir, "fork-1-00000001.json", NULL);
+  g_assert_true (g_file_set_contents (journal, "{}", -1, NULL));
+
+  g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func (g_free);
+  g_assert_true (vk_store_cleanup (root, removed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (removed->len, ==, 0);
+  g_assert_true (g_file_test (tmp, G_FILE_TEST_IS_DIR));
+  g_assert_true (g_file_test (partial, G_FILE_TEST_IS_DIR));
+
+  /* once the journal is finished, they go */
+  g_assert_cmpint (g_unlink (journal), ==, 0);
+  g_assert_true (vk_store_cleanup (root, removed, &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (tmp, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (partial, G_FILE_TEST_EXISTS));
+  vk_rm_rf (root, NULL);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/store/tmp-dirs", test_tmp_dirs);
   g_test_add_func ("/store/partials", test_partials);
+  g_test_add_func ("/store/pending-journal", test_pending_journal);
   return g_test_run ();
 }
