@@ -183,6 +183,26 @@ daemon_pid() {
 	[ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && cat "$f"
 }
 
+# libvirt probes QEMU with KVM when its QEMU user may open /dev/kvm. The
+# host's /dev/kvm belongs to the host's kvm group, whose gid the root's own
+# kvm group need not have (the packages pick it): the probe then finds KVM
+# and the check of each later call does not, and the root's libvirtd
+# re-probes QEMU on every call (4-10 s each; "KVM was enabled when probing
+# ..., but it is not available now" in its debug log). The root's QEMU user
+# joins the group that owns the host's /dev/kvm.
+kvm_group_like_host() {
+	local gid name
+	gid=$(stat -c %g /dev/kvm 2>/dev/null) || return 0
+	in_root id -G libvirt-qemu 2>/dev/null | tr ' ' '\n' | grep -qx "$gid" && return 0
+	name=$(in_root getent group "$gid" | cut -d: -f1 || true)
+	if [ -z "$name" ]; then
+		name=hostkvm
+		in_root groupadd -g "$gid" "$name" || die "cannot add group $gid to the root"
+	fi
+	in_root usermod -a -G "$name" libvirt-qemu || die "cannot add libvirt-qemu to group $name in the root"
+	log "the root's libvirt-qemu joins group $name ($gid), which owns the host's /dev/kvm"
+}
+
 do_up() {
 	[ -f "$ROOT/.vmkeep-stamp" ] || die "no root at $ROOT; run 'tools/stack-root.sh ensure' first"
 	# The root is a mount point of its own, so that tests may make "/"
@@ -196,6 +216,7 @@ do_up() {
 	mount_one /dev "$ROOT/dev" --rbind && mount --make-rslave "$ROOT/dev"
 	mount_one tmpfs "$ROOT/run" -t tmpfs -o mode=755
 	mkdir -p "$ROOT/run/lock" "$ROOT/var/tmp"
+	kvm_group_like_host
 	if ! daemon_pid virtlogd >/dev/null; then
 		log "starting the root's virtlogd"
 		in_root virtlogd -d -p /run/virtlogd.pid || die "virtlogd -d failed in the root"
