@@ -57,6 +57,17 @@ chain_ok() {
 		qemu-img info -U --backing-chain "$1" >/dev/null 2>&1
 }
 
+# faults_require [--hooks]: what every fault test needs (vmkeep, the test
+# guest, python3 for --json; with --hooks the test-only vmkeep with the
+# fault hook), or the test bails out saying what is missing.
+faults_require() {
+	e2e_require --vmkeep
+	[ "${1:-}" != --hooks ] || e2e_test_hooks ||
+		bail_out "$VMKEEP_FAULT_BIN is not built (make check builds it)"
+	e2e_guest
+	command -v python3 >/dev/null || bail_out "python3 is needed to read --json output"
+}
+
 _faults_boot() { printf 'kernel=%s,initrd=%s,cmdline=%s vk.fill=1' "$VK_KERNEL" "$VK_INITRD" "$VK_CMDLINE"; }
 
 # faults_setup [MACHINE [CREATE-ARGS...]]: bridges, store, and the source

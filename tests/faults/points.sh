@@ -30,10 +30,7 @@ set -eu
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
-e2e_require --vmkeep
-e2e_test_hooks || bail_out "$VMKEEP_FAULT_BIN is not built (make check builds it)"
-e2e_guest
-command -v python3 >/dev/null || bail_out "python3 is needed to read --json output"
+faults_require --hooks
 faults_setup
 
 n=0

@@ -23,9 +23,7 @@ set -eu
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
-e2e_require --vmkeep
-e2e_guest
-command -v python3 >/dev/null || bail_out "python3 is needed to read --json output"
+faults_require
 faults_setup
 
 seed=${FAULTS_SEED:-$$}

@@ -44,8 +44,7 @@ mkdir -p /run/systemd
 mount -t tmpfs -o mode=0755 tmpfs /run/systemd
 mkdir /run/systemd/system
 
-e2e_guest
-command -v python3 >/dev/null || bail_out "python3 is needed to read --json output"
+faults_require
 faults_setup
 check_or_bail vk tag "$SRC" add nightly
 
