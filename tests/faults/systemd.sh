@@ -34,11 +34,12 @@ UNIT_SRC=$(cd "$(dirname "$0")/../.." && pwd)/data/$UNIT
 
 e2e_require --vmkeep
 for t in "$SYSTEMD" systemctl unshare; do
-	command -v "$t" >/dev/null || bail_out "$t is missing (package systemd, util-linux)"
+	command -v "$t" >/dev/null ||
+		_e2e_skip_or_bail "$t is missing (tools/host-setup.sh deps: systemd, util-linux)"
 done
 [ -f "$UNIT_SRC" ] || bail_out "$UNIT_SRC is missing"
 [ -d /sys/fs/cgroup/systemd ] || [ -f /sys/fs/cgroup/cgroup.controllers ] ||
-	bail_out "no cgroup hierarchy for systemd under /sys/fs/cgroup"
+	_e2e_skip_or_bail "no cgroup hierarchy for systemd under /sys/fs/cgroup"
 [ -n "${VK_SYSTEMD_NS:-}" ] || bail_out "not in a mount namespace of the test's own"
 mkdir -p /run/systemd
 mount -t tmpfs -o mode=0755 tmpfs /run/systemd
