@@ -327,6 +327,39 @@ vmkeep_owned (const char *dir)
   return lstat (own, &st) == 0 && S_ISREG (st.st_mode);
 }
 
+/* A journal's lock file whose journal never came to be: its vmkeep died
+ * between creating the lock and writing the journal's first record. A
+ * lock held, one beside its journal (recovery's) and one younger than
+ * 100 ms (its creator may not have taken it yet: it does right after the
+ * create) stay. */
+static void
+orphan_journal_locks (const char *dir, GPtrArray *removed)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *n;
+  while (d && (n = g_dir_read_name (d)) != NULL)
+    {
+      if (n[0] == '.' || !g_str_has_suffix (n, ".lock"))
+        continue;
+      g_autofree char *path = g_build_filename (dir, n, NULL);
+      g_autofree char *base = g_strndup (path, strlen (path) - strlen (".lock"));
+      g_autofree char *journal = g_strconcat (base, ".json", NULL);
+      struct stat st;
+      if (g_file_test (journal, G_FILE_TEST_EXISTS) || lstat (path, &st) < 0 ||
+          !S_ISREG (st.st_mode) ||
+          g_get_real_time () - (gint64) st.st_mtim.tv_sec * G_USEC_PER_SEC -
+              st.st_mtim.tv_nsec / 1000 < 100 * G_TIME_SPAN_MILLISECOND)
+        continue;
+      int fd = open (path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+      if (fd < 0)
+        continue;
+      if (flock (fd, LOCK_EX | LOCK_NB) == 0 && !g_file_test (journal, G_FILE_TEST_EXISTS) &&
+          g_unlink (path) == 0 && removed)
+        g_ptr_array_add (removed, g_strdup (path));
+      close (fd);
+    }
+}
+
 gboolean
 vk_store_cleanup (const char *root, GPtrArray *removed, GError **error)
 {
@@ -406,5 +439,6 @@ vk_store_cleanup (const char *root, GPtrArray *removed, GError **error)
       for (guint j = 0; names && removed && j < names->len; j++)
         g_ptr_array_add (removed, g_build_filename (dirs[i], names->pdata[j], NULL));
     }
+  orphan_journal_locks (journals, removed);
   return ok;
 }

@@ -67,8 +67,8 @@ char *vk_store_tmp_dir_new (const char *root, const char *prefix, int *lock_fd,
 void vk_store_tmp_dir_done (const char *dir, int lock_fd);
 
 /* Remove what interrupted runs left: unlocked partial image directories,
- * unlocked working directories in tmp/ and stale temp files in managed/,
- * images/ and journal/. While any journal is left in journal/ (a run under
+ * unlocked working directories in tmp/, stale temp files in managed/,
+ * images/ and journal/, and journal locks whose journal was never written. While any journal is left in journal/ (a run under
  * way, or one recovery could not finish yet), partial images and working
  * directories stay: its undo may still need them (a fork's saved source
  * definition, a state to resume). Names removed go to `removed`. */

@@ -188,6 +188,9 @@ settle() {
 faults_verdict() {
 	local what=$1 image=${2:-} t0 ms st off i bad=""
 	settle
+	# a temp file younger than 100 ms is kept by design (its writer may
+	# not have locked it yet); an admin's next command is never that quick
+	sleep 0.2
 	run_rc vk recover
 	is "$RUN_RC" 0 "$what: vmkeep recover lists what the run left"
 	t0=$(date +%s%N)

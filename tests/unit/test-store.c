@@ -10,7 +10,9 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -140,6 +142,51 @@ test_pending_journal (void)
   vk_rm_rf (root, NULL);
 }
 
+/* A vmkeep killed between creating its journal's lock and writing the
+ * journal leaves the lock alone: cleanup removes it once it is 100 ms
+ * old and free; a lock beside its journal, a held one and a fresh one
+ * stay. */
+static void
+set_old (const char *path)
+{
+  struct timespec t[2] = { { time (NULL) - 10, 0 }, { time (NULL) - 10, 0 } };
+  g_assert_cmpint (utimensat (AT_FDCWD, path, t, 0), ==, 0);
+}
+
+static void
+test_orphan_journal_locks (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *root = g_dir_make_tmp ("vk-store-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autofree char *jdir = g_build_filename (root, "journal", NULL);
+  g_assert_cmpint (g_mkdir (jdir, 0700), ==, 0);
+  g_autofree char *orphan = g_build_filename (jdir, "fork-1-00000001.lock", NULL);
+  g_autofree char *fresh = g_build_filename (jdir, "fork-2-00000002.lock", NULL);
+  g_autofree char *held = g_build_filename (jdir, "fork-3-00000003.lock", NULL);
+  g_autofree char *paired = g_build_filename (jdir, "fork-4-00000004.lock", NULL);
+  g_autofree char *pjson = g_build_filename (jdir, "fork-4-00000004.json", NULL);
+  for (const char *const *p = (const char *const[]) { orphan, fresh, held, paired, pjson, NULL };
+       *p; p++)
+    g_assert_true (g_file_set_contents (*p, "", 0, NULL));
+  set_old (orphan);
+  set_old (held);
+  set_old (paired);
+  int fd = open (held, O_RDWR);
+  g_assert_cmpint (flock (fd, LOCK_EX), ==, 0);
+
+  g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func (g_free);
+  g_assert_true (vk_store_cleanup (root, removed, &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (orphan, G_FILE_TEST_EXISTS));
+  g_assert_true (removed_has (removed, orphan));
+  g_assert_true (g_file_test (fresh, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (held, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (paired, G_FILE_TEST_EXISTS));
+  close (fd);
+  vk_rm_rf (root, NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -147,5 +194,6 @@ main (int argc, char **argv)
   g_test_add_func ("/store/tmp-dirs", test_tmp_dirs);
   g_test_add_func ("/store/partials", test_partials);
   g_test_add_func ("/store/pending-journal", test_pending_journal);
+  g_test_add_func ("/store/orphan-journal-locks", test_orphan_journal_locks);
   return g_test_run ();
 }
