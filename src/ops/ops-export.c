@@ -225,29 +225,27 @@ export_state (Export *x, GError **error)
 }
 
 /* The base is itself an overlay: its chain would not exist on the
- * importing host. Flatten it into the store's scratch space (private, and
- * on the store's filesystem, which has room for images); `tmpdir_out` is
- * the directory to remove afterwards. */
+ * importing host. Flatten it into a working directory of the store's
+ * (private, on the store's filesystem, which has room for images; its
+ * lock, `lock_out`, tells the store cleanup that this vmkeep still uses
+ * it, so one killed at any moment leaves nothing the next run keeps);
+ * `tmpdir_out` is the directory to remove afterwards. */
 static char *
 export_flatten (Export *x, VkFrozenDisk *f, const char *backing, char **tmpdir_out,
-                GError **error)
+                int *lock_out, GError **error)
 {
-  g_autofree char *tmp = g_build_filename (x->ops->cfg->store_dir, "tmp", NULL);
-  if (!vk_dir_ensure_private (tmp, error))
+  int lock = -1;
+  g_autofree char *tmpdir = vk_store_tmp_dir_new (x->ops->cfg->store_dir, "export", &lock,
+                                                  error);
+  if (tmpdir == NULL)
     return NULL;
-  g_autofree char *tmpdir = g_build_filename (tmp, "export-XXXXXX", NULL);
-  if (g_mkdtemp_full (tmpdir, 0700) == NULL)
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("cannot create %s: %s"), tmpdir,
-                   g_strerror (errno));
-      return NULL;
-    }
   if (!vk_journal_push (x->j, VK_UNDO_RMTREE, error, tmpdir, NULL))
     {
-      vk_rm_rf (tmpdir, NULL);
+      vk_store_tmp_dir_done (tmpdir, lock);
       return NULL;
     }
   *tmpdir_out = g_strdup (tmpdir);
+  *lock_out = lock;
   g_autofree char *file = g_strdup_printf ("%s.qcow2", f->target);
   g_autofree char *flat = g_build_filename (tmpdir, file, NULL);
   vk_ops_notice (x->ops, _("Flattening disk %s (%s, %s%s) into a standalone qcow2...\n"),
@@ -278,13 +276,22 @@ export_disk (Export *x, VkFrozenDisk *f, GError **error)
   g_autofree char *mname = g_strdup_printf ("disks/%s.%s", f->target, fmt);
   g_autofree char *tmpdir = NULL;
   g_autofree char *flat = NULL;
-  if (!standalone && (flat = export_flatten (x, f, backing, &tmpdir, error)) == NULL)
-    return FALSE;   /* the journal removes tmpdir */
+  int lock = -1;
+  if (!standalone && (flat = export_flatten (x, f, backing, &tmpdir, &lock, error)) == NULL)
+    {
+      if (lock >= 0)
+        close (lock);
+      return FALSE;   /* the journal removes tmpdir */
+    }
   guint64 size = 0;
   char *sha = NULL;
   gboolean ok = export_file (x->w, mname, flat ? flat : f->frozen, &size, &sha, error);
-  if (tmpdir && vk_rm_rf (tmpdir, NULL))
-    vk_journal_pop (x->j);
+  if (tmpdir)
+    {
+      vk_store_tmp_dir_done (tmpdir, lock);
+      if (!g_file_test (tmpdir, G_FILE_TEST_EXISTS))
+        vk_journal_pop (x->j);
+    }
   if (!ok)
     return FALSE;
   VkExportMember *m = member_add (x->members, mname, size, sha);
