@@ -66,22 +66,25 @@ StandardOutput=append:$E2E_DIR/unit.log
 StandardError=append:$E2E_DIR/unit.log
 ExecStopPost=/bin/sh -c 'echo "\$\$SERVICE_RESULT \$\$EXIT_CODE \$\$EXIT_STATUS" >$E2E_DIR/unit.end'
 EOF
-cg=
+# every hierarchy systemd uses (name=systemd and the unified one on a
+# hybrid host, the unified one alone on a pure cgroup v2 host)
+cgs=
 for h in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup; do
 	[ -f "$h/cgroup.procs" ] || continue
-	cg=$h/vmkeep-test-$$
-	mkdir "$cg"
-	break
+	[ "$h" != /sys/fs/cgroup ] || [ -z "$cgs" ] || continue
+	mkdir "$h/vmkeep-test-$$"
+	cgs="$cgs $h/vmkeep-test-$$"
 done
-[ -n "$cg" ] || bail_out "no writable cgroup hierarchy"
+[ -n "$cgs" ] || bail_out "no writable cgroup hierarchy"
 # the manager ends with the test; its cgroups go after it
 cleanup_manager() {
 	[ -z "${SD_PID:-}" ] || { kill "$SD_PID" 2>/dev/null; wait "$SD_PID" 2>/dev/null || true; }
-	find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true
+	local c
+	for c in $cgs; do find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true; done
 }
 e2e_on_exit cleanup_manager
 (
-	echo "$BASHPID" >"$cg/cgroup.procs"
+	for c in $cgs; do echo "$BASHPID" >"$c/cgroup.procs"; done
 	exec "$SYSTEMD" --user </dev/null >"$E2E_DIR/systemd.log" 2>&1 7>&-
 ) &
 SD_PID=$!
