@@ -149,6 +149,61 @@ chain_inside (const char *path, const char *dir)
   return FALSE;
 }
 
+/* How many files the chain that starts at `path` has (stops counting at
+ * 256, a loop). */
+static guint
+chain_length (const char *path)
+{
+  g_autofree char *cur = resolved (path);
+  guint n = 0;
+  while (cur && n < 256)
+    {
+      n++;
+      g_autofree char *next = NULL;
+      if (!vk_qcow2_backing_file (cur, &next, NULL) || next == NULL)
+        break;
+      g_autofree char *base = g_path_get_dirname (cur);
+      g_autofree char *abs = g_path_is_absolute (next) ? g_strdup (next)
+                                                       : g_build_filename (base, next, NULL);
+      g_free (cur);
+      cur = resolved (abs);
+    }
+  return n;
+}
+
+gboolean
+vk_ops_check_chain_room (VkOps *ops, VkDomain *dom, guint adds, GError **error)
+{
+  if (vk_conn_libvirt_version_number (ops->conn) < 10001000)
+    return TRUE;
+  gboolean shutoff = vk_domain_state (dom, NULL) == VK_STATE_SHUTOFF;
+  g_autoptr(xmlDoc) doc = vk_ops_domain_doc (dom, shutoff, error);
+  if (doc == NULL)
+    return FALSE;
+  xmlNodePtr devs = vk_domain_devices (doc);
+  for (xmlNodePtr n = devs ? devs->children : NULL; n; n = n->next)
+    {
+      if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "disk"))
+        continue;
+      g_autofree char *file = vk_xml_child_prop (n, "source", "file");
+      g_autofree char *target = vk_xml_child_prop (n, "target", "dev");
+      if (file == NULL)
+        continue;
+      guint len = chain_length (file);
+      g_autofree char *version = vk_conn_libvirt_version (ops->conn);
+      if (len + adds > VK_OPS_CHAIN_MAX)
+        return vk_fail (error, VK_ERROR_REFUSED,
+                        _("disk %s of '%s' is a chain of %u files (%s on top); %u more would "
+                          "pass the %u that libvirt %s can start or restore a VM on. Shorten "
+                          "it first: 'virsh blockpull %s %s --wait' while the VM runs, or "
+                          "'qemu-img convert' while it is shut off"),
+                        target ? target : "?", vk_domain_get_name (dom), len, file, adds,
+                        VK_OPS_CHAIN_MAX, version,
+                        vk_domain_get_name (dom), target ? target : "?");
+    }
+  return TRUE;
+}
+
 /* Every <source file> of the disks in `doc` (the live XML's
  * <backingStore> chain too) whose chain reaches into `dir`. */
 static void

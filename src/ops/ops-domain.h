@@ -33,6 +33,16 @@ gboolean vk_ops_check_scope (VkDomain *dom, const char *name, gboolean live, gbo
  * while undoing or cleaning up is checked with this first: nothing a
  * disk chain uses is ever removed. The domain `skip_uuid` (may be NULL)
  * is left out. */
+/* libvirt 10.1 and later read QEMU's replies with json-c, whose nesting
+ * limit a qcow2 chain of more than 24 files exceeds: a domain on such a
+ * chain no longer starts or restores ("failed to parse JSON: nesting too
+ * deep"; measured with libvirt 11.3 and QEMU 10.0: a chain of 25 files
+ * saves and restores, one of 27 does not even start; vmkeep stays at 24). Refuses (VK_ERROR_REFUSED, nothing changed) when a
+ * disk of `dom` would be longer than that after `adds` more files on top,
+ * naming the disk and how to shorten its chain. */
+#define VK_OPS_CHAIN_MAX 24
+gboolean vk_ops_check_chain_room (VkOps *ops, VkDomain *dom, guint adds, GError **error);
+
 GPtrArray *vk_ops_dir_users (VkOps *ops, const char *dir, const char *skip_uuid,
                              GError **error);
 

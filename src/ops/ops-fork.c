@@ -777,7 +777,7 @@ vk_ops_fork (VkOps *ops, const char *source, const VkCloneOpts *o, VkCloneResult
    * cron must not land in the middle of a fork). */
   g_autofree char *suuid = vk_domain_get_uuid (src);
   g_autoptr(VkLock) lock = vk_ops_lock_domain (ops, suuid, source, error);
-  if (lock == NULL)
+  if (lock == NULL || !vk_ops_check_chain_room (ops, src, 1, error))
     return FALSE;
   if (vk_domain_state (src, NULL) == VK_STATE_SHUTOFF)
     {

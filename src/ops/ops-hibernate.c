@@ -17,6 +17,7 @@
 #include "fileutil.h"
 #include "identity.h"
 #include "journal.h"
+#include "ops-domain.h"
 #include "ops-hibernate.h"
 #include "ops-host.h"
 #include "ops-sidecar.h"
@@ -943,6 +944,7 @@ vk_ops_hibernate (VkOps *ops, const char *name, const VkHibernateOpts *o, VkOpsS
   if (doc == NULL || !check_saveable (doc, name, error))
     return FALSE;
   if (o->image)
-    return hibernate_image (ops, dom, name, doc, xml, o, r, error);
+    return vk_ops_check_chain_room (ops, dom, 1, error) &&
+           hibernate_image (ops, dom, name, doc, xml, o, r, error);
   return hibernate_managed (ops, dom, name, doc, xml, o, r, error);
 }

@@ -5,9 +5,12 @@
 #include "config.h"
 
 #include <glib.h>
+#include <string.h>
 #include <glib/gstdio.h>
 
+#include "disk.h"
 #include "fileutil.h"
+#include "ops-domain.h"
 #include "ops-lifecycle.h"
 #include "ops.h"
 #include "store.h"
@@ -124,6 +127,63 @@ test_missing (Fixture *f, gconstpointer data)
   g_assert_error (error, VK_ERROR, VK_ERROR_NOT_FOUND);
 }
 
+/* A domain on a qcow2 chain of `files` files in the store directory. */
+static VkDomain *
+domain_on_chain (Fixture *f, const char *name, guint files)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *prev = NULL;
+  for (guint i = 1; i <= files; i++)
+    {
+      g_autofree char *p = g_strdup_printf ("%s/%s-%u.qcow2", f->store, name, i);
+      if (prev == NULL)
+        {
+          g_autofree char *cmd = g_strdup_printf ("qemu-img create -q -f qcow2 '%s' 1M", p);
+          g_assert_cmpint (system (cmd), ==, 0);
+        }
+      else
+        g_assert_true (vk_disk_create_overlay (p, prev, "qcow2", &error));
+      g_assert_no_error (error);
+      g_free (prev);
+      prev = g_steal_pointer (&p);
+    }
+  g_autofree char *xml = g_strdup_printf (
+    "<domain type='test'><name>%s</name><memory>131072</memory><os><type>hvm</type></os>"
+    "<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+    "<source file='%s'/><target dev='vda' bus='virtio'/></disk></devices></domain>",
+    name, prev);
+  VkDomain *dom = NULL;
+  g_assert_true (vk_domain_define (f->conn, xml, &dom, &error));
+  g_assert_no_error (error);
+  return dom;
+}
+
+/* libvirt 10.1 and later cannot start a VM on a chain longer than 24
+ * files: hibernate --image and fork refuse to make one (one file more),
+ * naming the disk and the blockpull that helps; older libvirt has no
+ * such limit. */
+static void
+test_chain_room (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean limited = vk_conn_libvirt_version_number (f->conn) >= 10001000;
+  g_autoptr(VkDomain) full = domain_on_chain (f, "chain-full", VK_OPS_CHAIN_MAX);
+  g_autoptr(VkDomain) room = domain_on_chain (f, "chain-room", VK_OPS_CHAIN_MAX - 1);
+  g_assert_true (vk_ops_check_chain_room (f->ops, full, 0, &error));
+  g_assert_no_error (error);
+  g_assert_true (vk_ops_check_chain_room (f->ops, room, 1, &error));
+  g_assert_no_error (error);
+  if (limited)
+    {
+      g_assert_false (vk_ops_check_chain_room (f->ops, full, 1, &error));
+      g_assert_error (error, VK_ERROR, VK_ERROR_REFUSED);
+      g_assert_nonnull (strstr (error->message, "disk vda of 'chain-full' is a chain of 24 files"));
+      g_assert_nonnull (strstr (error->message, "virsh blockpull chain-full vda --wait"));
+    }
+  else
+    g_assert_true (vk_ops_check_chain_room (f->ops, full, 1, &error));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -133,5 +193,6 @@ main (int argc, char **argv)
   g_test_add ("/ops/lifecycle/undefine-running", Fixture, NULL, setup, test_undefine_running,
               teardown);
   g_test_add ("/ops/lifecycle/missing", Fixture, NULL, setup, test_missing, teardown);
+  g_test_add ("/ops/chain-room", Fixture, NULL, setup, test_chain_room, teardown);
   return g_test_run ();
 }
