@@ -12,6 +12,7 @@
 #            --image, a clone and a fork, and started again.
 #   enospc   a full file system under the store (hibernate --image), under
 #            a clone's --disk-dir and under an export's destination.
+#            These two FAULTS_REPEAT times (default 1).
 #   deep     a store whose parent directories do not exist yet, several
 #            levels deep: hibernate --image, wake --image and clone work.
 #
@@ -160,37 +161,41 @@ done
 
 # ---------------------------------------------------- libvirtd killed ---
 
-timed_ms vk hibernate "$SRC" --image l0
-check_or_bail vk wake --image l0
-next
-what="hibernate --image, libvirtd killed at $((T_MS / 2)) ms"
-libvirtd_killed_after $((T_MS / 2)) hibernate "$SRC" --image "l$n"
-diag "vmkeep: exit $RUN_RC: $RUN_OUT"
-faults_verdict "$what" "l$n"
+# FAULTS_REPEAT rounds (default 1) of these and of the full-disk trials
+repeat=${FAULTS_REPEAT:-1}
+for r in $(seq "$repeat"); do
+	timed_ms vk hibernate "$SRC" --image "l0r$r"
+	check_or_bail vk wake --image "l0r$r"
+	next
+	what="hibernate --image, libvirtd killed at $((T_MS / 2)) ms"
+	libvirtd_killed_after $((T_MS / 2)) hibernate "$SRC" --image "l$n"
+	diag "vmkeep: exit $RUN_RC: $RUN_OUT"
+	faults_verdict "$what" "l$n"
 
-new=$(e2e_name lc0)
-e2e_cleanup_domain "$new"
-timed_ms vk clone c --name "$new" --bridge "$br_new" --disk-dir "$E2E_DIR"
-drop_domain "$new"
-new=$(e2e_name lc1)
-e2e_cleanup_domain "$new"
-what="clone, libvirtd killed at $((T_MS / 2)) ms"
-libvirtd_killed_after $((T_MS / 2)) clone c --name "$new" --bridge "$br_new" --disk-dir "$E2E_DIR"
-diag "vmkeep: exit $RUN_RC: $RUN_OUT"
-faults_verdict "$what"
-drop_domain "$new"
+	new=$(e2e_name "lc0r$r")
+	e2e_cleanup_domain "$new"
+	timed_ms vk clone c --name "$new" --bridge "$br_new" --disk-dir "$E2E_DIR"
+	drop_domain "$new"
+	new=$(e2e_name "lc1r$r")
+	e2e_cleanup_domain "$new"
+	what="clone, libvirtd killed at $((T_MS / 2)) ms"
+	libvirtd_killed_after $((T_MS / 2)) clone c --name "$new" --bridge "$br_new" --disk-dir "$E2E_DIR"
+	diag "vmkeep: exit $RUN_RC: $RUN_OUT"
+	faults_verdict "$what"
+	drop_domain "$new"
 
-new=$(e2e_name lf0)
-e2e_cleanup_domain "$new"
-timed_ms vk fork "$SRC" --name "$new" --bridge "$br_new"
-drop_domain "$new"
-new=$(e2e_name lf1)
-e2e_cleanup_domain "$new"
-what="fork, libvirtd killed at $((T_MS / 2)) ms"
-libvirtd_killed_after $((T_MS / 2)) fork "$SRC" --name "$new" --bridge "$br_new"
-diag "vmkeep: exit $RUN_RC: $RUN_OUT"
-faults_verdict "$what"
-drop_domain "$new"
+	new=$(e2e_name "lf0r$r")
+	e2e_cleanup_domain "$new"
+	timed_ms vk fork "$SRC" --name "$new" --bridge "$br_new"
+	drop_domain "$new"
+	new=$(e2e_name "lf1r$r")
+	e2e_cleanup_domain "$new"
+	what="fork, libvirtd killed at $((T_MS / 2)) ms"
+	libvirtd_killed_after $((T_MS / 2)) fork "$SRC" --name "$new" --bridge "$br_new"
+	diag "vmkeep: exit $RUN_RC: $RUN_OUT"
+	faults_verdict "$what"
+	drop_domain "$new"
+done
 
 # ---------------------------------------------------------- full disk ---
 
@@ -203,34 +208,36 @@ full() {
 	dd if=/dev/zero of="$1/.fill" bs=64k count=63 status=none 2>/dev/null || true
 }
 
-# the store's file system full: hibernate --image refuses or fails cleanly
-full "$E2E_DIR/fullstore"
-printf '[vmkeep]\nuri=%s\nstore=%s/fullstore/store\nvirt-type=qemu\n' "$E2E_URI" "$E2E_DIR" \
-	>"$E2E_DIR/full.conf"
-run_rc env VMKEEP_CONFIG="$E2E_DIR/full.conf" "$VMKEEP" -c "$E2E_URI" hibernate "$SRC" --image full
-isnt "$RUN_RC" 0 "enospc store: hibernate --image fails (exit $RUN_RC)"
-like "$RUN_OUT" "space|No space" "enospc store: and says why"
-faults_verdict "enospc store"
-is "$(find "$E2E_DIR/fullstore/store" -name '.*partial*' 2>/dev/null)" "" "enospc store: no partial image"
+for r in $(seq "$repeat"); do
+	# the store's file system full: hibernate --image refuses or fails cleanly
+	full "$E2E_DIR/fullstore$r"
+	printf '[vmkeep]\nuri=%s\nstore=%s\nvirt-type=qemu\n' "$E2E_URI" "$E2E_DIR/fullstore$r/store" \
+		>"$E2E_DIR/full.conf"
+	run_rc env VMKEEP_CONFIG="$E2E_DIR/full.conf" "$VMKEEP" -c "$E2E_URI" hibernate "$SRC" --image full
+	isnt "$RUN_RC" 0 "enospc store: hibernate --image fails (exit $RUN_RC)"
+	like "$RUN_OUT" "space|No space" "enospc store: and says why"
+	faults_verdict "enospc store"
+	is "$(find "$E2E_DIR/fullstore$r/store" -name '.*partial*' 2>/dev/null)" "" "enospc store: no partial image"
 
-# a clone's --disk-dir full
-full "$E2E_DIR/fulldisks"
-new=$(e2e_name nc)
-e2e_cleanup_domain "$new"
-run_rc vk clone c --name "$new" --bridge "$br_new" --disk-dir "$E2E_DIR/fulldisks" --copy
-isnt "$RUN_RC" 0 "enospc disk-dir: clone --copy fails (exit $RUN_RC)"
-faults_verdict "enospc disk-dir"
-is "$(exists_domain "$new")" no "enospc disk-dir: no clone domain"
-is "$(find "$E2E_DIR/fulldisks" -mindepth 1 -not -name .fill -printf '%f ')" "" \
-	"enospc disk-dir: nothing left in the disk directory"
+	# a clone's --disk-dir full
+	full "$E2E_DIR/fulldisks$r"
+	new=$(e2e_name "ncr$r")
+	e2e_cleanup_domain "$new"
+	run_rc vk clone c --name "$new" --bridge "$br_new" --disk-dir "$E2E_DIR/fulldisks$r" --copy
+	isnt "$RUN_RC" 0 "enospc disk-dir: clone --copy fails (exit $RUN_RC)"
+	faults_verdict "enospc disk-dir"
+	is "$(exists_domain "$new")" no "enospc disk-dir: no clone domain"
+	is "$(find "$E2E_DIR/fulldisks$r" -mindepth 1 -not -name .fill -printf '%f ')" "" \
+		"enospc disk-dir: nothing left in the disk directory"
 
-# an export's destination full
-full "$E2E_DIR/fullout"
-run_rc vk image export c -o "$E2E_DIR/fullout/c.tar"
-isnt "$RUN_RC" 0 "enospc export: image export fails (exit $RUN_RC)"
-faults_verdict "enospc export"
-is "$(find "$E2E_DIR/fullout" -mindepth 1 -not -name .fill -printf '%f ')" "" \
-	"enospc export: nothing left in the destination"
+	# an export's destination full
+	full "$E2E_DIR/fullout$r"
+	run_rc vk image export c -o "$E2E_DIR/fullout$r/c.tar"
+	isnt "$RUN_RC" 0 "enospc export: image export fails (exit $RUN_RC)"
+	faults_verdict "enospc export"
+	is "$(find "$E2E_DIR/fullout$r" -mindepth 1 -not -name .fill -printf '%f ')" "" \
+		"enospc export: nothing left in the destination"
+done
 
 # ---------------------------------------------------------- deep store ---
 
