@@ -101,6 +101,10 @@ done
 # ------------------------------------------------------------- set up ---
 
 qemu-img create -q -f qcow2 "$BASE" 32M
+# 4 MiB of data in the base: the flattened disk in the stream is then far
+# larger than the frozen overlay the sidecar records (the import must take
+# it all the same)
+qemu-io -f qcow2 -c "write -P 0x5a 0 4M" "$BASE" >/dev/null
 qemu-img create -q -f qcow2 -F qcow2 -b "$BASE" "$DISK"
 boot="kernel=$VK_KERNEL,initrd=$VK_INITRD,cmdline=$VK_CMDLINE vk.fill=2"
 check_or_bail vk create "$SRC" --machine q35 --virt-type qemu --memory 128 \
