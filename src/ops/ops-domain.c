@@ -126,9 +126,22 @@ inside (const char *path, const char *dir)
   return strncmp (path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
 }
 
+/* The resolved backing file of the qcow2 image `cur` (a relative one
+ * against `cur`'s directory), or NULL at the end of its chain. */
+static char *
+chain_next (const char *cur)
+{
+  g_autofree char *next = NULL;
+  if (!vk_qcow2_backing_file (cur, &next, NULL) || next == NULL)
+    return NULL;
+  g_autofree char *base = g_path_get_dirname (cur);
+  g_autofree char *abs = g_path_is_absolute (next) ? g_strdup (next)
+                                                   : g_build_filename (base, next, NULL);
+  return resolved (abs);
+}
+
 /* Does the chain that starts at `path` (the disk's file, then the backing
- * files its qcow2 headers name, relative ones against their image's
- * directory) have a file inside `dir`? */
+ * files its qcow2 headers name) have a file inside `dir`? */
 static gboolean
 chain_inside (const char *path, const char *dir)
 {
@@ -137,14 +150,9 @@ chain_inside (const char *path, const char *dir)
     {
       if (inside (cur, dir))
         return TRUE;
-      g_autofree char *next = NULL;
-      if (!vk_qcow2_backing_file (cur, &next, NULL) || next == NULL)
-        return FALSE;
-      g_autofree char *base = g_path_get_dirname (cur);
-      g_autofree char *abs = g_path_is_absolute (next) ? g_strdup (next)
-                                                       : g_build_filename (base, next, NULL);
+      char *next = chain_next (cur);
       g_free (cur);
-      cur = resolved (abs);
+      cur = next;
     }
   return FALSE;
 }
@@ -159,14 +167,9 @@ chain_length (const char *path)
   while (cur && n < 256)
     {
       n++;
-      g_autofree char *next = NULL;
-      if (!vk_qcow2_backing_file (cur, &next, NULL) || next == NULL)
-        break;
-      g_autofree char *base = g_path_get_dirname (cur);
-      g_autofree char *abs = g_path_is_absolute (next) ? g_strdup (next)
-                                                       : g_build_filename (base, next, NULL);
+      char *next = chain_next (cur);
       g_free (cur);
-      cur = resolved (abs);
+      cur = next;
     }
   return n;
 }
