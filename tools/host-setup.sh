@@ -28,6 +28,7 @@ PACKAGES=(
 	libarchive-tools
 	libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
 	busybox-static cpio ovmf swtpm swtpm-tools virtinst iproute2 procps util-linux systemd
+	xfsprogs zstd
 	debhelper dpkg-dev rpm groff-base man-db bash-completion
 	clang libclang-rt-14-dev
 )
