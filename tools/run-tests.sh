@@ -141,7 +141,7 @@ done
 run_fuzz() {
 	log "fuzz: each harness ${VMKEEP_FUZZ_SECONDS:-20} s after its regression inputs"
 	tools/host-setup.sh deps || { fail_stage fuzz "tools/host-setup.sh deps failed"; return; }
-	tests/fuzz/fuzz.sh 2>&1 | tee "$top/fuzz.out"
+	VMKEEP_REQUIRE_E2E=1 tests/fuzz/fuzz.sh 2>&1 | tee "$top/fuzz.out"
 	local rc=${PIPESTATUS[0]} pass fail skip
 	pass=$(grep -c '^ok ' "$top/fuzz.out")
 	fail=$(grep -c '^not ok ' "$top/fuzz.out")
