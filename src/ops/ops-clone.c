@@ -587,15 +587,9 @@ keep_as_image (Plan *p, VkStateSource *ss, guint64 stream_offset, VkCloneResult 
   const char *store = p->ops->cfg->store_dir;
   const char *name = p->o->name;
   int lock_fd = -1;
-  g_autofree char *partial = vk_store_partial_new (store, name, &lock_fd, error);
+  g_autofree char *partial = vk_ops_image_partial_new (p->ops, p->j, name, &lock_fd, error);
   if (partial == NULL)
     return FALSE;
-  if (!vk_journal_push (p->j, VK_UNDO_RMTREE, error, partial, NULL))
-    {
-      vk_store_partial_abort (partial, lock_fd);
-      return FALSE;
-    }
-  g_chmod (partial, 0711);
   g_autofree char *cstate = g_build_filename (partial, VK_STORE_STATE, NULL);
   g_autofree char *final = vk_store_image_dir (store, name);
   g_autofree char *sidecar = g_build_filename (partial, VK_STORE_SIDECAR, NULL);
@@ -767,12 +761,10 @@ vk_clone_image (VkOps *ops, const char *image, const VkCloneOpts *o, const char 
   if (!vk_clone_check_new_name (ops->conn, "clone name", o->name, error))
     return FALSE;
   g_autofree char *dir = NULL;
-  g_autoptr(VkSidecar) sc = vk_ops_image_load (ops, image, &dir, error);
-  if (sc == NULL)
-    return FALSE;
+  g_autoptr(VkLock) ilock = NULL;
   /* the image (its frozen bases, its state) stays while the clone uses it */
-  g_autoptr(VkLock) ilock = vk_ops_lock_image (ops, image, TRUE, error);
-  if (ilock == NULL)
+  g_autoptr(VkSidecar) sc = vk_ops_image_open (ops, image, TRUE, &dir, &ilock, error);
+  if (sc == NULL)
     return FALSE;
   g_autoptr(VkSaveHeader) hdr = NULL;
   g_autoptr(xmlDoc) src_doc = NULL;

@@ -414,7 +414,10 @@ vk_ops_image_export (VkOps *ops, const char *name, const char *output, gboolean 
       return NULL;
     }
   g_autofree char *dir = NULL;
-  g_autoptr(VkSidecar) sc = vk_ops_image_load (ops, name, &dir, error);
+  g_autoptr(VkLock) lock = NULL;
+  /* Shared with other readers; image rm waits: the image must not vanish
+   * mid-stream. */
+  g_autoptr(VkSidecar) sc = vk_ops_image_open (ops, name, TRUE, &dir, &lock, error);
   if (sc == NULL)
     return NULL;
   if (sc->state_file == NULL)
@@ -424,10 +427,7 @@ vk_ops_image_export (VkOps *ops, const char *name, const char *output, gboolean 
                    name);
       return NULL;
     }
-  /* Shared with other readers; image rm waits: the image must not vanish
-   * mid-stream. */
-  g_autoptr(VkLock) lock = vk_ops_lock_image (ops, name, TRUE, error);
-  if (lock == NULL || !export_check_disks (name, sc, dir, error))
+  if (!export_check_disks (name, sc, dir, error))
     return NULL;
   g_autoptr(VkJournal) j = vk_journal_begin (ops, "export", name, error);
   if (j == NULL)

@@ -19,6 +19,7 @@
 #include "identity.h"
 #include "ops-domain.h"
 #include "ops-host.h"
+#include "ops-image.h"
 #include "ops-sidecar.h"
 #include "save-stream.h"
 #include "store.h"
@@ -453,23 +454,12 @@ fork_plan (Fork *f, const VkCloneOpts *o, GError **error)
 static gboolean
 fork_dirs (Fork *f, GError **error)
 {
-  const char *store = f->ops->cfg->store_dir;
-  g_autofree char *images = vk_store_images_dir (store);
-  if (!vk_store_ensure_root (store, error) || !vk_dir_ensure_private (images, error))
-    return FALSE;
-  g_chmod (images, 0711);   /* QEMU (not root) opens the frozen disks */
-  if (!vk_ops_check_qemu_reaches (f->ops->conn, images, error))
-    return FALSE;
-  f->partial = vk_store_partial_new (store, f->image, &f->lock_fd, error);
+  f->partial = vk_ops_image_partial_new (f->ops, f->j, f->image, &f->lock_fd, error);
   if (f->partial == NULL)
     return FALSE;
-  g_chmod (f->partial, 0711);
-  if (!vk_journal_push (f->j, VK_UNDO_RMTREE, error, f->partial, NULL))
-    {
-      vk_store_partial_abort (f->partial, f->lock_fd);
-      f->lock_fd = -1;
-      return FALSE;
-    }
+  g_autofree char *images = vk_store_images_dir (f->ops->cfg->store_dir);
+  if (!vk_ops_check_qemu_reaches (f->ops->conn, images, error))
+    return FALSE;
   f->sdir = fork_tmp_dir (f->ops, f->j, f->inactive_xml, &f->tmp_lock, &f->xml_file, error);
   if (f->sdir == NULL)
     return FALSE;

@@ -523,15 +523,47 @@ vk_ops_image_dependents (VkOps *ops, VkSidecar *sc, const char *dir, const char 
   return deps;
 }
 
+char *
+vk_ops_image_partial_new (VkOps *ops, VkJournal *j, const char *name, int *lock_fd,
+                          GError **error)
+{
+  const char *store = ops->cfg->store_dir;
+  char *partial = vk_store_partial_new (store, name, lock_fd, error);
+  if (partial == NULL)
+    return NULL;
+  if (!vk_journal_push (j, VK_UNDO_RMTREE, error, partial, NULL))
+    {
+      vk_store_partial_abort (partial, *lock_fd);
+      *lock_fd = -1;
+      g_free (partial);
+      return NULL;
+    }
+  g_autofree char *images = vk_store_images_dir (store);
+  g_chmod (images, 0711);
+  g_chmod (partial, 0711);
+  return partial;
+}
+
+VkSidecar *
+vk_ops_image_open (VkOps *ops, const char *name, gboolean shared, char **dir_out,
+                   VkLock **lock_out, GError **error)
+{
+  g_autoptr(VkSidecar) sc = vk_ops_image_load (ops, name, dir_out, error);
+  if (sc == NULL)
+    return NULL;
+  *lock_out = vk_ops_lock_image (ops, name, shared, error);
+  if (*lock_out == NULL)
+    return NULL;
+  return g_steal_pointer (&sc);
+}
+
 GPtrArray *
 vk_ops_image_verify_named (VkOps *ops, const char *name, GError **error)
 {
   g_autofree char *dir = NULL;
-  g_autoptr(VkSidecar) sc = vk_ops_image_load (ops, name, &dir, error);
+  g_autoptr(VkLock) lock = NULL;
+  g_autoptr(VkSidecar) sc = vk_ops_image_open (ops, name, TRUE, &dir, &lock, error);
   if (sc == NULL)
-    return NULL;
-  g_autoptr(VkLock) lock = vk_ops_lock_image (ops, name, TRUE, error);
-  if (lock == NULL)
     return NULL;
   return vk_ops_image_verify (sc, dir, TRUE);
 }
@@ -540,13 +572,11 @@ gboolean
 vk_ops_image_rm (VkOps *ops, const char *name, gboolean force, GError **error)
 {
   g_autofree char *dir = NULL;
-  g_autoptr(VkSidecar) sc = vk_ops_image_load (ops, name, &dir, error);
-  if (sc == NULL)
-    return FALSE;
+  g_autoptr(VkLock) lock = NULL;
   /* exclusive: no clone, wake or export reads the image meanwhile, and
    * none starts before the dependents below are known */
-  g_autoptr(VkLock) lock = vk_ops_lock_image (ops, name, FALSE, error);
-  if (lock == NULL)
+  g_autoptr(VkSidecar) sc = vk_ops_image_open (ops, name, FALSE, &dir, &lock, error);
+  if (sc == NULL)
     return FALSE;
   g_autoptr(GPtrArray) deps = vk_ops_image_dependents (ops, sc, dir, name, error);
   if (deps == NULL)

@@ -4,6 +4,7 @@
 
 #include <libxml/tree.h>
 
+#include "journal.h"
 #include "ops.h"
 #include "save-header.h"
 #include "sidecar.h"
@@ -13,6 +14,15 @@ G_BEGIN_DECLS
 /* The sidecar of image NAME in the store; `dir_out` gets its directory. */
 VkSidecar *vk_ops_image_load (VkOps *ops, const char *name, char **dir_out,
                               GError **error);
+/* A new partial directory for image NAME (`lock_fd` gets its lock),
+ * recorded in `j` for removal. It and the images directory are open to
+ * QEMU, which (not root) opens the frozen disks through them. */
+char *vk_ops_image_partial_new (VkOps *ops, VkJournal *j, const char *name, int *lock_fd,
+                                GError **error);
+/* The same, under the image's lock (ops.h: shared for readers, exclusive
+ * to remove or replace it), which `lock_out` gets. */
+VkSidecar *vk_ops_image_open (VkOps *ops, const char *name, gboolean shared, char **dir_out,
+                              VkLock **lock_out, GError **error);
 /* Before an image is used (clone, wake): its save header is sound, the
  * state file has the size the sidecar records, the XML inside it has the
  * sidecar's identity, the frozen disks exist and (with `conn`) this host

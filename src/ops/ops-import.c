@@ -775,28 +775,14 @@ import_commit (Import *im, GError **error)
 static gboolean
 import_begin (Import *im, GError **error)
 {
-  const char *store = im->ops->cfg->store_dir;
-  /* QEMU (not root) opens the frozen disks through these directories. */
-  g_autofree char *images = vk_store_images_dir (store);
-  if (!vk_store_ensure_root (store, error) || !vk_dir_ensure_private (images, error))
-    return FALSE;
-  g_chmod (images, 0711);
   im->j = vk_journal_begin (im->ops, "import", im->name_opt ? im->name_opt : "import", error);
   if (im->j == NULL)
     return FALSE;
-  im->partial = vk_store_partial_new (store, im->name_opt ? im->name_opt : "import",
-                                      &im->lock_fd, error);
+  im->partial = vk_ops_image_partial_new (im->ops, im->j, im->name_opt ? im->name_opt : "import",
+                                          &im->lock_fd, error);
   if (im->partial == NULL)
     {
       vk_journal_commit (im->j);   /* nothing to undo */
-      return FALSE;
-    }
-  g_chmod (im->partial, 0711);
-  if (!vk_journal_push (im->j, VK_UNDO_RMTREE, error, im->partial, NULL))
-    {
-      vk_store_partial_abort (im->partial, im->lock_fd);
-      im->lock_fd = -1;
-      vk_journal_commit (im->j);
       return FALSE;
     }
   return TRUE;

@@ -255,11 +255,9 @@ vk_ops_wake_image (VkOps *ops, const char *image, gboolean force, VkOpsSaveResul
                    GError **error)
 {
   g_autofree char *dir = NULL;
-  g_autoptr(VkSidecar) sc = vk_ops_image_load (ops, image, &dir, error);
+  g_autoptr(VkLock) ilock = NULL;
+  g_autoptr(VkSidecar) sc = vk_ops_image_open (ops, image, TRUE, &dir, &ilock, error);
   if (sc == NULL)
-    return FALSE;
-  g_autoptr(VkLock) ilock = vk_ops_lock_image (ops, image, TRUE, error);
-  if (ilock == NULL)
     return FALSE;
   g_free (r->domain);
   r->domain = g_strdup (sc->domain_name);

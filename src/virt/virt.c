@@ -731,33 +731,32 @@ vk_conn_list_domains (VkConn *vc, gboolean all, GError **error)
   return out;
 }
 
-static unsigned int
-affect_flags (gboolean live, gboolean config)
+/* Attach or detach one device, live and/or persistently. */
+static gboolean
+change_device (VkDomain *vd, const char *xml, gboolean attach, gboolean live,
+               gboolean config, GError **error)
 {
-  unsigned int f = 0;
-  if (live)
-    f |= VIR_DOMAIN_AFFECT_LIVE;
-  if (config)
-    f |= VIR_DOMAIN_AFFECT_CONFIG;
-  return f;
+  unsigned int flags = (live ? VIR_DOMAIN_AFFECT_LIVE : 0) |
+                       (config ? VIR_DOMAIN_AFFECT_CONFIG : 0);
+  if (attach && virDomainAttachDeviceFlags (vd->dom, xml, flags) < 0)
+    return vk_vir_fail (error, _("cannot attach the device to domain '%s'"), vd->name);
+  if (!attach && virDomainDetachDeviceFlags (vd->dom, xml, flags) < 0)
+    return vk_vir_fail (error, _("cannot detach the device from domain '%s'"), vd->name);
+  return TRUE;
 }
 
 gboolean
 vk_domain_attach (VkDomain *vd, const char *xml, gboolean live, gboolean config,
                   GError **error)
 {
-  if (virDomainAttachDeviceFlags (vd->dom, xml, affect_flags (live, config)) < 0)
-    return vk_vir_fail (error, _("cannot attach the device to domain '%s'"), vd->name);
-  return TRUE;
+  return change_device (vd, xml, TRUE, live, config, error);
 }
 
 gboolean
 vk_domain_detach (VkDomain *vd, const char *xml, gboolean live, gboolean config,
                   GError **error)
 {
-  if (virDomainDetachDeviceFlags (vd->dom, xml, affect_flags (live, config)) < 0)
-    return vk_vir_fail (error, _("cannot detach the device from domain '%s'"), vd->name);
-  return TRUE;
+  return change_device (vd, xml, FALSE, live, config, error);
 }
 
 gboolean
