@@ -142,14 +142,6 @@ typedef struct {
   guint64 bytes;     /* written */
 } Export;
 
-static void
-export_progress (guint64 offset, gpointer data)
-{
-  Export *x = data;
-  VkOpsProgress p = { x->name, "export", offset, 0, 0, FALSE, FALSE };
-  vk_ops_report (x->ops, &p);
-}
-
 /* Stream the file at `path` as member `name`; `sha256_out` gets its hash. */
 static gboolean
 export_file (VkTarWriter *w, const char *name, const char *path, guint64 *size_out,
@@ -375,11 +367,12 @@ export_stream (Export *x, const char *output, GError **error)
   x->w = w;
   /* the size to expect, for the progress display (a flattened disk may
    * come out smaller or larger than its overlay) */
-  VkOpsProgress p = { x->name, "export", 0, x->sc->state_size, 0, FALSE, FALSE };
+  guint64 total = x->sc->state_size;
   for (guint i = 0; i < x->sc->frozen_disks->len; i++)
-    p.total += ((VkFrozenDisk *) x->sc->frozen_disks->pdata[i])->size;
-  vk_ops_report (x->ops, &p);
-  vk_tar_writer_set_progress (w, export_progress, x);
+    total += ((VkFrozenDisk *) x->sc->frozen_disks->pdata[i])->size;
+  VkOpsStream s;
+  vk_ops_stream_begin (&s, x->ops, x->name, "export", total);
+  vk_tar_writer_set_progress (w, vk_ops_stream_at, &s);
   vk_tar_writer_set_cancel (w, x->ops->cancel);
   gboolean ok = export_members (x, error);
   if (output)
@@ -395,10 +388,8 @@ export_stream (Export *x, const char *output, GError **error)
           ok = FALSE;
         }
     }
-  p.done = x->bytes = vk_tar_writer_offset (w);
-  p.finished = TRUE;
-  p.failed = !ok;
-  vk_ops_report (x->ops, &p);
+  x->bytes = vk_tar_writer_offset (w);
+  vk_ops_stream_end (&s, x->bytes, ok);
   return ok;
 }
 

@@ -302,14 +302,6 @@ import_read (Import *im, VkTarReader *r, GError **error)
     }
 }
 
-static void
-import_progress (guint64 offset, gpointer data)
-{
-  Import *im = data;
-  VkOpsProgress p = { im->source, "import", offset, 0, 0, FALSE, FALSE };
-  vk_ops_report (im->ops, &p);
-}
-
 /* The stream from `in`, with progress (the file's size as the total when
  * it is one) and cancellation. */
 static gboolean
@@ -317,15 +309,13 @@ import_receive (Import *im, int in, GError **error)
 {
   g_autoptr(VkTarReader) r = vk_tar_reader_new (in, im->source);
   struct stat ist;
-  VkOpsProgress p = { im->source, "import", 0, 0, 0, FALSE, FALSE };
-  p.total = fstat (in, &ist) == 0 && S_ISREG (ist.st_mode) ? (guint64) ist.st_size : 0;
-  vk_ops_report (im->ops, &p);
-  vk_tar_reader_set_progress (r, import_progress, im);
+  VkOpsStream s;
+  vk_ops_stream_begin (&s, im->ops, im->source, "import",
+                       fstat (in, &ist) == 0 && S_ISREG (ist.st_mode) ? (guint64) ist.st_size : 0);
+  vk_tar_reader_set_progress (r, vk_ops_stream_at, &s);
   vk_tar_reader_set_cancel (r, im->ops->cancel);
   gboolean ok = import_read (im, r, error);
-  p.finished = TRUE;
-  p.failed = !ok;
-  vk_ops_report (im->ops, &p);
+  vk_ops_stream_end (&s, 0, ok);
   if (!ok && g_cancellable_is_cancelled (im->ops->cancel))
     {
       g_clear_error (error);

@@ -61,3 +61,29 @@ vk_ops_report (VkOps *ops, const VkOpsProgress *p)
   if (ops->progress)
     ops->progress (p, ops->progress_data);
 }
+
+void
+vk_ops_stream_begin (VkOpsStream *s, VkOps *ops, const char *subject, const char *what,
+                     guint64 total)
+{
+  *s = (VkOpsStream) { ops, { .subject = subject, .what = what, .total = total } };
+  vk_ops_report (ops, &s->p);
+}
+
+void
+vk_ops_stream_at (guint64 offset, gpointer stream)
+{
+  VkOpsStream *s = stream;
+  s->p.done = offset;
+  vk_ops_report (s->ops, &s->p);
+}
+
+void
+vk_ops_stream_end (VkOpsStream *s, guint64 done, gboolean ok)
+{
+  if (done > 0)
+    s->p.done = done;
+  s->p.finished = TRUE;
+  s->p.failed = !ok;
+  vk_ops_report (s->ops, &s->p);
+}

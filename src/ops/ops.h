@@ -74,6 +74,18 @@ gboolean vk_ops_check_cancel (VkOps *ops, GError **error);
 void vk_ops_notice (VkOps *ops, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 void vk_ops_report (VkOps *ops, const VkOpsProgress *p);
 
+/* The progress of one byte stream (export, import): reported when it
+ * begins, at each offset (vk_ops_stream_at is a tar reader's or writer's
+ * progress callback, with the stream as its data) and when it ends. */
+typedef struct {
+  VkOps *ops;
+  VkOpsProgress p;
+} VkOpsStream;
+void vk_ops_stream_begin (VkOpsStream *s, VkOps *ops, const char *subject, const char *what,
+                          guint64 total);
+void vk_ops_stream_at (guint64 offset, gpointer stream);
+void vk_ops_stream_end (VkOpsStream *s, guint64 done, gboolean ok);
+
 /* The lock of a domain (`uuid`) in the store, created safely when
  * missing; VK_ERROR_BUSY (exit 3) at once when another vmkeep holds it,
  * prefixed with `what` (the domain's name; may be NULL). */
