@@ -79,9 +79,7 @@ item_json (JsonBuilder *b, const VkRecoverItem *it, const char *result, const GE
 gboolean
 vk_cmd_recover (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("recover");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("recover", argc, 0, 0, _("no arguments"), error))
+  if (!vk_cli_begin ("recover", &argc, &argv, 0, 0, _("no arguments"), error))
     return FALSE;
   g_autoptr(GPtrArray) items = vk_ops_recover_scan (cli->ops, error);
   if (items == NULL)
