@@ -344,6 +344,26 @@ const GOptionEntry vk_devices_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
+/* A filesystem or host device, in `devices --json`. */
+static void
+json_attached_device (JsonBuilder *b, gconstpointer item, gpointer data)
+{
+  const VkAttachedDevice *r = item;
+  gboolean fs = g_str_equal (r->kind, "filesystem");
+  vk_json_str (b, "kind", r->kind);
+  vk_json_str (b, fs ? "tag" : "bdf", r->name);
+  const struct { const char *key; const char *value; } opt[] = {
+    { "id", r->id }, { "alias", r->alias }, { "source_type", r->source_type },
+    { "source", r->source }, { "address", r->address },
+  };
+  for (guint j = 0; j < G_N_ELEMENTS (opt); j++)
+    {
+      vk_json_str (b, opt[j].key, opt[j].value);
+    }
+  vk_json_bool (b, "live", r->live);
+  vk_json_bool (b, "config", r->config);
+}
+
 gboolean
 vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error)
 {
@@ -367,28 +387,7 @@ vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error)
       json_builder_begin_object (b);
       vk_json_str (b, "domain", vk_domain_get_name (dom));
       vk_json_bool (b, "running", running);
-      json_builder_set_member_name (b, "devices");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < rows->len; i++)
-        {
-          VkAttachedDevice *r = rows->pdata[i];
-          gboolean fs = g_str_equal (r->kind, "filesystem");
-          json_builder_begin_object (b);
-          vk_json_str (b, "kind", r->kind);
-          vk_json_str (b, fs ? "tag" : "bdf", r->name);
-          const struct { const char *key; const char *value; } opt[] = {
-            { "id", r->id }, { "alias", r->alias }, { "source_type", r->source_type },
-            { "source", r->source }, { "address", r->address },
-          };
-          for (guint j = 0; j < G_N_ELEMENTS (opt); j++)
-            {
-              vk_json_str (b, opt[j].key, opt[j].value);
-            }
-          vk_json_bool (b, "live", r->live);
-          vk_json_bool (b, "config", r->config);
-          json_builder_end_object (b);
-        }
-      json_builder_end_array (b);
+      vk_json_objects (b, "devices", rows, json_attached_device, NULL);
       json_builder_end_object (b);
       vk_json_print_builder (b);
       return TRUE;

@@ -106,25 +106,15 @@ json_side (JsonBuilder *b, const char *key, const Side *s)
 }
 
 static void
-json_diffs (JsonBuilder *b, const char *key, GPtrArray *diffs)
+json_difference (JsonBuilder *b, gconstpointer item, gpointer data)
 {
-  json_builder_set_member_name (b, key);
-  json_builder_begin_array (b);
-  for (guint i = 0; i < diffs->len; i++)
-    {
-      VkXmlDifference *d = diffs->pdata[i];
-      json_builder_begin_object (b);
-      vk_json_str (b, "path", d->path);
-      vk_json_str (b, "before", d->before);
-      vk_json_str (b, "after", d->after);
-      if (d->rule)
-        {
-          vk_json_str (b, "rule", d->rule);
-        }
-      vk_json_str (b, "text", d->text);
-      json_builder_end_object (b);
-    }
-  json_builder_end_array (b);
+  const VkXmlDifference *d = item;
+  vk_json_str (b, "path", d->path);
+  vk_json_str (b, "before", d->before);
+  vk_json_str (b, "after", d->after);
+  if (d->rule)
+    vk_json_str (b, "rule", d->rule);
+  vk_json_str (b, "text", d->text);
 }
 
 static char *
@@ -167,8 +157,8 @@ vk_cmd_diff (VkCli *cli, int argc, char **argv, GError **error)
       json_side (jb, "a", &a);
       json_side (jb, "b", &b);
       vk_json_bool (jb, "identity_equal", ident->len == 0);
-      json_diffs (jb, "identity", ident);
-      json_diffs (jb, "allowed", allowed);
+      vk_json_objects (jb, "identity", ident, json_difference, NULL);
+      vk_json_objects (jb, "allowed", allowed, json_difference, NULL);
       json_builder_end_object (jb);
       vk_json_print_builder (jb);
     }

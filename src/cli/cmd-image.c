@@ -75,6 +75,33 @@ image_list (VkCli *cli, GError **error)
   return TRUE;
 }
 
+/* A NIC of the image's identity, in `image inspect --json`. */
+static void
+json_nic (JsonBuilder *b, gconstpointer item, gpointer data)
+{
+  const VkIdentityNic *n = item;
+  vk_json_str (b, "mac", n->mac);
+  vk_json_str (b, "model", n->model);
+  vk_json_int (b, "queues", n->queues ? n->queues : 1);
+  vk_json_str (b, "address", n->address);
+  vk_json_int (b, "acpi_index", n->acpi_index);
+  vk_json_str (b, "tap", n->tap);
+  vk_json_str (b, "source_type", n->source_type);
+  vk_json_str (b, "source", n->source);
+}
+
+/* A disk frozen for the image, in `image inspect --json`. */
+static void
+json_frozen_disk (JsonBuilder *b, gconstpointer item, gpointer data)
+{
+  const VkFrozenDisk *d = item;
+  vk_json_str (b, "target", d->target);
+  vk_json_str (b, "original", d->original);
+  vk_json_str (b, "frozen", d->frozen);
+  vk_json_str (b, "format", d->format);
+  vk_json_int (b, "size", d->size);
+}
+
 static gboolean
 image_inspect (VkCli *cli, const char *name, GError **error)
 {
@@ -106,37 +133,8 @@ image_inspect (VkCli *cli, const char *name, GError **error)
       vk_json_str (b, "nvram", sc->nvram_path);
       vk_json_str (b, "nvram_sha256", sc->nvram_sha256);
       vk_json_bool (b, "tpm", sc->tpm);
-      json_builder_set_member_name (b, "nics");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < sc->identity->nics->len; i++)
-        {
-          VkIdentityNic *n = sc->identity->nics->pdata[i];
-          json_builder_begin_object (b);
-          vk_json_str (b, "mac", n->mac);
-          vk_json_str (b, "model", n->model);
-          vk_json_int (b, "queues", n->queues ? n->queues : 1);
-          vk_json_str (b, "address", n->address);
-          vk_json_int (b, "acpi_index", n->acpi_index);
-          vk_json_str (b, "tap", n->tap);
-          vk_json_str (b, "source_type", n->source_type);
-          vk_json_str (b, "source", n->source);
-          json_builder_end_object (b);
-        }
-      json_builder_end_array (b);
-      json_builder_set_member_name (b, "disks");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < sc->frozen_disks->len; i++)
-        {
-          VkFrozenDisk *d = sc->frozen_disks->pdata[i];
-          json_builder_begin_object (b);
-          vk_json_str (b, "target", d->target);
-          vk_json_str (b, "original", d->original);
-          vk_json_str (b, "frozen", d->frozen);
-          vk_json_str (b, "format", d->format);
-          vk_json_int (b, "size", d->size);
-          json_builder_end_object (b);
-        }
-      json_builder_end_array (b);
+      vk_json_objects (b, "nics", sc->identity->nics, json_nic, NULL);
+      vk_json_objects (b, "disks", sc->frozen_disks, json_frozen_disk, NULL);
       json_builder_end_object (b);
       vk_json_print_builder (b);
       return TRUE;

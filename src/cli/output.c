@@ -170,6 +170,22 @@ vk_json_str_array (JsonBuilder *b, const char *name, GPtrArray *values)
 }
 
 void
+vk_json_objects (JsonBuilder *b, const char *name, GPtrArray *items, VkJsonMembersFunc func,
+                 gpointer data)
+{
+  if (name != NULL)
+    json_builder_set_member_name (b, name);
+  json_builder_begin_array (b);
+  for (guint i = 0; items != NULL && i < items->len; i++)
+    {
+      json_builder_begin_object (b);
+      func (b, items->pdata[i], data);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+}
+
+void
 vk_progress_init (VkProgress *p, gboolean on, const char *what, guint64 total)
 {
   memset (p, 0, sizeof *p);

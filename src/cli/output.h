@@ -50,5 +50,12 @@ void vk_json_null (JsonBuilder *b, const char *name);
 void vk_json_int_or_null (JsonBuilder *b, const char *name, gint64 value);
 /* A member that is an array of the strings in `values` (NULL: empty). */
 void vk_json_str_array (JsonBuilder *b, const char *name, GPtrArray *values);
+/* Writes the members of the object that stands for `item` (vk_json_objects). */
+typedef void (*VkJsonMembersFunc) (JsonBuilder *b, gconstpointer item, gpointer data);
+/* A member that is an array of objects, one for each item of `items`
+ * (NULL: empty), their members written by `func`. With a NULL `name` the
+ * array is a value instead (the document itself, or an array's element). */
+void vk_json_objects (JsonBuilder *b, const char *name, GPtrArray *items,
+                      VkJsonMembersFunc func, gpointer data);
 
 G_END_DECLS
