@@ -196,6 +196,15 @@ vk_cli_detach_begin (VkCli *cli, const char *group, const char *verb, const char
   return out->lock != NULL;
 }
 
+gboolean
+vk_cli_detach_device (VkCli *cli, VkDetachArgs *a, const VkOpsDevice *dev, const char *list_cmd,
+                      char **addr_out, VkBdf *bdf_out, GError **error)
+{
+  g_autofree char *list = g_strdup_printf ("vmkeep %s %s", list_cmd, a->name);
+  return vk_ops_detach_device (cli->ops, a->dom, a->name, &a->live, &a->config, a->timeout, dev,
+                               list, addr_out, bdf_out, error);
+}
+
 void
 vk_detach_args_clear (VkDetachArgs *a)
 {
@@ -316,12 +325,10 @@ vk_cmd_device_detach (VkCli *cli, int argc, char **argv, GError **error)
   const char *k = bdf_text ? bdf_text : a.key;
   g_autofree char *what = bdf_text ? g_strdup_printf (_("host PCI device %s"), bdf_text)
                                    : g_strdup_printf (_("device with ID '%s'"), a.key);
-  g_autofree char *list = g_strdup_printf ("vmkeep devices %s", a.name);
   g_autofree char *addr = NULL;
   VkBdf gone = bdf;
   VkOpsDevice dev = { find_hostdev, k, what };
-  if (!vk_ops_detach_device (cli->ops, a.dom, a.name, &a.live, &a.config, a.timeout, &dev, list,
-                             &addr, &gone, error))
+  if (!vk_cli_detach_device (cli, &a, &dev, "devices", &addr, &gone, error))
     return FALSE;
   g_autofree char *gone_text = vk_bdf_format (&gone);
   if (cli->json)

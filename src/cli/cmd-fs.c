@@ -256,11 +256,9 @@ vk_cmd_fs_detach (VkCli *cli, int argc, char **argv, GError **error)
                             vk_validate_fs_tag, argc, argv, &a, error))
     return FALSE;
   g_autofree char *what = g_strdup_printf (_("filesystem with tag '%s'"), a.key);
-  g_autofree char *list = g_strdup_printf ("vmkeep devices %s", a.name);
   g_autofree char *addr = NULL;
   VkOpsDevice dev = { find_fs, a.key, what };
-  if (!vk_ops_detach_device (cli->ops, a.dom, a.name, &a.live, &a.config, a.timeout, &dev, list,
-                             &addr, NULL, error))
+  if (!vk_cli_detach_device (cli, &a, &dev, "devices", &addr, NULL, error))
     return FALSE;
   if (cli->json)
     print_fs_json (a.name, "detached", a.key, NULL, NULL, addr, a.live, a.config);

@@ -255,11 +255,9 @@ vk_cmd_nic_remove (VkCli *cli, int argc, char **argv, GError **error)
   xmlNodePtr nic = find_nic (doc, a.key);
   g_autofree char *mac = nic ? vk_xml_child_prop (nic, "mac", "address") : g_strdup (a.key);
   g_autofree char *what = g_strdup_printf (_("NIC %s"), mac);
-  g_autofree char *list = g_strdup_printf ("vmkeep layout %s", a.name);
   g_autofree char *addr = NULL;
   VkOpsDevice dev = { find_nic, a.key, what };
-  if (!vk_ops_detach_device (cli->ops, a.dom, a.name, &a.live, &a.config, a.timeout, &dev, list,
-                             &addr, NULL, error))
+  if (!vk_cli_detach_device (cli, &a, &dev, "layout", &addr, NULL, error))
     return FALSE;
   if (cli->json)
     print_nic_json (a.name, mac, addr, 0, a.live, a.config, "removed");
