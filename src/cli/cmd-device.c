@@ -113,9 +113,8 @@ vk_cli_attach_element (VkCli *cli, VkDomain *dom, const char *name, const VkAtta
 JsonBuilder *
 vk_cli_device_json_begin (const char *domain, const char *action, const char *kind)
 {
-  JsonBuilder *b = json_builder_new ();
+  JsonBuilder *b = vk_json_object_new ();
 
-  json_builder_begin_object (b);
   vk_json_str (b, "domain", domain);
   vk_json_str (b, "action", action);
   vk_json_str (b, "kind", kind);
@@ -128,8 +127,7 @@ vk_cli_device_json_end (JsonBuilder *b, const char *addr, gboolean live, gboolea
   vk_json_str (b, "address", addr);
   vk_json_bool (b, "live", live);
   vk_json_bool (b, "config", config);
-  json_builder_end_object (b);
-  vk_json_print_builder (b);
+  vk_json_object_print (b);
 }
 
 /* ------------------------------------------------------------ fs attach */
@@ -390,13 +388,11 @@ vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error)
 
   if (cli->json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      json_builder_begin_object (b);
+      g_autoptr(JsonBuilder) b = vk_json_object_new ();
       vk_json_str (b, "domain", vk_domain_get_name (dom));
       vk_json_bool (b, "running", running);
       vk_json_objects (b, "devices", rows, json_attached_device, NULL);
-      json_builder_end_object (b);
-      vk_json_print_builder (b);
+      vk_json_object_print (b);
       return TRUE;
     }
   if (rows->len == 0)

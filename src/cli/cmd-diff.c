@@ -152,15 +152,13 @@ vk_cmd_diff (VkCli *cli, int argc, char **argv, GError **error)
 
   if (cli->json)
     {
-      g_autoptr(JsonBuilder) jb = json_builder_new ();
-      json_builder_begin_object (jb);
+      g_autoptr(JsonBuilder) jb = vk_json_object_new ();
       json_side (jb, "a", &a);
       json_side (jb, "b", &b);
       vk_json_bool (jb, "identity_equal", ident->len == 0);
       vk_json_objects (jb, "identity", ident, json_difference, NULL);
       vk_json_objects (jb, "allowed", allowed, json_difference, NULL);
-      json_builder_end_object (jb);
-      vk_json_print_builder (jb);
+      vk_json_object_print (jb);
     }
   else
     {

@@ -112,9 +112,8 @@ image_inspect (VkCli *cli, const char *name, GError **error)
   if (cli->json)
     {
       /* The sidecar is the authoritative record; JSON mirrors its fields. */
-      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonBuilder) b = vk_json_object_new ();
       g_autofree char *created = format_time (sc->created);
-      json_builder_begin_object (b);
       vk_json_str (b, "name", name);
       vk_json_str (b, "directory", dir);
       vk_json_str (b, "mode", vk_sidecar_mode_to_string (sc->mode));
@@ -135,8 +134,7 @@ image_inspect (VkCli *cli, const char *name, GError **error)
       vk_json_bool (b, "tpm", sc->tpm);
       vk_json_objects (b, "nics", sc->identity->nics, json_nic, NULL);
       vk_json_objects (b, "disks", sc->frozen_disks, json_frozen_disk, NULL);
-      json_builder_end_object (b);
-      vk_json_print_builder (b);
+      vk_json_object_print (b);
       return TRUE;
     }
   g_autofree char *created = format_time (sc->created);
@@ -194,13 +192,11 @@ image_verify (VkCli *cli, const char *name, GError **error)
     return FALSE;
   if (cli->json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      json_builder_begin_object (b);
+      g_autoptr(JsonBuilder) b = vk_json_object_new ();
       vk_json_str (b, "image", name);
       vk_json_bool (b, "ok", problems->len == 0);
       vk_json_str_array (b, "problems", problems);
-      json_builder_end_object (b);
-      vk_json_print_builder (b);
+      vk_json_object_print (b);
     }
   else
     for (guint i = 0; i < problems->len; i++)
@@ -314,8 +310,7 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
     return FALSE;
   if (cli->json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      json_builder_begin_object (b);
+      g_autoptr(JsonBuilder) b = vk_json_object_new ();
       vk_json_str (b, "image", name);
       vk_json_str (b, "file", output);
       vk_json_int (b, "bytes", (gint64) r->bytes);
@@ -326,8 +321,7 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
         vk_export_member_json (b, r->members->pdata[i], FALSE);
       json_builder_end_array (b);
       vk_json_str (b, "tpm_portability", r->tpm_note);
-      json_builder_end_object (b);
-      vk_json_print_builder (b);
+      vk_json_object_print (b);
       return TRUE;
     }
   if (r->tpm_note && !cli->quiet)
@@ -371,8 +365,7 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
     return FALSE;
   if (cli->json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      json_builder_begin_object (b);
+      g_autoptr(JsonBuilder) b = vk_json_object_new ();
       vk_json_str (b, "image", r->image);
       vk_json_str (b, "directory", r->directory);
       vk_json_str (b, "domain", r->domain);
@@ -380,8 +373,7 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
       vk_json_int (b, "members", r->members);
       vk_json_int (b, "bytes", (gint64) r->bytes);
       vk_json_double (b, "seconds", r->seconds);
-      json_builder_end_object (b);
-      vk_json_print_builder (b);
+      vk_json_object_print (b);
       return TRUE;
     }
   g_autofree char *sz = g_format_size_full (r->bytes, G_FORMAT_SIZE_IEC_UNITS);

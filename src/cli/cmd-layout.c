@@ -114,13 +114,11 @@ vk_cmd_define (VkCli *cli, int argc, char **argv, GError **error)
     return FALSE;
   if (cli->json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonBuilder) b = vk_json_object_new ();
       g_autofree char *u = vk_domain_get_uuid (dom);
-      json_builder_begin_object (b);
       vk_json_str (b, "name", name);
       vk_json_str (b, "uuid", u);
-      json_builder_end_object (b);
-      vk_json_print_builder (b);
+      vk_json_object_print (b);
     }
   else
     vk_cli_info (cli, _("Domain '%s' defined, layout verified"), name);

@@ -78,8 +78,7 @@ static void
 print_nic_json (const char *domain, const char *mac, const char *addr, guint acpi,
                 gboolean live, gboolean config, const char *action)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
+  g_autoptr(JsonBuilder) b = vk_json_object_new ();
   vk_json_str (b, "domain", domain);
   vk_json_str (b, "action", action);
   vk_json_str (b, "mac", mac);
@@ -90,8 +89,7 @@ print_nic_json (const char *domain, const char *mac, const char *addr, guint acp
     }
   vk_json_bool (b, "live", live);
   vk_json_bool (b, "config", config);
-  json_builder_end_object (b);
-  vk_json_print_builder (b);
+  vk_json_object_print (b);
 }
 
 static struct {

@@ -112,6 +112,21 @@ vk_json_print_builder (JsonBuilder *b)
   vk_json_print (root);
 }
 
+JsonBuilder *
+vk_json_object_new (void)
+{
+  JsonBuilder *b = json_builder_new ();
+  json_builder_begin_object (b);
+  return b;
+}
+
+void
+vk_json_object_print (JsonBuilder *b)
+{
+  json_builder_end_object (b);
+  vk_json_print_builder (b);
+}
+
 void
 vk_json_str (JsonBuilder *b, const char *name, const char *value)
 {

@@ -38,6 +38,10 @@ void vk_progress_end (VkProgress *p, gboolean ok);
 /* Print `node` as one pretty JSON document with a trailing newline. */
 void vk_json_print (JsonNode *node);
 void vk_json_print_builder (JsonBuilder *b);
+/* A JSON document that is one object: a builder with the object begun, and
+ * the end of it, printed (vk_json_print). */
+JsonBuilder *vk_json_object_new (void);
+void vk_json_object_print (JsonBuilder *b);
 
 /* One member of the object `b` is building; vk_json_str writes null for a
  * NULL value. */
