@@ -210,12 +210,6 @@ vk_detach_args_clear (VkDetachArgs *a)
   g_clear_pointer (&a->dom, vk_domain_free);
 }
 
-static xmlNodePtr
-find_hostdev (xmlDocPtr doc, const char *key)
-{
-  return vk_domain_find_hostdev_by_key (doc, key);
-}
-
 static void
 print_hostdev_json (const char *domain, const char *action, const char *bdf, const char *id,
                     const char *addr, gboolean live, gboolean config)
@@ -284,7 +278,7 @@ vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error)
 
   g_autofree char *what = g_strdup_printf (_("host PCI device %s"), bdf_text);
   g_autofree char *addr = NULL;
-  VkOpsDevice dev = { find_hostdev, bdf_text, what };
+  VkOpsDevice dev = { vk_domain_find_hostdev_by_key, bdf_text, what };
   if (!vk_cli_attach_element (cli, dom, name, &t, vk_hostdev_element_new (&bdf, device_attach_opt.id),
                               device_attach_opt.live, device_attach_opt.config, &dev, NULL, &addr,
                               error))
@@ -325,7 +319,7 @@ vk_cmd_device_detach (VkCli *cli, int argc, char **argv, GError **error)
                                    : g_strdup_printf (_("device with ID '%s'"), a.key);
   g_autofree char *addr = NULL;
   VkBdf gone = bdf;
-  VkOpsDevice dev = { find_hostdev, k, what };
+  VkOpsDevice dev = { vk_domain_find_hostdev_by_key, k, what };
   if (!vk_cli_detach_device (cli, &a, &dev, "devices", &addr, &gone, error))
     return FALSE;
   g_autofree char *gone_text = vk_bdf_format (&gone);
