@@ -15,8 +15,7 @@ print_result (VkCli *cli, const VkCloneResult *r, double seconds, const char *ve
 {
   if (cli->json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      json_builder_begin_object (b);
+      g_autoptr(JsonBuilder) b = vk_json_object_new ();
       vk_json_str (b, "name", r->name);
       vk_json_str (b, "uuid", r->uuid);
       vk_json_bool (b, "running", r->running);
@@ -25,8 +24,7 @@ print_result (VkCli *cli, const VkCloneResult *r, double seconds, const char *ve
       vk_json_str_array (b, "taps", r->taps);
       vk_json_str (b, "state_path", r->state_path);
       vk_json_double (b, "seconds", seconds);
-      json_builder_end_object (b);
-      vk_json_print_builder (b);
+      vk_json_object_print (b);
       return;
     }
   if (r->image)

@@ -246,14 +246,12 @@ vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error)
 
   if (cli->json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonBuilder) b = vk_json_object_new ();
       g_autofree char *u = vk_domain_get_uuid (dom);
-      json_builder_begin_object (b);
       vk_json_str (b, "name", spec->name);
       vk_json_str (b, "uuid", u);
       vk_json_bool (b, "started", create_opt.start);
-      json_builder_end_object (b);
-      vk_json_print_builder (b);
+      vk_json_object_print (b);
     }
   else
     vk_cli_info (cli, create_opt.start ? _("Domain '%s' created and started") : _("Domain '%s' created"),

@@ -113,9 +113,8 @@ vk_cli_attach_element (VkCli *cli, VkDomain *dom, const char *name, const VkAtta
 JsonBuilder *
 vk_cli_device_json_begin (const char *domain, const char *action, const char *kind)
 {
-  JsonBuilder *b = json_builder_new ();
+  JsonBuilder *b = vk_json_object_new ();
 
-  json_builder_begin_object (b);
   vk_json_str (b, "domain", domain);
   vk_json_str (b, "action", action);
   vk_json_str (b, "kind", kind);
@@ -128,8 +127,7 @@ vk_cli_device_json_end (JsonBuilder *b, const char *addr, gboolean live, gboolea
   vk_json_str (b, "address", addr);
   vk_json_bool (b, "live", live);
   vk_json_bool (b, "config", config);
-  json_builder_end_object (b);
-  vk_json_print_builder (b);
+  vk_json_object_print (b);
 }
 
 /* ------------------------------------------------------------ fs attach */
@@ -196,17 +194,20 @@ vk_cli_detach_begin (VkCli *cli, const char *group, const char *verb, const char
   return out->lock != NULL;
 }
 
+gboolean
+vk_cli_detach_device (VkCli *cli, VkDetachArgs *a, const VkOpsDevice *dev, const char *list_cmd,
+                      char **addr_out, VkBdf *bdf_out, GError **error)
+{
+  g_autofree char *list = g_strdup_printf ("vmkeep %s %s", list_cmd, a->name);
+  return vk_ops_detach_device (cli->ops, a->dom, a->name, &a->live, &a->config, a->timeout, dev,
+                               list, addr_out, bdf_out, error);
+}
+
 void
 vk_detach_args_clear (VkDetachArgs *a)
 {
   g_clear_pointer (&a->lock, vk_lock_release);
   g_clear_pointer (&a->dom, vk_domain_free);
-}
-
-static xmlNodePtr
-find_hostdev (xmlDocPtr doc, const char *key)
-{
-  return vk_domain_find_hostdev_by_key (doc, key);
 }
 
 static void
@@ -277,7 +278,7 @@ vk_cmd_device_attach (VkCli *cli, int argc, char **argv, GError **error)
 
   g_autofree char *what = g_strdup_printf (_("host PCI device %s"), bdf_text);
   g_autofree char *addr = NULL;
-  VkOpsDevice dev = { find_hostdev, bdf_text, what };
+  VkOpsDevice dev = { vk_domain_find_hostdev_by_key, bdf_text, what };
   if (!vk_cli_attach_element (cli, dom, name, &t, vk_hostdev_element_new (&bdf, device_attach_opt.id),
                               device_attach_opt.live, device_attach_opt.config, &dev, NULL, &addr,
                               error))
@@ -316,12 +317,10 @@ vk_cmd_device_detach (VkCli *cli, int argc, char **argv, GError **error)
   const char *k = bdf_text ? bdf_text : a.key;
   g_autofree char *what = bdf_text ? g_strdup_printf (_("host PCI device %s"), bdf_text)
                                    : g_strdup_printf (_("device with ID '%s'"), a.key);
-  g_autofree char *list = g_strdup_printf ("vmkeep devices %s", a.name);
   g_autofree char *addr = NULL;
   VkBdf gone = bdf;
-  VkOpsDevice dev = { find_hostdev, k, what };
-  if (!vk_ops_detach_device (cli->ops, a.dom, a.name, &a.live, &a.config, a.timeout, &dev, list,
-                             &addr, &gone, error))
+  VkOpsDevice dev = { vk_domain_find_hostdev_by_key, k, what };
+  if (!vk_cli_detach_device (cli, &a, &dev, "devices", &addr, &gone, error))
     return FALSE;
   g_autofree char *gone_text = vk_bdf_format (&gone);
   if (cli->json)
@@ -344,6 +343,26 @@ const GOptionEntry vk_devices_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
+/* A filesystem or host device, in `devices --json`. */
+static void
+json_attached_device (JsonBuilder *b, gconstpointer item, gpointer data)
+{
+  const VkAttachedDevice *r = item;
+  gboolean fs = g_str_equal (r->kind, "filesystem");
+  vk_json_str (b, "kind", r->kind);
+  vk_json_str (b, fs ? "tag" : "bdf", r->name);
+  const struct { const char *key; const char *value; } opt[] = {
+    { "id", r->id }, { "alias", r->alias }, { "source_type", r->source_type },
+    { "source", r->source }, { "address", r->address },
+  };
+  for (guint j = 0; j < G_N_ELEMENTS (opt); j++)
+    {
+      vk_json_str (b, opt[j].key, opt[j].value);
+    }
+  vk_json_bool (b, "live", r->live);
+  vk_json_bool (b, "config", r->config);
+}
+
 gboolean
 vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error)
 {
@@ -363,34 +382,11 @@ vk_cmd_devices (VkCli *cli, int argc, char **argv, GError **error)
 
   if (cli->json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      json_builder_begin_object (b);
+      g_autoptr(JsonBuilder) b = vk_json_object_new ();
       vk_json_str (b, "domain", vk_domain_get_name (dom));
       vk_json_bool (b, "running", running);
-      json_builder_set_member_name (b, "devices");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < rows->len; i++)
-        {
-          VkAttachedDevice *r = rows->pdata[i];
-          gboolean fs = g_str_equal (r->kind, "filesystem");
-          json_builder_begin_object (b);
-          vk_json_str (b, "kind", r->kind);
-          vk_json_str (b, fs ? "tag" : "bdf", r->name);
-          const struct { const char *key; const char *value; } opt[] = {
-            { "id", r->id }, { "alias", r->alias }, { "source_type", r->source_type },
-            { "source", r->source }, { "address", r->address },
-          };
-          for (guint j = 0; j < G_N_ELEMENTS (opt); j++)
-            {
-              vk_json_str (b, opt[j].key, opt[j].value);
-            }
-          vk_json_bool (b, "live", r->live);
-          vk_json_bool (b, "config", r->config);
-          json_builder_end_object (b);
-        }
-      json_builder_end_array (b);
-      json_builder_end_object (b);
-      vk_json_print_builder (b);
+      vk_json_objects (b, "devices", rows, json_attached_device, NULL);
+      vk_json_object_print (b);
       return TRUE;
     }
   if (rows->len == 0)

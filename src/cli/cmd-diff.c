@@ -39,6 +39,7 @@ side_clear (Side *s)
   if (s->doc)
     xmlFreeDoc (s->doc);
 }
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Side, side_clear)
 
 /* Compare like with like: a domain's migratable XML is what libvirt puts in
  * a save image, and an image's sidecar records exactly that XML. */
@@ -106,25 +107,15 @@ json_side (JsonBuilder *b, const char *key, const Side *s)
 }
 
 static void
-json_diffs (JsonBuilder *b, const char *key, GPtrArray *diffs)
+json_difference (JsonBuilder *b, gconstpointer item, gpointer data)
 {
-  json_builder_set_member_name (b, key);
-  json_builder_begin_array (b);
-  for (guint i = 0; i < diffs->len; i++)
-    {
-      VkXmlDifference *d = diffs->pdata[i];
-      json_builder_begin_object (b);
-      vk_json_str (b, "path", d->path);
-      vk_json_str (b, "before", d->before);
-      vk_json_str (b, "after", d->after);
-      if (d->rule)
-        {
-          vk_json_str (b, "rule", d->rule);
-        }
-      vk_json_str (b, "text", d->text);
-      json_builder_end_object (b);
-    }
-  json_builder_end_array (b);
+  const VkXmlDifference *d = item;
+  vk_json_str (b, "path", d->path);
+  vk_json_str (b, "before", d->before);
+  vk_json_str (b, "after", d->after);
+  if (d->rule)
+    vk_json_str (b, "rule", d->rule);
+  vk_json_str (b, "text", d->text);
 }
 
 static char *
@@ -141,18 +132,13 @@ vk_cmd_diff (VkCli *cli, int argc, char **argv, GError **error)
   if (!vk_cli_begin ("diff", &argc, &argv, 2, 2,
                      _("two domains or images (image:NAME)"), error))
     return FALSE;
-  Side a = { 0 }, b = { 0 };
-  gboolean ok = load_side (cli, argv[1], &a, error) && load_side (cli, argv[2], &b, error);
+  g_auto(Side) a = { 0 };
+  g_auto(Side) b = { 0 };
   g_autoptr(GPtrArray) allowed = NULL;
   g_autoptr(GPtrArray) ident = NULL;
-  if (ok)
-    ok = vk_domain_xml_diff (a.doc, b.doc, &allowed, &ident, error);
-  if (!ok)
-    {
-      side_clear (&a);
-      side_clear (&b);
-      return FALSE;
-    }
+  if (!load_side (cli, argv[1], &a, error) || !load_side (cli, argv[2], &b, error) ||
+      !vk_domain_xml_diff (a.doc, b.doc, &allowed, &ident, error))
+    return FALSE;
   if (a.live != b.live && !cli->quiet)
     g_printerr (_("vmkeep: note: %s is %s and %s is %s; libvirt expands some settings when a "
                   "domain starts (e.g. a host-model CPU), and those show up as identity "
@@ -162,15 +148,13 @@ vk_cmd_diff (VkCli *cli, int argc, char **argv, GError **error)
 
   if (cli->json)
     {
-      g_autoptr(JsonBuilder) jb = json_builder_new ();
-      json_builder_begin_object (jb);
+      g_autoptr(JsonBuilder) jb = vk_json_object_new ();
       json_side (jb, "a", &a);
       json_side (jb, "b", &b);
       vk_json_bool (jb, "identity_equal", ident->len == 0);
-      json_diffs (jb, "identity", ident);
-      json_diffs (jb, "allowed", allowed);
-      json_builder_end_object (jb);
-      vk_json_print_builder (jb);
+      vk_json_objects (jb, "identity", ident, json_difference, NULL);
+      vk_json_objects (jb, "allowed", allowed, json_difference, NULL);
+      vk_json_object_print (jb);
     }
   else
     {
@@ -230,7 +214,5 @@ vk_cmd_diff (VkCli *cli, int argc, char **argv, GError **error)
                               "%s and %s differ in %u identity fields (listed above): a clone "
                               "or wake between them would change what the guest sees", n),
                  a.spec, b.spec, n);
-  side_clear (&a);
-  side_clear (&b);
   return n == 0;
 }

@@ -28,12 +28,6 @@ static const char *const virtiofsd_paths[] = {
   NULL,
 };
 
-static xmlNodePtr
-find_fs (xmlDocPtr doc, const char *tag)
-{
-  return vk_domain_find_fs (doc, tag);
-}
-
 static gboolean
 check_socket (const char *path, GError **error)
 {
@@ -232,7 +226,7 @@ vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error)
                          "--socket-group=kvm"), spec->socket, spec->socket)
     : NULL;
   g_autofree char *addr = NULL;
-  VkOpsDevice dev = { find_fs, fs_attach_opt.tag, what };
+  VkOpsDevice dev = { vk_domain_find_fs, fs_attach_opt.tag, what };
   if (!vk_cli_attach_element (cli, dom, name, &t, vk_fs_element_new (spec), fs_attach_opt.live,
                               fs_attach_opt.config, &dev, hint, &addr, error))
     return FALSE;
@@ -256,11 +250,9 @@ vk_cmd_fs_detach (VkCli *cli, int argc, char **argv, GError **error)
                             vk_validate_fs_tag, argc, argv, &a, error))
     return FALSE;
   g_autofree char *what = g_strdup_printf (_("filesystem with tag '%s'"), a.key);
-  g_autofree char *list = g_strdup_printf ("vmkeep devices %s", a.name);
   g_autofree char *addr = NULL;
-  VkOpsDevice dev = { find_fs, a.key, what };
-  if (!vk_ops_detach_device (cli->ops, a.dom, a.name, &a.live, &a.config, a.timeout, &dev, list,
-                             &addr, NULL, error))
+  VkOpsDevice dev = { vk_domain_find_fs, a.key, what };
+  if (!vk_cli_detach_device (cli, &a, &dev, "devices", &addr, NULL, error))
     return FALSE;
   if (cli->json)
     print_fs_json (a.name, "detached", a.key, NULL, NULL, addr, a.live, a.config);

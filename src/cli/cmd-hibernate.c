@@ -36,6 +36,16 @@ result_clear (Result *r)
   g_free (r->message);
 }
 
+/* `n` empty results, freed with the array. */
+static GArray *
+results_new (guint n)
+{
+  GArray *results = g_array_new (FALSE, TRUE, sizeof (Result));
+  g_array_set_clear_func (results, (GDestroyNotify) result_clear);
+  g_array_set_size (results, n);
+  return results;
+}
+
 /* One line per VM to syslog (journal), for cron runs. */
 static void
 log_result (const char *verb, const Result *r)
@@ -304,9 +314,7 @@ hibernate_all (VkCli *cli, GPtrArray *names, const VkHibernateOpts *o, int jobs,
       cli->ops->progress = render_progress;
       cli->ops->progress_data = &pr;
     }
-  GArray *results = g_array_new (FALSE, TRUE, sizeof (Result));
-  g_array_set_clear_func (results, (GDestroyNotify) result_clear);
-  g_array_set_size (results, names->len);
+  GArray *results = results_new (names->len);
   g_autofree HibTask *tasks = g_new0 (HibTask, names->len);
   GThreadPool *pool = g_thread_pool_new (hibernate_task, NULL, MAX (jobs, 1), TRUE, NULL);
   for (guint i = 0; i < names->len; i++)
@@ -415,10 +423,8 @@ vk_cmd_wake (VkCli *cli, int argc, char **argv, GError **error)
                       "(see 'vmkeep help wake')"));
   if (vk_cli_connect (cli, error) == NULL)
     return FALSE;
-  g_autoptr(GArray) results = g_array_new (FALSE, TRUE, sizeof (Result));
-  g_array_set_clear_func (results, (GDestroyNotify) result_clear);
   guint n = wake_opt.image ? 1u : (guint) argc - 1;
-  g_array_set_size (results, n);
+  g_autoptr(GArray) results = results_new (n);
   /* A hibernate into this image that was interrupted: the recovery this
    * run began with (run.c) has finished it by bringing its VM back,
    * running, from the state libvirt saved where it saved one. That is

@@ -75,6 +75,33 @@ image_list (VkCli *cli, GError **error)
   return TRUE;
 }
 
+/* A NIC of the image's identity, in `image inspect --json`. */
+static void
+json_nic (JsonBuilder *b, gconstpointer item, gpointer data)
+{
+  const VkIdentityNic *n = item;
+  vk_json_str (b, "mac", n->mac);
+  vk_json_str (b, "model", n->model);
+  vk_json_int (b, "queues", n->queues ? n->queues : 1);
+  vk_json_str (b, "address", n->address);
+  vk_json_int (b, "acpi_index", n->acpi_index);
+  vk_json_str (b, "tap", n->tap);
+  vk_json_str (b, "source_type", n->source_type);
+  vk_json_str (b, "source", n->source);
+}
+
+/* A disk frozen for the image, in `image inspect --json`. */
+static void
+json_frozen_disk (JsonBuilder *b, gconstpointer item, gpointer data)
+{
+  const VkFrozenDisk *d = item;
+  vk_json_str (b, "target", d->target);
+  vk_json_str (b, "original", d->original);
+  vk_json_str (b, "frozen", d->frozen);
+  vk_json_str (b, "format", d->format);
+  vk_json_int (b, "size", d->size);
+}
+
 static gboolean
 image_inspect (VkCli *cli, const char *name, GError **error)
 {
@@ -85,9 +112,8 @@ image_inspect (VkCli *cli, const char *name, GError **error)
   if (cli->json)
     {
       /* The sidecar is the authoritative record; JSON mirrors its fields. */
-      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonBuilder) b = vk_json_object_new ();
       g_autofree char *created = format_time (sc->created);
-      json_builder_begin_object (b);
       vk_json_str (b, "name", name);
       vk_json_str (b, "directory", dir);
       vk_json_str (b, "mode", vk_sidecar_mode_to_string (sc->mode));
@@ -106,39 +132,9 @@ image_inspect (VkCli *cli, const char *name, GError **error)
       vk_json_str (b, "nvram", sc->nvram_path);
       vk_json_str (b, "nvram_sha256", sc->nvram_sha256);
       vk_json_bool (b, "tpm", sc->tpm);
-      json_builder_set_member_name (b, "nics");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < sc->identity->nics->len; i++)
-        {
-          VkIdentityNic *n = sc->identity->nics->pdata[i];
-          json_builder_begin_object (b);
-          vk_json_str (b, "mac", n->mac);
-          vk_json_str (b, "model", n->model);
-          vk_json_int (b, "queues", n->queues ? n->queues : 1);
-          vk_json_str (b, "address", n->address);
-          vk_json_int (b, "acpi_index", n->acpi_index);
-          vk_json_str (b, "tap", n->tap);
-          vk_json_str (b, "source_type", n->source_type);
-          vk_json_str (b, "source", n->source);
-          json_builder_end_object (b);
-        }
-      json_builder_end_array (b);
-      json_builder_set_member_name (b, "disks");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < sc->frozen_disks->len; i++)
-        {
-          VkFrozenDisk *d = sc->frozen_disks->pdata[i];
-          json_builder_begin_object (b);
-          vk_json_str (b, "target", d->target);
-          vk_json_str (b, "original", d->original);
-          vk_json_str (b, "frozen", d->frozen);
-          vk_json_str (b, "format", d->format);
-          vk_json_int (b, "size", d->size);
-          json_builder_end_object (b);
-        }
-      json_builder_end_array (b);
-      json_builder_end_object (b);
-      vk_json_print_builder (b);
+      vk_json_objects (b, "nics", sc->identity->nics, json_nic, NULL);
+      vk_json_objects (b, "disks", sc->frozen_disks, json_frozen_disk, NULL);
+      vk_json_object_print (b);
       return TRUE;
     }
   g_autofree char *created = format_time (sc->created);
@@ -196,13 +192,11 @@ image_verify (VkCli *cli, const char *name, GError **error)
     return FALSE;
   if (cli->json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      json_builder_begin_object (b);
+      g_autoptr(JsonBuilder) b = vk_json_object_new ();
       vk_json_str (b, "image", name);
       vk_json_bool (b, "ok", problems->len == 0);
       vk_json_str_array (b, "problems", problems);
-      json_builder_end_object (b);
-      vk_json_print_builder (b);
+      vk_json_object_print (b);
     }
   else
     for (guint i = 0; i < problems->len; i++)
@@ -316,8 +310,7 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
     return FALSE;
   if (cli->json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      json_builder_begin_object (b);
+      g_autoptr(JsonBuilder) b = vk_json_object_new ();
       vk_json_str (b, "image", name);
       vk_json_str (b, "file", output);
       vk_json_int (b, "bytes", (gint64) r->bytes);
@@ -328,8 +321,7 @@ image_export (VkCli *cli, const char *name, const char *output, gboolean force,
         vk_export_member_json (b, r->members->pdata[i], FALSE);
       json_builder_end_array (b);
       vk_json_str (b, "tpm_portability", r->tpm_note);
-      json_builder_end_object (b);
-      vk_json_print_builder (b);
+      vk_json_object_print (b);
       return TRUE;
     }
   if (r->tpm_note && !cli->quiet)
@@ -373,8 +365,7 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
     return FALSE;
   if (cli->json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      json_builder_begin_object (b);
+      g_autoptr(JsonBuilder) b = vk_json_object_new ();
       vk_json_str (b, "image", r->image);
       vk_json_str (b, "directory", r->directory);
       vk_json_str (b, "domain", r->domain);
@@ -382,8 +373,7 @@ image_import (VkCli *cli, const char *input, const char *name_opt, gboolean prog
       vk_json_int (b, "members", r->members);
       vk_json_int (b, "bytes", (gint64) r->bytes);
       vk_json_double (b, "seconds", r->seconds);
-      json_builder_end_object (b);
-      vk_json_print_builder (b);
+      vk_json_object_print (b);
       return TRUE;
     }
   g_autofree char *sz = g_format_size_full (r->bytes, G_FORMAT_SIZE_IEC_UNITS);

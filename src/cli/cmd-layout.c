@@ -114,13 +114,11 @@ vk_cmd_define (VkCli *cli, int argc, char **argv, GError **error)
     return FALSE;
   if (cli->json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonBuilder) b = vk_json_object_new ();
       g_autofree char *u = vk_domain_get_uuid (dom);
-      json_builder_begin_object (b);
       vk_json_str (b, "name", name);
       vk_json_str (b, "uuid", u);
-      json_builder_end_object (b);
-      vk_json_print_builder (b);
+      vk_json_object_print (b);
     }
   else
     vk_cli_info (cli, _("Domain '%s' defined, layout verified"), name);
@@ -177,7 +175,7 @@ fw_clear (FwInfo *fw)
 }
 
 static void
-row_strings (VkLayoutRow *r, char **slot, char **addr, char **acpi)
+row_strings (const VkLayoutRow *r, char **slot, char **addr, char **acpi)
 {
   *slot = r->root_slot <= 0x1f ? g_strdup_printf ("0x%02x", r->root_slot) : g_strdup ("?");
   *addr = r->bus <= 0xff && r->slot <= 0x1f
@@ -201,6 +199,33 @@ const GOptionEntry vk_layout_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
+/* A row of the slot table, in `layout --json`. */
+static void
+json_row (JsonBuilder *b, gconstpointer item, gpointer data)
+{
+  const VkLayoutRow *r = item;
+  g_autofree char *slot = NULL, *addr = NULL, *acpi = NULL;
+  row_strings (r, &slot, &addr, &acpi);
+  vk_json_str (b, "slot", slot);
+  vk_json_str (b, "address", addr);
+  vk_json_int (b, "bus", r->bus);
+  vk_json_str (b, "kind", r->kind);
+  vk_json_str (b, "device", r->device);
+  vk_json_str (b, "alias", r->alias);
+  vk_json_str (b, "mac", r->mac);
+  vk_json_int_or_null (b, "acpi_index", r->acpi_index);
+  vk_json_bool (b, "ok", r->ok);
+}
+
+static void
+json_violation (JsonBuilder *b, gconstpointer item, gpointer data)
+{
+  const VkViolation *v = item;
+  vk_json_str (b, "device", v->device);
+  vk_json_str (b, "address", v->address);
+  vk_json_str (b, "message", v->message);
+}
+
 /* One domain's object of `layout --json`. */
 static void
 layout_json_one (JsonBuilder *b, const char *name, xmlDocPtr doc, GPtrArray *rows,
@@ -209,38 +234,8 @@ layout_json_one (JsonBuilder *b, const char *name, xmlDocPtr doc, GPtrArray *row
   json_builder_begin_object (b);
   vk_json_str (b, "domain", name);
   vk_json_bool (b, "compliant", viol->len == 0);
-  json_builder_set_member_name (b, "devices");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < rows->len; i++)
-    {
-      VkLayoutRow *r = rows->pdata[i];
-      g_autofree char *slot = NULL, *addr = NULL, *acpi = NULL;
-      row_strings (r, &slot, &addr, &acpi);
-      json_builder_begin_object (b);
-      vk_json_str (b, "slot", slot);
-      vk_json_str (b, "address", addr);
-      vk_json_int (b, "bus", r->bus);
-      vk_json_str (b, "kind", r->kind);
-      vk_json_str (b, "device", r->device);
-      vk_json_str (b, "alias", r->alias);
-      vk_json_str (b, "mac", r->mac);
-      vk_json_int_or_null (b, "acpi_index", r->acpi_index);
-      vk_json_bool (b, "ok", r->ok);
-      json_builder_end_object (b);
-    }
-  json_builder_end_array (b);
-  json_builder_set_member_name (b, "violations");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < viol->len; i++)
-    {
-      VkViolation *v = viol->pdata[i];
-      json_builder_begin_object (b);
-      vk_json_str (b, "device", v->device);
-      vk_json_str (b, "address", v->address);
-      vk_json_str (b, "message", v->message);
-      json_builder_end_object (b);
-    }
-  json_builder_end_array (b);
+  vk_json_objects (b, "devices", rows, json_row, NULL);
+  vk_json_objects (b, "violations", viol, json_violation, NULL);
   FwInfo fw = { 0 };
   fw_info (doc, &fw);
   json_builder_set_member_name (b, "firmware");

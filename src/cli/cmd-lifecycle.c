@@ -18,6 +18,22 @@ const GOptionEntry vk_list_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
+/* A domain of the connection `data`, in `list --json`. */
+static void
+json_domain (JsonBuilder *b, gconstpointer item, gpointer data)
+{
+  const VkDomainInfo *d = item;
+  vk_json_str (b, "name", d->name);
+  vk_json_str (b, "uuid", d->uuid);
+  vk_json_str (b, "state", d->state);
+  vk_json_int_or_null (b, "id", d->id);
+  vk_json_bool (b, "persistent", d->persistent);
+  vk_json_bool (b, "managed_save", d->managed_save);
+  g_autoptr(VkDomain) dom = vk_domain_try_lookup (data, d->name);
+  g_autoptr(GPtrArray) tags = dom ? vk_cli_domain_tags (dom, NULL) : NULL;
+  vk_json_str_array (b, "tags", tags);
+}
+
 gboolean
 vk_cmd_list (VkCli *cli, int argc, char **argv, GError **error)
 {
@@ -33,23 +49,7 @@ vk_cmd_list (VkCli *cli, int argc, char **argv, GError **error)
   if (cli->json)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
-      json_builder_begin_array (b);
-      for (guint i = 0; i < infos->len; i++)
-        {
-          VkDomainInfo *d = infos->pdata[i];
-          json_builder_begin_object (b);
-          vk_json_str (b, "name", d->name);
-          vk_json_str (b, "uuid", d->uuid);
-          vk_json_str (b, "state", d->state);
-          vk_json_int_or_null (b, "id", d->id);
-          vk_json_bool (b, "persistent", d->persistent);
-          vk_json_bool (b, "managed_save", d->managed_save);
-          g_autoptr(VkDomain) dom = vk_domain_try_lookup (conn, d->name);
-          g_autoptr(GPtrArray) tags = dom ? vk_cli_domain_tags (dom, NULL) : NULL;
-          vk_json_str_array (b, "tags", tags);
-          json_builder_end_object (b);
-        }
-      json_builder_end_array (b);
+      vk_json_objects (b, NULL, infos, json_domain, conn);
       vk_json_print_builder (b);
       return TRUE;
     }

@@ -14,48 +14,48 @@
 #include "commands.h"
 #include "ops-host.h"
 #include "domain-xml.h"
+#include "identity.h"
 #include "output.h"
 #include "pin.h"
 #include "spec.h"
 #include "validate.h"
 #include "vk-error.h"
 
-/* Every MAC in a domain document, normalised. */
-static void
-collect_macs (xmlDocPtr doc, GPtrArray *out)
+/* Every MAC of the NICs in a domain document (lower case, as its identity
+ * records them); nothing for a NULL document. */
+static gboolean
+collect_macs (xmlDocPtr doc, GPtrArray *out, GError **error)
 {
   if (doc == NULL)
-    return;
-  xmlNodePtr devs = vk_domain_devices (doc);
-  for (xmlNodePtr n = devs->children; n; n = n->next)
+    return TRUE;
+  g_autoptr(VkIdentity) id = vk_identity_from_domain (doc, error);
+  if (id == NULL)
+    return FALSE;
+  for (guint i = 0; i < id->nics->len; i++)
     {
-      if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "interface"))
-        continue;
-      g_autofree char *mac = vk_xml_child_prop (n, "mac", "address");
-      if (mac)
-        g_ptr_array_add (out, g_ascii_strdown (mac, -1));
+      const VkIdentityNic *nic = id->nics->pdata[i];
+      if (nic->mac)
+        g_ptr_array_add (out, g_strdup (nic->mac));
     }
+  return TRUE;
 }
 
-/* The <interface> whose MAC or alias is `key`. */
+static gboolean
+is_nic_with_key (xmlNodePtr n, gconstpointer data)
+{
+  const char *key = data;
+  if (!xmlStrEqual (n->name, BAD_CAST "interface"))
+    return FALSE;
+  g_autofree char *mac = vk_xml_child_prop (n, "mac", "address");
+  g_autofree char *alias = vk_xml_child_prop (n, "alias", "name");
+  return (mac && g_ascii_strcasecmp (mac, key) == 0) || g_strcmp0 (alias, key) == 0;
+}
+
+/* The <interface> whose MAC (in any case) or alias is `key`. */
 static xmlNodePtr
 find_nic (xmlDocPtr doc, const char *key)
 {
-  if (doc == NULL)
-    return NULL;
-  g_autofree char *want = g_ascii_strdown (key, -1);
-  xmlNodePtr devs = vk_domain_devices (doc);
-  for (xmlNodePtr n = devs->children; n; n = n->next)
-    {
-      if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "interface"))
-        continue;
-      g_autofree char *mac = vk_xml_child_prop (n, "mac", "address");
-      g_autofree char *alias = vk_xml_child_prop (n, "alias", "name");
-      g_autofree char *lmac = mac ? g_ascii_strdown (mac, -1) : NULL;
-      if (g_strcmp0 (lmac, want) == 0 || g_strcmp0 (alias, key) == 0)
-        return n;
-    }
-  return NULL;
+  return doc ? vk_xml_find_child (vk_domain_devices (doc), is_nic_with_key, key) : NULL;
 }
 
 /* Live and persistent definitions must agree on where the NIC goes, or the
@@ -78,8 +78,7 @@ static void
 print_nic_json (const char *domain, const char *mac, const char *addr, guint acpi,
                 gboolean live, gboolean config, const char *action)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
+  g_autoptr(JsonBuilder) b = vk_json_object_new ();
   vk_json_str (b, "domain", domain);
   vk_json_str (b, "action", action);
   vk_json_str (b, "mac", mac);
@@ -90,8 +89,7 @@ print_nic_json (const char *domain, const char *mac, const char *addr, guint acp
     }
   vk_json_bool (b, "live", live);
   vk_json_bool (b, "config", config);
-  json_builder_end_object (b);
-  vk_json_print_builder (b);
+  vk_json_object_print (b);
 }
 
 static struct {
@@ -184,8 +182,8 @@ vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error)
     return FALSE;
 
   g_autoptr(GPtrArray) macs = g_ptr_array_new_with_free_func (g_free);
-  collect_macs (live_doc, macs);
-  collect_macs (cfg_doc, macs);
+  if (!collect_macs (live_doc, macs, error) || !collect_macs (cfg_doc, macs, error))
+    return FALSE;
   if (nic->mac && g_ptr_array_find_with_equal_func (macs, nic->mac, g_str_equal, NULL))
     return vk_fail (error, VK_ERROR_REFUSED,
                     _("MAC %s is already used by a NIC of '%s'; every NIC needs its own "
@@ -255,11 +253,9 @@ vk_cmd_nic_remove (VkCli *cli, int argc, char **argv, GError **error)
   xmlNodePtr nic = find_nic (doc, a.key);
   g_autofree char *mac = nic ? vk_xml_child_prop (nic, "mac", "address") : g_strdup (a.key);
   g_autofree char *what = g_strdup_printf (_("NIC %s"), mac);
-  g_autofree char *list = g_strdup_printf ("vmkeep layout %s", a.name);
   g_autofree char *addr = NULL;
   VkOpsDevice dev = { find_nic, a.key, what };
-  if (!vk_ops_detach_device (cli->ops, a.dom, a.name, &a.live, &a.config, a.timeout, &dev, list,
-                             &addr, NULL, error))
+  if (!vk_cli_detach_device (cli, &a, &dev, "layout", &addr, NULL, error))
     return FALSE;
   if (cli->json)
     print_nic_json (a.name, mac, addr, 0, a.live, a.config, "removed");

@@ -79,9 +79,7 @@ item_json (JsonBuilder *b, const VkRecoverItem *it, const char *result, const GE
 gboolean
 vk_cmd_recover (VkCli *cli, int argc, char **argv, GError **error)
 {
-  const VkCommand *cmd = vk_command_named ("recover");
-  if (!vk_cli_parse (cmd, &argc, &argv, error) ||
-      !vk_cli_expect_args ("recover", argc, 0, 0, _("no arguments"), error))
+  if (!vk_cli_begin ("recover", &argc, &argv, 0, 0, _("no arguments"), error))
     return FALSE;
   g_autoptr(GPtrArray) items = vk_ops_recover_scan (cli->ops, error);
   if (items == NULL)
@@ -90,8 +88,7 @@ vk_cmd_recover (VkCli *cli, int argc, char **argv, GError **error)
   if (recover_opt.apply && items->len > 0 && (ops = vk_cli_ops (cli, error)) == NULL)
     return FALSE;
 
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
+  g_autoptr(JsonBuilder) b = vk_json_object_new ();
   vk_json_bool (b, "apply", recover_opt.apply);
   json_builder_set_member_name (b, "items");
   json_builder_begin_array (b);
@@ -121,13 +118,12 @@ vk_cmd_recover (VkCli *cli, int argc, char **argv, GError **error)
         vk_batch_fail (&batch, it->subject, e);
     }
   json_builder_end_array (b);
-  json_builder_end_object (b);
   /* then what needs no journal: temp files and directories no vmkeep
    * holds any more */
   if (recover_opt.apply)
     vk_cli_store_cleanup (cli);
   if (cli->json)
-    vk_json_print_builder (b);
+    vk_json_object_print (b);
   else if (items->len == 0)
     vk_cli_info (cli, _("Nothing to recover: no interrupted vmkeep run left anything."));
   else if (!recover_opt.apply)

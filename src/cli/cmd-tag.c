@@ -104,12 +104,10 @@ vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error)
     }
   if (cli->json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      json_builder_begin_object (b);
+      g_autoptr(JsonBuilder) b = vk_json_object_new ();
       vk_json_str (b, "domain", name);
       vk_json_str_array (b, "tags", tags);
-      json_builder_end_object (b);
-      vk_json_print_builder (b);
+      vk_json_object_print (b);
     }
   else if (!add && !remove)
     for (guint i = 0; i < tags->len; i++)

@@ -123,6 +123,14 @@ typedef gboolean (*VkKeyCheck) (const char *key, GError **error);
 gboolean vk_cli_detach_begin (VkCli *cli, const char *group, const char *verb,
                               const char *key_what, VkKeyCheck check_key, int argc,
                               char **argv, VkDetachArgs *out, GError **error);
+/* The rest of it: detach `dev` from the domain `a` holds (vk_ops_detach_device;
+ * `a->live` and `a->config` become what was done). `list_cmd` is the vmkeep
+ * command that lists such devices ("devices", "layout"), for the not-found
+ * message; `*addr_out` gets the PCI address the device had, `bdf_out` (may
+ * be NULL) a host device's host address. */
+gboolean vk_cli_detach_device (VkCli *cli, VkDetachArgs *a, const VkOpsDevice *dev,
+                               const char *list_cmd, char **addr_out, VkBdf *bdf_out,
+                               GError **error);
 void vk_detach_args_clear (VkDetachArgs *a);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (VkDetachArgs, vk_detach_args_clear)
 

@@ -112,6 +112,21 @@ vk_json_print_builder (JsonBuilder *b)
   vk_json_print (root);
 }
 
+JsonBuilder *
+vk_json_object_new (void)
+{
+  JsonBuilder *b = json_builder_new ();
+  json_builder_begin_object (b);
+  return b;
+}
+
+void
+vk_json_object_print (JsonBuilder *b)
+{
+  json_builder_end_object (b);
+  vk_json_print_builder (b);
+}
+
 void
 vk_json_str (JsonBuilder *b, const char *name, const char *value)
 {
@@ -166,6 +181,22 @@ vk_json_str_array (JsonBuilder *b, const char *name, GPtrArray *values)
   json_builder_begin_array (b);
   for (guint i = 0; values != NULL && i < values->len; i++)
     json_builder_add_string_value (b, values->pdata[i]);
+  json_builder_end_array (b);
+}
+
+void
+vk_json_objects (JsonBuilder *b, const char *name, GPtrArray *items, VkJsonMembersFunc func,
+                 gpointer data)
+{
+  if (name != NULL)
+    json_builder_set_member_name (b, name);
+  json_builder_begin_array (b);
+  for (guint i = 0; items != NULL && i < items->len; i++)
+    {
+      json_builder_begin_object (b);
+      func (b, items->pdata[i], data);
+      json_builder_end_object (b);
+    }
   json_builder_end_array (b);
 }
 

@@ -38,6 +38,10 @@ void vk_progress_end (VkProgress *p, gboolean ok);
 /* Print `node` as one pretty JSON document with a trailing newline. */
 void vk_json_print (JsonNode *node);
 void vk_json_print_builder (JsonBuilder *b);
+/* A JSON document that is one object: a builder with the object begun, and
+ * the end of it, printed (vk_json_print). */
+JsonBuilder *vk_json_object_new (void);
+void vk_json_object_print (JsonBuilder *b);
 
 /* One member of the object `b` is building; vk_json_str writes null for a
  * NULL value. */
@@ -50,5 +54,12 @@ void vk_json_null (JsonBuilder *b, const char *name);
 void vk_json_int_or_null (JsonBuilder *b, const char *name, gint64 value);
 /* A member that is an array of the strings in `values` (NULL: empty). */
 void vk_json_str_array (JsonBuilder *b, const char *name, GPtrArray *values);
+/* Writes the members of the object that stands for `item` (vk_json_objects). */
+typedef void (*VkJsonMembersFunc) (JsonBuilder *b, gconstpointer item, gpointer data);
+/* A member that is an array of objects, one for each item of `items`
+ * (NULL: empty), their members written by `func`. With a NULL `name` the
+ * array is a value instead (the document itself, or an array's element). */
+void vk_json_objects (JsonBuilder *b, const char *name, GPtrArray *items,
+                      VkJsonMembersFunc func, gpointer data);
 
 G_END_DECLS
