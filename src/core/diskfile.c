@@ -23,6 +23,30 @@ read_at (int fd, void *buf, gsize len, off_t off)
   return vk_read_full (fd, buf, len, off, NULL) == (gssize) len;
 }
 
+static guint64
+be64_at (const guint8 *p)
+{
+  guint64 v;
+  memcpy (&v, p, 8);
+  return GUINT64_FROM_BE (v);
+}
+
+static guint32
+be32_at (const guint8 *p)
+{
+  guint32 v;
+  memcpy (&v, p, 4);
+  return GUINT32_FROM_BE (v);
+}
+
+/* The first `len` (at least 4) bytes of the image open at `fd` into
+ * `hdr`; FALSE when it is shorter or does not start with the qcow2 magic. */
+static gboolean
+read_qcow2_header (int fd, guint8 *hdr, gsize len)
+{
+  return read_at (fd, hdr, len, 0) && be32_at (hdr) == QCOW2_MAGIC;
+}
+
 /* Open a disk image for reading; the error names it. Only a regular file
  * or a block device: the path may come from a sidecar, and opening a FIFO
  * there would wait for a writer forever (O_NONBLOCK lets the open return
@@ -55,10 +79,10 @@ vk_disk_probe_format (const char *path, GError **error)
   int fd = open_image (path, error);
   if (fd < 0)
     return NULL;
-  guint32 magic = 0;
-  gboolean ok = read_at (fd, &magic, sizeof magic, 0);
+  guint8 hdr[4];
+  gboolean qcow2 = read_qcow2_header (fd, hdr, sizeof hdr);
   close (fd);
-  return g_strdup (ok && GUINT32_FROM_BE (magic) == QCOW2_MAGIC ? "qcow2" : "raw");
+  return g_strdup (qcow2 ? "qcow2" : "raw");
 }
 
 gboolean
@@ -69,20 +93,15 @@ vk_qcow2_backing_file (const char *path, char **backing, GError **error)
   if (fd < 0)
     return FALSE;
   guint8 hdr[20];
-  if (!read_at (fd, hdr, sizeof hdr, 0))
+  /* too short to be qcow2, or not qcow2: a raw file without backing */
+  if (!read_qcow2_header (fd, hdr, sizeof hdr))
     {
       close (fd);
-      return TRUE; /* too short to be qcow2: a raw file without backing */
+      return TRUE;
     }
-  guint32 magic, size;
-  guint64 off;
-  memcpy (&magic, hdr, 4);
-  memcpy (&off, hdr + 8, 8);
-  memcpy (&size, hdr + 16, 4);
-  magic = GUINT32_FROM_BE (magic);
-  off = GUINT64_FROM_BE (off);
-  size = GUINT32_FROM_BE (size);
-  if (magic != QCOW2_MAGIC || off == 0 || size == 0)
+  guint64 off = be64_at (hdr + 8);
+  guint32 size = be32_at (hdr + 16);
+  if (off == 0 || size == 0)
     {
       close (fd);
       return TRUE;
@@ -117,24 +136,18 @@ vk_qcow2_data_file (const char *path, char **data_file, GError **error)
   if (fd < 0)
     return FALSE;
   guint8 hdr[104];
-  guint32 magic = 0, version = 0, hlen = 0;
-  guint64 incompat = 0;
-  if (!read_at (fd, hdr, sizeof hdr, 0) ||
-      (memcpy (&magic, hdr, 4), GUINT32_FROM_BE (magic)) != QCOW2_MAGIC ||
-      (memcpy (&version, hdr + 4, 4), GUINT32_FROM_BE (version)) < 3)
+  if (!read_qcow2_header (fd, hdr, sizeof hdr) || be32_at (hdr + 4) < 3)
     {
       close (fd);
       return TRUE;   /* not qcow2, or v2 (which has no data files) */
     }
-  memcpy (&incompat, hdr + 72, 8);
-  memcpy (&hlen, hdr + 100, 4);
-  if (!(GUINT64_FROM_BE (incompat) & QCOW2_INCOMPAT_DATA_FILE))
+  if (!(be64_at (hdr + 72) & QCOW2_INCOMPAT_DATA_FILE))
     {
       close (fd);
       return TRUE;
     }
   /* the header extensions follow the header, up to the first cluster */
-  guint64 off = GUINT32_FROM_BE (hlen);
+  guint64 off = be32_at (hdr + 100);
   for (int i = 0; i < 64 && off + 8 <= 65536; i++)
     {
       guint32 ext[2];
@@ -203,22 +216,6 @@ hash_range (VkSha256 *sum, int fd, guint64 off, guint64 len, guint64 *budget,
       len -= (guint64) r;
     }
   return TRUE;
-}
-
-static guint64
-be64_at (const guint8 *p)
-{
-  guint64 v;
-  memcpy (&v, p, 8);
-  return GUINT64_FROM_BE (v);
-}
-
-static guint32
-be32_at (const guint8 *p)
-{
-  guint32 v;
-  memcpy (&v, p, 4);
-  return GUINT32_FROM_BE (v);
 }
 
 static gboolean
@@ -477,20 +474,12 @@ virtual_size (const char *path, const char *fmt, guint64 *size, GError **error)
   if (g_str_equal (fmt, "qcow2"))
     {
       guint8 hdr[32];
-      guint32 magic = 0;
-      ok = read_at (fd, hdr, sizeof hdr, 0);
+      ok = read_qcow2_header (fd, hdr, sizeof hdr);
       if (ok)
-        {
-          memcpy (&magic, hdr, 4);
-          memcpy (size, hdr + 24, 8);
-          *size = GUINT64_FROM_BE (*size);
-        }
-      if (!ok || GUINT32_FROM_BE (magic) != QCOW2_MAGIC)
-        {
-          g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                       _("%s is not a qcow2 image (its definition says it is)"), path);
-          ok = FALSE;
-        }
+        *size = be64_at (hdr + 24);
+      else
+        g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
+                     _("%s is not a qcow2 image (its definition says it is)"), path);
     }
   else
     {

@@ -411,43 +411,50 @@ pair_up (GPtrArray *exp, GPtrArray *act, PairFunc same, int *pair,
     }
 }
 
-/* How the elements of an expected list were matched with an actual list:
- * pair[i] is the index in `act` of exp[i]'s partner or -1, used[j] says
- * act[j] has a partner, and by_address[i] says exp[i] was only found by
- * its address (its key changed). */
+/* How one list of the identity (NICs, disks, ...) is compared by
+ * compare_list. */
 typedef struct
 {
-  int *pair;
-  gboolean *used;
-  gboolean *by_address;
-} Pairing;
+  /* Elements are paired by `same_key` first, then what is left by
+   * `same_address`: same slot, different key is one changed element, not
+   * one lost + one new. */
+  PairFunc same_key;
+  PairFunc same_address;
+  /* The line for an element of the expected list without a partner. */
+  void (*missing) (GPtrArray *out, gconstpointer e);
+  /* The line for an element of the actual list without a partner. */
+  void (*added) (GPtrArray *out, gconstpointer a);
+  /* The lines for what differs between partners; `by_address`: they were
+   * only paired by their address (the key changed). */
+  void (*changed) (GPtrArray *out, gconstpointer e, gconstpointer a,
+                   gboolean by_address);
+} ListCompare;
 
+/* Lines for `exp` against `act`, in the order of `exp`, then what `act`
+ * has in addition. */
 static void
-pairing_clear (Pairing *p)
+compare_list (GPtrArray *out, GPtrArray *exp, GPtrArray *act,
+              const ListCompare *how)
 {
-  g_clear_pointer (&p->pair, g_free);
-  g_clear_pointer (&p->used, g_free);
-  g_clear_pointer (&p->by_address, g_free);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Pairing, pairing_clear)
-
-/* Pairs by `same_key` first, then what is left by `same_address`: same
- * slot, different key is one changed element, not one lost + one new. */
-static void
-pair_by_key_then_address (Pairing *p, GPtrArray *exp, GPtrArray *act,
-                          PairFunc same_key, PairFunc same_address)
-{
-  p->pair = g_new (int, exp->len + 1);
-  p->used = g_new0 (gboolean, act->len + 1);
-  p->by_address = g_new0 (gboolean, exp->len + 1);
+  g_autofree int *pair = g_new (int, exp->len + 1);
+  g_autofree gboolean *used = g_new0 (gboolean, act->len + 1);
+  g_autofree gboolean *by_address = g_new0 (gboolean, exp->len + 1);
 
   for (guint i = 0; i < exp->len; i++)
-    p->pair[i] = -1;
-  pair_up (exp, act, same_key, p->pair, p->used);
+    pair[i] = -1;
+  pair_up (exp, act, how->same_key, pair, used);
   for (guint i = 0; i < exp->len; i++)
-    p->by_address[i] = p->pair[i] < 0;
-  pair_up (exp, act, same_address, p->pair, p->used);
+    by_address[i] = pair[i] < 0;
+  pair_up (exp, act, how->same_address, pair, used);
+
+  for (guint i = 0; i < exp->len; i++)
+    if (pair[i] < 0)
+      how->missing (out, exp->pdata[i]);
+    else
+      how->changed (out, exp->pdata[i], act->pdata[pair[i]], by_address[i]);
+  for (guint j = 0; j < act->len; j++)
+    if (!used[j])
+      how->added (out, act->pdata[j]);
 }
 
 /* diff_field for optional integers (-1: not set). */
@@ -486,44 +493,43 @@ effective_queues (guint q)
 }
 
 static void
-compare_nics (GPtrArray *out, GPtrArray *exp, GPtrArray *act)
+nic_missing (GPtrArray *out, gconstpointer e)
 {
-  g_auto (Pairing) p = { 0 };
-
-  pair_by_key_then_address (&p, exp, act, nic_same_mac, nic_same_address);
-
-  for (guint i = 0; i < exp->len; i++)
-    {
-      const VkIdentityNic *e = exp->pdata[i];
-      g_autofree char *who = NULL;
-      const VkIdentityNic *a;
-
-      if (p.pair[i] < 0)
-        {
-          add_line (out, _("NIC %s: missing"), or_none (e->mac));
-          continue;
-        }
-      a = act->pdata[p.pair[i]];
-      if (p.by_address[i])
-        {
-          who = g_strdup_printf (_("NIC at %s"), e->address);
-          diff_field (out, who, _("MAC"), e->mac, a->mac);
-        }
-      else
-        who = g_strdup_printf (_("NIC %s"), or_none (e->mac));
-
-      diff_field (out, who, _("model"), e->model, a->model);
-      if (effective_queues (e->queues) != effective_queues (a->queues))
-        add_line (out, _("%s: queues %u -> %u"), who,
-                  effective_queues (e->queues), effective_queues (a->queues));
-      diff_address (out, who, e->address, a->address);
-      diff_optional_int (out, who, _("ACPI index"), e->acpi_index, a->acpi_index);
-    }
-  for (guint j = 0; j < act->len; j++)
-    if (!p.used[j])
-      add_line (out, _("NIC %s: added"),
-                or_none (((VkIdentityNic *) act->pdata[j])->mac));
+  add_line (out, _("NIC %s: missing"), or_none (((const VkIdentityNic *) e)->mac));
 }
+
+static void
+nic_added (GPtrArray *out, gconstpointer a)
+{
+  add_line (out, _("NIC %s: added"), or_none (((const VkIdentityNic *) a)->mac));
+}
+
+static void
+nic_changed (GPtrArray *out, gconstpointer exp, gconstpointer act,
+             gboolean by_address)
+{
+  const VkIdentityNic *e = exp, *a = act;
+  g_autofree char *who = NULL;
+
+  if (by_address)
+    {
+      who = g_strdup_printf (_("NIC at %s"), e->address);
+      diff_field (out, who, _("MAC"), e->mac, a->mac);
+    }
+  else
+    who = g_strdup_printf (_("NIC %s"), or_none (e->mac));
+
+  diff_field (out, who, _("model"), e->model, a->model);
+  if (effective_queues (e->queues) != effective_queues (a->queues))
+    add_line (out, _("%s: queues %u -> %u"), who,
+              effective_queues (e->queues), effective_queues (a->queues));
+  diff_address (out, who, e->address, a->address);
+  diff_optional_int (out, who, _("ACPI index"), e->acpi_index, a->acpi_index);
+}
+
+static const ListCompare nic_compare = {
+  nic_same_mac, nic_same_address, nic_missing, nic_added, nic_changed,
+};
 
 static gboolean
 disk_same_target (gconstpointer e, gconstpointer a)
@@ -546,43 +552,42 @@ yes_no (gboolean b)
 }
 
 static void
-compare_disks (GPtrArray *out, GPtrArray *exp, GPtrArray *act)
+disk_missing (GPtrArray *out, gconstpointer e)
 {
-  g_auto (Pairing) p = { 0 };
-
-  pair_by_key_then_address (&p, exp, act, disk_same_target, disk_same_address);
-
-  for (guint i = 0; i < exp->len; i++)
-    {
-      const VkIdentityDisk *e = exp->pdata[i];
-      g_autofree char *who = NULL;
-      const VkIdentityDisk *a;
-
-      if (p.pair[i] < 0)
-        {
-          add_line (out, _("disk %s: missing"), or_none (e->target));
-          continue;
-        }
-      a = act->pdata[p.pair[i]];
-      if (p.by_address[i])
-        {
-          who = g_strdup_printf (_("disk at %s"), e->address);
-          diff_field (out, who, _("target"), e->target, a->target);
-        }
-      else
-        who = g_strdup_printf (_("disk %s"), or_none (e->target));
-      diff_field (out, who, _("bus"), e->bus, a->bus);
-      diff_field (out, who, _("device"), e->device, a->device);
-      diff_address (out, who, e->address, a->address);
-      if (e->readonly != a->readonly)
-        diff_field (out, who, _("read-only"), yes_no (e->readonly),
-                    yes_no (a->readonly));
-    }
-  for (guint j = 0; j < act->len; j++)
-    if (!p.used[j])
-      add_line (out, _("disk %s: added"),
-                or_none (((VkIdentityDisk *) act->pdata[j])->target));
+  add_line (out, _("disk %s: missing"), or_none (((const VkIdentityDisk *) e)->target));
 }
+
+static void
+disk_added (GPtrArray *out, gconstpointer a)
+{
+  add_line (out, _("disk %s: added"), or_none (((const VkIdentityDisk *) a)->target));
+}
+
+static void
+disk_changed (GPtrArray *out, gconstpointer exp, gconstpointer act,
+              gboolean by_address)
+{
+  const VkIdentityDisk *e = exp, *a = act;
+  g_autofree char *who = NULL;
+
+  if (by_address)
+    {
+      who = g_strdup_printf (_("disk at %s"), e->address);
+      diff_field (out, who, _("target"), e->target, a->target);
+    }
+  else
+    who = g_strdup_printf (_("disk %s"), or_none (e->target));
+  diff_field (out, who, _("bus"), e->bus, a->bus);
+  diff_field (out, who, _("device"), e->device, a->device);
+  diff_address (out, who, e->address, a->address);
+  if (e->readonly != a->readonly)
+    diff_field (out, who, _("read-only"), yes_no (e->readonly),
+                yes_no (a->readonly));
+}
+
+static const ListCompare disk_compare = {
+  disk_same_target, disk_same_address, disk_missing, disk_added, disk_changed,
+};
 
 static gboolean
 port_same_index (gconstpointer e, gconstpointer a)
@@ -606,44 +611,44 @@ port_name (const VkIdentityPort *p)
 }
 
 static void
-compare_ports (GPtrArray *out, GPtrArray *exp, GPtrArray *act)
+port_missing (GPtrArray *out, gconstpointer e)
 {
-  g_auto (Pairing) p = { 0 };
-
-  pair_by_key_then_address (&p, exp, act, port_same_index, port_same_address);
-
-  for (guint i = 0; i < exp->len; i++)
-    {
-      const VkIdentityPort *e = exp->pdata[i];
-      g_autofree char *who = port_name (e);
-      const VkIdentityPort *a;
-
-      if (p.pair[i] < 0)
-        {
-          add_line (out, _("%s: missing"), who);
-          continue;
-        }
-      a = act->pdata[p.pair[i]];
-      if (p.by_address[i])
-        {
-          g_free (who);
-          who = g_strdup_printf (_("%s at %s"),
-                                 e->model != NULL ? e->model : "controller pci",
-                                 e->address);
-          add_line (out, _("%s: index %u -> %u"), who, e->index, a->index);
-        }
-      diff_field (out, who, _("model"), e->model, a->model);
-      diff_address (out, who, e->address, a->address);
-      diff_optional_int (out, who, _("chassis"), e->chassis, a->chassis);
-      diff_optional_int (out, who, _("port"), e->port, a->port);
-    }
-  for (guint j = 0; j < act->len; j++)
-    if (!p.used[j])
-      {
-        g_autofree char *who = port_name (act->pdata[j]);
-        add_line (out, _("%s: added"), who);
-      }
+  g_autofree char *who = port_name (e);
+  add_line (out, _("%s: missing"), who);
 }
+
+static void
+port_added (GPtrArray *out, gconstpointer a)
+{
+  g_autofree char *who = port_name (a);
+  add_line (out, _("%s: added"), who);
+}
+
+static void
+port_changed (GPtrArray *out, gconstpointer exp, gconstpointer act,
+              gboolean by_address)
+{
+  const VkIdentityPort *e = exp, *a = act;
+  g_autofree char *who = NULL;
+
+  if (by_address)
+    {
+      who = g_strdup_printf (_("%s at %s"),
+                             e->model != NULL ? e->model : "controller pci",
+                             e->address);
+      add_line (out, _("%s: index %u -> %u"), who, e->index, a->index);
+    }
+  else
+    who = port_name (e);
+  diff_field (out, who, _("model"), e->model, a->model);
+  diff_address (out, who, e->address, a->address);
+  diff_optional_int (out, who, _("chassis"), e->chassis, a->chassis);
+  diff_optional_int (out, who, _("port"), e->port, a->port);
+}
+
+static const ListCompare port_compare = {
+  port_same_index, port_same_address, port_missing, port_added, port_changed,
+};
 
 static gboolean
 dev_same_place (gconstpointer e, gconstpointer a)
@@ -660,35 +665,32 @@ dev_same_kind (gconstpointer e, gconstpointer a)
 }
 
 static void
-compare_devices (GPtrArray *out, GPtrArray *exp, GPtrArray *act)
+dev_missing (GPtrArray *out, gconstpointer e)
 {
-  g_autofree int *pair = g_new (int, exp->len + 1);
-  g_autofree gboolean *used = g_new0 (gboolean, act->len + 1);
-
-  /* Descriptions need not be unique (two virtio rngs): devices that kept
-   * their place are taken out first, so what is left over really moved. */
-  for (guint i = 0; i < exp->len; i++)
-    pair[i] = -1;
-  pair_up (exp, act, dev_same_place, pair, used);
-  pair_up (exp, act, dev_same_kind, pair, used);
-
-  for (guint i = 0; i < exp->len; i++)
-    {
-      const VkIdentityDevice *e = exp->pdata[i];
-
-      if (pair[i] < 0)
-        add_line (out, _("%s at %s: missing"), e->description, or_none (e->address));
-      else
-        diff_address (out, e->description, e->address,
-                      ((VkIdentityDevice *) act->pdata[pair[i]])->address);
-    }
-  for (guint j = 0; j < act->len; j++)
-    if (!used[j])
-      {
-        const VkIdentityDevice *a = act->pdata[j];
-        add_line (out, _("%s at %s: added"), a->description, or_none (a->address));
-      }
+  const VkIdentityDevice *d = e;
+  add_line (out, _("%s at %s: missing"), d->description, or_none (d->address));
 }
+
+static void
+dev_added (GPtrArray *out, gconstpointer a)
+{
+  const VkIdentityDevice *d = a;
+  add_line (out, _("%s at %s: added"), d->description, or_none (d->address));
+}
+
+static void
+dev_changed (GPtrArray *out, gconstpointer exp, gconstpointer act,
+             gboolean by_address)
+{
+  const VkIdentityDevice *e = exp, *a = act;
+  diff_address (out, e->description, e->address, a->address);
+}
+
+/* Descriptions need not be unique (two virtio rngs): devices that kept
+ * their place are taken out first, so what is left over really moved. */
+static const ListCompare dev_compare = {
+  dev_same_place, dev_same_kind, dev_missing, dev_added, dev_changed,
+};
 
 GPtrArray *
 vk_identity_compare (const VkIdentity *expected, const VkIdentity *actual)
@@ -700,10 +702,10 @@ vk_identity_compare (const VkIdentity *expected, const VkIdentity *actual)
   if (!streq0 (expected->machine, actual->machine))
     add_line (out, _("machine type %s -> %s"), or_none (expected->machine),
               or_none (actual->machine));
-  compare_nics (out, expected->nics, actual->nics);
-  compare_disks (out, expected->disks, actual->disks);
-  compare_ports (out, expected->ports, actual->ports);
-  compare_devices (out, expected->devices, actual->devices);
+  compare_list (out, expected->nics, actual->nics, &nic_compare);
+  compare_list (out, expected->disks, actual->disks, &disk_compare);
+  compare_list (out, expected->ports, actual->ports, &port_compare);
+  compare_list (out, expected->devices, actual->devices, &dev_compare);
   return out;
 }
 

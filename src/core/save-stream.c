@@ -36,15 +36,29 @@ set_write_error (GError **error, int e, const char *what)
 /* The FIFO's write end is non-blocking (vk_fifo_open_writer): a reader
  * that stops reading without closing (a QEMU waiting for a libvirtd that
  * died) must not block the feeder for ever. Wait for room in slices, so a
- * cancellation (the restore returned) is seen within 100 ms. */
-static gboolean
-wait_writable (int fd, GCancellable *cancel, GError **error)
+ * cancellation (the restore returned) is seen within 100 ms.
+ *
+ * For a write(2) or splice(2) into `fd` that returned `n`: 1 when the call
+ * is to be repeated (it was interrupted, or the pipe was full and there
+ * was a wait for room), 0 when `n` is its result (errno untouched), -1
+ * with `error` set when the clone was cancelled. */
+static int
+retry_write (ssize_t n, int fd, GCancellable *cancel, GError **error)
 {
-  if (g_cancellable_is_cancelled (cancel))
-    return vk_fail (error, VK_ERROR_FAILED, _("the clone was cancelled"));
-  struct pollfd pfd = { fd, POLLOUT, 0 };
-  (void) poll (&pfd, 1, 100);
-  return TRUE;
+  if (n < 0 && errno == EINTR)
+    return 1;
+  if (n < 0 && errno == EAGAIN)
+    {
+      if (g_cancellable_is_cancelled (cancel))
+        {
+          vk_fail (error, VK_ERROR_FAILED, _("the clone was cancelled"));
+          return -1;
+        }
+      struct pollfd pfd = { fd, POLLOUT, 0 };
+      (void) poll (&pfd, 1, 100);
+      return 1;
+    }
+  return 0;
 }
 
 static gboolean
@@ -55,14 +69,11 @@ write_all (int fd, const guint8 *p, gsize len, const char *what, GCancellable *c
   while (done < len)
     {
       ssize_t n = write (fd, p + done, len - done);
-      if (n < 0 && errno == EINTR)
+      int again = retry_write (n, fd, cancel, error);
+      if (again < 0)
+        return FALSE;
+      if (again > 0)
         continue;
-      if (n < 0 && errno == EAGAIN)
-        {
-          if (!wait_writable (fd, cancel, error))
-            return FALSE;
-          continue;
-        }
       if (n <= 0)
         {
           set_write_error (error, n < 0 ? errno : EIO, what);
@@ -314,14 +325,11 @@ splice_range (int in, guint64 *off, guint64 end, int fd, GCancellable *cancel,
         return vk_fail (error, VK_ERROR_FAILED, _("the clone was cancelled"));
       loff_t o = *off;
       ssize_t n = splice (in, &o, fd, NULL, MIN (end - *off, CHUNK), SPLICE_F_MOVE | SPLICE_F_MORE);
-      if (n < 0 && errno == EINTR)
+      int again = retry_write (n, fd, cancel, error);
+      if (again < 0)
+        return FALSE;
+      if (again > 0)
         continue;
-      if (n < 0 && errno == EAGAIN)
-        {
-          if (!wait_writable (fd, cancel, error))
-            return FALSE;
-          continue;
-        }
       if (n <= 0)
         {
           int e = errno;

@@ -74,6 +74,95 @@ vk_sidecar_mode_to_string (VkSidecarMode mode)
   return mode == VK_SIDECAR_IMAGE ? "image" : "managed";
 }
 
+/* ------------------------------------------------------------- schema */
+
+/* The attributes of the elements that describe a struct each (<identity>'s
+ * <nic>, <disk>, <port> and <device>, <frozen-disks>' <disk>): one table
+ * serves the writer and the reader, in the order they stand in the file. */
+typedef enum {
+  ATTR_STRING,  /* char *, written when set */
+  ATTR_UINT,    /* guint, written when required or not 0 */
+  ATTR_U64,     /* guint64, written when required or not 0 */
+  ATTR_INT,     /* int, written when not -1 (absent) */
+  ATTR_BOOL,    /* gboolean, "yes" or "no", always written and required */
+  ATTR_SHA256,  /* char *, 64 hex digits, written when set */
+} AttrType;
+
+typedef struct {
+  const char *name;
+  AttrType type;
+  gboolean required;
+  gsize offset;     /* of the field in the struct */
+} Attr;
+
+static const Attr nic_attrs[] = {
+  { "mac", ATTR_STRING, FALSE, G_STRUCT_OFFSET (VkIdentityNic, mac) },
+  { "model", ATTR_STRING, FALSE, G_STRUCT_OFFSET (VkIdentityNic, model) },
+  { "queues", ATTR_UINT, FALSE, G_STRUCT_OFFSET (VkIdentityNic, queues) },
+  { "address", ATTR_STRING, FALSE, G_STRUCT_OFFSET (VkIdentityNic, address) },
+  { "acpi-index", ATTR_INT, FALSE, G_STRUCT_OFFSET (VkIdentityNic, acpi_index) },
+  { "tap", ATTR_STRING, FALSE, G_STRUCT_OFFSET (VkIdentityNic, tap) },
+  { "source-type", ATTR_STRING, FALSE, G_STRUCT_OFFSET (VkIdentityNic, source_type) },
+  { "source", ATTR_STRING, FALSE, G_STRUCT_OFFSET (VkIdentityNic, source) },
+  { NULL },
+};
+
+static const Attr disk_attrs[] = {
+  { "target", ATTR_STRING, TRUE, G_STRUCT_OFFSET (VkIdentityDisk, target) },
+  { "bus", ATTR_STRING, FALSE, G_STRUCT_OFFSET (VkIdentityDisk, bus) },
+  { "device", ATTR_STRING, TRUE, G_STRUCT_OFFSET (VkIdentityDisk, device) },
+  { "address", ATTR_STRING, FALSE, G_STRUCT_OFFSET (VkIdentityDisk, address) },
+  { "readonly", ATTR_BOOL, TRUE, G_STRUCT_OFFSET (VkIdentityDisk, readonly) },
+  { "path", ATTR_STRING, FALSE, G_STRUCT_OFFSET (VkIdentityDisk, path) },
+  { "format", ATTR_STRING, FALSE, G_STRUCT_OFFSET (VkIdentityDisk, format) },
+  { "size", ATTR_U64, FALSE, G_STRUCT_OFFSET (VkIdentityDisk, size) },
+  { NULL },
+};
+
+static const Attr port_attrs[] = {
+  { "index", ATTR_UINT, TRUE, G_STRUCT_OFFSET (VkIdentityPort, index) },
+  { "model", ATTR_STRING, FALSE, G_STRUCT_OFFSET (VkIdentityPort, model) },
+  { "address", ATTR_STRING, FALSE, G_STRUCT_OFFSET (VkIdentityPort, address) },
+  { "chassis", ATTR_INT, FALSE, G_STRUCT_OFFSET (VkIdentityPort, chassis) },
+  { "port", ATTR_INT, FALSE, G_STRUCT_OFFSET (VkIdentityPort, port) },
+  { NULL },
+};
+
+static const Attr device_attrs[] = {
+  { "description", ATTR_STRING, TRUE, G_STRUCT_OFFSET (VkIdentityDevice, description) },
+  { "address", ATTR_STRING, TRUE, G_STRUCT_OFFSET (VkIdentityDevice, address) },
+  { NULL },
+};
+
+static const Attr frozen_disk_attrs[] = {
+  { "target", ATTR_STRING, TRUE, G_STRUCT_OFFSET (VkFrozenDisk, target) },
+  { "original", ATTR_STRING, TRUE, G_STRUCT_OFFSET (VkFrozenDisk, original) },
+  { "frozen", ATTR_STRING, TRUE, G_STRUCT_OFFSET (VkFrozenDisk, frozen) },
+  { "format", ATTR_STRING, TRUE, G_STRUCT_OFFSET (VkFrozenDisk, format) },
+  { "size", ATTR_U64, TRUE, G_STRUCT_OFFSET (VkFrozenDisk, size) },
+  { "overlay-sha256", ATTR_SHA256, FALSE, G_STRUCT_OFFSET (VkFrozenDisk, overlay_sha256) },
+  { "meta-sha256", ATTR_SHA256, FALSE, G_STRUCT_OFFSET (VkFrozenDisk, meta_sha256) },
+  { NULL },
+};
+
+/* The children of <identity>, in the order they are written. */
+static const struct {
+  const char *element;
+  const char *ctx;        /* names its attributes in messages */
+  gsize size;             /* of the struct */
+  gsize list;             /* offset of its GPtrArray in VkIdentity */
+  const Attr *attrs;
+} identity_elements[] = {
+  { "nic", "identity><nic", sizeof (VkIdentityNic),
+    G_STRUCT_OFFSET (VkIdentity, nics), nic_attrs },
+  { "disk", "identity><disk", sizeof (VkIdentityDisk),
+    G_STRUCT_OFFSET (VkIdentity, disks), disk_attrs },
+  { "port", "identity><port", sizeof (VkIdentityPort),
+    G_STRUCT_OFFSET (VkIdentity, ports), port_attrs },
+  { "device", "identity><device", sizeof (VkIdentityDevice),
+    G_STRUCT_OFFSET (VkIdentity, devices), device_attrs },
+};
+
 /* ------------------------------------------------------------- writing */
 
 static void
@@ -106,59 +195,53 @@ add_text (xmlNodePtr parent, xmlNsPtr ns, const char *name, const char *value)
     xmlNewTextChild (parent, ns, BAD_CAST name, BAD_CAST value);
 }
 
+/* The attributes of `obj` that `attrs` describes, set on `n`. */
+static void
+write_attrs (xmlNodePtr n, gconstpointer obj, const Attr *attrs)
+{
+  for (const Attr *a = attrs; a->name != NULL; a++)
+    {
+      gconstpointer field = G_STRUCT_MEMBER_P (obj, a->offset);
+
+      switch (a->type)
+        {
+        case ATTR_STRING:
+        case ATTR_SHA256:
+          set_attr (n, a->name, *(char *const *) field);
+          break;
+        case ATTR_UINT:
+          if (a->required || *(const guint *) field > 0)
+            set_attr_u64 (n, a->name, *(const guint *) field);
+          break;
+        case ATTR_U64:
+          if (a->required || *(const guint64 *) field > 0)
+            set_attr_u64 (n, a->name, *(const guint64 *) field);
+          break;
+        case ATTR_INT:
+          set_attr_int (n, a->name, *(const int *) field);
+          break;
+        case ATTR_BOOL:
+          set_attr (n, a->name, *(const gboolean *) field ? "yes" : "no");
+          break;
+        }
+    }
+}
+
 static void
 write_identity (xmlNodePtr parent, xmlNsPtr ns, const VkIdentity *id)
 {
   xmlNodePtr idn = xmlNewChild (parent, ns, BAD_CAST "identity", NULL);
 
-  for (guint i = 0; i < id->nics->len; i++)
+  for (gsize k = 0; k < G_N_ELEMENTS (identity_elements); k++)
     {
-      const VkIdentityNic *nic = id->nics->pdata[i];
-      xmlNodePtr n = xmlNewChild (idn, ns, BAD_CAST "nic", NULL);
+      GPtrArray *list = G_STRUCT_MEMBER (GPtrArray *, id, identity_elements[k].list);
 
-      set_attr (n, "mac", nic->mac);
-      set_attr (n, "model", nic->model);
-      if (nic->queues > 0)
-        set_attr_u64 (n, "queues", nic->queues);
-      set_attr (n, "address", nic->address);
-      set_attr_int (n, "acpi-index", nic->acpi_index);
-      set_attr (n, "tap", nic->tap);
-      set_attr (n, "source-type", nic->source_type);
-      set_attr (n, "source", nic->source);
-    }
-  for (guint i = 0; i < id->disks->len; i++)
-    {
-      const VkIdentityDisk *disk = id->disks->pdata[i];
-      xmlNodePtr n = xmlNewChild (idn, ns, BAD_CAST "disk", NULL);
+      for (guint i = 0; i < list->len; i++)
+        {
+          xmlNodePtr n = xmlNewChild (idn, ns, BAD_CAST identity_elements[k].element, NULL);
 
-      set_attr (n, "target", disk->target);
-      set_attr (n, "bus", disk->bus);
-      set_attr (n, "device", disk->device);
-      set_attr (n, "address", disk->address);
-      set_attr (n, "readonly", disk->readonly ? "yes" : "no");
-      set_attr (n, "path", disk->path);
-      set_attr (n, "format", disk->format);
-      if (disk->size > 0)
-        set_attr_u64 (n, "size", disk->size);
-    }
-  for (guint i = 0; i < id->ports->len; i++)
-    {
-      const VkIdentityPort *port = id->ports->pdata[i];
-      xmlNodePtr n = xmlNewChild (idn, ns, BAD_CAST "port", NULL);
-
-      set_attr_u64 (n, "index", port->index);
-      set_attr (n, "model", port->model);
-      set_attr (n, "address", port->address);
-      set_attr_int (n, "chassis", port->chassis);
-      set_attr_int (n, "port", port->port);
-    }
-  for (guint i = 0; i < id->devices->len; i++)
-    {
-      const VkIdentityDevice *dev = id->devices->pdata[i];
-      xmlNodePtr n = xmlNewChild (idn, ns, BAD_CAST "device", NULL);
-
-      set_attr (n, "description", dev->description);
-      set_attr (n, "address", dev->address);
+          write_attrs (n, list->pdata[i], identity_elements[k].attrs);
+        }
     }
 }
 
@@ -294,15 +377,7 @@ vk_sidecar_to_xml (const VkSidecar *sc, GError **error)
           const VkFrozenDisk *d = sc->frozen_disks->pdata[i];
 
           n = xmlNewChild (fd, ns, BAD_CAST "disk", NULL);
-          set_attr (n, "target", d->target);
-          set_attr (n, "original", d->original);
-          set_attr (n, "frozen", d->frozen);
-          set_attr (n, "format", d->format);
-          set_attr_u64 (n, "size", d->size);
-          if (d->overlay_sha256 != NULL)
-            set_attr (n, "overlay-sha256", d->overlay_sha256);
-          if (d->meta_sha256 != NULL)
-            set_attr (n, "meta-sha256", d->meta_sha256);
+          write_attrs (n, d, frozen_disk_attrs);
         }
     }
   if (!embed_domain (root, ns, sc->domain_xml, error))
@@ -571,6 +646,45 @@ check_child (Reader *r, xmlNodePtr c, const char *parent, const char *const *kno
   }
 }
 
+/* The attributes `attrs` describes, from `n` into `obj`; `ctx` names the
+ * element in messages. */
+static gboolean
+read_attrs (Reader *r, xmlNodePtr n, const char *ctx, gpointer obj, const Attr *attrs)
+{
+  for (const Attr *a = attrs; a->name != NULL; a++)
+    {
+      gpointer field = G_STRUCT_MEMBER_P (obj, a->offset);
+      guint64 v = 0;
+      gboolean ok = FALSE;
+
+      switch (a->type)
+        {
+        case ATTR_STRING:
+          ok = get_attr (r, n, ctx, a->name, a->required, field);
+          break;
+        case ATTR_UINT:
+          ok = get_attr_u64 (r, n, ctx, a->name, a->required, G_MAXUINT, NULL, &v);
+          *(guint *) field = (guint) v;
+          break;
+        case ATTR_U64:
+          ok = get_attr_u64 (r, n, ctx, a->name, a->required, G_MAXUINT64, NULL, field);
+          break;
+        case ATTR_INT:
+          ok = get_attr_int (r, n, ctx, a->name, field);
+          break;
+        case ATTR_BOOL:
+          ok = get_attr_bool (r, n, ctx, a->name, field);
+          break;
+        case ATTR_SHA256:
+          ok = get_attr_sha256 (r, n, ctx, a->name, a->required, field);
+          break;
+        }
+      if (!ok)
+        return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 read_identity (Reader *r, xmlNodePtr idn, VkIdentity *id)
 {
@@ -578,75 +692,23 @@ read_identity (Reader *r, xmlNodePtr idn, VkIdentity *id)
 
   for (xmlNodePtr c = idn->children; c != NULL; c = c->next)
     {
-      const char *name;
-
       if (c->type != XML_ELEMENT_NODE)
         continue;
       if (!check_child (r, c, "identity", known))
         return FALSE;
       if (!in_ns (c))
         continue;
-      name = (const char *) c->name;
-      if (g_str_equal (name, "nic"))
+      for (gsize k = 0; k < G_N_ELEMENTS (identity_elements); k++)
         {
-          VkIdentityNic *nic = g_new0 (VkIdentityNic, 1);
-          guint64 q = 0;
-          gboolean ok;
+          GPtrArray *list;
+          gpointer obj;
 
-          g_ptr_array_add (id->nics, nic);
-          ok = get_attr (r, c, "identity><nic", "mac", FALSE, &nic->mac) &&
-               get_attr (r, c, "identity><nic", "model", FALSE, &nic->model) &&
-               get_attr_u64 (r, c, "identity><nic", "queues", FALSE, G_MAXUINT, NULL, &q) &&
-               get_attr (r, c, "identity><nic", "address", FALSE, &nic->address) &&
-               get_attr_int (r, c, "identity><nic", "acpi-index", &nic->acpi_index) &&
-               get_attr (r, c, "identity><nic", "tap", FALSE, &nic->tap) &&
-               get_attr (r, c, "identity><nic", "source-type", FALSE, &nic->source_type) &&
-               get_attr (r, c, "identity><nic", "source", FALSE, &nic->source);
-          if (!ok)
-            return FALSE;
-          nic->queues = (guint) q;
-        }
-      else if (g_str_equal (name, "disk"))
-        {
-          VkIdentityDisk *disk = g_new0 (VkIdentityDisk, 1);
-          gboolean ok;
-
-          g_ptr_array_add (id->disks, disk);
-          ok = get_attr (r, c, "identity><disk", "target", TRUE, &disk->target) &&
-               get_attr (r, c, "identity><disk", "bus", FALSE, &disk->bus) &&
-               get_attr (r, c, "identity><disk", "device", TRUE, &disk->device) &&
-               get_attr (r, c, "identity><disk", "address", FALSE, &disk->address) &&
-               get_attr_bool (r, c, "identity><disk", "readonly", &disk->readonly) &&
-               get_attr (r, c, "identity><disk", "path", FALSE, &disk->path) &&
-               get_attr (r, c, "identity><disk", "format", FALSE, &disk->format) &&
-               get_attr_u64 (r, c, "identity><disk", "size", FALSE, G_MAXUINT64, NULL,
-                             &disk->size);
-          if (!ok)
-            return FALSE;
-        }
-      else if (g_str_equal (name, "port"))
-        {
-          VkIdentityPort *port = g_new0 (VkIdentityPort, 1);
-          guint64 index = 0;
-          gboolean ok;
-
-          g_ptr_array_add (id->ports, port);
-          ok = get_attr_u64 (r, c, "identity><port", "index", TRUE, G_MAXUINT, NULL, &index) &&
-               get_attr (r, c, "identity><port", "model", FALSE, &port->model) &&
-               get_attr (r, c, "identity><port", "address", FALSE, &port->address) &&
-               get_attr_int (r, c, "identity><port", "chassis", &port->chassis) &&
-               get_attr_int (r, c, "identity><port", "port", &port->port);
-          if (!ok)
-            return FALSE;
-          port->index = (guint) index;
-        }
-      else
-        {
-          VkIdentityDevice *dev = g_new0 (VkIdentityDevice, 1);
-
-          g_ptr_array_add (id->devices, dev);
-          if (!get_attr (r, c, "identity><device", "description", TRUE, &dev->description) ||
-              !get_attr (r, c, "identity><device", "address", TRUE, &dev->address))
+          if (!g_str_equal ((const char *) c->name, identity_elements[k].element))
+            continue;
+          list = G_STRUCT_MEMBER (GPtrArray *, id, identity_elements[k].list);
+          obj = g_malloc0 (identity_elements[k].size);
+          g_ptr_array_add (list, obj);
+          if (!read_attrs (r, c, identity_elements[k].ctx, obj, identity_elements[k].attrs))
             return FALSE;
         }
     }
@@ -670,16 +732,7 @@ read_frozen (Reader *r, xmlNodePtr fdn, GPtrArray *out)
         continue;
       d = g_new0 (VkFrozenDisk, 1);
       g_ptr_array_add (out, d);
-      if (!get_attr (r, c, "frozen-disks><disk", "target", TRUE, &d->target) ||
-          !get_attr (r, c, "frozen-disks><disk", "original", TRUE, &d->original) ||
-          !get_attr (r, c, "frozen-disks><disk", "frozen", TRUE, &d->frozen) ||
-          !get_attr (r, c, "frozen-disks><disk", "format", TRUE, &d->format) ||
-          !get_attr_u64 (r, c, "frozen-disks><disk", "size", TRUE, G_MAXUINT64, NULL,
-                         &d->size) ||
-          !get_attr_sha256 (r, c, "frozen-disks><disk", "overlay-sha256", FALSE,
-                            &d->overlay_sha256) ||
-          !get_attr_sha256 (r, c, "frozen-disks><disk", "meta-sha256", FALSE,
-                            &d->meta_sha256))
+      if (!read_attrs (r, c, "frozen-disks><disk", d, frozen_disk_attrs))
         return FALSE;
       if (!vk_path_is_plain (d->original))
         return refuse_value (r, "<frozen-disks><disk original>", d->original,
