@@ -96,12 +96,8 @@ vk_table_free (VkTable *t)
 void
 vk_json_print (JsonNode *node)
 {
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
-  json_generator_set_pretty (gen, TRUE);
-  json_generator_set_indent (gen, 2);
-  json_generator_set_root (gen, node);
-  g_autofree char *text = json_generator_to_data (gen, NULL);
-  printf ("%s\n", text);
+  g_autofree char *text = vk_json_node_text (node);
+  fputs (text, stdout);
   fflush (stdout);
 }
 
@@ -125,79 +121,6 @@ vk_json_object_print (JsonBuilder *b)
 {
   json_builder_end_object (b);
   vk_json_print_builder (b);
-}
-
-void
-vk_json_str (JsonBuilder *b, const char *name, const char *value)
-{
-  json_builder_set_member_name (b, name);
-  if (value)
-    json_builder_add_string_value (b, value);
-  else
-    json_builder_add_null_value (b);
-}
-
-void
-vk_json_bool (JsonBuilder *b, const char *name, gboolean value)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_boolean_value (b, value);
-}
-
-void
-vk_json_int (JsonBuilder *b, const char *name, gint64 value)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_int_value (b, value);
-}
-
-void
-vk_json_double (JsonBuilder *b, const char *name, double value)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_double_value (b, value);
-}
-
-void
-vk_json_null (JsonBuilder *b, const char *name)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_null_value (b);
-}
-
-void
-vk_json_int_or_null (JsonBuilder *b, const char *name, gint64 value)
-{
-  if (value >= 0)
-    vk_json_int (b, name, value);
-  else
-    vk_json_null (b, name);
-}
-
-void
-vk_json_str_array (JsonBuilder *b, const char *name, GPtrArray *values)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_begin_array (b);
-  for (guint i = 0; values != NULL && i < values->len; i++)
-    json_builder_add_string_value (b, values->pdata[i]);
-  json_builder_end_array (b);
-}
-
-void
-vk_json_objects (JsonBuilder *b, const char *name, GPtrArray *items, VkJsonMembersFunc func,
-                 gpointer data)
-{
-  if (name != NULL)
-    json_builder_set_member_name (b, name);
-  json_builder_begin_array (b);
-  for (guint i = 0; items != NULL && i < items->len; i++)
-    {
-      json_builder_begin_object (b);
-      func (b, items->pdata[i], data);
-      json_builder_end_object (b);
-    }
-  json_builder_end_array (b);
 }
 
 void

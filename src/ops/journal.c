@@ -15,6 +15,7 @@
 #include "domain-xml.h"
 #include "fileutil.h"
 #include "journal.h"
+#include "json-build.h"
 #include "ops-domain.h"
 #include "store.h"
 #include "vk-error.h"
@@ -74,16 +75,11 @@ to_json (VkJournal *j)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "version");
-  json_builder_add_int_value (b, JOURNAL_VERSION);
-  json_builder_set_member_name (b, "op");
-  json_builder_add_string_value (b, j->op);
-  json_builder_set_member_name (b, "subject");
-  json_builder_add_string_value (b, j->subject);
-  json_builder_set_member_name (b, "pid");
-  json_builder_add_int_value (b, j->pid);
-  json_builder_set_member_name (b, "started");
-  json_builder_add_string_value (b, j->started);
+  vk_json_int (b, "version", JOURNAL_VERSION);
+  vk_json_str (b, "op", j->op);
+  vk_json_str (b, "subject", j->subject);
+  vk_json_int (b, "pid", j->pid);
+  vk_json_str (b, "started", j->started);
   json_builder_set_member_name (b, "facts");
   json_builder_begin_object (b);
   GHashTableIter it;
@@ -101,22 +97,13 @@ to_json (VkJournal *j)
     {
       Step *s = j->steps->pdata[i];
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "kind");
-      json_builder_add_string_value (b, kind_names[s->kind]);
-      json_builder_set_member_name (b, "args");
-      json_builder_begin_array (b);
-      for (guint a = 0; s->args[a]; a++)
-        json_builder_add_string_value (b, s->args[a]);
-      json_builder_end_array (b);
+      vk_json_str (b, "kind", kind_names[s->kind]);
+      vk_json_strv (b, "args", (const char *const *) s->args);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
   json_builder_end_object (b);
-  g_autoptr(JsonGenerator) g = json_generator_new ();
-  g_autoptr(JsonNode) root = json_builder_get_root (b);
-  json_generator_set_root (g, root);
-  json_generator_set_pretty (g, TRUE);
-  return json_generator_to_data (g, NULL);
+  return vk_json_builder_text (b);
 }
 
 static gboolean

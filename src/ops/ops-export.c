@@ -13,6 +13,7 @@
 
 #include "disk.h"
 #include "diskfile.h"
+#include "json-build.h"
 #include "fileutil.h"
 #include "journal.h"
 #include "ops-export.h"
@@ -49,24 +50,16 @@ void
 vk_export_member_json (JsonBuilder *b, const VkExportMember *m, gboolean full)
 {
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "name");
-  json_builder_add_string_value (b, m->name);
-  json_builder_set_member_name (b, "size");
-  json_builder_add_int_value (b, (gint64) m->size);
-  json_builder_set_member_name (b, "sha256");
-  json_builder_add_string_value (b, m->sha256);
+  vk_json_str (b, "name", m->name);
+  vk_json_int (b, "size", (gint64) m->size);
+  vk_json_str (b, "sha256", m->sha256);
   if (m->target && full)
     {
-      json_builder_set_member_name (b, "target");
-      json_builder_add_string_value (b, m->target);
-      json_builder_set_member_name (b, "format");
-      json_builder_add_string_value (b, m->format);
+      vk_json_str (b, "target", m->target);
+      vk_json_str (b, "format", m->format);
     }
   if (m->target)
-    {
-      json_builder_set_member_name (b, "flattened");
-      json_builder_add_boolean_value (b, m->flattened);
-    }
+    vk_json_bool (b, "flattened", m->flattened);
   json_builder_end_object (b);
 }
 
@@ -87,16 +80,6 @@ vk_export_result_free (VkExportResult *r)
   g_free (r);
 }
 
-static void
-json_str (JsonBuilder *b, const char *name, const char *value)
-{
-  json_builder_set_member_name (b, name);
-  if (value)
-    json_builder_add_string_value (b, value);
-  else
-    json_builder_add_null_value (b);
-}
-
 static char *
 manifest_json (const char *image, VkSidecar *sc, GPtrArray *members)
 {
@@ -104,29 +87,21 @@ manifest_json (const char *image, VkSidecar *sc, GPtrArray *members)
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *created = g_date_time_format_iso8601 (now);
   json_builder_begin_object (b);
-  json_str (b, "format", VK_MANIFEST_FORMAT);
-  json_builder_set_member_name (b, "version");
-  json_builder_add_int_value (b, VK_MANIFEST_VERSION);
-  json_str (b, "image", image);
-  json_str (b, "domain", sc->domain_name);
-  json_str (b, "uuid", sc->domain_uuid);
-  json_str (b, "exported", created);
-  json_str (b, "exported_by", PACKAGE_STRING);
-  json_str (b, "host", g_get_host_name ());
+  vk_json_str (b, "format", VK_MANIFEST_FORMAT);
+  vk_json_int (b, "version", VK_MANIFEST_VERSION);
+  vk_json_str (b, "image", image);
+  vk_json_str (b, "domain", sc->domain_name);
+  vk_json_str (b, "uuid", sc->domain_uuid);
+  vk_json_str (b, "exported", created);
+  vk_json_str (b, "exported_by", PACKAGE_STRING);
+  vk_json_str (b, "host", g_get_host_name ());
   json_builder_set_member_name (b, "members");
   json_builder_begin_array (b);
   for (guint i = 0; i < members->len; i++)
     vk_export_member_json (b, members->pdata[i], TRUE);
   json_builder_end_array (b);
   json_builder_end_object (b);
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
-  g_autoptr(JsonNode) root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  json_generator_set_pretty (gen, TRUE);
-  char *text = json_generator_to_data (gen, NULL);
-  char *out = g_strconcat (text, "\n", NULL);
-  g_free (text);
-  return out;
+  return vk_json_builder_text (b);
 }
 
 /* One export under way. */

@@ -7,6 +7,7 @@
 
 #include <glib.h>
 
+#include "json-build.h"
 #include "manifest.h"
 #include "vk-error.h"
 
@@ -129,6 +130,44 @@ test_names_utf8 (void)
     }
 }
 
+/* What the builder helpers write, the parser reads back: the text an
+ * export writes (pretty, newline-terminated) is a manifest. */
+static void
+test_built_round_trip (void)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  vk_json_str (b, "format", VK_MANIFEST_FORMAT);
+  vk_json_int (b, "version", VK_MANIFEST_VERSION);
+  vk_json_str (b, "image", "web-1");
+  vk_json_str (b, "host", NULL);
+  json_builder_set_member_name (b, "members");
+  json_builder_begin_array (b);
+  json_builder_begin_object (b);
+  vk_json_str (b, "name", "state.sav");
+  vk_json_int (b, "size", 4096);
+  vk_json_str (b, "sha256", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+  const char *const args[] = { "a", "b", NULL };
+  vk_json_strv (b, "args", args);
+  json_builder_end_object (b);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  g_autofree char *text = vk_json_builder_text (b);
+
+  g_assert_true (g_str_has_suffix (text, "}\n"));
+  g_assert_nonnull (strstr (text, "\n  \"image\" : \"web-1\""));
+  g_assert_nonnull (strstr (text, "\"host\" : null"));
+  g_assert_nonnull (strstr (text, "\"args\" : [\n"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VkManifest) m = vk_manifest_parse (text, strlen (text), "built", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (m->image, ==, "web-1");
+  g_assert_cmpuint (m->members->len, ==, 1);
+  VkManifestMember *mm = m->members->pdata[0];
+  g_assert_cmpstr (mm->name, ==, "state.sav");
+  g_assert_cmpuint (mm->size, ==, 4096);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -139,5 +178,6 @@ main (int argc, char **argv)
   g_test_add_func ("/manifest/hidden-nesting", test_hidden_nesting);
   g_test_add_func ("/manifest/message-utf8", test_message_utf8);
   g_test_add_func ("/manifest/names-utf8", test_names_utf8);
+  g_test_add_func ("/manifest/built-round-trip", test_built_round_trip);
   return g_test_run ();
 }
