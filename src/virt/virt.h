@@ -202,3 +202,39 @@ gboolean vk_domain_commit_top (VkDomain *dom, const char *target, guint timeout_
 guint64 vk_domain_memory_kib (VkDomain *dom);
 
 G_END_DECLS
+
+/* ---- bulk statistics (idle detection: src/ops/ops-idle.c) --------------- */
+
+G_BEGIN_DECLS
+
+/* One domain's cumulative counters from libvirt's bulk stats. A counter
+ * libvirt did not report is flagged absent, never read as 0: the net sum
+ * is present only when every NIC reported rx and tx bytes, the block sum
+ * only when every disk reported read and written bytes (a NIC without
+ * counters, e.g. a VFIO one, or a disk whose stats libvirt skipped
+ * because a job held the domain, leaves it absent). */
+typedef struct {
+  char *name;
+  char *uuid;
+  gint64 id;              /* libvirt's domain id, new at every start */
+  VkDomainState state;    /* from state.state */
+  gboolean has_cpu;
+  guint64 cpu_ns;         /* cpu.time: the whole QEMU process */
+  gboolean has_net;
+  guint64 net_bytes;      /* sum of net.N.rx.bytes + net.N.tx.bytes */
+  gboolean has_block;
+  guint64 block_bytes;    /* sum of block.N.rd.bytes + block.N.wr.bytes */
+  guint vcpus;            /* vcpu.current; 0 when not reported */
+  gint64 mono_us;         /* g_get_monotonic_time () of the reading */
+  gint64 real_us;         /* g_get_real_time () of the reading */
+} VkDomainStats;
+void vk_domain_stats_free (VkDomainStats *s);
+
+/* The counters of every active (running or paused) domain, from one
+ * virConnectGetAllDomainStats call (state, CPU total, vCPUs, interfaces,
+ * block; top images only; without waiting for a domain's running job).
+ * VkDomainStats*, sorted by name. All readings share the time taken
+ * around the call. */
+GPtrArray *vk_conn_domain_stats (VkConn *conn, GError **error);
+
+G_END_DECLS
