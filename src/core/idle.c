@@ -653,3 +653,21 @@ vk_idle_parse_percent (const char *what, const char *text, double *percent, GErr
   *percent = v;
   return TRUE;
 }
+
+gboolean
+vk_idle_parse_threshold (VkIdleThresholds *t, VkIdleMeasure m, const char *what,
+                         const char *text, GError **error)
+{
+  double *field = m == VK_IDLE_CPU ? &t->cpu_percent
+                  : m == VK_IDLE_NET ? &t->net_rate : &t->block_rate;
+  guint64 rate;
+  if (g_strcmp0 (text, "off") == 0)
+    *field = -1;
+  else if (m == VK_IDLE_CPU)
+    return vk_idle_parse_percent (what, text, field, error);
+  else if (vk_idle_parse_rate (what, text, &rate, error))
+    *field = (double) rate;
+  else
+    return FALSE;
+  return TRUE;
+}

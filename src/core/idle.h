@@ -186,4 +186,14 @@ gboolean vk_idle_parse_rate (const char *what, const char *text, guint64 *bytes_
 gboolean vk_idle_parse_percent (const char *what, const char *text, double *percent,
                                 GError **error);
 
+/* One threshold of `t` from `text` (--cpu-below, --net-below,
+ * --disk-below, or their vmkeep.conf keys, named by `what`): a percentage
+ * for VK_IDLE_CPU, a rate for the others, or "off" (not checked). */
+gboolean vk_idle_parse_threshold (VkIdleThresholds *t, VkIdleMeasure m, const char *what,
+                                  const char *text, GError **error);
+/* vmkeep's defaults when neither vmkeep.conf nor an option says: CPU at
+ * most 5 % of the vCPUs, the NICs at most 8 KiB/s (broadcasts of a busy
+ * segment included), the disks at most 32 KiB/s (logging), no gap limit. */
+#define VK_IDLE_THRESHOLDS_DEFAULT ((VkIdleThresholds) { 5, 8 * 1024, 32 * 1024, 0 })
+
 G_END_DECLS

@@ -21,6 +21,7 @@ vk_config_new (void)
   vk_layout_policy_init_defaults (&cfg->policy);
   cfg->store_dir = g_strdup (VK_STOREDIR);
   cfg->jobs = 2;
+  cfg->idle = VK_IDLE_THRESHOLDS_DEFAULT;
   /* disk_dir, nvram_dir and log_dir stay NULL unless configured: the
    * CLI takes libvirt's own for the connection (vk_conn_libvirt_dir) */
   cfg->kernel_dirs = g_strsplit ("/var/lib/libvirt/boot:/boot", ":", -1);
@@ -55,7 +56,7 @@ vk_config_default_path (void)
 static const char *const known_keys[] = {
   "uri", "virt-type", "machine", "nic-slots", "device-slots",
   "spare-nic-ports", "spare-device-ports", "store", "jobs", "disk-dir", "nvram-dir",
-  "log-dir", "kernel-dirs", NULL,
+  "log-dir", "kernel-dirs", "idle-cpu-below", "idle-net-below", "idle-disk-below", NULL,
 };
 
 /* Does the raw (still escaped) value end in a backslash that escapes
@@ -250,6 +251,16 @@ vk_config_load (VkConfig *cfg, const char *path, gboolean must_exist,
                          : g_str_equal (key, "nvram-dir") ? &cfg->nvram_dir : &cfg->log_dir;
           g_free (*field);
           *field = g_strdup (val);
+        }
+      else if (g_str_has_prefix (key, "idle-"))
+        {
+          VkIdleMeasure m = g_str_equal (key, "idle-cpu-below") ? VK_IDLE_CPU
+                            : g_str_equal (key, "idle-net-below") ? VK_IDLE_NET : VK_IDLE_BLOCK;
+          if (!vk_idle_parse_threshold (&cfg->idle, m, key, val, error))
+            {
+              g_prefix_error (error, "%s: ", path);
+              return FALSE;
+            }
         }
       else if (g_str_equal (key, "kernel-dirs"))
         {

@@ -6,6 +6,7 @@
 
 #include <glib.h>
 
+#include "idle.h"
 #include "pci-layout.h"
 
 G_BEGIN_DECLS
@@ -27,6 +28,9 @@ typedef struct {
   char *nvram_dir;
   char *log_dir;
   GStrv kernel_dirs;
+  /* idle-cpu-below, idle-net-below, idle-disk-below: what hibernate
+   * --idle-for and list --idle call idle unless an option says */
+  VkIdleThresholds idle;
   char *source;       /* file the values came from, NULL for built-ins */
 } VkConfig;
 

@@ -67,6 +67,34 @@ test_values (void)
   g_assert_cmpuint (cfg->jobs, ==, 16);
 }
 
+/* The idle thresholds: the defaults, values with units, "off", and a bad
+ * value named with the file and key, changing nothing before it. */
+static void
+test_idle (void)
+{
+  g_autoptr(VkConfig) cfg = vk_config_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpfloat (cfg->idle.cpu_percent, ==, 5);
+  g_assert_cmpfloat (cfg->idle.net_rate, ==, 8192);
+  g_assert_cmpfloat (cfg->idle.block_rate, ==, 32768);
+  g_assert_true (load_text (cfg, "[vmkeep]\nidle-cpu-below=2.5%\nidle-net-below=1M/s\n"
+                            "idle-disk-below=off\n", -1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat (cfg->idle.cpu_percent, ==, 2.5);
+  g_assert_cmpfloat (cfg->idle.net_rate, ==, 1024 * 1024);
+  g_assert_cmpfloat (cfg->idle.block_rate, <, 0);
+  g_assert_false (load_text (cfg, "[vmkeep]\nidle-cpu-below=150\n", -1, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_USAGE);
+  g_assert_nonnull (strstr (error->message, "idle-cpu-below"));
+  g_assert_nonnull (strstr (error->message, "out of range"));
+  g_clear_error (&error);
+  g_assert_false (load_text (cfg, "[vmkeep]\nidle-net-below=fast\n", -1, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_USAGE);
+  g_assert_nonnull (strstr (error->message, "idle-net-below"));
+  g_assert_cmpfloat (cfg->idle.cpu_percent, ==, 2.5);
+}
+
 /* A URI that is not UTF-8 used to become "no URI" (libvirt's default, the
  * local daemon) without a word. */
 static void
@@ -163,6 +191,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/config/example", test_example);
   g_test_add_func ("/config/values", test_values);
+  g_test_add_func ("/config/idle", test_idle);
   g_test_add_func ("/config/value-not-utf8", test_value_not_utf8);
   g_test_add_func ("/config/value-bad-escape", test_value_bad_escape);
   g_test_add_func ("/config/value-lone-backslash", test_value_lone_backslash);
