@@ -11,6 +11,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "cli-idle.h"
 #include "commands.h"
 #include "ops-hibernate.h"
 #include "ops-host.h"
@@ -343,6 +344,8 @@ const GOptionEntry vk_hibernate_options[] = {
   { "progress", 0, 0, G_OPTION_ARG_NONE, &hib_opt.progress, N_("Show progress even when not on a terminal"), NULL },
   { "format", 0, 0, G_OPTION_ARG_STRING, &hib_opt.format, N_("Image mode: libvirt's save image format (raw, gzip, bzip2, xz, lzop, zstd, sparse; libvirt 11.2+)"), N_("FORMAT") },
   { "parallel", 0, 0, G_OPTION_ARG_INT, &hib_opt.parallel, N_("Image mode: write with N parallel channels in the sparse format (libvirt 11.2+)"), N_("N") },
+  { "idle-for", 0, 0, G_OPTION_ARG_STRING, &vk_idle_opt.idle_for, N_("Only the domains idle for at least DURATION (30m, 2h, 1d)"), N_("DURATION") },
+  VK_CLI_IDLE_THRESHOLD_OPTIONS,
   G_OPTION_ENTRY_NULL
 };
 
@@ -364,10 +367,23 @@ vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
       if (!vk_ops_check_qemu_reaches (cli->conn, images, error))
         return FALSE;
     }
+  VkCliIdle idle;
+  if (!vk_cli_idle_settle (cli, TRUE, &idle, error))
+    return FALSE;
   g_autoptr(GPtrArray) names = select_domains (cli, conn, argc, argv, hib_opt.all, hib_opt.match, hib_opt.tag,
                                                error);
   if (names == NULL)
     return FALSE;
+  gboolean selected = names->len > 0;
+  if (vk_cli_idle_wanted ())
+    {
+      /* a stop request during --sample ends the run here, nothing saved */
+      GPtrArray *idle_names = vk_cli_idle_filter (cli, names, &idle, error);
+      if (idle_names == NULL)
+        return FALSE;
+      g_ptr_array_unref (names);
+      names = idle_names;
+    }
   if (hib_opt.image && names->len != 1)
     return vk_fail (error, VK_ERROR_USAGE,
                     _("--image NAME writes one image: hibernate exactly one domain with it"));
@@ -380,7 +396,8 @@ vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
    * starts no more; a save that completed is finished. */
   g_autoptr(GArray) results = hibernate_all (cli, names, &o, jobs, progress);
   if (names->len == 0)
-    vk_cli_info (cli, _("No domain matched; nothing to hibernate"));
+    vk_cli_info (cli, selected ? _("No domain was idle long enough; nothing to hibernate")
+                               : _("No domain matched; nothing to hibernate"));
   return report (cli, _("hibernate"), results, error);
 }
 

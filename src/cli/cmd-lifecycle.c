@@ -4,17 +4,20 @@
 #include <glib/gi18n.h>
 #include <stdio.h>
 
+#include "cli-idle.h"
 #include "commands.h"
 #include "ops-lifecycle.h"
 #include "output.h"
 #include "vk-error.h"
 
 static struct {
-  gboolean all;
+  gboolean all, idle;
 } list_opt;
 
 const GOptionEntry vk_list_options[] = {
   { "all", 'a', 0, G_OPTION_ARG_NONE, &list_opt.all, N_("Include domains that are not running"), NULL },
+  { "idle", 0, 0, G_OPTION_ARG_NONE, &list_opt.idle, N_("How long each running domain has been idle, and by which measure"), NULL },
+  VK_CLI_IDLE_THRESHOLD_OPTIONS,
   G_OPTION_ENTRY_NULL
 };
 
@@ -39,6 +42,16 @@ vk_cmd_list (VkCli *cli, int argc, char **argv, GError **error)
 {
   if (!vk_cli_begin ("list", &argc, &argv, 0, 0, _("no arguments"), error))
     return FALSE;
+  if (list_opt.idle && list_opt.all)
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("--idle lists running domains only; it cannot be combined with --all"));
+  if (!list_opt.idle && (vk_idle_opt.cpu_below || vk_idle_opt.net_below ||
+                         vk_idle_opt.disk_below || vk_idle_opt.sample))
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("--cpu-below, --net-below, --disk-below and --sample only apply with "
+                      "--idle"));
+  if (list_opt.idle)
+    return vk_cli_list_idle (cli, error);
   VkConn *conn = vk_cli_connect (cli, error);
   if (conn == NULL)
     return FALSE;

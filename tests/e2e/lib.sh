@@ -506,6 +506,49 @@ e2e_guest_nics() {
 }
 
 # e2e_domstate DOMAIN: libvirt's state word(s), empty when there is none.
+# e2e_seed_idle STORE DOMAIN MINUTES: an idle history in STORE/idle (the
+# format of src/core/idle.h) that shows the running DOMAIN idle over the
+# last MINUTES: a sample every 10 minutes, as the shipped timer takes
+# them, the newest 61 s ago with the counters as they are now, CPU at
+# 1 % of the vCPUs and no traffic before. What `hibernate --idle-for`
+# needs without a test waiting half an hour; what the domain does from
+# now on is measured for real.
+e2e_seed_idle() {
+	python3 - "$E2E_URI" "$@" <<'PY' || bail_out "cannot seed the idle history of $2"
+import json, os, subprocess, sys, time
+uri, store, dom, minutes = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+def virsh(*a):
+    return subprocess.run(["virsh", "-q", "-c", uri, *a], check=True,
+                          capture_output=True, text=True).stdout
+st = dict(l.strip().split("=", 1) for l in virsh("domstats", "--cpu-total", "--vcpu",
+          "--interface", "--block", dom).splitlines() if "=" in l)
+def total(prefix, *ends):
+    return sum(int(v) for k, v in st.items()
+               if k.startswith(prefix) and k.split(".")[-2:] in [e.split(".") for e in ends])
+cpu = int(st["cpu.time"])
+net = total("net.", "rx.bytes", "tx.bytes")
+blk = total("block.", "rd.bytes", "wr.bytes")
+vcpus = int(st.get("vcpu.current", "1"))
+uuid = virsh("domuuid", dom).strip()
+dom_id = int(virsh("domid", dom).strip())
+now = int(time.time() * 1000)
+samples = []
+for k in range(minutes // 10 + 1, -1, -1):
+    t = now - 61000 - k * 600000
+    used = (now - 61000 - t) * 1000000 * vcpus // 100  # ns at 1 %
+    samples.append({"t": t, "cpu": max(cpu - used, 0), "net": net, "blk": blk,
+                    "vcpus": vcpus, "id": dom_id})
+d = os.path.join(store, "idle")
+os.makedirs(d, mode=0o700, exist_ok=True)
+path = os.path.join(d, uuid + ".json")
+with open(path + ".seed", "w") as f:
+    json.dump({"format": "vmkeep-idle-history", "version": 1, "uuid": uuid,
+               "samples": samples}, f)
+os.chmod(path + ".seed", 0o600)
+os.rename(path + ".seed", path)
+PY
+}
+
 e2e_domstate() { virsh -q -c "$E2E_URI" domstate "$1" 2>/dev/null | head -n 1; }
 
 # e2e_last_tick FILE: the last complete VKTICK line (status 1 if none).

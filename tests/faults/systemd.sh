@@ -4,8 +4,13 @@
 # (the host has no systemd as PID 1; the unit's settings and systemd's
 # stop and timeout handling are the real ones) runs the unit with only
 # /usr/bin/vmkeep and the configuration replaced, against the fault tests'
-# source VM tagged nightly:
+# source VM tagged idle-hibernate. Before each start the test writes an
+# idle history that shows the VM idle for 40 minutes (e2e_seed_idle: the
+# unit's --idle-for 30m without waiting half an hour); the configuration
+# lets the TCG guest's own CPU use (about 7 %) count as idle.
 #
+#   not idle  without a history the unit records the VM's activity and
+#             hibernates nothing
 #   run       the unit hibernates the VM (Result=success, managed save)
 #   stop      `systemctl stop` at moments within a run: systemd sends
 #             SIGTERM (KillMode=mixed); vmkeep ends on its own well within
@@ -47,7 +52,8 @@ mkdir /run/systemd/system
 
 faults_require
 faults_setup
-check_or_bail vk tag "$SRC" add nightly
+check_or_bail vk tag "$SRC" add idle-hibernate
+printf 'idle-cpu-below=50\n' >>"$conf"
 
 # The user manager in a cgroup of its own (so two tests never share one),
 # its units in the test's directory.
@@ -108,7 +114,11 @@ dropin() {
 # ended (exited STATUS, or killed SIGNAL); and what vmkeep said.
 ended() { cat "$E2E_DIR/unit.end" 2>/dev/null || echo "no end recorded"; }
 said() { tail -n 3 "$E2E_DIR/unit.log" 2>/dev/null || true; }
-fresh() { rm -f "$E2E_DIR/unit.end"; : >"$E2E_DIR/unit.log"; }
+fresh() {
+	rm -f "$E2E_DIR/unit.end"
+	: >"$E2E_DIR/unit.log"
+	e2e_seed_idle "$store" "$SRC" 40
+}
 
 # on_its_own WHAT: vmkeep ended on its own after systemd's SIGTERM: it
 # exited (rolled back, or finished what could not be undone), or the
@@ -122,6 +132,18 @@ on_its_own() {
 	*) not_ok "$1: vmkeep ended on its own"; diag "ended: $how" "vmkeep said: $(said)" ;;
 	esac
 }
+
+# ----------------------------------------------------------- not idle ---
+
+# No history yet (the first run of a new timer): the unit records the
+# VM's activity and hibernates nothing.
+rm -f "$E2E_DIR/unit.end"
+: >"$E2E_DIR/unit.log"
+check_or_bail sc start "$UNIT"
+is "$(ended)" "success exited 0" "not idle yet: vmkeep exited 0, the unit succeeded"
+is "$(e2e_domstate "$SRC")" running "not idle yet: the VM runs on"
+check_as "not idle yet: the run recorded the VM's activity" \
+	test -s "$store/idle/$(vsh domuuid "$SRC")".json
 
 # ---------------------------------------------------------------- run ---
 
