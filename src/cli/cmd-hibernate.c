@@ -149,7 +149,7 @@ select_domains (VkCli *cli, VkConn *conn, int argc, char **argv, gboolean all,
           if (tag)
             {
               g_autoptr(VkDomain) dom = vk_domain_try_lookup (conn, d->name);
-              g_autoptr(GPtrArray) tags = dom ? vk_cli_domain_tags (dom, NULL) : NULL;
+              g_autoptr(GPtrArray) tags = dom ? vk_ops_domain_tags (dom) : NULL;
               if (!tags || !g_ptr_array_find_with_equal_func (tags, tag, g_str_equal, NULL))
                 continue;
             }

@@ -33,7 +33,7 @@ json_domain (JsonBuilder *b, gconstpointer item, gpointer data)
   vk_json_bool (b, "persistent", d->persistent);
   vk_json_bool (b, "managed_save", d->managed_save);
   g_autoptr(VkDomain) dom = vk_domain_try_lookup (data, d->name);
-  g_autoptr(GPtrArray) tags = dom ? vk_cli_domain_tags (dom, NULL) : NULL;
+  g_autoptr(GPtrArray) tags = dom ? vk_ops_domain_tags (dom) : NULL;
   vk_json_str_array (b, "tags", tags);
 }
 

@@ -8,58 +8,9 @@
 #include <stdio.h>
 
 #include "commands.h"
-#include "domain-xml.h"
 #include "output.h"
 #include "validate.h"
 #include "vk-error.h"
-
-#define VK_META_NS "https://vmkeep.org/ns/domain/1"
-#define VK_META_KEY "vmkeep"
-
-GPtrArray *
-vk_cli_domain_tags (VkDomain *dom, GError **error)
-{
-  GPtrArray *tags = g_ptr_array_new_with_free_func (g_free);
-  g_autofree char *xml = vk_domain_get_metadata (dom, VK_META_NS, error);
-  if (xml == NULL)
-    return tags;
-  g_autoptr(GError) local = NULL;
-  g_autoptr(xmlDoc) doc = vk_xml_parse (xml, -1, "metadata", &local);
-  if (doc == NULL)
-    return tags;
-  xmlNodePtr root = xmlDocGetRootElement (doc);
-  xmlNodePtr list = xmlStrEqual (root->name, BAD_CAST "tags") ? root : vk_xml_child (root, "tags");
-  for (xmlNodePtr n = list ? list->children : NULL; n; n = n->next)
-    if (n->type == XML_ELEMENT_NODE && xmlStrEqual (n->name, BAD_CAST "tag"))
-      {
-        xmlChar *t = xmlNodeGetContent (n);
-        if (t && *t)
-          g_ptr_array_add (tags, g_strdup ((const char *) t));
-        xmlFree (t);
-      }
-  return tags;
-}
-
-/* g_ptr_array_sort hands over pointers to the elements */
-static gint
-cmp_tag (gconstpointer a, gconstpointer b)
-{
-  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
-}
-
-static gboolean
-store_tags (VkDomain *dom, GPtrArray *tags, GError **error)
-{
-  if (tags->len == 0)
-    return vk_domain_set_metadata (dom, NULL, NULL, VK_META_NS, error);
-  g_autoptr(xmlDoc) doc = xmlNewDoc (BAD_CAST "1.0");
-  xmlNodePtr root = xmlNewNode (NULL, BAD_CAST "tags");
-  xmlDocSetRootElement (doc, root);
-  for (guint i = 0; i < tags->len; i++)
-    xmlNewTextChild (root, NULL, BAD_CAST "tag", BAD_CAST tags->pdata[i]);
-  g_autofree char *xml = vk_xml_node_format (root);
-  return vk_domain_set_metadata (dom, xml, VK_META_KEY, VK_META_NS, error);
-}
 
 gboolean
 vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error)
@@ -81,27 +32,13 @@ vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error)
   g_autoptr(VkDomain) dom = vk_cli_lookup (cli, name, error);
   if (dom == NULL)
     return FALSE;
-  /* a change to the domain: under its lock, read and written together */
-  g_autofree char *uuid = vk_domain_get_uuid (dom);
-  g_autoptr(VkLock) lock = add || remove ? vk_ops_lock_domain (cli->ops, uuid, name, error) : NULL;
-  if ((add || remove) && lock == NULL)
+  g_autoptr(GPtrArray) tags = NULL;
+  const char *const *given = (const char *const *) argv + 3;
+  if (!add && !remove)
+    tags = vk_ops_domain_tags (dom);
+  else if (!vk_ops_domain_tags_change (cli->ops, dom, add ? given : NULL, remove ? given : NULL,
+                                       &tags, error))
     return FALSE;
-  g_autoptr(GPtrArray) tags = vk_cli_domain_tags (dom, error);
-  if (add || remove)
-    {
-      for (int i = 3; i < argc; i++)
-        {
-          guint at;
-          gboolean has = g_ptr_array_find_with_equal_func (tags, argv[i], g_str_equal, &at);
-          if (add && !has)
-            g_ptr_array_add (tags, g_strdup (argv[i]));
-          else if (remove && has)
-            g_ptr_array_remove_index (tags, at);
-        }
-      g_ptr_array_sort (tags, cmp_tag);
-      if (!store_tags (dom, tags, error))
-        return FALSE;
-    }
   if (cli->json)
     {
       g_autoptr(JsonBuilder) b = vk_json_object_new ();

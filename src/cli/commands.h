@@ -165,8 +165,6 @@ gboolean vk_cmd_recover (VkCli *cli, int argc, char **argv, GError **error);
 void vk_cli_recover_first (VkCli *cli, gboolean apply);
 /* vmkeep __complete WORD... (hidden): the shell completion's candidates. */
 gboolean vk_cmd_complete (VkCli *cli, int argc, char **argv, GError **error);
-/* Tags stored in the domain's vmkeep metadata (sorted). */
-GPtrArray *vk_cli_domain_tags (VkDomain *dom, GError **error);
 gboolean vk_cmd_nic_add (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_nic_remove (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_fs_attach (VkCli *cli, int argc, char **argv, GError **error);

@@ -106,7 +106,7 @@ offer_tags (Comp *c)
   for (guint i = 0; i < names->len && i < 50; i++)
     {
       g_autoptr(VkDomain) dom = vk_domain_try_lookup (c->cli->conn, names->pdata[i]);
-      g_autoptr(GPtrArray) tags = dom ? vk_cli_domain_tags (dom, NULL) : NULL;
+      g_autoptr(GPtrArray) tags = dom ? vk_ops_domain_tags (dom) : NULL;
       for (guint k = 0; tags && k < tags->len; k++)
         if (g_hash_table_add (seen, g_strdup (tags->pdata[k])))
           offer (c, tags->pdata[k]);

@@ -259,3 +259,80 @@ vk_ops_dir_users (VkOps *ops, const char *dir, const char *skip_uuid, GError **e
     }
   return g_steal_pointer (&out);
 }
+
+/* ---- tags ------------------------------------------------------------------
+ *
+ * Tags live in the domain's own metadata (vmkeep namespace), so they travel
+ * with the definition and batch runs select VMs with --tag. */
+
+#define VK_META_NS "https://vmkeep.org/ns/domain/1"
+#define VK_META_KEY "vmkeep"
+
+GPtrArray *
+vk_ops_domain_tags (VkDomain *dom)
+{
+  GPtrArray *tags = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *xml = vk_domain_get_metadata (dom, VK_META_NS, NULL);
+  g_autoptr(xmlDoc) doc = xml ? vk_xml_parse (xml, -1, "metadata", NULL) : NULL;
+  if (doc == NULL)
+    return tags;
+  xmlNodePtr root = xmlDocGetRootElement (doc);
+  xmlNodePtr list = xmlStrEqual (root->name, BAD_CAST "tags") ? root : vk_xml_child (root, "tags");
+  for (xmlNodePtr n = list ? list->children : NULL; n; n = n->next)
+    if (n->type == XML_ELEMENT_NODE && xmlStrEqual (n->name, BAD_CAST "tag"))
+      {
+        xmlChar *t = xmlNodeGetContent (n);
+        if (t && *t)
+          g_ptr_array_add (tags, g_strdup ((const char *) t));
+        xmlFree (t);
+      }
+  return tags;
+}
+
+/* g_ptr_array_sort hands over pointers to the elements */
+static gint
+cmp_tag (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+}
+
+static gboolean
+store_tags (VkDomain *dom, GPtrArray *tags, GError **error)
+{
+  if (tags->len == 0)
+    return vk_domain_set_metadata (dom, NULL, NULL, VK_META_NS, error);
+  g_autoptr(xmlDoc) doc = xmlNewDoc (BAD_CAST "1.0");
+  xmlNodePtr root = xmlNewNode (NULL, BAD_CAST "tags");
+  xmlDocSetRootElement (doc, root);
+  for (guint i = 0; i < tags->len; i++)
+    xmlNewTextChild (root, NULL, BAD_CAST "tag", BAD_CAST tags->pdata[i]);
+  g_autofree char *xml = vk_xml_node_format (root);
+  return vk_domain_set_metadata (dom, xml, VK_META_KEY, VK_META_NS, error);
+}
+
+gboolean
+vk_ops_domain_tags_change (VkOps *ops, VkDomain *dom, const char *const *add,
+                           const char *const *remove, GPtrArray **tags_out, GError **error)
+{
+  /* a change to the domain: under its lock, read and written together */
+  g_autofree char *uuid = vk_domain_get_uuid (dom);
+  g_autoptr(VkLock) lock = vk_ops_lock_domain (ops, uuid, vk_domain_get_name (dom), error);
+  if (lock == NULL)
+    return FALSE;
+  g_autoptr(GPtrArray) tags = vk_ops_domain_tags (dom);
+  for (guint i = 0; add && add[i]; i++)
+    if (!g_ptr_array_find_with_equal_func (tags, add[i], g_str_equal, NULL))
+      g_ptr_array_add (tags, g_strdup (add[i]));
+  for (guint i = 0; remove && remove[i]; i++)
+    {
+      guint at;
+      if (g_ptr_array_find_with_equal_func (tags, remove[i], g_str_equal, &at))
+        g_ptr_array_remove_index (tags, at);
+    }
+  g_ptr_array_sort (tags, cmp_tag);
+  if (!store_tags (dom, tags, error))
+    return FALSE;
+  if (tags_out)
+    *tags_out = g_steal_pointer (&tags);
+  return TRUE;
+}

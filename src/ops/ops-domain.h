@@ -46,4 +46,14 @@ gboolean vk_ops_check_chain_room (VkOps *ops, VkDomain *dom, guint adds, GError 
 GPtrArray *vk_ops_dir_users (VkOps *ops, const char *dir, const char *skip_uuid,
                              GError **error);
 
+/* A domain's vmkeep tags (its metadata in vmkeep's namespace), in the
+ * order stored (sorted); empty when it has none or they cannot be read. */
+GPtrArray *vk_ops_domain_tags (VkDomain *dom);
+/* Add the tags `add` and remove the tags `remove` (NULL-terminated, may be
+ * NULL), under the domain's lock; `tags_out` (optional) gets the result.
+ * The tags are not validated here (vk_validate_name "tag"). */
+gboolean vk_ops_domain_tags_change (VkOps *ops, VkDomain *dom, const char *const *add,
+                                    const char *const *remove, GPtrArray **tags_out,
+                                    GError **error);
+
 G_END_DECLS
