@@ -6,6 +6,7 @@
  * can never drift apart. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 
 #include <glib/gi18n.h>
@@ -17,6 +18,7 @@
 #include "save-header.h"
 #include "sidecar.h"
 #include "trust.h"
+#include "validate.h"
 #include "vk-error.h"
 
 
@@ -37,12 +39,24 @@ vk_frozen_disk_free (VkFrozenDisk *d)
   g_free (d);
 }
 
+void
+vk_sidecar_address_free (VkSidecarAddress *a)
+{
+  if (a == NULL)
+    return;
+  g_free (a->mac);
+  g_free (a->ip);
+  g_free (a->source);
+  g_free (a);
+}
+
 VkSidecar *
 vk_sidecar_new (void)
 {
   VkSidecar *sc = g_new0 (VkSidecar, 1);
 
   sc->frozen_disks = g_ptr_array_new_with_free_func ((GDestroyNotify) vk_frozen_disk_free);
+  sc->addresses = g_ptr_array_new_with_free_func ((GDestroyNotify) vk_sidecar_address_free);
   sc->state_format = -1;
   return sc;
 }
@@ -64,6 +78,7 @@ vk_sidecar_free (VkSidecar *sc)
   g_free (sc->nvram_sha256);
   g_clear_pointer (&sc->identity, vk_identity_free);
   g_clear_pointer (&sc->frozen_disks, g_ptr_array_unref);
+  g_clear_pointer (&sc->addresses, g_ptr_array_unref);
   g_free (sc->domain_xml);
   g_free (sc);
 }
@@ -142,6 +157,14 @@ static const Attr frozen_disk_attrs[] = {
   { "size", ATTR_U64, TRUE, G_STRUCT_OFFSET (VkFrozenDisk, size) },
   { "overlay-sha256", ATTR_SHA256, FALSE, G_STRUCT_OFFSET (VkFrozenDisk, overlay_sha256) },
   { "meta-sha256", ATTR_SHA256, FALSE, G_STRUCT_OFFSET (VkFrozenDisk, meta_sha256) },
+  { NULL },
+};
+
+/* <addresses><address>: checked further by read_addresses. */
+static const Attr address_attrs[] = {
+  { "mac", ATTR_STRING, TRUE, G_STRUCT_OFFSET (VkSidecarAddress, mac) },
+  { "ip", ATTR_STRING, TRUE, G_STRUCT_OFFSET (VkSidecarAddress, ip) },
+  { "source", ATTR_STRING, TRUE, G_STRUCT_OFFSET (VkSidecarAddress, source) },
   { NULL },
 };
 
@@ -368,6 +391,18 @@ vk_sidecar_to_xml (const VkSidecar *sc, GError **error)
   set_attr (n, "present", sc->tpm ? "yes" : "no");
   if (sc->identity != NULL)
     write_identity (root, ns, sc->identity);
+  /* Only when there are any: a sidecar without addresses stays what
+   * vmkeep wrote before they were recorded. */
+  if (sc->addresses != NULL && sc->addresses->len > 0)
+    {
+      xmlNodePtr an = xmlNewChild (root, ns, BAD_CAST "addresses", NULL);
+
+      for (guint i = 0; i < sc->addresses->len; i++)
+        {
+          n = xmlNewChild (an, ns, BAD_CAST "address", NULL);
+          write_attrs (n, sc->addresses->pdata[i], address_attrs);
+        }
+    }
   if (sc->frozen_disks != NULL && sc->frozen_disks->len > 0)
     {
       xmlNodePtr fd = xmlNewChild (root, ns, BAD_CAST "frozen-disks", NULL);
@@ -746,6 +781,106 @@ read_frozen (Reader *r, xmlNodePtr fdn, GPtrArray *out)
   return TRUE;
 }
 
+/* Unprefixed attributes of `n` that `attrs` does not describe are refused
+ * (a typo such as "adress" must not pass); those of other namespaces are
+ * ignored, as elements are. */
+static gboolean
+check_attrs (Reader *r, xmlNodePtr n, const char *ctx, const Attr *attrs)
+{
+  for (xmlAttrPtr p = n->properties; p != NULL; p = p->next)
+    {
+      const Attr *a;
+
+      if (p->ns != NULL)
+        continue;
+      for (a = attrs; a->name != NULL; a++)
+        if (xmlStrEqual (p->name, BAD_CAST a->name))
+          break;
+      if (a->name == NULL)
+        {
+          g_autofree char *field = field_name (ctx, (const char *) p->name);
+          return refuse (r, field, _("is not a known sidecar attribute"));
+        }
+    }
+  return TRUE;
+}
+
+/* `*ip` in inet_ntop's form; FALSE when it is neither IPv4 nor IPv6. */
+static gboolean
+normalize_ip (char **ip)
+{
+  char buf[INET6_ADDRSTRLEN];
+  guint8 bin[16];
+  int af = AF_INET;
+
+  if (inet_pton (AF_INET, *ip, bin) != 1)
+    {
+      af = AF_INET6;
+      if (inet_pton (AF_INET6, *ip, bin) != 1)
+        return FALSE;
+    }
+  if (inet_ntop (af, bin, buf, sizeof buf) == NULL)
+    return FALSE;
+  g_free (*ip);
+  *ip = g_strdup (buf);
+  return TRUE;
+}
+
+static gboolean
+read_addresses (Reader *r, xmlNodePtr an, GPtrArray *out)
+{
+  static const char *const known[] = { "address", NULL };
+  static const char *const sources[] = { "lease", "agent", "arp", NULL };
+
+  for (xmlNodePtr c = an->children; c != NULL; c = c->next)
+    {
+      VkSidecarAddress *a;
+      char *mac;
+
+      if (c->type != XML_ELEMENT_NODE)
+        continue;
+      if (!check_child (r, c, "addresses", known))
+        return FALSE;
+      if (!in_ns (c))
+        continue;
+      if (out->len >= VK_SIDECAR_ADDRESSES_MAX)
+        {
+          g_autofree char *p = g_strdup_printf (_("has more than %d <address> entries"),
+                                                VK_SIDECAR_ADDRESSES_MAX);
+          return refuse (r, "<addresses>", p);
+        }
+      a = g_new0 (VkSidecarAddress, 1);
+      g_ptr_array_add (out, a);
+      if (!check_attrs (r, c, "addresses><address", address_attrs) ||
+          !read_attrs (r, c, "addresses><address", a, address_attrs))
+        return FALSE;
+      mac = vk_mac_normalize (a->mac, NULL);
+      if (mac == NULL)
+        return refuse_value (r, "<addresses><address mac>", a->mac,
+                             _("a unicast MAC address such as 52:54:00:aa:bb:cc"));
+      g_free (a->mac);
+      a->mac = mac;
+      if (!normalize_ip (&a->ip))
+        return refuse_value (r, "<addresses><address ip>", a->ip,
+                             _("an IPv4 or IPv6 address such as 10.0.0.2 or fe80::1"));
+      if (!g_strv_contains (sources, a->source))
+        return refuse_value (r, "<addresses><address source>", a->source,
+                             _("lease, agent or arp"));
+      for (guint i = 0; i + 1 < out->len; i++)
+        {
+          const VkSidecarAddress *b = out->pdata[i];
+
+          if (g_str_equal (a->mac, b->mac) && g_str_equal (a->ip, b->ip))
+            {
+              g_autofree char *p = g_strdup_printf (_("lists MAC %s with IP %s twice"),
+                                                    a->mac, a->ip);
+              return refuse (r, "<addresses>", p);
+            }
+        }
+    }
+  return TRUE;
+}
+
 /* The one <domain> inside <domain-xml>, as a standalone document. */
 static xmlDocPtr
 read_domain (Reader *r, xmlNodePtr wrap)
@@ -791,18 +926,19 @@ read_domain (Reader *r, xmlNodePtr wrap)
 
 typedef enum {
   F_MODE, F_DOMAIN, F_CREATED, F_HOST, F_LIBVIRT, F_QEMU, F_MACHINE, F_STATE,
-  F_NVRAM, F_TPM, F_IDENTITY, F_FROZEN, F_DOMAIN_XML, N_FIELDS
+  F_NVRAM, F_TPM, F_IDENTITY, F_FROZEN, F_ADDRESSES, F_DOMAIN_XML, N_FIELDS
 } Field;
 
 static const char *const field_elements[] = {
   "mode", "domain", "created", "host", "libvirt-version", "qemu-version",
-  "machine", "state", "nvram", "tpm", "identity", "frozen-disks", "domain-xml",
+  "machine", "state", "nvram", "tpm", "identity", "frozen-disks", "addresses",
+  "domain-xml",
   NULL
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (field_elements) == N_FIELDS + 1);
 
-/* Fields every sidecar has (state depends on the mode, nvram and
- * frozen-disks are optional). */
+/* Fields every sidecar has (state depends on the mode, nvram,
+ * frozen-disks and addresses are optional). */
 static const Field required_fields[] = {
   F_MODE, F_DOMAIN, F_CREATED, F_HOST, F_LIBVIRT, F_QEMU, F_MACHINE, F_TPM,
   F_IDENTITY, F_DOMAIN_XML,
@@ -909,6 +1045,8 @@ read_fields (Reader *r, xmlNodePtr *el, VkSidecar *sc, xmlDocPtr *ddoc_out)
   if (!read_identity (r, el[F_IDENTITY], sc->identity))
     return FALSE;
   if (el[F_FROZEN] != NULL && !read_frozen (r, el[F_FROZEN], sc->frozen_disks))
+    return FALSE;
+  if (el[F_ADDRESSES] != NULL && !read_addresses (r, el[F_ADDRESSES], sc->addresses))
     return FALSE;
 
   ddoc = read_domain (r, el[F_DOMAIN_XML]);

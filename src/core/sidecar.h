@@ -47,6 +47,19 @@
  *         path, format and size are host side: recorded, never compared.
  *         The table must be the one of the embedded domain XML (checked on
  *         parse: a hand-edited table is refused).
+ *     <addresses>                                optional
+ *       <address mac="52:54:00:aa:bb:cc" ip="10.0.0.2|fe80::1"
+ *                source="lease|agent|arp"/>                       ...
+ *     </addresses>
+ *         The IP addresses the domain's NICs had at save time, as libvirt
+ *         knew them (DHCP lease, guest agent, host ARP table), for a
+ *         watcher that wakes the VM on an ARP request or neighbour
+ *         solicitation. mac is a unicast MAC, ip an IPv4 or IPv6 address
+ *         (read in any form inet_pton takes, kept in inet_ntop's), each
+ *         (mac, ip) pair at most once, at most VK_SIDECAR_ADDRESSES_MAX
+ *         entries; no other attributes. Not part of the identity: never
+ *         compared at wake. Written only when there are any, so sidecars
+ *         without addresses read and write as before.
  *     <frozen-disks>                             optional
  *       <disk target="vda" original="/path/web1.qcow2"
  *             frozen="/store/images/NAME/vda.qcow2" format="qcow2"
@@ -101,6 +114,17 @@ typedef struct {
 
 void vk_frozen_disk_free (VkFrozenDisk *d);
 
+/* Most <address> entries a sidecar may hold. */
+#define VK_SIDECAR_ADDRESSES_MAX 256
+
+typedef struct {
+  char *mac;        /* lower case */
+  char *ip;         /* IPv4 or IPv6, inet_ntop's form */
+  char *source;     /* "lease", "agent" or "arp" */
+} VkSidecarAddress;
+
+void vk_sidecar_address_free (VkSidecarAddress *a);
+
 typedef struct {
   VkSidecarMode mode;
   char *domain_name;
@@ -121,6 +145,8 @@ typedef struct {
   gboolean tpm;
   VkIdentity *identity;     /* required */
   GPtrArray *frozen_disks;  /* VkFrozenDisk*, never NULL */
+  GPtrArray *addresses;     /* VkSidecarAddress*, never NULL (empty: none
+                               known, or an older sidecar) */
   char *domain_xml;         /* libvirt domain XML text, required */
 } VkSidecar;
 
@@ -142,7 +168,8 @@ char *vk_sidecar_to_xml (const VkSidecar *sc, GError **error);
  * malformed UUID, time, version, size or SHA-256, bad mode, a state file
  * name that is not a plain name in image mode, a <domain-xml> that is not
  * one libvirt <domain>, a domain name/UUID or identity table that does not
- * match the embedded domain XML. */
+ * match the embedded domain XML, an <address> that is malformed, repeated
+ * or one too many. */
 VkSidecar *vk_sidecar_parse (const char *text, gssize len, const char *source,
                              GError **error);
 

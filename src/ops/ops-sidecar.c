@@ -21,6 +21,44 @@ vk_ops_sidecar_new (VkOps *ops, VkSidecarMode mode, const char *name, const char
   return sc;
 }
 
+static gboolean
+is_nic (const VkIdentity *id, const char *mac)
+{
+  for (guint i = 0; i < id->nics->len; i++)
+    {
+      const VkIdentityNic *n = id->nics->pdata[i];
+
+      if (n->mac != NULL && g_ascii_strcasecmp (n->mac, mac) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* The addresses libvirt knows for the domain's NICs, for a watcher that
+ * wakes the VM when a neighbour asks for one. The guest agent reports
+ * every guest interface (bridges, tunnels, containers): only the NICs'
+ * own are kept, and no more than a sidecar holds. Informational: none
+ * known is no error. */
+static void
+add_addresses (VkSidecar *sc, VkDomain *dom)
+{
+  g_autoptr(GPtrArray) found = vk_domain_addresses (dom);
+
+  for (guint i = 0; i < found->len && sc->addresses->len < VK_SIDECAR_ADDRESSES_MAX; i++)
+    {
+      VkIfAddr *f = found->pdata[i];
+      VkSidecarAddress *a;
+
+      if (!is_nic (sc->identity, f->mac))
+        continue;
+      a = g_new0 (VkSidecarAddress, 1);
+      a->mac = g_steal_pointer (&f->mac);
+      a->ip = g_steal_pointer (&f->ip);
+      a->source = g_steal_pointer (&f->source);
+      g_ptr_array_add (sc->addresses, a);
+    }
+}
+
 VkSidecar *
 vk_ops_sidecar_for_domain (VkOps *ops, VkDomain *dom, xmlDocPtr doc, const char *xml,
                            VkSidecarMode mode, GError **error)
@@ -38,6 +76,7 @@ vk_ops_sidecar_for_domain (VkOps *ops, VkDomain *dom, xmlDocPtr doc, const char 
       vk_file_sha256 (nvram, &sc->nvram_sha256, NULL, NULL);
     }
   sc->tpm = vk_xml_child (vk_domain_devices (doc), "tpm") != NULL;
+  add_addresses (sc, dom);
   sc->domain_xml = g_strdup (xml);
   return g_steal_pointer (&sc);
 }

@@ -128,6 +128,26 @@ gboolean vk_domain_detach (VkDomain *dom, const char *xml, gboolean live,
 gboolean vk_conn_network_exists (VkConn *conn, const char *name, gboolean *active,
                                  GError **error);
 
+/* One IP address of one of a domain's NICs (src/virt/addresses.c). */
+typedef struct {
+  char *mac;      /* lower case, "52:54:00:aa:bb:cc" */
+  char *ip;       /* IPv4 or IPv6 (link-local too), inet_ntop's form */
+  char *source;   /* "lease", "agent" or "arp": where libvirt found it */
+} VkIfAddr;
+void vk_if_addr_free (VkIfAddr *a);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkIfAddr, vk_if_addr_free)
+
+/* The addresses libvirt knows for `dom` (VkIfAddr*; never NULL, empty
+ * when none), from virDomainInterfaceAddresses with its sources in turn:
+ * the DHCP leases of libvirt networks, the guest agent (only while the
+ * domain runs), the host's ARP table. A source that fails (no agent, no
+ * libvirt network, a driver without it) is skipped without a word; each
+ * (MAC, IP) pair appears once, with the first source that reported it.
+ * Only unicast MACs and addresses a neighbour can ask for (not loopback,
+ * unspecified or multicast) are kept; they need not belong to the
+ * domain's NICs (the agent reports every guest interface). */
+GPtrArray *vk_domain_addresses (VkDomain *dom);
+
 G_END_DECLS
 
 /* ---- save / restore (hibernate, wake, clone) ---------------------------- */

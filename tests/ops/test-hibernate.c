@@ -158,6 +158,21 @@ sidecar_path (Fixture *f)
   return vk_store_managed_sidecar (f->cfg->store_dir, uuid);
 }
 
+/* libvirt's test driver (9.0 and 11.x alike) answers every source of
+ * virDomainInterfaceAddresses with one made-up IPv4 address per NIC of a
+ * running domain, so the lease source, asked first, is the one kept. */
+static void
+assert_test_driver_addresses (const VkSidecar *sc)
+{
+  const VkSidecarAddress *a;
+
+  g_assert_cmpuint (sc->addresses->len, ==, 1);
+  a = sc->addresses->pdata[0];
+  g_assert_cmpstr (a->mac, ==, "52:54:00:4b:00:01");
+  g_assert_true (g_str_has_prefix (a->ip, "192.168.122."));
+  g_assert_cmpstr (a->source, ==, "lease");
+}
+
 static void
 test_managed (Fixture *f, gconstpointer data)
 {
@@ -178,6 +193,7 @@ test_managed (Fixture *f, gconstpointer data)
   g_assert_cmpstr (sc->domain_name, ==, NAME);
   g_assert_cmpstr (sc->domain_uuid, ==, "0b4d1e6a-3c2f-4e55-9a77-5d0c6e1f2a33");
   g_assert_nonnull (sc->identity);
+  assert_test_driver_addresses (sc);
   g_assert_cmpuint (files_in (f, "journal"), ==, 0);
 
   /* hibernating it again is refused: it is not running */
@@ -393,6 +409,56 @@ test_sidecar_for_domain (Fixture *f, gconstpointer data)
   g_assert_nonnull (sc->identity);
   g_assert_null (sc->nvram_path);
   g_assert_false (sc->tpm);
+  assert_test_driver_addresses (sc);
+}
+
+/* vk_domain_addresses on the test driver: a MAC as libvirt has it, in
+ * lower case, once however many sources report it; none for a domain that
+ * is not running, whose failing sources say nothing. */
+static void
+test_domain_addresses (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VkDomain) dom = NULL;
+  static const char xml[] =
+    "<domain type='test'><name>vk-hib-addrs</name>"
+    "<memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+    "<os><type arch='i686' machine='pc'>hvm</type></os><devices>"
+    "<interface type='bridge'><mac address='52:54:00:4B:00:0A'/>"
+    "<source bridge='br0'/></interface>"
+    "<interface type='network'><mac address='52:54:00:4b:00:0b'/>"
+    "<source network='default'/></interface>"
+    "</devices></domain>";
+
+  g_assert_true (vk_domain_define (f->conn, xml, &dom, &error));
+  g_assert_no_error (error);
+  {
+    g_autoptr(GPtrArray) none = vk_domain_addresses (dom);
+    g_assert_nonnull (none);
+    g_assert_cmpuint (none->len, ==, 0);
+  }
+  g_assert_true (vk_domain_start (dom, FALSE, &error));
+  for (int paused = 0; paused <= 1; paused++)
+    {
+      g_autoptr(GPtrArray) found = NULL;
+
+      if (paused)
+        g_assert_true (vk_domain_suspend (dom, &error));
+      g_assert_no_error (error);
+      found = vk_domain_addresses (dom);
+      g_assert_cmpuint (found->len, ==, 2);
+      for (guint i = 0; i < found->len; i++)
+        {
+          const VkIfAddr *a = found->pdata[i];
+          g_test_message ("%s %s %s", a->mac, a->ip, a->source);
+          g_assert_cmpstr (a->mac, ==, i == 0 ? "52:54:00:4b:00:0a" : "52:54:00:4b:00:0b");
+          g_assert_true (g_hostname_is_ip_address (a->ip));
+          g_assert_cmpstr (a->source, ==, "lease");
+        }
+    }
+  g_assert_true (vk_domain_destroy (dom, &error));
+  g_assert_true (vk_domain_undefine (dom, FALSE, &error));
+  g_assert_no_error (error);
 }
 
 int
@@ -412,5 +478,6 @@ main (int argc, char **argv)
   ADD ("/ops/hibernate/image-cancelled", test_image_cancelled);
   ADD ("/ops/hibernate/image-cancel-after-save", test_image_cancel_after_save_finishes);
   ADD ("/ops/hibernate/sidecar-for-domain", test_sidecar_for_domain);
+  ADD ("/ops/hibernate/domain-addresses", test_domain_addresses);
   return g_test_run ();
 }

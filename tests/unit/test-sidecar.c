@@ -17,6 +17,8 @@
 #define SHA_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define SHA_OTHER "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
+static void replace_once (char **text, const char *find, const char *replace);
+
 static char *
 fixture_text (const char *name)
 {
@@ -75,17 +77,48 @@ make_sidecar (VkSidecarMode mode, const char *domain_xml)
   return sc;
 }
 
+static void
+add_address (VkSidecar *sc, const char *mac, const char *ip, const char *source)
+{
+  VkSidecarAddress *a = g_new0 (VkSidecarAddress, 1);
+
+  a->mac = g_strdup (mac);
+  a->ip = g_strdup (ip);
+  a->source = g_strdup (source);
+  g_ptr_array_add (sc->addresses, a);
+}
+
+/* The q35 fixture's NIC (52:54:00:aa:bb:cc) with an address from each
+ * source. */
+static void
+add_addresses (VkSidecar *sc)
+{
+  add_address (sc, "52:54:00:aa:bb:cc", "10.0.0.2", "lease");
+  add_address (sc, "52:54:00:aa:bb:cc", "fe80::5054:ff:feaa:bbcc", "agent");
+  add_address (sc, "52:54:00:aa:bb:cc", "2001:db8::2", "arp");
+}
+
 static char *
-good_text (VkSidecarMode mode)
+make_text (VkSidecarMode mode, gboolean addresses)
 {
   g_autofree char *dom = fixture_text ("q35.xml");
   g_autoptr(VkSidecar) sc = make_sidecar (mode, dom);
   g_autoptr(GError) error = NULL;
-  char *text = vk_sidecar_to_xml (sc, &error);
+  char *text;
+
+  if (addresses)
+    add_addresses (sc);
+  text = vk_sidecar_to_xml (sc, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (text);
   return text;
+}
+
+static char *
+good_text (VkSidecarMode mode)
+{
+  return make_text (mode, FALSE);
 }
 
 static void
@@ -124,6 +157,15 @@ assert_sidecars_equal (const VkSidecar *a, const VkSidecar *b)
   g_assert_cmpstr (a->nvram_path, ==, b->nvram_path);
   g_assert_cmpstr (a->nvram_sha256, ==, b->nvram_sha256);
   g_assert_cmpint (a->tpm, ==, b->tpm);
+  g_assert_cmpuint (a->addresses->len, ==, b->addresses->len);
+  for (guint i = 0; i < a->addresses->len; i++)
+    {
+      const VkSidecarAddress *x = a->addresses->pdata[i];
+      const VkSidecarAddress *y = b->addresses->pdata[i];
+      g_assert_cmpstr (x->mac, ==, y->mac);
+      g_assert_cmpstr (x->ip, ==, y->ip);
+      g_assert_cmpstr (x->source, ==, y->source);
+    }
   g_assert_cmpuint (diffs->len, ==, 0);
   /* compare ignores the host side; the sidecar must keep it too. */
   g_assert_cmpuint (a->identity->nics->len, ==, b->identity->nics->len);
@@ -227,11 +269,145 @@ test_round_trip_minimal (void)
   g_assert_null (strstr (text, "<state"));
   g_assert_null (strstr (text, "<nvram"));
   g_assert_null (strstr (text, "<frozen-disks"));
+  g_assert_null (strstr (text, "<addresses"));
   back = vk_sidecar_parse (text, -1, "m.xml", &error);
   g_assert_no_error (error);
   assert_sidecars_equal (sc, back);
   g_assert_null (back->state_file);
   g_assert_false (back->has_state_size);
+  g_assert_nonnull (back->addresses);
+  g_assert_cmpuint (back->addresses->len, ==, 0);
+}
+
+/* <addresses>: written after <identity> when there are any, read back the
+ * same, a fixed point; taking them away gives the text of a sidecar that
+ * never had them (older sidecars stay byte for byte what they were). */
+static void
+test_round_trip_addresses (void)
+{
+  g_autofree char *dom = fixture_text ("q35.xml");
+  g_autoptr(VkSidecar) sc = make_sidecar (VK_SIDECAR_IMAGE, dom);
+  g_autoptr(VkSidecar) back = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *again = NULL;
+  g_autofree char *without = NULL;
+  const char *at;
+
+  g_assert_nonnull (sc->addresses);
+  g_assert_cmpuint (sc->addresses->len, ==, 0);
+  add_addresses (sc);
+  text = vk_sidecar_to_xml (sc, &error);
+  g_assert_no_error (error);
+  g_test_message ("%s", text);
+  at = strstr (text, "</identity>\n  <addresses>\n"
+               "    <address mac=\"52:54:00:aa:bb:cc\" ip=\"10.0.0.2\" source=\"lease\"/>\n"
+               "    <address mac=\"52:54:00:aa:bb:cc\" ip=\"fe80::5054:ff:feaa:bbcc\" "
+               "source=\"agent\"/>\n"
+               "    <address mac=\"52:54:00:aa:bb:cc\" ip=\"2001:db8::2\" source=\"arp\"/>\n"
+               "  </addresses>\n  <frozen-disks>");
+  g_assert_nonnull (at);
+
+  back = vk_sidecar_parse (text, -1, "image.xml", &error);
+  g_assert_no_error (error);
+  assert_sidecars_equal (sc, back);
+  again = vk_sidecar_to_xml (back, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (again, ==, text);
+
+  g_ptr_array_set_size (back->addresses, 0);
+  without = vk_sidecar_to_xml (back, &error);
+  g_assert_no_error (error);
+  g_autofree char *plain = good_text (VK_SIDECAR_IMAGE);
+  g_assert_cmpstr (without, ==, plain);
+}
+
+/* What the reader takes and how it keeps it: a MAC in upper case or with
+ * '-', an IP in any form inet_pton reads (kept in inet_ntop's), an empty
+ * <addresses/>, elements and attributes of other namespaces. An address
+ * is not identity: one for a MAC the domain has no NIC with is no
+ * mismatch (the domain's NICs are compared, never its addresses). */
+static void
+test_addresses_accepted (void)
+{
+  static const struct {
+    const char *mac, *ip;
+    const char *want_mac, *want_ip;
+  } forms[] = {
+    { "52:54:00:AA:BB:CC", "10.0.0.2", "52:54:00:aa:bb:cc", "10.0.0.2" },
+    { "52-54-00-aa-bb-cc", "FE80:0:0:0:5054:FF:FEAA:BBCC", "52:54:00:aa:bb:cc",
+      "fe80::5054:ff:feaa:bbcc" },
+    { "52:54:00:12:34:56", "::ffff:10.0.0.9", "52:54:00:12:34:56", "::ffff:10.0.0.9" },
+    { "02:00:00:00:00:01", "2001:0db8:0000::0002", "02:00:00:00:00:01", "2001:db8::2" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (forms); i++)
+    {
+      g_autofree char *text = good_text (VK_SIDECAR_MANAGED);
+      g_autofree char *el = g_strdup_printf (
+        "</identity><addresses xmlns:x=\"urn:x\"><x:note/>"
+        "<address mac=\"%s\" ip=\"%s\" source=\"arp\" x:seen=\"yes\"/></addresses>",
+        forms[i].mac, forms[i].ip);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(VkSidecar) sc = NULL;
+      const VkSidecarAddress *a;
+
+      replace_once (&text, "</identity>", el);
+      sc = vk_sidecar_parse (text, -1, "image.xml", &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (sc->addresses->len, ==, 1);
+      a = sc->addresses->pdata[0];
+      g_assert_cmpstr (a->mac, ==, forms[i].want_mac);
+      g_assert_cmpstr (a->ip, ==, forms[i].want_ip);
+      g_assert_cmpstr (a->source, ==, "arp");
+    }
+
+  {
+    g_autofree char *text = good_text (VK_SIDECAR_MANAGED);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VkSidecar) sc = NULL;
+    g_autofree char *again = NULL;
+
+    replace_once (&text, "</identity>", "</identity><addresses/>");
+    sc = vk_sidecar_parse (text, -1, "image.xml", &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (sc->addresses->len, ==, 0);
+    again = vk_sidecar_to_xml (sc, &error);
+    g_assert_no_error (error);
+    g_assert_null (strstr (again, "<addresses"));
+  }
+}
+
+/* Up to VK_SIDECAR_ADDRESSES_MAX entries, not one more. */
+static void
+test_addresses_limit (void)
+{
+  for (guint n = VK_SIDECAR_ADDRESSES_MAX; n <= VK_SIDECAR_ADDRESSES_MAX + 1; n++)
+    {
+      g_autofree char *text = good_text (VK_SIDECAR_IMAGE);
+      g_autoptr(GString) el = g_string_new ("</identity><addresses>");
+      g_autoptr(GError) error = NULL;
+      g_autoptr(VkSidecar) sc = NULL;
+
+      for (guint i = 0; i < n; i++)
+        g_string_append_printf (el, "<address mac=\"52:54:00:aa:bb:cc\" ip=\"10.0.%u.%u\" "
+                                "source=\"arp\"/>", i / 200, i % 200 + 1);
+      g_string_append (el, "</addresses>");
+      replace_once (&text, "</identity>", el->str);
+      sc = vk_sidecar_parse (text, -1, "/store/images/nightly/image.xml", &error);
+      if (n == VK_SIDECAR_ADDRESSES_MAX)
+        {
+          g_assert_no_error (error);
+          g_assert_cmpuint (sc->addresses->len, ==, n);
+        }
+      else
+        {
+          g_assert_null (sc);
+          g_assert_error (error, VK_ERROR, VK_ERROR_REFUSED);
+          g_assert_nonnull (strstr (error->message, "/store/images/nightly/image.xml: "
+                                    "<addresses> has more than 256 <address> entries"));
+        }
+    }
 }
 
 /* Namespaced parts of libvirt's XML (qemu:commandline, metadata of other
@@ -338,6 +514,15 @@ test_write_invalid (void)
   g_assert_null (vk_sidecar_to_xml (sc, &error));
   g_assert_error (error, VK_ERROR, VK_ERROR_FAILED);
   g_assert_nonnull (strstr (error->message, "NIC 52:54:00:aa:bb:cc: PCI address"));
+  g_clear_error (&error);
+
+  /* An address the reader would refuse is never written. */
+  g_free (sc->domain_xml);
+  sc->domain_xml = fixture_text ("q35.xml");
+  add_address (sc, "52:54:00:aa:bb:cc", "10.0.0.2/24", "lease");
+  g_assert_null (vk_sidecar_to_xml (sc, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "<addresses><address ip> has the invalid value"));
 }
 
 /* ------------------------------------------------------------- refusals */
@@ -350,7 +535,12 @@ typedef struct {
   const char *message;   /* must appear in the error message */
   const char *find2;     /* optional second replacement */
   const char *replace2;
+  gboolean addresses;    /* start from a sidecar with <addresses> */
 } Refusal;
+
+#define ADDR_LEASE "<address mac=\"52:54:00:aa:bb:cc\" ip=\"10.0.0.2\" source=\"lease\"/>"
+#define ADDR(name, find, replace, message) \
+  { "addresses-" name, VK_SIDECAR_IMAGE, find, replace, message, NULL, NULL, TRUE }
 
 static const Refusal refusals[] = {
   { "not-xml", VK_SIDECAR_IMAGE, "</vmkeep-sidecar>", "", "not well-formed" },
@@ -482,6 +672,58 @@ static const Refusal refusals[] = {
     "</domain>\n  </domain-xml>", "</network>\n  </domain-xml>" },
   { "element-no-ns", VK_SIDECAR_IMAGE, "<host>", "<extra xmlns=\"\"/><host>",
     "<vmkeep-sidecar><extra> is not in the sidecar namespace" },
+  ADDR ("mac-missing", " mac=\"52:54:00:aa:bb:cc\" ip=\"10.0.0.2\"", " ip=\"10.0.0.2\"",
+        "<addresses><address mac> is missing"),
+  ADDR ("mac-empty", "mac=\"52:54:00:aa:bb:cc\" ip=\"10.0.0.2\"", "mac=\"\" ip=\"10.0.0.2\"",
+        "<addresses><address mac> is empty"),
+  ADDR ("mac-bad", "mac=\"52:54:00:aa:bb:cc\" ip=\"10.0.0.2\"",
+        "mac=\"52:54:00:aa:bb\" ip=\"10.0.0.2\"",
+        "<addresses><address mac> has the invalid value “52:54:00:aa:bb” (expected a unicast "
+        "MAC address"),
+  ADDR ("mac-multicast", "mac=\"52:54:00:aa:bb:cc\" ip=\"10.0.0.2\"",
+        "mac=\"01:00:5e:00:00:01\" ip=\"10.0.0.2\"",
+        "<addresses><address mac> has the invalid value “01:00:5e:00:00:01”"),
+  ADDR ("mac-broadcast", "mac=\"52:54:00:aa:bb:cc\" ip=\"10.0.0.2\"",
+        "mac=\"ff:ff:ff:ff:ff:ff\" ip=\"10.0.0.2\"",
+        "<addresses><address mac> has the invalid value “ff:ff:ff:ff:ff:ff”"),
+  ADDR ("mac-zero", "mac=\"52:54:00:aa:bb:cc\" ip=\"10.0.0.2\"",
+        "mac=\"00:00:00:00:00:00\" ip=\"10.0.0.2\"",
+        "<addresses><address mac> has the invalid value “00:00:00:00:00:00”"),
+  ADDR ("ip-missing", " ip=\"10.0.0.2\"", "", "<addresses><address ip> is missing"),
+  ADDR ("ip-octet", "ip=\"10.0.0.2\"", "ip=\"10.0.0.256\"",
+        "<addresses><address ip> has the invalid value “10.0.0.256” (expected an IPv4 or "
+        "IPv6 address"),
+  ADDR ("ip-prefix", "ip=\"10.0.0.2\"", "ip=\"10.0.0.2/24\"",
+        "<addresses><address ip> has the invalid value “10.0.0.2/24”"),
+  ADDR ("ip-zone", "ip=\"fe80::5054:ff:feaa:bbcc\"", "ip=\"fe80::5054:ff:feaa:bbcc%eth0\"",
+        "<addresses><address ip> has the invalid value “fe80::5054:ff:feaa:bbcc%eth0”"),
+  ADDR ("ip-name", "ip=\"10.0.0.2\"", "ip=\"web1.example.org\"",
+        "<addresses><address ip> has the invalid value “web1.example.org”"),
+  ADDR ("ip-space", "ip=\"10.0.0.2\"", "ip=\" 10.0.0.2\"",
+        "<addresses><address ip> has the invalid value “ 10.0.0.2”"),
+  ADDR ("ip-short", "ip=\"10.0.0.2\"", "ip=\"10.2\"",
+        "<addresses><address ip> has the invalid value “10.2”"),
+  ADDR ("source-missing", " source=\"lease\"", "", "<addresses><address source> is missing"),
+  ADDR ("source-bad", "source=\"lease\"", "source=\"dhcp\"",
+        "<addresses><address source> has the invalid value “dhcp” (expected lease, agent or "
+        "arp)"),
+  ADDR ("source-case", "source=\"lease\"", "source=\"LEASE\"",
+        "<addresses><address source> has the invalid value “LEASE”"),
+  ADDR ("attr-unknown", "source=\"lease\"", "source=\"lease\" prefix=\"24\"",
+        "<addresses><address prefix> is not a known sidecar attribute"),
+  ADDR ("child-unknown", ADDR_LEASE, "<addr ip=\"10.0.0.3\"/>",
+        "<addresses><addr> is not a known sidecar element"),
+  ADDR ("child-no-ns", ADDR_LEASE, "<address xmlns=\"\" mac=\"52:54:00:aa:bb:cc\" "
+        "ip=\"10.0.0.2\" source=\"lease\"/>",
+        "<addresses><address> is not in the sidecar namespace"),
+  ADDR ("duplicate", ADDR_LEASE,
+        ADDR_LEASE "<address mac=\"52:54:00:AA:BB:CC\" ip=\"10.0.0.2\" source=\"arp\"/>",
+        "<addresses> lists MAC 52:54:00:aa:bb:cc with IP 10.0.0.2 twice"),
+  ADDR ("duplicate-v6", ADDR_LEASE,
+        "<address mac=\"52:54:00:aa:bb:cc\" ip=\"FE80:0::5054:ff:feaa:bbcc\" source=\"lease\"/>",
+        "<addresses> lists MAC 52:54:00:aa:bb:cc with IP fe80::5054:ff:feaa:bbcc twice"),
+  ADDR ("twice", "<addresses>", "<addresses/><addresses>",
+        "<addresses> appears more than once"),
 };
 
 static void
@@ -503,7 +745,7 @@ static void
 test_refusal (gconstpointer data)
 {
   const Refusal *r = data;
-  g_autofree char *text = good_text (r->mode);
+  g_autofree char *text = make_text (r->mode, r->addresses);
   g_autoptr(GError) error = NULL;
   g_autoptr(VkSidecar) sc = NULL;
 
@@ -599,6 +841,9 @@ main (int argc, char **argv)
   g_test_add_func ("/sidecar/round-trip/managed", test_round_trip_managed);
   g_test_add_func ("/sidecar/round-trip/minimal", test_round_trip_minimal);
   g_test_add_func ("/sidecar/round-trip/namespaces", test_round_trip_namespaces);
+  g_test_add_func ("/sidecar/round-trip/addresses", test_round_trip_addresses);
+  g_test_add_func ("/sidecar/addresses/accepted", test_addresses_accepted);
+  g_test_add_func ("/sidecar/addresses/limit", test_addresses_limit);
   g_test_add_func ("/sidecar/save-load", test_save_load);
   g_test_add_func ("/sidecar/write-invalid", test_write_invalid);
   g_test_add_func ("/sidecar/accepted", test_accepted);
