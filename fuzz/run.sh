@@ -8,7 +8,8 @@
 #   --build-only   build the harnesses and stop
 #   --tap          print TAP (tests/fuzz/fuzz.sh) instead of a report
 #   HARNESS        save-header sidecar tar config validate domain-xml
-#                  manifest trust (default: all of them, one after the other)
+#                  manifest trust wakeframe (default: all of them, one after
+#                  the other)
 #
 # The harnesses are built with configure --enable-fuzzing (clang, libFuzzer,
 # ASan, UBSan) in a build of their own, $VMKEEP_FUZZ_BUILD (default
@@ -30,7 +31,7 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-all_harnesses=(save-header sidecar tar config validate domain-xml manifest trust)
+all_harnesses=(save-header sidecar tar config validate domain-xml manifest trust wakeframe)
 seconds=60
 build_only=0
 tap=0
@@ -142,6 +143,7 @@ fi
 # only make every execution slower.
 max_len() {
 	case $1 in
+	wakeframe) echo 512 ;;
 	validate) echo 1024 ;;
 	config|manifest) echo 4096 ;;
 	save-header) echo 8192 ;;
