@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "ops-hibernate.h"
 #include "ops-host.h"
+#include "ops-watch.h"
 #include "output.h"
 #include "save-header.h"
 #include "store.h"
@@ -236,7 +237,7 @@ report (VkCli *cli, const char *verb, GArray *results, GError **error)
 
 /* The command line of hibernate. */
 typedef struct {
-  gboolean all, copy, bypass, progress;
+  gboolean all, copy, bypass, progress, wake_on_traffic;
   char *match, *tag, *image, *format;
   int jobs, parallel;
 } HibArgs;
@@ -304,6 +305,21 @@ choose_format (HibArgs *a, VkConn *conn, GError **error)
   return TRUE;
 }
 
+/* --wake-on-traffic: the opt-in of vmkeep watch, before anything is
+ * saved (a domain that cannot be tagged is not hibernated either). */
+static gboolean
+tag_for_watch (VkCli *cli, GPtrArray *names, GError **error)
+{
+  const char *const tag[] = { VK_WATCH_TAG, NULL };
+  for (guint i = 0; i < names->len; i++)
+    {
+      g_autoptr(VkDomain) dom = vk_cli_lookup (cli, names->pdata[i], error);
+      if (dom == NULL || !vk_ops_domain_tags_change (cli->ops, dom, tag, NULL, NULL, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* Hibernate `names`, `jobs` at a time; the results in their order. */
 static GArray *
 hibernate_all (VkCli *cli, GPtrArray *names, const VkHibernateOpts *o, int jobs,
@@ -344,6 +360,7 @@ const GOptionEntry vk_hibernate_options[] = {
   { "progress", 0, 0, G_OPTION_ARG_NONE, &hib_opt.progress, N_("Show progress even when not on a terminal"), NULL },
   { "format", 0, 0, G_OPTION_ARG_STRING, &hib_opt.format, N_("Image mode: libvirt's save image format (raw, gzip, bzip2, xz, lzop, zstd, sparse; libvirt 11.2+)"), N_("FORMAT") },
   { "parallel", 0, 0, G_OPTION_ARG_INT, &hib_opt.parallel, N_("Image mode: write with N parallel channels in the sparse format (libvirt 11.2+)"), N_("N") },
+  { "wake-on-traffic", 0, 0, G_OPTION_ARG_NONE, &hib_opt.wake_on_traffic, N_("Tag the domains wake-on-traffic first: vmkeep watch wakes them when traffic for them arrives"), NULL },
   { "idle-for", 0, 0, G_OPTION_ARG_STRING, &vk_idle_opt.idle_for, N_("Only the domains idle for at least DURATION (30m, 2h, 1d)"), N_("DURATION") },
   VK_CLI_IDLE_THRESHOLD_OPTIONS,
   G_OPTION_ENTRY_NULL
@@ -387,6 +404,8 @@ vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
   if (hib_opt.image && names->len != 1)
     return vk_fail (error, VK_ERROR_USAGE,
                     _("--image NAME writes one image: hibernate exactly one domain with it"));
+  if (hib_opt.wake_on_traffic && !tag_for_watch (cli, names, error))
+    return FALSE;
 
 
   VkHibernateOpts o = { hib_opt.image, hib_opt.copy, hib_opt.bypass, hib_opt.format, hib_opt.parallel };

@@ -139,7 +139,7 @@ extern const GOptionEntry vk_create_options[], vk_pin_options[],
   vk_layout_options[], vk_list_options[], vk_start_options[], vk_stop_options[],
   vk_undefine_options[], vk_nic_add_options[], vk_detach_options[], vk_fs_attach_options[],
   vk_device_attach_options[], vk_devices_options[], vk_clone_options[], vk_image_options[],
-  vk_hibernate_options[], vk_wake_options[], vk_recover_options[];
+  vk_hibernate_options[], vk_wake_options[], vk_recover_options[], vk_watch_options[];
 
 /* Command groups. */
 gboolean vk_cmd_create (VkCli *cli, int argc, char **argv, GError **error);
@@ -160,6 +160,7 @@ gboolean vk_cmd_clone (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_fork (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_tag (VkCli *cli, int argc, char **argv, GError **error);
 gboolean vk_cmd_recover (VkCli *cli, int argc, char **argv, GError **error);
+gboolean vk_cmd_watch (VkCli *cli, int argc, char **argv, GError **error);
 /* Before a command: finish (`apply`) or warn about what interrupted runs
  * left (see vmkeep recover); messages on stderr, never an error. */
 void vk_cli_recover_first (VkCli *cli, gboolean apply);

@@ -108,6 +108,17 @@ vk_json_print_builder (JsonBuilder *b)
   vk_json_print (root);
 }
 
+void
+vk_json_print_line (JsonBuilder *b)
+{
+  g_autoptr(JsonNode) root = json_builder_get_root (b);
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  json_generator_set_root (gen, root);
+  g_autofree char *text = json_generator_to_data (gen, NULL);
+  printf ("%s\n", text);
+  fflush (stdout);
+}
+
 JsonBuilder *
 vk_json_object_new (void)
 {

@@ -40,6 +40,8 @@ void vk_progress_end (VkProgress *p, gboolean ok);
 /* Print `node` as one pretty JSON document with a trailing newline. */
 void vk_json_print (JsonNode *node);
 void vk_json_print_builder (JsonBuilder *b);
+/* The builder's document on one line (JSON lines, for event streams). */
+void vk_json_print_line (JsonBuilder *b);
 /* A JSON document that is one object: a builder with the object begun, and
  * the end of it, printed (vk_json_print). */
 JsonBuilder *vk_json_object_new (void);

@@ -759,6 +759,27 @@ vk_domain_detach (VkDomain *vd, const char *xml, gboolean live, gboolean config,
   return change_device (vd, xml, FALSE, live, config, error);
 }
 
+char *
+vk_conn_network_bridge (VkConn *vc, const char *name, GError **error)
+{
+  virNetworkPtr n = virNetworkLookupByName (vc->conn, name);
+  if (n == NULL)
+    {
+      vk_vir_fail (error, _("no libvirt network '%s' on %s"), name, vc->uri);
+      return NULL;
+    }
+  char *br = virNetworkGetBridgeName (n);
+  virNetworkFree (n);
+  if (br == NULL)
+    {
+      vk_vir_fail (error, _("libvirt network '%s' has no bridge of its own"), name);
+      return NULL;
+    }
+  char *out = g_strdup (br);
+  free (br);
+  return out;
+}
+
 gboolean
 vk_conn_network_exists (VkConn *vc, const char *name, gboolean *active, GError **error)
 {

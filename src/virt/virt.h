@@ -127,6 +127,8 @@ gboolean vk_domain_detach (VkDomain *dom, const char *xml, gboolean live,
 /* Does the host have a network / bridge by this name? */
 gboolean vk_conn_network_exists (VkConn *conn, const char *name, gboolean *active,
                                  GError **error);
+/* The Linux bridge of libvirt network `name` (virNetworkGetBridgeName). */
+char *vk_conn_network_bridge (VkConn *vc, const char *name, GError **error);
 
 /* One IP address of one of a domain's NICs (src/virt/addresses.c). */
 typedef struct {

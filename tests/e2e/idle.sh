@@ -42,21 +42,8 @@ run_rc() {
 }
 json() { python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"; }
 
-# The client: a namespace named after this run, its end of a veth pair in
-# it with 10.<n>.0.1/24, the other end on the bridge.
 net=$((($$ % 200) + 20))
-ns=vkt-idle-$$
-veth=vki$(($$ % 100000))
-ip netns add "$ns" || bail_out "cannot create network namespace $ns"
-e2e_on_exit ip netns del "$ns"
-ip link add "$veth" type veth peer name "${veth}p" || bail_out "cannot create veth $veth"
-e2e_on_exit ip link del "$veth"
-ip link set "${veth}p" netns "$ns"
-ip link set "$veth" master "$br" up
-ip netns exec "$ns" sh -c "echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6
-	ip link set lo up
-	ip addr add 10.$net.0.1/24 dev ${veth}p
-	ip link set ${veth}p up" || bail_out "cannot configure the client namespace"
+e2e_client "$br" "10.$net.0.1/24"
 
 macbase=$(printf '52:54:00:%02x:%02x' $((($$ >> 8) & 255)) $(($$ & 255)))
 declare -A MAC IP LOG
@@ -66,11 +53,7 @@ for v in calm busy; do
 	MAC[$v]=$macbase:0$n
 	IP[$v]=10.$net.0.$((n + 1))
 	LOG[$v]=$E2E_DIR/$v.serial.log
-	e2e_cleanup_domain "$name"
-	check_or_bail vk create "$name" --machine pc --virt-type qemu --memory 128 --no-balloon \
-		--nic "bridge=$br,mac=${MAC[$v]}" \
-		--boot "kernel=$VK_KERNEL,initrd=$VK_INITRD,cmdline=$VK_CMDLINE vk.fill=1 vk.ip=${MAC[$v]}/${IP[$v]}/24" \
-		--serial-log "${LOG[$v]}" --start
+	e2e_ip_guest "$name" "bridge=$br" "${MAC[$v]}" "${IP[$v]}/24" "${LOG[$v]}"
 	n=$((n + 1))
 done
 CALM=$(e2e_name calm)
@@ -78,13 +61,13 @@ BUSY=$(e2e_name busy)
 for v in calm busy; do
 	check_or_bail e2e_wait_ticks_from "${LOG[$v]}" 0 2 180
 done
-check_or_bail ip netns exec "$ns" busybox ping -q -c 2 -W 5 "${IP[busy]}"
-check_or_bail ip netns exec "$ns" busybox ping -q -c 2 -W 5 "${IP[calm]}"
+check_or_bail e2e_in_client busybox ping -q -c 2 -W 5 "${IP[busy]}"
+check_or_bail e2e_in_client busybox ping -q -c 2 -W 5 "${IP[calm]}"
 ok "the client reaches both guests on the bridge"
 
 # flood SECONDS: the client pings busy as fast as it answers, for SECONDS.
 flood() {
-	ip netns exec "$ns" busybox ping -q -A -s 1000 -w "$1" "${IP[busy]}" </dev/null >/dev/null 2>&1 7>&- &
+	e2e_in_client busybox ping -q -A -s 1000 -w "$1" "${IP[busy]}" </dev/null >/dev/null 2>&1 7>&- &
 	FLOOD=$!
 	e2e_on_exit kill "$FLOOD"
 }
@@ -132,7 +115,7 @@ is "$(e2e_tick_boot "$(e2e_last_tick_from "${LOG[calm]}" "$off")")" "$(e2e_tick_
 is "$(e2e_guest_nics "$(e2e_last_tick_from "${LOG[calm]}" "$off")")" "$(e2e_guest_nics "$before")" \
 	"history: the NIC keeps its name, ifindex, MAC and PCI path"
 check_as "history: the woken VM answers the client" \
-	ip netns exec "$ns" busybox ping -q -c 2 -W 5 "${IP[calm]}"
+	e2e_in_client busybox ping -q -c 2 -W 5 "${IP[calm]}"
 
 # ------------------------------------------------------------- sample ---
 

@@ -406,6 +406,45 @@ e2e_bridge() {
 	ip link set "$name" up || bail_out "cannot bring bridge $name up"
 }
 
+# e2e_client BRIDGE ADDR/PREFIX: a client for the guests on BRIDGE: a
+# network namespace of this run ($E2E_NS) with one end of a veth pair,
+# addressed ADDR/PREFIX and IPv6 off, the other end on BRIDGE; both go at
+# exit. `e2e_in_client CMD...` runs CMD in it. Nothing it sends leaves
+# the bridge.
+e2e_client() {
+	local br=$1 addr=$2 veth
+	E2E_NS=vkt-$E2E_TEST-$$
+	veth=vkc$(($$ % 100000))
+	ip netns add "$E2E_NS" || bail_out "cannot create network namespace $E2E_NS"
+	e2e_on_exit ip netns del "$E2E_NS"
+	ip link add "$veth" type veth peer name "${veth}p" || bail_out "cannot create veth $veth"
+	e2e_on_exit ip link del "$veth"
+	ip link set "${veth}p" netns "$E2E_NS"
+	ip link set "$veth" master "$br" up
+	e2e_in_client sh -c "echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6
+		ip link set lo up
+		ip addr add $addr dev ${veth}p
+		ip link set ${veth}p up" || bail_out "cannot configure the client namespace"
+	E2E_CLIENT_IF=${veth}p
+	export E2E_NS E2E_CLIENT_IF
+}
+e2e_in_client() { ip netns exec "$E2E_NS" "$@"; }
+
+# e2e_ip_guest NAME SOURCE MAC ADDR/PREFIX LOG [KNOB...]: a small guest
+# (pc, 128 MiB, 1 MiB filled) made and started by `$VMKEEP create`, its NIC
+# on SOURCE (bridge=BR or network=NET of --nic) with MAC and the IPv4
+# address ADDR/PREFIX (vk.ip), more kernel command line KNOBs (vk.dhcp=1),
+# its serial log in LOG; removed at exit.
+e2e_ip_guest() {
+	local name=$1 source=$2 mac=$3 addr=$4 log=$5
+	shift 5
+	e2e_cleanup_domain "$name"
+	check_or_bail "$VMKEEP" -c "$E2E_URI" create "$name" --machine pc --virt-type qemu \
+		--memory 128 --no-balloon --nic "$source,mac=$mac" \
+		--boot "kernel=$VK_KERNEL,initrd=$VK_INITRD,cmdline=$VK_CMDLINE vk.fill=1 vk.ip=$mac/$addr $*" \
+		--serial-log "$log" --start
+}
+
 # ---------------------------------------------------------- guest log ---
 
 # e2e_log_size FILE: its size in bytes (0 if missing): a mark for

@@ -37,6 +37,7 @@ contents=$(dpkg-deb -c "$DEB" | awk '{ print $NF }' | sed 's|^\./|/|')
 for f in /usr/bin/vmkeep /usr/share/man/man1/vmkeep.1.gz /usr/share/man/man5/vmkeep.conf.5.gz \
          /usr/share/bash-completion/completions/vmkeep \
          /lib/systemd/system/vmkeep-hibernate.service /lib/systemd/system/vmkeep-hibernate.timer \
+         /lib/systemd/system/vmkeep-watch.service \
          /etc/cron.d/vmkeep /etc/vmkeep/vmkeep.conf /usr/share/locale/de/LC_MESSAGES/vmkeep.mo \
          /usr/share/doc/vmkeep/copyright; do
   check "the package ships $f" grep -qxF "$f" <<<"$contents"
@@ -72,6 +73,7 @@ check "man vmkeep renders" sh -c 'MANPAGER=cat man vmkeep 2>/dev/null | grep -q 
 out=$(LANGUAGE=de LC_ALL=C.UTF-8 /usr/bin/vmkeep --help 2>&1)
 check "installed: LANGUAGE=de vmkeep --help is German" grep -q 'Globale Optionen' <<<"$out"
 check "installed: the timer is not enabled" test ! -e /etc/systemd/system/timers.target.wants/vmkeep-hibernate.timer
+check "installed: the watcher is not enabled" test ! -e /etc/systemd/system/multi-user.target.wants/vmkeep-watch.service
 
 files=$(dpkg -L vmkeep | while read -r f; do [ -d "$f" ] || echo "$f"; done)
 if dpkg -r vmkeep >"$WORK/remove.log" 2>&1; then ok "dpkg -r"; else not_ok "dpkg -r"; diag "$(cat "$WORK/remove.log")"; fi

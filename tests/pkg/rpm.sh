@@ -37,6 +37,7 @@ list=$(rpm -qlp "$RPM" 2>/dev/null)
 for f in /usr/bin/vmkeep /etc/vmkeep/vmkeep.conf /etc/cron.d/vmkeep \
          /usr/share/bash-completion/completions/vmkeep \
          /usr/lib/systemd/system/vmkeep-hibernate.service /usr/lib/systemd/system/vmkeep-hibernate.timer \
+         /usr/lib/systemd/system/vmkeep-watch.service \
          /usr/share/locale/de/LC_MESSAGES/vmkeep.mo; do
   check "the rpm has $f" grep -qxF "$f" <<<"$list"
 done
