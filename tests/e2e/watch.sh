@@ -17,6 +17,8 @@
 #   untagged the other VM, hibernated without the tag, stays hibernated
 #            under the same traffic, and the watcher opens no socket for it
 #   storm    100 ARP requests in one second wake the VM once
+#   restart  libvirtd killed and started again under a running watcher:
+#            the next ping still wakes the VM
 #   killed   a watcher killed (SIGKILL) in the middle of a wake, then
 #            started again: the VM ends up running, resumed, nothing left
 #   usage    bad --min-interval: exit 2
@@ -209,6 +211,41 @@ off=$(e2e_log_size "${LOG[opted]}")
 check_as "storm: the guest ticks" e2e_wait_ticks_from "${LOG[opted]}" "$off" 1 60
 is "$(e2e_tick_boot "$(e2e_last_tick_from "${LOG[opted]}" "$off")")" "$(e2e_tick_boot "$before")" \
 	"storm: same boot"
+
+# ------------------------------------------------------------ restart ---
+
+sleep 5
+before=$(e2e_last_tick "${LOG[opted]}")
+mark=$(($(lines) + 1))
+check_or_bail vk hibernate "$OPTED"
+check_or_bail wait_event watching "$OPTED" "$mark" 30
+# as systemd's Restart= would (the pid file is /run/libvirtd.pid on both
+# stacks' daemons)
+old=$(cat /run/libvirtd.pid 2>/dev/null || true)
+[ -n "$old" ] || bail_out "no /run/libvirtd.pid"
+kill -KILL "$old"
+end=$((SECONDS + 10))
+while kill -0 "$old" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do sleep 0.1; done
+sleep 3   # the watcher meets a libvirtd that is gone
+libvirtd -d -p /run/libvirtd.pid 7>&- </dev/null >/dev/null 2>&1 || true
+end=$((SECONDS + 60))
+until e2e_virsh version >/dev/null 2>&1; do
+	[ "$SECONDS" -lt "$end" ] || bail_out "libvirtd does not answer again after the kill"
+	sleep 0.5
+done
+sleep 3   # a rescan connects again
+check_as "restart: the watcher runs on" kill -0 "$WPID"
+off=$(e2e_log_size "${LOG[opted]}")
+e2e_in_client ip neigh flush dev "$E2E_CLIENT_IF"
+pinged
+ok "restart: the client's ping is answered ($PING_SUMMARY)"
+check_as "restart: the watcher logged the wake" wait_event wake "$OPTED" "$mark" 10
+ev=$(events wake "$OPTED" "$mark" | head -n 1)
+is "$(printf '%s' "$ev" | field "e['ok']")" True "restart: the watcher woke the VM"
+is "$(e2e_domstate "$OPTED")" running "restart: the VM runs"
+check_as "restart: the guest ticks" e2e_wait_ticks_from "${LOG[opted]}" "$off" 1 60
+is "$(e2e_tick_boot "$(e2e_last_tick_from "${LOG[opted]}" "$off")")" "$(e2e_tick_boot "$before")" \
+	"restart: same boot"
 
 # ------------------------------------------------------------- killed ---
 
