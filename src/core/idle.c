@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "idle.h"
+#include "json-build.h"
 #include "manifest.h"
 #include "validate.h"
 #include "vk-error.h"
@@ -110,40 +111,34 @@ vk_idle_history_parse (const char *text, gsize len, const char *source, GError *
       refuse (error, source, w);
       return NULL;
     }
-  if (vk_json_depth (text, len, IDLE_MAX_DEPTH) > IDLE_MAX_DEPTH)
+  VkJsonDocProblem problem;
+  g_autofree char *why = NULL;
+  g_autoptr(JsonParser) p = vk_json_doc_parse (text, len, IDLE_MAX_DEPTH, VK_IDLE_FORMAT,
+                                               VK_IDLE_VERSION, &problem, &why);
+  g_autofree char *bad = NULL;
+  switch (problem)
     {
-      refuse (error, source, _("is nested too deep to be an idle history"));
+    case VK_JSON_DOC_OK:
+      break;
+    case VK_JSON_DOC_TOO_DEEP:
+      bad = g_strdup (_("is nested too deep to be an idle history"));
+      break;
+    case VK_JSON_DOC_SYNTAX:
+      bad = g_strdup_printf (_("is not valid JSON (%s)"), why);
+      break;
+    case VK_JSON_DOC_FORMAT:
+      bad = g_strdup (_("is not a vmkeep idle history"));
+      break;
+    case VK_JSON_DOC_VERSION:
+      bad = g_strdup_printf (_("has another format version than %d"), VK_IDLE_VERSION);
+      break;
+    }
+  if (bad != NULL)
+    {
+      refuse (error, source, bad);
       return NULL;
     }
-  g_autoptr(JsonParser) p = json_parser_new ();
-  g_autoptr(GError) local = NULL;
-  if (!json_parser_load_from_data (p, text, (gssize) len, &local))
-    {
-      g_autofree char *why = vk_str_printable (local->message);
-      g_autofree char *w = g_strdup_printf (_("is not valid JSON (%s)"), why);
-      refuse (error, source, w);
-      return NULL;
-    }
-  JsonNode *root = json_parser_get_root (p);
-  JsonObject *o = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
-  JsonNode *fmt = o ? json_object_get_member (o, "format") : NULL;
-  if (fmt == NULL || !JSON_NODE_HOLDS_VALUE (fmt) ||
-      json_node_get_value_type (fmt) != G_TYPE_STRING ||
-      g_strcmp0 (json_node_get_string (fmt), VK_IDLE_FORMAT) != 0)
-    {
-      refuse (error, source, _("is not a vmkeep idle history"));
-      return NULL;
-    }
-  JsonNode *ver = json_object_get_member (o, "version");
-  if (ver == NULL || !JSON_NODE_HOLDS_VALUE (ver) ||
-      json_node_get_value_type (ver) != G_TYPE_INT64 ||
-      json_node_get_int (ver) != VK_IDLE_VERSION)
-    {
-      g_autofree char *w = g_strdup_printf (_("has another format version than %d"),
-                                            VK_IDLE_VERSION);
-      refuse (error, source, w);
-      return NULL;
-    }
+  JsonObject *o = json_node_get_object (json_parser_get_root (p));
   JsonNode *uuid = json_object_get_member (o, "uuid");
   if (uuid == NULL || !JSON_NODE_HOLDS_VALUE (uuid) ||
       json_node_get_value_type (uuid) != G_TYPE_STRING ||

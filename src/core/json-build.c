@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include "json-build.h"
+#include "manifest.h"
+#include "validate.h"
 
 void
 vk_json_str (JsonBuilder *b, const char *name, const char *value)
@@ -102,4 +104,45 @@ vk_json_builder_text (JsonBuilder *b)
 {
   g_autoptr(JsonNode) root = json_builder_get_root (b);
   return vk_json_node_text (root);
+}
+
+static gboolean
+member_is (JsonObject *o, const char *name, GType type)
+{
+  JsonNode *n = json_object_get_member (o, name);
+  return n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == type;
+}
+
+JsonParser *
+vk_json_doc_parse (const char *text, gsize len, guint max_depth, const char *format,
+                   gint64 version, VkJsonDocProblem *problem, char **detail)
+{
+  if (detail)
+    *detail = NULL;
+  *problem = VK_JSON_DOC_TOO_DEEP;
+  if (vk_json_depth (text, len, max_depth) > max_depth)
+    return NULL;
+  g_autoptr(JsonParser) p = json_parser_new ();
+  g_autoptr(GError) local = NULL;
+  *problem = VK_JSON_DOC_SYNTAX;
+  if (!json_parser_load_from_data (p, text, (gssize) len, &local))
+    {
+      /* json-glib quotes the token it stopped at, which may hold bytes
+       * that are not UTF-8 (a lone surrogate escape decodes to some) */
+      if (detail)
+        *detail = vk_str_printable (local->message);
+      return NULL;
+    }
+  JsonNode *root = json_parser_get_root (p);
+  JsonObject *o = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+  *problem = VK_JSON_DOC_FORMAT;
+  if (o == NULL || !member_is (o, "format", G_TYPE_STRING) ||
+      g_strcmp0 (json_object_get_string_member (o, "format"), format) != 0)
+    return NULL;
+  *problem = VK_JSON_DOC_VERSION;
+  if (!member_is (o, "version", G_TYPE_INT64) ||
+      json_object_get_int_member (o, "version") != version)
+    return NULL;
+  *problem = VK_JSON_DOC_OK;
+  return g_steal_pointer (&p);
 }

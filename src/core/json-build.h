@@ -28,6 +28,24 @@ typedef void (*VkJsonMembersFunc) (JsonBuilder *b, gconstpointer item, gpointer 
 void vk_json_objects (JsonBuilder *b, const char *name, GPtrArray *items,
                       VkJsonMembersFunc func, gpointer data);
 
+/* What vk_json_doc_parse found wrong. */
+typedef enum {
+  VK_JSON_DOC_OK,
+  VK_JSON_DOC_TOO_DEEP,   /* nested deeper than allowed */
+  VK_JSON_DOC_SYNTAX,     /* not JSON; `detail` says why */
+  VK_JSON_DOC_FORMAT,     /* not an object with "format": the format asked for */
+  VK_JSON_DOC_VERSION,    /* another "version" */
+} VkJsonDocProblem;
+
+/* Parse `text`, read from somewhere vmkeep does not trust, as one of
+ * vmkeep's documents: nested at most `max_depth` deep (vk_json_depth,
+ * checked before json-glib recurses into it), an object whose "format"
+ * member is the string `format` and whose "version" is `version`. The
+ * parser, whose root is that object; NULL with `problem` set and, for a
+ * syntax error, `detail` (printable; may be NULL) the parser's message. */
+JsonParser *vk_json_doc_parse (const char *text, gsize len, guint max_depth, const char *format,
+                               gint64 version, VkJsonDocProblem *problem, char **detail);
+
 /* The document as pretty text (two-space indent) with a trailing newline. */
 char *vk_json_node_text (JsonNode *node);
 char *vk_json_builder_text (JsonBuilder *b);

@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 
+#include "json-build.h"
 #include "manifest.h"
 #include "validate.h"
 #include "vk-error.h"
@@ -104,44 +105,38 @@ refuse (GError **error, const char *source, const char *what)
 VkManifest *
 vk_manifest_parse (const char *text, gsize len, const char *source, GError **error)
 {
-  if (vk_json_depth (text, len, VK_MANIFEST_MAX_DEPTH) > VK_MANIFEST_MAX_DEPTH)
+  VkJsonDocProblem problem;
+  g_autofree char *why = NULL;
+  g_autoptr(JsonParser) p = vk_json_doc_parse (text, len, VK_MANIFEST_MAX_DEPTH,
+                                               VK_MANIFEST_FORMAT, VK_MANIFEST_VERSION, &problem,
+                                               &why);
+  g_autofree char *bad = NULL;
+  switch (problem)
     {
-      g_autofree char *w = g_strdup_printf (_("is nested deeper than %d levels; it is not a "
-                                              "vmkeep manifest"), VK_MANIFEST_MAX_DEPTH);
-      refuse (error, source, w);
-      return NULL;
-    }
-  g_autoptr(JsonParser) p = json_parser_new ();
-  g_autoptr(GError) local = NULL;
-  if (!json_parser_load_from_data (p, text, (gssize) len, &local))
-    {
-      /* json-glib quotes the token it stopped at, which may hold bytes
-       * that are not UTF-8 (a lone surrogate escape decodes to some) */
-      g_autofree char *why = vk_str_printable (local->message);
-      g_autofree char *w = g_strdup_printf (_("is not valid JSON (%s)"), why);
-      refuse (error, source, w);
-      return NULL;
-    }
-  JsonNode *root = json_parser_get_root (p);
-  JsonObject *o = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
-  JsonNode *fmt = o ? json_object_get_member (o, "format") : NULL;
-  if (fmt == NULL || !JSON_NODE_HOLDS_VALUE (fmt) ||
-      json_node_get_value_type (fmt) != G_TYPE_STRING ||
-      g_strcmp0 (json_node_get_string (fmt), VK_MANIFEST_FORMAT) != 0)
-    {
-      refuse (error, source, _("is not a vmkeep image export manifest"));
-      return NULL;
-    }
-  JsonNode *ver = json_object_get_member (o, "version");
-  if (ver == NULL || !JSON_NODE_HOLDS_VALUE (ver) ||
-      json_node_get_value_type (ver) != G_TYPE_INT64 ||
-      json_node_get_int (ver) != VK_MANIFEST_VERSION)
-    {
+    case VK_JSON_DOC_OK:
+      break;
+    case VK_JSON_DOC_TOO_DEEP:
+      bad = g_strdup_printf (_("is nested deeper than %d levels; it is not a vmkeep manifest"),
+                           VK_MANIFEST_MAX_DEPTH);
+      break;
+    case VK_JSON_DOC_SYNTAX:
+      bad = g_strdup_printf (_("is not valid JSON (%s)"), why);
+      break;
+    case VK_JSON_DOC_FORMAT:
+      bad = g_strdup (_("is not a vmkeep image export manifest"));
+      break;
+    case VK_JSON_DOC_VERSION:
       g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
                    _("%s: the export has another format version than %d, which this vmkeep "
                      "reads; import it with a matching vmkeep"), source, VK_MANIFEST_VERSION);
       return NULL;
     }
+  if (bad != NULL)
+    {
+      refuse (error, source, bad);
+      return NULL;
+    }
+  JsonObject *o = json_node_get_object (json_parser_get_root (p));
   g_autoptr(VkManifest) m = g_new0 (VkManifest, 1);
   m->members = g_ptr_array_new_with_free_func ((GDestroyNotify) member_free);
   JsonNode *img = json_object_get_member (o, "image");
