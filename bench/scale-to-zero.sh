@@ -110,8 +110,9 @@ ip link set "$veth" master "$br" up
 ip netns exec "$ns" sh -c "echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6; ip link set lo up
 	ip addr add 10.$net.0.1/24 dev ${veth}p; ip link set ${veth}p up"
 
-# guest N MEM FILL [KIND]: guest number N (named vkbench-ID-KIND-N),
-# started, with its DHCP lease
+# guest N MEM FILL [KIND [TICK]]: guest number N (named vkbench-ID-KIND-N),
+# started, with its DHCP lease; it checksums its filled memory every TICK
+# seconds (default 5)
 guest() {
 	local n=$1 mem=$2 fill=$3 name mac
 	name=vkbench-$id-${4:-wake}-$n
@@ -119,7 +120,7 @@ guest() {
 	doms+=("$name")
 	vk create "$name" --machine pc --virt-type qemu --memory "$mem" --no-balloon \
 		--nic "network=$NET,mac=$mac" \
-		--boot "kernel=$work/vmlinuz,initrd=$work/initrd.img,cmdline=console=ttyS0 quiet no_timer_check vk.fill=$fill vk.tick=5 vk.ip=$mac/10.$net.0.$((n + 1))/24 vk.dhcp=1" \
+		--boot "kernel=$work/vmlinuz,initrd=$work/initrd.img,cmdline=console=ttyS0 quiet no_timer_check vk.fill=$fill vk.tick=${5:-5} vk.ip=$mac/10.$net.0.$((n + 1))/24 vk.dhcp=1" \
 		--serial-log "$work/$name.log" --start >/dev/null
 	local end=$((SECONDS + 240))
 	until grep -q VKTICK "$work/$name.log" 2>/dev/null; do
@@ -212,7 +213,7 @@ done
 # ---- memory freed by idle hibernation
 idle_names=()
 for i in $(seq 1 "$nidle"); do
-	guest $((n + i)) 256 170 idle
+	guest $((n + i)) 256 170 idle 120   # idle: a checksum every 2 minutes
 	idle_names+=("vkbench-$id-idle-$((n + i))")
 done
 kill "$watch_pid" 2>/dev/null; watch_pid=

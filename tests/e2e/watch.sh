@@ -21,6 +21,8 @@
 #            the next ping still wakes the VM
 #   killed   a watcher killed (SIGKILL) in the middle of a wake, then
 #            started again: the VM ends up running, resumed, nothing left
+#   image    a VM saved with hibernate --image (its domain still defined)
+#            is woken from its image the same way
 #   usage    bad --min-interval: exit 2
 set -eu
 # shellcheck source-path=SCRIPTDIR
@@ -277,6 +279,26 @@ run_rc vk recover
 like "$RUN_OUT" "^Nothing to recover" "killed: vmkeep recover finds nothing left"
 is "$(find "$store/journal" "$store/tmp" -mindepth 1 2>/dev/null)" "" "killed: no journal or working file"
 check_as "killed: no sidecar of the woken VM left" test ! -e "$store/managed/$uuid.xml"
+
+# -------------------------------------------------------------- image ---
+
+sleep 5
+before=$(e2e_last_tick "${LOG[opted]}")
+mark=$(($(lines) + 1))
+check_or_bail vk hibernate "$OPTED" --image "$OPTED-img"
+check_or_bail wait_event watching "$OPTED" "$mark" 30
+is "$(events watching "$OPTED" "$mark" | head -n 1 | field "e['image']")" "$OPTED-img" \
+	"image: the watcher watches the VM saved in the image"
+off=$(e2e_log_size "${LOG[opted]}")
+e2e_in_client ip neigh flush dev "$E2E_CLIENT_IF"
+pinged
+ok "image: the client's ping is answered ($PING_SUMMARY)"
+check_as "image: the watcher logged the wake" wait_event wake "$OPTED" "$mark" 10
+is "$(events wake "$OPTED" "$mark" | head -n 1 | field "(e['ok'], e['image'])")" "(True, '$OPTED-img')" \
+	"image: woken from the image"
+check_as "image: the guest ticks" e2e_wait_ticks_from "${LOG[opted]}" "$off" 1 60
+is "$(e2e_tick_boot "$(e2e_last_tick_from "${LOG[opted]}" "$off")")" "$(e2e_tick_boot "$before")" \
+	"image: same boot"
 _e2e_kill "$WPID"
 
 # -------------------------------------------------------------- usage ---
