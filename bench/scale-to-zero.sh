@@ -19,10 +19,15 @@
 #    client's kernel asks for the address again once a second (Linux's
 #    default), which is part of what a real client waits for.
 # 2. Memory freed by idle hibernation: N guests (default 4 of 256 MiB),
-#    hibernated by `vmkeep hibernate --match --sample 5` (nothing else
-#    runs on them), against `virsh managedsave` of the same guests: the
-#    sum of their QEMU processes' RSS before, and MemAvailable of the host
-#    before and after (target: freed >= 90 % of the RSS).
+#    hibernated by `vmkeep hibernate --match --sample 5 --bypass-cache`
+#    (nothing else runs on them), against `virsh managedsave
+#    --bypass-cache` of the same guests: the sum of their QEMU processes'
+#    RSS before, and MemAvailable of the host before and after (target:
+#    freed >= 90 % of the RSS). Both write the state with O_DIRECT, as a
+#    host short of memory should: otherwise the state file's pages in the
+#    page cache count against what was freed. One unmeasured round first,
+#    so that every measured round starts from guests woken from a save
+#    (a freshly booted guest's QEMU holds pages its guest no longer uses).
 #
 # Usage (as root, libvirtd running, vmkeep built):
 #   bench/scale-to-zero.sh [-o FILE.md] [-r RUNS] [-s "MEM:FILL ..."] [-n N]
@@ -233,15 +238,20 @@ avail() { awk '/MemAvailable/ { print $2 }' /proc/meminfo; }
 	echo "| tool | RSS of their QEMU processes | MemAvailable before | after | freed | freed / RSS |"
 	echo "|---|---|---|---|---|---|"
 } >>"$report"
-for tool in vmkeep virsh vmkeep virsh; do
+for tool in warmup vmkeep virsh vmkeep virsh; do
+	if [ "$tool" = warmup ]; then
+		for d in "${idle_names[@]}"; do vsh managedsave --bypass-cache "$d" >/dev/null; done
+		for d in "${idle_names[@]}"; do vk wake "$d" >/dev/null; done
+		continue
+	fi
 	sleep 5
 	sync
 	rss=$(rss_sum)
 	a0=$(avail)
 	if [ "$tool" = vmkeep ]; then
-		vk -q hibernate --match "vkbench-$id-idle-*" --sample 5 --cpu-below 50 >/dev/null
+		vk -q hibernate --match "vkbench-$id-idle-*" --sample 5 --cpu-below 50 --bypass-cache >/dev/null
 	else
-		for d in "${idle_names[@]}"; do vsh managedsave "$d" >/dev/null; done
+		for d in "${idle_names[@]}"; do vsh managedsave --bypass-cache "$d" >/dev/null; done
 	fi
 	sync
 	sleep 2
@@ -250,7 +260,7 @@ for tool in vmkeep virsh vmkeep virsh; do
 		[ "$(vsh domstate "$d")" = "shut off" ] || die "$tool left $d running"
 	done
 	printf '| %s | %d | %d | %d | %d | %.1f %% |\n' \
-		"$([ "$tool" = vmkeep ] && echo "vmkeep hibernate --sample 5" || echo "virsh managedsave")" \
+		"$([ "$tool" = vmkeep ] && echo "vmkeep hibernate --sample 5 --bypass-cache" || echo "virsh managedsave --bypass-cache")" \
 		"$rss" "$a0" "$a1" $((a1 - a0)) "$(awk "BEGIN { print 100 * ($a1 - $a0) / $rss }")" >>"$report"
 	for d in "${idle_names[@]}"; do vk wake "$d" >/dev/null; done
 done
