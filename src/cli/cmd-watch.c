@@ -14,9 +14,10 @@
 #include "output.h"
 #include "vk-error.h"
 
+/* -1: not given (30) */
 static struct {
   int min_interval;
-} watch_opt;
+} watch_opt = { -1 };
 
 const GOptionEntry vk_watch_options[] = {
   { "min-interval", 0, 0, G_OPTION_ARG_INT, &watch_opt.min_interval, N_("Wake a VM at most once per SECONDS, however many frames come (default 30)"), N_("SECONDS") },
@@ -145,7 +146,9 @@ vk_cmd_watch (VkCli *cli, int argc, char **argv, GError **error)
 {
   if (!vk_cli_begin ("watch", &argc, &argv, 0, 0, _("no arguments"), error))
     return FALSE;
-  if (watch_opt.min_interval < 0 || watch_opt.min_interval > 86400)
+  if (watch_opt.min_interval == -1)
+    watch_opt.min_interval = 30;
+  else if (watch_opt.min_interval < 1 || watch_opt.min_interval > 86400)
     return vk_fail (error, VK_ERROR_USAGE,
                     _("--min-interval %d is out of range (1 to 86400 seconds)"),
                     watch_opt.min_interval);

@@ -14,7 +14,6 @@
 /* Deeper than a history needs (3), far below any stack limit. */
 #define IDLE_MAX_DEPTH 8
 /* Longest input quoted in a message. */
-#define QUOTE_MAX 40
 
 /* ------------------------------------------------------------- history */
 
@@ -454,16 +453,6 @@ vk_idle_evaluate (const VkIdleSample *s, guint n, const VkIdleThresholds *t, VkI
 
 /* -------------------------------------------------------------- parsing */
 
-static char *
-quote (const char *text)
-{
-  if (text == NULL)
-    return g_strdup ("(null)");
-  g_autofree char *escaped = g_strescape (text, NULL);
-  if (strlen (escaped) > QUOTE_MAX)
-    return g_strdup_printf ("“%.*s…”", QUOTE_MAX, escaped);
-  return g_strdup_printf ("“%s”", escaped);
-}
 
 /* The decimal digits at *p, advancing *p; FALSE when there are none, or
  * (with *huge set) more than 18 significant ones, which no value here can
@@ -505,7 +494,7 @@ duration_too_long (GError **error, const char *what, const char *q)
 gboolean
 vk_idle_parse_duration (const char *what, const char *text, guint64 *seconds, GError **error)
 {
-  g_autofree char *q = quote (text);
+  g_autofree char *q = vk_str_quote (text);
   if (text == NULL || text[0] == '\0')
     return vk_fail (error, VK_ERROR_USAGE,
                     _("%s is empty; give a duration such as 90s, 30m, 2h or 1d"), what);
@@ -577,7 +566,7 @@ vk_idle_parse_rate (const char *what, const char *text, guint64 *bytes_per_s, GE
     { "m", 1024 * 1024 }, { "mib", 1024 * 1024 },
     { "g", 1024 * 1024 * 1024 }, { "gib", 1024 * 1024 * 1024 },
   };
-  g_autofree char *q = quote (text);
+  g_autofree char *q = vk_str_quote (text);
   if (text == NULL || text[0] == '\0')
     return vk_fail (error, VK_ERROR_USAGE,
                     _("%s is empty; give bytes per second such as 0, 512, 10k or 1M"), what);
@@ -616,7 +605,7 @@ vk_idle_parse_rate (const char *what, const char *text, guint64 *bytes_per_s, GE
 gboolean
 vk_idle_parse_percent (const char *what, const char *text, double *percent, GError **error)
 {
-  g_autofree char *q = quote (text);
+  g_autofree char *q = vk_str_quote (text);
   if (text == NULL || text[0] == '\0')
     return vk_fail (error, VK_ERROR_USAGE,
                     _("%s is empty; give a percentage from 0 to 100, such as 5 or 0.5"), what);

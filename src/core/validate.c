@@ -19,8 +19,8 @@
  * an error can never garble the terminal or flood the log. */
 #define QUOTE_MAX 80
 
-static char *
-quote (const char *text)
+char *
+vk_str_quote (const char *text)
 {
   g_autofree char *escaped = NULL;
 
@@ -74,7 +74,7 @@ name_char_ok (char c)
 gboolean
 vk_validate_name (const char *what, const char *name, GError **error)
 {
-  g_autofree char *q = quote (name);
+  g_autofree char *q = vk_str_quote (name);
   gsize len;
   gssize bad;
 
@@ -109,7 +109,7 @@ vk_validate_name (const char *what, const char *name, GError **error)
 gboolean
 vk_mac_parse (const char *text, guint8 out[6], GError **error)
 {
-  g_autofree char *q = quote (text);
+  g_autofree char *q = vk_str_quote (text);
   guint8 mac[6];
   char sep;
 
@@ -256,7 +256,7 @@ read_bus_slot_fn (const char *p, VkBdf *bdf)
 gboolean
 vk_bdf_parse (const char *text, VkBdf *out, GError **error)
 {
-  g_autofree char *q = quote (text);
+  g_autofree char *q = vk_str_quote (text);
   VkBdf bdf = { 0, 0, 0, 0 };
   const char *p;
   gsize len;
@@ -353,7 +353,7 @@ tag_char_ok (char c)
 gboolean
 vk_validate_fs_tag (const char *tag, GError **error)
 {
-  g_autofree char *q = quote (tag);
+  g_autofree char *q = vk_str_quote (tag);
   gsize len;
   gssize bad;
 
@@ -386,7 +386,7 @@ vk_validate_fs_tag (const char *tag, GError **error)
 gboolean
 vk_validate_ifname (const char *what, const char *name, GError **error)
 {
-  g_autofree char *q = quote (name);
+  g_autofree char *q = vk_str_quote (name);
   gsize len;
   gssize bad;
 
@@ -483,7 +483,7 @@ gboolean
 vk_parse_uint (const char *what, const char *text, guint64 min, guint64 max,
                guint64 *out, GError **error)
 {
-  g_autofree char *q = quote (text);
+  g_autofree char *q = vk_str_quote (text);
   guint64 v = 0;
   gboolean overflow = FALSE;
 
@@ -528,7 +528,7 @@ vk_parse_uint (const char *what, const char *text, guint64 min, guint64 max,
 gboolean
 vk_parse_controller_index (const char *text, guint *out, GError **error)
 {
-  g_autofree char *q = quote (text);
+  g_autofree char *q = vk_str_quote (text);
   char *end = NULL;
   gint64 v;
 
@@ -567,7 +567,7 @@ gboolean
 vk_parse_pci_address_attr (const char *attr, const char *text, guint *out,
                            GError **error)
 {
-  g_autofree char *q = quote (text);
+  g_autofree char *q = vk_str_quote (text);
   g_autofree char *accepts = NULL;
   gboolean known = FALSE;
   guint max = 0;
@@ -631,7 +631,7 @@ vk_parse_size_mib (const char *what, const char *text, guint64 *mib,
     { "t", 1024 * 1024 },
     { "tib", 1024 * 1024 },
   };
-  g_autofree char *q = quote (text);
+  g_autofree char *q = vk_str_quote (text);
   const char *unit;
   guint64 value = 0;
   gboolean overflow = FALSE;
@@ -686,7 +686,7 @@ gboolean
 vk_parse_slot_range (const char *key, const char *text, guint *first,
                      guint *last, GError **error)
 {
-  g_autofree char *q = quote (text);
+  g_autofree char *q = vk_str_quote (text);
   g_autofree char *lo_text = NULL;
   const char *dash;
   guint64 lo = 0, hi = 0;

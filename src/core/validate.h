@@ -92,5 +92,8 @@ gboolean vk_parse_slot_range (const char *key, const char *text,
  * text from the command line or an image may reach a terminal, the
  * journal or a --json document. */
 char *vk_str_printable (const char *s);
+/* `text` for a message: quoted, escaped (never garbles a terminal), cut
+ * after 80 characters; "(null)" for NULL. */
+char *vk_str_quote (const char *text);
 
 G_END_DECLS

@@ -11,7 +11,6 @@
 #include "wakeframe.h"
 
 /* Longest input quoted in a message. */
-#define QUOTE_MAX 40
 
 #define WF_ETH_ALEN 6
 #define WF_ETH_HLEN 14
@@ -36,15 +35,12 @@
  * entries at most, so a binary search over contiguous memory is as fast
  * as a hash table here, and looking up needs neither hashing nor a key
  * built in memory. */
+/* A MAC (its six octets, big-endian, in the low 48 bits) or an IPv4
+ * address (its four octets, big-endian) and whom it wakes. */
 typedef struct {
-  guint64 key;  /* the six octets, big-endian, in the low 48 bits */
+  guint64 key;
   guint owner;
-} WakeMac;
-
-typedef struct {
-  guint32 key;  /* the four octets, big-endian */
-  guint owner;
-} WakeIp4;
+} WakeKey;
 
 typedef struct {
   guint8 addr[16];
@@ -52,8 +48,8 @@ typedef struct {
 } WakeIp6;
 
 struct _VkWakeSet {
-  GArray *macs;  /* WakeMac, by key */
-  GArray *ip4;   /* WakeIp4, by key */
+  GArray *macs;  /* WakeKey, by key */
+  GArray *ip4;   /* WakeKey, by key */
   GArray *ip6;   /* WakeIp6, by memcmp of addr */
 };
 
@@ -62,8 +58,8 @@ vk_wake_set_new (void)
 {
   VkWakeSet *s = g_new0 (VkWakeSet, 1);
 
-  s->macs = g_array_new (FALSE, FALSE, sizeof (WakeMac));
-  s->ip4 = g_array_new (FALSE, FALSE, sizeof (WakeIp4));
+  s->macs = g_array_new (FALSE, FALSE, sizeof (WakeKey));
+  s->ip4 = g_array_new (FALSE, FALSE, sizeof (WakeKey));
   s->ip6 = g_array_new (FALSE, FALSE, sizeof (WakeIp6));
   return s;
 }
@@ -86,19 +82,6 @@ vk_wake_set_size (const VkWakeSet *s)
   return s->macs->len + s->ip4->len + s->ip6->len;
 }
 
-static char *
-quote (const char *text)
-{
-  g_autofree char *escaped = NULL;
-
-  if (text == NULL)
-    return g_strdup ("(null)");
-  /* g_strescape leaves pure ASCII, so cutting at any byte is safe. */
-  escaped = g_strescape (text, NULL);
-  if (strlen (escaped) > QUOTE_MAX)
-    return g_strdup_printf ("“%.*s…”", QUOTE_MAX, escaped);
-  return g_strdup_printf ("“%s”", escaped);
-}
 
 /* ------------------------------------------------------------- lookup */
 
@@ -119,27 +102,9 @@ ip4_key (const guint8 *a)
 /* Each search returns the index of the first entry not less than the key
  * (the insertion point); *found says whether that entry is the key. */
 static guint
-mac_search (const GArray *a, guint64 key, gboolean *found)
+key_search (const GArray *a, guint64 key, gboolean *found)
 {
-  const WakeMac *e = (const WakeMac *) (const void *) a->data;
-  guint lo = 0, hi = a->len;
-
-  while (lo < hi)
-    {
-      guint mid = lo + (hi - lo) / 2;
-      if (e[mid].key < key)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-  *found = lo < a->len && e[lo].key == key;
-  return lo;
-}
-
-static guint
-ip4_search (const GArray *a, guint32 key, gboolean *found)
-{
-  const WakeIp4 *e = (const WakeIp4 *) (const void *) a->data;
+  const WakeKey *e = (const WakeKey *) (const void *) a->data;
   guint lo = 0, hi = a->len;
 
   while (lo < hi)
@@ -183,9 +148,9 @@ find_mac (const VkWakeSet *s, const guint8 *m, guint *owner)
    * floods to every port. */
   if ((m[0] & 0x01) != 0 || s->macs->len == 0)
     return FALSE;
-  i = mac_search (s->macs, mac_key (m), &found);
+  i = key_search (s->macs, mac_key (m), &found);
   if (found)
-    *owner = g_array_index (s->macs, WakeMac, i).owner;
+    *owner = g_array_index (s->macs, WakeKey, i).owner;
   return found;
 }
 
@@ -197,9 +162,9 @@ find_ip4 (const VkWakeSet *s, const guint8 *a, guint *owner)
 
   if (s->ip4->len == 0)
     return FALSE;
-  i = ip4_search (s->ip4, ip4_key (a), &found);
+  i = key_search (s->ip4, ip4_key (a), &found);
   if (found)
-    *owner = g_array_index (s->ip4, WakeIp4, i).owner;
+    *owner = g_array_index (s->ip4, WakeKey, i).owner;
   return found;
 }
 
@@ -223,7 +188,7 @@ gboolean
 vk_wake_set_add_mac (VkWakeSet *s, const char *mac, guint owner, GError **error)
 {
   guint8 m[WF_ETH_ALEN];
-  WakeMac e;
+  WakeKey e;
   gboolean found;
   guint i;
 
@@ -234,12 +199,12 @@ vk_wake_set_add_mac (VkWakeSet *s, const char *mac, guint owner, GError **error)
     return FALSE;
   e.key = mac_key (m);
   e.owner = owner;
-  i = mac_search (s->macs, e.key, &found);
+  i = key_search (s->macs, e.key, &found);
   if (found)
     {
       g_autofree char *shown = NULL;
 
-      if (g_array_index (s->macs, WakeMac, i).owner == owner)
+      if (g_array_index (s->macs, WakeKey, i).owner == owner)
         return TRUE;
       shown = vk_mac_format (m);
       return vk_fail (error, VK_ERROR_USAGE,
@@ -278,7 +243,7 @@ vk_wake_set_add_ip (VkWakeSet *s, const char *ip, guint owner, GError **error)
     addr = g_inet_address_new_from_string (ip);
   if (addr == NULL)
     {
-      g_autofree char *q = quote (ip);
+      g_autofree char *q = vk_str_quote (ip);
       return vk_fail (error, VK_ERROR_USAGE,
                       _("%s is not an IP address; give one IPv4 or IPv6 address, e.g. "
                         "192.0.2.10 or 2001:db8::10, without a prefix length or zone"),
@@ -303,7 +268,7 @@ vk_wake_set_add_ip (VkWakeSet *s, const char *ip, guint owner, GError **error)
 
   if (g_inet_address_get_family (addr) == G_SOCKET_FAMILY_IPV4)
     {
-      WakeIp4 e;
+      WakeKey e;
 
       if (ip4_key (bytes) == 0xffffffffu)
         return vk_fail (error, VK_ERROR_USAGE,
@@ -312,9 +277,9 @@ vk_wake_set_add_ip (VkWakeSet *s, const char *ip, guint owner, GError **error)
                         shown);
       e.key = ip4_key (bytes);
       e.owner = owner;
-      i = ip4_search (s->ip4, e.key, &found);
+      i = key_search (s->ip4, e.key, &found);
       if (found)
-        return g_array_index (s->ip4, WakeIp4, i).owner == owner ? TRUE
+        return g_array_index (s->ip4, WakeKey, i).owner == owner ? TRUE
                                                                  : ip_taken (error, shown);
       g_array_insert_val (s->ip4, i, e);
     }

@@ -303,8 +303,10 @@ _e2e_kill "$WPID"
 
 # -------------------------------------------------------------- usage ---
 
-run_rc vk watch --min-interval -1
-is "$RUN_RC" 2 "usage: watch --min-interval -1: exit 2"
+for v in -1 0 86401; do
+	run_rc vk watch --min-interval "$v"
+	is "$RUN_RC" 2 "usage: watch --min-interval $v: exit 2"
+done
 run_rc vk watch extra
 is "$RUN_RC" 2 "usage: watch with an argument: exit 2"
 
