@@ -14,13 +14,29 @@
 #include "output.h"
 #include "vk-error.h"
 
-/* -1: not given (30) */
+/* 0: not given (30) */
 static struct {
   int min_interval;
-} watch_opt = { -1 };
+} watch_opt;
+
+/* Every value given is checked, -1 and 0 included: no value of the
+ * option stands for "not given". */
+static gboolean
+parse_min_interval (const char *name, const char *value, gpointer data, GError **error)
+{
+  gint64 v;
+  if (!g_ascii_string_to_signed (value, 10, 1, 86400, &v, NULL))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("%s '%s' is not a number of seconds from 1 to 86400"), name, value);
+      return FALSE;
+    }
+  watch_opt.min_interval = (int) v;
+  return TRUE;
+}
 
 const GOptionEntry vk_watch_options[] = {
-  { "min-interval", 0, 0, G_OPTION_ARG_INT, &watch_opt.min_interval, N_("Wake a VM at most once per SECONDS, however many frames come (default 30)"), N_("SECONDS") },
+  { "min-interval", 0, 0, G_OPTION_ARG_CALLBACK, parse_min_interval, N_("Wake a VM at most once per SECONDS, however many frames come (default 30)"), N_("SECONDS") },
   G_OPTION_ENTRY_NULL
 };
 
@@ -146,12 +162,8 @@ vk_cmd_watch (VkCli *cli, int argc, char **argv, GError **error)
 {
   if (!vk_cli_begin ("watch", &argc, &argv, 0, 0, _("no arguments"), error))
     return FALSE;
-  if (watch_opt.min_interval == -1)
+  if (watch_opt.min_interval == 0)
     watch_opt.min_interval = 30;
-  else if (watch_opt.min_interval < 1 || watch_opt.min_interval > 86400)
-    return vk_fail (error, VK_ERROR_USAGE,
-                    _("--min-interval %d is out of range (1 to 86400 seconds)"),
-                    watch_opt.min_interval);
   VkOps *ops = vk_cli_ops (cli, error);
   if (ops == NULL)
     return FALSE;

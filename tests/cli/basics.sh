@@ -66,4 +66,17 @@ printf '[vmkeep]\nslots=1\n' >"$WORK/bad.conf"
 VMKEEP_CONFIG="$WORK/bad.conf" run list
 expect_rc 2 "unknown config key is a usage error"
 
+# watch checks its option before it connects: a value taken by mistake
+# would start a watcher that runs on (bounded here).
+for v in -1 0 86401 5s ''; do
+  set +e
+  timeout 20 "$VMKEEP" -c "$TEST_URI" watch --min-interval "$v" >"$WORK/out" 2>"$WORK/err"
+  RC=$?
+  set -e
+  OUT=$(cat "$WORK/out") ERR=$(cat "$WORK/err")
+  expect_rc 2 "watch --min-interval '$v' refused"
+done
+check "watch: the error names the value and the range" contains "$ERR" \
+  "--min-interval '' is not a number of seconds from 1 to 86400"
+
 done_testing

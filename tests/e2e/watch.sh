@@ -303,11 +303,14 @@ _e2e_kill "$WPID"
 
 # -------------------------------------------------------------- usage ---
 
-for v in -1 0 86401; do
-	run_rc vk watch --min-interval "$v"
-	is "$RUN_RC" 2 "usage: watch --min-interval $v: exit 2"
+# Bounded: a value taken by mistake would start a watcher that runs on.
+for v in -1 0 86401 '' 5s; do
+	run_rc timeout 30 "$VMKEEP" -c "$E2E_URI" watch --min-interval "$v"
+	is "$RUN_RC" 2 "usage: watch --min-interval '$v': exit 2"
 done
-run_rc vk watch extra
+like "$RUN_OUT" "min-interval .5s. is not a number of seconds from 1 to 86400" \
+	"usage: the error names the value and the range"
+run_rc timeout 30 "$VMKEEP" -c "$E2E_URI" watch extra
 is "$RUN_RC" 2 "usage: watch with an argument: exit 2"
 
 done_testing
