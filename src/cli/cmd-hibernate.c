@@ -407,7 +407,6 @@ vk_cmd_hibernate (VkCli *cli, int argc, char **argv, GError **error)
   if (hib_opt.wake_on_traffic && !tag_for_watch (cli, names, error))
     return FALSE;
 
-
   VkHibernateOpts o = { hib_opt.image, hib_opt.copy, hib_opt.bypass, hib_opt.format, hib_opt.parallel };
   gboolean progress = vk_cli_progress_wanted (cli, hib_opt.progress) && names->len == 1;
   /* A stop request (Ctrl-C, SIGTERM from systemd, a closed ssh; run.c

@@ -117,6 +117,9 @@ why_not (const VkIdleReport *r, guint64 duration_s)
 GPtrArray *
 vk_cli_idle_filter (VkCli *cli, GPtrArray *names, const VkCliIdle *idle, GError **error)
 {
+  /* Nothing selected: no --sample wait for nothing. */
+  if (names->len == 0)
+    return g_ptr_array_new_with_free_func (g_free);
   VkOps *ops = vk_cli_ops (cli, error);
   if (ops == NULL)
     return NULL;
