@@ -105,4 +105,5 @@ if [ -s "$fired" ]; then
 	rc=124
 fi
 rm -f "$fired"
+echo "# $1: $SECONDS s of a budget of $budget s"
 exit "$rc"
