@@ -70,6 +70,62 @@ load_config (GError **error)
   return g_steal_pointer (&cfg);
 }
 
+/* The global options before the command word: -c URI, --json, -q;
+ * --version and --help answer at once. Returns the index of the command
+ * word (argc when there is none), or -1 with *code the exit status. */
+static int
+parse_globals (int argc, char **argv, VkCli *cli, char **uri, int *code)
+{
+  GError *error = NULL;
+  for (int i = 1; i < argc; i++)
+    {
+      const char *a = argv[i];
+      if (g_str_equal (a, "-c") || g_str_equal (a, "--connect"))
+        {
+          if (i + 1 >= argc)
+            {
+              g_set_error (&error, VK_ERROR, VK_ERROR_USAGE,
+                           _("%s needs a libvirt URI, e.g. -c qemu:///system"), a);
+              *code = fail (error);
+              return -1;
+            }
+          g_free (*uri);
+          *uri = g_strdup (argv[++i]);
+        }
+      else if (g_str_has_prefix (a, "--connect="))
+        {
+          g_free (*uri);
+          *uri = g_strdup (a + strlen ("--connect="));
+        }
+      else if (g_str_equal (a, "--json"))
+        cli->json = TRUE;
+      else if (g_str_equal (a, "-q") || g_str_equal (a, "--quiet"))
+        cli->quiet = TRUE;
+      else if (g_str_equal (a, "--version") || g_str_equal (a, "-V"))
+        {
+          printf ("vmkeep %s\n", PACKAGE_VERSION);
+          *code = 0;
+          return -1;
+        }
+      else if (g_str_equal (a, "-h") || g_str_equal (a, "--help"))
+        {
+          print_usage (stdout);
+          *code = 0;
+          return -1;
+        }
+      else if (a[0] == '-')
+        {
+          g_set_error (&error, VK_ERROR, VK_ERROR_USAGE,
+                       _("unknown global option '%s' (see 'vmkeep --help')"), a);
+          *code = fail (error);
+          return -1;
+        }
+      else
+        return i;
+    }
+  return argc;
+}
+
 int
 vk_cli_main (int argc, char **argv, VkOpsFaultFunc fault, gpointer fault_data)
 {
@@ -83,50 +139,10 @@ vk_cli_main (int argc, char **argv, VkOpsFaultFunc fault, gpointer fault_data)
   VkCli cli = { 0 };
   g_autofree char *uri = NULL;
   GError *error = NULL;
-  int i = 1;
-
-  for (; i < argc; i++)
-    {
-      const char *a = argv[i];
-      if (g_str_equal (a, "-c") || g_str_equal (a, "--connect"))
-        {
-          if (i + 1 >= argc)
-            {
-              g_set_error (&error, VK_ERROR, VK_ERROR_USAGE,
-                           _("%s needs a libvirt URI, e.g. -c qemu:///system"), a);
-              return fail (error);
-            }
-          g_free (uri);
-          uri = g_strdup (argv[++i]);
-        }
-      else if (g_str_has_prefix (a, "--connect="))
-        {
-          g_free (uri);
-          uri = g_strdup (a + strlen ("--connect="));
-        }
-      else if (g_str_equal (a, "--json"))
-        cli.json = TRUE;
-      else if (g_str_equal (a, "-q") || g_str_equal (a, "--quiet"))
-        cli.quiet = TRUE;
-      else if (g_str_equal (a, "--version") || g_str_equal (a, "-V"))
-        {
-          printf ("vmkeep %s\n", PACKAGE_VERSION);
-          return 0;
-        }
-      else if (g_str_equal (a, "-h") || g_str_equal (a, "--help"))
-        {
-          print_usage (stdout);
-          return 0;
-        }
-      else if (a[0] == '-')
-        {
-          g_set_error (&error, VK_ERROR, VK_ERROR_USAGE,
-                       _("unknown global option '%s' (see 'vmkeep --help')"), a);
-          return fail (error);
-        }
-      else
-        break;
-    }
+  int code = 0;
+  int i = parse_globals (argc, argv, &cli, &uri, &code);
+  if (i < 0)
+    return code;
 
   if (i >= argc)
     {
@@ -196,7 +212,6 @@ vk_cli_main (int argc, char **argv, VkOpsFaultFunc fault, gpointer fault_data)
   gboolean ok = cmd->func (&cli, cargc, cargs, &error);
   if (guarded)
     vk_cli_sig_guard_end (&guard);
-  int code = 0;
   if (!ok)
     code = fail (error);
   vk_ops_free (cli.ops);
