@@ -18,19 +18,25 @@
 #    and prints medians and traffic/plain ratios (target <= 1.5x). The
 #    client's kernel asks for the address again once a second (Linux's
 #    default), which is part of what a real client waits for.
-# 2. Memory freed by idle hibernation: N guests (default 4 of 256 MiB),
-#    hibernated by `vmkeep hibernate --match --sample 5 --bypass-cache`
-#    (nothing else runs on them), against `virsh managedsave
-#    --bypass-cache` of the same guests: the sum of their QEMU processes'
-#    RSS before, and MemAvailable of the host before and after (target:
-#    freed >= 90 % of the RSS). Both write the state with O_DIRECT, as a
-#    host short of memory should: otherwise the state file's pages in the
-#    page cache count against what was freed. One unmeasured round first,
-#    so that every measured round starts from guests woken from a save
-#    (a freshly booted guest's QEMU holds pages its guest no longer uses).
+# 2. Memory freed by idle hibernation: N guests (default 4 of 1 GiB, 850
+#    MiB of it filled), hibernated by `vmkeep hibernate --match --sample 5
+#    --bypass-cache` (nothing else runs on them), against `virsh
+#    managedsave --bypass-cache` of the same guests, ROUNDS times each
+#    (default 3), alternating: the sum of their QEMU processes' RSS and
+#    PSS before (RSS counts the QEMU binary's and libraries' pages once per
+#    process, PSS shares them out), and the host's MemAvailable before and
+#    after, each the median of 3 readings a second apart (target: freed >=
+#    90 % of the RSS, median of the rounds). Both write the state with
+#    O_DIRECT, as a host short of memory should: otherwise the state
+#    file's pages in the page cache count against what was freed. One
+#    unmeasured round first, so that every measured round starts from
+#    guests woken from a save (a freshly booted guest's QEMU holds pages
+#    its guest no longer uses).
 #
 # Usage (as root, libvirtd running, vmkeep built):
 #   bench/scale-to-zero.sh [-o FILE.md] [-r RUNS] [-s "MEM:FILL ..."] [-n N]
+#                          [-m MEM:FILL] [-k ROUNDS]
+# -r 0 measures the memory freed alone.
 # Environment: VMKEEP (default ./vmkeep of the tree), BENCH_URI (default
 # qemu:///system), BENCH_TMPDIR (default /var/tmp), BENCH_WARM (MiB, as
 # bench/hibernate.sh; default 2048).
@@ -44,12 +50,16 @@ out=
 runs=5
 sizes="256:170 1024:850"
 nidle=4
-while getopts o:r:s:n: opt; do
+idle_size=1024:850
+rounds=3
+while getopts o:r:s:n:m:k: opt; do
 	case $opt in
 	o) out=$OPTARG ;;
 	r) runs=$OPTARG ;;
 	s) sizes=$OPTARG ;;
 	n) nidle=$OPTARG ;;
+	m) idle_size=$OPTARG ;;
+	k) rounds=$OPTARG ;;
 	*) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 	esac
 done
@@ -166,6 +176,7 @@ report=$(mktemp)
 	echo "|---|---|---|---|"
 } >"$report"
 n=1
+[ "$runs" -gt 0 ] || sizes=
 for s in $sizes; do
 	mem=${s%%:*}
 	fill=${s#*:}
@@ -216,29 +227,45 @@ for s in $sizes; do
 done
 
 # ---- memory freed by idle hibernation
+idle_mem=${idle_size%%:*}
+idle_fill=${idle_size#*:}
 idle_names=()
 for i in $(seq 1 "$nidle"); do
-	guest $((n + i)) 256 170 idle 120   # idle: a checksum every 2 minutes
+	guest $((n + i)) "$idle_mem" "$idle_fill" idle 120   # idle: a checksum every 2 minutes
 	idle_names+=("vkbench-$id-idle-$((n + i))")
 done
 kill "$watch_pid" 2>/dev/null; watch_pid=
-rss_sum() {
+# qemu_sum FIELD: the sum of FIELD (Rss, Pss; KiB) over the idle guests'
+# QEMU processes
+qemu_sum() {
 	local d pid total=0
 	for d in "${idle_names[@]}"; do
 		pid=$(cat "/run/libvirt/qemu/$d.pid" 2>/dev/null) || continue
-		total=$((total + $(awk '/VmRSS/ { print $2 }' "/proc/$pid/status")))
+		total=$((total + $(awk -v f="$1:" '$1 == f { print $2 }' "/proc/$pid/smaps_rollup")))
 	done
 	echo "$total"
 }
-avail() { awk '/MemAvailable/ { print $2 }' /proc/meminfo; }
+# avail: MemAvailable (KiB), the median of 3 readings a second apart
+avail() {
+	local i
+	for i in 1 2 3; do
+		awk '/MemAvailable/ { print $2 }' /proc/meminfo
+		[ "$i" = 3 ] || sleep 1
+	done | median
+}
 {
 	echo
-	echo "Memory freed by hibernating $nidle idle guests of 256 MiB (fill 170), KiB:"
+	echo "Memory freed by hibernating $nidle idle guests of $idle_mem MiB (fill $idle_fill), KiB; $rounds rounds per tool, alternating:"
 	echo
-	echo "| tool | RSS of their QEMU processes | MemAvailable before | after | freed | freed / RSS |"
-	echo "|---|---|---|---|---|---|"
+	echo "| tool | RSS of their QEMU processes | PSS | MemAvailable before | after | freed | freed / RSS | freed / PSS |"
+	echo "|---|---|---|---|---|---|---|---|"
 } >>"$report"
-for tool in warmup vmkeep virsh vmkeep virsh; do
+: >"$work/ratio-vmkeep" >"$work/ratio-virsh"
+order=warmup
+for r in $(seq 1 "$rounds"); do
+	order="$order $([ $((r % 2)) = 1 ] && echo "vmkeep virsh" || echo "virsh vmkeep")"
+done
+for tool in $order; do
 	if [ "$tool" = warmup ]; then
 		for d in "${idle_names[@]}"; do vsh managedsave --bypass-cache "$d" >/dev/null; done
 		for d in "${idle_names[@]}"; do vk wake "$d" >/dev/null; done
@@ -246,7 +273,8 @@ for tool in warmup vmkeep virsh vmkeep virsh; do
 	fi
 	sleep 5
 	sync
-	rss=$(rss_sum)
+	rss=$(qemu_sum Rss)
+	pss=$(qemu_sum Pss)
 	a0=$(avail)
 	if [ "$tool" = vmkeep ]; then
 		vk -q hibernate --match "vkbench-$id-idle-*" --sample 5 --cpu-below 50 --bypass-cache >/dev/null
@@ -259,11 +287,21 @@ for tool in warmup vmkeep virsh vmkeep virsh; do
 	for d in "${idle_names[@]}"; do
 		[ "$(vsh domstate "$d")" = "shut off" ] || die "$tool left $d running"
 	done
-	printf '| %s | %d | %d | %d | %d | %.1f %% |\n' \
+	awk "BEGIN { print 100 * ($a1 - $a0) / $rss }" >>"$work/ratio-$tool"
+	printf '| %s | %d | %d | %d | %d | %d | %.1f %% | %.1f %% |\n' \
 		"$([ "$tool" = vmkeep ] && echo "vmkeep hibernate --sample 5 --bypass-cache" || echo "virsh managedsave --bypass-cache")" \
-		"$rss" "$a0" "$a1" $((a1 - a0)) "$(awk "BEGIN { print 100 * ($a1 - $a0) / $rss }")" >>"$report"
+		"$rss" "$pss" "$a0" "$a1" $((a1 - a0)) "$(awk "BEGIN { print 100 * ($a1 - $a0) / $rss }")" \
+		"$(awk "BEGIN { print 100 * ($a1 - $a0) / $pss }")" >>"$report"
+	say "$tool: freed $((a1 - a0)) KiB of $rss KiB RSS"
 	for d in "${idle_names[@]}"; do vk wake "$d" >/dev/null; done
 done
+mv=$(median <"$work/ratio-vmkeep")
+mr=$(median <"$work/ratio-virsh")
+{
+	echo
+	printf 'Median freed / RSS: vmkeep %.1f %% (%s), virsh %.1f %%.\n' "$mv" \
+		"$(awk "BEGIN { print ($mv >= 90) ? \"target >= 90 %: ok\" : \"target >= 90 %: **not met**\" }")" "$mr"
+} >>"$report"
 cat "$report"
 [ -z "$out" ] || cp "$report" "$out"
 rm -f "$report"
