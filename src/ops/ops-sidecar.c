@@ -46,16 +46,10 @@ add_addresses (VkSidecar *sc, VkDomain *dom)
 
   for (guint i = 0; i < found->len && sc->addresses->len < VK_SIDECAR_ADDRESSES_MAX; i++)
     {
-      VkIfAddr *f = found->pdata[i];
-      VkSidecarAddress *a;
+      VkSidecarAddress *a = found->pdata[i];
 
-      if (!is_nic (sc->identity, f->mac))
-        continue;
-      a = g_new0 (VkSidecarAddress, 1);
-      a->mac = g_steal_pointer (&f->mac);
-      a->ip = g_steal_pointer (&f->ip);
-      a->source = g_steal_pointer (&f->source);
-      g_ptr_array_add (sc->addresses, a);
+      if (is_nic (sc->identity, a->mac))
+        g_ptr_array_add (sc->addresses, g_steal_pointer (&found->pdata[i]));
     }
 }
 

@@ -8,22 +8,12 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "sidecar.h"
 #include "validate.h"
 #include "virt-private.h"
 
 /* Frees the struct and its address array (libvirt's own function). */
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (virDomainInterface, virDomainInterfaceFree)
-
-void
-vk_if_addr_free (VkIfAddr *a)
-{
-  if (a == NULL)
-    return;
-  g_free (a->mac);
-  g_free (a->ip);
-  g_free (a->source);
-  g_free (a);
-}
 
 /* `ip` in the canonical text form of inet_ntop, or NULL when it is no
  * address a neighbour could ask for: unparsable, unspecified, loopback or
@@ -63,7 +53,7 @@ seen (GPtrArray *out, const char *mac, const char *ip)
 {
   for (guint i = 0; i < out->len; i++)
     {
-      const VkIfAddr *a = out->pdata[i];
+      const VkSidecarAddress *a = out->pdata[i];
 
       if (g_str_equal (a->mac, mac) && g_str_equal (a->ip, ip))
         return TRUE;
@@ -99,12 +89,12 @@ add_source (virDomainPtr dom, unsigned int source, const char *name, GPtrArray *
       for (unsigned int j = 0; j < iface->naddrs; j++)
         {
           g_autofree char *ip = NULL;
-          VkIfAddr *a;
+          VkSidecarAddress *a;
 
           if (iface->addrs[j].addr == NULL || (ip = usable_ip (iface->addrs[j].addr)) == NULL ||
               seen (out, mac, ip))
             continue;
-          a = g_new0 (VkIfAddr, 1);
+          a = g_new0 (VkSidecarAddress, 1);
           a->mac = g_strdup (mac);
           a->ip = g_steal_pointer (&ip);
           a->source = g_strdup (name);
@@ -117,7 +107,7 @@ add_source (virDomainPtr dom, unsigned int source, const char *name, GPtrArray *
 GPtrArray *
 vk_domain_addresses (VkDomain *vd)
 {
-  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) vk_if_addr_free);
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) vk_sidecar_address_free);
   int state = VIR_DOMAIN_NOSTATE, reason = 0;
 
   g_return_val_if_fail (vd != NULL, out);

@@ -130,16 +130,9 @@ gboolean vk_conn_network_exists (VkConn *conn, const char *name, gboolean *activ
 /* The Linux bridge of libvirt network `name` (virNetworkGetBridgeName). */
 char *vk_conn_network_bridge (VkConn *vc, const char *name, GError **error);
 
-/* One IP address of one of a domain's NICs (src/virt/addresses.c). */
-typedef struct {
-  char *mac;      /* lower case, "52:54:00:aa:bb:cc" */
-  char *ip;       /* IPv4 or IPv6 (link-local too), inet_ntop's form */
-  char *source;   /* "lease", "agent" or "arp": where libvirt found it */
-} VkIfAddr;
-void vk_if_addr_free (VkIfAddr *a);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkIfAddr, vk_if_addr_free)
-
-/* The addresses libvirt knows for `dom` (VkIfAddr*; never NULL, empty
+/* The addresses libvirt knows for `dom` (VkSidecarAddress*, the sidecar's
+ * own record of one IP address of one NIC: src/virt/addresses.c; never
+ * NULL, empty
  * when none), from virDomainInterfaceAddresses with its sources in turn:
  * the DHCP leases of libvirt networks, the guest agent (only while the
  * domain runs), the host's ARP table. A source that fails (no agent, no

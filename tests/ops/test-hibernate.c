@@ -449,7 +449,7 @@ test_domain_addresses (Fixture *f, gconstpointer data)
       g_assert_cmpuint (found->len, ==, 2);
       for (guint i = 0; i < found->len; i++)
         {
-          const VkIfAddr *a = found->pdata[i];
+          const VkSidecarAddress *a = found->pdata[i];
           g_test_message ("%s %s %s", a->mac, a->ip, a->source);
           g_assert_cmpstr (a->mac, ==, i == 0 ? "52:54:00:4b:00:0a" : "52:54:00:4b:00:0b");
           g_assert_true (g_hostname_is_ip_address (a->ip));
