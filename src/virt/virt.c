@@ -240,11 +240,11 @@ version_string (unsigned long v)
   return g_strdup_printf ("%lu.%lu.%lu", v / 1000000, (v / 1000) % 1000, v % 1000);
 }
 
-char *
-vk_conn_libvirt_version (VkConn *vc)
+/* What a virConnectGet*Version call that returned `rc` reported. */
+static char *
+version_or_unknown (int rc, unsigned long v)
 {
-  unsigned long v = 0;
-  if (virConnectGetLibVersion (vc->conn, &v) < 0)
+  if (rc < 0)
     {
       virResetLastError ();
       return g_strdup ("unknown");
@@ -253,15 +253,19 @@ vk_conn_libvirt_version (VkConn *vc)
 }
 
 char *
+vk_conn_libvirt_version (VkConn *vc)
+{
+  unsigned long v = 0;
+  int rc = virConnectGetLibVersion (vc->conn, &v);
+  return version_or_unknown (rc, v);
+}
+
+char *
 vk_conn_hv_version (VkConn *vc)
 {
   unsigned long v = 0;
-  if (virConnectGetVersion (vc->conn, &v) < 0)
-    {
-      virResetLastError ();
-      return g_strdup ("unknown");
-    }
-  return version_string (v);
+  int rc = virConnectGetVersion (vc->conn, &v);
+  return version_or_unknown (rc, v);
 }
 
 guint32
