@@ -8,7 +8,7 @@
 #   --build-only   build the harnesses and stop
 #   --tap          print TAP (tests/fuzz/fuzz.sh) instead of a report
 #   HARNESS        save-header sidecar tar config validate domain-xml
-#                  manifest trust wakeframe (default: all of them, one after
+#                  manifest trust wakeframe oci (default: all of them, one after
 #                  the other)
 #
 # The harnesses are built with configure --enable-fuzzing (clang, libFuzzer,
@@ -31,7 +31,7 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-all_harnesses=(save-header sidecar tar config validate domain-xml manifest trust wakeframe)
+all_harnesses=(save-header sidecar tar config validate domain-xml manifest trust wakeframe oci)
 seconds=60
 build_only=0
 tap=0
@@ -145,7 +145,7 @@ max_len() {
 	case $1 in
 	wakeframe) echo 512 ;;
 	validate) echo 1024 ;;
-	config|manifest) echo 4096 ;;
+	config|manifest|oci) echo 4096 ;;
 	save-header) echo 8192 ;;
 	sidecar|domain-xml|trust) echo 16384 ;;
 	tar) echo 32768 ;;

@@ -6,7 +6,7 @@
 # stdout, one line per harness for its regression inputs and one for its
 # run (executions, exec/s, coverage).
 #
-#   VMKEEP_FUZZ_SECONDS=20   seconds per harness (9 harnesses: about 3.5
+#   VMKEEP_FUZZ_SECONDS=20   seconds per harness (10 harnesses: about 4
 #                            minutes, plus the build: about 2 minutes the
 #                            first time, seconds afterwards)
 #
