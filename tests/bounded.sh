@@ -3,8 +3,8 @@
 # LOG_COMPILER for *.sh) with a time budget, so that one hung test fails
 # instead of holding up the whole suite.
 #
-#   VMKEEP_TEST_TIMEOUT=S   the budget in seconds (default 900: the longest
-#                           test takes under 4 minutes on either stack)
+#   VMKEEP_TEST_TIMEOUT=S   the budget in seconds (default 600: the longest
+#                           test takes under 2.5 minutes on either stack)
 #
 # When TEST is still running at the end of its budget, its TAP says so
 # ("Bail out!"), followed as TAP comments by what it was waiting for: its
@@ -16,7 +16,7 @@
 # tests after this one meet a working daemon. The exit status is then 124.
 set -u
 
-budget=${VMKEEP_TEST_TIMEOUT:-900}
+budget=${VMKEEP_TEST_TIMEOUT:-600}
 case $budget in
 '' | *[!0-9]*) echo "Bail out! VMKEEP_TEST_TIMEOUT must be a number of seconds, not '$budget'"; exit 2 ;;
 esac
