@@ -38,8 +38,11 @@ diagnose() {
 	echo "# processes of the test (pid, state, wait channel, command):"
 	[ -z "$pids" ] || comment ps -o pid=,stat=,wchan:32=,args= -p "$pids"
 	lv=$(cat /run/libvirtd.pid 2>/dev/null || true)
-	if timeout 20 virsh -c "$uri" version >/dev/null 2>&1; then
-		echo "# libvirtd answers at $uri"
+	[ "$uri" = qemu:///system ] || lv=
+	if ! command -v virsh >/dev/null; then
+		echo "# (no virsh: libvirtd not asked)"
+	elif timeout 20 virsh -c "$uri" version >/dev/null 2>&1; then
+		echo "# libvirt answers at $uri"
 	else
 		echo "# libvirtd (pid ${lv:-unknown}) does not answer at $uri within 20 s"
 		answers=no
@@ -56,6 +59,9 @@ diagnose() {
 # libvirtd_restart: kill a libvirtd that stopped answering and start it
 # again with the same pid file (both stacks' daemons use /run/libvirtd.pid).
 libvirtd_restart() {
+	# only the system daemon of this stack, and only when it was asked
+	[ "$uri" = qemu:///system ] && command -v virsh >/dev/null && command -v libvirtd >/dev/null ||
+		return 0
 	timeout 20 virsh -c "$uri" version >/dev/null 2>&1 && return 0
 	local old end
 	old=$(cat /run/libvirtd.pid 2>/dev/null || true)
