@@ -13,7 +13,6 @@
 
 /* Deeper than a history needs (3), far below any stack limit. */
 #define IDLE_MAX_DEPTH 8
-/* Longest input quoted in a message. */
 
 /* ------------------------------------------------------------- history */
 
@@ -452,7 +451,6 @@ vk_idle_evaluate (const VkIdleSample *s, guint n, const VkIdleThresholds *t, VkI
 }
 
 /* -------------------------------------------------------------- parsing */
-
 
 /* The decimal digits at *p, advancing *p; FALSE when there are none, or
  * (with *huge set) more than 18 significant ones, which no value here can

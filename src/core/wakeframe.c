@@ -10,8 +10,6 @@
 #include "vk-error.h"
 #include "wakeframe.h"
 
-/* Longest input quoted in a message. */
-
 #define WF_ETH_ALEN 6
 #define WF_ETH_HLEN 14
 #define WF_VLAN_HLEN 4
@@ -34,9 +32,9 @@
 /* The watched entries, one sorted array per kind of key: a few hundred
  * entries at most, so a binary search over contiguous memory is as fast
  * as a hash table here, and looking up needs neither hashing nor a key
- * built in memory. */
-/* A MAC (its six octets, big-endian, in the low 48 bits) or an IPv4
- * address (its four octets, big-endian) and whom it wakes. */
+ * built in memory. One entry: a MAC (its six octets, big-endian, in the
+ * low 48 bits) or an IPv4 address (its four octets, big-endian), and
+ * whom it wakes. */
 typedef struct {
   guint64 key;
   guint owner;
