@@ -82,7 +82,7 @@ parse_globals (int argc, char **argv, VkCli *cli, char **uri, int *code)
       const char *a = argv[i];
       if (g_str_equal (a, "-c") || g_str_equal (a, "--connect"))
         {
-          if (i + 1 >= argc)
+          if (i + 1 >= argc || argv[i + 1][0] == '\0')
             {
               g_set_error (&error, VK_ERROR, VK_ERROR_USAGE,
                            _("%s needs a libvirt URI, e.g. -c qemu:///system"), a);
@@ -94,6 +94,14 @@ parse_globals (int argc, char **argv, VkCli *cli, char **uri, int *code)
         }
       else if (g_str_has_prefix (a, "--connect="))
         {
+          /* an empty URI would be libvirt's default, not what was meant */
+          if (a[strlen ("--connect=")] == '\0')
+            {
+              g_set_error (&error, VK_ERROR, VK_ERROR_USAGE,
+                           _("%s needs a libvirt URI, e.g. -c qemu:///system"), "--connect");
+              *code = fail (error);
+              return -1;
+            }
           g_free (*uri);
           *uri = g_strdup (a + strlen ("--connect="));
         }

@@ -66,6 +66,13 @@ printf '[vmkeep]\nslots=1\n' >"$WORK/bad.conf"
 VMKEEP_CONFIG="$WORK/bad.conf" run list
 expect_rc 2 "unknown config key is a usage error"
 
+# An empty URI would be libvirt's default, not what was meant.
+for a in "-c ''" "--connect="; do
+  if [ "$a" = "--connect=" ]; then run --connect= list; else run -c '' list; fi
+  expect_rc 2 "$a refused"
+  check "$a: the error asks for a URI" contains "$ERR" "needs a libvirt URI"
+done
+
 # watch checks its option before it connects: a value taken by mistake
 # would start a watcher that runs on (bounded here).
 for v in -1 0 86401 5s ''; do
