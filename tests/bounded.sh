@@ -70,9 +70,15 @@ libvirtd_restart() {
 	kill -KILL "$old" 2>/dev/null || true
 	end=$((SECONDS + 10))
 	while kill -0 "$old" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do sleep 0.1; done
-	# Not on the test's descriptors: a daemon holding make's pipes would
-	# keep the harness waiting for their end.
-	libvirtd -d -p /run/libvirtd.pid </dev/null >/dev/null 2>&1 3>&- || true
+	# On none of the test's descriptors: a daemon holding make's pipes
+	# would keep the harness waiting for their end.
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		exec libvirtd -d -p /run/libvirtd.pid </dev/null >/dev/null 2>&1
+	) || true
 	end=$((SECONDS + 60))
 	until timeout 20 virsh -c "$uri" version >/dev/null 2>&1; do
 		[ "$SECONDS" -lt "$end" ] || { echo "# libvirtd does not answer after the restart"; return 1; }
