@@ -328,8 +328,9 @@ check_as "q35: libvirt started a virtiofsd for ${SHARE[q35]}" pgrep -f "virtiofs
 
 for m in q35 pc; do
 	d=${DOM[$m]}
-	off=$(e2e_log_size "${LOG[$m]}")
+	# The last tick before the mark: a tick past the mark is then a later one.
 	n0=$(e2e_tick_n "$(e2e_last_tick "${LOG[$m]}")")
+	off=$(e2e_log_size "${LOG[$m]}")
 	refused "$m: vmkeep hibernate with a filesystem attached" 5 "filesystem ${TAG[$m]}" \
 		vk hibernate "$d"
 	like "$RUN_OUT" "vmkeep fs detach $d ${TAG[$m]}" "$m: ... naming the detach command"
