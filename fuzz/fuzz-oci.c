@@ -70,6 +70,7 @@ manifest (const char *text, gsize len)
                      "layer %u changed in the round trip", i);
     }
   vk_fuzz_check (g_strcmp0 (m->created, back->created) == 0, "created changed");
+  vk_fuzz_check (g_strcmp0 (m->title, back->title) == 0, "title changed");
 }
 
 int

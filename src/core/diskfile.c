@@ -127,6 +127,34 @@ vk_qcow2_backing_file (const char *path, char **backing, GError **error)
 
 #define QCOW2_INCOMPAT_DATA_FILE (G_GUINT64_CONSTANT (1) << 2)
 #define QCOW2_EXT_DATA_FILE 0x44415441u
+#define QCOW2_EXT_BACKING_FORMAT 0xe2792acau
+
+/* The header extension `type` of the qcow2 image open at `fd`, whose
+ * header (at least 104 bytes of it) is `hdr`: its data, or NULL when the
+ * image has none. Extensions follow the header (72 bytes in version 2,
+ * header_length in version 3) and end with type 0, within the first
+ * cluster. */
+static char *
+qcow2_header_ext (int fd, const guint8 *hdr, guint32 type)
+{
+  guint64 off = be32_at (hdr + 4) >= 3 ? be32_at (hdr + 100) : 72;
+  for (int i = 0; i < 64 && off + 8 <= 65536; i++)
+    {
+      guint32 ext[2];
+      if (!read_at (fd, ext, sizeof ext, (off_t) off))
+        return NULL;
+      guint32 t = GUINT32_FROM_BE (ext[0]), len = GUINT32_FROM_BE (ext[1]);
+      if (t == 0 || len > 4096)
+        return NULL;
+      if (t == type)
+        {
+          g_autofree char *data = g_malloc0 (len + 1);
+          return read_at (fd, data, len, (off_t) off + 8) ? g_steal_pointer (&data) : NULL;
+        }
+      off += 8 + ((len + 7) & ~7u);
+    }
+  return NULL;
+}
 
 gboolean
 vk_qcow2_data_file (const char *path, char **data_file, GError **error)
@@ -146,28 +174,24 @@ vk_qcow2_data_file (const char *path, char **data_file, GError **error)
       close (fd);
       return TRUE;
     }
-  /* the header extensions follow the header, up to the first cluster */
-  guint64 off = be32_at (hdr + 100);
-  for (int i = 0; i < 64 && off + 8 <= 65536; i++)
-    {
-      guint32 ext[2];
-      if (!read_at (fd, ext, sizeof ext, (off_t) off))
-        break;
-      guint32 type = GUINT32_FROM_BE (ext[0]), len = GUINT32_FROM_BE (ext[1]);
-      if (type == 0 || len > 4096)
-        break;
-      if (type == QCOW2_EXT_DATA_FILE)
-        {
-          g_autofree char *name = g_malloc0 (len + 1);
-          if (read_at (fd, name, len, (off_t) off + 8))
-            *data_file = g_steal_pointer (&name);
-          break;
-        }
-      off += 8 + ((len + 7) & ~7u);
-    }
+  *data_file = qcow2_header_ext (fd, hdr, QCOW2_EXT_DATA_FILE);
   close (fd);
   if (*data_file == NULL)
     *data_file = g_strdup ("");
+  return TRUE;
+}
+
+gboolean
+vk_qcow2_backing_format (const char *path, char **format, GError **error)
+{
+  *format = NULL;
+  int fd = open_image (path, error);
+  if (fd < 0)
+    return FALSE;
+  guint8 hdr[104];
+  if (read_qcow2_header (fd, hdr, sizeof hdr))
+    *format = qcow2_header_ext (fd, hdr, QCOW2_EXT_BACKING_FORMAT);
+  close (fd);
   return TRUE;
 }
 

@@ -19,6 +19,12 @@ gboolean vk_qcow2_backing_file (const char *path, char **backing, GError **error
  * data file, no error. */
 gboolean vk_qcow2_data_file (const char *path, char **data_file, GError **error);
 
+/* The format of the backing file recorded in a qcow2 header ("qcow2",
+ * "raw", ...; NULL and no error when the header records none or the file
+ * is not qcow2). Read, never probed: a guest can write a qcow2 header into
+ * a raw disk, and following that would open a file of its choosing. */
+gboolean vk_qcow2_backing_format (const char *path, char **format, GError **error);
+
 /* A digest of a frozen disk that costs no full read (see diskfile.c):
  * size, mtime and, for `format` "qcow2", all its allocation metadata;
  * for raw, sampled ranges. 64 lower-case hex digits. VK_ERROR_REFUSED for

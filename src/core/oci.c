@@ -57,6 +57,7 @@ vk_oci_manifest_free (VkOciManifest *m)
   g_free (m->artifact_type);
   g_ptr_array_unref (m->layers);
   g_free (m->created);
+  g_free (m->title);
   g_free (m);
 }
 
@@ -128,11 +129,14 @@ vk_oci_manifest_text (const VkOciManifest *m)
       descriptor_json (b, d->media_type, d->digest, d->size, NULL, VK_OCI_TITLE, d->title);
     }
   json_builder_end_array (b);
-  if (m->created)
+  if (m->created || m->title)
     {
       json_builder_set_member_name (b, "annotations");
       json_builder_begin_object (b);
-      vk_json_str (b, "org.opencontainers.image.created", m->created);
+      if (m->created)
+        vk_json_str (b, "org.opencontainers.image.created", m->created);
+      if (m->title)
+        vk_json_str (b, VK_OCI_TITLE, m->title);
       json_builder_end_object (b);
     }
   json_builder_end_object (b);
@@ -350,6 +354,7 @@ vk_oci_manifest_parse (const char *text, gsize len, const char *source, GError *
     }
   m->created = g_strdup (str_member (obj_member (o, "annotations"),
                                      "org.opencontainers.image.created"));
+  m->title = g_strdup (str_member (obj_member (o, "annotations"), VK_OCI_TITLE));
   return g_steal_pointer (&m);
 }
 

@@ -72,6 +72,8 @@ typedef struct {
   char *artifact_type;
   GPtrArray *layers;    /* VkOciDescriptor*, in order */
   char *created;        /* its org.opencontainers.image.created, or NULL */
+  char *title;          /* its org.opencontainers.image.title (vmkeep: the
+                           image's name), or NULL */
 } VkOciManifest;
 
 VkOciManifest *vk_oci_manifest_new (void);

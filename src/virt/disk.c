@@ -69,3 +69,25 @@ vk_disk_flatten (const char *src, const char *src_fmt, const char *dst, GError *
   chmod (dst, 0600);
   return TRUE;
 }
+
+gboolean
+vk_disk_rebase_unsafe (const char *path, const char *backing, const char *backing_fmt,
+                       GError **error)
+{
+  /* -u: only the header changes; qemu-img neither reads nor compares
+   * the old backing file (which may name another host's path) */
+  const char *argv[] = { "qemu-img", "rebase", "-q", "-u", "-f", "qcow2", "-F", backing_fmt,
+                         "-b", backing, path, NULL };
+  g_autofree char *err = NULL;
+  int status = 0;
+  g_autoptr(GError) local = NULL;
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+                     NULL, NULL, NULL, &err, &status, &local))
+    return vk_fail (error, VK_ERROR_FAILED,
+                    _("cannot run qemu-img to rebase %s: %s (install qemu-utils)"), path,
+                    local->message);
+  if (!g_spawn_check_wait_status (status, NULL))
+    return vk_fail (error, VK_ERROR_FAILED, _("qemu-img could not point %s at %s: %s"), path,
+                    backing, err ? g_strstrip (err) : "");
+  return TRUE;
+}

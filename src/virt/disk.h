@@ -19,4 +19,11 @@ gboolean vk_disk_replace_with_overlay (const char *path, const char *base,
 gboolean vk_disk_flatten (const char *src, const char *src_fmt, const char *dst,
                           GError **error);
 
+/* Point the qcow2 image `path` at `backing` (format `backing_fmt`; a
+ * relative name is relative to `path`'s directory), rewriting its header
+ * only (qemu-img rebase -u): for a chain whose files were just put side by
+ * side. */
+gboolean vk_disk_rebase_unsafe (const char *path, const char *backing, const char *backing_fmt,
+                                GError **error);
+
 G_END_DECLS

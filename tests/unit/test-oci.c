@@ -23,6 +23,7 @@ sample (void)
                                                      99, "state.sav"));
   g_ptr_array_add (m->layers, vk_oci_descriptor_new (VK_OCI_MEDIA_QCOW2, D1, 0, "disks/vda.qcow2"));
   m->created = g_strdup ("2026-12-04T20:00:00Z");
+  m->title = g_strdup ("web-1");
   return m;
 }
 
@@ -36,6 +37,7 @@ test_round_trip (void)
   g_assert_no_error (error);
   g_assert_cmpstr (back->artifact_type, ==, VK_OCI_ARTIFACT_TYPE);
   g_assert_cmpstr (back->created, ==, m->created);
+  g_assert_cmpstr (back->title, ==, "web-1");
   g_assert_cmpuint (back->layers->len, ==, 3);
   for (guint i = 0; i < 3; i++)
     {
