@@ -24,8 +24,8 @@ set -euo pipefail
 
 PACKAGES=(
 	autoconf automake autopoint gettext pkg-config gcc make
-	libglib2.0-dev libvirt-dev libxml2-dev libjson-glib-dev nettle-dev libarchive-dev libxml2-utils python3 scdoc
-	libarchive-tools
+	libglib2.0-dev libvirt-dev libxml2-dev libjson-glib-dev nettle-dev libarchive-dev libzstd-dev libxml2-utils python3 scdoc
+	libarchive-tools skopeo docker-registry
 	libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
 	busybox-static cpio ovmf swtpm swtpm-tools virtinst iproute2 procps util-linux systemd
 	xfsprogs zstd

@@ -48,7 +48,7 @@ STACK_PACKAGES=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
 # What building vmkeep and its unit, CLI and e2e tests need (as in
 # tools/host-setup.sh; packaging tools stay on the host).
 BUILD_PACKAGES=(autoconf automake autopoint gettext pkg-config gcc make libc6-dev
-	libglib2.0-dev libxml2-dev libjson-glib-dev nettle-dev libarchive-dev libarchive-tools libxml2-utils python3 scdoc
+	libglib2.0-dev libxml2-dev libjson-glib-dev nettle-dev libarchive-dev libzstd-dev libarchive-tools skopeo docker-registry libxml2-utils python3 scdoc
 	busybox-static cpio gzip xz-utils ovmf swtpm swtpm-tools iproute2 procps util-linux
 	kmod ca-certificates dbus xfsprogs zstd systemd)
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli-image.h"
 #include "commands.h"
 #include "ops-export.h"
 #include "ops-image.h"
@@ -224,20 +225,10 @@ image_rm (VkCli *cli, const char *name, gboolean force, GError **error)
 
 /* An export or import under way: its progress on the one progress display
  * and its notices (the signals cancelling it: run.c). */
-typedef struct {
-  VkCli *cli;
-  gboolean on;
-  const char *what;
-  gboolean started;
-  VkProgress pr;
-  VkOpsNoticeFunc notice;
-  gpointer notice_data;
-} ImageJob;
-
 static void
 image_job_progress (const VkOpsProgress *p, gpointer data)
 {
-  ImageJob *job = data;
+  VkImageJob *job = data;
   if (!job->started)
     {
       vk_progress_init (&job->pr, job->on, job->what, p->total);
@@ -254,15 +245,15 @@ image_job_progress (const VkOpsProgress *p, gpointer data)
 static void
 image_job_notice (const char *message, gpointer data)
 {
-  ImageJob *job = data;
+  VkImageJob *job = data;
   if (!g_str_has_suffix (message, "\n"))
     job->notice (message, job->notice_data);
   else if (!job->cli->quiet && !job->cli->json)
     g_printerr ("%s", message);
 }
 
-static void
-image_job_begin (VkCli *cli, ImageJob *job, gboolean progress, const char *what)
+void
+vk_image_job_begin (VkCli *cli, VkImageJob *job, gboolean progress, const char *what)
 {
   memset (job, 0, sizeof *job);
   job->cli = cli;
@@ -276,8 +267,8 @@ image_job_begin (VkCli *cli, ImageJob *job, gboolean progress, const char *what)
   cli->ops->notice_data = job;
 }
 
-static void
-image_job_end (ImageJob *job)
+void
+vk_image_job_end (VkImageJob *job)
 {
   if (job->pr.what)
     vk_progress_end (&job->pr, FALSE);
@@ -287,122 +278,133 @@ image_job_end (ImageJob *job)
   job->cli->ops->notice_data = job->notice_data;
 }
 
-static gboolean
-image_export (VkCli *cli, const char *name, const char *output, gboolean force,
-              gboolean progress, GError **error)
-{
-  gboolean to_stdout = g_str_equal (output, "-");
-  if (to_stdout && cli->json)
-    return vk_fail (error, VK_ERROR_USAGE,
-                    _("vmkeep image export: --json and -o - both want stdout; write the export "
-                      "to a file with -o FILE, or drop --json"));
-  if (to_stdout && isatty (STDOUT_FILENO))
-    return vk_fail (error, VK_ERROR_USAGE,
-                    _("vmkeep image export: refusing to write an image to a terminal; redirect "
-                      "stdout (-o - | ssh HOST vmkeep image import -) or give -o FILE"));
-  g_autofree char *what = g_strdup_printf (_("Exporting '%s'"), name);
-  ImageJob job;
-  image_job_begin (cli, &job, progress, what);
-  g_autoptr(VkExportResult) r = vk_ops_image_export (cli->ops, name, to_stdout ? NULL : output,
-                                                     force, error);
-  image_job_end (&job);
-  if (r == NULL)
-    return FALSE;
-  if (cli->json)
-    {
-      g_autoptr(JsonBuilder) b = vk_json_object_new ();
-      vk_json_str (b, "image", name);
-      vk_json_str (b, "file", output);
-      vk_json_int (b, "bytes", (gint64) r->bytes);
-      vk_json_double (b, "seconds", r->seconds);
-      json_builder_set_member_name (b, "members");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < r->members->len; i++)
-        vk_export_member_json (b, r->members->pdata[i], FALSE);
-      json_builder_end_array (b);
-      vk_json_str (b, "tpm_portability", r->tpm_note);
-      vk_json_object_print (b);
-      return TRUE;
-    }
-  if (r->tpm_note && !cli->quiet)
-    g_printerr ("%s\n", r->tpm_note);
-  if (cli->quiet)
-    return TRUE;
-  g_autofree char *sz = g_format_size_full (r->bytes, G_FORMAT_SIZE_IEC_UNITS);
-  g_autofree char *msg = g_strdup_printf (_("Image '%s' exported to %s (%u members, %s, "
-                                            "%.1f s)"), name, to_stdout ? _("stdout") : output,
-                                          r->members->len + 1, sz, r->seconds);
-  /* stdout carries the archive: the summary goes to stderr then */
-  if (to_stdout)
-    g_printerr ("%s\n", msg);
-  else
-    vk_cli_info (cli, "%s", msg);
-  return TRUE;
-}
-
-static gboolean
-image_import (VkCli *cli, const char *input, const char *name_opt, gboolean progress,
-              GError **error)
-{
-  gboolean from_stdin = g_str_equal (input, "-");
-  if (name_opt && !vk_ops_import_name_free (cli->ops, name_opt, error))
-    return FALSE;
-  if (from_stdin && isatty (STDIN_FILENO))
-    return vk_fail (error, VK_ERROR_USAGE,
-                    _("vmkeep image import: stdin is a terminal; pipe an export in "
-                      "(... | vmkeep image import -) or name the FILE"));
-  const char *source = from_stdin ? _("the export on stdin") : input;
-  /* the trust boundary asks this host's libvirt */
-  VkOps *ops = vk_cli_ops (cli, error);
-  g_autofree char *what = g_strdup_printf (_("Importing %s"), source);
-  ImageJob job;
-  image_job_begin (cli, &job, progress, what);
-  g_autoptr(VkImportResult) r = ops ? vk_ops_image_import (ops, from_stdin ? NULL : input,
-                                                          source, name_opt, error)
-                                    : NULL;
-  image_job_end (&job);
-  if (r == NULL)
-    return FALSE;
-  if (cli->json)
-    {
-      g_autoptr(JsonBuilder) b = vk_json_object_new ();
-      vk_json_str (b, "image", r->image);
-      vk_json_str (b, "directory", r->directory);
-      vk_json_str (b, "domain", r->domain);
-      vk_json_str (b, "uuid", r->uuid);
-      vk_json_int (b, "members", r->members);
-      vk_json_int (b, "bytes", (gint64) r->bytes);
-      vk_json_double (b, "seconds", r->seconds);
-      vk_json_object_print (b);
-      return TRUE;
-    }
-  g_autofree char *sz = g_format_size_full (r->bytes, G_FORMAT_SIZE_IEC_UNITS);
-  vk_cli_info (cli, _("Image '%s' imported from %s (domain %s, %u members, %s, %.1f s); clone it "
-                      "with 'vmkeep clone %s --name NEW'"), r->image, source, r->domain,
-               r->members, sz, r->seconds, r->image);
-  return TRUE;
-}
-
 static struct {
   gboolean force;
   gboolean progress;
   char *output;
   char *new_name;
+  char *format;
+  char *authfile;
+  char *creds;
+  int tls_verify;   /* 0: not given, 1: true, 2: false */
 } image_opt;
+
+static gboolean
+parse_tls_verify (const char *option, const char *value, gpointer data, GError **error)
+{
+  (void) data;
+  if (value == NULL || g_str_equal (value, "true"))
+    image_opt.tls_verify = 1;
+  else if (g_str_equal (value, "false"))
+    image_opt.tls_verify = 2;
+  else
+    return vk_fail (error, VK_ERROR_USAGE, _("%s takes true or false, not '%s'"), option, value);
+  return TRUE;
+}
 
 const GOptionEntry vk_image_options[] = {
   { "force", 'f', 0, G_OPTION_ARG_NONE, &image_opt.force,
     N_("rm: remove even while disks still use the image as their base; export: replace "
-       "an existing FILE"), NULL },
+       "an existing FILE or DIR"), NULL },
   { "output", 'o', 0, G_OPTION_ARG_FILENAME, &image_opt.output,
-    N_("export: write the export to FILE (- for stdout)"), N_("FILE") },
+    N_("export: write the export to FILE (- for stdout), or with --format oci to the new "
+       "directory DIR"), N_("FILE|DIR") },
+  { "format", 0, 0, G_OPTION_ARG_STRING, &image_opt.format,
+    N_("export: tar (the default: one verified stream) or oci (an OCI image layout)"),
+    N_("tar|oci") },
   { "name", 'n', 0, G_OPTION_ARG_STRING, &image_opt.new_name,
-    N_("import: name of the new image (default: the name it was exported under)"),
+    N_("import, pull: name of the new image (default: the name it was exported under)"),
     N_("NAME") },
+  { "authfile", 0, 0, G_OPTION_ARG_FILENAME, &image_opt.authfile,
+    N_("push, pull: the registry credentials file (skopeo's --authfile, "
+       "containers-auth.json(5))"), N_("FILE") },
+  { "creds", 0, 0, G_OPTION_ARG_STRING, &image_opt.creds,
+    N_("push, pull: the registry credentials (skopeo's --creds)"), N_("USER[:PASSWORD]") },
+  { "tls-verify", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_tls_verify,
+    N_("push, pull: require HTTPS with verified certificates (the default); "
+       "--tls-verify=false for a plain-HTTP registry"), N_("true|false") },
   { "progress", 0, 0, G_OPTION_ARG_NONE, &image_opt.progress,
-    N_("export, import: show progress on stderr even when it is not a terminal"), NULL },
+    N_("export, import, push, pull: show progress on stderr even when it is not a terminal"),
+    NULL },
   G_OPTION_ENTRY_NULL
 };
+
+/* Options that belong to other actions than `verb`. */
+static gboolean
+image_check_options (const char *verb, GError **error)
+{
+  static const struct {
+    const char *option;
+    const char *verbs;
+  } owners[] = {
+    { "-o/--output", " export " }, { "--format", " export " }, { "--name", " import pull " },
+    { "--authfile", " push pull " }, { "--creds", " push pull " },
+    { "--tls-verify", " push pull " },
+  };
+  gboolean given[] = { image_opt.output != NULL, image_opt.format != NULL,
+                       image_opt.new_name != NULL, image_opt.authfile != NULL,
+                       image_opt.creds != NULL, image_opt.tls_verify != 0 };
+  g_autofree char *padded = g_strdup_printf (" %s ", verb);
+  for (guint i = 0; i < G_N_ELEMENTS (owners); i++)
+    if (given[i] && strstr (owners[i].verbs, padded) == NULL)
+      return vk_fail (error, VK_ERROR_USAGE, _("vmkeep image %s: %s belongs to 'image%s'"),
+                      verb, owners[i].option, owners[i].verbs);
+  if (image_opt.format && !g_str_equal (image_opt.format, "tar") &&
+      !g_str_equal (image_opt.format, "oci"))
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep image export: --format takes tar or oci, not '%s'"),
+                    image_opt.format);
+  return TRUE;
+}
+
+static gboolean
+image_export_cmd (VkCli *cli, int argc, char **argv, GError **error)
+{
+  if (!vk_cli_expect_args ("image export", argc - 1, 1, 1, _("the image NAME"), error))
+    return FALSE;
+  gboolean oci = g_strcmp0 (image_opt.format, "oci") == 0;
+  if (image_opt.output == NULL)
+    return vk_fail (error, VK_ERROR_USAGE,
+                    oci ? _("vmkeep image export --format oci: say where to: -o DIR (a new "
+                            "directory)")
+                        : _("vmkeep image export: say where to: -o FILE, or -o - for stdout "
+                            "(see 'vmkeep help image')"));
+  if (oci && g_str_equal (image_opt.output, "-"))
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep image export --format oci writes a directory, not a stream; give "
+                      "-o DIR, or use --format tar for -o -"));
+  if (oci)
+    return vk_image_export_oci (cli, argv[2], image_opt.output, image_opt.force,
+                                image_opt.progress, error);
+  return vk_image_export (cli, argv[2], image_opt.output, image_opt.force, image_opt.progress,
+                       error);
+}
+
+/* push NAME REF, pull REF */
+static gboolean
+image_registry_cmd (VkCli *cli, const char *verb, int argc, char **argv, GError **error)
+{
+  gboolean push = g_str_equal (verb, "push");
+  VkRegistryOptions ro = { image_opt.authfile, image_opt.creds,
+                           image_opt.tls_verify == 0 ? -1 : image_opt.tls_verify == 1, FALSE };
+  if (push)
+    return vk_cli_expect_args ("image push", argc - 1, 2, 2,
+                               _("the image NAME and the registry REFERENCE"), error) &&
+           vk_image_push (cli, argv[2], argv[3], &ro, image_opt.progress, error);
+  return vk_cli_expect_args ("image pull", argc - 1, 1, 1, _("the registry REFERENCE"), error) &&
+         vk_image_pull (cli, argv[2], image_opt.new_name, &ro, image_opt.progress, error);
+}
+
+static gboolean
+image_import_cmd (VkCli *cli, int argc, char **argv, GError **error)
+{
+  if (!vk_cli_expect_args ("image import", argc - 1, 1, 1,
+                           _("the export FILE (or - for stdin) or an OCI layout DIR"), error))
+    return FALSE;
+  if (g_file_test (argv[2], G_FILE_TEST_IS_DIR))
+    return vk_image_import_oci (cli, argv[2], image_opt.new_name, image_opt.progress, error);
+  return vk_image_import (cli, argv[2], image_opt.new_name, image_opt.progress, error);
+}
 
 gboolean
 vk_cmd_image (VkCli *cli, int argc, char **argv, GError **error)
@@ -412,15 +414,11 @@ vk_cmd_image (VkCli *cli, int argc, char **argv, GError **error)
     return FALSE;
   if (argc < 2)
     return vk_fail (error, VK_ERROR_USAGE,
-                    _("vmkeep image: say list, inspect NAME, verify NAME, rm NAME, export NAME "
-                      "or import FILE (see 'vmkeep help image')"));
+                    _("vmkeep image: say list, inspect NAME, verify NAME, rm NAME, export NAME, "
+                      "import FILE|DIR, push NAME REF or pull REF (see 'vmkeep help image')"));
   const char *verb = argv[1];
-  if (image_opt.output && !g_str_equal (verb, "export"))
-    return vk_fail (error, VK_ERROR_USAGE,
-                    _("vmkeep image %s: -o/--output belongs to 'image export'"), verb);
-  if (image_opt.new_name && !g_str_equal (verb, "import"))
-    return vk_fail (error, VK_ERROR_USAGE,
-                    _("vmkeep image %s: --name belongs to 'image import'"), verb);
+  if (!image_check_options (verb, error))
+    return FALSE;
   /* list, inspect and verify change nothing: a signal ends them at once */
   if (g_str_equal (verb, "list") || g_str_equal (verb, "inspect") || g_str_equal (verb, "verify"))
     vk_cli_sig_release ();
@@ -439,21 +437,13 @@ vk_cmd_image (VkCli *cli, int argc, char **argv, GError **error)
       return image_rm (cli, argv[2], image_opt.force, error);
     }
   if (g_str_equal (verb, "export"))
-    {
-      if (!vk_cli_expect_args ("image export", argc - 1, 1, 1, _("the image NAME"), error))
-        return FALSE;
-      if (image_opt.output == NULL)
-        return vk_fail (error, VK_ERROR_USAGE,
-                        _("vmkeep image export: say where to: -o FILE, or -o - for stdout "
-                          "(see 'vmkeep help image')"));
-      return image_export (cli, argv[2], image_opt.output, image_opt.force, image_opt.progress, error);
-    }
+    return image_export_cmd (cli, argc, argv, error);
   if (g_str_equal (verb, "import"))
-    return vk_cli_expect_args ("image import", argc - 1, 1, 1,
-                               _("the export FILE (or - for stdin)"), error) &&
-           image_import (cli, argv[2], image_opt.new_name, image_opt.progress, error);
+    return image_import_cmd (cli, argc, argv, error);
+  if (g_str_equal (verb, "push") || g_str_equal (verb, "pull"))
+    return image_registry_cmd (cli, verb, argc, argv, error);
   g_set_error (error, VK_ERROR, VK_ERROR_USAGE,
-               _("vmkeep image: unknown action '%s'; use list, inspect, verify, rm, export or "
-                 "import"), verb);
+               _("vmkeep image: unknown action '%s'; use list, inspect, verify, rm, export, "
+                 "import, push or pull"), verb);
   return FALSE;
 }

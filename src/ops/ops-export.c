@@ -64,7 +64,7 @@ vk_export_member_json (JsonBuilder *b, const VkExportMember *m, gboolean full)
 }
 
 /* What an export of a TPM VM carries and what it cannot. */
-static const char *const tpm_portability =
+const char *const vk_export_tpm_portability =
   N_("note: this VM has a TPM 2.0. Its state as of the save (permanent and volatile) "
      "travels inside state.sav, so a clone or wake of the imported image resumes with it. "
      "The swtpm state directory of this host is not exported: a cold boot of the VM on "
@@ -300,8 +300,8 @@ export_members (Export *x, GError **error)
 
 /* Only the image's own files leave: a sidecar naming any other file
  * (/etc/shadow, say) must not have it copied into the export. */
-static gboolean
-export_check_disks (const char *name, VkSidecar *sc, const char *dir, GError **error)
+gboolean
+vk_ops_export_check_disks (const char *name, VkSidecar *sc, const char *dir, GError **error)
 {
   for (guint i = 0; i < sc->frozen_disks->len; i++)
     {
@@ -393,14 +393,14 @@ vk_ops_image_export (VkOps *ops, const char *name, const char *output, gboolean 
                    name);
       return NULL;
     }
-  if (!export_check_disks (name, sc, dir, error))
+  if (!vk_ops_export_check_disks (name, sc, dir, error))
     return NULL;
   g_autoptr(VkJournal) j = vk_journal_begin (ops, "export", name, error);
   if (j == NULL)
     return NULL;
   g_autoptr(VkExportResult) r = g_new0 (VkExportResult, 1);
   r->members = g_ptr_array_new_with_free_func ((GDestroyNotify) vk_export_member_free);
-  r->tpm_note = sc->tpm ? _(tpm_portability) : NULL;
+  r->tpm_note = sc->tpm ? _(vk_export_tpm_portability) : NULL;
   Export x = { ops, name, sc, dir, NULL, r->members, j, 0, 0 };
   gint64 t0 = g_get_monotonic_time ();
   if (!export_stream (&x, output, error))

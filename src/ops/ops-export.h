@@ -16,6 +16,7 @@
 
 #include "manifest.h"
 #include "ops.h"
+#include "sidecar.h"
 
 G_BEGIN_DECLS
 
@@ -45,6 +46,14 @@ typedef struct {
 } VkExportResult;
 
 void vk_export_result_free (VkExportResult *r);
+
+/* What an export of a VM with a TPM carries and what it cannot (N_). */
+extern const char *const vk_export_tpm_portability;
+
+/* Only the image's own files leave: a sidecar naming any other file
+ * (/etc/shadow, say) must not have it copied into an export. */
+gboolean vk_ops_export_check_disks (const char *name, VkSidecar *sc, const char *dir,
+                                    GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VkExportResult, vk_export_result_free)
 
 /* Export image `name` under its shared lock to the file `output` (through

@@ -15,14 +15,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "disk.h"
 #include "diskfile.h"
 #include "domain-xml.h"
 #include "fileutil.h"
 #include "identity.h"
 #include "journal.h"
+#include "oci.h"
+#include "oci-blob.h"
 #include "ops-export.h"
 #include "ops-host.h"
 #include "ops-image.h"
+#include "ops-oci.h"
 #include "save-header.h"
 #include "sidecar.h"
 #include "store.h"
@@ -50,6 +54,8 @@ typedef struct {
   VkSidecar *sc;            /* the sidecar, checked */
   char *image;
   char *final;
+  gboolean oci;             /* from an OCI image layout: no manifest.json, disks
+                               may come as chains (ops-oci.h) */
 } Import;
 
 static void
@@ -159,47 +165,65 @@ import_file (VkTarReader *r, const char *path, gboolean sparse, char **sha, GErr
  * size the sidecar gives it before a byte is copied (a sparse member could
  * claim any size with next to no data). */
 static gboolean
-import_check_claim (Import *im, VkTarEntry *e, GError **error)
+import_claim_limit (Import *im, const char *name, guint64 *limit_out, GError **error)
 {
-  if (g_str_equal (e->name, VK_STORE_SIDECAR) || g_str_equal (e->name, VK_EXPORT_MANIFEST))
-    return TRUE;
   guint64 limit = 0;
   if (im->early == NULL)
     return import_refuse (error, im->source,
                           _("member '%s' comes before %s; an export carries its sidecar "
-                            "first"), e->name, VK_STORE_SIDECAR);
-  if (g_str_equal (e->name, VK_STORE_STATE))
+                            "first"), name, VK_STORE_SIDECAR);
+  if (g_str_equal (name, VK_STORE_STATE))
     limit = im->early->state_size;
-  else if (g_str_equal (e->name, VK_EXPORT_NVRAM))
+  else if (g_str_equal (name, VK_EXPORT_NVRAM))
     limit = 64u << 20;
   else
     {
       for (guint i = 0; i < im->early->frozen_disks->len; i++)
         limit = MAX (limit, ((VkFrozenDisk *) im->early->frozen_disks->pdata[i])->size);
       /* A disk whose frozen file had a backing chain on the exporting host
-       * comes flattened: larger than the frozen file the sidecar records,
-       * and the sidecar comes first. Such a member is held to what the
-       * store can take instead (an import that does not fit fails anyway;
-       * the manifest at the end then checks it). */
+       * comes flattened (or its bases come as files of their own): larger
+       * than the frozen file the sidecar records, and the sidecar comes
+       * first. Such a member is held to what the store can take instead
+       * (an import that does not fit fails anyway; the manifest at the
+       * end, or the layer's digest, then checks it). */
       guint64 room = 0;
       if (im->partial && vk_statvfs_free_bytes (im->partial, &room, NULL))
         limit = MAX (limit, room);
     }
-  if (e->size > limit)
-    return import_refuse (error, im->source,
-                          _("member '%s' claims %" PRIu64 " bytes, more than the sidecar "
-                            "records (%" PRIu64 "); the export is damaged"), e->name,
-                          e->size, limit);
+  *limit_out = limit;
   return TRUE;
 }
+
+static gboolean
+import_check_claim (Import *im, const char *name, guint64 size, GError **error)
+{
+  if (g_str_equal (name, VK_STORE_SIDECAR) || g_str_equal (name, VK_EXPORT_MANIFEST))
+    return TRUE;
+  guint64 limit = 0;
+  if (!import_claim_limit (im, name, &limit, error))
+    return FALSE;
+  if (size > limit)
+    return import_refuse (error, im->source,
+                          _("member '%s' claims %" PRIu64 " bytes, more than the sidecar "
+                            "records (%" PRIu64 "); the export is damaged"), name,
+                          size, limit);
+  return TRUE;
+}
+
+static gboolean import_parse_early (Import *im, GError **error);
 
 /* The sidecar, kept in memory and parsed at once (it bounds the rest). */
 static gboolean
 import_read_sidecar (Import *im, VkTarReader *r, char **sha, GError **error)
 {
   im->sidecar = vk_tar_reader_read (r, EXPORT_SIDECAR_MAX, sha, error);
-  if (im->sidecar == NULL)
-    return FALSE;
+  return im->sidecar != NULL && import_parse_early (im, error);
+}
+
+/* The sidecar that arrived (first), parsed at once: it bounds the rest. */
+static gboolean
+import_parse_early (Import *im, GError **error)
+{
   gsize len = 0;
   const char *text = g_bytes_get_data (im->sidecar, &len);
   g_autofree char *scname = g_strdup_printf ("%s:%s", im->source, VK_STORE_SIDECAR);
@@ -213,7 +237,7 @@ import_read_sidecar (Import *im, VkTarReader *r, char **sha, GError **error)
 
 /* A frozen disk, into disks/ of the partial directory. */
 static gboolean
-import_read_disk (Import *im, VkTarReader *r, const char *name, char **sha, GError **error)
+import_disk_dir (Import *im, GError **error)
 {
   g_autofree char *ddir = g_build_filename (im->partial, "disks", NULL);
   if (!g_file_test (ddir, G_FILE_TEST_IS_DIR) && g_mkdir (ddir, 0711) < 0)
@@ -223,6 +247,14 @@ import_read_disk (Import *im, VkTarReader *r, const char *name, char **sha, GErr
       return FALSE;
     }
   g_chmod (ddir, 0711);
+  return TRUE;
+}
+
+static gboolean
+import_read_disk (Import *im, VkTarReader *r, const char *name, char **sha, GError **error)
+{
+  if (!import_disk_dir (im, error))
+    return FALSE;
   g_autofree char *path = g_build_filename (im->partial, name, NULL);
   return import_file (r, path, TRUE, sha, error);
 }
@@ -286,7 +318,7 @@ import_read (Import *im, VkTarReader *r, GError **error)
       char *sha = NULL;
       g_autofree char *target = NULL;
       g_autofree char *format = NULL;
-      if (!import_check_claim (im, e, error) ||
+      if (!import_check_claim (im, e->name, e->size, error) ||
           !import_member (im, r, e, &sha, &target, &format, error))
         {
           g_free (sha);
@@ -315,6 +347,172 @@ import_receive (Import *im, int in, GError **error)
   vk_tar_reader_set_progress (r, vk_ops_stream_at, &s);
   vk_tar_reader_set_cancel (r, im->ops->cancel);
   gboolean ok = import_read (im, r, error);
+  vk_ops_stream_end (&s, 0, ok);
+  if (!ok && g_cancellable_is_cancelled (im->ops->cancel))
+    {
+      g_clear_error (error);
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("import from %s interrupted"),
+                   im->source);
+    }
+  return ok;
+}
+
+/* ---- reading an OCI image layout (ops-oci.h) ------------------------------ */
+
+/* "disks/vda.1.qcow2" -> TRUE: the base of a disk in a layout. */
+static gboolean
+disk_base_parse (const char *name)
+{
+  g_autofree char *top = NULL;
+  const char *file = g_str_has_prefix (name, "disks/") ? name + strlen ("disks/") : NULL;
+  const char *dot1 = file ? strchr (file, '.') : NULL;
+  const char *dot2 = dot1 ? strchr (dot1 + 1, '.') : NULL;
+  if (dot2 == NULL || dot2 == dot1 + 1 || dot2 - dot1 > 3 || dot1[1] == '0')
+    return FALSE;
+  for (const char *p = dot1 + 1; p < dot2; p++)
+    if (!g_ascii_isdigit (*p))
+      return FALSE;
+  g_autofree char *target = NULL;
+  g_autofree char *format = NULL;
+  g_autofree char *name_part = g_strndup (file, dot1 - file);
+  top = g_strconcat ("disks/", name_part, dot2, NULL);
+  return disk_member_parse (top, &target, &format);
+}
+
+/* A document of the layout, read whole (at most VK_OCI_DOC_MAX bytes). */
+static GBytes *
+oci_read_doc (Import *im, const char *layout, const char *file, GError **error)
+{
+  g_autofree char *path = g_build_filename (layout, file, NULL);
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  g_autoptr(GError) local = NULL;
+  struct stat st;
+  if (lstat (path, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size > VK_OCI_DOC_MAX ||
+      !g_file_get_contents (path, &text, &len, &local))
+    {
+      import_refuse (error, im->source, _("%s is missing, too large or unreadable; it is not "
+                                          "an OCI image layout"), file);
+      return NULL;
+    }
+  return g_bytes_new_take (g_steal_pointer (&text), len);
+}
+
+/* What layer `d` may be: its title names the file, its media type must
+ * be that file's (compressed only for the state and disks). */
+static gboolean
+oci_layer_kind (Import *im, const VkOciDescriptor *d, gboolean *zstd, GError **error)
+{
+  const char *t = d->title ? d->title : "";
+  g_autofree char *target = NULL;
+  g_autofree char *format = NULL;
+  gboolean disk = disk_member_parse (t, &target, &format) || disk_base_parse (t);
+  gboolean state = g_str_equal (t, VK_STORE_STATE);
+  const char *media = g_str_equal (t, VK_STORE_SIDECAR) ? VK_OCI_MEDIA_SIDECAR
+                      : state ? VK_OCI_MEDIA_STATE
+                      : g_str_equal (t, VK_EXPORT_NVRAM) ? VK_OCI_MEDIA_NVRAM
+                      : !disk ? NULL
+                      : g_str_has_suffix (t, ".raw") ? VK_OCI_MEDIA_RAW : VK_OCI_MEDIA_QCOW2;
+  if (media == NULL)
+    {
+      g_autofree char *shown = g_strescape (t, NULL);
+      return import_refuse (error, im->source,
+                            _("layer %s names the file '%s'; a vmkeep image holds %s, %s, "
+                              "disks/TARGET[.N].qcow2|raw and %s only (is it from a newer "
+                              "vmkeep?)"), d->digest, shown, VK_STORE_SIDECAR, VK_STORE_STATE,
+                            VK_EXPORT_NVRAM);
+    }
+  gboolean packable = state || disk;
+  g_autofree char *zmedia = g_strconcat (media, VK_OCI_ZSTD_SUFFIX, NULL);
+  *zstd = packable && g_str_equal (d->media_type, zmedia);
+  if (!*zstd && !g_str_equal (d->media_type, media))
+    {
+      g_autofree char *shown = g_strescape (d->media_type, NULL);
+      return import_refuse (error, im->source, _("layer '%s' has the media type %s, not %s"),
+                            t, shown, media);
+    }
+  return TRUE;
+}
+
+/* One layer, checked against its digest and size while it is copied to
+ * where its file belongs (the sidecar: into memory, first). */
+static gboolean
+oci_read_layer (Import *im, const char *layout, const VkOciDescriptor *d, guint i,
+                VkOpsStream *s, GError **error)
+{
+  gboolean zstd = FALSE;
+  if (!oci_layer_kind (im, d, &zstd, error) || !vk_ops_check_cancel (im->ops, error))
+    return FALSE;
+  g_autofree char *blob = vk_oci_blob_path (layout, d->digest);
+  gboolean sidecar = g_str_equal (d->title, VK_STORE_SIDECAR);
+  if (sidecar != (i == 0))
+    return import_refuse (error, im->source,
+                          _("layer %u is '%s'; a vmkeep image carries its sidecar (%s) first"),
+                          i + 1, d->title, VK_STORE_SIDECAR);
+  char *sha = NULL;
+  guint64 size = 0;
+  if (sidecar)
+    {
+      im->sidecar = vk_blob_get_data (blob, d->digest, d->size, EXPORT_SIDECAR_MAX,
+                                      im->source, error);
+      if (im->sidecar == NULL || !import_parse_early (im, error))
+        return FALSE;
+      sha = g_strdup (d->digest + strlen ("sha256:"));
+      size = d->size;
+    }
+  else
+    {
+      if (g_str_has_prefix (d->title, "disks/") && !import_disk_dir (im, error))
+        return FALSE;
+      g_autofree char *dst = g_build_filename (im->partial, g_str_equal (d->title, VK_STORE_STATE)
+                                               ? "." VK_STORE_STATE ".import" : d->title, NULL);
+      guint64 limit = G_MAXUINT64;
+      if (!import_claim_limit (im, d->title, &limit, error) ||
+          !vk_blob_get_file (blob, d->digest, d->size, zstd, dst, limit, im->source,
+                             im->ops->cancel, vk_ops_stream_at, s, &sha, &size, error))
+        return FALSE;
+    }
+  VkExportMember *m = g_new0 (VkExportMember, 1);
+  m->name = g_strdup (d->title);
+  m->size = size;
+  m->sha256 = sha;
+  g_hash_table_insert (im->got, m->name, m);
+  return TRUE;
+}
+
+/* The layout's image: oci-layout, the index, the manifest it names (its
+ * digest checked), then every layer. */
+static gboolean
+import_receive_oci (Import *im, const char *layout, const char *ref, GError **error)
+{
+  g_autoptr(GBytes) lo = oci_read_doc (im, layout, VK_OCI_LAYOUT_FILE, error);
+  g_autoptr(GBytes) ix = lo ? oci_read_doc (im, layout, VK_OCI_INDEX_FILE, error) : NULL;
+  gsize len = 0;
+  const char *text = lo ? g_bytes_get_data (lo, &len) : NULL;
+  if (ix == NULL || !vk_oci_layout_parse (text, len, im->source, error))
+    return FALSE;
+  text = g_bytes_get_data (ix, &len);
+  g_autoptr(VkOciDescriptor) md = vk_oci_index_find (text, len, ref, im->source, error);
+  if (md == NULL)
+    return FALSE;
+  g_autofree char *mpath = vk_oci_blob_path (layout, md->digest);
+  g_autoptr(GBytes) mb = vk_blob_get_data (mpath, md->digest, md->size, VK_OCI_DOC_MAX,
+                                           im->source, error);
+  if (mb == NULL)
+    return FALSE;
+  text = g_bytes_get_data (mb, &len);
+  g_autoptr(VkOciManifest) m = vk_oci_manifest_parse (text, len, im->source, error);
+  if (m == NULL)
+    return FALSE;
+  im->image = g_strdup (m->title);
+  guint64 total = 0;
+  for (guint i = 0; i < m->layers->len; i++)
+    total += ((VkOciDescriptor *) m->layers->pdata[i])->size;
+  VkOpsStream s;
+  vk_ops_stream_begin (&s, im->ops, im->source, "import", total);
+  gboolean ok = TRUE;
+  for (guint i = 0; ok && i < m->layers->len; i++)
+    ok = oci_read_layer (im, layout, m->layers->pdata[i], i, &s, error);
   vk_ops_stream_end (&s, 0, ok);
   if (!ok && g_cancellable_is_cancelled (im->ops->cancel))
     {
@@ -375,13 +573,15 @@ import_check_manifest (Import *im, GError **error)
 static gboolean
 import_check_complete (Import *im, GError **error)
 {
-  if (im->sidecar == NULL || im->manifest == NULL ||
+  if (im->sidecar == NULL || (im->manifest == NULL && !im->oci) ||
       !g_hash_table_contains (im->got, VK_STORE_STATE))
     return import_refuse (error, im->source,
                           _("the stream lacks %s; it is not a complete vmkeep image export"),
-                          im->manifest == NULL ? VK_EXPORT_MANIFEST
-                          : im->sidecar == NULL ? VK_STORE_SIDECAR : VK_STORE_STATE);
-  if (!import_check_manifest (im, error))
+                          im->sidecar == NULL ? VK_STORE_SIDECAR
+                          : im->manifest == NULL && !im->oci ? VK_EXPORT_MANIFEST
+                          : VK_STORE_STATE);
+  /* a layout's blobs were checked against their digests as they were read */
+  if (!im->oci && !import_check_manifest (im, error))
     return FALSE;
   g_autofree char *scname = g_strdup_printf ("%s:%s", im->source, VK_STORE_SIDECAR);
   gsize len = 0;
@@ -462,11 +662,69 @@ import_pick_name (Import *im, GError **error)
   return TRUE;
 }
 
-/* Frozen disk `f` arrived, standalone (a qcow2 with neither a backing file
- * nor an external data file); the sidecar is pointed at it, its digest
- * taken anew. */
+/* The file `mname` of a disk, arrived as `path`: a qcow2 (when `fmt` says
+ * so) without an external data file, with a backing file exactly when
+ * `based` (an export stream carries standalone disks only). */
 static gboolean
-import_check_disk (Import *im, VkFrozenDisk *f, GError **error)
+import_check_file (Import *im, const char *mname, const char *path, const char *fmt,
+                   gboolean based, GError **error)
+{
+  if (!g_str_equal (fmt, "qcow2"))
+    return TRUE;
+  g_autofree char *probed = NULL;
+  g_autofree char *backing = NULL;
+  g_autofree char *data_file = NULL;
+  g_autoptr(GError) local = NULL;
+  if (!(probed = vk_disk_probe_format (path, &local)) || !g_str_equal (probed, "qcow2") ||
+      !vk_qcow2_backing_file (path, &backing, &local))
+    return import_refuse (error, im->source, _("disk %s is not a readable qcow2 image%s"),
+                          mname, local ? local->message : "");
+  if (backing != NULL && !based)
+    return import_refuse (error, im->source,
+                          im->oci ? _("disk %s is a qcow2 overlay on %s, but the image carries "
+                                      "no base for it")
+                                  : _("disk %s is a qcow2 overlay on %s; an export carries "
+                                      "standalone disks only"), mname, backing);
+  if (backing == NULL && based)
+    return import_refuse (error, im->source,
+                          _("disk %s has no backing file, but the image carries a base for "
+                            "it"), mname);
+  /* QEMU would read and write the guest's disk in that host file */
+  if (!vk_qcow2_data_file (path, &data_file, &local) || data_file != NULL)
+    return import_refuse (error, im->source,
+                          data_file ? _("disk %s keeps its data in the host file “%s” (a qcow2 "
+                                        "external data file); an image carries disks with "
+                                        "their data only")
+                                    : _("disk %s is not a readable qcow2 image%s"),
+                          mname, data_file ? data_file : local ? local->message : "");
+  return TRUE;
+}
+
+/* The base N (1, 2, ...) of disk `target` that arrived from a layout:
+ * its member name and format, or NULL. */
+static VkExportMember *
+import_base (Import *im, const char *target, guint n, const char **fmt)
+{
+  static const char *const fmts[] = { "qcow2", "raw" };
+  for (guint i = 0; im->oci && i < G_N_ELEMENTS (fmts); i++)
+    {
+      g_autofree char *mname = g_strdup_printf ("disks/%s.%u.%s", target, n, fmts[i]);
+      VkExportMember *m = g_hash_table_lookup (im->got, mname);
+      if (m)
+        {
+          *fmt = fmts[i];
+          return m;
+        }
+    }
+  return NULL;
+}
+
+/* Frozen disk `f` arrived: standalone, or (from a layout) with the files
+ * of its backing chain, each pointed at the next by a relative name (the
+ * directory is renamed when the image is published). The sidecar is
+ * pointed at it, its digest taken anew; `known` gets the members used. */
+static gboolean
+import_check_disk (Import *im, VkFrozenDisk *f, GHashTable *known, GError **error)
 {
   const char *fmt = g_str_equal (f->format, "raw") ? "raw" : "qcow2";
   g_autofree char *mname = g_strdup_printf ("disks/%s.%s", f->target, fmt);
@@ -474,47 +732,53 @@ import_check_disk (Import *im, VkFrozenDisk *f, GError **error)
   if (m == NULL)
     return import_refuse (error, im->source, _("frozen disk %s (%s) is missing from the stream"),
                           f->target, mname);
+  g_hash_table_add (known, m->name);
   g_autofree char *path = g_build_filename (im->partial, mname, NULL);
-  g_autofree char *probed = NULL;
-  g_autofree char *backing = NULL;
-  g_autofree char *data_file = NULL;
-  g_autoptr(GError) local = NULL;
-  if (g_str_equal (fmt, "qcow2") &&
-      (!(probed = vk_disk_probe_format (path, &local)) || !g_str_equal (probed, "qcow2") ||
-       !vk_qcow2_backing_file (path, &backing, &local) || backing != NULL))
-    return import_refuse (error, im->source,
-                          backing ? _("disk %s is a qcow2 overlay on %s; an export carries "
-                                      "standalone disks only")
-                                  : _("disk %s is not a readable qcow2 image%s"),
-                          mname, backing ? backing : local ? local->message : "");
-  /* QEMU would read and write the guest's disk in that host file */
-  if (g_str_equal (fmt, "qcow2") &&
-      (!vk_qcow2_data_file (path, &data_file, &local) || data_file != NULL))
-    return import_refuse (error, im->source,
-                          data_file ? _("disk %s keeps its data in the host file “%s” (a qcow2 "
-                                        "external data file); an export carries standalone "
-                                        "disks only")
-                                    : _("disk %s is not a readable qcow2 image%s"),
-                          mname, data_file ? data_file : local ? local->message : "");
+  const char *cur_name = m->name;
+  g_autofree char *cur = g_strdup (path);
+  const char *cur_fmt = fmt;
+  for (guint n = 1;; n++)
+    {
+      const char *bfmt = NULL;
+      VkExportMember *b = g_str_equal (cur_fmt, "qcow2") ? import_base (im, f->target, n, &bfmt)
+                                                        : NULL;
+      if (!import_check_file (im, cur_name, cur, cur_fmt, b != NULL, error))
+        return FALSE;
+      if (b == NULL)
+        break;
+      g_hash_table_add (known, b->name);
+      g_autofree char *leaf = g_path_get_basename (b->name);
+      if (!vk_disk_rebase_unsafe (cur, leaf, bfmt, error))
+        return FALSE;
+      g_free (cur);
+      cur = g_build_filename (im->partial, b->name, NULL);
+      cur_name = b->name;
+      cur_fmt = bfmt;
+    }
+  struct stat st;
+  if (stat (path, &st) < 0)
+    return import_refuse (error, im->source, _("cannot read %s: %s"), path, g_strerror (errno));
   g_free (f->frozen);
   f->frozen = g_steal_pointer (&path);   /* checked below, then moved */
-  f->size = m->size;
+  f->size = (guint64) st.st_size;
   f->format = (g_free (f->format), g_strdup (fmt));
   /* the content was checked against the manifest: its digest is taken
    * anew here (the file's mtime is this import's) */
+  g_autoptr(GError) local = NULL;
   g_clear_pointer (&f->meta_sha256, g_free);
   if (!vk_disk_digest (f->frozen, f->format, &f->meta_sha256, &local))
     return import_refuse (error, im->source, "%s", local->message);
   return TRUE;
 }
 
-/* Each frozen disk arrived, standalone, and nothing else did. */
+/* Each frozen disk arrived, and nothing else did. */
 static gboolean
 import_check_disks (Import *im, GError **error)
 {
   VkSidecar *sc = im->sc;
+  g_autoptr(GHashTable) known = g_hash_table_new (g_str_hash, g_str_equal);
   for (guint i = 0; i < sc->frozen_disks->len; i++)
-    if (!import_check_disk (im, sc->frozen_disks->pdata[i], error))
+    if (!import_check_disk (im, sc->frozen_disks->pdata[i], known, error))
       return FALSE;
   GHashTableIter it;
   gpointer value;
@@ -522,16 +786,7 @@ import_check_disks (Import *im, GError **error)
   while (g_hash_table_iter_next (&it, NULL, &value))
     {
       VkExportMember *m = value;
-      if (!g_str_has_prefix (m->name, "disks/"))
-        continue;
-      gboolean known = FALSE;
-      for (guint i = 0; i < sc->frozen_disks->len; i++)
-        {
-          VkFrozenDisk *f = sc->frozen_disks->pdata[i];
-          g_autofree char *mname = g_strdup_printf ("disks/%s.%s", f->target, f->format);
-          known = known || g_str_equal (mname, m->name);
-        }
-      if (!known)
+      if (g_str_has_prefix (m->name, "disks/") && !g_hash_table_contains (known, m->name))
         return import_refuse (error, im->source,
                               _("member '%s' is not one of the image's frozen disks"), m->name);
     }
@@ -813,10 +1068,14 @@ import_abort (Import *im, GError **error)
     }
 }
 
+/* An import from the stream `in`, or (`layout` not NULL) from an OCI
+ * image layout. */
 static VkImportResult *
-import_run (VkOps *ops, int in, const char *source, const char *name, GError **error)
+import_run (VkOps *ops, int in, const char *layout, const char *ref, const char *source,
+            const char *name, GError **error)
 {
-  Import im = { ops, source, name, NULL, NULL, NULL, NULL, NULL, -1, NULL, NULL, NULL, NULL };
+  Import im = { ops, source, name, NULL, NULL, NULL, NULL, NULL, -1, NULL, NULL, NULL, NULL,
+                layout != NULL };
   im.got = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                   (GDestroyNotify) vk_export_member_free);
   gint64 t0 = g_get_monotonic_time ();
@@ -825,7 +1084,8 @@ import_run (VkOps *ops, int in, const char *source, const char *name, GError **e
       import_clear (&im);
       return NULL;
     }
-  if (!import_receive (&im, in, error) || !import_check (&im, error))
+  if (!(layout ? import_receive_oci (&im, layout, ref, error) : import_receive (&im, in, error)) ||
+      !import_check (&im, error))
     {
       import_abort (&im, error);
       import_clear (&im);
@@ -882,8 +1142,15 @@ vk_ops_image_import (VkOps *ops, const char *input, const char *source, const ch
   int in = import_open (input, error);
   if (in < 0)
     return NULL;
-  VkImportResult *r = import_run (ops, in, source, name, error);
+  VkImportResult *r = import_run (ops, in, NULL, NULL, source, name, error);
   if (input)
     close (in);
   return r;
+}
+
+VkImportResult *
+vk_ops_image_import_oci (VkOps *ops, const char *layout, const char *ref, const char *source,
+                         const char *name, GError **error)
+{
+  return import_run (ops, -1, layout, ref, source, name, error);
 }
