@@ -19,8 +19,10 @@
 #   fork (running)     fork-after-disks, fork-after-clone
 #   fork (shut off)    fork-after-disks, fork-after-clone
 #   fork (an image)    fork-after-clone
-#   image export       export-commit
-#   image import       import-received, import-checked, import-sidecar
+#   image export       export-commit (tar and --format oci)
+#   image import       import-received, import-checked, import-sidecar (a tar
+#                      stream and an OCI layout)
+# (push and pull, which need a registry: tests/e2e/registry.sh)
 #
 # Random moments, libvirtd killed and full file systems: stops.sh; nic add
 # and fs attach: attach.sh; the systemd unit: systemd.sh.
@@ -155,7 +157,15 @@ for sig in sigkill sigterm; do
 	faults_verdict "$what"
 	is "$(ls -A "$E2E_DIR/out")" "" "$what: nothing left in the destination directory"
 done
+for sig in sigkill sigterm; do
+	what="export --format oci export-commit:$sig"
+	faulted "export-commit:$sig" image export c --format oci -o "$E2E_DIR/out/c.oci"
+	killed_at "$what" "$sig"
+	faults_verdict "$what"
+	is "$(ls -A "$E2E_DIR/out")" "" "$what: nothing left in the destination directory"
+done
 check_or_bail vk image export c -o "$E2E_DIR/out/c.tar"
+check_or_bail vk image export c --format oci -o "$E2E_DIR/out/c.oci"
 printf '%s\n' "$(e2e_import_places)" >>"$conf"
 for point in import-received import-checked import-sidecar; do
 	for sig in sigkill sigterm; do
@@ -167,6 +177,15 @@ for point in import-received import-checked import-sidecar; do
 		faults_verdict "$what"
 		is "$(listed_images)" "$imgs0" "$what: no image i$n listed"
 		check_as "$what: re-run of import" vk image import "$E2E_DIR/out/c.tar" --name "i$n"
+		check_as "$what: the imported image verifies" vk image verify "i$n"
+		check_as "$what: and goes again" vk image rm "i$n"
+		next
+		what="import DIR $point:$sig"
+		faulted "$point:$sig" image import "$E2E_DIR/out/c.oci" --name "i$n"
+		killed_at "$what" "$sig"
+		faults_verdict "$what"
+		is "$(listed_images)" "$imgs0" "$what: no image i$n listed"
+		check_as "$what: re-run of import DIR" vk image import "$E2E_DIR/out/c.oci" --name "i$n"
 		check_as "$what: the imported image verifies" vk image verify "i$n"
 		check_as "$what: and goes again" vk image rm "i$n"
 	done
