@@ -306,6 +306,27 @@ is "$(store_listing)" "$before" "... and nothing of the killed pull is left in t
 check_as "a re-run of the pull succeeds" vk image pull "$R/vmkeep/src:b" --tls-verify=false --name killed
 check_as "image verify killed" vk image verify killed
 
+# The fault hook's points (tests/e2e/vmkeep-fault): stopped at each, the
+# next vmkeep leaves nothing of the run and a re-run works.
+for spec in push-copy:sigkill push-copy:sigterm pull-copy:sigkill pull-copy:sigterm \
+	pull-import:sigkill pull-import:sigterm; do
+	before=$(store_listing)
+	imgs=$(listed_images | tr '\n' ' ')
+	case $spec in
+	push*) args=(image push pulled "$R/vmkeep/faults:${spec%%:*}" --tls-verify=false) ;;
+	*) args=(image pull "$R/vmkeep/src:b" --tls-verify=false --name f) ;;
+	esac
+	run_rc env VMKEEP_FAULT="$spec" "$VMKEEP_FAULT_BIN" -c "$E2E_URI" "${args[@]}"
+	isnt "$RUN_RC" 0 "$spec: stopped there"
+	run_rc vk recover --apply
+	is "$RUN_RC" 0 "$spec: vmkeep recover --apply"
+	is "$(listed_images | tr '\n' ' ')" "$imgs" "$spec: no image added"
+	is "$(store_listing)" "$before" "$spec: nothing of the run left in the store"
+	is "$(find "$store/journal" -name '*.json' 2>/dev/null | wc -l)" 0 "$spec: no journal left"
+	check_as "$spec: a re-run succeeds" vk "${args[@]}"
+	[ "${spec%%-*}" = push ] || check vk image rm f
+done
+
 # ------------------------------------------------------------- usage ---
 
 run_rc vk image push pulled "oci:$E2E_DIR/x:y"
