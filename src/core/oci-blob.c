@@ -35,6 +35,30 @@ is_zero (const guint8 *p, gsize len)
   return len == 0 || (p[0] == 0 && memcmp (p, p + 1, len - 1) == 0);
 }
 
+/* Holes are made of zero runs of this size (a qcow2 cluster). */
+#define HOLE ((gsize) 64 << 10)
+
+/* pwrite `len` bytes at `off`, leaving each 64 KiB of zeros unwritten (a
+ * hole once the file is truncated to its length). errno set on failure. */
+static gboolean
+write_sparse (int fd, const guint8 *data, gsize len, guint64 off)
+{
+  gsize start = 0;
+  while (start < len)
+    {
+      while (start < len && is_zero (data + start, MIN (HOLE, len - start)))
+        start += MIN (HOLE, len - start);
+      gsize end = start;
+      while (end < len && !is_zero (data + end, MIN (HOLE, len - end)))
+        end += MIN (HOLE, len - end);
+      if (end > start && !vk_write_full (fd, data + start, end - start,
+                                         (gint64) (off + start), NULL))
+        return FALSE;
+      start = end;
+    }
+  return TRUE;
+}
+
 gboolean
 vk_blob_zstd_ratio (const char *path, double *ratio, GError **error)
 {
@@ -105,8 +129,8 @@ static gboolean
 put_write (Put *p, const void *data, gsize len, GError **error)
 {
   vk_sha256_update (p->sha, data, len);
-  if (!(p->sparse && is_zero (data, len)) &&
-      !vk_write_full (p->fd, data, len, (gint64) p->size, NULL))
+  if (!(p->sparse ? write_sparse (p->fd, data, len, p->size)
+                  : vk_write_full (p->fd, data, len, (gint64) p->size, NULL)))
     {
       int e = errno;
       return io_fail (error, _("cannot write %s: %s"), p->tmp, e);
@@ -348,7 +372,7 @@ get_write (Get *g, const guint8 *data, gsize len, GError **error)
     return get_refuse (error, g->source, _("blob %s holds more than the %" G_GUINT64_FORMAT
                                            " bytes this file may have"), g->digest, g->limit);
   vk_sha256_update (g->sha, data, len);
-  if (!is_zero (data, len) && !vk_write_full (g->out, data, len, (gint64) g->size, NULL))
+  if (!write_sparse (g->out, data, len, g->size))
     {
       int e = errno;
       return io_fail (error, _("cannot write %s: %s"), g->dst, e);
