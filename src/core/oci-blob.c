@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -307,8 +308,8 @@ get_open (const char *path, const char *digest, guint64 size, const char *source
   if ((guint64) st.st_size != size)
     {
       close (fd);
-      get_refuse (error, source, _("blob %s has %" G_GUINT64_FORMAT " bytes, the manifest "
-                                   "says %" G_GUINT64_FORMAT ": it is truncated or was "
+      get_refuse (error, source, _("blob %s has %" PRIu64 " bytes, the manifest "
+                                   "says %" PRIu64 ": it is truncated or was "
                                    "altered"), digest, (guint64) st.st_size, size);
       return -1;
     }
@@ -331,8 +332,8 @@ vk_blob_get_data (const char *path, const char *digest, guint64 size, guint64 li
 {
   if (size > limit)
     {
-      get_refuse (error, source, _("blob %s claims %" G_GUINT64_FORMAT " bytes, more than "
-                                   "%" G_GUINT64_FORMAT " for this kind of file"), digest,
+      get_refuse (error, source, _("blob %s claims %" PRIu64 " bytes, more than "
+                                   "%" PRIu64 " for this kind of file"), digest,
                   size, limit);
       return NULL;
     }
@@ -369,7 +370,7 @@ static gboolean
 get_write (Get *g, const guint8 *data, gsize len, GError **error)
 {
   if (g->size + len > g->limit)
-    return get_refuse (error, g->source, _("blob %s holds more than the %" G_GUINT64_FORMAT
+    return get_refuse (error, g->source, _("blob %s holds more than the %" PRIu64
                                            " bytes this file may have"), g->digest, g->limit);
   vk_sha256_update (g->sha, data, len);
   if (!write_sparse (g->out, data, len, g->size))
@@ -449,8 +450,8 @@ vk_blob_get_file (const char *path, const char *digest, guint64 size, gboolean z
                   guint64 *content_size, GError **error)
 {
   if (!zstd && size > limit)
-    return get_refuse (error, source, _("blob %s claims %" G_GUINT64_FORMAT " bytes, more "
-                                        "than the %" G_GUINT64_FORMAT " this file may have"),
+    return get_refuse (error, source, _("blob %s claims %" PRIu64 " bytes, more "
+                                        "than the %" PRIu64 " this file may have"),
                        digest, size, limit);
   int in = get_open (path, digest, size, source, error);
   if (in < 0)
