@@ -40,6 +40,9 @@
  *     entry keeps the default, VK_CLI_LOCAL_FILES with the phrase of
  *     vk_cli_host_files), watch (this host's bridges too), list --idle
  *     (idle history), diff of an image, recover. */
+/* TRANSLATORS: this and the other host_files phrases of the table end a
+ * sentence that starts "vmkeep COMMAND ", e.g. "vmkeep start takes the
+ * domain's lock in this host's store, but ..." */
 #define LOCK_PHRASE N_("takes the domain's lock in this host's store")
 #define CLONE_PHRASE N_("reads images in this host's store and creates disk files on this host")
 
@@ -271,6 +274,10 @@ vk_cli_set_host_refusal (GError **error, const char *command, const char *files,
 {
   if (host != NULL)
     g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+                 /* TRANSLATORS: the command ("image export"), what of this
+                  * host it uses (a phrase of the command table), the URI as
+                  * given ("-c qemu+ssh://node7/system"), then its host three
+                  * times and the command again */
                  _("vmkeep %s %s, but %s is libvirt on %s; run vmkeep on %s (for example: "
                    "ssh %s vmkeep %s ...)"),
                  command, files, shown, host, host, host, command);
