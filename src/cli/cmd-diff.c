@@ -68,7 +68,8 @@ load_side (VkCli *cli, const char *spec, Side *s, GError **error)
   if (dom == NULL)
     {
       g_autofree char *idir = vk_store_image_dir (cli->cfg->store_dir, spec);
-      gboolean is_image = vk_validate_name ("image name", spec, NULL) &&
+      /* this host's store says nothing about another host's images */
+      gboolean is_image = cli->here && vk_validate_name ("image name", spec, NULL) &&
                           g_file_test (idir, G_FILE_TEST_IS_DIR);
       g_autofree char *shown = g_strescape (spec, NULL);
       if (is_image)

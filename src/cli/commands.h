@@ -24,6 +24,15 @@ typedef struct {
   VkOps *ops;         /* the workflows' context, made with the connection */
   GPtrArray *recovered; /* "OP SUBJECT" of each interrupted run the recovery
                            before the command undid or restored */
+  char *command;        /* the command of this run as messages name it
+                           ("nic add", "image export") */
+  /* Set when this run needs this host's files (VkCommand.host_files):
+   * vk_cli_connect then refuses a connection that libvirt reports to be
+   * to another host (libvirt's default URI can be, see run.c). */
+  const char *host_files;
+  /* The URI is libvirt on this host (or libvirt's default): the store
+   * belongs to its domains, and the recovery before a command runs. */
+  gboolean here;
 } VkCli;
 
 typedef gboolean (*VkCommandFunc) (VkCli *cli, int argc, char **argv,
@@ -34,6 +43,21 @@ typedef enum {
   VK_CLI_RECOVER_WARN,
   VK_CLI_RECOVER_APPLY,
 } VkCliRecover;
+
+/* What a command needs besides libvirt's API. vmkeep's store (locks,
+ * journals, sidecars, images, idle history), the disks it creates and
+ * reads, NVRAM, sysfs, virtiofs source directories and bridges are files
+ * of the host vmkeep runs on; over a URI of libvirt on another host
+ * (src/core/uri.h) they are not the daemon's, so a command that needs
+ * them is refused before it touches anything (run.c). A domain's lock is
+ * such a file too: taken here it does not keep vmkeep on the other host
+ * (a hibernate timer, say) away from the domain, so every command that
+ * changes a domain under its lock needs this host. The default (0) is to
+ * need it. */
+typedef enum {
+  VK_CLI_LOCAL_FILES = 0,
+  VK_CLI_API_ONLY,      /* libvirt's API carries all it needs (or no libvirt) */
+} VkCliHost;
 
 /* A command, declared once: help, parsing, the man-page coverage test and
  * the shell completion (vmkeep __complete) all read this entry. */
@@ -55,6 +79,14 @@ typedef struct {
    * finish them (commands that change domains or the store), warn about
    * them (commands that only read), or neither. */
   VkCliRecover recover;
+  VkCliHost host;
+  /* With VK_CLI_LOCAL_FILES: what of this host it uses, translatable (N_),
+   * the end of a sentence "vmkeep CMD ...", for the refusal. */
+  const char *host_files;
+  /* With VK_CLI_LOCAL_FILES, optional: whether these arguments need this
+   * host (argv[0] is the command's name; options are not parsed yet, so
+   * when in doubt: TRUE). */
+  gboolean (*host_files_needed) (int argc, char **argv);
 } VkCommand;
 
 /* One run of vmkeep with command line `argv`; the exit status. `fault`
@@ -67,6 +99,18 @@ extern const VkCommand vk_commands[];
 const VkCommand *vk_command_find (int argc, char **argv, int *words);
 /* A command's own table entry, by its full name ("fs detach"). */
 const VkCommand *vk_command_named (const char *name);
+
+/* What of this host command `cmd` with arguments `argv` (argv[0] its
+ * name, options not parsed) uses, translated, or NULL when libvirt's API
+ * is all it needs. */
+const char *vk_cli_host_files (const VkCommand *cmd, int argc, char **argv);
+
+/* The refusal of a command (`files`: its VkCommand.host_files) whose URI,
+ * `shown` as the user gave it (e.g. "-c qemu+ssh://node7/system"), is
+ * libvirt on `host` (NULL: on a host the URI does not name):
+ * VK_ERROR_REFUSED saying to run vmkeep there. */
+void vk_cli_set_host_refusal (GError **error, const char *command, const char *files,
+                              const char *shown, const char *host);
 
 /* The workflows' context, made once the configuration is read (before any
  * connection: workflows on the store alone need none): notices go to

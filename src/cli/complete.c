@@ -13,9 +13,10 @@
  * candidate. The completion script (data/vmkeep.bash-completion) only
  * splits the line and hands the answer to bash. Domain names, tags and a
  * domain's devices come from libvirt at the URI of a -c typed on the line
- * (else the configuration's), image names from the configured store; a
- * failure offers nothing rather than printing an error into the
- * terminal. */
+ * (else the configuration's), image names from the configured store and
+ * bridges and host PCI devices from sysfs, those only when that URI is
+ * libvirt on this host (src/core/uri.h); a failure offers nothing rather
+ * than printing an error into the terminal. */
 #include "config.h"
 
 #include <glib/gi18n.h>
@@ -26,6 +27,7 @@
 #include "commands.h"
 #include "identity.h"
 #include "store.h"
+#include "uri.h"
 #include "vk-error.h"
 
 static const char *const global_options[] = {
@@ -113,9 +115,19 @@ offer_tags (Comp *c)
     }
 }
 
+/* Does the URI of the line (a -c typed, else the configuration's) reach
+ * libvirt on this host? Only then are this host's store and sysfs its. */
+static gboolean
+uri_here (Comp *c)
+{
+  return c->cli->uri == NULL || vk_uri_is_this_host (c->cli->uri);
+}
+
 static void
 offer_images (Comp *c, const char *with)
 {
+  if (!uri_here (c))
+    return;
   g_autoptr(GPtrArray) images = vk_store_list_images (c->cli->cfg->store_dir, NULL);
   for (guint i = 0; images && i < images->len; i++)
     {
@@ -128,6 +140,8 @@ offer_images (Comp *c, const char *with)
 static void
 offer_sysfs (Comp *c, const char *dir, const char *inside)
 {
+  if (!uri_here (c))
+    return;
   g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
   const char *n;
   while (d && (n = g_dir_read_name (d)) != NULL)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "uri.h"
 #include "validate.h"
 #include "vk-error.h"
 
@@ -134,6 +135,106 @@ parse_globals (int argc, char **argv, VkCli *cli, char **uri, int *code)
   return argc;
 }
 
+/* The URI this run gives libvirt: -c, else uri= of vmkeep.conf, else
+ * LIBVIRT_DEFAULT_URI (libvirt reads it itself); `*shown` says so for
+ * messages. NULL: libvirt's default, a local driver unless uri_default of
+ * libvirt.conf names another (vk_cli_connect checks what it connected to). */
+static const char *
+effective_uri (VkCli *cli, gboolean from_option, char **shown)
+{
+  if (cli->uri != NULL)
+    {
+      *shown = from_option ? g_strdup_printf ("-c %s", cli->uri)
+                           : g_strdup_printf (_("uri=%s in %s"), cli->uri,
+                                              vk_config_default_path ());
+      return cli->uri;
+    }
+  const char *env = g_getenv ("LIBVIRT_DEFAULT_URI");
+  if (env == NULL || env[0] == '\0')
+    return NULL;
+  *shown = g_strdup_printf ("LIBVIRT_DEFAULT_URI=%s", env);
+  return env;
+}
+
+/* The command as messages name it: with its action word when its first
+ * argument is one (an entry whose completion starts with "=a|b|c"). */
+static char *
+shown_command (const VkCommand *cmd, int argc, char **argv)
+{
+  if (cmd->complete != NULL && cmd->complete[0] == '=' && argc > 1)
+    {
+      g_autofree char *words = g_strndup (cmd->complete + 1, strcspn (cmd->complete + 1, " "));
+      g_auto(GStrv) actions = g_strsplit (words, "|", -1);
+      if (g_strv_contains ((const char *const *) actions, argv[1]))
+        return g_strdup_printf ("%s %s", cmd->name, argv[1]);
+    }
+  return g_strdup (cmd->name);
+}
+
+/* Before the store is touched or a connection opened: a command that
+ * needs this host's files (VkCommand.host) refuses a URI of libvirt on
+ * another host, or one that does not say where libvirt runs; for the
+ * others, cli->here says whether this host's recovery is theirs. */
+static gboolean
+check_host (VkCli *cli, const VkCommand *cmd, int argc, char **argv, gboolean from_option,
+            GError **error)
+{
+  const char *files = vk_cli_host_files (cmd, argc, argv);
+  g_autofree char *shown = NULL;
+  const char *uri = effective_uri (cli, from_option, &shown);
+  VkUriPlace place = VK_URI_THIS_HOST;
+  g_autofree char *host = NULL;
+  g_autoptr(GError) unknown = NULL;
+
+  cli->command = shown_command (cmd, argc, argv);
+  if (uri != NULL && !vk_uri_place (uri, &place, &host, &unknown))
+    place = VK_URI_OTHER_HOST;
+  cli->here = place == VK_URI_THIS_HOST;
+  if (files == NULL)
+    return TRUE;
+  if (unknown != NULL)
+    return vk_fail (error, VK_ERROR_USAGE,
+                    _("vmkeep %s %s, so it needs libvirt on this host, but %s; give the "
+                      "URI itself (for example -c qemu:///system)"),
+                    cli->command, files, unknown->message);
+  if (place == VK_URI_OTHER_HOST)
+    {
+      vk_cli_set_host_refusal (error, cli->command, files, shown, host);
+      return FALSE;
+    }
+  cli->host_files = files;
+  return TRUE;
+}
+
+/* The command, once the configuration is read: the check of where its
+ * libvirt runs, the recovery before it, the command under the guard. */
+static gboolean
+run_command (VkCli *cli, const VkCommand *cmd, int argc, char **argv, gboolean help,
+             gboolean from_option, GError **error)
+{
+  help = help || g_strv_contains ((const char *const *) argv, "--help") ||
+         g_strv_contains ((const char *const *) argv, "-h");
+  if (!help && !check_host (cli, cmd, argc, argv, from_option, error))
+    return FALSE;
+  /* The store's interrupted runs are about this host's libvirt's
+   * domains: never finished (or warned about) through another host's. */
+  if (cmd->recover != VK_CLI_RECOVER_NONE && !help && cli->here)
+    vk_cli_recover_first (cli, cmd->recover == VK_CLI_RECOVER_APPLY);
+  /* Every command that changes state handles SIGINT, SIGTERM and SIGHUP
+   * the same way: the signal cancels the run's context; a workflow then
+   * undoes what it did, or finishes the step that cannot be undone (a
+   * libvirt call under way) and says so; no more domains of a list are
+   * started on. */
+  VkSigGuard guard;
+  gboolean guarded = cmd->recover == VK_CLI_RECOVER_APPLY;
+  if (guarded)
+    vk_cli_sig_guard_begin (cli, &guard);
+  gboolean ok = cmd->func (cli, argc, argv, error);
+  if (guarded)
+    vk_cli_sig_guard_end (&guard);
+  return ok;
+}
+
 int
 vk_cli_main (int argc, char **argv, VkOpsFaultFunc fault, gpointer fault_data)
 {
@@ -202,29 +303,13 @@ vk_cli_main (int argc, char **argv, VkOpsFaultFunc fault, gpointer fault_data)
   cli.ops->fault = fault;
   cli.ops->fault_data = fault_data;
 
-  int cargc = (int) cargv->len - 1;
-  char **cargs = (char **) cargv->pdata;
-  if (cmd->recover != VK_CLI_RECOVER_NONE && !help &&
-      !g_strv_contains ((const char *const *) cargs, "--help") &&
-      !g_strv_contains ((const char *const *) cargs, "-h"))
-    vk_cli_recover_first (&cli, cmd->recover == VK_CLI_RECOVER_APPLY);
-  /* Every command that changes state handles SIGINT, SIGTERM and SIGHUP
-   * the same way: the signal cancels the run's context; a workflow then
-   * undoes what it did, or finishes the step that cannot be undone (a
-   * libvirt call under way) and says so; no more domains of a list are
-   * started on. */
-  VkSigGuard guard;
-  gboolean guarded = cmd->recover == VK_CLI_RECOVER_APPLY;
-  if (guarded)
-    vk_cli_sig_guard_begin (&cli, &guard);
-  gboolean ok = cmd->func (&cli, cargc, cargs, &error);
-  if (guarded)
-    vk_cli_sig_guard_end (&guard);
-  if (!ok)
+  if (!run_command (&cli, cmd, (int) cargv->len - 1, (char **) cargv->pdata, help, uri != NULL,
+                    &error))
     code = fail (error);
   vk_ops_free (cli.ops);
   vk_conn_free (cli.conn);
   g_free (cli.uri);
+  g_free (cli.command);
   g_clear_pointer (&cli.recovered, g_ptr_array_unref);
   return code;
 }

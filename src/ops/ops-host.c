@@ -12,20 +12,15 @@
 #include "fileutil.h"
 #include "ops-host.h"
 #include "spec.h"
+#include "uri.h"
 #include "vk-error.h"
 
 gboolean
 vk_ops_uri_is_local (const char *uri)
 {
-  if (uri == NULL)
-    return TRUE;
-  const char *sep = strstr (uri, "://");
-  if (sep == NULL)
-    return TRUE;
-  const char *plus = memchr (uri, '+', sep - uri);
-  if (plus && !g_str_has_prefix (plus, "+unix://"))
-    return FALSE;
-  return sep[3] == '/' || sep[3] == '\0';
+  /* NULL: libvirt's default, a local driver unless libvirt.conf says
+   * otherwise; the CLI checks what libvirt connected to (vk_cli_connect) */
+  return uri == NULL || vk_uri_is_this_host (uri);
 }
 
 VkHostIface

@@ -10,9 +10,10 @@
 
 G_BEGIN_DECLS
 
-/* Does `uri` reach libvirt on this host? qemu:///system,
- * qemu:///system?socket=..., qemu+unix:/// and test:/// do; a transport
- * other than unix, or a host name, is another host. */
+/* Does `uri` reach libvirt on this host? The rule of src/core/uri.h
+ * (qemu:///system, qemu+unix:///, test:///, qemu+ssh://localhost/ do;
+ * a server other than localhost is another host); NULL, libvirt's
+ * default URI, counts as this host. */
 gboolean vk_ops_uri_is_local (const char *uri);
 
 /* What the host has under interface name `name`: libvirt's interface

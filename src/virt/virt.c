@@ -92,11 +92,16 @@ vk_conn_open (const char *uri, VkConn **out, GError **error)
   virConnectPtr c = virConnectOpen (uri);
   if (c == NULL)
     {
-      vk_vir_fail (error, _("cannot connect to libvirt at %s (is libvirtd running? "
-                         "check -c URI / uri= in vmkeep.conf)"),
-                uri ? uri : _("the default URI"));
-      if (error && *error)
-        (*error)->code = VK_ERROR_FAILED;
+      /* Not vk_vir_fail: a connection that never opened asked libvirt
+       * nothing, so its "connection lost" wording (and the recovery it
+       * suggests) does not apply. */
+      virErrorPtr e = virGetLastError ();
+      g_autofree char *what =
+        g_strdup_printf (_("cannot connect to libvirt at %s (is libvirtd running? "
+                           "check -c URI / uri= in vmkeep.conf)"),
+                         uri ? uri : _("the default URI"));
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, "%s: %s", what,
+                   e && e->message ? e->message : _("unknown libvirt error"));
       return FALSE;
     }
   VkConn *vc = g_new0 (VkConn, 1);
