@@ -51,6 +51,7 @@ typedef struct {
   const char *name;
   VkSidecar *sc;
   const char *imgdir;
+  const char *layout;
   char *blobdir;
   VkJournal *j;
   VkOciResult *r;
@@ -90,7 +91,8 @@ layout_file (Layout *l, const char *title, const char *media, const char *path,
   if (may_compress && !vk_blob_zstd_ratio (path, &ratio, error))
     return FALSE;
   gboolean zstd = may_compress && ratio < VK_BLOB_ZSTD_PAYS;
-  g_debug ("oci: %s: sampled zstd ratio %.3f, %s", title, ratio, zstd ? "compressed" : "raw");
+  if (may_compress)
+    g_debug ("oci: %s: sampled zstd ratio %.3f, %s", title, ratio, zstd ? "compressed" : "raw");
   if (!vk_blob_put_file (l->blobdir, path, zstd, l->ops->cancel, layout_progress, l, b, error))
     return FALSE;
   l->base += b->content_size;
@@ -168,7 +170,9 @@ chain_next (const char *path, char **fmt_out, gboolean *flatten, GError **error)
 static gboolean
 layout_flat_disk (Layout *l, VkFrozenDisk *f, GError **error)
 {
-  g_autofree char *flat = g_build_filename (l->blobdir, "..", "flat.qcow2", NULL);
+  /* beside blobs/, removed once stored (and with the layout's directory
+   * when anything stops the export) */
+  g_autofree char *flat = g_build_filename (l->layout, "flat.qcow2", NULL);
   vk_ops_notice (l->ops, _("Flattening disk %s (%s) into a standalone qcow2...\n"), f->target,
                  f->frozen);
   g_unlink (flat);
@@ -289,7 +293,7 @@ vk_ops_oci_write (VkOps *ops, const char *name, VkSidecar *sc, const char *imgdi
   g_autoptr(VkOciResult) r = g_new0 (VkOciResult, 1);
   r->layers = g_ptr_array_new_with_free_func ((GDestroyNotify) vk_oci_layer_free);
   r->tpm_note = sc->tpm ? _(vk_export_tpm_portability) : NULL;
-  Layout l = { ops, name, sc, imgdir, NULL, NULL, r, NULL, { 0 }, 0 };
+  Layout l = { ops, name, sc, imgdir, layout, NULL, NULL, r, NULL, { 0 }, 0 };
   l.digests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   guint64 total = sc->state_size;
   for (guint i = 0; i < sc->frozen_disks->len; i++)

@@ -1,5 +1,6 @@
 /* tests/ops: the image workflows (src/ops/ops-image.c, ops-export.c,
- * ops-import.c) on an image the test builds in a temporary store.
+ * ops-import.c, ops-oci.c) on an image the test builds in a temporary
+ * store.
  *
  * Export, verify and rm need no hypervisor; import asks libvirt
  * (test:///default here) at its trust boundary. A fault at each step a
@@ -17,6 +18,7 @@
 #include "fileutil.h"
 #include "ops-export.h"
 #include "ops-image.h"
+#include "ops-oci.h"
 #include "save-header.h"
 #include "sidecar.h"
 #include "store.h"
@@ -26,6 +28,7 @@
 #include "virt.h"
 #include "ops-test.h"
 #include "vk-error.h"
+#include "../unit/vk-test.h"
 
 typedef struct {
   char *dir;
@@ -327,6 +330,208 @@ test_rm (Fixture *f, gconstpointer data)
   g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
 }
 
+/* ---- the image as an OCI layout ------------------------------------------ */
+
+static char *
+layout_path (Fixture *f)
+{
+  return g_build_filename (f->dir, "img.oci", NULL);
+}
+
+static char *
+titles (const VkOciResult *r)
+{
+  g_autoptr(GString) s = g_string_new (NULL);
+  for (guint i = 0; i < r->layers->len; i++)
+    {
+      const VkOciLayer *y = r->layers->pdata[i];
+      g_string_append_printf (s, "%s%s", i ? " " : "", y->title);
+    }
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+static gboolean
+run_ok (const char *cmd)
+{
+  int status = 0;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  gboolean ok = g_spawn_command_line_sync (cmd, &out, &err, &status, NULL) &&
+                g_spawn_check_wait_status (status, NULL);
+  if (!ok)
+    g_test_message ("%s failed: %s", cmd, err ? err : "");
+  return ok;
+}
+
+static void
+test_oci_export (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = layout_path (f);
+  g_autoptr(VkOciResult) r = vk_ops_image_export_oci (f->ops, "img", out, FALSE, &error);
+  g_assert_no_error (error);
+  g_autofree char *t = titles (r);
+  g_assert_cmpstr (t, ==, "image.xml state.sav");
+  /* the state's bytes repeat every 256: it compresses */
+  const VkOciLayer *st = r->layers->pdata[1];
+  g_assert_cmpstr (st->media_type, ==, "application/vnd.vmkeep.state.v1+zstd");
+  g_assert_cmpuint (st->size, <, st->content_size / 10);
+  g_autofree char *index = g_build_filename (out, "index.json", NULL);
+  g_autofree char *mblob = g_build_filename (out, "blobs", "sha256",
+                                             r->manifest_digest + strlen ("sha256:"), NULL);
+  g_assert_true (g_file_test (index, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (g_file_test (mblob, G_FILE_TEST_IS_REGULAR));
+  assert_clean (f);
+  /* an existing DIR is replaced only with force */
+  g_assert_null (vk_ops_image_export_oci (f->ops, "img", out, FALSE, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_REFUSED);
+  g_clear_error (&error);
+  g_autoptr(VkOciResult) again = vk_ops_image_export_oci (f->ops, "img", out, TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (index, G_FILE_TEST_IS_REGULAR));
+  g_assert_cmpuint (entries (f->dir), ==, 2);   /* the store and img.oci, nothing beside */
+}
+
+static void
+test_oci_export_fault (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = layout_path (f);
+  f->fault = "export-commit";
+  g_assert_null (vk_ops_image_export_oci (f->ops, "img", out, FALSE, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_FAILED);
+  g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+  assert_clean (f);
+  g_clear_error (&error);
+  /* with --force, the existing layout stays as it was */
+  f->fault = NULL;
+  g_autoptr(VkOciResult) r = vk_ops_image_export_oci (f->ops, "img", out, FALSE, &error);
+  g_assert_no_error (error);
+  f->fault = "export-commit";
+  g_assert_null (vk_ops_image_export_oci (f->ops, "img", out, TRUE, &error));
+  g_autofree char *mblob = g_build_filename (out, "blobs", "sha256",
+                                             r->manifest_digest + strlen ("sha256:"), NULL);
+  g_assert_true (g_file_test (mblob, G_FILE_TEST_IS_REGULAR));
+  assert_clean (f);
+}
+
+static void
+test_oci_export_cancel (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = layout_path (f);
+  f->cancel_on_progress = TRUE;
+  g_assert_null (vk_ops_image_export_oci (f->ops, "img", out, FALSE, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "interrupted"));
+  g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+  assert_clean (f);
+}
+
+static void
+test_oci_import (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = layout_path (f);
+  g_autoptr(VkOciResult) e = vk_ops_image_export_oci (f->ops, "img", out, FALSE, &error);
+  g_assert_no_error (error);
+  g_autoptr(VkImportResult) r = vk_ops_image_import_oci (f->ops, out, NULL, out, "copy", &error);
+  if (r == NULL)
+    {
+      /* the test driver runs no QEMU: refused at the host check */
+      g_test_message ("import refused: %s", error->message);
+      g_assert_nonnull (strstr (error->message, "nothing was imported"));
+    }
+  else
+    {
+      g_assert_cmpstr (r->image, ==, "copy");
+      g_assert_true (vk_ops_image_rm (f->ops, "copy", FALSE, &error));
+    }
+  assert_clean (f);
+  g_autofree char *copy = vk_store_image_dir (f->cfg->store_dir, "copy");
+  g_assert_false (g_file_test (copy, G_FILE_TEST_EXISTS));
+}
+
+/* Image "img" gets frozen disk vda: `file` (format qcow2) in its disks/. */
+static void
+add_frozen_disk (Fixture *f, const char *file)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = vk_store_image_dir (f->cfg->store_dir, "img");
+  g_autofree char *sidecar = g_build_filename (dir, VK_STORE_SIDECAR, NULL);
+  g_autofree char *text = NULL;
+  g_assert_true (g_file_get_contents (sidecar, &text, NULL, &error));
+  g_autoptr(VkSidecar) sc = vk_sidecar_parse (text, -1, sidecar, &error);
+  g_assert_no_error (error);
+  VkFrozenDisk *d = g_new0 (VkFrozenDisk, 1);
+  d->target = g_strdup ("vda");
+  d->original = g_build_filename (f->dir, "vda.qcow2", NULL);
+  d->frozen = g_strdup (file);
+  d->format = g_strdup ("qcow2");
+  GStatBuf st;
+  g_assert_cmpint (g_stat (file, &st), ==, 0);
+  d->size = (guint64) st.st_size;
+  g_ptr_array_add (sc->frozen_disks, d);
+  g_assert_true (vk_sidecar_save (sc, sidecar, &error));
+}
+
+/* A frozen overlay over a base outside the image: both travel, one layer
+ * each, and the import puts them side by side; a frozen disk with an
+ * external data file cannot travel file by file: it is flattened. */
+static void
+test_oci_chain (Fixture *f, gconstpointer data)
+{
+  g_autofree char *qemu_img = g_find_program_in_path ("qemu-img");
+  if (qemu_img == NULL)
+    {
+      vk_test_skip_or_fail ("qemu-img is not installed");
+      return;
+    }
+  g_autofree char *dir = vk_store_image_dir (f->cfg->store_dir, "img");
+  g_autofree char *disks = g_build_filename (dir, "disks", NULL);
+  g_assert_cmpint (g_mkdir (disks, 0700), ==, 0);
+  g_autofree char *base = g_build_filename (f->dir, "base.qcow2", NULL);
+  g_autofree char *top = g_build_filename (disks, "vda.qcow2", NULL);
+  g_autofree char *c1 = g_strdup_printf ("qemu-img create -q -f qcow2 %s 8M", base);
+  g_autofree char *c2 = g_strdup_printf ("qemu-io -f qcow2 -c 'write -P 0x5a 0 1M' %s", base);
+  g_autofree char *c3 = g_strdup_printf ("qemu-img create -q -f qcow2 -F qcow2 -b %s %s", base, top);
+  g_assert_true (run_ok (c1) && run_ok (c2) && run_ok (c3));
+  add_frozen_disk (f, top);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = layout_path (f);
+  g_autoptr(VkOciResult) r = vk_ops_image_export_oci (f->ops, "img", out, FALSE, &error);
+  g_assert_no_error (error);
+  g_autofree char *t = titles (r);
+  g_assert_cmpstr (t, ==, "image.xml state.sav disks/vda.qcow2 disks/vda.1.qcow2");
+  assert_clean (f);
+
+  /* an external data file: flattened into one standalone layer */
+  g_autofree char *data_img = g_build_filename (disks, "vdb.qcow2", NULL);
+  g_autofree char *raw = g_build_filename (disks, "vdb.raw", NULL);
+  g_autofree char *c4 = g_strdup_printf ("qemu-img create -q -f qcow2 -o data_file=%s %s 4M",
+                                         raw, data_img);
+  g_assert_true (run_ok (c4));
+  g_autofree char *sidecar = g_build_filename (dir, VK_STORE_SIDECAR, NULL);
+  g_autofree char *text = NULL;
+  g_assert_true (g_file_get_contents (sidecar, &text, NULL, NULL));
+  g_autoptr(VkSidecar) sc = vk_sidecar_parse (text, -1, sidecar, &error);
+  g_assert_no_error (error);
+  VkFrozenDisk *d = sc->frozen_disks->pdata[0];
+  g_free (d->frozen);
+  d->frozen = g_strdup (data_img);
+  GStatBuf st;
+  g_assert_cmpint (g_stat (data_img, &st), ==, 0);
+  d->size = (guint64) st.st_size;
+  g_assert_true (vk_sidecar_save (sc, sidecar, &error));
+  g_autoptr(VkOciResult) flat = vk_ops_image_export_oci (f->ops, "img", out, TRUE, &error);
+  g_assert_no_error (error);
+  g_autofree char *ft = titles (flat);
+  g_assert_cmpstr (ft, ==, "image.xml state.sav disks/vda.qcow2");
+  g_autofree char *flatfile = g_build_filename (out, "flat.qcow2", NULL);
+  g_assert_false (g_file_test (flatfile, G_FILE_TEST_EXISTS));
+  assert_clean (f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -339,5 +544,10 @@ main (int argc, char **argv)
   ADD ("/ops/image/import-fault", test_import_fault);
   ADD ("/ops/image/import-cancel", test_import_cancel);
   ADD ("/ops/image/rm", test_rm);
+  ADD ("/ops/image/oci-export", test_oci_export);
+  ADD ("/ops/image/oci-export-fault", test_oci_export_fault);
+  ADD ("/ops/image/oci-export-cancel", test_oci_export_cancel);
+  ADD ("/ops/image/oci-import", test_oci_import);
+  ADD ("/ops/image/oci-chain", test_oci_chain);
   return g_test_run ();
 }
