@@ -37,6 +37,26 @@ check_descriptor (const VkOciDescriptor *d)
     }
 }
 
+/* A layer the importer takes is a file of an image's directory: never a
+ * path that leaves it, and disks only below disks/. */
+static void
+check_layer_kind (const VkOciDescriptor *d)
+{
+  g_autoptr(GError) error = NULL;
+  VkOciLayerKind kind;
+  gboolean zstd = FALSE;
+  if (!vk_oci_layer_kind (d, "fuzz", &kind, &zstd, &error))
+    {
+      vk_fuzz_check_error (error, "vk_oci_layer_kind");
+      return;
+    }
+  vk_fuzz_check (d->title != NULL && strstr (d->title, "..") == NULL &&
+                 d->title[0] != '/' && strchr (d->title, '\\') == NULL, "unsafe title taken");
+  vk_fuzz_check ((kind == VK_OCI_LAYER_DISK || kind == VK_OCI_LAYER_BASE) ==
+                 g_str_has_prefix (d->title, "disks/"), "a disk outside disks/");
+  vk_fuzz_check (!zstd || g_str_has_suffix (d->media_type, VK_OCI_ZSTD_SUFFIX), "zstd unmarked");
+}
+
 static void
 manifest (const char *text, gsize len)
 {
@@ -55,6 +75,7 @@ manifest (const char *text, gsize len)
       const VkOciDescriptor *d = m->layers->pdata[i];
       check_descriptor (d);
       vk_fuzz_check (d->title == NULL || g_hash_table_add (titles, d->title), "title twice");
+      check_layer_kind (d);
     }
   g_autofree char *again = vk_oci_manifest_text (m);
   g_autoptr(VkOciManifest) back = vk_oci_manifest_parse (again, strlen (again), "again", &error);

@@ -439,3 +439,70 @@ vk_oci_layout_parse (const char *text, gsize len, const char *source, GError **e
     return refuse (error, source, _("oci-layout is not of imageLayoutVersion 1.0.0"));
   return TRUE;
 }
+
+/* "disks/" TARGET ["." N] "." FMT, as vk_oci_layer_kind describes it. */
+static gboolean
+disk_title (const char *title, gboolean *base)
+{
+  if (!g_str_has_prefix (title, "disks/"))
+    return FALSE;
+  const char *p = title + strlen ("disks/");
+  const char *t = p;
+  while (g_ascii_islower (*p) || g_ascii_isdigit (*p))
+    p++;
+  if (p == t || p - t > 32 || *p != '.')
+    return FALSE;
+  p++;
+  *base = g_ascii_isdigit (*p);
+  if (*base)
+    {
+      const char *n = p;
+      while (g_ascii_isdigit (*p))
+        p++;
+      if (*n == '0' || p - n > 2 || *p != '.')
+        return FALSE;
+      p++;
+    }
+  return g_str_equal (p, "qcow2") || g_str_equal (p, "raw");
+}
+
+gboolean
+vk_oci_layer_kind (const VkOciDescriptor *d, const char *source, VkOciLayerKind *kind,
+                   gboolean *zstd, GError **error)
+{
+  const char *t = d->title ? d->title : "";
+  gboolean base = FALSE;
+  const char *media = NULL;
+  if (g_str_equal (t, "image.xml"))
+    *kind = VK_OCI_LAYER_SIDECAR, media = VK_OCI_MEDIA_SIDECAR;
+  else if (g_str_equal (t, "state.sav"))
+    *kind = VK_OCI_LAYER_STATE, media = VK_OCI_MEDIA_STATE;
+  else if (g_str_equal (t, "nvram.fd"))
+    *kind = VK_OCI_LAYER_NVRAM, media = VK_OCI_MEDIA_NVRAM;
+  else if (disk_title (t, &base))
+    {
+      *kind = base ? VK_OCI_LAYER_BASE : VK_OCI_LAYER_DISK;
+      media = g_str_has_suffix (t, ".raw") ? VK_OCI_MEDIA_RAW : VK_OCI_MEDIA_QCOW2;
+    }
+  if (media == NULL)
+    {
+      g_autofree char *shown = vk_str_printable (t);
+      g_autofree char *w =
+        g_strdup_printf (_("layer %s names the file '%s'; a vmkeep image holds image.xml, "
+                           "state.sav, disks/TARGET[.N].qcow2|raw and nvram.fd only (is it "
+                           "from a newer vmkeep?)"), d->digest, shown);
+      return refuse (error, source, w);
+    }
+  g_autofree char *zmedia = g_strconcat (media, VK_OCI_ZSTD_SUFFIX, NULL);
+  gboolean packable = *kind == VK_OCI_LAYER_STATE || *kind == VK_OCI_LAYER_DISK ||
+                      *kind == VK_OCI_LAYER_BASE;
+  *zstd = packable && g_str_equal (d->media_type, zmedia);
+  if (!*zstd && !g_str_equal (d->media_type, media))
+    {
+      g_autofree char *shown = vk_str_printable (d->media_type);
+      g_autofree char *w = g_strdup_printf (_("layer '%s' has the media type %s, not %s"), t,
+                                            shown, media);
+      return refuse (error, source, w);
+    }
+  return TRUE;
+}

@@ -117,6 +117,23 @@ VkOciManifest *vk_oci_manifest_parse (const char *text, gsize len, const char *s
 VkOciDescriptor *vk_oci_index_find (const char *text, gsize len, const char *ref_name,
                                     const char *source, GError **error);
 
+/* The file a layer of a vmkeep image is, by its title. */
+typedef enum {
+  VK_OCI_LAYER_SIDECAR,   /* image.xml */
+  VK_OCI_LAYER_STATE,     /* state.sav */
+  VK_OCI_LAYER_NVRAM,     /* nvram.fd */
+  VK_OCI_LAYER_DISK,      /* disks/TARGET.FMT: a frozen disk */
+  VK_OCI_LAYER_BASE,      /* disks/TARGET.N.FMT: the N-th file below it */
+} VkOciLayerKind;
+
+/* What layer `d` of a vmkeep image is: its title names the file (TARGET
+ * 1 to 32 lower-case letters and digits, N 1 to 99, FMT qcow2 or raw), its
+ * media type must be that file's, with "+zstd" for the state and disks
+ * only (`zstd` says which). VK_ERROR_REFUSED naming `source`, the layer
+ * and what is wrong otherwise. */
+gboolean vk_oci_layer_kind (const VkOciDescriptor *d, const char *source, VkOciLayerKind *kind,
+                            gboolean *zstd, GError **error);
+
 /* Is `text` an oci-layout file of version 1.0.0? */
 gboolean vk_oci_layout_parse (const char *text, gsize len, const char *source, GError **error);
 

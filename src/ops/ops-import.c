@@ -359,26 +359,6 @@ import_receive (Import *im, int in, GError **error)
 
 /* ---- reading an OCI image layout (ops-oci.h) ------------------------------ */
 
-/* "disks/vda.1.qcow2" -> TRUE: the base of a disk in a layout. */
-static gboolean
-disk_base_parse (const char *name)
-{
-  g_autofree char *top = NULL;
-  const char *file = g_str_has_prefix (name, "disks/") ? name + strlen ("disks/") : NULL;
-  const char *dot1 = file ? strchr (file, '.') : NULL;
-  const char *dot2 = dot1 ? strchr (dot1 + 1, '.') : NULL;
-  if (dot2 == NULL || dot2 == dot1 + 1 || dot2 - dot1 > 3 || dot1[1] == '0')
-    return FALSE;
-  for (const char *p = dot1 + 1; p < dot2; p++)
-    if (!g_ascii_isdigit (*p))
-      return FALSE;
-  g_autofree char *target = NULL;
-  g_autofree char *format = NULL;
-  g_autofree char *name_part = g_strndup (file, dot1 - file);
-  top = g_strconcat ("disks/", name_part, dot2, NULL);
-  return disk_member_parse (top, &target, &format);
-}
-
 /* A document of the layout, read whole (at most VK_OCI_DOC_MAX bytes). */
 static GBytes *
 oci_read_doc (Import *im, const char *layout, const char *file, GError **error)
@@ -398,42 +378,6 @@ oci_read_doc (Import *im, const char *layout, const char *file, GError **error)
   return g_bytes_new_take (g_steal_pointer (&text), len);
 }
 
-/* What layer `d` may be: its title names the file, its media type must
- * be that file's (compressed only for the state and disks). */
-static gboolean
-oci_layer_kind (Import *im, const VkOciDescriptor *d, gboolean *zstd, GError **error)
-{
-  const char *t = d->title ? d->title : "";
-  g_autofree char *target = NULL;
-  g_autofree char *format = NULL;
-  gboolean disk = disk_member_parse (t, &target, &format) || disk_base_parse (t);
-  gboolean state = g_str_equal (t, VK_STORE_STATE);
-  const char *media = g_str_equal (t, VK_STORE_SIDECAR) ? VK_OCI_MEDIA_SIDECAR
-                      : state ? VK_OCI_MEDIA_STATE
-                      : g_str_equal (t, VK_EXPORT_NVRAM) ? VK_OCI_MEDIA_NVRAM
-                      : !disk ? NULL
-                      : g_str_has_suffix (t, ".raw") ? VK_OCI_MEDIA_RAW : VK_OCI_MEDIA_QCOW2;
-  if (media == NULL)
-    {
-      g_autofree char *shown = g_strescape (t, NULL);
-      return import_refuse (error, im->source,
-                            _("layer %s names the file '%s'; a vmkeep image holds %s, %s, "
-                              "disks/TARGET[.N].qcow2|raw and %s only (is it from a newer "
-                              "vmkeep?)"), d->digest, shown, VK_STORE_SIDECAR, VK_STORE_STATE,
-                            VK_EXPORT_NVRAM);
-    }
-  gboolean packable = state || disk;
-  g_autofree char *zmedia = g_strconcat (media, VK_OCI_ZSTD_SUFFIX, NULL);
-  *zstd = packable && g_str_equal (d->media_type, zmedia);
-  if (!*zstd && !g_str_equal (d->media_type, media))
-    {
-      g_autofree char *shown = g_strescape (d->media_type, NULL);
-      return import_refuse (error, im->source, _("layer '%s' has the media type %s, not %s"),
-                            t, shown, media);
-    }
-  return TRUE;
-}
-
 /* One layer, checked against its digest and size while it is copied to
  * where its file belongs (the sidecar: into memory, first). */
 static gboolean
@@ -441,10 +385,12 @@ oci_read_layer (Import *im, const char *layout, const VkOciDescriptor *d, guint 
                 VkOpsStream *s, GError **error)
 {
   gboolean zstd = FALSE;
-  if (!oci_layer_kind (im, d, &zstd, error) || !vk_ops_check_cancel (im->ops, error))
+  VkOciLayerKind kind;
+  if (!vk_oci_layer_kind (d, im->source, &kind, &zstd, error) ||
+      !vk_ops_check_cancel (im->ops, error))
     return FALSE;
   g_autofree char *blob = vk_oci_blob_path (layout, d->digest);
-  gboolean sidecar = g_str_equal (d->title, VK_STORE_SIDECAR);
+  gboolean sidecar = kind == VK_OCI_LAYER_SIDECAR;
   if (sidecar != (i == 0))
     return import_refuse (error, im->source,
                           _("layer %u is '%s'; a vmkeep image carries its sidecar (%s) first"),
@@ -462,9 +408,10 @@ oci_read_layer (Import *im, const char *layout, const VkOciDescriptor *d, guint 
     }
   else
     {
-      if (g_str_has_prefix (d->title, "disks/") && !import_disk_dir (im, error))
+      if ((kind == VK_OCI_LAYER_DISK || kind == VK_OCI_LAYER_BASE) &&
+          !import_disk_dir (im, error))
         return FALSE;
-      g_autofree char *dst = g_build_filename (im->partial, g_str_equal (d->title, VK_STORE_STATE)
+      g_autofree char *dst = g_build_filename (im->partial, kind == VK_OCI_LAYER_STATE
                                                ? "." VK_STORE_STATE ".import" : d->title, NULL);
       guint64 limit = G_MAXUINT64;
       if (!import_claim_limit (im, d->title, &limit, error) ||

@@ -188,6 +188,62 @@ test_too_many_layers (void)
   g_assert_cmpstr (error->message, ==, "S: the manifest lists 1025 layers, more than 1024");
 }
 
+static void
+test_layer_kind (void)
+{
+  static const struct {
+    const char *title, *media;
+    int kind;      /* -1: refused */
+    gboolean zstd;
+  } cases[] = {
+    { "image.xml", VK_OCI_MEDIA_SIDECAR, VK_OCI_LAYER_SIDECAR, FALSE },
+    { "state.sav", VK_OCI_MEDIA_STATE, VK_OCI_LAYER_STATE, FALSE },
+    { "state.sav", VK_OCI_MEDIA_STATE "+zstd", VK_OCI_LAYER_STATE, TRUE },
+    { "nvram.fd", VK_OCI_MEDIA_NVRAM, VK_OCI_LAYER_NVRAM, FALSE },
+    { "disks/vda.qcow2", VK_OCI_MEDIA_QCOW2, VK_OCI_LAYER_DISK, FALSE },
+    { "disks/sdb.raw", VK_OCI_MEDIA_RAW "+zstd", VK_OCI_LAYER_DISK, TRUE },
+    { "disks/vda.1.qcow2", VK_OCI_MEDIA_QCOW2 "+zstd", VK_OCI_LAYER_BASE, TRUE },
+    { "disks/vda.24.raw", VK_OCI_MEDIA_RAW, VK_OCI_LAYER_BASE, FALSE },
+    /* refused */
+    { "image.xml", VK_OCI_MEDIA_SIDECAR "+zstd", -1, FALSE },
+    { "nvram.fd", VK_OCI_MEDIA_NVRAM "+zstd", -1, FALSE },
+    { "state.sav", VK_OCI_MEDIA_QCOW2, -1, FALSE },
+    { "disks/vda.qcow2", VK_OCI_MEDIA_RAW, -1, FALSE },
+    { "disks/vda.0.qcow2", VK_OCI_MEDIA_QCOW2, -1, FALSE },
+    { "disks/vda.01.qcow2", VK_OCI_MEDIA_QCOW2, -1, FALSE },
+    { "disks/vda.100.qcow2", VK_OCI_MEDIA_QCOW2, -1, FALSE },
+    { "disks/vda.1.2.qcow2", VK_OCI_MEDIA_QCOW2, -1, FALSE },
+    { "disks/VDA.qcow2", VK_OCI_MEDIA_QCOW2, -1, FALSE },
+    { "disks/.qcow2", VK_OCI_MEDIA_QCOW2, -1, FALSE },
+    { "disks/../vda.qcow2", VK_OCI_MEDIA_QCOW2, -1, FALSE },
+    { "disks/vda.vmdk", VK_OCI_MEDIA_QCOW2, -1, FALSE },
+    { "disks/vda.qcow2/x", VK_OCI_MEDIA_QCOW2, -1, FALSE },
+    { "disks/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.qcow2", VK_OCI_MEDIA_QCOW2, -1, FALSE },
+    { "../../etc/passwd", VK_OCI_MEDIA_SIDECAR, -1, FALSE },
+    { "manifest.json", VK_OCI_MEDIA_SIDECAR, -1, FALSE },
+    { NULL, VK_OCI_MEDIA_SIDECAR, -1, FALSE },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(VkOciDescriptor) d = vk_oci_descriptor_new (cases[i].media, D1, 1, cases[i].title);
+      g_autoptr(GError) error = NULL;
+      VkOciLayerKind kind = 0;
+      gboolean zstd = FALSE;
+      gboolean ok = vk_oci_layer_kind (d, "lay", &kind, &zstd, &error);
+      if (cases[i].kind < 0)
+        {
+          if (ok)
+            g_error ("'%s' as %s was taken", cases[i].title, cases[i].media);
+          g_assert_error (error, VK_ERROR, VK_ERROR_REFUSED);
+          g_assert_true (g_str_has_prefix (error->message, "lay: layer "));
+          continue;
+        }
+      g_assert_no_error (error);
+      g_assert_cmpint (kind, ==, cases[i].kind);
+      g_assert_true (zstd == cases[i].zstd);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -199,5 +255,6 @@ main (int argc, char **argv)
   g_test_add_func ("/oci/layout", test_layout);
   g_test_add_func ("/oci/refused", test_refused);
   g_test_add_func ("/oci/too-many-layers", test_too_many_layers);
+  g_test_add_func ("/oci/layer-kind", test_layer_kind);
   return g_test_run ();
 }
