@@ -163,6 +163,22 @@ export_sidecar (Export *x, GError **error)
   return TRUE;
 }
 
+gboolean
+vk_ops_export_state_matches (const char *name, VkSidecar *sc, const char *state, guint64 size,
+                             const char *sha256, GError **error)
+{
+  if (size == sc->state_size &&
+      (sc->state_sha256 == NULL || g_ascii_strcasecmp (sha256, sc->state_sha256) == 0))
+    return TRUE;
+  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
+               _("%s does not match its sidecar (%" PRIu64 " bytes, SHA-256 %s; the "
+                 "sidecar says %" PRIu64 " bytes, %s): image '%s' is damaged, see "
+                 "'vmkeep image verify %s'; nothing was exported"),
+               state, size, sha256, sc->state_size,
+               sc->state_sha256 ? sc->state_sha256 : "-", name, name);
+  return FALSE;
+}
+
 /* 2. the state, checked against the sidecar on the way: a damaged image
  * must not leave as a healthy-looking export */
 static gboolean
@@ -178,17 +194,7 @@ export_state (Export *x, GError **error)
   if (!export_file (x->w, VK_STORE_STATE, state, &size, &sha, error))
     return FALSE;
   member_add (x->members, VK_STORE_STATE, size, sha);
-  if (size != sc->state_size || (sc->state_sha256 && g_ascii_strcasecmp (sha, sc->state_sha256)))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("%s does not match its sidecar (%" PRIu64 " bytes, SHA-256 %s; the "
-                     "sidecar says %" PRIu64 " bytes, %s): image '%s' is damaged, see "
-                     "'vmkeep image verify %s'; nothing was exported"),
-                   state, size, sha, sc->state_size,
-                   sc->state_sha256 ? sc->state_sha256 : "-", x->name, x->name);
-      return FALSE;
-    }
-  return TRUE;
+  return vk_ops_export_state_matches (x->name, sc, state, size, sha, error);
 }
 
 /* The base is itself an overlay: its chain would not exist on the

@@ -50,6 +50,12 @@ void vk_export_result_free (VkExportResult *r);
 /* What an export of a VM with a TPM carries and what it cannot (N_). */
 extern const char *const vk_export_tpm_portability;
 
+/* Whether the state file `state` that left (`size` bytes, SHA-256
+ * `sha256`) is the one the sidecar records; VK_ERROR_REFUSED saying the
+ * image is damaged otherwise. */
+gboolean vk_ops_export_state_matches (const char *name, VkSidecar *sc, const char *state,
+                                      guint64 size, const char *sha256, GError **error);
+
 /* Only the image's own files leave: a sidecar naming any other file
  * (/etc/shadow, say) must not have it copied into an export. */
 gboolean vk_ops_export_check_disks (const char *name, VkSidecar *sc, const char *dir,

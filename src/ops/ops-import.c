@@ -348,12 +348,6 @@ import_receive (Import *im, int in, GError **error)
   vk_tar_reader_set_cancel (r, im->ops->cancel);
   gboolean ok = import_read (im, r, error);
   vk_ops_stream_end (&s, 0, ok);
-  if (!ok && g_cancellable_is_cancelled (im->ops->cancel))
-    {
-      g_clear_error (error);
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("import from %s interrupted"),
-                   im->source);
-    }
   return ok;
 }
 
@@ -461,12 +455,6 @@ import_receive_oci (Import *im, const char *layout, const char *ref, GError **er
   for (guint i = 0; ok && i < m->layers->len; i++)
     ok = oci_read_layer (im, layout, m->layers->pdata[i], i, &s, error);
   vk_ops_stream_end (&s, 0, ok);
-  if (!ok && g_cancellable_is_cancelled (im->ops->cancel))
-    {
-      g_clear_error (error);
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("import from %s interrupted"),
-                   im->source);
-    }
   return ok;
 }
 
@@ -1031,8 +1019,14 @@ import_run (VkOps *ops, int in, const char *layout, const char *ref, const char 
       import_clear (&im);
       return NULL;
     }
-  if (!(layout ? import_receive_oci (&im, layout, ref, error) : import_receive (&im, in, error)) ||
-      !import_check (&im, error))
+  gboolean received = layout ? import_receive_oci (&im, layout, ref, error)
+                              : import_receive (&im, in, error);
+  if (!received && g_cancellable_is_cancelled (ops->cancel))
+    {
+      g_clear_error (error);
+      g_set_error (error, VK_ERROR, VK_ERROR_FAILED, _("import from %s interrupted"), source);
+    }
+  if (!received || !import_check (&im, error))
     {
       import_abort (&im, error);
       import_clear (&im);

@@ -113,15 +113,8 @@ layout_state (Layout *l, GError **error)
   g_auto(VkBlobInfo) b = { 0 };
   if (!layout_file (l, VK_STORE_STATE, VK_OCI_MEDIA_STATE, state, TRUE, &b, error))
     return FALSE;
-  if (b.content_size != sc->state_size ||
-      (sc->state_sha256 && g_ascii_strcasecmp (b.content_sha256, sc->state_sha256)))
-    return vk_fail (error, VK_ERROR_REFUSED,
-                    _("%s does not match its sidecar (%" PRIu64 " bytes, SHA-256 %s; the "
-                      "sidecar says %" PRIu64 " bytes, %s): image '%s' is damaged, see "
-                      "'vmkeep image verify %s'; nothing was exported"), state,
-                    b.content_size, b.content_sha256, sc->state_size,
-                    sc->state_sha256 ? sc->state_sha256 : "-", l->name, l->name);
-  return TRUE;
+  return vk_ops_export_state_matches (l->name, sc, state, b.content_size, b.content_sha256,
+                                      error);
 }
 
 /* The backing file of the qcow2 `path` with its format, resolved as QEMU

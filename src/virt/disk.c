@@ -42,6 +42,25 @@ vk_disk_replace_with_overlay (const char *path, const char *base, const char *ba
   return vk_fsync_parent (path, error);
 }
 
+/* Run qemu-img with `argv`. FALSE when it could not be started (`ran`
+ * FALSE; `err` says why) or failed (`err` its messages). */
+static gboolean
+qemu_img (const char *const *argv, gboolean *ran, char **err)
+{
+  int status = 0;
+  g_autoptr(GError) local = NULL;
+  *ran = g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+                       NULL, NULL, NULL, err, &status, &local);
+  if (!*ran)
+    {
+      *err = g_strdup (local->message);
+      return FALSE;
+    }
+  if (*err)
+    g_strstrip (*err);
+  return g_spawn_check_wait_status (status, NULL);
+}
+
 gboolean
 vk_disk_flatten (const char *src, const char *src_fmt, const char *dst, GError **error)
 {
@@ -50,21 +69,16 @@ vk_disk_flatten (const char *src, const char *src_fmt, const char *dst, GError *
                     _("%s already exists; vmkeep never overwrites a disk"), dst);
   const char *argv[] = { "qemu-img", "convert", "-q", "-f", src_fmt, "-O", "qcow2",
                          src, dst, NULL };
+  gboolean ran = FALSE;
   g_autofree char *err = NULL;
-  int status = 0;
-  g_autoptr(GError) local = NULL;
-  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-                     NULL, NULL, NULL, &err, &status, &local))
-    return vk_fail (error, VK_ERROR_FAILED,
-                    _("cannot run qemu-img to flatten %s: %s (install qemu-utils)"), src,
-                    local->message);
-  if (!g_spawn_check_wait_status (status, NULL))
+  if (!qemu_img (argv, &ran, &err))
     {
       g_unlink (dst);
-      g_set_error (error, VK_ERROR, VK_ERROR_FAILED,
-                   _("qemu-img could not flatten %s into %s: %s"), src, dst,
-                   err ? g_strstrip (err) : "");
-      return FALSE;
+      return ran ? vk_fail (error, VK_ERROR_FAILED, _("qemu-img could not flatten %s into %s: %s"),
+                            src, dst, err ? err : "")
+                 : vk_fail (error, VK_ERROR_FAILED,
+                            _("cannot run qemu-img to flatten %s: %s (install qemu-utils)"), src,
+                            err);
     }
   chmod (dst, 0600);
   return TRUE;
@@ -78,16 +92,13 @@ vk_disk_rebase_unsafe (const char *path, const char *backing, const char *backin
    * the old backing file (which may name another host's path) */
   const char *argv[] = { "qemu-img", "rebase", "-q", "-u", "-f", "qcow2", "-F", backing_fmt,
                          "-b", backing, path, NULL };
+  gboolean ran = FALSE;
   g_autofree char *err = NULL;
-  int status = 0;
-  g_autoptr(GError) local = NULL;
-  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-                     NULL, NULL, NULL, &err, &status, &local))
-    return vk_fail (error, VK_ERROR_FAILED,
-                    _("cannot run qemu-img to rebase %s: %s (install qemu-utils)"), path,
-                    local->message);
-  if (!g_spawn_check_wait_status (status, NULL))
-    return vk_fail (error, VK_ERROR_FAILED, _("qemu-img could not point %s at %s: %s"), path,
-                    backing, err ? g_strstrip (err) : "");
+  if (!qemu_img (argv, &ran, &err))
+    return ran ? vk_fail (error, VK_ERROR_FAILED, _("qemu-img could not point %s at %s: %s"),
+                          path, backing, err ? err : "")
+               : vk_fail (error, VK_ERROR_FAILED,
+                          _("cannot run qemu-img to rebase %s: %s (install qemu-utils)"), path,
+                          err);
   return TRUE;
 }
