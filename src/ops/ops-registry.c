@@ -113,11 +113,11 @@ skopeo_copy (VkOps *ops, const VkRegistryOptions *ro, const char *side, const ch
                                                             &local);
   if (sp == NULL)
     return vk_fail (error, VK_ERROR_FAILED, _("cannot run skopeo: %s"), local->message);
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
+  g_autoptr(GBytes) out = NULL;
+  g_autoptr(GBytes) errb = NULL;
   gboolean ran = ro->show_progress ? g_subprocess_wait (sp, ops->cancel, &local)
-                                   : g_subprocess_communicate_utf8 (sp, NULL, ops->cancel, &out,
-                                                                    &err, &local);
+                                   : g_subprocess_communicate (sp, NULL, ops->cancel, &out, &errb,
+                                                               &local);
   if (!ran)
     {
       g_subprocess_force_exit (sp);
@@ -127,6 +127,9 @@ skopeo_copy (VkOps *ops, const VkRegistryOptions *ro, const char *side, const ch
     }
   if (!g_subprocess_get_successful (sp))
     {
+      gsize len = 0;
+      const char *data = errb ? g_bytes_get_data (errb, &len) : NULL;
+      g_autofree char *err = data ? g_utf8_make_valid (data, (gssize) len) : NULL;
       const char *why = err && *g_strstrip (err) ? err : _("its messages are above");
       return vk_fail (error, VK_ERROR_FAILED, _("skopeo could not copy %s to %s: %s"), from, to,
                       why);
