@@ -22,7 +22,10 @@
 #             unchanged.
 #   killed    a pull SIGKILLed while it copies leaves nothing listed, no
 #             skopeo running, and the next run removes its working
-#             directory; a re-run succeeds.
+#             directory; a re-run succeeds. The same for push and pull
+#             stopped at each fault point.
+#   creds     a registry that wants a user: refused without credentials or
+#             with a wrong password, taken with --creds and --authfile.
 set -eu
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
@@ -326,6 +329,57 @@ for spec in push-copy:sigkill push-copy:sigterm pull-copy:sigkill pull-copy:sigt
 	check_as "$spec: a re-run succeeds" vk "${args[@]}"
 	[ "${spec%%-*}" = push ] || check vk image rm f
 done
+
+# -------------------------------------------------------- credentials ---
+
+# A second registry that wants a user (htpasswd, bcrypt): skopeo's own
+# options reach it through vmkeep's. No auth file of the host's is read
+# (REGISTRY_AUTH_FILE for skopeo; the registry itself reads REGISTRY_*
+# variables as its configuration, so it starts without it).
+AREG=$E2E_DIR/auth-registry
+mkdir -p "$AREG/storage"
+python3 -W ignore -c 'import crypt; print("vk:" + crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_BLOWFISH)))' \
+	>"$AREG/htpasswd"
+aport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$AREG/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $AREG/storage
+auth:
+  htpasswd:
+    realm: vmkeep-test
+    path: $AREG/htpasswd
+http:
+  addr: 127.0.0.1:$aport
+EOF
+e2e_spawn "$AREG/registry.log" env -u REGISTRY_AUTH_FILE docker-registry serve "$AREG/config.yml" >/dev/null
+export REGISTRY_AUTH_FILE=$E2E_DIR/no-auth.json
+A=127.0.0.1:$aport
+for _ in $(seq 1 60); do
+	python3 -c "import urllib.request, urllib.error
+try: urllib.request.urlopen('http://$A/v2/', timeout=2)
+except urllib.error.HTTPError as e: exit(0 if e.code == 401 else 1)" 2>/dev/null && break
+	sleep 0.5
+done
+before=$(store_listing)
+run_rc vk image push pulled "$A/vmkeep/auth:1" --tls-verify=false
+isnt "$RUN_RC" 0 "a push without credentials to a registry that wants them fails"
+like "$RUN_OUT" "unauthorized|authentication required" "... with the registry's reason"
+is "$(store_listing)" "$before" "... and leaves nothing in the store"
+run_rc vk image push pulled "$A/vmkeep/auth:1" --tls-verify=false --creds vk:wrong
+isnt "$RUN_RC" 0 "a push with a wrong password fails"
+check_as "a push with --creds" vk image push pulled "$A/vmkeep/auth:1" --tls-verify=false --creds vk:s3cret
+printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$A" "$(printf 'vk:s3cret' | base64)" >"$E2E_DIR/auth.json"
+check_as "a pull with --authfile" vk image pull "$A/vmkeep/auth:1" --tls-verify=false \
+	--authfile "$E2E_DIR/auth.json" --name authed
+check_as "image verify authed" vk image verify authed
+run_rc vk image pull "$A/vmkeep/auth:1" --tls-verify=false --name anon
+isnt "$RUN_RC" 0 "a pull without credentials fails"
+is "$(listed_images | tr '\n' ' ')" "authed killed pulled " "... and adds nothing"
+check vk image rm authed
 
 # ------------------------------------------------------------- usage ---
 
