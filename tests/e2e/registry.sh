@@ -330,6 +330,18 @@ for spec in push-copy:sigkill push-copy:sigterm pull-copy:sigkill pull-copy:sigt
 	[ "${spec%%-*}" = push ] || check vk image rm f
 done
 
+# ----------------------------------------------------------- terminal ---
+
+# On a terminal (script(1) gives one): vmkeep's progress while the layout
+# is written, then skopeo's own, on stderr.
+tty_out=$(script -qec "stty cols 200 rows 50; '$VMKEEP' -c '$E2E_URI' image push pulled '$R/vmkeep/tty:1' --tls-verify=false" /dev/null | tr -d '\r')
+like "$tty_out" "Preparing 'pulled'.*done" "push on a terminal shows vmkeep's progress"
+like "$tty_out" "Copying blob" "... and skopeo's"
+like "$tty_out" "Image 'pulled' pushed to docker://$R/vmkeep/tty:1" "... and the summary"
+run_rc vk --json image push pulled "$R/vmkeep/json:1" --tls-verify=false
+is "$(python3 -c 'import json, sys; d = json.loads(sys.stdin.read()); print(d["image"], d["reference"])' <<<"$RUN_OUT")" \
+	"pulled docker://$R/vmkeep/json:1" "push --json prints one result document and nothing else"
+
 # -------------------------------------------------------- credentials ---
 
 # A second registry that wants a user (htpasswd, bcrypt): skopeo's own
