@@ -242,6 +242,16 @@ takes_value (const GOptionEntry *e)
   return e && e->arg != G_OPTION_ARG_NONE;
 }
 
+/* Is `desc` ("tar|oci") lower-case words, not placeholders ("FILE|DIR")? */
+static gboolean
+literal_words (const char *desc)
+{
+  for (const char *p = desc; *p; p++)
+    if (!g_ascii_islower (*p) && !g_ascii_isdigit (*p) && *p != '|' && *p != '-')
+      return FALSE;
+  return TRUE;
+}
+
 /* The value of option `e`. */
 static void
 offer_value (Comp *c, const GOptionEntry *e)
@@ -269,6 +279,9 @@ offer_value (Comp *c, const GOptionEntry *e)
                                                                                  : "FILE");
   else if (e->arg_description && g_str_equal (e->arg_description, "DIR"))
     offer_kind (c, "DIR");
+  else if (e->arg_description && strchr (e->arg_description, '|') &&
+           !(e->flags & G_OPTION_FLAG_OPTIONAL_ARG) && literal_words (e->arg_description))
+    offer_split (c, e->arg_description);   /* "tar|oci": the words themselves */
 }
 
 static void

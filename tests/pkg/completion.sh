@@ -176,8 +176,11 @@ check "the hidden __complete is not in --help" bash -c "! '$V' --help | grep -q 
 # (image names from $WORK/store through VMKEEP_CONFIG, domains from the test
 # driver)
 VMKEEP_CONFIG=$WORK/vmkeep.conf
-expect "image actions, export and import included" "$V image " export import inspect list rm verify
+expect "image actions, export, import, push and pull included" "$V image " export import inspect \
+  list pull push rm verify
 expect "image export NAME: image names" "$V image export " alpha beta-2
+expect "image push NAME: image names" "$V image push " alpha beta-2
+expect "image export --format: tar and oci" "$V image export alpha --format " oci tar
 expect "image export NAME -o FILE: file names" "$V image export alpha -o $WORK/files/dom-" \
   "$WORK/files/dom-a.xml" "$WORK/files/dom-b.xml"
 expect "image export NAME --output=FILE: file names (bash keeps '--output=' apart)" \
