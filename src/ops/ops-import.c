@@ -512,9 +512,8 @@ import_check_complete (Import *im, GError **error)
       !g_hash_table_contains (im->got, VK_STORE_STATE))
     return import_refuse (error, im->source,
                           _("the stream lacks %s; it is not a complete vmkeep image export"),
-                          im->sidecar == NULL ? VK_STORE_SIDECAR
-                          : im->manifest == NULL && !im->oci ? VK_EXPORT_MANIFEST
-                          : VK_STORE_STATE);
+                          im->manifest == NULL && !im->oci ? VK_EXPORT_MANIFEST
+                          : im->sidecar == NULL ? VK_STORE_SIDECAR : VK_STORE_STATE);
   /* a layout's blobs were checked against their digests as they were read */
   if (!im->oci && !import_check_manifest (im, error))
     return FALSE;
