@@ -242,16 +242,6 @@ takes_value (const GOptionEntry *e)
   return e && e->arg != G_OPTION_ARG_NONE;
 }
 
-/* Is `desc` ("tar|oci") lower-case words, not placeholders ("FILE|DIR")? */
-static gboolean
-literal_words (const char *desc)
-{
-  for (const char *p = desc; *p; p++)
-    if (!g_ascii_islower (*p) && !g_ascii_isdigit (*p) && *p != '|' && *p != '-')
-      return FALSE;
-  return TRUE;
-}
-
 /* The value of option `e`. */
 static void
 offer_value (Comp *c, const GOptionEntry *e)
@@ -279,9 +269,11 @@ offer_value (Comp *c, const GOptionEntry *e)
                                                                                  : "FILE");
   else if (e->arg_description && g_str_equal (e->arg_description, "DIR"))
     offer_kind (c, "DIR");
+  /* "tar|oci" are the words themselves; "FILE|DIR" are placeholders */
   else if (e->arg_description && strchr (e->arg_description, '|') &&
-           !(e->flags & G_OPTION_FLAG_OPTIONAL_ARG) && literal_words (e->arg_description))
-    offer_split (c, e->arg_description);   /* "tar|oci": the words themselves */
+           !(e->flags & G_OPTION_FLAG_OPTIONAL_ARG) &&
+           e->arg_description[strspn (e->arg_description, "abcdefghijklmnopqrstuvwxyz0123456789|-")] == '\0')
+    offer_split (c, e->arg_description);
 }
 
 static void
