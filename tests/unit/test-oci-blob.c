@@ -15,8 +15,10 @@
 #include <glib/gstdio.h>
 
 #include "diskfile.h"
+#include "fileutil.h"
 #include "oci-blob.h"
 #include "sha256.h"
+#include "store.h"
 #include "vk-error.h"
 #include "vk-test.h"
 
@@ -40,8 +42,7 @@ static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
   (void) data;
-  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
-  g_assert_true (g_spawn_command_line_sync (cmd, NULL, NULL, NULL, NULL));
+  g_assert_true (vk_rm_rf (f->dir, NULL));
   g_free (f->blobs);
   g_free (f->dir);
 }
