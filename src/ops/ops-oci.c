@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <inttypes.h>
@@ -322,35 +324,48 @@ vk_ops_oci_open (VkOps *ops, const char *name, char **dir, VkLock **lock, GError
   return g_steal_pointer (&sc);
 }
 
-/* Put the finished layout `tmp` in place of `dir` (an existing one only
- * with `force`: moved aside first, removed after). */
+/* Put the finished layout `tmp` in place of `dir`. An existing layout
+ * (only with `force`) is swapped with it in one step (renameat2
+ * RENAME_EXCHANGE): the old one is then at `tmp`, which the journal
+ * removes. Killed at any moment, `dir` is the old layout or the new one
+ * and the next vmkeep removes whatever is at `tmp`. */
 static gboolean
-oci_commit (VkOps *ops, VkJournal *j, const char *tmp, const char *dir, gboolean force,
-            const char *manifest_digest, GError **error)
+oci_commit (VkOps *ops, const char *tmp, const char *dir, gboolean force, GError **error)
 {
-  g_autofree char *aside = NULL;
-  /* once the new layout's manifest is at `dir`, the export is done */
-  g_autofree char *done = vk_oci_blob_path (dir, manifest_digest);
-  if (!vk_ops_step (ops, "export-commit", error) || !vk_ops_check_cancel (ops, error) ||
-      !vk_journal_set (j, "done-if", done, error))
+  if (!vk_ops_step (ops, "export-commit", error) || !vk_ops_check_cancel (ops, error))
     return FALSE;
-  if (force && g_file_test (dir, G_FILE_TEST_EXISTS))
+  gboolean swap = force && g_file_test (dir, G_FILE_TEST_EXISTS);
+  if (renameat2 (AT_FDCWD, tmp, AT_FDCWD, dir, swap ? RENAME_EXCHANGE : RENAME_NOREPLACE) < 0)
     {
-      aside = g_strdup_printf ("%s.vmkeep-old-%d", dir, (int) getpid ());
-      if (!vk_journal_push (j, VK_UNDO_RENAME, error, aside, dir, NULL))
-        return FALSE;
-      if (rename (dir, aside) < 0)
-        return vk_fail (error, VK_ERROR_FAILED, _("cannot move %s aside: %s"), dir,
-                        g_strerror (errno));
+      int e = errno;
+      return vk_fail (error, e == EEXIST ? VK_ERROR_REFUSED : VK_ERROR_FAILED,
+                      e == EINVAL ? _("cannot put the layout in place of %s: its file system "
+                                      "cannot swap two directories (%s); remove it first")
+                                  : _("cannot put the layout in place of %s: %s"),
+                      dir, g_strerror (e));
     }
-  if (rename (tmp, dir) < 0)
-    return vk_fail (error, VK_ERROR_FAILED, _("cannot rename %s to %s: %s"), tmp, dir,
-                    g_strerror (errno));
-  if (!vk_fsync_parent (dir, error))
-    return FALSE;
-  vk_journal_commit (j);
-  if (aside)
-    vk_rm_rf (aside, NULL);
+  return vk_fsync_parent (dir, error);
+}
+
+/* With --force, only a layout is replaced: a DIR that is anything else
+ * (a home directory given by mistake) is never swapped out and removed. */
+static gboolean
+oci_check_target (const char *dir, gboolean force, GError **error)
+{
+  if (!g_file_test (dir, G_FILE_TEST_EXISTS))
+    return TRUE;
+  if (!force)
+    return vk_fail (error, VK_ERROR_REFUSED,
+                    _("%s already exists; remove it, pick another -o DIR, or pass --force to "
+                      "replace it"), dir);
+  g_autofree char *marker = g_build_filename (dir, VK_OCI_LAYOUT_FILE, NULL);
+  struct stat st;
+  if (lstat (dir, &st) < 0 || !S_ISDIR (st.st_mode) || lstat (marker, &st) < 0 ||
+      !S_ISREG (st.st_mode))
+    return vk_fail (error, VK_ERROR_REFUSED,
+                    _("%s exists and is not an OCI image layout (no %s in it); --force replaces "
+                      "only a layout: remove it yourself or pick another -o DIR"), dir,
+                    VK_OCI_LAYOUT_FILE);
   return TRUE;
 }
 
@@ -358,13 +373,8 @@ VkOciResult *
 vk_ops_image_export_oci (VkOps *ops, const char *name, const char *dir, gboolean force,
                          GError **error)
 {
-  if (!force && g_file_test (dir, G_FILE_TEST_EXISTS))
-    {
-      g_set_error (error, VK_ERROR, VK_ERROR_REFUSED,
-                   _("%s already exists; remove it, pick another -o DIR, or pass --force to "
-                     "replace it"), dir);
-      return NULL;
-    }
+  if (!oci_check_target (dir, force, error))
+    return NULL;
   g_autofree char *imgdir = NULL;
   g_autoptr(VkLock) lock = NULL;
   g_autoptr(VkSidecar) sc = vk_ops_oci_open (ops, name, &imgdir, &lock, error);
@@ -386,7 +396,7 @@ vk_ops_image_export_oci (VkOps *ops, const char *name, const char *dir, gboolean
   g_autoptr(VkOciResult) r = NULL;
   if (!vk_journal_push (j, VK_UNDO_RMTREE, error, tmp, NULL) ||
       (r = vk_ops_oci_write (ops, name, sc, imgdir, tmp, error)) == NULL ||
-      !oci_commit (ops, j, tmp, dir, force, r->manifest_digest, error))
+      !oci_commit (ops, tmp, dir, force, error))
     {
       vk_journal_rollback (j, NULL);
       if (g_file_test (tmp, G_FILE_TEST_EXISTS))
@@ -399,5 +409,9 @@ vk_ops_image_export_oci (VkOps *ops, const char *name, const char *dir, gboolean
         }
       return NULL;
     }
+  /* the old layout (--force), swapped to `tmp`; left to recovery, with its
+   * journal, when it cannot be removed now */
+  if (!g_file_test (tmp, G_FILE_TEST_EXISTS) || vk_rm_rf (tmp, NULL))
+    vk_journal_commit (j);
   return g_steal_pointer (&r);
 }

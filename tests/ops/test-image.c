@@ -390,6 +390,17 @@ test_oci_export (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_true (g_file_test (index, G_FILE_TEST_IS_REGULAR));
   g_assert_cmpuint (entries (f->dir), ==, 2);   /* the store and img.oci, nothing beside */
+  /* --force replaces a layout only: any other directory stays as it is */
+  g_autofree char *home = g_build_filename (f->dir, "home", NULL);
+  g_autofree char *keep = g_build_filename (home, "keep.txt", NULL);
+  g_assert_cmpint (g_mkdir (home, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (keep, "mine", -1, NULL));
+  g_assert_null (vk_ops_image_export_oci (f->ops, "img", home, TRUE, &error));
+  g_assert_error (error, VK_ERROR, VK_ERROR_REFUSED);
+  g_assert_nonnull (strstr (error->message, "is not an OCI image layout"));
+  g_assert_true (g_file_test (keep, G_FILE_TEST_IS_REGULAR));
+  g_assert_cmpuint (entries (home), ==, 1);
+  assert_clean (f);
 }
 
 static void
