@@ -275,20 +275,6 @@ vk_blob_put_file (const char *blobdir, const char *src, gboolean compress, GCanc
 
 /* ---- reading ------------------------------------------------------------- */
 
-static gboolean
-get_refuse (GError **error, const char *source, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
-
-static gboolean
-get_refuse (GError **error, const char *source, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED, "%s: %s", source, msg);
-  return FALSE;
-}
-
 /* The blob open for reading, of exactly `size` bytes. */
 static int
 get_open (const char *path, const char *digest, guint64 size, const char *source,
@@ -301,16 +287,16 @@ get_open (const char *path, const char *digest, guint64 size, const char *source
       int e = fd < 0 ? errno : 0;
       if (fd >= 0)
         close (fd);
-      get_refuse (error, source, _("blob %s is missing or not a regular file (%s)"), digest,
-                  e ? g_strerror (e) : _("not a regular file"));
+      vk_refuse (error, source, _("blob %s is missing or not a regular file (%s)"), digest,
+                 e ? g_strerror (e) : _("not a regular file"));
       return -1;
     }
   if ((guint64) st.st_size != size)
     {
       close (fd);
-      get_refuse (error, source, _("blob %s has %" PRIu64 " bytes, the manifest "
-                                   "says %" PRIu64 ": it is truncated or was "
-                                   "altered"), digest, (guint64) st.st_size, size);
+      vk_refuse (error, source, _("blob %s has %" PRIu64 " bytes, the manifest "
+                                  "says %" PRIu64 ": it is truncated or was "
+                                  "altered"), digest, (guint64) st.st_size, size);
       return -1;
     }
   return fd;
@@ -321,8 +307,8 @@ get_check_digest (VkSha256 *sha, const char *digest, const char *source, GError 
 {
   g_autofree char *hex = vk_sha256_hex (sha);
   if (g_ascii_strcasecmp (hex, digest + strlen ("sha256:")) != 0)
-    return get_refuse (error, source, _("blob %s has the SHA-256 %s: it was altered or "
-                                        "damaged; pull or copy it again"), digest, hex);
+    return vk_refuse (error, source, _("blob %s has the SHA-256 %s: it was altered or "
+                                       "damaged; pull or copy it again"), digest, hex);
   return TRUE;
 }
 
@@ -332,9 +318,9 @@ vk_blob_get_data (const char *path, const char *digest, guint64 size, guint64 li
 {
   if (size > limit)
     {
-      get_refuse (error, source, _("blob %s claims %" PRIu64 " bytes, more than "
-                                   "%" PRIu64 " for this kind of file"), digest,
-                  size, limit);
+      vk_refuse (error, source, _("blob %s claims %" PRIu64 " bytes, more than "
+                                  "%" PRIu64 " for this kind of file"), digest,
+                 size, limit);
       return NULL;
     }
   int fd = get_open (path, digest, size, source, error);
@@ -349,7 +335,7 @@ vk_blob_get_data (const char *path, const char *digest, guint64 size, guint64 li
   if (got != (gssize) size || !get_check_digest (sha, digest, source, error))
     {
       if (got != (gssize) size)
-        get_refuse (error, source, _("cannot read blob %s"), digest);
+        vk_refuse (error, source, _("cannot read blob %s"), digest);
       g_free (data);
       return NULL;
     }
@@ -370,8 +356,8 @@ static gboolean
 get_write (Get *g, const guint8 *data, gsize len, GError **error)
 {
   if (g->size + len > g->limit)
-    return get_refuse (error, g->source, _("blob %s holds more than the %" PRIu64
-                                           " bytes this file may have"), g->digest, g->limit);
+    return vk_refuse (error, g->source, _("blob %s holds more than the %" PRIu64
+                                          " bytes this file may have"), g->digest, g->limit);
   vk_sha256_update (g->sha, data, len);
   if (!write_sparse (g->out, data, len, g->size))
     {
@@ -393,9 +379,9 @@ get_unzstd (Get *g, ZSTD_DCtx *dc, guint8 *out, gsize cap, const guint8 *buf, gs
       ZSTD_outBuffer o = { out, cap, 0 };
       *left = ZSTD_decompressStream (dc, &o, &in);
       if (ZSTD_isError (*left))
-        return get_refuse (error, g->source, _("blob %s does not decompress (%s): it was "
-                                               "altered or damaged"), g->digest,
-                           ZSTD_getErrorName (*left));
+        return vk_refuse (error, g->source, _("blob %s does not decompress (%s): it was "
+                                              "altered or damaged"), g->digest,
+                          ZSTD_getErrorName (*left));
       if (o.pos > 0 && !get_write (g, out, o.pos, error))
         return FALSE;
     }
@@ -420,8 +406,8 @@ get_copy (Get *g, int in, guint64 size, gboolean zstd, GCancellable *cancel, VkB
       if (got <= 0)
         {
           int e = got < 0 ? errno : EIO;
-          ok = get_refuse (error, g->source, _("cannot read blob %s: %s"), g->digest,
-                           g_strerror (e));
+          ok = vk_refuse (error, g->source, _("cannot read blob %s: %s"), g->digest,
+                          g_strerror (e));
           break;
         }
       vk_sha256_update (stored, buf, (gsize) got);
@@ -439,7 +425,7 @@ get_copy (Get *g, int in, guint64 size, gboolean zstd, GCancellable *cancel, VkB
   if (ok && !get_check_digest (stored, g->digest, g->source, error))
     return FALSE;
   if (ok && zstd && left != 0)
-    return get_refuse (error, g->source, _("blob %s ends inside a zstd frame"), g->digest);
+    return vk_refuse (error, g->source, _("blob %s ends inside a zstd frame"), g->digest);
   return ok;
 }
 
@@ -450,9 +436,9 @@ vk_blob_get_file (const char *path, const char *digest, guint64 size, gboolean z
                   guint64 *content_size, GError **error)
 {
   if (!zstd && size > limit)
-    return get_refuse (error, source, _("blob %s claims %" PRIu64 " bytes, more "
-                                        "than the %" PRIu64 " this file may have"),
-                       digest, size, limit);
+    return vk_refuse (error, source, _("blob %s claims %" PRIu64 " bytes, more "
+                                       "than the %" PRIu64 " this file may have"),
+                      digest, size, limit);
   int in = get_open (path, digest, size, source, error);
   if (in < 0)
     return FALSE;

@@ -165,8 +165,7 @@ vk_oci_index_text (const VkOciDescriptor *manifest, const char *artifact_type,
 static gboolean
 refuse (GError **error, const char *source, const char *what)
 {
-  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED, "%s: %s", source, what);
-  return FALSE;
+  return vk_refuse (error, source, "%s", what);
 }
 
 /* The root object of a document of ours, or NULL (refused). */

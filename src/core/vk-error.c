@@ -25,3 +25,14 @@ vk_fail (GError **error, VkErrorCode code, const char *fmt, ...)
   va_end (ap);
   return FALSE;
 }
+
+gboolean
+vk_refuse (GError **error, const char *source, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED, "%s: %s", source, msg);
+  return FALSE;
+}

@@ -24,6 +24,11 @@ GQuark vk_error_quark (void);
  * message and returns FALSE, for `return vk_fail (error, code, ...);`. */
 gboolean vk_fail (GError **error, VkErrorCode code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
 
+/* The same with VK_ERROR_REFUSED and the message "SOURCE: ...": input
+ * from `source` (a file, a layout, a stream) was refused. */
+gboolean vk_refuse (GError **error, const char *source, const char *fmt, ...)
+  G_GNUC_PRINTF (3, 4);
+
 /* Exit status for an error: its code when it is a VK_ERROR, else 1. */
 int vk_error_exit_code (const GError *error);
 

@@ -84,20 +84,6 @@ vk_import_result_free (VkImportResult *r)
   g_free (r);
 }
 
-static gboolean
-import_refuse (GError **error, const char *source, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
-
-static gboolean
-import_refuse (GError **error, const char *source, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error (error, VK_ERROR, VK_ERROR_REFUSED, "%s: %s", source, msg);
-  return FALSE;
-}
-
 gboolean
 vk_ops_import_name_free (VkOps *ops, const char *name, GError **error)
 {
@@ -169,9 +155,9 @@ import_claim_limit (Import *im, const char *name, guint64 *limit_out, GError **e
 {
   guint64 limit = 0;
   if (im->early == NULL)
-    return import_refuse (error, im->source,
-                          _("member '%s' comes before %s; an export carries its sidecar "
-                            "first"), name, VK_STORE_SIDECAR);
+    return vk_refuse (error, im->source,
+                      _("member '%s' comes before %s; an export carries its sidecar "
+                        "first"), name, VK_STORE_SIDECAR);
   if (g_str_equal (name, VK_STORE_STATE))
     limit = im->early->state_size;
   else if (g_str_equal (name, VK_EXPORT_NVRAM))
@@ -203,10 +189,10 @@ import_check_claim (Import *im, const char *name, guint64 size, GError **error)
   if (!import_claim_limit (im, name, &limit, error))
     return FALSE;
   if (size > limit)
-    return import_refuse (error, im->source,
-                          _("member '%s' claims %" PRIu64 " bytes, more than the sidecar "
-                            "records (%" PRIu64 "); the export is damaged"), name,
-                          size, limit);
+    return vk_refuse (error, im->source,
+                      _("member '%s' claims %" PRIu64 " bytes, more than the sidecar "
+                        "records (%" PRIu64 "); the export is damaged"), name,
+                      size, limit);
   return TRUE;
 }
 
@@ -230,8 +216,8 @@ import_parse_early (Import *im, GError **error)
   g_autoptr(GError) local = NULL;
   im->early = vk_sidecar_parse (text, (gssize) len, scname, &local);
   if (im->early == NULL)
-    return import_refuse (error, im->source, _("its sidecar does not parse: %s"),
-                          local->message);
+    return vk_refuse (error, im->source, _("its sidecar does not parse: %s"),
+                      local->message);
   return TRUE;
 }
 
@@ -283,11 +269,11 @@ import_member (Import *im, VkTarReader *r, VkTarEntry *e, char **sha, char **tar
   if (disk_member_parse (e->name, target, format))
     return import_read_disk (im, r, e->name, sha, error);
   g_autofree char *shown = g_strescape (e->name, NULL);
-  return import_refuse (error, im->source,
-                        _("unknown member '%s'; an image export holds %s, %s, "
-                          "disks/TARGET.qcow2|raw, %s and %s only (is it an export of "
-                          "a newer vmkeep?)"), shown, VK_STORE_SIDECAR, VK_STORE_STATE,
-                        VK_EXPORT_NVRAM, VK_EXPORT_MANIFEST);
+  return vk_refuse (error, im->source,
+                    _("unknown member '%s'; an image export holds %s, %s, "
+                      "disks/TARGET.qcow2|raw, %s and %s only (is it an export of "
+                      "a newer vmkeep?)"), shown, VK_STORE_SIDECAR, VK_STORE_STATE,
+                    VK_EXPORT_NVRAM, VK_EXPORT_MANIFEST);
 }
 
 /* Read the whole stream into the partial directory, members under their
@@ -308,13 +294,13 @@ import_read (Import *im, VkTarReader *r, GError **error)
         {
           if (g_str_equal (e->name, "disks"))
             continue;
-          return import_refuse (error, im->source,
-                                _("unknown directory '%s' in the stream; an image export holds "
-                                  "%s, %s, disks/, %s and %s only"), e->name, VK_STORE_SIDECAR,
-                                VK_STORE_STATE, VK_EXPORT_NVRAM, VK_EXPORT_MANIFEST);
+          return vk_refuse (error, im->source,
+                            _("unknown directory '%s' in the stream; an image export holds "
+                              "%s, %s, disks/, %s and %s only"), e->name, VK_STORE_SIDECAR,
+                            VK_STORE_STATE, VK_EXPORT_NVRAM, VK_EXPORT_MANIFEST);
         }
       if (g_hash_table_contains (im->got, e->name))
-        return import_refuse (error, im->source, _("member '%s' appears twice"), e->name);
+        return vk_refuse (error, im->source, _("member '%s' appears twice"), e->name);
       char *sha = NULL;
       g_autofree char *target = NULL;
       g_autofree char *format = NULL;
@@ -365,8 +351,8 @@ oci_read_doc (Import *im, const char *layout, const char *file, GError **error)
   if (lstat (path, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size > VK_OCI_DOC_MAX ||
       !g_file_get_contents (path, &text, &len, &local))
     {
-      import_refuse (error, im->source, _("%s is missing, too large or unreadable; it is not "
-                                          "an OCI image layout"), file);
+      vk_refuse (error, im->source, _("%s is missing, too large or unreadable; it is not "
+                                      "an OCI image layout"), file);
       return NULL;
     }
   return g_bytes_new_take (g_steal_pointer (&text), len);
@@ -386,9 +372,9 @@ oci_read_layer (Import *im, const char *layout, const VkOciDescriptor *d, guint 
   g_autofree char *blob = vk_oci_blob_path (layout, d->digest);
   gboolean sidecar = kind == VK_OCI_LAYER_SIDECAR;
   if (sidecar != (i == 0))
-    return import_refuse (error, im->source,
-                          _("layer %u is '%s'; a vmkeep image carries its sidecar (%s) first"),
-                          i + 1, d->title, VK_STORE_SIDECAR);
+    return vk_refuse (error, im->source,
+                      _("layer %u is '%s'; a vmkeep image carries its sidecar (%s) first"),
+                      i + 1, d->title, VK_STORE_SIDECAR);
   char *sha = NULL;
   guint64 size = 0;
   if (sidecar)
@@ -476,19 +462,19 @@ import_check_manifest (Import *im, GError **error)
       VkManifestMember *mm = man->members->pdata[i];
       VkExportMember *got = g_hash_table_lookup (im->got, mm->name);
       if (got == NULL)
-        return import_refuse (error, im->source,
-                              _("member '%s' is listed in %s but missing from the stream: the "
-                                "export is incomplete"), mm->name, VK_EXPORT_MANIFEST);
+        return vk_refuse (error, im->source,
+                          _("member '%s' is listed in %s but missing from the stream: the "
+                            "export is incomplete"), mm->name, VK_EXPORT_MANIFEST);
       if (got->size != mm->size)
-        return import_refuse (error, im->source,
-                              _("member '%s' has %" PRIu64 " bytes, the manifest says %"
-                                PRIu64 ": the export is damaged"), mm->name, got->size,
-                              mm->size);
+        return vk_refuse (error, im->source,
+                          _("member '%s' has %" PRIu64 " bytes, the manifest says %"
+                            PRIu64 ": the export is damaged"), mm->name, got->size,
+                          mm->size);
       if (g_ascii_strcasecmp (got->sha256, mm->sha256) != 0)
-        return import_refuse (error, im->source,
-                              _("checksum mismatch for member '%s' (SHA-256 %s, the manifest "
-                                "says %s): the export is damaged, copy it again"), mm->name,
-                              got->sha256, mm->sha256);
+        return vk_refuse (error, im->source,
+                          _("checksum mismatch for member '%s' (SHA-256 %s, the manifest "
+                            "says %s): the export is damaged, copy it again"), mm->name,
+                          got->sha256, mm->sha256);
       g_hash_table_add (listed, (gpointer) got->name);
     }
   GHashTableIter it;
@@ -496,9 +482,9 @@ import_check_manifest (Import *im, GError **error)
   g_hash_table_iter_init (&it, im->got);
   while (g_hash_table_iter_next (&it, &key, NULL))
     if (!g_str_equal (key, VK_EXPORT_MANIFEST) && !g_hash_table_contains (listed, key))
-      return import_refuse (error, im->source,
-                            _("member '%s' is not listed in %s; refusing unknown content"),
-                            (const char *) key, VK_EXPORT_MANIFEST);
+      return vk_refuse (error, im->source,
+                        _("member '%s' is not listed in %s; refusing unknown content"),
+                        (const char *) key, VK_EXPORT_MANIFEST);
   im->image = g_strdup (man->image);
   return TRUE;
 }
@@ -510,10 +496,10 @@ import_check_complete (Import *im, GError **error)
 {
   if (im->sidecar == NULL || (im->manifest == NULL && !im->oci) ||
       !g_hash_table_contains (im->got, VK_STORE_STATE))
-    return import_refuse (error, im->source,
-                          _("the stream lacks %s; it is not a complete vmkeep image export"),
-                          im->manifest == NULL && !im->oci ? VK_EXPORT_MANIFEST
-                          : im->sidecar == NULL ? VK_STORE_SIDECAR : VK_STORE_STATE);
+    return vk_refuse (error, im->source,
+                      _("the stream lacks %s; it is not a complete vmkeep image export"),
+                      im->manifest == NULL && !im->oci ? VK_EXPORT_MANIFEST
+                      : im->sidecar == NULL ? VK_STORE_SIDECAR : VK_STORE_STATE);
   /* a layout's blobs were checked against their digests as they were read */
   if (!im->oci && !import_check_manifest (im, error))
     return FALSE;
@@ -523,12 +509,12 @@ import_check_complete (Import *im, GError **error)
   g_autoptr(GError) local = NULL;
   im->sc = vk_sidecar_parse (text, (gssize) len, scname, &local);
   if (im->sc == NULL)
-    return import_refuse (error, im->source, _("its sidecar does not parse: %s"),
-                          local->message);
+    return vk_refuse (error, im->source, _("its sidecar does not parse: %s"),
+                      local->message);
   if (im->sc->mode != VK_SIDECAR_IMAGE)
-    return import_refuse (error, im->source,
-                          _("its sidecar is not a hibernate image's (mode %s)"),
-                          vk_sidecar_mode_to_string (im->sc->mode));
+    return vk_refuse (error, im->source,
+                      _("its sidecar is not a hibernate image's (mode %s)"),
+                      vk_sidecar_mode_to_string (im->sc->mode));
   return TRUE;
 }
 
@@ -540,28 +526,28 @@ import_check_needs (Import *im, GError **error)
   VkSidecar *sc = im->sc;
   const char *missing = sc->tpm ? vk_ops_swtpm_missing () : NULL;
   if (missing)
-    return import_refuse (error, im->source,
-                          _("the VM has a TPM 2.0 and this host cannot emulate one (%s not "
-                            "found); install Debian's 'swtpm' and 'swtpm-tools' packages"),
-                          missing);
+    return vk_refuse (error, im->source,
+                      _("the VM has a TPM 2.0 and this host cannot emulate one (%s not "
+                        "found); install Debian's 'swtpm' and 'swtpm-tools' packages"),
+                      missing);
   if (sc->nvram_path != NULL || g_hash_table_contains (im->got, VK_EXPORT_NVRAM))
     {
       const char *fwdir = vk_ops_firmware_dir ();
       gboolean uefi, secure;
       vk_ops_firmware_scan (fwdir, &uefi, &secure);
       if (!uefi)
-        return import_refuse (error, im->source,
-                              _("the VM boots with UEFI and this host has no UEFI firmware "
-                                "for x86_64 in %s; install Debian's 'ovmf' package"), fwdir);
+        return vk_refuse (error, im->source,
+                          _("the VM boots with UEFI and this host has no UEFI firmware "
+                            "for x86_64 in %s; install Debian's 'ovmf' package"), fwdir);
     }
   VkExportMember *st = g_hash_table_lookup (im->got, VK_STORE_STATE);
   if (sc->state_sha256 == NULL || st->size != sc->state_size ||
       g_ascii_strcasecmp (st->sha256, sc->state_sha256) != 0)
-    return import_refuse (error, im->source,
-                          _("%s has %" PRIu64 " bytes and SHA-256 %s, the sidecar says %"
-                            PRIu64 " bytes and %s: the state is damaged or was replaced"),
-                          VK_STORE_STATE, st->size, st->sha256, sc->state_size,
-                          sc->state_sha256 ? sc->state_sha256 : "-");
+    return vk_refuse (error, im->source,
+                      _("%s has %" PRIu64 " bytes and SHA-256 %s, the sidecar says %"
+                        PRIu64 " bytes and %s: the state is damaged or was replaced"),
+                      VK_STORE_STATE, st->size, st->sha256, sc->state_size,
+                      sc->state_sha256 ? sc->state_sha256 : "-");
   return TRUE;
 }
 
@@ -582,9 +568,9 @@ import_pick_name (Import *im, GError **error)
       return FALSE;
     }
   if (!im->name_opt && !vk_validate_name ("image name", im->image, NULL))
-    return import_refuse (error, im->source,
-                          _("the image name '%s' it records is not valid here; give --name "
-                            "NAME"), im->image);
+    return vk_refuse (error, im->source,
+                      _("the image name '%s' it records is not valid here; give --name "
+                        "NAME"), im->image);
   im->final = vk_store_image_dir (store, im->image);
   if (!im->name_opt && g_file_test (im->final, G_FILE_TEST_EXISTS))
     {
@@ -611,26 +597,26 @@ import_check_file (Import *im, const char *mname, const char *path, const char *
   g_autoptr(GError) local = NULL;
   if (!(probed = vk_disk_probe_format (path, &local)) || !g_str_equal (probed, "qcow2") ||
       !vk_qcow2_backing_file (path, &backing, &local))
-    return import_refuse (error, im->source, _("disk %s is not a readable qcow2 image%s"),
-                          mname, local ? local->message : "");
+    return vk_refuse (error, im->source, _("disk %s is not a readable qcow2 image%s"),
+                      mname, local ? local->message : "");
   if (backing != NULL && !based)
-    return import_refuse (error, im->source,
-                          im->oci ? _("disk %s is a qcow2 overlay on %s, but the image carries "
-                                      "no base for it")
-                                  : _("disk %s is a qcow2 overlay on %s; an export carries "
-                                      "standalone disks only"), mname, backing);
+    return vk_refuse (error, im->source,
+                      im->oci ? _("disk %s is a qcow2 overlay on %s, but the image carries "
+                                  "no base for it")
+                              : _("disk %s is a qcow2 overlay on %s; an export carries "
+                                  "standalone disks only"), mname, backing);
   if (backing == NULL && based)
-    return import_refuse (error, im->source,
-                          _("disk %s has no backing file, but the image carries a base for "
-                            "it"), mname);
+    return vk_refuse (error, im->source,
+                      _("disk %s has no backing file, but the image carries a base for "
+                        "it"), mname);
   /* QEMU would read and write the guest's disk in that host file */
   if (!vk_qcow2_data_file (path, &data_file, &local) || data_file != NULL)
-    return import_refuse (error, im->source,
-                          data_file ? _("disk %s keeps its data in the host file “%s” (a qcow2 "
-                                        "external data file); an image carries disks with "
-                                        "their data only")
-                                    : _("disk %s is not a readable qcow2 image%s"),
-                          mname, data_file ? data_file : local ? local->message : "");
+    return vk_refuse (error, im->source,
+                      data_file ? _("disk %s keeps its data in the host file “%s” (a qcow2 "
+                                    "external data file); an image carries disks with "
+                                    "their data only")
+                                : _("disk %s is not a readable qcow2 image%s"),
+                      mname, data_file ? data_file : local ? local->message : "");
   return TRUE;
 }
 
@@ -664,8 +650,8 @@ import_check_disk (Import *im, VkFrozenDisk *f, GHashTable *known, GError **erro
   g_autofree char *mname = g_strdup_printf ("disks/%s.%s", f->target, fmt);
   VkExportMember *m = g_hash_table_lookup (im->got, mname);
   if (m == NULL)
-    return import_refuse (error, im->source, _("frozen disk %s (%s) is missing from the stream"),
-                          f->target, mname);
+    return vk_refuse (error, im->source, _("frozen disk %s (%s) is missing from the stream"),
+                      f->target, mname);
   g_hash_table_add (known, m->name);
   g_autofree char *path = g_build_filename (im->partial, mname, NULL);
   const char *cur_name = m->name;
@@ -691,7 +677,7 @@ import_check_disk (Import *im, VkFrozenDisk *f, GHashTable *known, GError **erro
     }
   struct stat st;
   if (stat (path, &st) < 0)
-    return import_refuse (error, im->source, _("cannot read %s: %s"), path, g_strerror (errno));
+    return vk_refuse (error, im->source, _("cannot read %s: %s"), path, g_strerror (errno));
   g_free (f->frozen);
   f->frozen = g_steal_pointer (&path);   /* checked below, then moved */
   f->size = (guint64) st.st_size;
@@ -701,7 +687,7 @@ import_check_disk (Import *im, VkFrozenDisk *f, GHashTable *known, GError **erro
   g_autoptr(GError) local = NULL;
   g_clear_pointer (&f->meta_sha256, g_free);
   if (!vk_disk_digest (f->frozen, f->format, &f->meta_sha256, &local))
-    return import_refuse (error, im->source, "%s", local->message);
+    return vk_refuse (error, im->source, "%s", local->message);
   return TRUE;
 }
 
@@ -721,8 +707,8 @@ import_check_disks (Import *im, GError **error)
     {
       VkExportMember *m = value;
       if (g_str_has_prefix (m->name, "disks/") && !g_hash_table_contains (known, m->name))
-        return import_refuse (error, im->source,
-                              _("member '%s' is not one of the image's frozen disks"), m->name);
+        return vk_refuse (error, im->source,
+                          _("member '%s' is not one of the image's frozen disks"), m->name);
     }
   return TRUE;
 }
@@ -818,8 +804,8 @@ trust_sidecar (Import *im, xmlDocPtr doc, Trust *t, GError **error)
     return FALSE;
   g_autoptr(GPtrArray) drift = vk_identity_compare (sc->identity, id);
   if (drift->len > 0)
-    return import_refuse (error, im->source, _("the trusted rewrite changed the identity (%s)"),
-                          (const char *) drift->pdata[0]);
+    return vk_refuse (error, im->source, _("the trusted rewrite changed the identity (%s)"),
+                      (const char *) drift->pdata[0]);
   vk_identity_free (sc->identity);
   sc->identity = g_steal_pointer (&id);
   g_free (sc->domain_xml);
@@ -904,7 +890,7 @@ import_verify (Import *im, GError **error)
   im->sc->state_file = g_strdup (VK_STORE_STATE);
   g_autoptr(GPtrArray) problems = vk_ops_image_verify (im->sc, im->partial, FALSE);
   if (problems->len > 0)
-    return import_refuse (error, im->source, "%s", (const char *) problems->pdata[0]);
+    return vk_refuse (error, im->source, "%s", (const char *) problems->pdata[0]);
   return TRUE;
 }
 
