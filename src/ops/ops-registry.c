@@ -138,7 +138,8 @@ skopeo_copy (VkOps *ops, const VkRegistryOptions *ro, const char *side, const ch
 }
 
 /* A working directory of the store for a layout (`tmp`, locked by
- * `lock`, in the journal `j` for removal), and the layout's path in it.
+ * `lock`, in the journal `j` for removal), and the layout's empty
+ * directory in it.
  * skopeo's "oci:PATH:REF" cannot carry a path with a colon. */
 static char *
 work_layout (VkOps *ops, VkJournal *j, const char *prefix, char **tmp, int *lock,
@@ -156,7 +157,13 @@ work_layout (VkOps *ops, VkJournal *j, const char *prefix, char **tmp, int *lock
                  "path; set store_dir in vmkeep.conf(5) to a path without one"), *tmp);
       return NULL;
     }
-  return g_build_filename (*tmp, "layout", NULL);
+  g_autofree char *layout = g_build_filename (*tmp, "layout", NULL);
+  if (g_mkdir (layout, 0700) < 0)
+    {
+      vk_fail (error, VK_ERROR_FAILED, _("cannot create %s: %s"), layout, g_strerror (errno));
+      return NULL;
+    }
+  return g_steal_pointer (&layout);
 }
 
 VkOciResult *
@@ -181,12 +188,9 @@ vk_ops_image_push (VkOps *ops, const char *name, const char *ref, const VkRegist
   g_autoptr(VkOciResult) r = NULL;
   /* the layout names its image by the image's name */
   g_autofree char *from = layout ? g_strdup_printf ("oci:%s:%s", layout, name) : NULL;
-  gboolean ok = layout && g_mkdir (layout, 0700) == 0 &&
-                (r = vk_ops_oci_write (ops, name, sc, imgdir, layout, error)) != NULL &&
+  gboolean ok = layout && (r = vk_ops_oci_write (ops, name, sc, imgdir, layout, error)) != NULL &&
                 vk_ops_step (ops, "push-copy", error) &&
                 skopeo_copy (ops, ro, "dest", from, full, error);
-  if (layout && r == NULL && error && *error == NULL)
-    vk_fail (error, VK_ERROR_FAILED, _("cannot create %s: %s"), layout, g_strerror (errno));
   if (tmp)
     vk_store_tmp_dir_done (tmp, tlock);
   if (!ok)
