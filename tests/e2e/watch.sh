@@ -17,6 +17,10 @@
 #   untagged the other VM, hibernated without the tag, stays hibernated
 #            under the same traffic, and the watcher opens no socket for it
 #   storm    100 ARP requests in one second wake the VM once
+#   tcp      a client keeps a TCP connection to the guest's echo server
+#            (vk.echo) open across the hibernation: its next segment, sent
+#            to the MAC it has cached, wakes the VM, and the guest echoes
+#            it on the same connection, from the same boot
 #   restart  libvirtd killed and started again under a running watcher:
 #            the next ping still wakes the VM
 #   killed   a watcher killed (SIGKILL) in the middle of a wake, then
@@ -65,13 +69,15 @@ run_rc() {
 
 e2e_client "$br" "10.$net.0.1/24"
 declare -A MAC IP LOG NAME
+ECHO_PORT=7007
 n=1
 for v in opted other; do
 	NAME[$v]=$(e2e_name "$v")
 	MAC[$v]=$macbase:0$n
 	IP[$v]=10.$net.0.$((n + 1))
 	LOG[$v]=$E2E_DIR/$v.serial.log
-	e2e_ip_guest "${NAME[$v]}" "network=$NET" "${MAC[$v]}" "${IP[$v]}/24" "${LOG[$v]}" vk.dhcp=1
+	e2e_ip_guest "${NAME[$v]}" "network=$NET" "${MAC[$v]}" "${IP[$v]}/24" "${LOG[$v]}" vk.dhcp=1 \
+		vk.echo=$ECHO_PORT
 	n=$((n + 1))
 done
 OPTED=${NAME[opted]}
@@ -213,6 +219,60 @@ off=$(e2e_log_size "${LOG[opted]}")
 check_as "storm: the guest ticks" e2e_wait_ticks_from "${LOG[opted]}" "$off" 1 60
 is "$(e2e_tick_boot "$(e2e_last_tick_from "${LOG[opted]}" "$off")")" "$(e2e_tick_boot "$before")" \
 	"storm: same boot"
+
+# ---------------------------------------------------------------- tcp ---
+
+# The client's side of one TCP connection to the opted VM's echo server:
+# it connects, has a line echoed, says "connected PORT", waits for the file
+# GO, then sends a second line on the same connection and says "echo LINE
+# SECONDS" once that line comes back (TCP retransmits it meanwhile).
+tcp_client() {
+	e2e_in_client python3 - "${IP[opted]}" "$ECHO_PORT" "$1" <<'PY'
+import os, socket, sys, time
+ip, port, go = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.create_connection((ip, port), timeout=20)
+f = s.makefile("rb")
+s.sendall(b"before\n")
+assert f.readline() == b"before\n"
+print("connected", s.getsockname()[1], flush=True)
+while not os.path.exists(go):
+    time.sleep(0.05)
+s.settimeout(90)
+t0 = time.monotonic()
+s.sendall(b"after\n")
+line = f.readline().decode().strip()
+print("echo %s %.3f" % (line, time.monotonic() - t0), flush=True)
+PY
+}
+sleep 5   # past --min-interval since the last wake
+go=$E2E_DIR/tcp.go
+tcplog=$E2E_DIR/tcp.out
+cpid=$(e2e_spawn "$tcplog" tcp_client "$go")
+end=$((SECONDS + 30))
+until grep -q '^connected ' "$tcplog" 2>/dev/null; do
+	kill -0 "$cpid" 2>/dev/null && [ "$SECONDS" -lt "$end" ] ||
+		bail_out "the client did not connect to the echo server: $(cat "$tcplog")"
+	sleep 0.2
+done
+ok "tcp: the client's connection is echoed ($(head -n 1 "$tcplog"))"
+before=$(e2e_last_tick "${LOG[opted]}")
+mark=$(($(lines) + 1))
+check_or_bail vk hibernate "$OPTED"
+check_or_bail wait_event watching "$OPTED" "$mark" 30
+off=$(e2e_log_size "${LOG[opted]}")
+: >"$go"
+end=$((SECONDS + 90))
+while kill -0 "$cpid" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do sleep 0.2; done
+reply=$(sed -n 2p "$tcplog")
+like "$reply" "^echo after [0-9.]+$" "tcp: the line sent while the VM was hibernated is echoed on the same connection"
+diag "tcp: $reply s after it was sent"
+check_as "tcp: the watcher logged the wake" wait_event wake "$OPTED" "$mark" 10
+ev=$(events wake "$OPTED" "$mark" | head -n 1)
+is "$(printf '%s' "$ev" | field "(e['ok'], e['trigger']['type'], e['trigger']['source_mac'] == '$(e2e_in_client cat "/sys/class/net/$E2E_CLIENT_IF/address")')")" \
+	"(True, 'unicast', True)" "tcp: woken by the client's frame to the VM's MAC"
+check_as "tcp: the guest ticks" e2e_wait_ticks_from "${LOG[opted]}" "$off" 1 60
+is "$(e2e_tick_boot "$(e2e_last_tick_from "${LOG[opted]}" "$off")")" "$(e2e_tick_boot "$before")" \
+	"tcp: same boot"
 
 # ------------------------------------------------------------ restart ---
 
