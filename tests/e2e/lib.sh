@@ -434,15 +434,41 @@ e2e_in_client() { ip netns exec "$E2E_NS" "$@"; }
 # (pc, 128 MiB, 1 MiB filled) made and started by `$VMKEEP create`, its NIC
 # on SOURCE (bridge=BR or network=NET of --nic) with MAC and the IPv4
 # address ADDR/PREFIX (vk.ip), more kernel command line KNOBs (vk.dhcp=1),
-# its serial log in LOG; removed at exit.
+# its serial log in LOG; removed at exit. With E2E_AGENT=1 it also has QEMU's
+# guest agent: a virtio-serial controller and the channel
+# org.qemu.guest_agent.0 in its XML (defined by `$VMKEEP define`), and
+# vk.agent=1.
 e2e_ip_guest() {
 	local name=$1 source=$2 mac=$3 addr=$4 log=$5
 	shift 5
+	local knobs="vk.fill=1 vk.ip=$mac/$addr $*"
+	[ "${E2E_AGENT:-0}" != 1 ] || knobs="$knobs vk.agent=1"
+	local args=(create "$name" --machine pc --virt-type qemu --memory 128 --no-balloon
+		--nic "$source,mac=$mac" --serial-log "$log"
+		--boot "kernel=$VK_KERNEL,initrd=$VK_INITRD,cmdline=$VK_CMDLINE $knobs")
 	e2e_cleanup_domain "$name"
-	check_or_bail "$VMKEEP" -c "$E2E_URI" create "$name" --machine pc --virt-type qemu \
-		--memory 128 --no-balloon --nic "$source,mac=$mac" \
-		--boot "kernel=$VK_KERNEL,initrd=$VK_INITRD,cmdline=$VK_CMDLINE vk.fill=1 vk.ip=$mac/$addr $*" \
-		--serial-log "$log" --start
+	if [ "${E2E_AGENT:-0}" != 1 ]; then
+		check_or_bail "$VMKEEP" -c "$E2E_URI" "${args[@]}" --start
+		return
+	fi
+	local xml=$E2E_DIR/$name.agent.xml
+	"$VMKEEP" -c "$E2E_URI" "${args[@]}" --print-xml >"$xml" ||
+		bail_out "create --print-xml of $name failed"
+	sed -i "s|</devices>|<controller type='virtio-serial' index='0'/><channel type='unix'><source mode='bind'/><target type='virtio' name='org.qemu.guest_agent.0'/></channel></devices>|" "$xml"
+	check_or_bail "$VMKEEP" -c "$E2E_URI" define "$xml"
+	check_or_bail "$VMKEEP" -c "$E2E_URI" start "$name"
+}
+
+# e2e_client_ip6 ADDR/PREFIX: IPv6 on the client's interface with that
+# address alone (no link-local address, no DAD, no router solicitation).
+e2e_client_ip6() {
+	local c=/proc/sys/net/ipv6/conf
+	e2e_in_client sh -c "echo 1 >$c/$E2E_CLIENT_IF/addr_gen_mode
+		for k in accept_dad dad_transmits accept_ra autoconf router_solicitations; do
+			echo 0 >$c/$E2E_CLIENT_IF/\$k
+		done
+		echo 0 >$c/$E2E_CLIENT_IF/disable_ipv6
+		ip -6 addr add $1 dev $E2E_CLIENT_IF nodad" || bail_out "cannot give the client $1"
 }
 
 # ---------------------------------------------------------- guest log ---

@@ -7,9 +7,12 @@
 # network namespace of the test's own, attached to the network's bridge by
 # a veth pair. Each guest also asks the network's DHCP server for its lease
 # (vk.dhcp), so libvirt knows its address at hibernate time (the lease
-# source) as it would for a guest that takes its address by DHCP.
+# source) as it would for a guest that takes its address by DHCP. The
+# opted guest also has an IPv6 address (vk.ip6), which libvirt learns from
+# QEMU's guest agent running in it (the agent source), as for most
+# production guests.
 #   record   hibernate --wake-on-traffic tags the VM and its sidecar holds
-#            the guest's address
+#            the guest's addresses (IPv4 from the lease, IPv6 from the agent)
 #   ping     the watcher wakes the tagged VM on the client's ping (an ARP
 #            request for its address); replies come from the same boot
 #            (boot id, tick counter, memory) with the NIC's ifindex, MAC and
@@ -21,6 +24,8 @@
 #            (vk.echo) open across the hibernation: its next segment, sent
 #            to the MAC it has cached, wakes the VM, and the guest echoes
 #            it on the same connection, from the same boot
+#   ns       the client pings the guest's IPv6 address: its neighbour
+#            solicitation wakes the VM, replies come from the same boot
 #   restart  libvirtd killed and started again under a running watcher:
 #            the next ping still wakes the VM
 #   killed   a watcher killed (SIGKILL) in the middle of a wake, then
@@ -68,6 +73,7 @@ run_rc() {
 }
 
 e2e_client "$br" "10.$net.0.1/24"
+e2e_client_ip6 "fd00:$net::1/64"
 declare -A MAC IP LOG NAME
 ECHO_PORT=7007
 n=1
@@ -76,8 +82,10 @@ for v in opted other; do
 	MAC[$v]=$macbase:0$n
 	IP[$v]=10.$net.0.$((n + 1))
 	LOG[$v]=$E2E_DIR/$v.serial.log
-	e2e_ip_guest "${NAME[$v]}" "network=$NET" "${MAC[$v]}" "${IP[$v]}/24" "${LOG[$v]}" vk.dhcp=1 \
-		vk.echo=$ECHO_PORT
+	agent=0
+	[ "$v" = opted ] && agent=1
+	E2E_AGENT=$agent e2e_ip_guest "${NAME[$v]}" "network=$NET" "${MAC[$v]}" "${IP[$v]}/24" "${LOG[$v]}" vk.dhcp=1 \
+		vk.echo=$ECHO_PORT vk.ip6="${MAC[$v]}/fd00:$net::$((n + 1))/64"
 	n=$((n + 1))
 done
 OPTED=${NAME[opted]}
@@ -95,6 +103,13 @@ for v in opted other; do
 	done
 done
 ok "libvirt knows both guests' leases"
+IP6=fd00:$net::2
+end=$((SECONDS + 60))
+until e2e_virsh domifaddr "$OPTED" --source agent 2>/dev/null | grep -q " $IP6/64"; do
+	[ "$SECONDS" -lt "$end" ] || bail_out "libvirt does not learn $IP6 of $OPTED from its guest agent"
+	sleep 1
+done
+ok "libvirt knows the opted guest's IPv6 address from its agent"
 
 # The watcher, its JSON lines in WLOG.
 WLOG=$E2E_DIR/watch.jsonl
@@ -112,7 +127,7 @@ for l in sys.stdin:
     except ValueError: continue
     if e.get('event') == '$1' and e.get('domain') == '$2': print(json.dumps(e))"
 }
-lines() { wc -l <"$WLOG" 2>/dev/null || echo 0; }
+lines() { if [ -e "$WLOG" ]; then wc -l <"$WLOG"; else echo 0; fi; }
 # wait_event TYPE DOMAIN FROM_LINE SECONDS
 wait_event() {
 	local end=$((SECONDS + $4))
@@ -141,8 +156,10 @@ before=$(e2e_last_tick "${LOG[opted]}")
 check_or_bail vk hibernate "$OPTED" --wake-on-traffic
 is "$(vk tag "$OPTED" list)" wake-on-traffic "record: hibernate --wake-on-traffic tagged the VM"
 uuid=$(e2e_virsh domuuid "$OPTED")
-check_as "record: the sidecar holds the guest's address" \
-	grep -q "ip=\"${IP[opted]}\"" "$store/managed/$uuid.xml"
+check_as "record: the sidecar holds the guest's address from the lease" \
+	grep -q "ip=\"${IP[opted]}\" source=\"lease\"" "$store/managed/$uuid.xml"
+check_as "record: the sidecar holds the guest's IPv6 address from the agent" \
+	grep -q "ip=\"$IP6\" source=\"agent\"" "$store/managed/$uuid.xml"
 check_or_bail vk hibernate "$OTHER"
 
 # --------------------------------------------------------------- ping ---
@@ -152,7 +169,8 @@ start_watcher "$VMKEEP"
 check_or_bail wait_event watching "$OPTED" "$mark" 30
 ev=$(events watching "$OPTED" "$mark" | head -n 1)
 is "$(printf '%s' "$ev" | field "e['bridges']")" "['$br']" "ping: the watcher listens on the VM's bridge"
-is "$(printf '%s' "$ev" | field "e['addresses']")" "['${IP[opted]}']" "ping: for the recorded address"
+is "$(printf '%s' "$ev" | field "sorted(e['addresses'])")" "['${IP[opted]}', '$IP6']" \
+	"ping: for the recorded addresses"
 is "$(events watching "$OTHER" "$mark")" "" "untagged: the other VM is not watched"
 off=$(e2e_log_size "${LOG[opted]}")
 # the client asks for the address first, as one that never talked to the
@@ -273,6 +291,26 @@ is "$(printf '%s' "$ev" | field "(e['ok'], e['trigger']['type'], e['trigger']['s
 check_as "tcp: the guest ticks" e2e_wait_ticks_from "${LOG[opted]}" "$off" 1 60
 is "$(e2e_tick_boot "$(e2e_last_tick_from "${LOG[opted]}" "$off")")" "$(e2e_tick_boot "$before")" \
 	"tcp: same boot"
+
+# ----------------------------------------------------------------- ns ---
+
+sleep 5   # past --min-interval since the last wake
+before=$(e2e_last_tick "${LOG[opted]}")
+mark=$(($(lines) + 1))
+check_or_bail vk hibernate "$OPTED"
+check_or_bail wait_event watching "$OPTED" "$mark" 30
+off=$(e2e_log_size "${LOG[opted]}")
+e2e_in_client ip -6 neigh flush dev "$E2E_CLIENT_IF"
+pinged "$IP6"
+ok "ns: the client's IPv6 ping is answered ($PING_SUMMARY)"
+check_as "ns: the watcher logged the wake" wait_event wake "$OPTED" "$mark" 10
+ev=$(events wake "$OPTED" "$mark" | head -n 1)
+is "$(printf '%s' "$ev" | field "(e['ok'], e['trigger']['type'], e['trigger']['target'], e['trigger']['source_address'])")" \
+	"(True, 'ns', '$IP6', 'fd00:$net::1')" "ns: woken by the client's neighbour solicitation for its IPv6 address"
+check_as "ns: the guest ticks" e2e_wait_ticks_from "${LOG[opted]}" "$off" 1 60
+after=$(e2e_last_tick_from "${LOG[opted]}" "$off")
+is "$(e2e_tick_boot "$after")" "$(e2e_tick_boot "$before")" "ns: same boot"
+is "$(e2e_guest_nics "$after")" "$(e2e_guest_nics "$before")" "ns: the NIC is unchanged"
 
 # ------------------------------------------------------------ restart ---
 

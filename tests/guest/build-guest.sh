@@ -1,17 +1,19 @@
 #!/bin/bash
 # Build the tiny e2e test guest: Debian's cloud kernel, the virtio modules it
-# needs, busybox-static and tests/guest/init packed into an initramfs.
+# needs, busybox-static, QEMU's guest agent (with the host's copies of the
+# libraries it links) and tests/guest/init packed into an initramfs.
 #
 # Usage: tests/guest/build-guest.sh [--force]
 #
 # Output directory: $VMKEEP_GUEST_CACHE, else <repo>/tests/.cache/guest (or
 # /var/tmp/vmkeep-guest-cache when the source tree is read-only).  It
 # holds vmlinuz, initrd.img, kernel-release and a stamp of the inputs (kernel
-# package and version, busybox-static version, hash of the files in
+# package and version, busybox-static and guest agent versions, hash of the files in
 # tests/guest/).  Nothing is rebuilt while the stamp matches.  The directory
 # path is printed on stdout as the last line; progress goes to stderr.
 #
-# Needs: apt-get (the kernel package is downloaded, never installed),
+# Needs: apt-get (the kernel and qemu-guest-agent packages are downloaded,
+# never installed), ldd,
 # dpkg-deb, cpio, gzip, xz (only for compressed modules) and busybox-static
 # installed on the host (tools/host-setup.sh deps).
 set -euo pipefail
@@ -35,6 +37,7 @@ virtio_pci failover net_failover virtio_net virtio_blk virtio_console
 virtio_balloon virtio-rng fuse virtiofs evdev button"
 
 meta_pkg=linux-image-cloud-amd64
+agent_pkg=qemu-guest-agent
 
 # A read-only source tree (make distcheck) cannot hold the default cache.
 if [ -z "${VMKEEP_GUEST_CACHE:-}" ] && ! { mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ]; }; then
@@ -88,8 +91,11 @@ resolve() {
 	kp=$(kernel_pkg)
 	[ -n "$kp" ] || return 1
 	read -r kernel_pkg_name kernel_pkg_ver <<<"$kp"
+	agent_ver=$(apt-cache policy "$agent_pkg" 2>/dev/null | awk '$1 == "Candidate:" { print $2; exit }')
+	[ -n "$agent_ver" ] && [ "$agent_ver" != "(none)" ] || return 1
 	stamp="kernel=$kernel_pkg_name $kernel_pkg_ver
 busybox-static=$busybox_ver
+$agent_pkg=$agent_ver
 scripts=$inputs_hash"
 	if [ "$force" = 0 ] && have_cache && [ "$(cat "$cache/stamp")" = "$stamp" ]; then
 		log "up to date: $kernel_pkg_name $kernel_pkg_ver"
@@ -107,9 +113,10 @@ apt_update() {
 # cannot write into a root-owned temp dir and the download runs as root in
 # any case, so say so instead of warning.
 download() {
-	log "downloading $kernel_pkg_name=$kernel_pkg_ver"
+	log "downloading $kernel_pkg_name=$kernel_pkg_ver $agent_pkg=$agent_ver"
+	rm -f "$work"/*.deb
 	(cd "$work" && apt-get download -q -o APT::Sandbox::User=root \
-		"$kernel_pkg_name=$kernel_pkg_ver" >&2)
+		"$kernel_pkg_name=$kernel_pkg_ver" "$agent_pkg=$agent_ver" >&2)
 }
 
 # A fresh machine has no package lists yet: update once and try again.
@@ -130,8 +137,11 @@ if ! download; then
 	download || reuse_or_die "cannot download $kernel_pkg_name=$kernel_pkg_ver"
 fi
 
-deb=$(ls "$work"/*.deb)
+deb=$(ls "$work"/linux-image-*.deb)
 dpkg-deb -x "$deb" "$work/x"
+rm -f "$deb"
+deb=$(ls "$work"/"$agent_pkg"_*.deb)
+dpkg-deb -x "$deb" "$work/agent"
 rm -f "$deb"
 
 vmlinuz=$(ls "$work"/x/boot/vmlinuz-* 2>/dev/null | head -n 1)
@@ -206,6 +216,19 @@ done
 # /dev/console lets the kernel give init a console before devtmpfs is up;
 # init reopens it anyway, so a non-root build without mknod still works.
 mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true
+
+# The guest agent (vk.agent=1) tells libvirt the guest's addresses, IPv6
+# ones too (libvirt's other sources, leases and the host's ARP table, know
+# only IPv4 here). The guest is Debian's generation, so the host's own
+# copies of the libraries qemu-ga links serve it.
+qga=$work/agent/usr/sbin/qemu-ga
+[ -x "$qga" ] || die "no usr/sbin/qemu-ga in $agent_pkg"
+install -D -m 0755 "$qga" "$root/usr/sbin/qemu-ga"
+missing=$(ldd "$qga" | awk '/not found/ { print $1 }')
+[ -z "$missing" ] || die "qemu-ga needs libraries the host lacks: $missing (tools/host-setup.sh deps)"
+for lib in $(ldd "$qga" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+	install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
+done
 
 # Same inputs, same bytes: fixed mtimes, sorted names, cpio's own
 # reproducible inode numbering where available.
