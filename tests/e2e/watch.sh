@@ -16,7 +16,9 @@
 #   ping     the watcher wakes the tagged VM on the client's ping (an ARP
 #            request for its address); replies come from the same boot
 #            (boot id, tick counter, memory) with the NIC's ifindex, MAC and
-#            PCI address unchanged; the wake is logged with its trigger
+#            PCI address unchanged; the wake is logged with its trigger;
+#            while it watches, its one packet socket is on the VM's bridge
+#            and the bridge is promiscuous, and both end with the wake
 #   untagged the other VM, hibernated without the tag, stays hibernated
 #            under the same traffic, and the watcher opens no socket for it
 #   storm    100 ARP requests in one second wake the VM once
@@ -136,6 +138,18 @@ wait_event() {
 		sleep 0.2
 	done
 }
+# sockets: the interfaces (names) the watcher's packet sockets are bound to,
+# one a line, from /proc/net/packet and the watcher's open files.
+sockets() {
+	local fds
+	fds=$(find "/proc/$WPID/fd" -lname 'socket:*' -printf '%l\n' 2>/dev/null | tr -dc '0-9\n')
+	awk 'NR > 1 { print $9, $5 }' /proc/net/packet | while read -r inode ifindex; do
+		printf '%s\n' "$fds" | grep -qx "$inode" || continue
+		ip -o link show | awk -F': ' -v i="$ifindex" '$1 == i { sub(/@.*/, "", $2); print $2 }'
+	done | sort
+}
+# promiscuity BRIDGE: how many users put BRIDGE in promiscuous mode
+promiscuity() { ip -d link show "$1" | awk '{ for (i = 1; i < NF; i++) if ($i == "promiscuity") print $(i + 1) }'; }
 field() { python3 -c "import json, sys; e = json.loads(sys.stdin.readline()); print($1)"; }
 # pinged [ADDR]: the client pings the opted VM (or ADDR), one ping a
 # second for up to 40 s, until one is answered; bails out when none is.
@@ -172,6 +186,8 @@ is "$(printf '%s' "$ev" | field "e['bridges']")" "['$br']" "ping: the watcher li
 is "$(printf '%s' "$ev" | field "sorted(e['addresses'])")" "['${IP[opted]}', '$IP6']" \
 	"ping: for the recorded addresses"
 is "$(events watching "$OTHER" "$mark")" "" "untagged: the other VM is not watched"
+is "$(sockets)" "$br" "ping: the watcher has one packet socket, on the VM's bridge"
+is "$(promiscuity "$br")" 1 "ping: the bridge is promiscuous while it is watched"
 off=$(e2e_log_size "${LOG[opted]}")
 # the client asks for the address first, as one that never talked to the
 # guest, or whose ARP entry expired, does
@@ -190,6 +206,9 @@ is "$(e2e_tick_mem "$after")" "$(e2e_tick_mem "$before")" "ping: memory unchange
 is "$(e2e_guest_nics "$after")" "$(e2e_guest_nics "$before")" \
 	"ping: the NIC keeps its name, ifindex, MAC, PCI path and ACPI index"
 check_as "ping: the watcher stops watching the woken VM" wait_event unwatched "$OPTED" "$mark" 10
+sleep 1
+is "$(sockets)" "" "untagged: with only an untagged VM hibernated, the watcher has no packet socket"
+is "$(promiscuity "$br")" 0 "untagged: and the bridge is no longer promiscuous"
 
 # ----------------------------------------------------------- untagged ---
 
