@@ -231,7 +231,10 @@ idle_mem=${idle_size%%:*}
 idle_fill=${idle_size#*:}
 idle_names=()
 for i in $(seq 1 "$nidle"); do
-	guest $((n + i)) "$idle_mem" "$idle_fill" idle 120   # idle: a checksum every 2 minutes
+	# idle: the guest checksums its memory at boot, then once an hour. A
+	# checksum (several seconds of a CPU under TCG) inside a --sample
+	# window would rightly make vmkeep keep that guest running.
+	guest $((n + i)) "$idle_mem" "$idle_fill" idle 3600
 	idle_names+=("vkbench-$id-idle-$((n + i))")
 done
 kill "$watch_pid" 2>/dev/null; watch_pid=
@@ -277,7 +280,8 @@ for tool in $order; do
 	pss=$(qemu_sum Pss)
 	a0=$(avail)
 	if [ "$tool" = vmkeep ]; then
-		vk -q hibernate --match "vkbench-$id-idle-*" --sample 5 --cpu-below 50 --bypass-cache >/dev/null
+		vk hibernate --match "vkbench-$id-idle-*" --sample 5 --cpu-below 50 --bypass-cache \
+			>"$work/hibernate.out" 2>&1 || true
 	else
 		for d in "${idle_names[@]}"; do vsh managedsave --bypass-cache "$d" >/dev/null; done
 	fi
@@ -285,7 +289,8 @@ for tool in $order; do
 	sleep 2
 	a1=$(avail)
 	for d in "${idle_names[@]}"; do
-		[ "$(vsh domstate "$d")" = "shut off" ] || die "$tool left $d running"
+		[ "$(vsh domstate "$d")" = "shut off" ] ||
+			die "$tool left $d running$([ "$tool" = vmkeep ] && printf ':\n%s' "$(cat "$work/hibernate.out")")"
 	done
 	awk "BEGIN { print 100 * ($a1 - $a0) / $rss }" >>"$work/ratio-$tool"
 	printf '| %s | %d | %d | %d | %d | %d | %.1f %% | %.1f %% |\n' \
