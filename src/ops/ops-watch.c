@@ -66,7 +66,12 @@ tap_free (Tap *tap)
   g_free (tap);
 }
 
-/* A wake under way, run in a thread of its own. */
+/* A wake under way, run in a thread of its own. Its context is its own:
+ * the watcher's connection, configuration and hooks, but a cancellable no
+ * signal reaches, so that a stop of the watcher (SIGTERM from systemctl
+ * stop) lets a wake it began finish instead of abandoning the client that
+ * asked for the VM. A wake that hangs ends with the service's stop timeout
+ * (SIGKILL); the next vmkeep rolls back what is left. */
 typedef struct {
   VkOps *ops;
   GAsyncQueue *done;
@@ -80,6 +85,7 @@ typedef struct {
 static void
 wake_job_free (WakeJob *j)
 {
+  vk_ops_free (j->ops);
   g_free (j->name);
   g_free (j->uuid);
   g_free (j->image);
@@ -507,7 +513,11 @@ on_match (Watch *w, const char *bridge, const VkWakeMatch *m)
   g_hash_table_insert (w->last_wake, g_strdup (t->uuid), at);
   g_hash_table_insert (w->suppressed, g_strdup (t->uuid), GUINT_TO_POINTER (0));
   WakeJob *j = g_new0 (WakeJob, 1);
-  j->ops = w->ops;
+  j->ops = vk_ops_new (w->ops->conn, w->ops->cfg);
+  j->ops->notice = w->ops->notice;
+  j->ops->notice_data = w->ops->notice_data;
+  j->ops->fault = w->ops->fault;
+  j->ops->fault_data = w->ops->fault_data;
   j->done = w->done;
   j->name = g_strdup (t->name);
   j->uuid = g_strdup (t->uuid);

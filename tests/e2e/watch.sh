@@ -32,6 +32,9 @@
 #            the next ping still wakes the VM
 #   killed   a watcher killed (SIGKILL) in the middle of a wake, then
 #            started again: the VM ends up running, resumed, nothing left
+#   term     a watcher sent SIGTERM (systemctl stop) in the middle of a
+#            wake: the wake finishes, the VM runs from the same boot, and
+#            the watcher exits 0 with nothing left
 #   image    a VM saved with hibernate --image (its domain still defined)
 #            is woken from its image the same way
 #   usage    bad --min-interval: exit 2
@@ -417,6 +420,34 @@ check_as "image: the guest ticks" e2e_wait_ticks_from "${LOG[opted]}" "$off" 1 6
 is "$(e2e_tick_boot "$(e2e_last_tick_from "${LOG[opted]}" "$off")")" "$(e2e_tick_boot "$before")" \
 	"image: same boot"
 _e2e_kill "$WPID"
+
+# --------------------------------------------------------------- term ---
+
+sleep 5
+before=$(e2e_last_tick "${LOG[opted]}")
+check_or_bail vk hibernate "$OPTED"
+mark=$(($(lines) + 1))
+rm -f "$WLOG.rc"
+# the watcher with the test hook, sent SIGTERM where the wake has begun
+# (the domain's lock taken, the identity checked, libvirt not yet asked);
+# its exit code in WLOG.rc
+WPID=$(e2e_spawn "$WLOG.err" sh -c '"$@" >>"$0"; echo $? >"$0.rc"' "$WLOG" \
+	env VMKEEP_FAULT=wake-managed:sigterm "$VMKEEP_FAULT_BIN" -c "$E2E_URI" --json watch --min-interval 5)
+check_or_bail wait_event watching "$OPTED" "$mark" 30
+off=$(e2e_log_size "${LOG[opted]}")
+arp_storm "${IP[opted]}" 3 >/dev/null
+end=$((SECONDS + 60))
+until [ -s "$WLOG.rc" ] || [ "$SECONDS" -ge "$end" ]; do sleep 0.2; done
+is "$(cat "$WLOG.rc" 2>/dev/null)" 0 "term: the watcher stopped by SIGTERM in the middle of a wake exits 0"
+ev=$(events wake "$OPTED" "$mark" | head -n 1)
+is "$(printf '%s' "$ev" | field "e['ok']" 2>/dev/null)" True "term: the wake under way finished first, and was logged"
+is "$(e2e_domstate "$OPTED")" running "term: the VM runs"
+check_as "term: the guest ticks" e2e_wait_ticks_from "${LOG[opted]}" "$off" 1 60
+is "$(e2e_tick_boot "$(e2e_last_tick_from "${LOG[opted]}" "$off")")" "$(e2e_tick_boot "$before")" \
+	"term: same boot"
+run_rc vk recover
+like "$RUN_OUT" "^Nothing to recover" "term: vmkeep recover finds nothing left"
+check_as "term: no sidecar of the woken VM left" test ! -e "$store/managed/$uuid.xml"
 
 # -------------------------------------------------------------- usage ---
 
