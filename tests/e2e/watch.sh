@@ -153,6 +153,13 @@ sockets() {
 }
 # promiscuity BRIDGE: how many users put BRIDGE in promiscuous mode
 promiscuity() { ip -d link show "$1" | awk '{ for (i = 1; i < NF; i++) if ($i == "promiscuity") print $(i + 1) }'; }
+# same_boot LABEL: the opted guest ticks again past $off, in the boot it
+# had at $before (resumed, not booted)
+same_boot() {
+	check_as "$1: the guest ticks" e2e_wait_ticks_from "${LOG[opted]}" "$off" 1 60
+	is "$(e2e_tick_boot "$(e2e_last_tick_from "${LOG[opted]}" "$off")")" "$(e2e_tick_boot "$before")" \
+		"$1: same boot"
+}
 field() { python3 -c "import json, sys; e = json.loads(sys.stdin.readline()); print($1)"; }
 # pinged [ADDR]: the client pings the opted VM (or ADDR), one ping a
 # second for up to 40 s, until one is answered; bails out when none is.
@@ -256,9 +263,7 @@ is "$(printf '%s' "$ev" | field "e['ok']")" True "storm: it succeeded"
 diag "storm: $(printf '%s' "$ev" | field "e['suppressed']") further frames ignored during the wake"
 is "$(e2e_domstate "$OPTED")" running "storm: the VM runs"
 off=$(e2e_log_size "${LOG[opted]}")
-check_as "storm: the guest ticks" e2e_wait_ticks_from "${LOG[opted]}" "$off" 1 60
-is "$(e2e_tick_boot "$(e2e_last_tick_from "${LOG[opted]}" "$off")")" "$(e2e_tick_boot "$before")" \
-	"storm: same boot"
+same_boot storm
 
 # ---------------------------------------------------------------- tcp ---
 
@@ -310,9 +315,7 @@ check_as "tcp: the watcher logged the wake" wait_event wake "$OPTED" "$mark" 10
 ev=$(events wake "$OPTED" "$mark" | head -n 1)
 is "$(printf '%s' "$ev" | field "(e['ok'], e['trigger']['type'], e['trigger']['source_mac'] == '$(e2e_in_client cat "/sys/class/net/$E2E_CLIENT_IF/address")')")" \
 	"(True, 'unicast', True)" "tcp: woken by the client's frame to the VM's MAC"
-check_as "tcp: the guest ticks" e2e_wait_ticks_from "${LOG[opted]}" "$off" 1 60
-is "$(e2e_tick_boot "$(e2e_last_tick_from "${LOG[opted]}" "$off")")" "$(e2e_tick_boot "$before")" \
-	"tcp: same boot"
+same_boot tcp
 
 # ----------------------------------------------------------------- ns ---
 
@@ -365,9 +368,7 @@ check_as "restart: the watcher logged the wake" wait_event wake "$OPTED" "$mark"
 ev=$(events wake "$OPTED" "$mark" | head -n 1)
 is "$(printf '%s' "$ev" | field "e['ok']")" True "restart: the watcher woke the VM"
 is "$(e2e_domstate "$OPTED")" running "restart: the VM runs"
-check_as "restart: the guest ticks" e2e_wait_ticks_from "${LOG[opted]}" "$off" 1 60
-is "$(e2e_tick_boot "$(e2e_last_tick_from "${LOG[opted]}" "$off")")" "$(e2e_tick_boot "$before")" \
-	"restart: same boot"
+same_boot restart
 
 # ------------------------------------------------------------- killed ---
 
@@ -392,9 +393,7 @@ e2e_in_client ip neigh flush dev "$E2E_CLIENT_IF"
 pinged
 ok "killed: after a restart of the watcher the client's ping is answered ($PING_SUMMARY)"
 is "$(e2e_domstate "$OPTED")" running "killed: the VM runs"
-check_as "killed: the guest ticks" e2e_wait_ticks_from "${LOG[opted]}" "$off" 1 60
-is "$(e2e_tick_boot "$(e2e_last_tick_from "${LOG[opted]}" "$off")")" "$(e2e_tick_boot "$before")" \
-	"killed: same boot"
+same_boot killed
 run_rc vk recover
 like "$RUN_OUT" "^Nothing to recover" "killed: vmkeep recover finds nothing left"
 is "$(find "$store/journal" "$store/tmp" -mindepth 1 2>/dev/null)" "" "killed: no journal or working file"
@@ -416,9 +415,7 @@ ok "image: the client's ping is answered ($PING_SUMMARY)"
 check_as "image: the watcher logged the wake" wait_event wake "$OPTED" "$mark" 10
 is "$(events wake "$OPTED" "$mark" | head -n 1 | field "(e['ok'], e['image'])")" "(True, '$OPTED-img')" \
 	"image: woken from the image"
-check_as "image: the guest ticks" e2e_wait_ticks_from "${LOG[opted]}" "$off" 1 60
-is "$(e2e_tick_boot "$(e2e_last_tick_from "${LOG[opted]}" "$off")")" "$(e2e_tick_boot "$before")" \
-	"image: same boot"
+same_boot image
 _e2e_kill "$WPID"
 
 # --------------------------------------------------------------- term ---
@@ -442,9 +439,7 @@ is "$(cat "$WLOG.rc" 2>/dev/null)" 0 "term: the watcher stopped by SIGTERM in th
 ev=$(events wake "$OPTED" "$mark" | head -n 1)
 is "$(printf '%s' "$ev" | field "e['ok']" 2>/dev/null)" True "term: the wake under way finished first, and was logged"
 is "$(e2e_domstate "$OPTED")" running "term: the VM runs"
-check_as "term: the guest ticks" e2e_wait_ticks_from "${LOG[opted]}" "$off" 1 60
-is "$(e2e_tick_boot "$(e2e_last_tick_from "${LOG[opted]}" "$off")")" "$(e2e_tick_boot "$before")" \
-	"term: same boot"
+same_boot term
 run_rc vk recover
 like "$RUN_OUT" "^Nothing to recover" "term: vmkeep recover finds nothing left"
 check_as "term: no sidecar of the woken VM left" test ! -e "$store/managed/$uuid.xml"
