@@ -352,31 +352,34 @@ e2e_mkdir() {
 }
 
 # e2e_guest: build (or reuse) the test guest; sets VK_KERNEL, VK_INITRD,
-# VK_GUEST_DIR and VK_CMDLINE (a kernel command line to start from).
+# VK_INITRD_AGENT (the same with QEMU's guest agent), VK_GUEST_DIR and
+# VK_CMDLINE (a kernel command line to start from).
 e2e_guest() {
 	local out dir
 	e2e_mkdir
 	out=$("$E2E_SRCDIR/tests/guest/build-guest.sh") ||
 		bail_out "building the test guest failed (tests/guest/build-guest.sh)"
 	dir=$(printf '%s\n' "$out" | tail -n 1)
-	if [ ! -s "$dir/vmlinuz" ] || [ ! -s "$dir/initrd.img" ]; then
-		bail_out "build-guest.sh printed '$dir' but it holds no vmlinuz/initrd.img"
+	if [ ! -s "$dir/vmlinuz" ] || [ ! -s "$dir/initrd.img" ] || [ ! -s "$dir/initrd-agent.img" ]; then
+		bail_out "build-guest.sh printed '$dir' but it holds no vmlinuz/initrd.img/initrd-agent.img"
 	fi
 	VK_GUEST_DIR=$dir
 	VK_KERNEL=$dir/vmlinuz
 	VK_INITRD=$dir/initrd.img
+	VK_INITRD_AGENT=$dir/initrd-agent.img
 	# A checkout under a private directory (e.g. /root) is not reachable by
 	# QEMU: use copies in E2E_DIR then.
 	if ! _e2e_qemu_can_read "$VK_KERNEL" || ! _e2e_qemu_can_read "$VK_INITRD"; then
-		cp "$VK_KERNEL" "$VK_INITRD" "$E2E_DIR/"
-		chmod 0644 "$E2E_DIR/vmlinuz" "$E2E_DIR/initrd.img"
+		cp "$VK_KERNEL" "$VK_INITRD" "$VK_INITRD_AGENT" "$E2E_DIR/"
+		chmod 0644 "$E2E_DIR/vmlinuz" "$E2E_DIR/initrd.img" "$E2E_DIR/initrd-agent.img"
 		VK_KERNEL=$E2E_DIR/vmlinuz
 		VK_INITRD=$E2E_DIR/initrd.img
+		VK_INITRD_AGENT=$E2E_DIR/initrd-agent.img
 	fi
 	# no_timer_check: on a loaded host a TCG guest's timer can look broken
 	# to the kernel's IO-APIC check, which then panics in early boot
 	VK_CMDLINE=${VK_CMDLINE:-console=ttyS0 quiet no_timer_check}
-	export VK_GUEST_DIR VK_KERNEL VK_INITRD VK_CMDLINE
+	export VK_GUEST_DIR VK_KERNEL VK_INITRD VK_INITRD_AGENT VK_CMDLINE
 }
 
 # e2e_import_places: vmkeep.conf lines that put what an imported image's
@@ -435,17 +438,20 @@ e2e_in_client() { ip netns exec "$E2E_NS" "$@"; }
 # on SOURCE (bridge=BR or network=NET of --nic) with MAC and the IPv4
 # address ADDR/PREFIX (vk.ip), more kernel command line KNOBs (vk.dhcp=1),
 # its serial log in LOG; removed at exit. With E2E_AGENT=1 it also has QEMU's
-# guest agent: a virtio-serial controller and the channel
-# org.qemu.guest_agent.0 in its XML (defined by `$VMKEEP define`), and
-# vk.agent=1.
+# guest agent: the initramfs that carries it, a virtio-serial controller and
+# the channel org.qemu.guest_agent.0 in its XML (defined by `$VMKEEP
+# define`), and vk.agent=1.
 e2e_ip_guest() {
 	local name=$1 source=$2 mac=$3 addr=$4 log=$5
 	shift 5
-	local knobs="vk.fill=1 vk.ip=$mac/$addr $*"
-	[ "${E2E_AGENT:-0}" != 1 ] || knobs="$knobs vk.agent=1"
+	local knobs="vk.fill=1 vk.ip=$mac/$addr $*" initrd=$VK_INITRD
+	if [ "${E2E_AGENT:-0}" = 1 ]; then
+		knobs="$knobs vk.agent=1"
+		initrd=$VK_INITRD_AGENT
+	fi
 	local args=(create "$name" --machine pc --virt-type qemu --memory 128 --no-balloon
 		--nic "$source,mac=$mac" --serial-log "$log"
-		--boot "kernel=$VK_KERNEL,initrd=$VK_INITRD,cmdline=$VK_CMDLINE $knobs")
+		--boot "kernel=$VK_KERNEL,initrd=$initrd,cmdline=$VK_CMDLINE $knobs")
 	e2e_cleanup_domain "$name"
 	if [ "${E2E_AGENT:-0}" != 1 ]; then
 		check_or_bail "$VMKEEP" -c "$E2E_URI" "${args[@]}" --start
