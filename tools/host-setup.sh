@@ -29,7 +29,7 @@ PACKAGES=(
 	libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
 	busybox-static cpio ovmf swtpm swtpm-tools virtinst iproute2 procps util-linux systemd
 	xfsprogs zstd
-	debhelper dpkg-dev rpm groff-base man-db bash-completion
+	debhelper dpkg-dev rpm groff-base man-db bash-completion debootstrap
 	clang libclang-rt-14-dev
 )
 

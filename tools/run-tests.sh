@@ -10,22 +10,37 @@
 #               built when missing); unit, golden, CLI and e2e tests, built
 #               against libvirt 11's headers
 #
-# then `make distcheck`. Each stack installs and starts what it needs; the
-# e2e tests are required (an unreachable libvirtd or any skip fails). Prints
-# each stack's counts, then one line "N passed, N failed".
+# then the images of each generation on the other, the fuzz stage and
+# `make distcheck`. Each stack installs and starts what it needs; the e2e
+# tests are required (an unreachable libvirtd or any skip fails). Prints
+# each stage's counts, then one line "N passed, N failed".
+#
+# The two stacks run side by side: each has its own libvirtd, /run and
+# store, and every test names its domains, bridges, TAPs and namespaces
+# after its own PID, so they share nothing but the kernel. A TCG guest
+# keeps about one CPU busy while it boots and much less after, and most
+# test time is spent waiting on guests; side by side the matrix takes
+# about two thirds of the time it takes one stack after the other
+# (README "Measured"). Each stack's output is kept in a file of its own
+# and printed when both are done.
 #
 #   VMKEEP_STACKS="host backports"   the stacks to run (default: both)
+#   VMKEEP_CI_SERIAL=1               one stack after the other
+#   VMKEEP_SKIP_FUZZ=1               no fuzz stage
 #   VMKEEP_SKIP_DISTCHECK=1          no make distcheck
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 top=$(pwd)
 stacks=${VMKEEP_STACKS:-host backports}
 
 log() { printf '== %s\n' "$*"; }
 
-total_pass=0 total_fail=0 total_skip=0
-summary=()
-timings=()
+# What every stage found, one line each ("PASS FAIL SKIP LABEL") and how
+# long it took: files, so that stages run in subshells can report.
+results=$top/ci-results.txt
+took=$top/ci-took.txt
+: >"$results"
+: >"$took"
 
 # timed LABEL CMD...: run CMD and note how long it took (README "Measured"
 # quotes these).
@@ -33,10 +48,13 @@ timed() {
 	local label=$1 t0=$SECONDS
 	shift
 	"$@"
-	timings+=("$label: $(((SECONDS - t0) / 60)) min $(((SECONDS - t0) % 60)) s")
+	printf '%s: %d min %d s\n' "$label" $(((SECONDS - t0) / 60)) $(((SECONDS - t0) % 60)) >>"$took"
 }
 
-# count_check FILE LABEL RC: add the automake summary in FILE to the totals.
+# record PASS FAIL SKIP LABEL
+record() { printf '%s %s %s %s\n' "$1" "$2" "$3" "$4" >>"$results"; }
+
+# count_check FILE LABEL RC: record the automake summary in FILE.
 count_check() {
 	local out=$1 label=$2 rc=$3 pass fail skip err xpass xfail
 	count() { sed -n "s/^# $1: *\([0-9]*\).*/\1/p" "$out" | tail -1; }
@@ -51,10 +69,7 @@ count_check() {
 		# make check itself broke (a test failed to build): count it.
 		fail=1
 	fi
-	total_pass=$((total_pass + pass))
-	total_fail=$((total_fail + fail))
-	total_skip=$((total_skip + skip))
-	summary+=("$label: $pass passed, $fail failed ($skip skipped)")
+	record "$pass" "$fail" "$skip" "$label: $pass passed, $fail failed ($skip skipped)"
 }
 
 # show_failures DIR: the failing test points from the logs under DIR.
@@ -66,26 +81,35 @@ show_failures() {
 }
 
 fail_stage() {
-	total_fail=$((total_fail + 1))
-	summary+=("$1: could not run ($2)")
+	record 0 1 0 "$1: could not run ($2)"
 	echo "not ok - $1: $2"
 }
 
-run_host() {
-	log "host stack: setup (packages, virtlogd, libvirtd)"
-	tools/host-setup.sh || { fail_stage host "tools/host-setup.sh failed"; return; }
-	log "host stack: build"
-	if [ ! -x configure ]; then NOCONFIGURE=1 ./autogen.sh >/dev/null || { fail_stage host autogen; return; }; fi
+# What both stacks need from the host, once and before they start: the
+# packages (so that nothing runs apt or dpkg on the host while the stacks
+# run), the host's daemons and vmkeep built on the host (the
+# cross-generation stage runs it), the test guest.
+prepare() {
+	log "host: setup (packages, virtlogd, libvirtd)"
+	tools/host-setup.sh || { fail_stage host "tools/host-setup.sh failed"; return 1; }
+	log "host: build"
+	if [ ! -x configure ]; then NOCONFIGURE=1 ./autogen.sh >/dev/null || { fail_stage host autogen; return 1; }; fi
 	if [ ! -f Makefile ]; then
 		./configure --prefix=/usr --sysconfdir=/etc --localstatedir=/var >/dev/null ||
-			{ fail_stage host configure; return; }
+			{ fail_stage host configure; return 1; }
 	fi
-	make -j"$(nproc)" >/dev/null || { fail_stage host "make failed"; return; }
+	make -j"$(nproc)" >/dev/null || { fail_stage host "make failed"; return 1; }
+	# The test guest is built once, on the host, from Debian's packages.
+	tests/guest/build-guest.sh >/dev/null || { fail_stage host "building the test guest failed"; return 1; }
+}
+
+run_host() {
 	log "host stack: make check (unit, golden, cli, e2e, pkg) on $(virsh -c qemu:///system version 2>/dev/null | sed -n 's/^Using library: //p; s/^Running hypervisor: //p' | tr '\n' ' ')"
 	# CI's required switch: any e2e, unit or packaging test that would skip
 	# fails instead.
-	VMKEEP_REQUIRE_E2E=1 VMKEEP_REQUIRE_PKG=1 make -j1 check 2>&1 | tee "$top/check.out"
-	local rc=${PIPESTATUS[0]}
+	VMKEEP_REQUIRE_E2E=1 VMKEEP_REQUIRE_PKG=1 make -j1 check >"$top/check.out" 2>&1
+	local rc=$?
+	cat "$top/check.out"
 	count_check "$top/check.out" "host (libvirt 9.0 / QEMU 7.2)" "$rc"
 	show_failures "$top"
 }
@@ -93,43 +117,79 @@ run_host() {
 run_backports() {
 	log "backports stack: root (built when missing, a few minutes)"
 	tools/stack-root.sh ensure || { fail_stage backports "tools/stack-root.sh ensure failed"; return; }
-	trap 'tools/stack-root.sh down' EXIT
 	tools/stack-root.sh up || { fail_stage backports "tools/stack-root.sh up failed"; return; }
 	local root versions
 	root=$(tools/stack-root.sh path)
 	versions=$(tools/stack-root.sh versions | tr '\n' ' ')
-	# The test guest is built once, on the host, from Debian's packages.
-	tests/guest/build-guest.sh >/dev/null || { fail_stage backports "building the test guest failed"; return; }
 	tools/stack-root.sh copy || { fail_stage backports "copying the tree failed"; return; }
 	log "backports stack: build against its libvirt headers"
 	tools/stack-root.sh build || { fail_stage backports "building vmkeep in the root failed"; return; }
 	log "backports stack: make check (unit, golden, cli, e2e) on $versions"
 	tools/stack-root.sh run bash -c '
 		cd /build/vmkeep && VMKEEP_REQUIRE_E2E=1 make -j1 check TESTS="$(make -s print-stack-tests)"
-	' 2>&1 | tee "$top/check-backports.out"
-	local rc=${PIPESTATUS[0]}
+	' >"$top/check-backports.out" 2>&1
+	local rc=$?
+	cat "$top/check-backports.out"
 	count_check "$top/check-backports.out" "backports (${versions% })" "$rc"
 	show_failures "$root/build/vmkeep"
-	# Images between the two generations, both daemons up (host build).
-	if [ -x "$top/vmkeep" ]; then
-		log "cross-generation: host (libvirt 9.0) <-> backports ($versions)"
-		VMKEEP_REQUIRE_E2E=1 VMKEEP_STACK_ROOT=$root make -j1 check TESTS="$(make -s print-matrix-tests)" 2>&1 |
-			tee "$top/check-cross.out"
-		rc=${PIPESTATUS[0]}
-		count_check "$top/check-cross.out" "cross-generation (9.0 <-> ${versions% })" "$rc"
-		show_failures "$top"
-	fi
-	tools/stack-root.sh down
-	trap - EXIT
+	echo "${versions% }" >"$top/ci-backports-versions.txt"
 }
 
+# Images between the two generations, both daemons up (host build).
+run_cross() {
+	local root versions rc
+	root=$(tools/stack-root.sh path)
+	versions=$(cat "$top/ci-backports-versions.txt")
+	log "cross-generation: host (libvirt 9.0) <-> backports ($versions)"
+	VMKEEP_REQUIRE_E2E=1 VMKEEP_STACK_ROOT=$root make -j1 check TESTS="$(make -s print-matrix-tests)" 2>&1 |
+		tee "$top/check-cross.out"
+	rc=${PIPESTATUS[0]}
+	count_check "$top/check-cross.out" "cross-generation (9.0 <-> $versions)" "$rc"
+	show_failures "$top"
+}
+
+want() { case " $stacks " in *" $1 "*) return 0 ;; esac; return 1; }
 for s in $stacks; do
 	case $s in
-	host) timed "host stack" run_host ;;
-	backports) timed "backports stack and cross-generation" run_backports ;;
+	host | backports) ;;
 	*) fail_stage "$s" "unknown stack (known: host backports)" ;;
 	esac
 done
+
+if prepare; then
+	rm -f "$top/ci-backports-versions.txt"
+	! want backports || trap 'tools/stack-root.sh down' EXIT
+	if [ "${VMKEEP_CI_SERIAL:-}" = 1 ]; then
+		! want host || timed "host stack" run_host
+		! want backports || timed "backports stack" run_backports
+	else
+		log "the stacks side by side: $stacks (each one's output follows when both are done)"
+		pids=()
+		if want host; then
+			(timed "host stack" run_host) >"$top/ci-host.txt" 2>&1 &
+			pids+=($!)
+		fi
+		if want backports; then
+			(timed "backports stack" run_backports) >"$top/ci-backports.txt" 2>&1 &
+			pids+=($!)
+		fi
+		t0=$SECONDS
+		[ ${#pids[@]} -eq 0 ] || wait "${pids[@]}"
+		printf 'both stacks: %d min %d s\n' $(((SECONDS - t0) / 60)) $(((SECONDS - t0) % 60)) >>"$took"
+		! want host || cat "$top/ci-host.txt"
+		! want backports || cat "$top/ci-backports.txt"
+	fi
+	# A stack that ended without a count (its shell died) fails.
+	for s in host backports; do
+		want "$s" || continue
+		grep -q "^[0-9]* [0-9]* [0-9]* $s[ :]" "$results" || fail_stage "$s" "ended without a count"
+	done
+	if want backports && [ -s "$top/ci-backports-versions.txt" ]; then
+		timed "cross-generation" run_cross
+	fi
+	! want backports || tools/stack-root.sh down
+	trap - EXIT
+fi
 
 # ---- fuzz stage -------------------------------------------------------------
 # Every libFuzzer harness of fuzz/ for 20 s after replaying its regression
@@ -151,10 +211,7 @@ run_fuzz() {
 	if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
 		fail=1
 	fi
-	total_pass=$((total_pass + pass))
-	total_fail=$((total_fail + fail))
-	total_skip=$((total_skip + skip))
-	summary+=("fuzz (${VMKEEP_FUZZ_SECONDS:-20} s per harness): $pass passed, $fail failed ($skip skipped)")
+	record "$pass" "$fail" "$skip" "fuzz (${VMKEEP_FUZZ_SECONDS:-20} s per harness): $pass passed, $fail failed ($skip skipped)"
 }
 if [ "${VMKEEP_SKIP_FUZZ:-}" != 1 ]; then
 	timed fuzz run_fuzz
@@ -169,17 +226,18 @@ if [ "${VMKEEP_SKIP_DISTCHECK:-}" != 1 ]; then
 	# With the required switch, as the stages above: a test of the tarball
 	# that would skip fails.
 	if VMKEEP_REQUIRE_E2E=1 make distcheck TESTS="$fast" >"$top/distcheck.out" 2>&1; then
-		total_pass=$((total_pass + 1)); echo "ok - make distcheck"
-		summary+=("make distcheck: passed")
+		echo "ok - make distcheck"
+		record 1 0 0 "make distcheck: passed"
 	else
-		total_fail=$((total_fail + 1)); echo "not ok - make distcheck"; tail -40 "$top/distcheck.out"
-		summary+=("make distcheck: failed")
+		echo "not ok - make distcheck"; tail -40 "$top/distcheck.out"
+		record 0 1 0 "make distcheck: failed"
 	fi
-	timings+=("make distcheck: $(((SECONDS - dc_t0) / 60)) min $(((SECONDS - dc_t0) % 60)) s")
+	printf 'make distcheck: %d min %d s\n' $(((SECONDS - dc_t0) / 60)) $(((SECONDS - dc_t0) % 60)) >>"$took"
 fi
 
 log "summary"
-printf '%s\n' "${summary[@]}"
-[ ${#timings[@]} -eq 0 ] || printf 'took: %s\n' "${timings[@]}"
+cut -d' ' -f4- "$results"
+sed 's/^/took: /' "$took"
+read -r total_pass total_fail < <(awk '{p += $1; f += $2} END {print p + 0, f + 0}' "$results")
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

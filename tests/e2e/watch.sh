@@ -48,11 +48,13 @@ command -v python3 >/dev/null || bail_out "python3 is needed to read --json outp
 command -v busybox >/dev/null || bail_out "busybox (busybox-static) is needed for ping in the client namespace"
 [ -x "${VMKEEP_FAULT_BIN:-}" ] || bail_out "tests/e2e/vmkeep-fault is not built (make check builds it)"
 
-net=$((($$ % 200) + 20))
 br=$(e2e_bridge_name n)
 NET=$(e2e_name net)
 macbase=$(printf '52:54:00:%02x:%02x' $((($$ >> 8) & 255)) $(($$ & 255)))
-cat >"$E2E_DIR/net.xml" <<NETXML
+# A subnet of this run's for the network's host side: the next free one
+# when another run (the other libvirt stack's) has it.
+net_xml() {
+	cat <<NETXML
 <network>
   <name>$NET</name>
   <bridge name='$br' stp='off' delay='0'/>
@@ -65,7 +67,18 @@ cat >"$E2E_DIR/net.xml" <<NETXML
   </ip>
 </network>
 NETXML
-e2e_virsh net-create "$E2E_DIR/net.xml" >/dev/null || bail_out "cannot create libvirt network $NET"
+}
+for try in 0 1 2 3 4 5 6 7; do
+	net=$(((($$ + try * 23) % 200) + 20))
+	net_xml >"$E2E_DIR/net.xml"
+	if e2e_virsh net-create "$E2E_DIR/net.xml" >"$E2E_DIR/net-create.out" 2>&1; then
+		created=1
+		break
+	fi
+	created=0
+	grep -q 'already in use' "$E2E_DIR/net-create.out" || break
+done
+[ "$created" = 1 ] || bail_out "cannot create libvirt network $NET: $(cat "$E2E_DIR/net-create.out")"
 e2e_on_exit e2e_virsh net-destroy "$NET"
 store=$E2E_DIR/store
 conf=$E2E_DIR/vmkeep.conf
