@@ -245,56 +245,50 @@ version_string (unsigned long v)
   return g_strdup_printf ("%lu.%lu.%lu", v / 1000000, (v / 1000) % 1000, v % 1000);
 }
 
-/* What a virConnectGet*Version call that returned `rc` reported. */
-static char *
-version_or_unknown (int rc, unsigned long v)
+/* virConnectGetLibVersion or virConnectGetVersion: the number, 0 when
+ * libvirt cannot tell. */
+typedef int (*VersionGetter) (virConnectPtr conn, unsigned long *v);
+
+static guint32
+version_number (VkConn *vc, VersionGetter get)
 {
-  if (rc < 0)
+  unsigned long v = 0;
+  if (get (vc->conn, &v) < 0)
     {
       virResetLastError ();
-      return g_strdup ("unknown");
+      return 0;
     }
-  return version_string (v);
+  return (guint32) v;
+}
+
+static char *
+version_or_unknown (guint32 v)
+{
+  return v == 0 ? g_strdup ("unknown") : version_string (v);
 }
 
 char *
 vk_conn_libvirt_version (VkConn *vc)
 {
-  unsigned long v = 0;
-  int rc = virConnectGetLibVersion (vc->conn, &v);
-  return version_or_unknown (rc, v);
+  return version_or_unknown (version_number (vc, virConnectGetLibVersion));
 }
 
 char *
 vk_conn_hv_version (VkConn *vc)
 {
-  unsigned long v = 0;
-  int rc = virConnectGetVersion (vc->conn, &v);
-  return version_or_unknown (rc, v);
+  return version_or_unknown (version_number (vc, virConnectGetVersion));
 }
 
 guint32
 vk_conn_libvirt_version_number (VkConn *vc)
 {
-  unsigned long v = 0;
-  if (virConnectGetLibVersion (vc->conn, &v) < 0)
-    {
-      virResetLastError ();
-      return 0;
-    }
-  return (guint32) v;
+  return version_number (vc, virConnectGetLibVersion);
 }
 
 guint32
 vk_conn_hv_version_number (VkConn *vc)
 {
-  unsigned long v = 0;
-  if (virConnectGetVersion (vc->conn, &v) < 0)
-    {
-      virResetLastError ();
-      return 0;
-    }
-  return (guint32) v;
+  return version_number (vc, virConnectGetVersion);
 }
 
 /* A <machine> child of `parent` named `machine` (or with it as canonical
