@@ -420,10 +420,9 @@ typedef struct
    * one lost + one new. */
   PairFunc same_key;
   PairFunc same_address;
-  /* The line for an element of the expected list without a partner. */
-  void (*missing) (GPtrArray *out, gconstpointer e);
-  /* The line for an element of the actual list without a partner. */
-  void (*added) (GPtrArray *out, gconstpointer a);
+  /* How lines name an element ("NIC 52:54:00:..."); an element without
+   * a partner reads "<name>: missing" or "<name>: added". */
+  char *(*name) (gconstpointer element);
   /* The lines for what differs between partners; `by_address`: they were
    * only paired by their address (the key changed). */
   void (*changed) (GPtrArray *out, gconstpointer e, gconstpointer a,
@@ -449,12 +448,18 @@ compare_list (GPtrArray *out, GPtrArray *exp, GPtrArray *act,
 
   for (guint i = 0; i < exp->len; i++)
     if (pair[i] < 0)
-      how->missing (out, exp->pdata[i]);
+      {
+        g_autofree char *who = how->name (exp->pdata[i]);
+        add_line (out, _("%s: missing"), who);
+      }
     else
       how->changed (out, exp->pdata[i], act->pdata[pair[i]], by_address[i]);
   for (guint j = 0; j < act->len; j++)
     if (!used[j])
-      how->added (out, act->pdata[j]);
+      {
+        g_autofree char *who = how->name (act->pdata[j]);
+        add_line (out, _("%s: added"), who);
+      }
 }
 
 /* diff_field for optional integers (-1: not set). */
@@ -492,16 +497,10 @@ effective_queues (guint q)
   return q == 0 ? 1 : q;
 }
 
-static void
-nic_missing (GPtrArray *out, gconstpointer e)
+static char *
+nic_name (gconstpointer n)
 {
-  add_line (out, _("NIC %s: missing"), or_none (((const VkIdentityNic *) e)->mac));
-}
-
-static void
-nic_added (GPtrArray *out, gconstpointer a)
-{
-  add_line (out, _("NIC %s: added"), or_none (((const VkIdentityNic *) a)->mac));
+  return g_strdup_printf (_("NIC %s"), or_none (((const VkIdentityNic *) n)->mac));
 }
 
 static void
@@ -517,7 +516,7 @@ nic_changed (GPtrArray *out, gconstpointer exp, gconstpointer act,
       diff_field (out, who, _("MAC"), e->mac, a->mac);
     }
   else
-    who = g_strdup_printf (_("NIC %s"), or_none (e->mac));
+    who = nic_name (e);
 
   diff_field (out, who, _("model"), e->model, a->model);
   if (effective_queues (e->queues) != effective_queues (a->queues))
@@ -528,7 +527,7 @@ nic_changed (GPtrArray *out, gconstpointer exp, gconstpointer act,
 }
 
 static const ListCompare nic_compare = {
-  nic_same_mac, nic_same_address, nic_missing, nic_added, nic_changed,
+  nic_same_mac, nic_same_address, nic_name, nic_changed,
 };
 
 static gboolean
@@ -551,16 +550,10 @@ yes_no (gboolean b)
   return b ? _("yes") : _("no");
 }
 
-static void
-disk_missing (GPtrArray *out, gconstpointer e)
+static char *
+disk_name (gconstpointer d)
 {
-  add_line (out, _("disk %s: missing"), or_none (((const VkIdentityDisk *) e)->target));
-}
-
-static void
-disk_added (GPtrArray *out, gconstpointer a)
-{
-  add_line (out, _("disk %s: added"), or_none (((const VkIdentityDisk *) a)->target));
+  return g_strdup_printf (_("disk %s"), or_none (((const VkIdentityDisk *) d)->target));
 }
 
 static void
@@ -576,7 +569,7 @@ disk_changed (GPtrArray *out, gconstpointer exp, gconstpointer act,
       diff_field (out, who, _("target"), e->target, a->target);
     }
   else
-    who = g_strdup_printf (_("disk %s"), or_none (e->target));
+    who = disk_name (e);
   diff_field (out, who, _("bus"), e->bus, a->bus);
   diff_field (out, who, _("device"), e->device, a->device);
   diff_address (out, who, e->address, a->address);
@@ -586,7 +579,7 @@ disk_changed (GPtrArray *out, gconstpointer exp, gconstpointer act,
 }
 
 static const ListCompare disk_compare = {
-  disk_same_target, disk_same_address, disk_missing, disk_added, disk_changed,
+  disk_same_target, disk_same_address, disk_name, disk_changed,
 };
 
 static gboolean
@@ -604,24 +597,11 @@ port_same_address (gconstpointer e, gconstpointer a)
 }
 
 static char *
-port_name (const VkIdentityPort *p)
+port_name (gconstpointer element)
 {
+  const VkIdentityPort *p = element;
   return g_strdup_printf ("%s %u", p->model != NULL ? p->model : "controller pci",
                           p->index);
-}
-
-static void
-port_missing (GPtrArray *out, gconstpointer e)
-{
-  g_autofree char *who = port_name (e);
-  add_line (out, _("%s: missing"), who);
-}
-
-static void
-port_added (GPtrArray *out, gconstpointer a)
-{
-  g_autofree char *who = port_name (a);
-  add_line (out, _("%s: added"), who);
 }
 
 static void
@@ -647,7 +627,7 @@ port_changed (GPtrArray *out, gconstpointer exp, gconstpointer act,
 }
 
 static const ListCompare port_compare = {
-  port_same_index, port_same_address, port_missing, port_added, port_changed,
+  port_same_index, port_same_address, port_name, port_changed,
 };
 
 static gboolean
@@ -664,18 +644,11 @@ dev_same_kind (gconstpointer e, gconstpointer a)
   return streq0 (x->description, y->description);
 }
 
-static void
-dev_missing (GPtrArray *out, gconstpointer e)
+static char *
+dev_name (gconstpointer element)
 {
-  const VkIdentityDevice *d = e;
-  add_line (out, _("%s at %s: missing"), d->description, or_none (d->address));
-}
-
-static void
-dev_added (GPtrArray *out, gconstpointer a)
-{
-  const VkIdentityDevice *d = a;
-  add_line (out, _("%s at %s: added"), d->description, or_none (d->address));
+  const VkIdentityDevice *d = element;
+  return g_strdup_printf (_("%s at %s"), d->description, or_none (d->address));
 }
 
 static void
@@ -689,7 +662,7 @@ dev_changed (GPtrArray *out, gconstpointer exp, gconstpointer act,
 /* Descriptions need not be unique (two virtio rngs): devices that kept
  * their place are taken out first, so what is left over really moved. */
 static const ListCompare dev_compare = {
-  dev_same_place, dev_same_kind, dev_missing, dev_added, dev_changed,
+  dev_same_place, dev_same_kind, dev_name, dev_changed,
 };
 
 GPtrArray *
