@@ -291,6 +291,47 @@ vk_conn_hv_version_number (VkConn *vc)
   return version_number (vc, virConnectGetVersion);
 }
 
+/* The host capabilities, parsed. */
+static xmlDoc *
+host_caps (VkConn *vc, GError **error)
+{
+  char *caps = virConnectGetCapabilities (vc->conn);
+  if (caps == NULL)
+    {
+      vk_vir_fail (error, _("cannot read the host capabilities"));
+      return NULL;
+    }
+  g_autoptr(GError) e = NULL;
+  xmlDoc *doc = vk_xml_parse (caps, -1, "capabilities", &e);
+  free (caps);
+  if (doc == NULL)
+    vk_fail (error, VK_ERROR_FAILED, _("cannot read the host capabilities: %s"), e->message);
+  return doc;
+}
+
+/* Where the host capabilities list what a guest architecture offers
+ * (machine types, emulators): each <guest>'s <arch name="arch"> (any
+ * arch when NULL), and again each <domain type> below it. */
+static GPtrArray *
+arch_scopes (xmlDoc *doc, const char *arch)
+{
+  GPtrArray *out = g_ptr_array_new ();
+  for (xmlNodePtr g = xmlDocGetRootElement (doc)->children; g; g = g->next)
+    {
+      if (g->type != XML_ELEMENT_NODE || !xmlStrEqual (g->name, BAD_CAST "guest"))
+        continue;
+      xmlNodePtr a = vk_xml_child (g, "arch");
+      g_autofree char *aname = a ? vk_xml_prop (a, "name") : NULL;
+      if (a == NULL || (arch && g_strcmp0 (aname, arch) != 0))
+        continue;
+      g_ptr_array_add (out, a);
+      for (xmlNodePtr d = a->children; d; d = d->next)
+        if (d->type == XML_ELEMENT_NODE && xmlStrEqual (d->name, BAD_CAST "domain"))
+          g_ptr_array_add (out, d);
+    }
+  return out;
+}
+
 /* A <machine> child of `parent` named `machine` (or with it as canonical
  * name). */
 static gboolean
@@ -319,30 +360,13 @@ gboolean
 vk_conn_machine_known (VkConn *vc, const char *arch, const char *machine, gboolean *known,
                        GError **error)
 {
-  char *caps = virConnectGetCapabilities (vc->conn);
-  if (caps == NULL)
-    return vk_vir_fail (error, _("cannot read the host capabilities"));
-  g_autoptr(GError) e = NULL;
-  g_autoptr(xmlDoc) doc = vk_xml_parse (caps, -1, "capabilities", &e);
-  free (caps);
+  g_autoptr(xmlDoc) doc = host_caps (vc, error);
   if (doc == NULL)
-    return vk_fail (error, VK_ERROR_FAILED, _("cannot read the host capabilities: %s"),
-                    e->message);
+    return FALSE;
+  g_autoptr(GPtrArray) scopes = arch_scopes (doc, arch);
   *known = FALSE;
-  for (xmlNodePtr g = xmlDocGetRootElement (doc)->children; g && !*known; g = g->next)
-    {
-      if (g->type != XML_ELEMENT_NODE || !xmlStrEqual (g->name, BAD_CAST "guest"))
-        continue;
-      xmlNodePtr a = vk_xml_child (g, "arch");
-      g_autofree char *aname = a ? vk_xml_prop (a, "name") : NULL;
-      if (a == NULL || (arch && g_strcmp0 (aname, arch) != 0))
-        continue;
-      /* listed under <arch>, and again under each <domain type> */
-      *known = lists_machine (a, machine);
-      for (xmlNodePtr d = a->children; d && !*known; d = d->next)
-        if (d->type == XML_ELEMENT_NODE && xmlStrEqual (d->name, BAD_CAST "domain"))
-          *known = lists_machine (d, machine);
-    }
+  for (guint i = 0; i < scopes->len && !*known; i++)
+    *known = lists_machine (scopes->pdata[i], machine);
   return TRUE;
 }
 
@@ -363,28 +387,13 @@ add_texts (GPtrArray *out, xmlNodePtr parent, const char *name)
 GStrv
 vk_conn_emulators (VkConn *vc, const char *arch, GError **error)
 {
-  char *caps = virConnectGetCapabilities (vc->conn);
-  if (caps == NULL)
-    {
-      vk_vir_fail (error, _("cannot read the host capabilities"));
-      return NULL;
-    }
-  g_autoptr(xmlDoc) doc = vk_xml_parse (caps, -1, "capabilities", NULL);
-  free (caps);
+  g_autoptr(xmlDoc) doc = host_caps (vc, error);
+  if (doc == NULL)
+    return NULL;
+  g_autoptr(GPtrArray) scopes = arch_scopes (doc, arch);
   GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
-  for (xmlNodePtr g = doc ? xmlDocGetRootElement (doc)->children : NULL; g; g = g->next)
-    {
-      if (g->type != XML_ELEMENT_NODE || !xmlStrEqual (g->name, BAD_CAST "guest"))
-        continue;
-      xmlNodePtr a = vk_xml_child (g, "arch");
-      g_autofree char *aname = a ? vk_xml_prop (a, "name") : NULL;
-      if (a == NULL || (arch && g_strcmp0 (aname, arch) != 0))
-        continue;
-      add_texts (out, a, "emulator");
-      for (xmlNodePtr d = a->children; d; d = d->next)
-        if (d->type == XML_ELEMENT_NODE && xmlStrEqual (d->name, BAD_CAST "domain"))
-          add_texts (out, d, "emulator");
-    }
+  for (guint i = 0; i < scopes->len; i++)
+    add_texts (out, scopes->pdata[i], "emulator");
   g_ptr_array_add (out, NULL);
   return (GStrv) g_ptr_array_free (out, FALSE);
 }
@@ -447,12 +456,10 @@ gboolean
 vk_conn_qemu_user (VkConn *vc, guint *uid, guint *gid, gboolean *known, GError **error)
 {
   *known = FALSE;
-  char *caps = virConnectGetCapabilities (vc->conn);
-  if (caps == NULL)
-    return vk_vir_fail (error, _("cannot read the host capabilities"));
-  g_autoptr(xmlDoc) doc = vk_xml_parse (caps, -1, "capabilities", NULL);
-  free (caps);
-  xmlNodePtr host = doc ? vk_xml_child (xmlDocGetRootElement (doc), "host") : NULL;
+  g_autoptr(xmlDoc) doc = host_caps (vc, error);
+  if (doc == NULL)
+    return FALSE;
+  xmlNodePtr host = vk_xml_child (xmlDocGetRootElement (doc), "host");
   for (xmlNodePtr m = host ? host->children : NULL; m && !*known; m = m->next)
     {
       if (m->type != XML_ELEMENT_NODE || !xmlStrEqual (m->name, BAD_CAST "secmodel"))
