@@ -142,6 +142,21 @@ conn_is_session (VkConn *vc)
 }
 
 /* The target directory of the "default" storage pool, or NULL. */
+/* The XML description libvirt gave (NULL: it failed), parsed and freed;
+ * NULL where there is none, for callers that fall back on a default. */
+static xmlDoc *
+take_desc (char *xml, const char *what)
+{
+  if (xml == NULL)
+    {
+      virResetLastError ();
+      return NULL;
+    }
+  xmlDoc *doc = vk_xml_parse (xml, -1, what, NULL);
+  free (xml);
+  return doc;
+}
+
 static char *
 default_pool_dir (VkConn *vc)
 {
@@ -151,15 +166,8 @@ default_pool_dir (VkConn *vc)
       virResetLastError ();
       return NULL;
     }
-  char *xml = virStoragePoolGetXMLDesc (pool, 0);
+  g_autoptr(xmlDoc) doc = take_desc (virStoragePoolGetXMLDesc (pool, 0), "storage pool");
   virStoragePoolFree (pool);
-  if (xml == NULL)
-    {
-      virResetLastError ();
-      return NULL;
-    }
-  g_autoptr(xmlDoc) doc = vk_xml_parse (xml, -1, "storage pool", NULL);
-  free (xml);
   xmlNodePtr target = doc ? vk_xml_child (xmlDocGetRootElement (doc), "target") : NULL;
   g_autofree char *path = target ? vk_xml_child_text (target, "path") : NULL;
   if (path == NULL || !g_path_is_absolute (path))
@@ -212,16 +220,11 @@ vk_conn_host_interface (VkConn *vc, const char *name)
       virResetLastError ();
       return absent ? VK_HOST_IFACE_ABSENT : VK_HOST_IFACE_UNKNOWN;
     }
-  char *xml = virInterfaceGetXMLDesc (iface, 0);
+  g_autoptr(xmlDoc) doc = take_desc (virInterfaceGetXMLDesc (iface, 0), "interface");
   virInterfaceFree (iface);
-  if (xml == NULL)
-    {
-      virResetLastError ();
-      return VK_HOST_IFACE_UNKNOWN;
-    }
-  g_autoptr(xmlDoc) doc = vk_xml_parse (xml, -1, "interface", NULL);
-  free (xml);
-  g_autofree char *type = doc ? vk_xml_prop (xmlDocGetRootElement (doc), "type") : NULL;
+  if (doc == NULL)
+    return VK_HOST_IFACE_UNKNOWN;
+  g_autofree char *type = vk_xml_prop (xmlDocGetRootElement (doc), "type");
   return g_strcmp0 (type, "bridge") == 0 ? VK_HOST_IFACE_BRIDGE : VK_HOST_IFACE_OTHER;
 }
 
