@@ -1,15 +1,17 @@
 #!/bin/bash
 # Build the libFuzzer harnesses and run them (README "Fuzzing").
 #
-#   fuzz/run.sh [-t SECONDS] [--build-only] [--tap] [HARNESS...]
+#   fuzz/run.sh [-t SECONDS] [-j JOBS] [--build-only] [--tap] [HARNESS...]
 #
 #   -t SECONDS     fuzz each harness for SECONDS (default 60); 0 only replays
 #                  the regression inputs
+#   -j JOBS        run up to JOBS harnesses at once (default 1); each is one
+#                  process, so JOBS up to the number of CPUs gives every
+#                  harness the same executions and the stage 1/JOBS the time
 #   --build-only   build the harnesses and stop
 #   --tap          print TAP (tests/fuzz/fuzz.sh) instead of a report
 #   HARNESS        save-header sidecar tar config validate domain-xml
-#                  manifest trust wakeframe oci (default: all of them, one after
-#                  the other)
+#                  manifest trust wakeframe oci (default: all of them)
 #
 # The harnesses are built with configure --enable-fuzzing (clang, libFuzzer,
 # ASan, UBSan) in a build of their own, $VMKEEP_FUZZ_BUILD (default
@@ -33,6 +35,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 all_harnesses=(save-header sidecar tar config validate domain-xml manifest trust wakeframe oci)
 seconds=60
+jobs=1
 build_only=0
 tap=0
 harnesses=()
@@ -46,6 +49,8 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	-t) [ $# -ge 2 ] || usage; seconds=$2; shift 2 ;;
 	-t*) seconds=${1#-t}; shift ;;
+	-j) [ $# -ge 2 ] || usage; jobs=$2; shift 2 ;;
+	-j*) jobs=${1#-j}; shift ;;
 	--build-only) build_only=1; shift ;;
 	--tap) tap=1; shift ;;
 	-h|--help) usage ;;
@@ -61,6 +66,9 @@ done
 case $seconds in
 ''|*[!0-9]*) echo "fuzz/run.sh: -t wants a whole number of seconds, not '$seconds'" >&2; exit 2 ;;
 esac
+case $jobs in
+''|*[!0-9]*|0) echo "fuzz/run.sh: -j wants a whole number of jobs from 1, not '$jobs'" >&2; exit 2 ;;
+esac
 [ ${#harnesses[@]} -gt 0 ] || harnesses=("${all_harnesses[@]}")
 
 build=${VMKEEP_FUZZ_BUILD:-$top/fuzz/build}
@@ -68,8 +76,8 @@ artifacts=$top/fuzz/artifacts
 tapn=0
 
 say() { [ "$tap" = 1 ] || printf '%s\n' "$*"; }
-# result OK TEXT: one TAP line, or one report line.
-result() {
+# print_result OK TEXT: one TAP line, or one report line.
+print_result() {
 	if [ "$tap" = 1 ]; then
 		tapn=$((tapn + 1))
 		if [ "$1" = 0 ]; then echo "ok $tapn - $2"; else echo "not ok $tapn - $2"; fi
@@ -77,10 +85,18 @@ result() {
 		if [ "$1" = 0 ]; then echo "   $2"; else echo "   FAILED: $2"; fi
 	fi
 }
-# diag FILE: the end of a log, as TAP comments or plain.
-diag() {
+# print_diag FILE: the end of a log, as TAP comments or plain.
+print_diag() {
 	if [ "$tap" = 1 ]; then tail -n 40 "$1" | sed 's/^/# /'; else tail -n 40 "$1" | sed 's/^/   | /'; fi
 }
+
+# While harnesses run (several at once with -j), each notes its results in
+# its own file, $build/logs/HARNESS.results, a line each: "result OK TEXT"
+# or "diag FILE"; they are printed in the harnesses' order once all are
+# done, so the TAP numbers and the report read the same for any -j.
+results=/dev/null
+result() { printf 'result %s %s\n' "$1" "$2" >>"$results"; }
+diag() { printf 'diag %s\n' "$1" >>"$results"; }
 
 # ---- build --------------------------------------------------------------
 
@@ -158,15 +174,17 @@ count_artifacts() {
 		-o -name 'timeout-*' -o -name 'oom-*' \) 2>/dev/null | wc -l
 }
 
-failed=0
-for h in "${harnesses[@]}"; do
-	bin=$build/src/fuzz/fuzz-$h
-	logs=$build/logs
+# fuzz_one HARNESS: its regression inputs, then its fuzzing run.
+fuzz_one() {
+	local h=$1
+	local bin=$build/src/fuzz/fuzz-$h
+	local logs=$build/logs
+	results=$logs/$h.results
 	mkdir -p "$logs" "$artifacts/$h" "$build/corpus/$h"
-	say "== $h"
+	: >"$results"
 
 	# Every committed regression input, once each.
-	regs=()
+	local regs=() dict=() seeds before start rc took new execs rate status cov ft corp added line
 	if [ -d "$top/fuzz/regressions/$h" ]; then
 		while IFS= read -r -d '' f; do regs+=("$f"); done < <(find "$top/fuzz/regressions/$h" -type f -print0 | sort -z)
 	fi
@@ -176,21 +194,19 @@ for h in "${harnesses[@]}"; do
 		>"$logs/$h-regressions.log" 2>&1; then
 		result 0 "$h: ${#regs[@]} regression inputs replayed"
 	else
-		failed=1
 		result 1 "$h: a regression input fails (log $logs/$h-regressions.log)"
 		diag "$logs/$h-regressions.log"
 	fi
 
-	[ "$seconds" -gt 0 ] || continue
+	[ "$seconds" -gt 0 ] || return 0
 	before=$(count_artifacts "$h")
-	dict=()
 	[ -f "$top/fuzz/$h.dict" ] && dict=(-dict="$top/fuzz/$h.dict")
 	# Seeds: the committed text ones, or generated (binary formats are not
 	# committed: fuzz/save-header-seeds.py writes the save images).
 	seeds=$top/fuzz/corpus/$h
 	if [ "$h" = save-header ]; then
 		seeds=$build/seeds/$h
-		python3 "$top/fuzz/save-header-seeds.py" "$seeds" || { failed=1; result 1 "$h: generating its seeds"; continue; }
+		python3 "$top/fuzz/save-header-seeds.py" "$seeds" || { result 1 "$h: generating its seeds"; return 0; }
 	fi
 	start=$(date +%s)
 	# shellcheck disable=SC2086 # FUZZ_ARGS is a list of options
@@ -212,9 +228,40 @@ for h in "${harnesses[@]}"; do
 	if [ "$rc" -eq 0 ] && [ "$new" -eq 0 ]; then
 		result 0 "$line"
 	else
-		failed=1
 		result 1 "$line (libFuzzer exit $rc; log $logs/$h.log; inputs in $artifacts/$h/)"
 		diag "$logs/$h.log"
 	fi
+}
+
+# Up to $jobs harnesses at once; each one's results once all are done.
+running=0
+for h in "${harnesses[@]}"; do
+	if [ "$running" -ge "$jobs" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+	rm -f "$build/logs/$h.results"
+	fuzz_one "$h" &
+	running=$((running + 1))
+done
+wait
+
+failed=0
+for h in "${harnesses[@]}"; do
+	say "== $h"
+	n=0
+	while read -r kind ok text; do
+		case $kind in
+		result) print_result "$ok" "$text"; [ "$ok" = 0 ] || failed=1; n=$((n + 1)) ;;
+		diag) print_diag "$ok" ;;
+		esac
+	done < <(cat "$build/logs/$h.results" 2>/dev/null)
+	# two results a harness (its regression inputs, its run), one with -t 0
+	want=$(( seconds > 0 ? 2 : 1 ))
+	while [ "$n" -lt "$want" ]; do
+		failed=1
+		print_result 1 "$h: its run ended before it gave all its results"
+		n=$((n + 1))
+	done
 done
 exit "$failed"

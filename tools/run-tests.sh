@@ -193,8 +193,9 @@ fi
 
 # ---- fuzz stage -------------------------------------------------------------
 # Every libFuzzer harness of fuzz/ for 20 s after replaying its regression
-# inputs (tests/fuzz/fuzz.sh, fuzz/run.sh), in a clang build of its own in
-# fuzz/build: about 2.5 minutes, plus about 2 for the first build. A crash,
+# inputs (tests/fuzz/fuzz.sh, fuzz/run.sh), as many at once as there are
+# CPUs, in a clang build of its own in fuzz/build: about 2 minutes on 2
+# CPUs, plus about 2 for the first build. A crash,
 # leak, hang or broken invariant fails; so does a skip (no clang).
 #   VMKEEP_SKIP_FUZZ=1         no fuzz stage
 #   VMKEEP_FUZZ_SECONDS=N      seconds per harness (default 20)

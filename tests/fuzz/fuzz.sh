@@ -7,8 +7,9 @@
 # run (executions, exec/s, coverage).
 #
 #   VMKEEP_FUZZ_SECONDS=20   seconds per harness (10 harnesses: about 4
-#                            minutes, plus the build: about 2 minutes the
-#                            first time, seconds afterwards)
+#                            minutes one at a time, plus the build: about 2
+#                            minutes the first time, seconds afterwards)
+#   VMKEEP_FUZZ_JOBS=N       harnesses at once (default: the CPUs, nproc)
 #
 # Builds with clang in fuzz/build (fuzz/run.sh). Without clang it skips,
 # which CI counts as a failure.
@@ -24,4 +25,4 @@ if [ -z "${VMKEEP_FUZZ_CC:-}" ] && ! command -v clang >/dev/null && ! command -v
 	echo "1..0 # SKIP clang not found (Debian: apt-get install clang libclang-rt-14-dev)"
 	exit 0
 fi
-exec "$top/fuzz/run.sh" --tap -t "${VMKEEP_FUZZ_SECONDS:-20}"
+exec "$top/fuzz/run.sh" --tap -t "${VMKEEP_FUZZ_SECONDS:-20}" -j "${VMKEEP_FUZZ_JOBS:-$(nproc)}"
