@@ -24,6 +24,10 @@
 # (README "Measured"). Each stack's output is kept in a file of its own
 # and printed when both are done.
 #
+# Each stack runs in a process group of its own. A TERM, INT or HUP to
+# this script stops both groups (TERM, then KILL after 30 s), then takes
+# the backports root down, so an interrupted run leaves no test running.
+#
 #   VMKEEP_STACKS="host backports"   the stacks to run (default: both)
 #   VMKEEP_CI_SERIAL=1               one stack after the other
 #   VMKEEP_SKIP_FUZZ=1               no fuzz stage
@@ -156,33 +160,67 @@ for s in $stacks; do
 	esac
 done
 
+# The stacks' process groups (their leaders' PIDs) while they run.
+pids=()
+
+# start_stack NAME FUNCTION: FUNCTION in the background, in a process group
+# of its own (job control on for the fork), its output in ci-NAME.txt.
+start_stack() {
+	set -m
+	(timed "$1 stack" "$2") </dev/null >"$top/ci-$1.txt" 2>&1 &
+	pids+=($!)
+	set +m
+}
+
+# stop_stacks: TERM to every stack's group, KILL to what is left after 30 s.
+stop_stacks() {
+	local p alive
+	[ ${#pids[@]} -gt 0 ] || return 0
+	log "stopping the stacks' tests"
+	for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null; done
+	for _ in $(seq 30); do
+		alive=0
+		for p in "${pids[@]}"; do kill -0 -- "-$p" 2>/dev/null && alive=1; done
+		[ "$alive" = 1 ] || break
+		sleep 1
+	done
+	for p in "${pids[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done
+	pids=()
+}
+
+on_exit() {
+	stop_stacks
+	! want backports || tools/stack-root.sh down
+}
+
 if prepare; then
 	rm -f "$top/ci-backports-versions.txt"
-	! want backports || trap 'tools/stack-root.sh down' EXIT
+	trap on_exit EXIT
+	trap 'exit 143' TERM
+	trap 'exit 130' INT
+	trap 'exit 129' HUP
+	t0=$SECONDS
 	if [ "${VMKEEP_CI_SERIAL:-}" = 1 ]; then
-		! want host || timed "host stack" run_host
-		! want backports || timed "backports stack" run_backports
+		for s in host backports; do
+			want "$s" || continue
+			start_stack "$s" "run_$s"
+			wait "${pids[@]}"
+			pids=()
+		done
 	else
 		log "the stacks side by side: $stacks (each one's output follows when both are done)"
-		pids=()
-		if want host; then
-			(timed "host stack" run_host) >"$top/ci-host.txt" 2>&1 &
-			pids+=($!)
-		fi
-		if want backports; then
-			(timed "backports stack" run_backports) >"$top/ci-backports.txt" 2>&1 &
-			pids+=($!)
-		fi
-		t0=$SECONDS
+		! want host || start_stack host run_host
+		! want backports || start_stack backports run_backports
 		[ ${#pids[@]} -eq 0 ] || wait "${pids[@]}"
-		printf 'both stacks: %d min %d s\n' $(((SECONDS - t0) / 60)) $(((SECONDS - t0) % 60)) >>"$took"
-		! want host || cat "$top/ci-host.txt"
-		! want backports || cat "$top/ci-backports.txt"
+		pids=()
 	fi
+	printf 'both stacks: %d min %d s\n' $(((SECONDS - t0) / 60)) $(((SECONDS - t0) % 60)) >>"$took"
+	! want host || cat "$top/ci-host.txt"
+	! want backports || cat "$top/ci-backports.txt"
 	# A stack that ended without a count (its shell died) fails.
 	for s in host backports; do
 		want "$s" || continue
-		grep -q "^[0-9]* [0-9]* [0-9]* $s[ :]" "$results" || fail_stage "$s" "ended without a count"
+		grep -q "^[0-9]* [0-9]* [0-9]* ${s}[ :]" "$results" || fail_stage "$s" "ended without a count"
 	done
 	if want backports && [ -s "$top/ci-backports-versions.txt" ]; then
 		timed "cross-generation" run_cross
