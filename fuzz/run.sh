@@ -241,6 +241,7 @@ for h in "${harnesses[@]}"; do
 		running=$((running - 1))
 	fi
 	rm -f "$build/logs/$h.results"
+	say "== $h: running (log: $build/logs/$h.log; the results follow when all are done)"
 	fuzz_one "$h" &
 	running=$((running + 1))
 done

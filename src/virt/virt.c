@@ -141,7 +141,6 @@ conn_is_session (VkConn *vc)
   return session;
 }
 
-/* The target directory of the "default" storage pool, or NULL. */
 /* The XML description libvirt gave (NULL: it failed), parsed and freed;
  * NULL where there is none, for callers that fall back on a default. */
 static xmlDoc *
@@ -157,6 +156,7 @@ take_desc (char *xml, const char *what)
   return doc;
 }
 
+/* The target directory of the "default" storage pool, or NULL. */
 static char *
 default_pool_dir (VkConn *vc)
 {
