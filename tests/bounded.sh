@@ -8,8 +8,9 @@
 #
 # When TEST is still running at the end of its budget, its TAP says so
 # ("Bail out!"), followed as TAP comments by what it was waiting for: its
-# processes and their kernel wait channels, whether libvirtd answers, and
-# gdb backtraces of the vmkeep and libvirtd processes when gdb is installed.
+# processes and their kernel wait channels, whether libvirtd answers, what
+# libvirtd's threads and child processes wait for, and gdb backtraces of
+# the vmkeep and libvirtd processes when gdb is installed.
 # Then TEST's process group gets SIGTERM (its exit traps clean up: guests,
 # bridges, mounts), SIGKILL 60 s later. A libvirtd that no longer answers
 # is killed and started again, as systemd's Restart= would, so that the
@@ -33,7 +34,7 @@ set +m
 comment() { "$@" 2>&1 | sed 's/^/# /'; }
 
 diagnose() {
-	local pids lv answers=yes p
+	local pids lv p
 	pids=$(pgrep -d, -g "$test_pid" || true)
 	echo "# processes of the test (pid, state, wait channel, command):"
 	[ -z "$pids" ] || comment ps -o pid=,stat=,wchan:32=,args= -p "$pids"
@@ -45,10 +46,18 @@ diagnose() {
 		echo "# libvirt answers at $uri"
 	else
 		echo "# libvirtd (pid ${lv:-unknown}) does not answer at $uri within 20 s"
-		answers=no
+	fi
+	# what libvirtd's threads wait for (a worker in wait_for_partner is
+	# blocked opening a FIFO) and its helpers (libvirt_iohelper of a save)
+	if [ -n "$lv" ] && [ -d "/proc/$lv" ]; then
+		echo "# libvirtd's threads (name, wait channel):"
+		for p in /proc/"$lv"/task/*; do
+			echo "$(cat "$p/comm" 2>/dev/null) $(cat "$p/wchan" 2>/dev/null)"
+		done | sort | uniq -c | sed 's/^ */#   /'
+		echo "# libvirtd's child processes:"
+		comment ps -o pid=,stat=,wchan:32=,args= --ppid "$lv"
 	fi
 	command -v gdb >/dev/null || { echo "# (no gdb: no backtraces)"; return 0; }
-	[ "$answers" = yes ] && lv=
 	for p in $(pgrep -g "$test_pid" -x vmkeep) $lv; do
 		echo "# backtrace of $(ps -o comm= -p "$p") (pid $p):"
 		comment timeout 60 gdb -p "$p" -batch -nx -ex 'thread apply all bt' </dev/null |

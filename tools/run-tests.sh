@@ -80,7 +80,9 @@ count_check() {
 show_failures() {
 	grep -l -E '^(not ok|Bail out)' "$1"/tests/*/*.log 2>/dev/null | while read -r f; do
 		echo "--- $f"
-		grep -E -A3 '^(not ok|Bail out|#)' "$f" | head -40
+		# the failing points and the diagnostics after each; not the
+		# diagnostics of the points that passed (a log can hold hundreds)
+		grep -E -A8 '^(not ok|Bail out)' "$f" | head -60
 	done
 }
 
