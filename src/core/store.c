@@ -286,6 +286,21 @@ vk_store_partial_abort (const char *partial, int lock_fd)
     close (lock_fd);
 }
 
+/* A clone's state FIFO (tmp/clone-XXXXXX/state.fifo) left by a vmkeep that
+ * died may have a reader blocked in open(2): libvirtd's restore, which
+ * waits for a writer for ever and so holds one of libvirtd's workers until
+ * the daemon restarts. Unlinking the FIFO does not wake it; an open of the
+ * write end does, and closing that end again gives the reader end of file,
+ * so the restore fails ("failed to read qemu header") and the worker is
+ * free. A FIFO without a reader refuses the open (ENXIO). */
+static void
+fifo_release_readers (const char *path)
+{
+  int fd = open (path, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  if (fd >= 0)
+    close (fd);
+}
+
 gboolean
 vk_rm_rf (const char *path, GError **error)
 {
@@ -309,6 +324,8 @@ vk_rm_rf (const char *path, GError **error)
                         g_strerror (errno));
       return TRUE;
     }
+  if (S_ISFIFO (st.st_mode))
+    fifo_release_readers (path);
   if (unlink (path) < 0)
     return vk_fail (error, VK_ERROR_FAILED, _("cannot remove %s: %s"), path,
                     g_strerror (errno));

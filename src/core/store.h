@@ -74,7 +74,9 @@ void vk_store_tmp_dir_done (const char *dir, int lock_fd);
  * definition, a state to resume). Names removed go to `removed`. */
 gboolean vk_store_cleanup (const char *root, GPtrArray *removed, GError **error);
 
-/* rm -rf for a directory vmkeep owns (does not follow symlinks). */
+/* rm -rf for a directory vmkeep owns (does not follow symlinks). A FIFO in
+ * it whose reader is blocked in open(2) (libvirtd restoring from a clone's
+ * FIFO whose vmkeep died) gets end of file first. */
 gboolean vk_rm_rf (const char *path, GError **error);
 
 G_END_DECLS

@@ -5,9 +5,12 @@
  * a lock; a vmkeep that was killed leaves them unlocked, and the next run
  * removes them, never one another vmkeep still holds. Partial image
  * directories: removed when unlocked, kept while locked, and kept (with a
- * warning) when they hold the complete state of an interrupted hibernate. */
+ * warning) when they hold the complete state of an interrupted hibernate.
+ * A killed clone's FIFO whose reader (libvirtd) is blocked in its open
+ * gives that reader end of file when it is removed. */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
@@ -187,6 +190,75 @@ test_orphan_journal_locks (void)
   vk_rm_rf (root, NULL);
 }
 
+/* The reader of a killed clone's FIFO: libvirtd's restore, blocked in its
+ * open(2) because no vmkeep will ever open the write end. */
+typedef struct {
+  const char *fifo;
+  gint started;
+  gint done;
+  int open_errno;   /* 0: the open returned */
+  gssize got;       /* what the read then returned */
+} Reader;
+
+static gpointer
+reader_thread (gpointer p)
+{
+  Reader *r = p;
+  g_atomic_int_set (&r->started, 1);
+  int fd = open (r->fifo, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    r->open_errno = errno;
+  else
+    {
+      char c;
+      r->got = read (fd, &c, 1);
+      close (fd);
+    }
+  g_atomic_int_set (&r->done, 1);
+  return NULL;
+}
+
+static void
+test_fifo_reader_released (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *root = g_dir_make_tmp ("vk-store-XXXXXX", &error);
+  g_assert_no_error (error);
+  int lock = -1;
+  g_autofree char *dir = vk_store_tmp_dir_new (root, "clone", &lock, &error);
+  g_assert_no_error (error);
+  g_autofree char *fifo = g_build_filename (dir, "state.fifo", NULL);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  close (lock);   /* its vmkeep was killed */
+
+  Reader r = { fifo, 0, 0, 0, -1 };
+  GThread *t = g_thread_new ("reader", reader_thread, &r);
+  while (!g_atomic_int_get (&r.started))
+    g_usleep (1000);
+  /* long enough for the open to block (a cleanup before it would unlink
+   * the FIFO first, and the open fail with ENOENT: caught below) */
+  g_usleep (200 * G_TIME_SPAN_MILLISECOND);
+  g_assert_false (g_atomic_int_get (&r.done));
+
+  g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func (g_free);
+  g_assert_true (vk_store_cleanup (root, removed, &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+
+  for (int i = 0; i < 5000 && !g_atomic_int_get (&r.done); i++)
+    g_usleep (1000);
+  if (!g_atomic_int_get (&r.done))
+    {
+      /* the thread stays blocked; the test process ends with it */
+      g_test_fail_printf ("the reader blocked in open(2) on %s was never woken", fifo);
+      return;
+    }
+  g_thread_join (t);
+  g_assert_cmpint (r.open_errno, ==, 0);
+  g_assert_cmpint (r.got, ==, 0);   /* end of file: the restore fails */
+  vk_rm_rf (root, NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -195,5 +267,6 @@ main (int argc, char **argv)
   g_test_add_func ("/store/partials", test_partials);
   g_test_add_func ("/store/pending-journal", test_pending_journal);
   g_test_add_func ("/store/orphan-journal-locks", test_orphan_journal_locks);
+  g_test_add_func ("/store/fifo-reader-released", test_fifo_reader_released);
   return g_test_run ();
 }
