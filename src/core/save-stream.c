@@ -627,6 +627,7 @@ vk_save_stream_feed_growing (int fd, GBytes *header, const char *src_path,
       ok = write_all (fd, hdata, hlen, _("clone's state header"), cancel, error);
     }
   guint64 off = stream_offset;
+  gboolean sealed = FALSE;
   while (ok)
     {
       gint w = g_atomic_int_get (writer);
@@ -635,6 +636,8 @@ vk_save_stream_feed_growing (int fd, GBytes *header, const char *src_path,
           ok = FALSE;
           break;
         }
+      if (w == VK_WRITER_DONE)
+        sealed = TRUE;
       struct stat st;
       if (fstat (in, &st) < 0)
         {
@@ -644,7 +647,7 @@ vk_save_stream_feed_growing (int fd, GBytes *header, const char *src_path,
           break;
         }
       guint64 size = (guint64) st.st_size;
-      guint64 limit = w == VK_WRITER_DONE ? size : (size > GROW_MARGIN ? size - GROW_MARGIN : 0);
+      guint64 limit = sealed ? size : (size > GROW_MARGIN ? size - GROW_MARGIN : 0);
       if (off < limit)
         {
           ssize_t n = pread (in, buf, MIN (limit - off, GROW_CHUNK), off);
@@ -662,8 +665,22 @@ vk_save_stream_feed_growing (int fd, GBytes *header, const char *src_path,
           off += n;
           continue;
         }
-      if (w == VK_WRITER_DONE)
+      if (sealed)
         break;
+      /* libvirt writes the final magic last, once the whole state is in
+       * the file (qemuSaveImageCreate, 9.0 and 11.x): from then on the end
+       * is the end, whether the writer's call has returned or not. So the
+       * reader of the last MiB (the clone's QEMU) never waits for what the
+       * call does after the file, in libvirtd beside the clone's own start:
+       * the rest of the snapshot and the source's resume. The next round
+       * reads the final size. */
+      guint8 magic[VK_SAVE_MAGIC_LEN];
+      if (pread (in, magic, sizeof magic, 0) == (ssize_t) sizeof magic &&
+          memcmp (magic, VK_SAVE_MAGIC, VK_SAVE_MAGIC_LEN) == 0)
+        {
+          sealed = TRUE;
+          continue;
+        }
       g_usleep (GROW_POLL_US);
     }
   if (ok)

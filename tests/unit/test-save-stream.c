@@ -460,6 +460,9 @@ typedef struct {
   gint fail_at;         /* stop with FAILED after this many bytes (0: never) */
   gint tamper;          /* change a header byte once `progress` moved */
   gint *progress;       /* bytes the reader got */
+  gboolean late;        /* the writer's call returns only once the reader
+                         * got the whole stream (or after 5 s) */
+  gboolean waited_out;  /* ... and it gave up waiting */
 } Writer;
 
 static GBytes *
@@ -509,13 +512,22 @@ writer_thread (gpointer p)
     }
   g_assert_cmpint (pwrite (fd, "LibvirtQemudSave", 16, 0), ==, 16);
   close (fd);
+  if (w->late)
+    {
+      /* as libvirt's snapshot call, whose end (or the source's resume
+       * after it) waits for something of the clone's start in libvirtd */
+      gint64 end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+      while (g_atomic_int_get (w->progress) < (gint) n && g_get_monotonic_time () < end)
+        g_usleep (1000);
+      w->waited_out = g_atomic_int_get (w->progress) < (gint) n;
+    }
   g_atomic_int_set (w->writer, VK_WRITER_DONE);
   return NULL;
 }
 
 static gboolean
-run_growing (gsize stream_len, gint fail_at, gint tamper, GBytes **got_out, GBytes **want_out,
-             char **sha, char **file_sha, GError **error)
+run_growing (gsize stream_len, gint fail_at, gint tamper, gboolean late, gboolean *waited_out,
+             GBytes **got_out, GBytes **want_out, char **sha, char **file_sha, GError **error)
 {
   g_autoptr(GError) e = NULL;
   g_autofree char *dir = g_dir_make_tmp ("vk-grow-XXXXXX", &e);
@@ -529,7 +541,7 @@ run_growing (gsize stream_len, gint fail_at, gint tamper, GBytes **got_out, GByt
   g_autoptr(GBytes) stream = g_bytes_new_take (data, stream_len);
   gint writer = VK_WRITER_RUNNING;
   Reader rd = { -1, 0, g_byte_array_new (), 0 };
-  Writer w = { path, stream, 4004, &writer, fail_at, tamper, &rd.progress };
+  Writer w = { path, stream, 4004, &writer, fail_at, tamper, &rd.progress, late, FALSE };
   GThread *wt = g_thread_new ("writer", writer_thread, &w);
 
   g_autoptr(VkSaveHeader) hdr = NULL;
@@ -558,6 +570,8 @@ run_growing (gsize stream_len, gint fail_at, gint tamper, GBytes **got_out, GByt
       *want_out = g_byte_array_free_to_bytes (want);
     }
   g_thread_join (wt);
+  if (waited_out)
+    *waited_out = w.waited_out;
   *got_out = g_byte_array_free_to_bytes (rd.got);
   gchar *contents = NULL;
   gsize clen = 0;
@@ -579,7 +593,8 @@ test_growing (void)
       g_autoptr(GBytes) got = NULL;
       g_autoptr(GBytes) want = NULL;
       g_autofree char *sha = NULL, *file_sha = NULL;
-      gboolean ok = run_growing (sizes[i], 0, 0, &got, &want, &sha, &file_sha, &error);
+      gboolean ok = run_growing (sizes[i], 0, 0, FALSE, NULL, &got, &want, &sha, &file_sha,
+                                 &error);
       g_assert_no_error (error);
       g_assert_true (ok);
       /* the clone got its header and the whole stream */
@@ -596,7 +611,8 @@ test_growing_writer_failed (void)
   g_autoptr(GBytes) got = NULL;
   g_autoptr(GBytes) want = NULL;
   g_autofree char *sha = NULL, *file_sha = NULL;
-  gboolean ok = run_growing (5u << 20, 2u << 20, 0, &got, &want, &sha, &file_sha, &error);
+  gboolean ok = run_growing (5u << 20, 2u << 20, 0, FALSE, NULL, &got, &want, &sha, &file_sha,
+                             &error);
   g_assert_false (ok);
   g_assert_error (error, VK_ERROR, VK_ERROR_FAILED);
   g_assert_null (sha);
@@ -611,10 +627,31 @@ test_growing_header_changed (void)
   g_autoptr(GBytes) got = NULL;
   g_autoptr(GBytes) want = NULL;
   g_autofree char *sha = NULL, *file_sha = NULL;
-  gboolean ok = run_growing (4u << 20, 0, 1, &got, &want, &sha, &file_sha, &error);
+  gboolean ok = run_growing (4u << 20, 0, 1, FALSE, NULL, &got, &want, &sha, &file_sha,
+                             &error);
   g_assert_false (ok);
   g_assert_error (error, VK_ERROR, VK_ERROR_FAILED);
   g_assert_null (sha);
+}
+
+/* The file is complete (final magic) but the writer's call has not
+ * returned, and returns only once the clone has the whole stream: the
+ * last MiB must go out on the magic alone, or both wait for ever. */
+static void
+test_growing_sealed_before_return (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) got = NULL;
+  g_autoptr(GBytes) want = NULL;
+  g_autofree char *sha = NULL, *file_sha = NULL;
+  gboolean waited_out = TRUE;
+  gboolean ok = run_growing ((5u << 20) + 77, 0, 0, TRUE, &waited_out, &got, &want, &sha,
+                             &file_sha, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  g_assert_false (waited_out);
+  g_assert_true (g_bytes_equal (got, want));
+  g_assert_cmpstr (sha, ==, file_sha);
 }
 
 static void
@@ -651,5 +688,7 @@ main (int argc, char **argv)
   g_test_add_func ("/save-stream/growing/writer-failed", test_growing_writer_failed);
   g_test_add_func ("/save-stream/growing/header-changed", test_growing_header_changed);
   g_test_add_func ("/save-stream/growing/never-written", test_growing_never_written);
+  g_test_add_func ("/save-stream/growing/sealed-before-return",
+                   test_growing_sealed_before_return);
   return g_test_run ();
 }
