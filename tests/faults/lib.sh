@@ -126,7 +126,9 @@ stopped_after() {
 	STOPPED=no
 	kill -"$sig" "$pid" 2>/dev/null && STOPPED=yes
 	RUN_RC=0
-	wait "$pid" || RUN_RC=$?
+	# (bash's "Killed" notice for the job, which its stderr would print
+	# whenever bash gets to it, inside a later TAP line: to /dev/null)
+	wait "$pid" 2>/dev/null || RUN_RC=$?
 	RUN_OUT=$(cat "$E2E_DIR/stopped.out")
 }
 
@@ -162,7 +164,7 @@ libvirtd_killed_after() {
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
 	RUN_RC=0
-	wait "$pid" || RUN_RC=$?
+	wait "$pid" 2>/dev/null || RUN_RC=$?
 	RUN_OUT=$(cat "$E2E_DIR/stopped.out")
 }
 
