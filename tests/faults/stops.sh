@@ -15,6 +15,8 @@
 #            These two FAULTS_REPEAT times (default 1).
 #   deep     a store whose parent directories do not exist yet, several
 #            levels deep: hibernate --image, wake --image and clone work.
+#   FIFO     a dead clone's FIFO whose open libvirtd's restore waits in:
+#            the next cleanup frees that thread.
 #
 # Every trial gets the verdict of tests/faults/README (faults_verdict),
 # and the plain command works again afterwards.
@@ -238,6 +240,45 @@ for r in $(seq "$repeat"); do
 	is "$(find "$E2E_DIR/fullout$r" -mindepth 1 -not -name .fill -printf '%f ')" "" \
 		"enospc export: nothing left in the destination"
 done
+
+# ----------------------------------------------- a dead clone's FIFO ---
+
+# libvirtd's threads blocked opening a FIFO (the kernel's wait_for_partner)
+fifo_waiters() {
+	local lv t n=0
+	lv=$(cat /run/libvirtd.pid 2>/dev/null) || { echo 0; return; }
+	for t in /proc/"$lv"/task/*; do
+		[ "$(cat "$t/wchan" 2>/dev/null)" = wait_for_partner ] && n=$((n + 1))
+	done
+	echo "$n"
+}
+
+# A clone killed after libvirt was asked to restore from its FIFO and
+# before vmkeep opened the write end: libvirtd's restore waits in its
+# open. Here the dead clone is a plain restore whose caller is killed, from
+# a FIFO in a working directory as a clone leaves it (unlocked). The next
+# vmkeep that cleans up must give that reader end of file: the restore
+# fails and libvirtd's thread is free again.
+dead=$store/tmp/clone-deadfifo
+mkdir -p "$dead"
+: >"$dead/.vmkeep-owned"
+: >"$dead/.lock"
+mkfifo -m 0600 "$dead/state.fifo"
+before=$(fifo_waiters)
+virsh -q -c "$E2E_URI" restore "$dead/state.fifo" >/dev/null 2>&1 7>&- &
+vpid=$!
+end=$((SECONDS + 20))
+while [ "$(fifo_waiters)" -le "$before" ] && [ "$SECONDS" -lt "$end" ]; do sleep 0.1; done
+isnt "$(fifo_waiters)" "$before" "dead FIFO: libvirtd's restore waits in the FIFO's open"
+kill -KILL "$vpid" 2>/dev/null
+wait "$vpid" 2>/dev/null || true
+run_rc vk recover --apply
+is "$RUN_RC" 0 "dead FIFO: vmkeep recover --apply"
+end=$((SECONDS + 20))
+while [ "$(fifo_waiters)" -gt "$before" ] && [ "$SECONDS" -lt "$end" ]; do sleep 0.1; done
+is "$(fifo_waiters)" "$before" "dead FIFO: no libvirtd thread waits in its open any more"
+is "$(find "$store/tmp" -mindepth 1 -maxdepth 1 -name clone-deadfifo)" "" "dead FIFO: its directory is gone"
+faults_verdict "dead FIFO"
 
 # ---------------------------------------------------------- deep store ---
 
