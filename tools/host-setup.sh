@@ -69,6 +69,16 @@ do_deps() {
 	[ -z "$missing" ] || die "still missing after apt-get install: ${missing//$'\n'/ }"
 }
 
+# host_daemon NAME: a NAME process runs in this host's root (the backports
+# root of tools/stack-root.sh runs daemons of the same names in its chroot).
+host_daemon() {
+	local p
+	for p in $(pgrep -x "$1"); do
+		[ "$(readlink "/proc/$p/root" 2>/dev/null)" = / ] && return 0
+	done
+	return 1
+}
+
 libvirt_answers() {
 	timeout 10 virsh -c "$URI" version >/dev/null 2>&1
 }
@@ -78,7 +88,7 @@ do_daemons() {
 	# libvirt's QEMU driver hands serial/console files and QEMU's own log to
 	# virtlogd (stdio_handler = "logd"): without it libvirtd answers but no
 	# guest starts, so check it on its own.
-	if ! pgrep -x virtlogd >/dev/null; then
+	if ! host_daemon virtlogd; then
 		need_root "starting virtlogd"
 		command -v virtlogd >/dev/null || die "virtlogd not found; run tools/host-setup.sh deps first"
 		log "starting virtlogd"
@@ -88,7 +98,7 @@ do_daemons() {
 		log "libvirtd is running and answers at $URI"
 		return 0
 	fi
-	if ! pgrep -x libvirtd >/dev/null; then
+	if ! host_daemon libvirtd; then
 		need_root "starting libvirtd"
 		command -v libvirtd >/dev/null || die "libvirtd not found; run tools/host-setup.sh deps first"
 		log "starting libvirtd"
