@@ -273,6 +273,20 @@ e2e_spawn() {
 	echo "$pid"
 }
 
+# e2e_libvirtd_start: start this stack's libvirtd again after a test
+# killed it (pid file /run/libvirtd.pid on both stacks), as systemd's
+# Restart= would: with none of the test's descriptors (the daemon outlives
+# the test; one holding its log or a pipe of the harness keeps them open).
+e2e_libvirtd_start() {
+	(
+		for fd in /proc/"$BASHPID"/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		exec libvirtd -d -p /run/libvirtd.pid </dev/null >/dev/null 2>&1
+	) || true
+}
+
 _e2e_kill() {
 	local pid=$1
 	kill "$pid" 2>/dev/null || return 0

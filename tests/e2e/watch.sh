@@ -365,7 +365,7 @@ kill -KILL "$old"
 end=$((SECONDS + 10))
 while kill -0 "$old" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do sleep 0.1; done
 sleep 3   # the watcher meets a libvirtd that is gone
-libvirtd -d -p /run/libvirtd.pid 7>&- </dev/null >/dev/null 2>&1 || true
+e2e_libvirtd_start
 end=$((SECONDS + 60))
 until e2e_virsh version >/dev/null 2>&1; do
 	[ "$SECONDS" -lt "$end" ] || bail_out "libvirtd does not answer again after the kill"

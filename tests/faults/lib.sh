@@ -148,7 +148,7 @@ libvirtd_killed_after() {
 	while [ -n "$old" ] && kill -0 "$old" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do
 		sleep 0.1
 	done
-	libvirtd -d -p /run/libvirtd.pid 7>&- </dev/null >/dev/null 2>&1 || true
+	e2e_libvirtd_start
 	end=$((SECONDS + 60))
 	until virsh -c "$E2E_URI" version >/dev/null 2>&1; do
 		[ "$SECONDS" -lt "$end" ] || bail_out "libvirtd does not answer again after the kill"
