@@ -73,10 +73,10 @@ gboolean vk_save_header_wait (const char *path, const gint *writer, GCancellable
 /* Feed `header` and then bytes [stream_offset, end) of `src_path` into `fd`
  * as they are written, staying 1 MiB behind the growing end until the
  * writer is done or the file carries libvirt's final magic (written last,
- * once the state is complete). The file is hashed on the way (its first 16 bytes as the
- * final magic); at the end the header area is read again and must equal
- * what was hashed with the final magic in place, and the size what was
- * read. Returns the SHA-256 (hex) and size of the complete file. */
+ * once the state is complete). The file is hashed on the way (its first 16
+ * bytes as the final magic); at the end the header area is read again and
+ * must equal what was hashed with the final magic in place, and the size
+ * what was read. Returns the SHA-256 (hex) and size of the complete file. */
 gboolean vk_save_stream_feed_growing (int fd, GBytes *header, const char *src_path,
                                       guint64 stream_offset, const gint *writer,
                                       GCancellable *cancel, char **sha256_out, guint64 *size_out,
